@@ -1,0 +1,31 @@
+# The two commands a person needs: `make run` and `make test`. Everything else is setup they share.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv images bench clean
+
+run: $(STAMP)
+	$(BIN)/clauderon
+
+test: $(STAMP) images
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+# Test images are built offline (debootstrap + docker import), cached by tag; skipped without a Docker engine.
+images: $(STAMP)
+	$(BIN)/python -m tests.images
+
+bench: $(STAMP) images
+	$(BIN)/python bench/create.py
+	$(BIN)/python bench/terminal.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Backends run a session's agent somewhere: a Docker container, a local pty, a Kubernetes pod."""

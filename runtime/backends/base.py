@@ -1,0 +1,118 @@
+"""The one interface every backend implements, and the launch spec the engine hands it.
+
+The engine decides *what* runs (command, environment, mounts, limits) and builds a `LaunchSpec`;
+a backend only knows *where* and *how* to run it and how to attach a terminal to it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from ..models import Mount, Status
+
+ProgressFn = Callable[[str], Awaitable[None] | None]
+
+# Labels every backend puts on what it creates, so an engine adopts or removes only its own home's things.
+LABEL_SESSION = "clauderon.session"
+LABEL_HOME = "clauderon.home"
+LABEL_NAME = "clauderon.name"
+
+
+@dataclass
+class LaunchSpec:
+    """Everything needed to start (or restart) one session's agent."""
+
+    session_id: str
+    name: str
+    home_id: str
+    command: list[str]
+    workdir: str
+    """Working directory inside the sandbox (`/workspace/<subdir>` for containers)."""
+    env: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    image: str | None = None
+    pull_policy: str = "never"
+    network: str = "auto"
+    cpu: float | None = None
+    memory: str | None = None
+    user: str | None = None
+    """`uid:gid` to run as."""
+    cols: int = 120
+    rows: int = 40
+    extra_capabilities: list[str] = field(default_factory=list)
+    host_workdir: str | None = None
+    """For backends without a container (local): the real directory to run in."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL_SESSION: self.session_id, LABEL_HOME: self.home_id, LABEL_NAME: self.name}
+
+
+@dataclass
+class Found:
+    """A running thing a backend found carrying this home's label."""
+
+    session_id: str
+    backend_id: str
+    status: Status
+
+
+class Attachment(abc.ABC):
+    """A live, bidirectional byte stream to a session's terminal."""
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """Next chunk of output; b"" once the stream has ended (program exited or detached)."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send input bytes to the program."""
+
+    @abc.abstractmethod
+    async def resize(self, cols: int, rows: int) -> None:
+        """Set the terminal size the program sees."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop attaching; the program keeps running."""
+
+
+class Backend(abc.ABC):
+    """Runs sessions. Every method that blocks runs in a thread so the caller's loop stays free."""
+
+    name: str
+    sandboxed: bool = True
+
+    @abc.abstractmethod
+    async def available(self) -> tuple[bool, str]:
+        """(usable, reason): the reason says why not and how to fix it, or describes what is used."""
+
+    @abc.abstractmethod
+    async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None) -> str:
+        """Create and start the sandbox; returns its backend id. On failure leaves nothing behind."""
+
+    @abc.abstractmethod
+    async def remove(self, backend_id: str) -> None:
+        """Stop and remove the sandbox (missing is fine)."""
+
+    @abc.abstractmethod
+    async def status(self, backend_id: str) -> Status:
+        """RUNNING, STOPPED, or FAILED when it is gone."""
+
+    @abc.abstractmethod
+    async def attach(self, backend_id: str) -> Attachment:
+        """Attach to the running program's terminal; loses no output produced after it returns."""
+
+    @abc.abstractmethod
+    async def recent_output(self, backend_id: str, max_bytes: int) -> bytes:
+        """The last output the program produced (up to about `max_bytes`), to rebuild a screen after restart."""
+
+    @abc.abstractmethod
+    async def list_owned(self, home_id: str) -> list[Found]:
+        """Everything carrying `home_id`'s label, for re-adoption after an engine restart."""
+
+    async def owner_of(self, name: str) -> str | None:
+        """The home id labelling an existing sandbox called `clauderon-<name>`, or None if there is none."""
+        return None

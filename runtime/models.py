@@ -1,0 +1,94 @@
+"""The session record and the words its two status fields may take."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    """The container's (or pod's, or process's) life."""
+
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    ARCHIVED = "archived"
+
+
+class AgentStatus(StrEnum):
+    """What the agent is doing, filled by hooks; never overlaps with `Status`."""
+
+    UNKNOWN = "unknown"
+    WORKING = "working"
+    NEEDS_PERMISSION = "needs-permission"
+    WAITING_INPUT = "waiting-input"
+    IDLE = "idle"
+    ERROR = "error"
+    EXITED = "exited"
+
+
+class Progress(BaseModel):
+    step: int = 0
+    total: int = 0
+    message: str = ""
+
+
+class Mount(BaseModel):
+    host: str
+    path: str
+    readonly: bool = False
+
+
+class Session(BaseModel):
+    """One agent session: a worktree, a branch and a container (or pod, or local process)."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    name: str
+    repo_path: str
+    subdir: str = ""
+    base_branch: str
+    branch: str
+    worktree_path: str
+    backend: str = "docker"
+    backend_id: str | None = None
+    agent: str = "shell"
+    image: str | None = None
+    network_mode: str = "auto"
+    cpu: float | None = None
+    memory: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    mounts: list[Mount] = Field(default_factory=list)
+    access_mode: str = "read-write"
+    initial_prompt: str = ""
+    skip_permissions: bool = False
+    status: Status = Status.CREATING
+    agent_status: AgentStatus = AgentStatus.UNKNOWN
+    error: str | None = None
+    progress: Progress = Field(default_factory=Progress)
+    agent_session_id: str | None = None
+    proxy_password_hash: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+
+    def touch(self) -> None:
+        self.updated_at = time.time()
+
+    def public(self) -> dict[str, Any]:
+        """The record as the API shows it (no secret material, not even hashes)."""
+        return self.model_dump(mode="json", exclude={"proxy_password_hash"})
+
+
+class Tombstone(BaseModel):
+    """What is left of a deleted session, so a late-found container is never mistaken for a live one."""
+
+    id: str
+    name: str
+    backend_id: str | None = None
+    deleted_at: float = Field(default_factory=time.time)

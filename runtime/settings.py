@@ -1,0 +1,213 @@
+"""One typed settings model for everything configurable.
+
+Loaded from `CLAUDERON_HOME/config.toml`, the proxy's keys from `proxy.toml`, then environment overrides
+named `CLAUDERON_<SECTION>_<KEY>`. Every key carries a docstring; `clauderon config show` prints the
+effective value and where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ClauderonError
+from .home import Home
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", validate_assignment=True)
+
+
+class EngineSettings(Section):
+    on_exit: Literal["handoff", "stop"] = "handoff"
+    """What an in-process engine does when its app quits, or gets SIGHUP/SIGTERM, with sessions running:
+    hand over to a background `clauderon engine` so agents keep their proxy, or stop."""
+    max_concurrent_operations: int = 3
+    """How many creates and deletes run at once."""
+    scrollback_lines: int = 10000
+    """Lines of scrollback each terminal stream keeps."""
+    ring_buffer_bytes: int = 1_048_576
+    """Raw output bytes kept per terminal stream for late joiners."""
+    backup_count: int = 5
+    """Rolling backups of the store kept in `backups/`."""
+
+
+class SessionDefaults(Section):
+    agent: Literal["shell", "claude", "codex"] = "shell"
+    """Agent for new sessions."""
+    backend: Literal["docker", "local", "kubernetes"] = "docker"
+    """Backend for new sessions."""
+    access_mode: Literal["read-write", "read-only"] = "read-write"
+    """Access mode for new sessions."""
+    skip_permissions: bool = True
+    """Run agents with bypass-all-permissions (safe: the container holds no credential)."""
+
+
+class DockerSettings(Section):
+    image: str = "clauderon-agent:latest"
+    """Image for new docker sessions (`clauderon image build` makes it)."""
+    pull_policy: Literal["missing", "always", "never"] = "never"
+    """When to pull the image before creating a container."""
+    network: Literal["auto", "bridge", "host"] = "auto"
+    """Network mode: auto picks bridge when the daemon has a usable bridge, else host."""
+    cpu: float | None = None
+    """CPUs per container (none: unlimited)."""
+    memory: str | None = None
+    """Memory limit per container, like `4g` (none: unlimited)."""
+    base_url: str | None = None
+    """Docker engine address; default from `DOCKER_HOST` or the local socket."""
+    extra_capabilities: list[str] = []
+    """Capabilities added on top of the minimal set agents need."""
+
+
+class TuiSettings(Section):
+    prefix_key: str = "ctrl+]"
+    """The one key the terminal view keeps for itself (pressed twice to send it through)."""
+    theme: str = "clauderon-dark"
+    """Theme name; switch from the command palette."""
+    bell: bool = True
+    """Ring the terminal bell when an agent needs attention."""
+
+
+class ServeSettings(Section):
+    host: str = "127.0.0.1"
+    """Address `clauderon serve` binds."""
+    port: int = 3030
+    """Port `clauderon serve` binds."""
+    public_url: str | None = None
+    """URL the browser uses (default `http://localhost:<port>`)."""
+    password: str | None = None
+    """Password to log in with instead of the printed token."""
+
+
+class ProxySettings(Section):
+    port: int | None = None
+    """Proxy port; chosen at the home's first start (18100 if free) and kept."""
+    egress: Literal["open", "allowlist"] = "open"
+    """Egress policy for new sessions."""
+    allowlist: list[str] = []
+    """Hosts sessions with the allowlist policy may reach (`*.example.com` allowed)."""
+    credential_set: list[str] = []
+    """Credentials every session gets on top of its agent's model credential and `github_token`."""
+
+
+class OnePasswordSettings(Section):
+    credentials: dict[str, str] = {}
+    """`credential_name = "op://vault/item/field"` references resolved with `OP_SERVICE_ACCOUNT_TOKEN`."""
+
+
+class Settings(Section):
+    engine: EngineSettings = EngineSettings()
+    session: SessionDefaults = SessionDefaults()
+    docker: DockerSettings = DockerSettings()
+    tui: TuiSettings = TuiSettings()
+    serve: ServeSettings = ServeSettings()
+    proxy: ProxySettings = ProxySettings()
+    routes: dict[str, str] = {}
+    """Send a host to another upstream (`"api.anthropic.com" = "http://127.0.0.1:18555"`); injection still applies."""
+    onepassword: OnePasswordSettings = OnePasswordSettings()
+
+
+# Sections whose keys live in proxy.toml rather than config.toml.
+PROXY_SECTIONS = {"proxy", "routes", "onepassword"}
+
+
+@dataclass
+class LoadedSettings:
+    """The effective settings and, for each `section.key`, where its value came from."""
+
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def rows(self) -> list[tuple[str, Any, str]]:
+        """(`section.key`, value, source) for every key, in model order."""
+        out = []
+        for section_name, section_field in Settings.model_fields.items():
+            section = getattr(self.settings, section_name)
+            if isinstance(section, Section):
+                for key in type(section).model_fields:
+                    dotted = f"{section_name}.{key}"
+                    out.append((dotted, getattr(section, key), self.sources.get(dotted, "default")))
+            else:
+                out.append((section_name, section, self.sources.get(section_name, "default")))
+        return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ClauderonError(f"{path} is not valid TOML ({exc}); fix or remove it") from exc
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Environment values: JSON when they parse as JSON (lists, numbers, booleans), else the plain string."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        lowered = raw.strip().lower()
+        if lowered in {"true", "yes", "on"}:
+            return True
+        if lowered in {"false", "no", "off"}:
+            return False
+        return raw
+
+
+def load_settings(home: Home, environ: dict[str, str] | None = None) -> LoadedSettings:
+    """Defaults, then config.toml and proxy.toml, then `CLAUDERON_<SECTION>_<KEY>` environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for path, allowed in ((home.config_file, None), (home.proxy_config_file, PROXY_SECTIONS)):
+        data = _read_toml(path)
+        for section, values in data.items():
+            if allowed is not None and section not in allowed:
+                raise ClauderonError(f"{path}: section [{section}] belongs in config.toml, not proxy.toml")
+            if allowed is None and section in PROXY_SECTIONS:
+                raise ClauderonError(f"{path}: section [{section}] belongs in proxy.toml")
+            if section not in Settings.model_fields:
+                raise ClauderonError(f"{path}: unknown section [{section}]; see `clauderon config show`")
+            merged.setdefault(section, {})
+            if isinstance(values, dict) and isinstance(getattr(Settings(), section), Section):
+                merged[section].update(values)
+                sources.update({f"{section}.{k}": path.name for k in values})
+            else:
+                merged[section] = values
+                sources[section] = path.name
+    for section_name, section_field in Settings.model_fields.items():
+        section_default = getattr(Settings(), section_name)
+        if not isinstance(section_default, Section):
+            continue
+        for key in type(section_default).model_fields:
+            env_name = f"CLAUDERON_{section_name}_{key}".upper()
+            if env_name in environ:
+                merged.setdefault(section_name, {})[key] = _parse_env_value(environ[env_name])
+                sources[f"{section_name}.{key}"] = f"env {env_name}"
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        source = sources.get(where, sources.get(where.split(".")[0], "settings"))
+        raise ClauderonError(f"setting {where} ({source}): {err['msg']}; see `clauderon config show`") from exc
+    return LoadedSettings(settings, sources)
+
+
+def save_setting(home: Home, section: str, key: str, value: Any) -> None:
+    """Persist one key into config.toml (or proxy.toml), keeping every other key as it is."""
+    path = home.proxy_config_file if section in PROXY_SECTIONS else home.config_file
+    data = _read_toml(path)
+    data.setdefault(section, {})[key] = value
+    Settings.model_validate({**_read_toml(home.config_file), **_read_toml(home.proxy_config_file), **data})
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomli_w.dumps(data))
+    os.replace(tmp, path)

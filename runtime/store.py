@@ -1,0 +1,250 @@
+"""The session store: tinydb behind one lock, written atomically, with a schema version and backups.
+
+tinydb is not safe across threads or processes, so every access is a transaction that takes an flock,
+drops tinydb's cache and writes with write-to-temp + fsync + rename. A truncated or garbled `db.json` is
+recovered from the newest good backup with one warning line naming both files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from .errors import ClauderonError, NotFound
+from .home import Home
+from .models import Session, Status, Tombstone
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+RECENT_REPOS_KEPT = 20
+BACKUP_INTERVAL_S = 30.0
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` so a crash leaves either the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class AtomicJSONStorage(Storage):
+    """tinydb storage: atomic replace on write, recovery from backups on a corrupt read."""
+
+    def __init__(self, path: str, backups: str, backup_count: int = 5) -> None:
+        self.path = Path(path)
+        self.backups = Path(backups)
+        self.backup_count = backup_count
+        self.recovered_from: Path | None = None
+        self._last_backup = 0.0
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+            return data
+        except ValueError:
+            return self._recover()
+
+    def _backup_files(self) -> list[Path]:
+        if not self.backups.exists():
+            return []
+        return sorted(self.backups.glob("db.*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+    def _recover(self) -> dict[str, Any]:
+        for backup in self._backup_files():
+            try:
+                data = json.loads(backup.read_text())
+            except (ValueError, OSError):
+                continue
+            if isinstance(data, dict):
+                break
+        else:
+            backup, data = None, {}
+        broken = self.path.with_name(f"db.corrupt-{int(time.time())}.json")
+        os.replace(self.path, broken)
+        log.warning(
+            "store %s was unreadable (kept as %s); recovered from %s",
+            self.path, broken.name, backup if backup else "nothing (no good backup: starting empty)",
+        )
+        self.recovered_from = backup or broken
+        atomic_write(self.path, json.dumps(data))
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        text = json.dumps(data)
+        self._rotate_backup()
+        atomic_write(self.path, text)
+
+    def _rotate_backup(self) -> None:
+        """Keep the current good file as a backup at most every BACKUP_INTERVAL_S, `backup_count` deep."""
+        now = time.time()
+        if now - self._last_backup < BACKUP_INTERVAL_S or not self.path.exists():
+            return
+        self._last_backup = now
+        self.backups.mkdir(mode=0o700, exist_ok=True)
+        target = self.backups / f"db.{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}.json"
+        try:
+            os.link(self.path, target)  # the old inode stays intact: atomic_write replaces, never rewrites
+        except OSError:
+            return
+        for old in self._backup_files()[self.backup_count:]:
+            old.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        pass
+
+
+Migration = Callable[[TinyDB], None]
+# version -> function that upgrades a store at version-1 to this version.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+class Store:
+    """Sessions, tombstones, recent repos and small engine facts (`meta`), one transaction at a time."""
+
+    def __init__(self, home: Home, backup_count: int = 5) -> None:
+        self.home = home
+        self._thread_lock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._depth = 0
+        self._db = TinyDB(
+            str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count
+        )
+        with self.transaction() as db:
+            self._migrate(db)
+
+    @property
+    def recovered_from(self) -> Path | None:
+        return self._db.storage.recovered_from  # type: ignore[attr-defined]
+
+    @contextmanager
+    def transaction(self) -> Iterator[TinyDB]:
+        """Exclusive access across threads and processes; reads inside see every earlier commit."""
+        with self._thread_lock:
+            if self._depth == 0:
+                self._lock_fd = os.open(self.home.db_lock, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self._db.clear_cache()
+                for table in self._db.tables():
+                    self._db.table(table).clear_cache()
+            self._depth += 1
+            try:
+                yield self._db
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
+
+    def _migrate(self, db: TinyDB) -> None:
+        meta = db.table("meta")
+        row = meta.get(Query().key == "schema_version")
+        version = row["value"] if row else (SCHEMA_VERSION if not db.table("sessions") else 0)
+        if version > SCHEMA_VERSION:
+            raise ClauderonError(
+                f"{self.home.db_file} has schema version {version}, newer than this clauderon ({SCHEMA_VERSION}); upgrade clauderon"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            if target in MIGRATIONS:
+                MIGRATIONS[target](db)
+        meta.upsert({"key": "schema_version", "value": SCHEMA_VERSION}, Query().key == "schema_version")
+
+    # meta -----------------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        with self.transaction() as db:
+            row = db.table("meta").get(Query().key == key)
+            return row["value"] if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.table("meta").upsert({"key": key, "value": value}, Query().key == key)
+
+    # sessions -------------------------------------------------------------------------------------
+    def sessions(self, include_archived: bool = True) -> list[Session]:
+        with self.transaction() as db:
+            rows = db.table("sessions").all()
+        sessions = [Session.model_validate(r) for r in rows]
+        if not include_archived:
+            sessions = [s for s in sessions if s.status != Status.ARCHIVED]
+        return sorted(sessions, key=lambda s: s.created_at)
+
+    def find(self, id_or_name: str) -> Session | None:
+        with self.transaction() as db:
+            q = Query()
+            row = db.table("sessions").get((q.id == id_or_name) | (q.name == id_or_name))
+        return Session.model_validate(row) if row else None
+
+    def get(self, id_or_name: str) -> Session:
+        session = self.find(id_or_name)
+        if session is None:
+            raise NotFound(f"no session named {id_or_name!r}; `clauderon list --all` shows them")
+        return session
+
+    def put(self, session: Session) -> Session:
+        session.touch()
+        with self.transaction() as db:
+            db.table("sessions").upsert(session.model_dump(mode="json"), Query().id == session.id)
+        return session
+
+    def update(self, id_or_name: str, **changes: Any) -> Session:
+        """Read-modify-write one session under the lock."""
+        with self.transaction():
+            session = self.get(id_or_name)
+            for key, value in changes.items():
+                setattr(session, key, value)
+            return self.put(session)
+
+    def remove(self, session: Session) -> None:
+        """Delete the record and leave a tombstone."""
+        with self.transaction() as db:
+            db.table("sessions").remove(Query().id == session.id)
+            tomb = Tombstone(id=session.id, name=session.name, backend_id=session.backend_id)
+            db.table("tombstones").upsert(tomb.model_dump(mode="json"), Query().id == session.id)
+
+    def is_tombstoned(self, session_id: str) -> bool:
+        with self.transaction() as db:
+            return db.table("tombstones").contains(Query().id == session_id)
+
+    # recent repos ---------------------------------------------------------------------------------
+    def add_recent_repo(self, path: str) -> None:
+        with self.transaction() as db:
+            table = db.table("recent_repos")
+            table.remove(Query().path == path)
+            table.insert({"path": path, "used_at": time.time()})
+            rows = sorted(table.all(), key=lambda r: r["used_at"], reverse=True)
+            for stale in rows[RECENT_REPOS_KEPT:]:
+                table.remove(Query().path == stale["path"])
+
+    def recent_repos(self) -> list[str]:
+        with self.transaction() as db:
+            rows = db.table("recent_repos").all()
+        return [r["path"] for r in sorted(rows, key=lambda r: r["used_at"], reverse=True)]

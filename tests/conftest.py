@@ -1,0 +1,96 @@
+"""Shared test setup: snapshot location, the Docker gate, short homes and throwaway git repos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_textual_snapshot
+from syrupy.location import PyTestLocation
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT_DIR = ROOT / "snapshots"
+
+# Test images: built by `python -m tests.images` (run by `make test`), cached by tag.
+TEST_BASE_IMAGE = "clauderon-test-base:bookworm"
+TEST_AGENT_IMAGE = "clauderon-test-agent:latest"
+
+
+def _snapshot_dirname(cls, *, test_location: PyTestLocation) -> str:
+    return str(SNAPSHOT_DIR / Path(test_location.filepath).stem)
+
+
+# Snapshots live in the top-level snapshots/ folder (the design card), not beside each test.
+pytest_textual_snapshot.SVGImageExtension.dirname = classmethod(_snapshot_dirname)
+
+
+def docker_reachable() -> tuple[bool, str]:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.images.get(TEST_AGENT_IMAGE)
+        return True, ""
+    except ImportError:
+        return False, "docker SDK not installed"
+    except Exception as exc:  # any failure means "no usable engine or image"
+        return False, f"no usable Docker engine or test image ({exc.__class__.__name__}); run `make test` with dockerd up"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not any(item.get_closest_marker("docker") for item in items):
+        return
+    ok, reason = docker_reachable()
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true requires Docker for the docker tests: {reason}")
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if item.get_closest_marker("docker"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def short_tmp() -> Path:
+    """A short temporary directory (unix socket paths must stay under ~104 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="cl-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def home_dir(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CLAUDERON_HOME, exported for subprocesses."""
+    home = short_tmp / "h"
+    monkeypatch.setenv("CLAUDERON_HOME", str(home))
+    return home
+
+
+def run_git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.test",
+             "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.test"},
+    ).stdout
+
+
+@pytest.fixture
+def git_repo(short_tmp: Path) -> Path:
+    """A git repository with one commit on `main`."""
+    repo = short_tmp / "repo"
+    repo.mkdir()
+    run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "config", "user.name", "Test User")
+    run_git(repo, "config", "user.email", "test@example.test")
+    (repo / "README.md").write_text("hello\n")
+    (repo / "src").mkdir()
+    (repo / "src" / "app.py").write_text("print('hi')\n")
+    run_git(repo, "add", ".")
+    run_git(repo, "commit", "-q", "-m", "initial")
+    return repo
