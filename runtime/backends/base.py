@@ -18,6 +18,8 @@ ProgressFn = Callable[[str], Awaitable[None] | None]
 LABEL_SESSION = "clauderon.session"
 LABEL_HOME = "clauderon.home"
 LABEL_NAME = "clauderon.name"
+# The public session record (JSON) at launch time, so a store that lost a session can re-adopt it.
+LABEL_RECORD = "clauderon.record"
 
 
 @dataclass
@@ -44,10 +46,15 @@ class LaunchSpec:
     extra_capabilities: list[str] = field(default_factory=list)
     host_workdir: str | None = None
     """For backends without a container (local): the real directory to run in."""
+    record: str | None = None
+    """The session record as JSON, stored with the sandbox (label `LABEL_RECORD`) for re-adoption."""
 
     @property
     def labels(self) -> dict[str, str]:
-        return {LABEL_SESSION: self.session_id, LABEL_HOME: self.home_id, LABEL_NAME: self.name}
+        labels = {LABEL_SESSION: self.session_id, LABEL_HOME: self.home_id, LABEL_NAME: self.name}
+        if self.record:
+            labels[LABEL_RECORD] = self.record
+        return labels
 
 
 @dataclass
@@ -57,6 +64,8 @@ class Found:
     session_id: str
     backend_id: str
     status: Status
+    labels: dict[str, str] = field(default_factory=dict)
+    """All labels, including `LABEL_RECORD` (the session record at launch) for re-adoption."""
 
 
 class Attachment(abc.ABC):

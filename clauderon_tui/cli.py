@@ -1,0 +1,305 @@
+"""The `clauderon` command line: an exact contract that scripts and tests rely on.
+
+Errors are one clear line on stderr and exit code 1; `--json` output follows docs/api.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Awaitable, Callable
+
+from runtime.client import EngineClient
+from runtime.engine_host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
+from runtime.errors import ClauderonError, EngineUnavailable
+from runtime.home import Home
+from runtime.requests import parse_env_pair
+from runtime.settings import LoadedSettings, load_settings
+
+from . import cli_format as fmt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clauderon", description="Run many AI coding agents side by side, each in its own container on its own git worktree.")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("tui", help="the full-screen app (the default)")
+
+    c = sub.add_parser("create", help="create a session; returns once it runs (or failed)")
+    c.add_argument("--repo", required=True, help="repository path (a path inside a repo means that subdirectory)")
+    c.add_argument("--name")
+    c.add_argument("--agent", choices=["shell", "claude", "codex"])
+    c.add_argument("--backend", choices=["docker", "local", "kubernetes"])
+    c.add_argument("--image")
+    c.add_argument("--network", choices=["auto", "bridge", "host"])
+    c.add_argument("--base-branch")
+    c.add_argument("--prompt", default="")
+    c.add_argument("--access-mode", choices=["read-write", "read-only"])
+    c.add_argument("--skip-permissions", action="store_true", default=None)
+    c.add_argument("--cpu", type=float)
+    c.add_argument("--memory")
+    c.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--mount", action="append", default=[], metavar="HOST:PATH[:ro]")
+    c.add_argument("--reuse-branch", action="store_true", help="use an existing clauderon/<name> branch")
+    c.add_argument("--json", action="store_true")
+
+    ls = sub.add_parser("list", help="list sessions")
+    ls.add_argument("--all", action="store_true", help="include archived sessions")
+    ls.add_argument("--json", action="store_true")
+
+    for name, help_text in (("screen", "the session's current screen as plain text"),
+                            ("restart", "a fresh sandbox on the same worktree and agent home"),
+                            ("archive", "remove the sandbox, keep worktree and agent home"),
+                            ("unarchive", "bring an archived session back")):
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("name")
+    d = sub.add_parser("delete", help="remove sandbox and worktree (the branch is kept when it has commits)")
+    d.add_argument("name")
+    d.add_argument("--force", action="store_true", help="also discard uncommitted changes")
+
+    s = sub.add_parser("send", help="type TEXT into the session, then Enter with --enter")
+    s.add_argument("name")
+    s.add_argument("--enter", action="store_true")
+    s.add_argument("text")
+
+    a = sub.add_parser("attach", help="full-screen attach in this terminal; prefix key then d detaches")
+    a.add_argument("name")
+
+    e = sub.add_parser("engine", help="run the engine headless, or manage it")
+    e.add_argument("action", nargs="?", choices=["status", "stop"])
+    e.add_argument("--background", action="store_true", help="start detached and return")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--wait-lock", action="store_true", help=argparse.SUPPRESS)
+
+    cfg = sub.add_parser("config", help="settings")
+    cfg.add_argument("action", choices=["show"])
+    cfg.add_argument("--json", action="store_true")
+
+    doc = sub.add_parser("doctor", help="check this machine, each check with the fix to apply")
+    doc.add_argument("--json", action="store_true")
+
+    img = sub.add_parser("image", help="agent images")
+    img.add_argument("action", choices=["build"])
+    img.add_argument("--base", default="debian:bookworm-slim")
+    img.add_argument("--tag", default=None)
+    return p
+
+
+# ---------------------------------------------------------------------- engine access
+def ensure_engine(home: Home) -> None:
+    """A CLI command that finds no engine starts one in the background, detached."""
+    if engine_running(home) and home.socket_path.exists():
+        return
+    spawn_background_engine(home)
+    wait_for_socket(home)
+
+
+def with_client(home: Home, fn: Callable[[EngineClient], Awaitable[Any]], *, start: bool = True) -> Any:
+    async def go() -> Any:
+        client = EngineClient(home)
+        try:
+            return await fn(client)
+        finally:
+            await client.close()
+
+    if start:
+        ensure_engine(home)
+    return asyncio.run(go())
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_create(home: Home, args: argparse.Namespace) -> int:
+    request: dict[str, Any] = {
+        "repo": os.path.abspath(args.repo), "name": args.name, "agent": args.agent, "backend": args.backend,
+        "image": args.image, "network": args.network, "base_branch": args.base_branch, "prompt": args.prompt,
+        "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
+        "memory": args.memory, "env": dict(parse_env_pair(p) for p in args.env), "mounts": args.mount,
+        "reuse_branch": args.reuse_branch,
+    }
+    request = {k: v for k, v in request.items() if v is not None}
+    session = with_client(home, lambda c: c.create_session(request, wait=True))
+    if args.json:
+        print(json.dumps(session.public(), indent=2))
+    if session.status == "failed":
+        raise ClauderonError(f"create of {session.name} failed: {session.error}")
+    if not args.json:
+        print(f"{session.name} is {session.status} ({session.backend}, branch {session.branch})")
+    return 0
+
+
+def cmd_list(home: Home, args: argparse.Namespace) -> int:
+    sessions = with_client(home, lambda c: c.list_sessions(include_archived=args.all))
+    if args.json:
+        print(json.dumps([s.public() for s in sessions], indent=2))
+    else:
+        print(fmt.session_table(sessions, time.time()))
+    return 0
+
+
+def cmd_simple(home: Home, args: argparse.Namespace) -> int:
+    name = args.name
+    if args.command == "screen":
+        print(with_client(home, lambda c: c.screen(name)))
+    elif args.command == "send":
+        with_client(home, lambda c: c.send(name, args.text, enter=args.enter))
+    elif args.command == "delete":
+        result = with_client(home, lambda c: c.delete_session(name, force=args.force))
+        print(f"deleted {name}" + (f"; {result['reason']}" if result.get("reason") else ""))
+    else:
+        method = {"restart": "restart_session", "archive": "archive_session", "unarchive": "unarchive_session"}[args.command]
+        session = with_client(home, lambda c: getattr(c, method)(name))
+        print(f"{session.name} is {session.status}")
+    return 0
+
+
+def cmd_engine(home: Home, loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    if args.action == "status":
+        running = engine_running(home)
+        info: dict[str, Any] = {"running": running, "home": str(home.root), "socket": str(home.socket_path)}
+        if running:
+            try:
+                info.update(with_client(home, lambda c: c.health(), start=False))
+            except EngineUnavailable as exc:
+                info["error"] = str(exc)
+        print(json.dumps(info, indent=2) if args.json else fmt.engine_status(info))
+        return 0
+    if args.action == "stop":
+        if not engine_running(home):
+            print("no engine is running")
+            return 0
+        with_client(home, lambda c: c.stop_engine(), start=False)
+        deadline = time.monotonic() + 30
+        while engine_running(home) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print("engine stopped")
+        return 0
+    if args.background:
+        if engine_running(home):
+            print("an engine is already running")
+            return 0
+        spawn_background_engine(home)
+        wait_for_socket(home)
+        print(f"engine started in the background ({home.socket_path})")
+        return 0
+    return run_headless_engine(home, loaded, wait_lock=args.wait_lock)
+
+
+def run_headless_engine(home: Home, loaded: LoadedSettings, *, wait_lock: bool) -> int:
+    setup_logging(home)
+    fd = try_lock(home, wait=wait_lock)
+    if fd is None:
+        raise ClauderonError(f"an engine is already running for {home.root}; `clauderon engine status` shows it")
+    host = EngineHost(home, loaded, fd, standalone=True)
+    host.start()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: host.request_stop())
+    while not host.stopped.wait(0.5):
+        pass
+    return 0
+
+
+def cmd_tui(home: Home, loaded: LoadedSettings) -> int:
+    from .app import run_app
+
+    setup_logging(home, "app")
+    host: EngineHost | None = None
+    fd = try_lock(home)
+    if fd is not None:
+        host = EngineHost(home, loaded, fd)
+        host.start()
+    elif not home.socket_path.exists():
+        wait_for_socket(home)
+
+    def leave(*_: Any) -> None:
+        # A dropped ssh connection or a kill: running agents keep their engine in the background.
+        if host is not None:
+            finish_host(host, loaded)
+        os._exit(0)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, leave)
+    try:
+        asyncio.run(run_app(EngineClient(home), loaded.settings))
+    finally:
+        if host is not None:
+            finish_host(host, loaded)
+    return 0
+
+
+def finish_host(host: EngineHost, loaded: LoadedSettings) -> None:
+    if loaded.settings.engine.on_exit == "handoff" and host.has_running_sessions():
+        host.handoff()
+    else:
+        host.stop()
+
+
+def cmd_config(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    rows = loaded.rows()
+    if args.json:
+        print(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2, default=str))
+    else:
+        print(fmt.config_table(rows))
+    return 0
+
+
+def cmd_doctor(home: Home, loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    from runtime.doctor import run_checks
+
+    checks = asyncio.run(run_checks(home, loaded))
+    if args.json:
+        print(json.dumps(checks, indent=2))
+    else:
+        print(fmt.doctor_report(checks))
+    return 0
+
+
+def cmd_image(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    from runtime.images import build_agent_image
+
+    tag = args.tag or loaded.settings.docker.image
+    build_agent_image(base=args.base, tag=tag, progress=lambda m: print(m, file=sys.stderr))
+    print(f"built {tag}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "tui"
+    try:
+        home = Home.open()
+        loaded = load_settings(home)
+        if command == "tui":
+            return cmd_tui(home, loaded)
+        if command == "create":
+            return cmd_create(home, args)
+        if command == "list":
+            return cmd_list(home, args)
+        if command in ("screen", "send", "restart", "delete", "archive", "unarchive"):
+            return cmd_simple(home, args)
+        if command == "attach":
+            from .attach import attach
+
+            ensure_engine(home)
+            return attach(home, args.name, loaded.settings.tui.prefix_key)
+        if command == "engine":
+            return cmd_engine(home, loaded, args)
+        if command == "config":
+            return cmd_config(loaded, args)
+        if command == "doctor":
+            return cmd_doctor(home, loaded, args)
+        if command == "image":
+            return cmd_image(loaded, args)
+    except ClauderonError as exc:
+        print(f"clauderon: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

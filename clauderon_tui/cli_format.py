@@ -1,0 +1,59 @@
+"""Plain-text tables for the CLI (the `--json` forms are the stable contract; these are for people)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from runtime.models import Session
+
+
+def age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
+    rows = [headers, *rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def session_table(sessions: list[Session], now: float) -> str:
+    if not sessions:
+        return "no sessions yet: `clauderon create --repo PATH` makes one"
+    return _table(
+        ["NAME", "STATUS", "AGENT", "AGENT STATUS", "BACKEND", "BRANCH", "AGE"],
+        ([s.name, s.status.value, s.agent, s.agent_status.value, s.backend, s.branch, age(now - s.created_at)] for s in sessions),
+    )
+
+
+def config_table(rows: list[tuple[str, Any, str]]) -> str:
+    return _table(["KEY", "VALUE", "SOURCE"], ([k, repr(v) if isinstance(v, str) else str(v), s] for k, v, s in rows))
+
+
+def engine_status(info: dict[str, Any]) -> str:
+    if not info["running"]:
+        return f"no engine is running for {info['home']}"
+    engine = info.get("engine", {})
+    lines = [f"engine running: pid {engine.get('pid', '?')}, {engine.get('sessions', '?')} sessions, socket {info['socket']}"]
+    for name, b in info.get("backends", {}).items():
+        lines.append(f"  {name}: {'available' if b['available'] else 'unavailable'} ({b['reason']})")
+    proxy = info.get("proxy")
+    if proxy:
+        lines.append(f"  proxy: {proxy['detail']}")
+    if info.get("error"):
+        lines.append(f"  error: {info['error']}")
+    return "\n".join(lines)
+
+
+def doctor_report(checks: list[dict[str, Any]]) -> str:
+    lines = []
+    for check in checks:
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check["status"]]
+        lines.append(f"[{mark}] {check['name']}: {check['detail']}")
+        if check["status"] != "ok" and check.get("fix"):
+            lines.append(f"       fix: {check['fix']}")
+    return "\n".join(lines)

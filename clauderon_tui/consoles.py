@@ -1,0 +1,182 @@
+"""One live console per visited session, each feeding this process's own copy of the session's screen.
+
+Switching sessions must show the other screen at once, so a visited session keeps its connection and its
+emulator (fed in the background while another session is shown); the least recently shown one is closed
+when more than `MAX_OPEN` are open. The first visit rebuilds the screen from the connection's snapshot.
+Viewer emulators never answer terminal queries (`on_reply=None`): the engine's emulator does that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from runtime.errors import ClauderonError
+from runtime.terminal import TerminalEmulator
+
+log = logging.getLogger(__name__)
+
+FEED_CHUNK = 64 * 1024
+"""Most bytes fed to an emulator in one go (per refresh tick for the shown session)."""
+MAX_OPEN = 8
+"""Consoles kept open at once."""
+
+
+class ConsoleChannel:
+    """A session's console connection, its local emulator, and the output not yet fed to it."""
+
+    def __init__(self, session_id: str, scrollback: int) -> None:
+        self.session_id = session_id
+        self.scrollback = scrollback
+        self.connection: Any = None
+        self.emulator: TerminalEmulator | None = None
+        self.pending = bytearray()
+        self.state = "connecting"
+        """"connecting", "live", "ended" or "error"."""
+        self.error: str | None = None
+        self.on_data: Callable[[], None] | None = None
+        """Set by the terminal view while this channel is shown; called when output arrives or state changes."""
+        self._reader: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def open(self, client: Any, cols: int, rows: int) -> None:
+        """Connect, build the emulator from the snapshot, and start reading."""
+        try:
+            self.connection = await client.console(self.session_id, cols, rows)
+        except ClauderonError as exc:
+            self.state, self.error = "error", str(exc)
+            self._notify()
+            return
+        self.emulator = TerminalEmulator(self.connection.cols, self.connection.rows,
+                                         scrollback=self.scrollback, on_reply=None)
+        self.pending += self.connection.snapshot
+        self.state = "live"
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+        if self.pending:
+            self._data_arrived()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self.connection.read()
+                if not data:
+                    break
+                self.pending += data
+                self._data_arrived()
+        except ClauderonError as exc:
+            self.error = str(exc)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self.error = f"console connection lost ({exc.__class__.__name__})"
+        self.state = "ended" if self.error is None else "error"
+        self._notify()
+
+    def _data_arrived(self) -> None:
+        if self.on_data is not None:
+            self.on_data()
+        elif self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Feed queued output while nobody is looking, one bounded chunk per loop turn."""
+        while self.pending and self.on_data is None:
+            self.pump(FEED_CHUNK)
+            await asyncio.sleep(0)
+
+    def _notify(self) -> None:
+        if self.on_data is not None:
+            self.on_data()
+
+    def pump(self, budget: int = FEED_CHUNK) -> bool:
+        """Feed at most `budget` queued bytes to the emulator; True if anything was fed."""
+        if not self.pending or self.emulator is None:
+            return False
+        chunk = bytes(self.pending[:budget])
+        del self.pending[:budget]
+        self.emulator.feed(chunk)
+        return True
+
+    def detach(self) -> None:
+        """The view stopped showing this channel: keep its emulator fed in the background."""
+        self.on_data = None
+        if self.pending:
+            self._data_arrived()
+
+    async def write(self, data: bytes) -> None:
+        """Send input to the program; failures become the channel's error."""
+        if self.connection is None or self.state != "live":
+            return
+        try:
+            await self.connection.write(data)
+        except ClauderonError as exc:
+            self.error = str(exc)
+            self._notify()
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Resize the local emulator and the remote console."""
+        if self.emulator is None or self.connection is None:
+            return
+        if (self.emulator.cols, self.emulator.rows) != (cols, rows):
+            self.emulator.resize(cols, rows)
+        if (self.connection.cols, self.connection.rows) != (cols, rows) and self.state == "live":
+            try:
+                await self.connection.resize(cols, rows)
+            except ClauderonError as exc:
+                self.error = str(exc)
+                self._notify()
+
+    async def close(self) -> None:
+        """Stop reading and close the connection."""
+        self.on_data = None
+        for task in (self._reader, self._drainer):
+            if task is not None:
+                task.cancel()
+        if self.connection is not None:
+            try:
+                await self.connection.close()
+            except (ClauderonError, OSError):
+                log.debug("closing console %s failed", self.session_id, exc_info=True)
+
+
+class ConsolePool:
+    """Open console channels by session id, least recently shown first out."""
+
+    def __init__(self, client: Any, scrollback: int = 10000, max_open: int = MAX_OPEN) -> None:
+        self.client = client
+        self.scrollback = scrollback
+        self.max_open = max_open
+        self._channels: OrderedDict[str, ConsoleChannel] = OrderedDict()
+
+    def get(self, session_id: str) -> ConsoleChannel | None:
+        """The open channel for a session, if any."""
+        return self._channels.get(session_id)
+
+    async def open(self, session_id: str, cols: int, rows: int) -> ConsoleChannel:
+        """The session's channel, opened if needed (a failed one is retried)."""
+        channel = self._channels.get(session_id)
+        if channel is not None and channel.state in ("live", "connecting"):
+            self._channels.move_to_end(session_id)
+            return channel
+        if channel is not None:
+            await channel.close()
+        channel = ConsoleChannel(session_id, self.scrollback)
+        self._channels[session_id] = channel
+        while len(self._channels) > self.max_open:
+            _, oldest = self._channels.popitem(last=False)
+            await oldest.close()
+        await channel.open(self.client, cols, rows)
+        return channel
+
+    async def drop(self, session_id: str) -> None:
+        """Close a session's channel (it was deleted, stopped or restarted)."""
+        channel = self._channels.pop(session_id, None)
+        if channel is not None:
+            await channel.close()
+
+    async def close_all(self) -> None:
+        """Close every channel."""
+        while self._channels:
+            _, channel = self._channels.popitem()
+            await channel.close()

@@ -1,0 +1,93 @@
+"""How session fields read on screen: status glyphs and colours, agent-status words, ages, filters."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from runtime.models import AgentStatus, Session, Status
+
+STATUS_GLYPHS: dict[Status, tuple[str, str]] = {
+    Status.CREATING: ("◌", "$accent"),
+    Status.RUNNING: ("●", "$success"),
+    Status.STOPPED: ("○", "$text-muted"),
+    Status.FAILED: ("✖", "$error"),
+    Status.ARCHIVED: ("▪", "$text-disabled"),
+}
+"""Glyph and theme colour variable for each container status."""
+
+AGENT_WORDS: dict[AgentStatus, tuple[str, str]] = {
+    AgentStatus.UNKNOWN: ("", ""),
+    AgentStatus.WORKING: ("working", "$secondary"),
+    AgentStatus.NEEDS_PERMISSION: ("needs permission", "$warning"),
+    AgentStatus.WAITING_INPUT: ("waiting for input", "$warning"),
+    AgentStatus.IDLE: ("idle", "$text-muted"),
+    AgentStatus.ERROR: ("error", "$error"),
+    AgentStatus.EXITED: ("exited", "$text-muted"),
+}
+"""Short word and colour for each agent status."""
+
+
+class SessionFilter(StrEnum):
+    """The sidebar's filters, in the order `f` cycles through them."""
+
+    ALL = "all"
+    RUNNING = "running"
+    ATTENTION = "attention"
+    ARCHIVED = "archived"
+
+
+def needs_attention(session: Session) -> bool:
+    """The agent waits on the person, or the session broke."""
+    return session.status == Status.FAILED or session.agent_status in (
+        AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.ERROR,
+    )
+
+
+def matches_filter(session: Session, which: SessionFilter) -> bool:
+    """Whether a session shows under a filter ("all" hides archived sessions)."""
+    if which == SessionFilter.ARCHIVED:
+        return session.status == Status.ARCHIVED
+    if session.status == Status.ARCHIVED:
+        return False
+    if which == SessionFilter.RUNNING:
+        return session.status == Status.RUNNING
+    if which == SessionFilter.ATTENTION:
+        return needs_attention(session)
+    return True
+
+
+def matches_search(session: Session, query: str) -> bool:
+    """Case-insensitive match of every word of the query against name, branch, repo and agent."""
+    haystack = " ".join((session.name, session.branch, session.repo_path, session.agent, session.backend)).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+def fuzzy_score(query: str, candidate: str) -> int | None:
+    """Letters of `query` in order within `candidate`: a lower score is a tighter match; None if no match."""
+    query, candidate = query.lower(), candidate.lower()
+    if not query:
+        return 0
+    if query in candidate:
+        return candidate.index(query)
+    position, gaps = -1, 0
+    for letter in query:
+        found = candidate.find(letter, position + 1)
+        if found < 0:
+            return None
+        gaps += found - position - 1
+        position = found
+    return 100 + gaps
+
+
+def format_age(seconds: float) -> str:
+    """`45s`, `5m`, `3h`, `2d`, `4w`."""
+    seconds = max(0, int(seconds))
+    for size, unit in ((604800, "w"), (86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def sort_key(session: Session) -> tuple[int, float]:
+    """Sessions needing attention first, then newest first."""
+    return (0 if needs_attention(session) else 1, -session.created_at)

@@ -1,0 +1,321 @@
+"""The mitmproxy addons, one concern each, in the order they run for a request:
+
+ProxyAuth (407) -> HooksHost -> Tripwire (403) -> AccessPolicy (read-only, egress) -> Router (routes,
+non-public targets, DNS pinning) -> Injector -> TokenRefresh, then Streamer and Auditor on the way back.
+Each `request` hook returns early once an earlier addon has answered the flow (`flow.response` set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from typing import Callable
+from urllib.parse import urlsplit
+
+from mitmproxy import connection, http
+from mitmproxy.proxy import server_hooks
+
+from .audit import AuditLog
+from .credentials import CODEX_OAUTH, CredentialStore
+from .policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
+from .rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
+from .sessions import SessionProxyConfig, SessionRegistry
+
+logger = logging.getLogger(__name__)
+
+SESSION = "clauderon.session"
+HOST = "clauderon.host"
+CREDENTIAL = "clauderon.credential"
+BLOCKED = "clauderon.blocked"
+AUDITED = "clauderon.audited"
+TOKEN = "clauderon.token_endpoint"
+
+HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict, bytes]]
+
+
+def refuse(flow: http.HTTPFlow, status: int, reason: str, message: str, headers: dict | None = None) -> None:
+    """Answer the flow ourselves and remember why, for the audit line."""
+    flow.metadata[BLOCKED] = reason
+    flow.response = http.Response.make(status, f"clauderon proxy: {message}\n",
+                                       {"Content-Type": "text/plain", **(headers or {})})
+
+
+def session_of(flow: http.HTTPFlow) -> SessionProxyConfig:
+    return flow.metadata[SESSION]
+
+
+class ProxyAuth:
+    """Every flow must carry a registered session's proxy credentials; the CONNECT proves it for the
+    whole tunnel. Failures get 407 with `Proxy-Authenticate`."""
+
+    CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
+
+    def __init__(self, registry: SessionRegistry, auditor: "Auditor") -> None:
+        self.registry = registry
+        self.auditor = auditor
+        self._tunnels: dict[str, str] = {}  # client connection id -> session id
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
+        if cfg is None:
+            refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
+            self.auditor.record(flow, None)
+            return
+        self._tunnels[flow.client_conn.id] = cfg.session_id
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        cfg = None
+        tunnel_session = self._tunnels.get(flow.client_conn.id)
+        if tunnel_session is not None:
+            cfg = self.registry.get(tunnel_session)  # None once the session is unregistered
+        else:
+            cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
+        flow.request.headers.pop("Proxy-Authorization", None)
+        flow.metadata[HOST] = flow.request.pretty_host
+        if cfg is None:
+            refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
+            return
+        flow.metadata[SESSION] = cfg
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._tunnels.pop(client.id, None)
+
+
+class HooksHost:
+    """`clauderon.internal` is answered by the engine's handler (agent hooks), never forwarded."""
+
+    def __init__(self) -> None:
+        self.handler: HooksHandler | None = None
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.metadata[HOST] != HOOKS_HOST:
+            return
+        flow.metadata[BLOCKED] = "hooks_host"  # answered locally; audited as such
+        handler = self.handler
+        if handler is None:
+            flow.response = http.Response.make(404, b"no hooks handler registered\n", {"Content-Type": "text/plain"})
+            return
+        req = flow.request
+        try:
+            # The engine's handler may block (it talks to the engine); keep it off the proxy loop.
+            status, headers, body = await asyncio.to_thread(
+                handler, session_of(flow).session_id, req.method, req.path, req.raw_content or b"")
+        except Exception:  # the handler is engine code; its failure must not kill the proxy
+            logger.exception("hooks handler failed")
+            status, headers, body = 500, {"Content-Type": "text/plain"}, b"hooks handler failed\n"
+        flow.response = http.Response.make(status, body, dict(headers))
+
+
+class Tripwire:
+    """A request carrying a real credential value (which only the host should hold) is refused before
+    anything is injected: something inside the container has a secret it must not have."""
+
+    def __init__(self, credentials: CredentialStore) -> None:
+        self.credentials = credentials
+        self._values: frozenset[str] | None = None
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def _needles(self) -> re.Pattern[bytes] | None:
+        values = self.credentials.real_values()
+        if values is not self._values:  # recompiled only when the credentials change (e.g. a refresh)
+            self._values = values
+            self._pattern = re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
+        return self._pattern
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        pattern = self._needles()
+        if pattern is None:
+            return
+        req = flow.request
+        hay = [req.path.encode(), *(v.encode("utf-8", "surrogateescape") for v in req.headers.values())]
+        if any(pattern.search(h) for h in hay) or (req.raw_content and pattern.search(req.raw_content)):
+            logger.warning("tripwire: session %s sent a real credential to %s", session_of(flow).session_id,
+                           flow.metadata[HOST])
+            refuse(flow, 403, "tripwire", "request refused: it contains a real credential value")
+
+
+class AccessPolicy:
+    """Read-only sessions may only read (plus their model calls); allowlist sessions only reach listed hosts."""
+
+    def __init__(self, allowlist: list[str]) -> None:
+        self.allowlist = allowlist
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        cfg, host, req = session_of(flow), flow.metadata[HOST], flow.request
+        if cfg.access_mode == "read-only" and not read_only_allows(req.method, host, req.path, cfg.agent):
+            refuse(flow, 403, "read_only", f"session {cfg.name} is read-only: {req.method} {host}{req.path} "
+                   "refused (switch the session to read-write to allow writes)")
+            return
+        if cfg.egress == "allowlist" and not egress_allowed(host, cfg.agent, [*self.allowlist, *cfg.allowlist]):
+            refuse(flow, 403, "egress", f"{host} is not on session {cfg.name}'s egress allowlist")
+
+
+class Router:
+    """Routes from settings send a host elsewhere; every other target must resolve to public addresses
+    only, and the connection goes to the address that was checked (no second lookup to rebind)."""
+
+    def __init__(self, routes: dict[str, str]) -> None:
+        self.routes: dict[str, tuple[str, str, int]] = {}
+        for host, url in routes.items():
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            self.routes[host.lower()] = (parts.scheme or "http", parts.hostname or "", port)
+        self._route_targets = {(h, p) for _, h, p in self.routes.values()}
+        self._pins: dict[tuple[str, int], str] = {}
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        req = flow.request
+        route = self.routes.get(flow.metadata[HOST].lower())
+        if route is not None:
+            req.scheme, req.host, req.port = route
+            return
+        try:
+            self._pins[(req.host, req.port)] = await resolve_public(req.host, req.port)
+        except Blocked as exc:
+            refuse(flow, 403, "private_address", f"{exc}; only a route in proxy.toml may name such a target")
+        except Unresolvable as exc:
+            refuse(flow, 502, "upstream_error", str(exc), {"X-Proxy-Error-Type": "DNS_RESOLUTION_FAILURE"})
+
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        server = data.server
+        if server.address is None or tuple(server.address) in self._route_targets:
+            return
+        host, port = server.address
+        ip = self._pins.get((host, port))
+        if ip is None:  # not seen by `request` (should not happen with lazy connections): check here too
+            try:
+                ip = await resolve_public(host, port)
+            except (Blocked, Unresolvable) as exc:
+                server.error = f"clauderon: {exc}"
+                return
+        if ip != host:
+            if server.sni is None and server.tls:
+                server.sni = host
+            server.address = (ip, port)
+
+
+class Injector:
+    """Replaces placeholders with real credentials, per the rule table and the session's credential set."""
+
+    def __init__(self, credentials: CredentialStore, rules: tuple[InjectionRule, ...]) -> None:
+        self.credentials = credentials
+        self.rules = rules
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        cfg, host, headers = session_of(flow), flow.metadata[HOST], flow.request.headers
+        chosen: InjectionRule | None = None
+        for rule in self.rules:
+            if rule.matches(host) and rule.credential in cfg.credential_names and self.credentials.has(rule.credential):
+                chosen = rule
+                break
+        if chosen is None:
+            return
+        token = self.credentials.get(chosen.credential) or ""
+        codex = self.credentials.codex if chosen.credential == CODEX_OAUTH else None
+        account_id = codex.account_id if codex else ""
+        for name in chosen.remove:
+            headers.pop(name, None)
+        headers[chosen.header] = render(chosen.template, token, account_id)
+        for name, template in chosen.extra:
+            headers[name] = render(template, token, account_id)
+        flow.metadata[CREDENTIAL] = chosen.credential
+
+
+class TokenRefresh:
+    """Codex's OAuth refresh: the container holds placeholder tokens. The placeholder refresh token going
+    up is swapped for the real one; real tokens coming back are kept on the host and replaced by
+    placeholders. These responses are read whole (never streamed) so they can be rewritten."""
+
+    def __init__(self, credentials: CredentialStore) -> None:
+        self.credentials = credentials
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or (flow.metadata[HOST], flow.request.path.split("?")[0]) not in TOKEN_ENDPOINTS:
+            return
+        codex = self.credentials.codex
+        if codex is None or CODEX_OAUTH not in session_of(flow).credential_names:
+            return
+        flow.metadata[TOKEN] = True
+        flow.metadata[CREDENTIAL] = CODEX_OAUTH
+        body = flow.request.raw_content or b""
+        flow.request.content = body.replace(PLACEHOLDERS["codex_refresh_token"].encode(), codex.refresh_token.encode())
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if not flow.metadata.get(TOKEN) or flow.response is None:
+            return
+        try:
+            data = json.loads(flow.response.content or b"")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return
+        access, refresh, id_token = data.get("access_token"), data.get("refresh_token"), data.get("id_token")
+        if access or refresh or id_token:
+            self.credentials.update_codex_tokens(access, refresh, id_token)
+        if access:
+            data["access_token"] = PLACEHOLDERS["codex_access_token"]
+        if refresh:
+            data["refresh_token"] = PLACEHOLDERS["codex_refresh_token"]
+        if id_token:
+            data["id_token"] = placeholder_jwt(id_token)
+        flow.response.content = json.dumps(data).encode()
+
+
+class Streamer:
+    """Forward every response as it arrives (SSE event by event), except token endpoint responses."""
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and not flow.metadata.get(TOKEN):
+            flow.response.stream = True
+
+
+class Auditor:
+    """One audit line per request (never a credential value), and the error type of failed upstreams."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    def record(self, flow: http.HTTPFlow, status: int | None, error_type: str | None = None) -> None:
+        if flow.metadata.get(AUDITED):
+            return
+        flow.metadata[AUDITED] = True
+        cfg = flow.metadata.get(SESSION)
+        req = flow.request
+        self.log.write({
+            "ts": round(time.time(), 3),
+            "session": cfg.session_id if cfg else None,
+            "host": flow.metadata.get(HOST, req.pretty_host),
+            "method": req.method,
+            "path": req.path.split("?", 1)[0],
+            "credential": flow.metadata.get(CREDENTIAL),
+            "status": status,
+            "blocked": flow.metadata.get(BLOCKED),
+            "error_type": error_type,
+            "duration_ms": round((time.time() - req.timestamp_start) * 1000, 1),
+        })
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.request.method != "CONNECT":
+            self.record(flow, flow.response.status_code if flow.response else None)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.request.method == "CONNECT":
+            return
+        msg = flow.error.msg if flow.error else ""
+        error_type = classify_error(msg)
+        flow.metadata.setdefault(BLOCKED, "upstream_error")
+        logger.info("upstream error for %s: %s (%s)", flow.metadata.get(HOST), msg, error_type)
+        self.record(flow, 502, error_type)

@@ -1,0 +1,100 @@
+"""Where a container may go: address checks with DNS pinning, access modes, egress allowlists, and the
+classification of upstream failures."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+
+from .rules import MODEL_CALLS, MODEL_HOSTS
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+ERROR_TYPES = ("DNS_RESOLUTION_FAILURE", "CONNECTION_REFUSED", "CONNECTION_TIMEOUT",
+               "TLS_CERTIFICATE_ERROR", "UNKNOWN_ERROR")
+
+
+class Blocked(Exception):
+    """The target resolves to an address a container must not reach through the proxy."""
+
+
+class Unresolvable(Exception):
+    """The target host does not resolve."""
+
+
+def is_public(ip: str) -> bool:
+    """False for loopback, link-local (cloud metadata), private, CGNAT, multicast and reserved addresses."""
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_global and not addr.is_multicast
+
+
+async def resolve_public(host: str, port: int) -> str:
+    """Resolve `host` and return one address to connect to, after checking that *every* address it
+    resolves to is public (a name with one private address among public ones is refused too). The caller
+    connects to the returned address, not the name, so a second lookup cannot rebind it."""
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+        addresses = [host]
+    except ValueError:
+        lowered = host.lower().rstrip(".")
+        # RFC 6761: `.invalid` never resolves and `localhost` is always loopback; answer without asking DNS.
+        if lowered.endswith(".invalid") or lowered == "invalid":
+            raise Unresolvable(f"{host} does not resolve (.invalid)")
+        if lowered == "localhost" or lowered.endswith(".localhost"):
+            raise Blocked(f"{host} is loopback")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise Unresolvable(f"{host} does not resolve ({exc})") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        if not addresses:
+            raise Unresolvable(f"{host} resolved to no address")
+    for ip in addresses:
+        if not is_public(ip):
+            raise Blocked(f"{host} resolves to non-public address {ip}")
+    return addresses[0]
+
+
+def host_matches(host: str, pattern: str) -> bool:
+    """Exact match, or `*.example.com` matching any subdomain of example.com."""
+    host, pattern = host.lower(), pattern.lower()
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+def egress_allowed(host: str, agent: str, allowlist: list[str] | tuple[str, ...]) -> bool:
+    """Whether an allowlist-policy session may reach `host`; the agent's own model hosts always are."""
+    return any(host_matches(host, p) for p in (*allowlist, *MODEL_HOSTS.get(agent, ())))
+
+
+def read_only_allows(method: str, host: str, path: str, agent: str) -> bool:
+    """Read-only sessions may read anything, call their own model API, and fetch over git (upload-pack is
+    a POST that only reads); every other write is refused."""
+    method = method.upper()
+    if method in READ_METHODS:
+        return True
+    if host == "github.com" and path.split("?", 1)[0].endswith("/git-upload-pack"):
+        return True
+    calls = (*MODEL_CALLS.get(agent, ()), *(("POST", "auth.openai.com", "/oauth/token"),) * (agent == "codex"))
+    return any(method == m and host == h and path.startswith(p) for m, h, p in calls)
+
+
+def classify_error(message: str) -> str:
+    """Map a mitmproxy/OS error message for a failed upstream to an `X-Proxy-Error-Type` value."""
+    m = message.lower()
+    if any(s in m for s in ("does not resolve", "name or service not known", "nodename nor servname",
+                            "temporary failure in name resolution", "no address associated",
+                            "name does not resolve", "gaierror", "getaddrinfo")):
+        return "DNS_RESOLUTION_FAILURE"
+    if "refused" in m or "connect call failed" in m or "errno 111" in m:
+        return "CONNECTION_REFUSED"
+    if "timed out" in m or "timeout" in m:
+        return "CONNECTION_TIMEOUT"
+    if "certificate" in m or "tls" in m or "ssl" in m:
+        return "TLS_CERTIFICATE_ERROR"
+    return "UNKNOWN_ERROR"

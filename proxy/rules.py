@@ -1,0 +1,192 @@
+"""The injection rule table, the placeholders containers hold, and the environment a container gets.
+
+A rule says: for requests to `host`, set `header` to `template` filled with the real value of
+`credential`. Rules for one host are alternatives in priority order: the first whose credential is in
+the session's set and available on the host wins, and the auth headers of the others are removed so the
+placeholder never travels upstream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .credentials import CODEX_OAUTH
+
+if TYPE_CHECKING:
+    from .credentials import CredentialStore
+
+CA_MOUNT_PATH = "/etc/clauderon/proxy-ca.pem"
+HOOKS_HOST = "clauderon.internal"
+
+# Fixed, clearly fake strings. The Anthropic key keeps the `sk-ant-api03-` shape because Claude Code
+# checks the prefix before it will send a key; the OpenAI key keeps `sk-` for the same reason.
+PLACEHOLDERS: dict[str, str] = {
+    "anthropic_api_key": "sk-ant-api03-clauderon-placeholder-0000000000000000000000000000000000000000-AA",
+    "anthropic_oauth_token": "sk-ant-oat01-clauderon-placeholder-000000000000000000000000000000000000-AA",
+    "openai_api_key": "sk-clauderon-placeholder-openai-api-key",
+    "github_token": "clauderon-placeholder-github-token",
+    "codex_access_token": "clauderon-placeholder-codex-access-token",
+    "codex_refresh_token": "clauderon-placeholder-codex-refresh-token",
+}
+for _name in ("pagerduty_token", "sentry_auth_token", "grafana_api_key", "npm_token", "docker_token",
+              "k8s_token", "talos_token"):
+    PLACEHOLDERS[_name] = f"clauderon-placeholder-{_name.replace('_', '-')}"
+
+# Environment variable carrying each credential's placeholder inside the container.
+PLACEHOLDER_ENV: dict[str, str] = {
+    "github_token": "GITHUB_TOKEN",
+    "openai_api_key": "OPENAI_API_KEY",
+    "pagerduty_token": "PAGERDUTY_TOKEN",
+    "sentry_auth_token": "SENTRY_AUTH_TOKEN",
+    "grafana_api_key": "GRAFANA_API_KEY",
+    "npm_token": "NPM_TOKEN",
+}
+
+# Hosts of each agent's model API, and the calls a read-only session may still make (method, host, path prefix).
+MODEL_CALLS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "claude": (("POST", "api.anthropic.com", "/v1/messages"),),
+    "codex": (("POST", "api.openai.com", "/v1/responses"), ("POST", "chatgpt.com", "/backend-api/codex/responses")),
+}
+MODEL_HOSTS: dict[str, tuple[str, ...]] = {
+    "claude": ("api.anthropic.com",),
+    "codex": ("api.openai.com", "chatgpt.com", "*.chatgpt.com", "auth.openai.com"),
+}
+TOKEN_ENDPOINTS: frozenset[tuple[str, str]] = frozenset({("auth.openai.com", "/oauth/token")})
+
+
+@dataclass(frozen=True)
+class InjectionRule:
+    """Set `header` to `template` for requests to `host` (exact, or `*.suffix` for subdomains)."""
+
+    host: str
+    header: str
+    template: str
+    """`{token}` is the credential value, `{basic}` is base64(`x-access-token:<token>`), `{account_id}` Codex's."""
+    credential: str
+    remove: tuple[str, ...] = ()
+    """Headers dropped when this rule applies (the other alternative's auth header)."""
+    extra: tuple[tuple[str, str], ...] = ()
+    """More (header, template) pairs set together with this one."""
+
+    def matches(self, host: str) -> bool:
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:]) or host == self.host[2:]
+        return host == self.host
+
+
+def _bearer(host: str, credential: str) -> InjectionRule:
+    return InjectionRule(host, "Authorization", "Bearer {token}", credential)
+
+
+_OPENAI_OAUTH = dict(header="Authorization", template="Bearer {token}", credential=CODEX_OAUTH,
+                     extra=(("ChatGPT-Account-ID", "{account_id}"),))
+_OPENAI_KEY = dict(header="Authorization", template="Bearer {token}", credential="openai_api_key",
+                   remove=("ChatGPT-Account-ID",))
+
+DEFAULT_RULES: tuple[InjectionRule, ...] = (
+    InjectionRule("api.anthropic.com", "Authorization", "Bearer {token}", "anthropic_oauth_token",
+                  remove=("x-api-key",)),
+    InjectionRule("api.anthropic.com", "x-api-key", "{token}", "anthropic_api_key", remove=("Authorization",)),
+    _bearer("api.github.com", "github_token"),
+    InjectionRule("github.com", "Authorization", "Basic {basic}", "github_token"),
+    *(InjectionRule(h, **_OPENAI_OAUTH) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
+    *(InjectionRule(h, **_OPENAI_KEY) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
+    InjectionRule("api.pagerduty.com", "Authorization", "Token token={token}", "pagerduty_token"),
+    _bearer("sentry.io", "sentry_auth_token"),
+    _bearer("registry.npmjs.org", "npm_token"),
+    _bearer("registry-1.docker.io", "docker_token"),
+    _bearer("auth.docker.io", "docker_token"),
+)
+
+
+def build_rules(extra: list[dict] | None = None, grafana_host: str | None = None) -> tuple[InjectionRule, ...]:
+    """The rule table: rules from proxy.toml first (they take priority), then the built-in ones."""
+    rules = [InjectionRule(r["host"], r["header"], r["template"], r["credential"]) for r in (extra or [])]
+    if grafana_host:
+        rules.append(_bearer(grafana_host, "grafana_api_key"))
+    return (*rules, *DEFAULT_RULES)
+
+
+def render(template: str, token: str, account_id: str = "") -> str:
+    """Fill a rule template."""
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return template.format(token=token, basic=basic, account_id=account_id)
+
+
+def model_credential_names(agent: str, credentials: "CredentialStore") -> set[str]:
+    """The model credential an agent's session gets: OAuth when the host has it, else the API key."""
+    if agent == "claude":
+        return {"anthropic_oauth_token" if credentials.has("anthropic_oauth_token") else "anthropic_api_key"}
+    if agent == "codex":
+        return {CODEX_OAUTH if credentials.codex else "openai_api_key"}
+    return set()
+
+
+def default_credential_names(agent: str, credentials: "CredentialStore", extra: list[str] | tuple[str, ...] = ()) -> set[str]:
+    """A session's default credential set: its agent's model credential, `github_token`, and `extra`
+    (`settings.proxy.credential_set`)."""
+    return model_credential_names(agent, credentials) | {"github_token", *extra}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def placeholder_jwt(real_jwt: str = "", claims: dict | None = None) -> str:
+    """A JWT-shaped placeholder carrying the (non-secret) claims of `real_jwt` but no valid signature:
+    Codex reads account and plan from the id token's claims, and the signature is what makes it a credential."""
+    payload = claims or {}
+    if real_jwt.count(".") == 2 and not claims:
+        part = real_jwt.split(".")[1]
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except ValueError:
+            payload = {}
+    header = _b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{_b64url(json.dumps(payload, separators=(',', ':')).encode())}.clauderon-placeholder"
+
+
+def dummy_codex_auth_json(credentials: "CredentialStore") -> str:
+    """The `auth.json` a Codex container gets in the OAuth case: same shape, placeholder tokens."""
+    codex = credentials.codex
+    if codex is None:
+        raise ValueError("the host has no Codex OAuth tokens; Codex containers use OPENAI_API_KEY instead")
+    return json.dumps({
+        "OPENAI_API_KEY": None,
+        "tokens": {
+            "id_token": placeholder_jwt(codex.id_token),
+            "access_token": PLACEHOLDERS["codex_access_token"],
+            "refresh_token": PLACEHOLDERS["codex_refresh_token"],
+            "account_id": codex.account_id,
+        },
+        "last_refresh": "2000-01-01T00:00:00Z",
+    }, indent=2)
+
+
+def container_env(session_id: str, password: str, proxy_host: str, port: int, agent: str,
+                  credentials: "CredentialStore", credential_names: set[str] | None = None) -> dict[str, str]:
+    """Everything a session's container needs in its environment: proxy URLs with the session's
+    credentials, NO_PROXY, the CA variables, and placeholder credentials for its agent and set."""
+    url = f"http://{session_id}:{password}@{proxy_host}:{port}"
+    env = {
+        "HTTP_PROXY": url, "HTTPS_PROXY": url, "http_proxy": url, "https_proxy": url,
+        "NO_PROXY": "localhost,127.0.0.1,::1", "no_proxy": "localhost,127.0.0.1,::1",
+    }
+    for var in ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
+        env[var] = CA_MOUNT_PATH
+    names = credential_names if credential_names is not None else default_credential_names(agent, credentials)
+    if agent == "claude":
+        if "anthropic_oauth_token" in names and credentials.has("anthropic_oauth_token"):
+            env["CLAUDE_CODE_OAUTH_TOKEN"] = PLACEHOLDERS["anthropic_oauth_token"]
+        else:
+            env["ANTHROPIC_API_KEY"] = PLACEHOLDERS["anthropic_api_key"]
+    elif agent == "codex" and not (CODEX_OAUTH in names and credentials.codex):
+        env["OPENAI_API_KEY"] = PLACEHOLDERS["openai_api_key"]
+    for name in names:
+        var = PLACEHOLDER_ENV.get(name)
+        if var and var not in env:
+            env[var] = PLACEHOLDERS[name]
+    return env

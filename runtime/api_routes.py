@@ -1,0 +1,196 @@
+"""Route handlers of the engine API. Every route that names a session accepts its id or its name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from .errors import ClauderonError
+from .names import suggest_name
+from .requests import CreateRequest
+from .api_server import API, cancel_quietly, read_json
+
+if TYPE_CHECKING:
+    from .api_server import ApiServer
+
+log = logging.getLogger(__name__)
+
+# Console websocket: bytes frames carry terminal bytes both ways, text frames carry JSON control messages.
+MAX_CONSOLE_COLS, MAX_CONSOLE_ROWS = 1000, 500
+
+
+def _size(value: str | None, default: int, limit: int, what: str) -> int:
+    if value is None:
+        return default
+    try:
+        size = int(value)
+    except ValueError:
+        raise ClauderonError(f"{what} must be a whole number") from None
+    if not 2 <= size <= limit:
+        raise ClauderonError(f"{what} must be between 2 and {limit}")
+    return size
+
+
+def add_routes(server: "ApiServer") -> None:
+    engine = server.engine
+    life = engine.lifecycle
+    routes = web.RouteTableDef()
+
+    def session_json(session) -> web.Response:
+        return web.json_response(session.public())
+
+    @routes.get(f"{API}/health")
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response(await engine.health())
+
+    @routes.get(f"{API}/sessions")
+    async def list_sessions(request: web.Request) -> web.Response:
+        include = request.query.get("all", "1") not in ("0", "false")
+        return web.json_response([s.public() for s in engine.store.sessions(include_archived=include)])
+
+    @routes.post(f"{API}/sessions")
+    async def create(request: web.Request) -> web.Response:
+        req = CreateRequest.model_validate(await read_json(request))
+        session = await life.create(req)
+        if request.query.get("wait") in ("1", "true"):
+            session = await life.wait_settled(session.id)
+        return web.json_response(session.public(), status=201)
+
+    @routes.get(API + "/sessions/{ref}")
+    async def get(request: web.Request) -> web.Response:
+        return session_json(engine.require_known(request.match_info["ref"]))
+
+    @routes.delete(API + "/sessions/{ref}")
+    async def delete(request: web.Request) -> web.Response:
+        force = request.query.get("force") in ("1", "true")
+        return web.json_response(await life.delete(request.match_info["ref"], force=force))
+
+    @routes.post(API + "/sessions/{ref}/archive")
+    async def archive(request: web.Request) -> web.Response:
+        return session_json(await life.archive(request.match_info["ref"]))
+
+    @routes.post(API + "/sessions/{ref}/unarchive")
+    async def unarchive(request: web.Request) -> web.Response:
+        return session_json(await life.unarchive(request.match_info["ref"]))
+
+    @routes.post(API + "/sessions/{ref}/restart")
+    async def restart(request: web.Request) -> web.Response:
+        return session_json(await life.restart(request.match_info["ref"]))
+
+    @routes.get(API + "/sessions/{ref}/screen")
+    async def screen(request: web.Request) -> web.Response:
+        stream = engine.stream(request.match_info["ref"])
+        cols, rows, _ = stream.snapshot()
+        return web.json_response({"text": stream.screen_text(), "cols": cols, "rows": rows})
+
+    @routes.post(API + "/sessions/{ref}/send")
+    async def send(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        text = body.get("text", "")
+        if not isinstance(text, str):
+            raise ClauderonError("text must be a string")
+        await life.send(request.match_info["ref"], text, enter=bool(body.get("enter")))
+        return web.json_response({"ok": True})
+
+    @routes.post(API + "/sessions/{ref}/resize")
+    async def resize(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        cols = _size(str(body.get("cols")), 0, MAX_CONSOLE_COLS, "cols")
+        rows = _size(str(body.get("rows")), 0, MAX_CONSOLE_ROWS, "rows")
+        await engine.stream(request.match_info["ref"]).resize(cols, rows)
+        return web.json_response({"ok": True})
+
+    @routes.get(f"{API}/repos/recent")
+    async def recent_repos(request: web.Request) -> web.Response:
+        return web.json_response(engine.store.recent_repos())
+
+    @routes.get(f"{API}/repos/branches")
+    async def branches(request: web.Request) -> web.Response:
+        repo = request.query.get("repo", "")
+        root, _ = await asyncio.to_thread(engine.worktrees.resolve_repo, repo)
+        return web.json_response(await asyncio.to_thread(engine.worktrees.branches, root))
+
+    @routes.get(f"{API}/names/suggest")
+    async def suggest(request: web.Request) -> web.Response:
+        taken = {s.name for s in engine.store.sessions()}
+        return web.json_response({"name": suggest_name(request.query.get("prompt", ""), taken)})
+
+    @routes.post(f"{API}/engine/stop")
+    async def stop(request: web.Request) -> web.Response:
+        if server.on_stop_request is None:
+            raise ClauderonError("this engine is hosted by an app; quit the app to stop it", status=409)
+        asyncio.get_running_loop().call_soon(server.on_stop_request)
+        return web.json_response({"ok": True})
+
+    @routes.get("/ws/v1/events")
+    async def events(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        server.track(ws)
+        queue = engine.events.subscribe()
+        try:
+            await ws.send_json({"type": "snapshot", "sessions": [s.public() for s in engine.store.sessions()]})
+            await ws.send_json({"type": "health", "health": await engine.health()})
+            reader = asyncio.ensure_future(ws.receive())
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    await cancel_quietly(getter)
+                    break
+                event = getter.result()
+                if event is None:
+                    break
+                await ws.send_json(event)
+            await cancel_quietly(reader)
+        finally:
+            engine.events.unsubscribe(queue)
+            server.untrack(ws)
+            await ws.close()
+        return ws
+
+    @routes.get("/ws/v1/console/{ref}")
+    async def console(request: web.Request) -> web.WebSocketResponse:
+        stream = engine.stream(request.match_info["ref"])
+        cols = _size(request.query.get("cols"), 0, MAX_CONSOLE_COLS, "cols") or None
+        rows = _size(request.query.get("rows"), 0, MAX_CONSOLE_ROWS, "rows") or None
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024 * 1024)
+        await ws.prepare(request)
+        server.track(ws)
+        viewer = stream.subscribe(cols, rows)
+        try:
+            snap_cols, snap_rows, snapshot = viewer.snapshot
+            await ws.send_json({"type": "snapshot", "cols": snap_cols, "rows": snap_rows})
+            await ws.send_bytes(snapshot)
+
+            async def outbound() -> None:
+                async for chunk in viewer:
+                    if isinstance(chunk, bytes):
+                        await ws.send_bytes(chunk)
+                    else:  # a resync after falling behind: a fresh snapshot replaces the screen
+                        c, r, data = chunk
+                        await ws.send_json({"type": "snapshot", "cols": c, "rows": r})
+                        await ws.send_bytes(data)
+                await ws.send_json({"type": "ended"})
+                await ws.close()
+
+            sender = asyncio.ensure_future(outbound())
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    await stream.write(msg.data, viewer=viewer)
+                elif msg.type == WSMsgType.TEXT:
+                    control = json.loads(msg.data)
+                    if control.get("type") == "resize":
+                        await stream.resize(int(control["cols"]), int(control["rows"]), viewer=viewer)
+            await cancel_quietly(sender)
+        finally:
+            stream.unsubscribe(viewer)
+            server.untrack(ws)
+            await ws.close()
+        return ws
+
+    server.app.add_routes(routes)

@@ -1,0 +1,336 @@
+"""Run sessions in Docker containers (one per session, labelled with its home and session).
+
+Every docker SDK call runs in a thread (`asyncio.to_thread`) so the caller's loop stays free. Attaching
+is done by hand on the engine's socket (see `docker_attach`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+from typing import Any
+
+from ..errors import ClauderonError, Conflict
+from ..models import Status
+from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from .docker_attach import open_attach
+
+log = logging.getLogger(__name__)
+
+CONTAINER_PREFIX = "clauderon-"
+DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
+
+# Everything is dropped, then only what an agent's ordinary work needs when it runs as root in the
+# container (a non-root user has no effective capabilities anyway):
+#   CHOWN, FOWNER, DAC_OVERRIDE: git and package tools chown/chmod and write files owned by the host
+#                                uid on the bind-mounted worktree and agent home;
+#   SETUID, SETGID:              dropping to another user (su/runuser, test suites that switch uid);
+#   KILL:                        signalling its own children that run under another uid.
+# Not granted: NET_RAW (raw sockets, spoofing), NET_BIND_SERVICE (ports < 1024 on the host network),
+# MKNOD, SYS_CHROOT, SETFCAP, SETPCAP, FSETID, AUDIT_WRITE. `no-new-privileges` stops setuid binaries
+# from regaining anything. A session can ask for more through `spec.extra_capabilities`.
+AGENT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"]
+
+PULL_POLICIES = ("never", "missing", "always")
+NETWORK_MODES = ("auto", "host", "bridge")
+
+
+def container_name(name: str) -> str:
+    return f"{CONTAINER_PREFIX}{name}"
+
+
+class DockerBackend(Backend):
+    """Sessions as containers on one Docker engine. `backend_id` is the full container id."""
+
+    name = "docker"
+    sandboxed = True
+
+    def __init__(self, base_url: str | None = None) -> None:
+        """`base_url` like `unix:///var/run/docker.sock` or `tcp://host:2375`; None means the environment
+        (`DOCKER_HOST`, else the default socket)."""
+        self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL
+        self._explicit = base_url is not None
+        self._client: Any = None
+
+    # -- the client ------------------------------------------------------------------------------
+
+    def _unreachable(self, exc: BaseException) -> ClauderonError:
+        return ClauderonError(
+            f"cannot reach the Docker engine at {self.base_url} ({exc.__class__.__name__}): "
+            "start dockerd or set DOCKER_HOST",
+            status=503,
+        )
+
+    def _client_sync(self) -> Any:
+        """The SDK client, created on first use (creating it talks to the engine for its API version)."""
+        if self._client is None:
+            import docker
+
+            try:
+                if self._explicit:
+                    self._client = docker.DockerClient(base_url=self.base_url, timeout=60)
+                else:
+                    self._client = docker.from_env(timeout=60)
+            except Exception as exc:
+                raise self._unreachable(exc) from exc
+        return self._client
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(client, ...)` in a thread; connection failures become the one clear line."""
+        return await asyncio.to_thread(self._run_sync, fn, *args, **kwargs)
+
+    def _run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+        import requests.exceptions
+
+        client = self._client_sync()
+        try:
+            return fn(client, *args, **kwargs)
+        except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+            raise self._unreachable(exc) from exc
+        except docker.errors.DockerException as exc:
+            # The SDK wraps a refused or missing socket in a plain DockerException.
+            if not isinstance(exc, docker.errors.APIError) and "connection" in str(exc).lower():
+                raise self._unreachable(exc) from exc
+            raise
+
+    # -- availability and networking --------------------------------------------------------------
+
+    async def available(self) -> tuple[bool, str]:
+        try:
+            version = await self._call(lambda c: c.version())
+        except ClauderonError as exc:
+            return False, exc.message
+        except Exception as exc:  # never a traceback for a dead or odd daemon
+            return False, self._unreachable(exc).message
+        return True, f"Docker {version.get('Version', '?')} at {self.base_url}"
+
+    async def resolve_network(self, mode: str) -> str:
+        """`host` or `bridge` for a requested mode; `auto` picks bridge only when it can reach the host."""
+        if mode not in NETWORK_MODES:
+            raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(NETWORK_MODES)}")
+        if mode != "auto":
+            return mode
+        return "bridge" if await self._bridge_gateway() else "host"
+
+    async def _bridge_gateway(self) -> str | None:
+        """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
+        import docker.errors
+
+        def inspect_bridge(client: Any) -> str | None:
+            try:
+                info = client.api.inspect_network("bridge")
+            except docker.errors.NotFound:
+                return None
+            for config in (info.get("IPAM") or {}).get("Config") or []:
+                if config.get("Gateway"):
+                    return config["Gateway"]
+            return None
+
+        return await self._call(inspect_bridge)
+
+    async def network_report(self) -> str:
+        """One line for `clauderon doctor` saying what `auto` networking resolves to and why."""
+        try:
+            gateway = await self._bridge_gateway()
+        except ClauderonError as exc:
+            return exc.message
+        if gateway:
+            return f"network auto -> bridge (gateway {gateway}; host.docker.internal maps to host-gateway)"
+        return "network auto -> host (the engine has no usable bridge network, e.g. dockerd --bridge=none)"
+
+    # -- create -----------------------------------------------------------------------------------
+
+    async def owner_of(self, name: str) -> str | None:
+        import docker.errors
+
+        def owner(client: Any) -> str | None:
+            try:
+                container = client.containers.get(container_name(name))
+            except docker.errors.NotFound:
+                return None
+            return (container.labels or {}).get(LABEL_HOME, "")
+
+        return await self._call(owner)
+
+    async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None) -> str:
+        if not spec.image:
+            raise ClauderonError(f"session {spec.name} has no image: set one in the settings or pass --image")
+        if spec.pull_policy not in PULL_POLICIES:
+            raise ClauderonError(f"unknown pull policy {spec.pull_policy!r}: use one of {', '.join(PULL_POLICIES)}")
+        owner = await self.owner_of(spec.name)
+        if owner is not None:
+            cname = container_name(spec.name)
+            if owner != spec.home_id:
+                raise Conflict(f"a container named {cname} belongs to another clauderon home: "
+                               "pick another session name or remove it there")
+            raise Conflict(f"a container named {cname} already exists in this home: remove the old session first")
+        await self._ensure_image(spec.image, spec.pull_policy, progress)
+        network = await self.resolve_network(spec.network)
+        await _report(progress, f"creating container {container_name(spec.name)} ({network} network)")
+        kwargs = self._create_kwargs(spec, network)
+        return await self._call(_create_and_start, kwargs)
+
+    def _create_kwargs(self, spec: LaunchSpec, network: str) -> dict[str, Any]:
+        from docker.types import Mount as DockerMount
+
+        kwargs: dict[str, Any] = dict(
+            image=spec.image,
+            name=container_name(spec.name),
+            command=spec.command,
+            labels=spec.labels,
+            tty=True,
+            stdin_open=True,
+            environment={"COLUMNS": str(spec.cols), "LINES": str(spec.rows), **spec.env},
+            working_dir=spec.workdir,
+            mounts=[DockerMount(target=m.path, source=m.host, type="bind", read_only=m.readonly) for m in spec.mounts],
+            cap_drop=["ALL"],
+            cap_add=sorted(set(AGENT_CAPABILITIES) | {c.upper() for c in spec.extra_capabilities}),
+            security_opt=["no-new-privileges"],
+            init=True,  # tini as pid 1 reaps the zombies agents' tool runs leave behind
+            network_mode=network,
+            detach=True,
+        )
+        if spec.user:
+            kwargs["user"] = spec.user
+        if spec.cpu:
+            kwargs["nano_cpus"] = int(spec.cpu * 1_000_000_000)
+        if spec.memory:
+            kwargs["mem_limit"] = spec.memory
+        if network == "bridge":
+            kwargs["extra_hosts"] = {"host.docker.internal": "host-gateway"}
+        return kwargs
+
+    async def _ensure_image(self, image: str, policy: str, progress: ProgressFn | None) -> None:
+        import docker.errors
+
+        def present(client: Any) -> bool:
+            try:
+                client.images.get(image)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+
+        if policy != "always" and await self._call(present):
+            return
+        if policy == "never":
+            raise ClauderonError(f"image {image} not found locally: run `clauderon image build` or docker pull {image}")
+        await _report(progress, f"pulling {image}")
+
+        def pull(client: Any) -> None:
+            try:
+                client.images.pull(image)
+            except docker.errors.APIError as exc:
+                raise ClauderonError(f"cannot pull image {image}: {exc.explanation or exc}") from exc
+
+        await self._call(pull)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def remove(self, backend_id: str) -> None:
+        import docker.errors
+
+        def remove(client: Any) -> None:
+            try:
+                client.api.remove_container(backend_id, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                # A removal already under way is as good as done.
+                if "already in progress" not in str(exc):
+                    raise ClauderonError(f"cannot remove container {backend_id[:12]}: {exc.explanation or exc}") from exc
+
+        await self._call(remove)
+
+    async def status(self, backend_id: str) -> Status:
+        import docker.errors
+
+        def state(client: Any) -> Status:
+            try:
+                info = client.api.inspect_container(backend_id)
+            except docker.errors.NotFound:
+                return Status.FAILED
+            return _status_of(info.get("State") or {})
+
+        return await self._call(state)
+
+    async def list_owned(self, home_id: str) -> list[Found]:
+        def owned(client: Any) -> list[Found]:
+            found = []
+            for info in client.api.containers(all=True, filters={"label": f"{LABEL_HOME}={home_id}"}):
+                labels = info.get("Labels") or {}
+                state = {"Status": info.get("State", "")}
+                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"], status=_status_of(state)))
+            return found
+
+        return await self._call(owned)
+
+    async def recent_output(self, backend_id: str, max_bytes: int) -> bytes:
+        import docker.errors
+
+        # A tty container's log is the raw terminal stream; ask for roughly enough lines, then cut to size.
+        tail = max(200, max_bytes // 40)
+
+        def logs(client: Any) -> bytes:
+            try:
+                data = client.api.logs(backend_id, stdout=True, stderr=True, tail=tail)
+            except docker.errors.NotFound:
+                return b""
+            return data[-max_bytes:] if max_bytes > 0 else b""
+
+        return await self._call(logs)
+
+    async def attach(self, backend_id: str) -> Attachment:
+        client = await asyncio.to_thread(self._client_sync)
+        attachment = await open_attach(self.base_url, client.api._version, backend_id)
+
+        async def resize(cols: int, rows: int) -> None:
+            await self._call(lambda c: c.api.resize(backend_id, height=rows, width=cols))
+
+        attachment.resizer = resize
+        return attachment
+
+
+def _create_and_start(client: Any, kwargs: dict[str, Any]) -> str:
+    """Create then start; on any failure after creation remove the container so nothing is left."""
+    import docker.errors
+
+    try:
+        container = client.containers.create(**kwargs)
+    except docker.errors.ImageNotFound as exc:
+        raise ClauderonError(f"image {kwargs['image']} not found locally: run `clauderon image build` or docker pull") from exc
+    except docker.errors.APIError as exc:
+        raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
+    try:
+        container.start()
+    except BaseException as exc:
+        try:
+            client.api.remove_container(container.id, force=True, v=True)
+        except Exception:
+            log.warning("could not remove failed container %s", container.id[:12], exc_info=True)
+        if isinstance(exc, docker.errors.APIError):
+            raise ClauderonError(f"cannot start container {kwargs['name']}: {exc.explanation or exc}") from exc
+        raise
+    return container.id
+
+
+def _status_of(state: dict[str, Any]) -> Status:
+    value = state.get("Status", "")
+    if value in ("running", "restarting", "paused"):
+        return Status.RUNNING
+    if value == "dead" or value == "removing":
+        return Status.FAILED
+    if value == "created":
+        return Status.CREATING
+    return Status.STOPPED
+
+
+async def _report(progress: ProgressFn | None, message: str) -> None:
+    log.info("%s", message)
+    if progress is None:
+        return
+    result = progress(message)
+    if inspect.isawaitable(result):
+        await result

@@ -1,0 +1,243 @@
+"""Run sessions on the host, unsandboxed, each under a pty held by a detached holder process.
+
+The holder (`local_holder`) outlives the engine, so a restarted engine finds its sessions again through
+the holders' state files in the home's `run/` folder and re-attaches over their unix sockets.
+`backend_id` is the session id: it names the state file (`run/<session_id>.json`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import struct
+import sys
+from pathlib import Path
+
+from ..errors import ClauderonError
+from ..home import MAX_UNIX_SOCKET_PATH, Home
+from ..models import Status
+from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
+from .local_holder import ATTACH, EXIT, INPUT, OUTPUT, READY, RESIZE, TAIL, frame, read_frame
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STOP_WAIT_SECONDS = 5.0
+
+
+class LocalBackend(Backend):
+    """Sessions as host processes under a pty. Constructed with the `Home` whose `run/` holds the state."""
+
+    name = "local"
+    sandboxed = False
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    # -- paths and state ---------------------------------------------------------------------------
+
+    def state_file(self, session_id: str) -> Path:
+        return self.home.run / f"{session_id}.json"
+
+    def socket_for(self, session_id: str) -> Path:
+        """`run/<session>.sock`, or a short /tmp path when the home's path is too long to bind."""
+        natural = self.home.run / f"{session_id}.sock"
+        if len(os.fsencode(natural)) <= MAX_UNIX_SOCKET_PATH:
+            return natural
+        return Path("/tmp") / f"clauderon-{os.getuid()}-{session_id}.sock"
+
+    def _read_state(self, session_id: str) -> dict | None:
+        try:
+            return json.loads(self.state_file(session_id).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    # -- Backend ----------------------------------------------------------------------------------
+
+    async def available(self) -> tuple[bool, str]:
+        return True, "local processes on this host (no sandbox: the agent sees everything you can)"
+
+    async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None) -> str:
+        if not spec.host_workdir or not Path(spec.host_workdir).is_dir():
+            raise ClauderonError(f"local session {spec.name} needs an existing host working directory, got {spec.host_workdir!r}")
+        if self._read_state(spec.session_id) is not None:
+            raise ClauderonError(f"local session {spec.session_id} already has a holder: remove it first")
+        env = {**os.environ, "TERM": os.environ.get("TERM", "xterm-256color"), **spec.env}
+        env.pop("CLAUDERON_HOLDER_STATUS_FD", None)
+        launch = {
+            "session_id": spec.session_id, "home_id": spec.home_id, "name": spec.name,
+            "command": spec.command, "cwd": spec.host_workdir, "env": env,
+            "cols": spec.cols, "rows": spec.rows,
+            "socket": str(self.socket_for(spec.session_id)),
+            "state_file": str(self.state_file(spec.session_id)),
+            "log": str(self.home.logs / f"local-{spec.session_id}.log"),
+        }
+        spec_file = self.home.run / f"{spec.session_id}.launch.json"
+        fd = os.open(spec_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(launch, handle)
+        # The launcher exits as soon as the holder is serving; PYTHONPATH only lets it import us.
+        launcher_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "runtime.backends.local_holder", str(spec_file),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=launcher_env, cwd=str(PROJECT_ROOT),
+        )
+        out, err = await proc.communicate()
+        spec_file.unlink(missing_ok=True)
+        verdict = out.decode(errors="replace").strip()
+        if proc.returncode != 0 or not verdict.startswith("ok"):
+            await self._cleanup(spec.session_id, launch["socket"])
+            detail = verdict or (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise ClauderonError(f"cannot start local session {spec.name}: {detail.removeprefix('error: ')}")
+        log.info("local session %s held by pid %s", spec.session_id, verdict.split()[-1])
+        return spec.session_id
+
+    async def remove(self, backend_id: str) -> None:
+        state = self._read_state(backend_id)
+        if state is None:
+            return
+        if state.get("status") == "running":
+            # The program runs in its own session (ptyprocess calls setsid): its pgid is its pid.
+            for pid, kill in ((state.get("child_pid"), os.killpg), (state.get("pid"), os.kill)):
+                if pid:
+                    try:
+                        kill(pid, signal.SIGKILL if kill is os.killpg else signal.SIGTERM)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + STOP_WAIT_SECONDS
+            while _alive(state.get("pid")) and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if _alive(state.get("pid")):
+                os.kill(state["pid"], signal.SIGKILL)
+        await self._cleanup(backend_id, state.get("socket"))
+
+    async def _cleanup(self, session_id: str, socket: str | None) -> None:
+        if socket:
+            Path(socket).unlink(missing_ok=True)
+        self.state_file(session_id).unlink(missing_ok=True)
+
+    async def status(self, backend_id: str) -> Status:
+        state = self._read_state(backend_id)
+        if state is None:
+            return Status.FAILED
+        return _status_of(state)
+
+    async def list_owned(self, home_id: str) -> list[Found]:
+        found = []
+        for path in sorted(self.home.run.glob("*.json")):
+            if path.name.endswith(".launch.json"):
+                continue
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if state.get("home_id") == home_id:
+                found.append(Found(session_id=state["session_id"], backend_id=state["session_id"], status=_status_of(state)))
+        return found
+
+    async def _connect(self, backend_id: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        state = self._read_state(backend_id)
+        if state is None or _status_of(state) != Status.RUNNING:
+            raise ClauderonError(f"local session {backend_id} is not running: start it again")
+        try:
+            return await asyncio.open_unix_connection(state["socket"])
+        except OSError as exc:
+            raise ClauderonError(f"cannot reach local session {backend_id}'s holder: {exc.strerror or exc}") from exc
+
+    async def attach(self, backend_id: str) -> Attachment:
+        reader, writer = await self._connect(backend_id)
+        writer.write(frame(ATTACH))
+        first = await read_frame(reader)
+        if first is None or first[0] != READY:
+            writer.close()
+            raise ClauderonError(f"local session {backend_id}'s holder refused the attach")
+        return LocalAttachment(reader, writer)
+
+    async def recent_output(self, backend_id: str, max_bytes: int) -> bytes:
+        try:
+            reader, writer = await self._connect(backend_id)
+        except ClauderonError:
+            return b""
+        try:
+            writer.write(frame(TAIL, struct.pack(">I", max(0, max_bytes))))
+            reply = await read_frame(reader)
+            return reply[1] if reply and reply[0] == OUTPUT else b""
+        finally:
+            writer.close()
+
+
+class LocalAttachment(Attachment):
+    """One attach connection to a holder, speaking the framed protocol in `local_holder`."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ended = False
+        self.exit_code: int | None = None
+        """The program's exit status once `read` has returned b"" because it exited."""
+
+    async def read(self) -> bytes:
+        while not self._ended:
+            message = await read_frame(self._reader)
+            if message is None:
+                self._ended = True
+                break
+            kind, payload = message
+            if kind == OUTPUT and payload:
+                return payload
+            if kind == EXIT:
+                self.exit_code = int(payload or b"0")
+                self._ended = True
+        return b""
+
+    async def _send(self, data: bytes) -> None:
+        if self._writer.is_closing():
+            raise ClauderonError("the local session's terminal is detached: attach again to send input")
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (ConnectionError, OSError) as exc:
+            raise ClauderonError(f"the local session's holder went away: {exc}") from exc
+
+    async def write(self, data: bytes) -> None:
+        await self._send(frame(INPUT, data))
+
+    async def resize(self, cols: int, rows: int) -> None:
+        await self._send(frame(RESIZE, struct.pack(">HH", cols, rows)))
+
+    async def close(self) -> None:
+        if not self._writer.is_closing():
+            self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+def _alive(pid: int | None) -> bool:
+    """True while `pid` exists and is not a zombie (an unreaped holder counts as gone)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, IndexError):
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def _status_of(state: dict) -> Status:
+    if state.get("status") == "exited":
+        return Status.STOPPED
+    # "running" but the holder is gone: it was killed or crashed, so the program went with it.
+    return Status.RUNNING if _alive(state.get("pid")) else Status.FAILED

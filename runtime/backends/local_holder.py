@@ -1,0 +1,260 @@
+"""The detached process that holds one local session's pty: `python -m runtime.backends.local_holder SPEC`.
+
+Why a separate process: the agent must outlive the engine (a restart, a `kill -9`), so the pty master
+cannot live in the engine. The launcher forks once; the child calls `setsid` (no controlling terminal,
+its own process group), redirects stdio to the session's log and becomes the holder; the launcher
+exits as soon as the holder reports "ok <pid>" (or an error) on a pipe, so the engine reaps it at once
+and the holder is re-parented to init.
+
+The holder spawns the command under a pty (ptyprocess), keeps a ring buffer of recent output, serves a
+unix socket, writes a JSON state file (pid, socket, session and home ids, status, exit code) that
+`LocalBackend` reads after an engine restart, and exits when the program exits, after telling attached
+clients its exit status and removing its socket.
+
+Wire protocol (both directions): frames of a 1-byte type, a 4-byte big-endian length, then the payload.
+The client's first frame says what it wants:
+    ATTACH  b"a" (empty)        holder answers READY b"k", then streams OUTPUT b"o" frames, and finally
+                                EXIT b"x" (payload: the exit code as ASCII) before closing;
+                                after READY the client may send INPUT b"i" (bytes for the program) and
+                                RESIZE b"r" (payload: cols and rows as two big-endian uint16).
+    TAIL    b"t" (uint32 max)   holder answers one OUTPUT frame with the last `max` bytes and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import struct
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("clauderon.local_holder")
+
+HEADER = struct.Struct(">cI")
+ATTACH, TAIL, READY, OUTPUT, INPUT, RESIZE, EXIT = b"a", b"t", b"k", b"o", b"i", b"r", b"x"
+RING_BYTES = 256 * 1024
+# A viewer this far behind is dropped rather than letting the holder's memory grow without bound.
+MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
+
+
+def frame(kind: bytes, payload: bytes = b"") -> bytes:
+    return HEADER.pack(kind, len(payload)) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None:
+    """The next (type, payload), or None at end of stream."""
+    try:
+        header = await reader.readexactly(HEADER.size)
+        kind, length = HEADER.unpack(header)
+        return kind, await reader.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+
+
+def write_state(path: Path, state: dict) -> None:
+    """Atomically replace the state file (readers never see half a file)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, path)
+
+
+class Holder:
+    """Owns the pty and the socket for one session; runs until the program exits."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.state_path = Path(spec["state_file"])
+        self.socket_path = Path(spec["socket"])
+        self.ring = bytearray()
+        self.clients: set[asyncio.StreamWriter] = set()
+        self.proc = None
+        self.done = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.exit_code: int | None = None
+
+    def start(self) -> None:
+        """Spawn the program (before the loop runs, so the fork happens in a single-threaded process)."""
+        from ptyprocess import PtyProcess
+
+        self.proc = PtyProcess.spawn(
+            self.spec["command"], cwd=self.spec["cwd"], env=self.spec["env"],
+            dimensions=(self.spec["rows"], self.spec["cols"]),
+        )
+        os.set_blocking(self.proc.fd, False)
+
+    def state(self, status: str) -> dict:
+        return {
+            "pid": os.getpid(), "child_pid": self.proc.pid if self.proc else None,
+            "socket": str(self.socket_path), "session_id": self.spec["session_id"],
+            "home_id": self.spec["home_id"], "name": self.spec["name"], "status": status,
+            "exit_code": self.exit_code, "log": self.spec.get("log"),
+        }
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        server = await asyncio.start_unix_server(self.on_client, path=str(self.socket_path))
+        os.chmod(self.socket_path, 0o600)
+        loop.add_reader(self.proc.fd, self.on_output)
+        loop.add_signal_handler(signal.SIGCHLD, self.check_child)
+        loop.add_signal_handler(signal.SIGTERM, self.terminate)
+        write_state(self.state_path, self.state("running"))
+        self.ready.set()
+        await self.done.wait()
+        server.close()
+        self.socket_path.unlink(missing_ok=True)
+        write_state(self.state_path, self.state("exited"))
+        for writer in list(self.clients):
+            writer.write(frame(EXIT, str(self.exit_code).encode()))
+            writer.close()
+        await asyncio.sleep(0)  # let the transports flush the EXIT frames
+
+    def on_output(self) -> None:
+        try:
+            data = os.read(self.proc.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every holder of the pty's slave side is gone
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.proc.fd)
+            asyncio.ensure_future(self.reap())
+            return
+        self.ring += data
+        if len(self.ring) > RING_BYTES:
+            del self.ring[: len(self.ring) - RING_BYTES]
+        packet = frame(OUTPUT, data)
+        for writer in list(self.clients):
+            if writer.transport.get_write_buffer_size() > MAX_CLIENT_BACKLOG:
+                log.warning("dropping a viewer that fell %d bytes behind", MAX_CLIENT_BACKLOG)
+                self.clients.discard(writer)
+                writer.close()
+            else:
+                writer.write(packet)
+
+    def check_child(self) -> None:
+        """SIGCHLD: the program may have exited while a grandchild still holds the pty open."""
+        if self.proc is not None and not self.proc.isalive():
+            asyncio.ensure_future(self.reap())
+
+    async def reap(self) -> None:
+        if self.done.is_set():
+            return
+        await asyncio.to_thread(self.proc.wait)
+        status = self.proc.exitstatus
+        self.exit_code = status if status is not None else -(self.proc.signalstatus or 0)
+        log.info("program exited with %s", self.exit_code)
+        self.done.set()
+
+    def terminate(self) -> None:
+        """SIGTERM to the holder: end the program's whole process group, then exit through `reap`."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        asyncio.ensure_future(self.reap())
+
+    async def on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await read_frame(reader)
+        if first is None:
+            writer.close()
+            return
+        kind, payload = first
+        if kind == TAIL:
+            (limit,) = struct.unpack(">I", payload)
+            writer.write(frame(OUTPUT, bytes(self.ring[-limit:]) if limit else b""))
+            await writer.drain()
+            writer.close()
+            return
+        if kind != ATTACH:
+            writer.close()
+            return
+        self.clients.add(writer)
+        writer.write(frame(READY))
+        try:
+            while (message := await read_frame(reader)) is not None:
+                kind, payload = message
+                if kind == INPUT:
+                    self.write_input(payload)
+                elif kind == RESIZE and len(payload) == 4:
+                    cols, rows = struct.unpack(">HH", payload)
+                    self.proc.setwinsize(rows, cols)
+        finally:
+            self.clients.discard(writer)
+            writer.close()
+
+    def write_input(self, data: bytes) -> None:
+        # The pty's input buffer is large and agents read promptly; a short blocking retry is fine here.
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.proc.fd, view):]
+            except BlockingIOError:
+                time.sleep(0.005)
+            except OSError:
+                return
+
+
+def _daemonize(log_path: str) -> int | None:
+    """Fork; the parent returns the read end of a status pipe, the child (new session) returns None."""
+    read_end, write_end = os.pipe()
+    if os.fork() > 0:
+        os.close(write_end)
+        return read_end
+    os.close(read_end)
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    logfd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(logfd, 1)
+    os.dup2(logfd, 2)
+    os.environ["CLAUDERON_HOLDER_STATUS_FD"] = str(write_end)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    spec_path = Path(argv[0])
+    spec = json.loads(spec_path.read_text())
+    spec_path.unlink(missing_ok=True)  # it holds the program's environment: keep it no longer than needed
+    status_pipe = _daemonize(spec["log"])
+    if status_pipe is not None:  # the launcher: relay the holder's verdict and exit
+        with os.fdopen(status_pipe, "rb") as pipe:
+            verdict = pipe.read().decode(errors="replace").strip() or "error: the holder died while starting"
+        print(verdict, flush=True)
+        return 0 if verdict.startswith("ok") else 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    status_fd = int(os.environ.pop("CLAUDERON_HOLDER_STATUS_FD"))
+    holder = Holder(spec)
+    try:
+        holder.start()
+    except Exception as exc:
+        os.write(status_fd, f"error: cannot start {spec['command'][0]}: {exc}".encode())
+        return 1
+
+    async def run() -> None:
+        serving = asyncio.ensure_future(holder.serve())
+        ready = asyncio.ensure_future(holder.ready.wait())
+        await asyncio.wait([serving, ready], return_when=asyncio.FIRST_COMPLETED)
+        if serving.done() and serving.exception():
+            os.write(status_fd, f"error: {serving.exception()}".encode())
+        else:
+            os.write(status_fd, f"ok {os.getpid()}".encode())
+        os.close(status_fd)
+        await serving
+
+    try:
+        asyncio.run(run())
+    except Exception:
+        log.exception("holder failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,224 @@
+"""`EngineClient`: the one way every UI (terminal app, browser tab, CLI) talks to the engine.
+
+It speaks the HTTP + websocket API over the home's unix socket, and its event stream reconnects by
+itself, starting again from a fresh snapshot, so a UI survives the engine moving to another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator
+from urllib.parse import quote
+
+import aiohttp
+
+from .errors import ClauderonError, EngineUnavailable
+from .home import Home
+from .models import Session
+
+log = logging.getLogger(__name__)
+
+BASE = "http://clauderon"
+RECONNECT_DELAY_S = 0.3
+
+
+class ConsoleConnection:
+    """A live view of one session's terminal: a snapshot to start from, then raw output bytes."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, cols: int, rows: int, snapshot: bytes) -> None:
+        self._ws = ws
+        self.cols, self.rows, self.snapshot = cols, rows, snapshot
+        self._pending_snapshot: tuple[int, int] | None = None
+        self.resyncs: list[tuple[int, int, bytes]] = []
+
+    async def read(self) -> bytes:
+        """Next output bytes; b"" when the console ended. A resync (the viewer fell behind) arrives as
+        a snapshot in `resyncs`, announced by returning the special marker `RESYNC`."""
+        while True:
+            msg = await self._ws.receive()
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                if self._pending_snapshot is not None:
+                    cols, rows = self._pending_snapshot
+                    self._pending_snapshot = None
+                    self.cols, self.rows, self.snapshot = cols, rows, msg.data
+                    self.resyncs.append((cols, rows, msg.data))
+                    return RESYNC
+                return msg.data
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                control = json.loads(msg.data)
+                if control.get("type") == "snapshot":
+                    self._pending_snapshot = (control["cols"], control["rows"])
+                elif control.get("type") == "ended":
+                    return b""
+                continue
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        if not self._ws.closed:
+            await self._ws.send_bytes(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        if not self._ws.closed:
+            await self._ws.send_json({"type": "resize", "cols": cols, "rows": rows})
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+# Returned by `ConsoleConnection.read()` when the screen must be rebuilt from `connection.snapshot`.
+RESYNC = b"\x00clauderon-resync\x00"
+
+
+class EngineClient:
+    """Async client of one home's engine."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._http: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ plumbing
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            connector = aiohttp.UnixConnector(path=str(self.home.socket_path))
+            self._http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=5))
+        return self._http
+
+    async def connect(self) -> None:
+        """Check the engine answers (raises `EngineUnavailable` otherwise)."""
+        await self.health()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._http is not None:
+            await self._http.close()
+
+    async def _call(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
+                    timeout: float | None = 60) -> Any:
+        try:
+            async with self._session().request(
+                method, f"{BASE}/api/v1{path}", json=json_body, params=params,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status >= 400:
+                    message = body.get("error") if isinstance(body, dict) else None
+                    raise ClauderonError(message or f"engine answered HTTP {resp.status}", status=resp.status)
+                return body
+        except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise EngineUnavailable(
+                f"no engine is answering at {self.home.socket_path} ({exc.__class__.__name__}); start one with `clauderon engine`"
+            ) from exc
+        except asyncio.TimeoutError as exc:
+            raise EngineUnavailable(f"the engine did not answer {method} {path} within {timeout}s") from exc
+
+    @staticmethod
+    def _ref(ref: str) -> str:
+        return quote(ref, safe="")
+
+    # ------------------------------------------------------------------ queries
+    async def health(self) -> dict[str, Any]:
+        return await self._call("GET", "/health", timeout=15)
+
+    async def list_sessions(self, include_archived: bool = True) -> list[Session]:
+        rows = await self._call("GET", "/sessions", params={"all": "1" if include_archived else "0"})
+        return [Session.model_validate(r) for r in rows]
+
+    async def get_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("GET", f"/sessions/{self._ref(ref)}"))
+
+    async def screen(self, ref: str) -> str:
+        return (await self._call("GET", f"/sessions/{self._ref(ref)}/screen"))["text"]
+
+    async def recent_repos(self) -> list[str]:
+        return await self._call("GET", "/repos/recent")
+
+    async def branches(self, repo: str) -> list[str]:
+        return await self._call("GET", "/repos/branches", params={"repo": repo})
+
+    async def suggest_name(self, prompt: str) -> str:
+        return (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
+
+    # ------------------------------------------------------------------ operations
+    async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
+        params = {"wait": "1"} if wait else None
+        return Session.model_validate(await self._call("POST", "/sessions", json_body=request, params=params, timeout=None))
+
+    async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]:
+        return await self._call("DELETE", f"/sessions/{self._ref(ref)}", params={"force": "1" if force else "0"}, timeout=None)
+
+    async def archive_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/archive", timeout=None))
+
+    async def unarchive_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/unarchive", timeout=None))
+
+    async def restart_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
+
+    async def set_access_mode(self, ref: str, mode: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/access-mode", json_body={"mode": mode}))
+
+    async def send(self, ref: str, text: str, enter: bool = False) -> None:
+        await self._call("POST", f"/sessions/{self._ref(ref)}/send", json_body={"text": text, "enter": enter})
+
+    async def resize(self, ref: str, cols: int, rows: int) -> None:
+        await self._call("POST", f"/sessions/{self._ref(ref)}/resize", json_body={"cols": cols, "rows": rows})
+
+    async def stop_engine(self) -> None:
+        await self._call("POST", "/engine/stop")
+
+    # ------------------------------------------------------------------ streams
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Engine events forever: a snapshot first (and after every reconnect), then changes."""
+        announced_down = False
+        while not self._closed:
+            try:
+                async with self._session().ws_connect(f"{BASE}/ws/v1/events", heartbeat=20) as ws:
+                    yield {"type": "connection", "state": "connected"}
+                    announced_down = False
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        yield _decode_event(json.loads(msg.data))
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                log.debug("event stream dropped: %s", exc)
+            if self._closed:
+                return
+            if not announced_down:
+                yield {"type": "connection", "state": "reconnecting"}
+                announced_down = True
+            if self._http is not None:
+                await self._http.close()  # the socket may now belong to a new engine
+                self._http = None
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+    async def console(self, ref: str, cols: int, rows: int) -> ConsoleConnection:
+        url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}"
+        try:
+            ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=16 * 1024 * 1024)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ClauderonError(await _handshake_error(self, ref, exc), status=exc.status) from exc
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise EngineUnavailable(f"no engine is answering at {self.home.socket_path}") from exc
+        header = await ws.receive_json()
+        snapshot = await ws.receive_bytes()
+        return ConsoleConnection(ws, header["cols"], header["rows"], snapshot)
+
+
+async def _handshake_error(client: EngineClient, ref: str, exc: aiohttp.WSServerHandshakeError) -> str:
+    try:
+        session = await client.get_session(ref)
+    except ClauderonError as inner:
+        return str(inner)
+    return f"session {session.name} is {session.status}; its terminal is not live (`clauderon restart {session.name}`)"
+
+
+def _decode_event(event: dict[str, Any]) -> dict[str, Any]:
+    if event.get("type") == "snapshot":
+        event["sessions"] = [Session.model_validate(s) for s in event.get("sessions", [])]
+    elif event.get("type") == "session":
+        event["session"] = Session.model_validate(event["session"])
+    return event

@@ -1,0 +1,42 @@
+"""`clauderon doctor`: each check says what it found and, when something is off, the fix to apply."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from typing import Any
+
+from .engine_host import engine_running
+from .home import Home
+from .settings import LoadedSettings
+
+
+def _check(name: str, status: str, detail: str, fix: str = "") -> dict[str, Any]:
+    return {"name": name, "status": status, "detail": detail, "fix": fix}
+
+
+async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]:
+    from .backends.docker import DockerBackend
+
+    settings = loaded.settings
+    checks = []
+    mode = stat.S_IMODE(os.stat(home.root).st_mode)
+    checks.append(_check("home", "ok" if mode == 0o700 else "fail", f"{home.root} (mode {mode:o})",
+                         f"chmod 700 {home.root}"))
+    checks.append(_check("git", "ok" if shutil.which("git") else "fail",
+                         shutil.which("git") or "git not found", "apt-get install git"))
+    docker = DockerBackend(base_url=settings.docker.base_url)
+    ok, reason = await docker.available()
+    checks.append(_check("docker", "ok" if ok else "fail", reason,
+                         "install docker.io and start dockerd (or set DOCKER_HOST / [docker] base_url)"))
+    if ok:
+        checks.append(_check("network", "ok", await docker.network_report(settings.docker.network)))
+        has_image = await docker.image_exists(settings.docker.image)
+        checks.append(_check("agent image", "ok" if has_image else "warn",
+                             f"{settings.docker.image} {'present' if has_image else 'missing'}",
+                             "clauderon image build"))
+    checks.append(_check("local backend", "ok", "available, unsandboxed: agents run on this host with your permissions"))
+    running = engine_running(home)
+    checks.append(_check("engine", "ok", f"{'running' if running else 'not running (starts on demand)'}; socket {home.socket_path}"))
+    return checks

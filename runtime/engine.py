@@ -1,0 +1,265 @@
+"""The engine: owns the store, the backends, one terminal stream per running session, and (later) the proxy.
+
+It runs on its own event loop (see `engine_host.py`); every UI reaches it through the API server.
+Life-cycle operations live in `lifecycle.py`; this module keeps the state they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from . import __version__
+from .backends.base import LABEL_RECORD, Backend
+from .errors import ClauderonError, Conflict, NotFound
+from .events import EventBus
+from .home import Home
+from .models import AgentStatus, Session, Status
+from .settings import LoadedSettings
+from .store import Store
+from .terminal import TerminalStream
+from .worktrees import WorktreeManager
+
+log = logging.getLogger(__name__)
+
+# How long backend availability answers are reused (doctor-grade checks are slow).
+HEALTH_TTL_S = 10.0
+RECENT_OUTPUT_BYTES = 256 * 1024
+
+
+def default_backends(home: Home, loaded: LoadedSettings) -> dict[str, Backend]:
+    from .backends.docker import DockerBackend
+    from .backends.local import LocalBackend
+
+    return {
+        "docker": DockerBackend(base_url=loaded.settings.docker.base_url),
+        "local": LocalBackend(home),
+    }
+
+
+class Engine:
+    """State shared by every operation: store, backends, streams, events, per-session locks."""
+
+    def __init__(self, home: Home, loaded: LoadedSettings, backends: dict[str, Backend] | None = None) -> None:
+        self.home = home
+        self.loaded = loaded
+        self.settings = loaded.settings
+        self.store = Store(home, backup_count=self.settings.engine.backup_count)
+        self.worktrees = WorktreeManager(home)
+        self.backends = backends if backends is not None else default_backends(home, loaded)
+        self.events = EventBus()
+        self.streams: dict[str, TerminalStream] = {}
+        self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ops = asyncio.Semaphore(self.settings.engine.max_concurrent_operations)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._health_cache: tuple[float, dict[str, Any]] | None = None
+        self.proxy: Any = None
+        self.started_at = time.time()
+        from .lifecycle import Lifecycle
+
+        self.lifecycle = Lifecycle(self)
+
+    # ------------------------------------------------------------------ start / stop
+    async def start(self) -> None:
+        """Reconcile the store with what the backends run, then attach a stream to every running session."""
+        if self.store.recovered_from is not None:
+            log.warning("store was recovered; re-adopting this home's containers the store does not know")
+        await self._reconcile()
+
+    async def stop(self) -> None:
+        """Detach from every session (they keep running) and stop background work."""
+        for task in list(self._tasks):
+            task.cancel()
+        for session_id in list(self._pumps):
+            await self.stop_stream(session_id)
+        self.events.close()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a background task the engine cancels on stop."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _reconcile(self) -> None:
+        known = {s.id: s for s in self.store.sessions()}
+        for name, backend in self.backends.items():
+            ok, _ = await backend.available()
+            if not ok:
+                continue
+            try:
+                found = await backend.list_owned(self.home.home_id)
+            except ClauderonError as exc:
+                log.warning("cannot list %s sessions: %s", name, exc)
+                continue
+            for item in found:
+                if item.session_id in known:
+                    continue
+                if self.store.is_tombstoned(item.session_id):
+                    log.info("removing %s %s left by a deleted session", name, item.backend_id)
+                    await backend.remove(item.backend_id)
+                    continue
+                adopted = self._record_from_labels(item.labels, item.backend_id, name)
+                if adopted is None:
+                    log.warning("%s %s carries this home's label but no record; leaving it alone", name, item.backend_id)
+                    continue
+                log.warning("re-adopting session %s (%s %s) that the store did not know", adopted.name, name, item.backend_id)
+                known[adopted.id] = self.store.put(adopted)
+        for session in known.values():
+            await self._resume_tracking(session)
+
+    @staticmethod
+    def _record_from_labels(labels: dict[str, str], backend_id: str, backend: str) -> Session | None:
+        raw = labels.get(LABEL_RECORD)
+        if not raw:
+            return None
+        try:
+            session = Session.model_validate(json.loads(raw))
+        except (ValueError, TypeError):
+            return None
+        session.backend, session.backend_id, session.status = backend, backend_id, Status.RUNNING
+        return session
+
+    async def _resume_tracking(self, session: Session) -> None:
+        if session.status == Status.CREATING:
+            # The engine died mid-create: adopt what got as far as running, else mark it failed.
+            if session.backend_id and await self._backend_status(session) == Status.RUNNING:
+                session = self.store.update(session.id, status=Status.RUNNING, progress=session.progress.model_copy(update={"message": ""}))
+            else:
+                self.store.update(session.id, status=Status.FAILED, error="the engine stopped while this session was being created; delete it and create again")
+                return
+        if session.status != Status.RUNNING:
+            return
+        status = await self._backend_status(session)
+        if status != Status.RUNNING:
+            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED)
+            return
+        prefill = b""
+        try:
+            prefill = await self.backend(session).recent_output(session.backend_id or "", RECENT_OUTPUT_BYTES)
+        except ClauderonError as exc:
+            log.warning("no recent output for %s: %s", session.name, exc)
+        await self.start_stream(session, prefill=prefill)
+
+    async def _backend_status(self, session: Session) -> Status:
+        if not session.backend_id or session.backend not in self.backends:
+            return Status.FAILED
+        try:
+            return await self.backends[session.backend].status(session.backend_id)
+        except ClauderonError:
+            return Status.FAILED
+
+    # ------------------------------------------------------------------ lookups
+    def backend(self, session: Session) -> Backend:
+        try:
+            return self.backends[session.backend]
+        except KeyError:
+            raise ClauderonError(f"backend {session.backend!r} is not available in this engine") from None
+
+    def session(self, ref: str) -> Session:
+        return self.store.get(ref)
+
+    def lock_for(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    def publish(self, session: Session) -> None:
+        self.events.publish({"type": "session", "session": session.public()})
+
+    def save(self, session: Session) -> Session:
+        """Persist and announce a changed session."""
+        self.store.put(session)
+        self.publish(session)
+        return session
+
+    def update(self, session_id: str, **changes: Any) -> Session:
+        session = self.store.update(session_id, **changes)
+        self.publish(session)
+        return session
+
+    # ------------------------------------------------------------------ terminal streams
+    def stream(self, ref: str) -> TerminalStream:
+        session = self.session(ref)
+        stream = self.streams.get(session.id)
+        if stream is None:
+            raise Conflict(f"session {session.name} is {session.status}; its terminal is not live (`clauderon restart {session.name}`)")
+        return stream
+
+    async def start_stream(self, session: Session, prefill: bytes = b"") -> TerminalStream:
+        attachment = await self.backend(session).attach(session.backend_id or "")
+        stream = self.streams.get(session.id)
+        if stream is None:
+            stream = TerminalStream(
+                session.id, scrollback=self.settings.engine.scrollback_lines,
+                ring_bytes=self.settings.engine.ring_buffer_bytes,
+            )
+            self.streams[session.id] = stream
+        self._pumps[session.id] = asyncio.ensure_future(self._pump(session.id, stream, attachment, prefill))
+        return stream
+
+    async def _pump(self, session_id: str, stream: TerminalStream, attachment: Any, prefill: bytes) -> None:
+        try:
+            await stream.run(attachment, prefill=prefill)
+        except asyncio.CancelledError:
+            await attachment.close()
+            raise
+        except Exception:  # a broken attach must not take the engine down
+            log.exception("terminal stream for %s failed", session_id)
+        if self._pumps.get(session_id) is not asyncio.current_task():
+            return
+        self._pumps.pop(session_id, None)
+        session = self.store.find(session_id)
+        if session is None or session.status != Status.RUNNING:
+            return
+        status = await self._backend_status(session)
+        if status != Status.RUNNING:
+            self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED)
+        else:
+            # Attach dropped but the program lives (daemon restart, network): attach again shortly.
+            await asyncio.sleep(1)
+            if session_id not in self._pumps:
+                await self.start_stream(session)
+
+    async def stop_stream(self, session_id: str) -> None:
+        task = self._pumps.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    def drop_stream(self, session_id: str) -> None:
+        self.streams.pop(session_id, None)
+
+    # ------------------------------------------------------------------ health
+    async def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._health_cache is None or now - self._health_cache[0] > HEALTH_TTL_S:
+            backends = {}
+            for name, backend in self.backends.items():
+                ok, reason = await backend.available()
+                backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.sandboxed}
+            self._health_cache = (now, backends)
+        proxy = {"ok": False, "port": None, "detail": "the proxy is not part of this build yet"}
+        if self.proxy is not None:
+            proxy = {"ok": True, "port": self.proxy.port, "detail": f"listening on port {self.proxy.port}"}
+        return {
+            "engine": {"pid": os.getpid(), "home": str(self.home.root), "version": __version__,
+                       "started_at": self.started_at, "sessions": len(self.store.sessions())},
+            "proxy": proxy,
+            "backends": self._health_cache[1],
+        }
+
+    def forget_health(self) -> None:
+        self._health_cache = None
+
+    def require_known(self, ref: str) -> Session:
+        session = self.store.find(ref)
+        if session is None:
+            raise NotFound(f"no session named {ref!r}; `clauderon list --all` shows them")
+        return session

@@ -1,0 +1,206 @@
+"""Build the agent image (`clauderon image build`) without any network inside the build.
+
+`RUN` steps in `docker build` have no network here (and in many locked-down setups), so the agent CLIs
+are fetched on the host with npm into a cache and `COPY`-ed in. What the npm packages contain
+(checked on Claude Code 2.1.197 and Codex 0.171.0, linux-x64):
+
+- `@anthropic-ai/claude-code` installs a native glibc ELF at `bin/claude.exe` (hard-linked from
+  `@anthropic-ai/claude-code-linux-x64/claude`); it needs no node.
+- `@openai/codex` is a small node wrapper (`bin/codex.js`) around a native musl binary in
+  `@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex`. The wrapper also puts its
+  bundled `rg` on PATH and sets the "managed by npm" variables, so we keep it, which needs node.
+
+Node: the host's `/usr/bin/node` (or whatever `node` is on PATH) is copied in as `/usr/local/bin/node`.
+Debian's node binary only links glibc, libstdc++ and libgcc, which every Debian base already has
+(apt itself needs libstdc++), so it runs unchanged in a bookworm image.
+
+Image layout:
+    /opt/clauderon/npm/node_modules/...   the npm install, as fetched on the host
+    /usr/local/bin/node                   copied from the host
+    /usr/local/bin/claude -> /opt/clauderon/npm/node_modules/@anthropic-ai/claude-code/bin/claude.exe
+    /usr/local/bin/codex  -> /opt/clauderon/npm/node_modules/@openai/codex/bin/codex.js
+    /workspace, /etc/clauderon/
+
+The base must already contain bash, git, curl and ca-certificates: a debootstrap base built with
+`--include=bash,curl,git,ca-certificates,procps` does; `debian:bookworm-slim` does not ship git or curl,
+and since the build cannot fetch, use a base that has them (or add them to it beforehand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import ClauderonError
+
+log = logging.getLogger(__name__)
+
+ImageProgress = Callable[[str], None]
+
+# Agent name -> the npm packages that bring it.
+AGENT_PACKAGES: dict[str, tuple[str, ...]] = {
+    "claude": ("@anthropic-ai/claude-code",),
+    "codex": ("@openai/codex",),
+}
+
+NPM_PREFIX_IN_IMAGE = "/opt/clauderon/npm"
+ENTRY_POINTS: dict[str, str] = {
+    "claude": f"{NPM_PREFIX_IN_IMAGE}/node_modules/@anthropic-ai/claude-code/bin/claude.exe",
+    "codex": f"{NPM_PREFIX_IN_IMAGE}/node_modules/@openai/codex/bin/codex.js",
+}
+
+_DOCKERFILE = """\
+FROM {base}
+COPY npm {prefix}
+COPY node /usr/local/bin/node
+RUN set -e; mkdir -p /workspace /etc/clauderon; {links} \\
+    for tool in bash git curl; do command -v "$tool" >/dev/null || echo "warning: $tool missing from the base image" >&2; done
+LABEL clauderon.image=agent
+WORKDIR /workspace
+"""
+
+
+def cache_root() -> Path:
+    """`$XDG_CACHE_HOME/clauderon` (default `~/.cache/clauderon`)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "clauderon"
+
+
+def _packages_for(agents: tuple[str, ...]) -> list[str]:
+    packages: list[str] = []
+    for agent in agents:
+        if agent not in AGENT_PACKAGES:
+            raise ClauderonError(f"unknown agent {agent!r}: choose from {', '.join(sorted(AGENT_PACKAGES))}")
+        packages.extend(AGENT_PACKAGES[agent])
+    return packages
+
+
+def fetch_agents(agents: tuple[str, ...], progress: ImageProgress | None = None) -> Path:
+    """npm-install the agents' packages on the host into a cache dir keyed by the package list; reuse it."""
+    packages = _packages_for(agents)
+    key = hashlib.sha256("\n".join(sorted(packages)).encode()).hexdigest()[:12]
+    prefix = cache_root() / f"npm-{key}"
+    done = prefix / ".complete"
+    if done.exists():
+        _say(progress, f"reusing fetched agents in {prefix}")
+        return prefix
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ClauderonError("npm not found on the host: install Node.js/npm to fetch the agent CLIs")
+    # Install into a fresh temp dir beside the cache, then rename, so a failed fetch leaves no half cache.
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix.name}.", dir=prefix.parent))
+    _say(progress, f"fetching {' '.join(packages)} with npm")
+    try:
+        result = subprocess.run(
+            [npm, "install", "--prefix", str(staging), "--no-audit", "--no-fund", "--no-save", *packages],
+            capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise ClauderonError(f"npm install of the agent CLIs failed: {last}")
+        (staging / ".complete").write_text("\n".join(packages) + "\n")
+        shutil.rmtree(prefix, ignore_errors=True)
+        staging.rename(prefix)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return prefix
+
+
+def _node_binary() -> Path:
+    node = shutil.which("node")
+    if node is None:
+        raise ClauderonError("node not found on the host: install Node.js (its binary is copied into the image)")
+    return Path(node).resolve()
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Copy a tree into the build context by hard links when possible (the CLIs are ~700 MB)."""
+    try:
+        shutil.copytree(src, dst, symlinks=True, copy_function=os.link)
+    except OSError:
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst, symlinks=True)
+
+
+def _docker_client(base_url: str | None):
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+        client.ping()
+        return client
+    except Exception as exc:
+        where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise ClauderonError(
+            f"cannot reach the Docker engine at {where} ({exc.__class__.__name__}): start dockerd or set DOCKER_HOST"
+        ) from exc
+
+
+def build_agent_image(
+    base: str = "debian:bookworm-slim",
+    tag: str = "clauderon-agent:latest",
+    agents: tuple[str, ...] = ("claude", "codex"),
+    progress: ImageProgress | None = None,
+    base_url: str | None = None,
+) -> str:
+    """Build `tag` from the local image `base` with the given agents' CLIs; returns the image id.
+
+    Blocking (npm and docker build): call it from a thread when on an event loop.
+    """
+    import docker.errors
+
+    client = _docker_client(base_url)
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        raise ClauderonError(
+            f"base image {base} not found locally: `docker pull {base}` or pass --base with a local image"
+        ) from None
+    npm_dir = fetch_agents(agents, progress)
+    node = _node_binary()
+    links = " ".join(f"ln -sf {ENTRY_POINTS[a]} /usr/local/bin/{a};" for a in agents)
+    with tempfile.TemporaryDirectory(prefix="clauderon-build-", dir=cache_root()) as tmp:
+        context = Path(tmp)
+        _link_tree(npm_dir, context / "npm")
+        shutil.copy2(node, context / "node")
+        (context / "Dockerfile").write_text(_DOCKERFILE.format(base=base, prefix=NPM_PREFIX_IN_IMAGE, links=links))
+        _say(progress, f"building {tag} from {base}")
+        image_id = _docker_build(client, context, tag, progress)
+    _say(progress, f"built {tag} ({image_id[:19]})")
+    return image_id
+
+
+def _docker_build(client, context: Path, tag: str, progress: ImageProgress | None) -> str:
+    """Run the legacy builder through the low-level API so its output streams to `progress`."""
+    image_id = ""
+    try:
+        for chunk in client.api.build(path=str(context), tag=tag, rm=True, forcerm=True, decode=True, pull=False):
+            if "error" in chunk:
+                raise ClauderonError(f"docker build of {tag} failed: {chunk['error'].strip()}")
+            if "stream" in chunk and chunk["stream"].strip():
+                log.debug("build: %s", chunk["stream"].rstrip())
+                if chunk["stream"].startswith("Step "):
+                    _say(progress, chunk["stream"].strip())
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+    except ClauderonError:
+        raise
+    except Exception as exc:
+        raise ClauderonError(f"docker build of {tag} failed: {exc}") from exc
+    if not image_id:
+        image_id = client.images.get(tag).id
+    return image_id
+
+
+def _say(progress: ImageProgress | None, message: str) -> None:
+    log.info("%s", message)
+    if progress is not None:
+        progress(message)

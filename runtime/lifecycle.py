@@ -1,0 +1,233 @@
+"""Session life-cycle operations: create (asynchronous, rolled back on failure), delete, archive,
+unarchive, restart. Each runs under the session's lock and the engine's concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .agent_home import prepare_agent_home
+from .errors import ClauderonError, Conflict
+from .launch import build_launch_spec
+from .models import AgentStatus, Progress, Session, Status
+from .names import suggest_name, validate_name
+from .requests import CreateRequest, parse_mount
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+CREATE_STEPS = ["checking the request", "creating the worktree", "preparing the agent home", "starting the sandbox", "attaching the terminal"]
+
+
+class Lifecycle:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self._settled: dict[str, asyncio.Event] = {}
+
+    # ------------------------------------------------------------------ create
+    async def create(self, request: CreateRequest) -> Session:
+        """Validate, record the session as `creating` and start the work; progress arrives as events."""
+        engine = self.engine
+        settings = engine.settings
+        backend_name = request.backend or settings.session.backend
+        backend = engine.backends.get(backend_name)
+        if backend is None:
+            raise ClauderonError(f"backend {backend_name!r} is not available in this engine; use docker or local")
+        ok, reason = await backend.available()
+        if not ok:
+            raise ClauderonError(f"backend {backend_name} is unavailable: {reason}")
+        repo_root, subdir = await asyncio.to_thread(engine.worktrees.resolve_repo, request.repo)
+        taken = {s.name: s for s in engine.store.sessions()}
+        name = request.name or suggest_name(request.prompt, set(taken), fallback=_fallback_name(repo_root))
+        validate_name(name)
+        existing = taken.get(name)
+        if existing is not None and existing.status != Status.FAILED:
+            raise Conflict(f"a session named {name} already exists; pick another --name or delete it first")
+        if existing is None and (owner := await backend.owner_of(name)) and owner != engine.home.home_id:
+            raise Conflict(f"a container clauderon-{name} belongs to another clauderon home; pick another --name")
+        mounts = [parse_mount(m) for m in request.mounts]
+        for mount in mounts:
+            if not Path(mount.host).exists():
+                raise ClauderonError(f"mount source {mount.host} does not exist")
+        base_branch = request.base_branch or await asyncio.to_thread(engine.worktrees.current_branch, repo_root)
+        if existing is not None:
+            engine.store.remove(existing)  # a failed attempt of the same name: replace it
+        session = Session(
+            name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
+            branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
+            agent=request.agent or settings.session.agent, image=request.image or (settings.docker.image if backend_name == "docker" else None),
+            network_mode=request.network or settings.docker.network, cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
+            memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
+            access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
+            skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
+            progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
+        )
+        engine.save(session)
+        engine.store.add_recent_repo(str(repo_root))
+        self._settled[session.id] = asyncio.Event()
+        engine.spawn(self._create_work(session, request.reuse_branch))
+        return session
+
+    async def wait_settled(self, session_id: str, timeout: float | None = None) -> Session:
+        """Wait until a create finished (running or failed)."""
+        event = self._settled.get(session_id)
+        if event is not None:
+            await asyncio.wait_for(event.wait(), timeout)
+        return self.engine.store.get(session_id)
+
+    async def _create_work(self, session: Session, reuse_branch: bool) -> None:
+        engine = self.engine
+        created: dict[str, Any] = {}
+        try:
+            async with engine._ops, engine.lock_for(session.id):
+                self._progress(session, 2)
+                info = await asyncio.to_thread(
+                    engine.worktrees.create, session.repo_path, session.name, session.base_branch, reuse_branch=reuse_branch
+                )
+                created["worktree"] = info
+                self._progress(session, 3)
+                await asyncio.to_thread(
+                    prepare_agent_home, engine.home, session.id, git_user_name=None, git_user_email=None, repo_root=Path(session.repo_path)
+                )
+                created["agent_home"] = engine.home.agent_home(session.id)
+                self._progress(session, 4)
+                spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=False)
+                spec.record = json.dumps(session.public())
+                session.backend_id = await engine.backend(session).create(spec, progress=lambda m: self._progress(session, 4, m))
+                created["backend_id"] = session.backend_id
+                self._progress(session, 5)
+                await engine.start_stream(session)
+                session.status, session.error = Status.RUNNING, None
+                session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
+                engine.save(session)
+        except Exception as exc:  # roll back everything, then say why in one line
+            message = str(exc) if isinstance(exc, ClauderonError) else f"unexpected error: {exc.__class__.__name__}: {exc}"
+            if not isinstance(exc, ClauderonError):
+                log.exception("create of %s failed", session.name)
+            await self._rollback(session, created)
+            session.status, session.error, session.backend_id = Status.FAILED, message, None
+            session.progress = Progress(step=0, total=len(CREATE_STEPS), message="failed")
+            if engine.store.find(session.id) is not None:
+                engine.save(session)
+        finally:
+            event = self._settled.pop(session.id, None)
+            if event is not None:
+                event.set()
+
+    def _progress(self, session: Session, step: int, message: str | None = None) -> None:
+        session.progress = Progress(step=step, total=len(CREATE_STEPS), message=message or CREATE_STEPS[step - 1])
+        self.engine.save(session)
+
+    async def _rollback(self, session: Session, created: dict[str, Any]) -> None:
+        engine = self.engine
+        await engine.stop_stream(session.id)
+        engine.drop_stream(session.id)
+        if created.get("backend_id"):
+            try:
+                await engine.backend(session).remove(created["backend_id"])
+            except Exception:
+                log.exception("rollback: could not remove %s", created["backend_id"])
+        if "worktree" in created:
+            try:
+                await asyncio.to_thread(engine.worktrees.discard, created["worktree"])
+            except Exception:
+                log.exception("rollback: could not remove worktree of %s", session.name)
+        if "agent_home" in created:
+            shutil.rmtree(created["agent_home"], ignore_errors=True)
+
+    # ------------------------------------------------------------------ delete / archive / restart
+    async def delete(self, ref: str, force: bool = False) -> dict[str, Any]:
+        engine = self.engine
+        session = engine.require_known(ref)
+        async with engine._ops, engine.lock_for(session.id):
+            result = {"branch_kept": False, "reason": ""}
+            has_worktree = Path(session.worktree_path).exists()
+            if has_worktree and not force and await asyncio.to_thread(engine.worktrees.is_dirty_session, session):
+                raise Conflict(
+                    f"session {session.name} has uncommitted changes in {session.worktree_path}; commit them, or `clauderon delete {session.name} --force` to discard them"
+                )
+            await engine.stop_stream(session.id)
+            engine.drop_stream(session.id)
+            if session.backend_id:
+                await engine.backend(session).remove(session.backend_id)
+            if has_worktree or session.status != Status.FAILED:
+                removed = await asyncio.to_thread(engine.worktrees.remove_session, session, force)
+                result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
+            shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
+            engine.store.remove(session)
+            engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
+            return result
+
+    async def archive(self, ref: str) -> Session:
+        engine = self.engine
+        session = engine.require_known(ref)
+        async with engine.lock_for(session.id):
+            if session.status == Status.ARCHIVED:
+                return session
+            if session.status == Status.CREATING:
+                raise Conflict(f"session {session.name} is still being created; wait for it first")
+            await engine.stop_stream(session.id)
+            engine.drop_stream(session.id)
+            if session.backend_id:
+                await engine.backend(session).remove(session.backend_id)
+            session.status, session.backend_id, session.agent_status = Status.ARCHIVED, None, AgentStatus.UNKNOWN
+            return engine.save(session)
+
+    async def unarchive(self, ref: str) -> Session:
+        session = self.engine.require_known(ref)
+        if session.status != Status.ARCHIVED:
+            raise Conflict(f"session {session.name} is not archived (it is {session.status})")
+        return await self._relaunch(session)
+
+    async def restart(self, ref: str) -> Session:
+        session = self.engine.require_known(ref)
+        if session.status == Status.CREATING:
+            raise Conflict(f"session {session.name} is still being created; wait for it first")
+        return await self._relaunch(session)
+
+    async def _relaunch(self, session: Session) -> Session:
+        """A fresh sandbox on the same worktree and agent home; the agent resumes its conversation."""
+        engine = self.engine
+        async with engine._ops, engine.lock_for(session.id):
+            if not Path(session.worktree_path).exists():
+                raise ClauderonError(f"the worktree {session.worktree_path} of {session.name} is gone; delete the session")
+            await engine.stop_stream(session.id)
+            engine.drop_stream(session.id)
+            backend = engine.backend(session)
+            if session.backend_id:
+                await backend.remove(session.backend_id)
+            session.backend_id, session.error = None, None
+            engine.home.agent_home(session.id).mkdir(mode=0o700, exist_ok=True)
+            spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=True)
+            spec.record = json.dumps(session.public())
+            try:
+                session.backend_id = await backend.create(spec)
+                await engine.start_stream(session)
+            except ClauderonError as exc:
+                if session.backend_id:
+                    await backend.remove(session.backend_id)
+                session.status, session.error, session.backend_id = Status.FAILED, str(exc), None
+                engine.save(session)
+                raise
+            session.status, session.agent_status = Status.RUNNING, AgentStatus.UNKNOWN
+            return engine.save(session)
+
+    # ------------------------------------------------------------------ terminal I/O
+    async def send(self, ref: str, text: str, enter: bool = False) -> None:
+        """Type `text`, then (separately, after a short pause) Enter: TUIs treat one burst as a paste."""
+        stream = self.engine.stream(ref)
+        if text:
+            await stream.write(text.encode())
+        if enter:
+            await asyncio.sleep(0.15)
+            await stream.write(b"\r")
+
+
+def _fallback_name(repo_root: Path) -> str:
+    return suggest_name(repo_root.name, fallback="session")

@@ -1,0 +1,266 @@
+"""An in-memory `EngineClient` for TUI snapshot and Pilot tests.
+
+It holds fixed sessions, answers every client call from memory, records what the UI asked for, and gives each
+session a fake console that echoes what is typed (and records every byte and resize it receives).
+Tests script events with `emit()`; creation progress is driven by the test through `create_script`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from runtime.errors import ClauderonError, Conflict, NotFound
+from runtime.models import AgentStatus, Progress, Session, Status
+
+FROZEN_NOW = 1_790_000_000.0
+"""The fixed "now" snapshot tests give the app's clock."""
+
+HEALTH_OK: dict[str, Any] = {
+    "engine": {"pid": 4242, "home": "/home/dev/.clauderon", "version": "0.1.0"},
+    "proxy": {"ok": True, "port": 18100, "detail": "listening"},
+    "backends": {
+        "docker": {"available": True, "reason": "", "sandboxed": True},
+        "local": {"available": True, "reason": "", "sandboxed": False},
+        "kubernetes": {"available": False, "reason": "no kubeconfig found", "sandboxed": True},
+    },
+}
+
+
+def make_session(
+    name: str,
+    status: Status = Status.RUNNING,
+    *,
+    agent: str = "claude",
+    agent_status: AgentStatus = AgentStatus.IDLE,
+    backend: str = "docker",
+    age: float = 600.0,
+    repo: str = "/home/dev/src/webapp",
+    error: str | None = None,
+    access_mode: str = "read-write",
+) -> Session:
+    """A session record with stable ids and times (relative to FROZEN_NOW)."""
+    return Session(
+        id=f"id-{name}"[:12],
+        name=name,
+        repo_path=repo,
+        base_branch="main",
+        branch=f"clauderon/{name}",
+        worktree_path=f"/home/dev/.clauderon/worktrees/{name}",
+        backend=backend,
+        agent=agent,
+        status=status,
+        agent_status=agent_status,
+        error=error,
+        access_mode=access_mode,
+        created_at=FROZEN_NOW - age,
+        updated_at=FROZEN_NOW - age,
+    )
+
+
+def sample_sessions() -> list[Session]:
+    """Several sessions in different states, for the main-screen snapshot and the flows."""
+    return [
+        make_session("fix-login-bug", agent_status=AgentStatus.WORKING, age=300),
+        make_session("add-dark-mode", agent_status=AgentStatus.NEEDS_PERMISSION, age=3 * 3600),
+        make_session("refactor-db", Status.STOPPED, agent="codex", agent_status=AgentStatus.EXITED, age=2 * 86400),
+        make_session("scratch-shell", agent="shell", backend="local", agent_status=AgentStatus.UNKNOWN, age=45),
+        make_session("new-api", Status.CREATING, agent_status=AgentStatus.UNKNOWN, age=5),
+        make_session("broken-build", Status.FAILED, agent_status=AgentStatus.ERROR, age=7200,
+                     error="image clauderon-agent:latest not found; run `clauderon image build`"),
+        make_session("old-experiment", Status.ARCHIVED, agent_status=AgentStatus.EXITED, age=30 * 86400),
+    ]
+
+
+class FakeConsole:
+    """A `ConsoleConnection` whose program echoes every byte written to it and records resizes."""
+
+    def __init__(self, session_id: str, cols: int, rows: int, snapshot: bytes = b"", echo: bool = True) -> None:
+        self.session_id = session_id
+        self.cols = cols
+        self.rows = rows
+        self.snapshot = snapshot
+        self.echo = echo
+        self.received = bytearray()
+        self.resizes: list[tuple[int, int]] = []
+        self.closed = False
+        self._output: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def feed_output(self, data: bytes) -> None:
+        """Make the fake program print `data`."""
+        self._output.put_nowait(data)
+
+    async def read(self) -> bytes:
+        if self.closed:
+            return b""
+        return await self._output.get()
+
+    async def write(self, data: bytes) -> None:
+        if self.closed:
+            raise ClauderonError("console closed")
+        self.received += data
+        if self.echo:
+            self._output.put_nowait(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        self.cols, self.rows = cols, rows
+        self.resizes.append((cols, rows))
+
+    async def close(self) -> None:
+        self.closed = True
+        self._output.put_nowait(b"")
+
+
+class FakeEngineClient:
+    """The `EngineClient` interface over in-memory data."""
+
+    def __init__(
+        self,
+        sessions: list[Session] | None = None,
+        *,
+        health: dict[str, Any] | None = None,
+        screens: dict[str, bytes] | None = None,
+        echo: bool = True,
+    ) -> None:
+        self.sessions: dict[str, Session] = {s.id: s for s in (sessions or [])}
+        self.health_info = health if health is not None else HEALTH_OK
+        self.screens = screens or {}
+        self.echo = echo
+        self.consoles: dict[str, FakeConsole] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.create_requests: list[dict[str, Any]] = []
+        self.fail_next_create: str | None = None
+        """When set, the next create ends "failed" with this error after one progress step."""
+        self.delete_refusal: str | None = None
+        """When set, a non-forced delete raises Conflict with this message."""
+        self.repos = ["/home/dev/src/webapp", "/home/dev/src/api"]
+        self.branch_names = ["main", "develop", "release-1.2"]
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.connected = False
+
+    # -- test helpers --------------------------------------------------------------------------
+    def emit(self, event: dict[str, Any]) -> None:
+        """Send one event down the stream, as the engine would."""
+        self._queue.put_nowait(event)
+
+    def update(self, session: Session) -> None:
+        """Store a changed session and announce it."""
+        self.sessions[session.id] = session
+        self.emit({"type": "session", "session": session})
+
+    def console_for(self, name: str) -> FakeConsole:
+        """The console the UI opened for the session called `name`."""
+        return self.consoles[self._find(name).id]
+
+    # -- EngineClient ----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        self.connected = True
+
+    async def close(self) -> None:
+        self.connected = False
+        for console in self.consoles.values():
+            await console.close()
+
+    async def health(self) -> dict[str, Any]:
+        return self.health_info
+
+    async def list_sessions(self, include_archived: bool = True) -> list[Session]:
+        return [s for s in self.sessions.values() if include_archived or s.status != Status.ARCHIVED]
+
+    def _find(self, ref: str) -> Session:
+        for session in self.sessions.values():
+            if ref in (session.id, session.name):
+                return session
+        raise NotFound(f"no session named {ref!r}")
+
+    async def get_session(self, ref: str) -> Session:
+        return self._find(ref)
+
+    async def create_session(self, request: dict[str, Any]) -> Session:
+        self.create_requests.append(request)
+        name = request.get("name") or "session"
+        if any(s.name == name for s in self.sessions.values()):
+            raise Conflict(f"a session named {name!r} already exists")
+        session = make_session(name, Status.CREATING, agent=request.get("agent") or "shell",
+                               backend=request.get("backend") or "docker",
+                               agent_status=AgentStatus.UNKNOWN, age=0, repo=request["repo"])
+        session.progress = Progress(step=0, total=3, message="queued")
+        self.sessions[session.id] = session
+        asyncio.get_running_loop().create_task(self._run_create(session.id))
+        return session
+
+    async def _run_create(self, session_id: str) -> None:
+        failure, self.fail_next_create = self.fail_next_create, None
+        steps = ["creating worktree", "starting container", "starting agent"]
+        for number, message in enumerate(steps, start=1):
+            await asyncio.sleep(0)
+            session = self.sessions[session_id].model_copy(deep=True)
+            session.progress = Progress(step=number, total=len(steps), message=message)
+            if failure is not None and number == 2:
+                session.status = Status.FAILED
+                session.error = failure
+                self.update(session)
+                return
+            self.update(session)
+        session = self.sessions[session_id].model_copy(deep=True)
+        session.status = Status.RUNNING
+        session.agent_status = AgentStatus.IDLE
+        self.update(session)
+
+    async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]:
+        self.calls.append(("delete", (ref, force)))
+        session = self._find(ref)
+        if self.delete_refusal and not force:
+            raise Conflict(self.delete_refusal)
+        del self.sessions[session.id]
+        self.emit({"type": "deleted", "session_id": session.id})
+        return {"branch_kept": True, "reason": f"branch {session.branch} has commits"}
+
+    async def _change(self, verb: str, ref: str, **changes: Any) -> Session:
+        self.calls.append((verb, ref))
+        session = self._find(ref).model_copy(update=changes)
+        self.update(session)
+        return session
+
+    async def archive_session(self, ref: str) -> Session:
+        return await self._change("archive", ref, status=Status.ARCHIVED)
+
+    async def unarchive_session(self, ref: str) -> Session:
+        return await self._change("unarchive", ref, status=Status.STOPPED)
+
+    async def restart_session(self, ref: str) -> Session:
+        return await self._change("restart", ref, status=Status.RUNNING)
+
+    async def set_access_mode(self, ref: str, mode: str) -> Session:
+        return await self._change("access_mode", ref, access_mode=mode)
+
+    async def screen(self, ref: str) -> str:
+        return self.screens.get(self._find(ref).id, b"").decode(errors="replace")
+
+    async def send(self, ref: str, text: str, enter: bool = False) -> None:
+        self.calls.append(("send", (ref, text, enter)))
+
+    async def recent_repos(self) -> list[str]:
+        return list(self.repos)
+
+    async def suggest_name(self, prompt: str) -> str:
+        from runtime.names import suggest_name
+
+        return suggest_name(prompt, {s.name for s in self.sessions.values()})
+
+    async def branches(self, repo: str) -> list[str]:
+        return list(self.branch_names)
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        yield {"type": "snapshot", "sessions": list(self.sessions.values())}
+        while True:
+            yield await self._queue.get()
+
+    async def console(self, ref: str, cols: int, rows: int) -> FakeConsole:
+        session = self._find(ref)
+        if session.status != Status.RUNNING:
+            raise Conflict(f"session {session.name} is {session.status.value}; restart it to attach")
+        console = FakeConsole(session.id, cols, rows, self.screens.get(session.id, b""), echo=self.echo)
+        self.consoles[session.id] = console
+        return console
