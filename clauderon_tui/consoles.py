@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from runtime.client import RESYNC
 from runtime.errors import ClauderonError
 from runtime.terminal import TerminalEmulator
 
@@ -39,8 +40,12 @@ class ConsoleChannel:
         self.error: str | None = None
         self.on_data: Callable[[], None] | None = None
         """Set by the terminal view while this channel is shown; called when output arrives or state changes."""
+        self.generation = 0
+        """Bumped whenever the emulator is rebuilt (a resync), so views drop their caches."""
         self._reader: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def open(self, client: Any, cols: int, rows: int) -> None:
         """Connect, build the emulator from the snapshot, and start reading."""
@@ -50,13 +55,25 @@ class ConsoleChannel:
             self.state, self.error = "error", str(exc)
             self._notify()
             return
-        self.emulator = TerminalEmulator(self.connection.cols, self.connection.rows,
-                                         scrollback=self.scrollback, on_reply=None)
-        self.pending += self.connection.snapshot
+        except Exception as exc:  # a transport failure: shown in the pane, never raised into the app
+            log.warning("opening console %s failed", self.session_id, exc_info=True)
+            self.state, self.error = "error", f"could not attach to the console ({exc.__class__.__name__}: {exc})"
+            self._notify()
+            return
+        self._rebuild()
         self.state = "live"
-        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
+        loop = asyncio.get_running_loop()
+        self._reader = loop.create_task(self._read_loop())
+        self._writer = loop.create_task(self._write_loop())
         if self.pending:
             self._data_arrived()
+
+    def _rebuild(self) -> None:
+        """A fresh emulator of the connection's size, fed from its snapshot."""
+        self.emulator = TerminalEmulator(self.connection.cols, self.connection.rows,
+                                         scrollback=self.scrollback, on_reply=None)
+        self.pending = bytearray(self.connection.snapshot)
+        self.generation += 1
 
     async def _read_loop(self) -> None:
         try:
@@ -64,11 +81,14 @@ class ConsoleChannel:
                 data = await self.connection.read()
                 if not data:
                     break
-                self.pending += data
+                if data == RESYNC:  # this viewer fell behind: start again from the engine's snapshot
+                    self._rebuild()
+                else:
+                    self.pending += data
                 self._data_arrived()
         except ClauderonError as exc:
             self.error = str(exc)
-        except (OSError, asyncio.IncompleteReadError) as exc:
+        except Exception as exc:  # any transport failure ends this console; the app reconnects
             self.error = f"console connection lost ({exc.__class__.__name__})"
         self.state = "ended" if self.error is None else "error"
         self._notify()
@@ -104,15 +124,18 @@ class ConsoleChannel:
         if self.pending:
             self._data_arrived()
 
-    async def write(self, data: bytes) -> None:
-        """Send input to the program; failures become the channel's error."""
-        if self.connection is None or self.state != "live":
-            return
-        try:
-            await self.connection.write(data)
-        except ClauderonError as exc:
-            self.error = str(exc)
-            self._notify()
+    def send(self, data: bytes) -> None:
+        """Queue input for the program; one writer task keeps keystrokes in order."""
+        if self.state == "live":
+            self._outbox.put_nowait(data)
+
+    async def _write_loop(self) -> None:
+        while True:
+            data = await self._outbox.get()
+            try:
+                await self.connection.write(data)
+            except Exception as exc:  # a dead connection: the reader notices and ends the channel
+                log.debug("console write failed: %s", exc)
 
     async def resize(self, cols: int, rows: int) -> None:
         """Resize the local emulator and the remote console."""
@@ -123,20 +146,19 @@ class ConsoleChannel:
         if (self.connection.cols, self.connection.rows) != (cols, rows) and self.state == "live":
             try:
                 await self.connection.resize(cols, rows)
-            except ClauderonError as exc:
-                self.error = str(exc)
-                self._notify()
+            except Exception as exc:  # a dead connection: the reader notices and ends the channel
+                log.debug("console resize failed: %s", exc)
 
     async def close(self) -> None:
         """Stop reading and close the connection."""
         self.on_data = None
-        for task in (self._reader, self._drainer):
+        for task in (self._reader, self._drainer, self._writer):
             if task is not None:
                 task.cancel()
         if self.connection is not None:
             try:
                 await self.connection.close()
-            except (ClauderonError, OSError):
+            except Exception:  # closing a broken connection must not fail the caller
                 log.debug("closing console %s failed", self.session_id, exc_info=True)
 
 

@@ -6,7 +6,7 @@ Encoding starts from `event.key`, never `event.character`: Pilot reports `delete
 
 from __future__ import annotations
 
-from textual.keys import key_to_character
+from textual.keys import REPLACED_KEYS, key_to_character
 
 ESC = "\x1b"
 CSI = ESC + "["
@@ -58,6 +58,13 @@ def split_modifiers(key: str) -> tuple[frozenset[str], str]:
     return mods, base
 
 
+def _character(base: str) -> str | None:
+    """The character a bare key name stands for (`slash` -> `/`, `exclamation_mark` -> `!`)."""
+    if len(base) == 1:
+        return base
+    return key_to_character(REPLACED_KEYS.get(base, base))
+
+
 def _modifier_param(mods: frozenset[str]) -> int:
     return 1 + sum(MODIFIER_BITS.get(m, 0) for m in mods)
 
@@ -96,7 +103,7 @@ def encode_key(key: str, character: str | None = None, *, application_cursor: bo
         inner = encode_key(rest, None, application_cursor=application_cursor)
         return None if inner is None else ESC.encode() + inner
     if mods == {"ctrl"} or mods == {"ctrl", "shift"}:
-        char = base if len(base) == 1 else key_to_character(base)
+        char = _character(base)
         if char is not None and char.isascii() and (char.isalpha() or char in "@[\\]^_ "):
             return bytes([ord(char.upper()) & 0x1F])
         if char == "?":
@@ -104,7 +111,7 @@ def encode_key(key: str, character: str | None = None, *, application_cursor: bo
         return None
     if mods - {"shift"}:
         return None
-    char = key_to_character(base)
+    char = _character(base)
     if char is None and character is not None and len(character) == 1 and character.isprintable():
         char = character
     if char is None:
@@ -130,3 +137,18 @@ def key_bytes_for_spec(spec: str) -> bytes:
     if encoded is None:
         raise ValueError(f"prefix key {spec!r} has no terminal encoding")
     return encoded
+
+
+def encode_mouse(button: int, x: int, y: int, *, release: bool = False, sgr: bool = True,
+                 shift: bool = False, meta: bool = False, ctrl: bool = False) -> bytes | None:
+    """A mouse report for 0-based cell (x, y): SGR 1006 (`CSI < b;x;y M/m`) or, without it, X10 (`CSI M`).
+
+    `button` is 0/1/2 (left/middle/right), +32 for motion, 64/65 for the wheel. X10 cannot say which button
+    was released, nor reach cells past 223: None then.
+    """
+    button += (4 if shift else 0) + (8 if meta else 0) + (16 if ctrl else 0)
+    if sgr:
+        return f"{CSI}<{button};{x + 1};{y + 1}{'m' if release else 'M'}".encode()
+    if x + 1 >= 224 or y + 1 >= 224:
+        return None
+    return (CSI + "M").encode() + bytes([32 + (3 if release else button), 33 + x, 33 + y])

@@ -32,6 +32,7 @@ CREDENTIAL = "clauderon.credential"
 BLOCKED = "clauderon.blocked"
 AUDITED = "clauderon.audited"
 TOKEN = "clauderon.token_endpoint"
+ERROR_TYPE = "clauderon.error_type"
 
 HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict, bytes]]
 
@@ -163,7 +164,9 @@ class Router:
     """Routes from settings send a host elsewhere; every other target must resolve to public addresses
     only, and the connection goes to the address that was checked (no second lookup to rebind)."""
 
-    def __init__(self, routes: dict[str, str]) -> None:
+    def __init__(self, routes: dict[str, str], resolve=resolve_public) -> None:
+        self.resolve = resolve
+        """`async (host, port) -> checked address`; replaceable so tests can stand in for DNS."""
         self.routes: dict[str, tuple[str, str, int]] = {}
         for host, url in routes.items():
             parts = urlsplit(url)
@@ -181,10 +184,11 @@ class Router:
             req.scheme, req.host, req.port = route
             return
         try:
-            self._pins[(req.host, req.port)] = await resolve_public(req.host, req.port)
+            self._pins[(req.host, req.port)] = await self.resolve(req.host, req.port)
         except Blocked as exc:
             refuse(flow, 403, "private_address", f"{exc}; only a route in proxy.toml may name such a target")
         except Unresolvable as exc:
+            flow.metadata[ERROR_TYPE] = "DNS_RESOLUTION_FAILURE"
             refuse(flow, 502, "upstream_error", str(exc), {"X-Proxy-Error-Type": "DNS_RESOLUTION_FAILURE"})
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
@@ -195,7 +199,7 @@ class Router:
         ip = self._pins.get((host, port))
         if ip is None:  # not seen by `request` (should not happen with lazy connections): check here too
             try:
-                ip = await resolve_public(host, port)
+                ip = await self.resolve(host, port)
             except (Blocked, Unresolvable) as exc:
                 server.error = f"clauderon: {exc}"
                 return
@@ -303,7 +307,7 @@ class Auditor:
             "credential": flow.metadata.get(CREDENTIAL),
             "status": status,
             "blocked": flow.metadata.get(BLOCKED),
-            "error_type": error_type,
+            "error_type": error_type or flow.metadata.get(ERROR_TYPE),
             "duration_ms": round((time.time() - req.timestamp_start) * 1000, 1),
         })
 
@@ -318,4 +322,5 @@ class Auditor:
         error_type = classify_error(msg)
         flow.metadata.setdefault(BLOCKED, "upstream_error")
         logger.info("upstream error for %s: %s (%s)", flow.metadata.get(HOST), msg, error_type)
-        self.record(flow, 502, error_type)
+        # A stream cut mid-way keeps the status the client already got; otherwise the client got a 502.
+        self.record(flow, flow.response.status_code if flow.response else 502, error_type)

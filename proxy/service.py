@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import threading
 from pathlib import Path
@@ -76,13 +75,14 @@ class ProxyService:
         self._master = None
         pcfg = settings.proxy
         self._hooks = addons.HooksHost()
+        self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
         self._addons = [
             addons.ProxyAuth(self.registry, auditor),
             self._hooks,
             addons.Tripwire(self.credentials),
             addons.AccessPolicy(list(pcfg.allowlist)),
-            addons.Router(dict(settings.routes)),
+            self._router,
             addons.Injector(self.credentials, build_rules(
                 [r.model_dump() for r in getattr(pcfg, "injection_rules", [])], getattr(pcfg, "grafana_host", None))),
             addons.TokenRefresh(self.credentials),

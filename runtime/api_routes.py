@@ -81,6 +81,11 @@ def add_routes(server: "ApiServer") -> None:
     async def restart(request: web.Request) -> web.Response:
         return session_json(await life.restart(request.match_info["ref"]))
 
+    @routes.post(API + "/sessions/{ref}/access-mode")
+    async def access_mode(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return session_json(await life.set_access_mode(request.match_info["ref"], str(body.get("mode", ""))))
+
     @routes.get(API + "/sessions/{ref}/screen")
     async def screen(request: web.Request) -> web.Response:
         stream = engine.stream(request.match_info["ref"])

@@ -31,8 +31,8 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     checks.append(_check("docker", "ok" if ok else "fail", reason,
                          "install docker.io and start dockerd (or set DOCKER_HOST / [docker] base_url)"))
     if ok:
-        checks.append(_check("network", "ok", await docker.network_report(settings.docker.network)))
-        has_image = await docker.image_exists(settings.docker.image)
+        checks.append(_check("network", "ok", await docker.network_report()))
+        has_image = await docker.image_present(settings.docker.image)
         checks.append(_check("agent image", "ok" if has_image else "warn",
                              f"{settings.docker.image} {'present' if has_image else 'missing'}",
                              "clauderon image build"))

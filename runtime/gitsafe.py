@@ -121,7 +121,7 @@ def _repo_env(git_dir: Path, common_dir: Path | None, work_tree: Path | None) ->
     return env
 
 
-def configured_drivers(env: dict[str, str], cwd: Path) -> list[tuple[str, str]]:
+def configured_drivers(env: dict[str, str], cwd: Path, label: str = "config") -> list[tuple[str, str]]:
     """(section, name) of every `filter.<name>.*`, `diff.<name>.*` and `merge.<name>.*` in effect.
 
     Read with the same environment the command will use, so it sees the same config files
@@ -129,7 +129,7 @@ def configured_drivers(env: dict[str, str], cwd: Path) -> list[tuple[str, str]]:
     """
     proc = _exec(["git", "config", "--null", "--get-regexp", r"^(filter|diff|merge)\..*\."], env, cwd, None)
     if proc.returncode not in (0, 1):  # 1 means "no such keys"
-        raise _error(["config", "--get-regexp"], proc)
+        raise _error([label], proc, cwd)
     found: list[tuple[str, str]] = []
     for entry in proc.stdout.split("\0"):
         key = entry.split("\n", 1)[0]
@@ -182,12 +182,12 @@ def run_git(
     tree = Path(work_tree).absolute() if work_tree is not None else None
     run_in = Path(cwd) if cwd is not None else (tree or git_dir)
     env = _repo_env(git_dir, common, tree)
-    env.update(override_env(configured_drivers(env, run_in)))
+    env.update(override_env(configured_drivers(env, run_in, args[0] if args else "config")))
     full = safe_args(args)
     log.debug("git %s (GIT_DIR=%s)", " ".join(full[2:]), git_dir)
     proc = _exec(full, env, run_in, input, timeout)
     if check and proc.returncode != 0:
-        raise _error(args, proc)
+        raise _error(args, proc, tree or git_dir)
     return proc
 
 
@@ -202,7 +202,7 @@ def discover(path: Path | str, args: Sequence[str], *, check: bool = True) -> su
     env.update(override_env(()))
     proc = _exec(safe_args(args), env, Path(path), None)
     if check and proc.returncode != 0:
-        raise _error(args, proc)
+        raise _error(args, proc, Path(path))
     return proc
 
 
@@ -217,8 +217,10 @@ def last_line(text: str) -> str:
 def _exec(argv: list[str], env: dict[str, str], cwd: Path, input: str | None,
           timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, text=True,
-                              timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        # Decode as UTF-8 whatever the host locale: paths and commit messages are UTF-8 in practice.
+        return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, encoding="utf-8",
+                              errors="replace", timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
     except FileNotFoundError as exc:
         if not Path(cwd).is_dir():
             raise ClauderonError(f"{cwd} does not exist; check the repository or worktree path") from exc
@@ -230,7 +232,7 @@ def _exec(argv: list[str], env: dict[str, str], cwd: Path, input: str | None,
         ) from exc
 
 
-def _error(args: Sequence[str], proc: subprocess.CompletedProcess[str]) -> ClauderonError:
+def _error(args: Sequence[str], proc: subprocess.CompletedProcess[str], where: Path) -> ClauderonError:
     detail = last_line(proc.stderr) or last_line(proc.stdout) or f"exit status {proc.returncode}"
-    sub = args[0] if args else ""
-    return ClauderonError(f"git {sub} failed: {detail} (run `git {sub}` in the repository to see more)")
+    sub = next((a for a in args if not a.startswith("-") and "=" not in a), "") if args else ""
+    return ClauderonError(f"git {sub} failed in {where}: {detail} (run `git {sub}` there to see more)")

@@ -93,7 +93,7 @@ class Lifecycle:
                 created["worktree"] = info
                 self._progress(session, 3)
                 await asyncio.to_thread(
-                    prepare_agent_home, engine.home, session.id, git_user_name=None, git_user_email=None, repo_root=Path(session.repo_path)
+                    prepare_agent_home, engine.home, session.id, git_user_name=None, git_user_email=None, repo_path=session.repo_path
                 )
                 created["agent_home"] = engine.home.agent_home(session.id)
                 self._progress(session, 4)
@@ -135,7 +135,7 @@ class Lifecycle:
                 log.exception("rollback: could not remove %s", created["backend_id"])
         if "worktree" in created:
             try:
-                await asyncio.to_thread(engine.worktrees.discard, created["worktree"])
+                await asyncio.to_thread(engine.worktrees.remove, created["worktree"], True)
             except Exception:
                 log.exception("rollback: could not remove worktree of %s", session.name)
         if "agent_home" in created:
@@ -148,7 +148,7 @@ class Lifecycle:
         async with engine._ops, engine.lock_for(session.id):
             result = {"branch_kept": False, "reason": ""}
             has_worktree = Path(session.worktree_path).exists()
-            if has_worktree and not force and await asyncio.to_thread(engine.worktrees.is_dirty_session, session):
+            if has_worktree and not force and await asyncio.to_thread(engine.worktrees.is_dirty, session):
                 raise Conflict(
                     f"session {session.name} has uncommitted changes in {session.worktree_path}; commit them, or `clauderon delete {session.name} --force` to discard them"
                 )
@@ -157,7 +157,7 @@ class Lifecycle:
             if session.backend_id:
                 await engine.backend(session).remove(session.backend_id)
             if has_worktree or session.status != Status.FAILED:
-                removed = await asyncio.to_thread(engine.worktrees.remove_session, session, force)
+                removed = await asyncio.to_thread(engine.worktrees.remove, session, force)
                 result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
             shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
             engine.store.remove(session)
@@ -217,6 +217,16 @@ class Lifecycle:
                 raise
             session.status, session.agent_status = Status.RUNNING, AgentStatus.UNKNOWN
             return engine.save(session)
+
+    async def set_access_mode(self, ref: str, mode: str) -> Session:
+        """Switch read-write / read-only; the proxy applies it to the next request, live."""
+        if mode not in ("read-write", "read-only"):
+            raise ClauderonError(f"access mode {mode!r} must be read-write or read-only")
+        engine = self.engine
+        session = engine.require_known(ref)
+        if engine.proxy is not None:
+            engine.proxy.set_access_mode(session.id, mode)
+        return engine.update(session.id, access_mode=mode)
 
     # ------------------------------------------------------------------ terminal I/O
     async def send(self, ref: str, text: str, enter: bool = False) -> None:

@@ -87,6 +87,17 @@ class ServeSettings(Section):
     """Password to log in with instead of the printed token."""
 
 
+class InjectionRuleSettings(Section):
+    host: str
+    """Host the rule applies to (`*.example.com` for subdomains)."""
+    header: str
+    """Header to set, like `Authorization`."""
+    template: str
+    """Header value; `{token}` is the credential, `{basic}` base64 of `x-access-token:<token>`."""
+    credential: str
+    """Credential name whose real value fills the template."""
+
+
 class ProxySettings(Section):
     port: int | None = None
     """Proxy port; chosen at the home's first start (18100 if free) and kept."""
@@ -96,6 +107,12 @@ class ProxySettings(Section):
     """Hosts sessions with the allowlist policy may reach (`*.example.com` allowed)."""
     credential_set: list[str] = []
     """Credentials every session gets on top of its agent's model credential and `github_token`."""
+    grafana_host: str | None = None
+    """Grafana host (like `grafana.example.com`) that gets `grafana_api_key` as a Bearer token."""
+    injection_rules: list["InjectionRuleSettings"] = []
+    """Extra injection rules, tried before the built-in ones (`[[proxy.injection_rules]]` tables)."""
+    upstream_ca_bundle: str | None = None
+    """PEM file of an extra CA the proxy trusts upstream (a company gateway's), on top of the public roots."""
 
 
 class OnePasswordSettings(Section):

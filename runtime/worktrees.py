@@ -65,11 +65,8 @@ class _Repo:
     git_dir: Path
     common_dir: Path
 
-    def admin(self) -> GitContext:
-        """Context for branch and worktree bookkeeping: the common dir, no work tree needed."""
-        return GitContext(self.common_dir, self.common_dir, None)
-
-    def checkout(self) -> GitContext:
+    def context(self) -> GitContext:
+        """The user's own checkout, with every location named (branch and worktree bookkeeping too)."""
         return GitContext(self.git_dir, self.common_dir, self.root)
 
 
@@ -88,7 +85,7 @@ class WorktreeManager:
 
     def current_branch(self, repo_root: str | Path) -> str:
         """The branch checked out in the repository, or "" on a detached HEAD."""
-        proc = self._open(repo_root)[0].checkout().run(["symbolic-ref", "--quiet", "HEAD"], check=False)
+        proc = self._open(repo_root)[0].context().run(["symbolic-ref", "--quiet", "HEAD"], check=False)
         ref = proc.stdout.strip()
         return ref.removeprefix("refs/heads/") if proc.returncode == 0 and ref.startswith("refs/heads/") else ""
 
@@ -128,9 +125,9 @@ class WorktreeManager:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             if existed:
-                repo.admin().run(["worktree", "add", "--quiet", str(path), branch])
+                repo.context().run(["worktree", "add", "--quiet", str(path), branch])
             else:
-                repo.admin().run(["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_ref])
+                repo.context().run(["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_ref])
             info = WorktreeInfo(
                 name=name, repo_root=repo.root, subdir=subdir, base_branch=base, branch=branch,
                 worktree_path=path, git_common_dir=repo.common_dir,
@@ -150,9 +147,9 @@ class WorktreeManager:
         try:
             if path.exists() or path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
-            repo.admin().run(["worktree", "prune"], check=False)
+            repo.context().run(["worktree", "prune"], check=False)
             if delete_branch and self._has_ref(repo, f"refs/heads/{branch}"):
-                repo.admin().run(["branch", "-D", branch], check=False)
+                repo.context().run(["branch", "-D", branch], check=False)
         except Exception:  # a failed rollback must not hide the error that caused it
             log.exception("rolling back worktree %s failed", path)
 
@@ -163,8 +160,12 @@ class WorktreeManager:
         """Rebuild the `WorktreeInfo` of an existing session worktree from stored fields."""
         repo, _ = self._open(repo_path)
         path = self.home.worktree(name)
-        admin = (self._admin_dir(path, repo.common_dir) if (path / ".git").is_file()
-                 else repo.common_dir / "worktrees" / name)
+        admin = repo.common_dir / "worktrees" / name  # git's usual choice, when the link is gone
+        if (path / ".git").exists():
+            try:
+                admin = self._admin_dir(path, repo.common_dir)
+            except ClauderonError as exc:  # a broken link must not block removing the worktree
+                log.warning("%s; assuming admin dir %s", exc, admin)
         return WorktreeInfo(name, repo.root, subdir, base_branch, branch or BRANCH_PREFIX + name, path,
                             repo.common_dir, admin)
 
@@ -204,6 +205,9 @@ class WorktreeManager:
 
         Refuses a worktree with uncommitted changes unless `force`.
         """
+        orphan = self._orphan_path(info)
+        if orphan is not None:
+            return self._remove_orphan(orphan, force)
         info = self._coerce(info)
         repo = self._open(info.repo_root)[0]
         removed = False
@@ -216,7 +220,7 @@ class WorktreeManager:
                     "or remove with --force, which deletes them")
             # Our own status check replaced git's (which would spawn a child git inside the
             # worktree), so --force here only skips that duplicate check; twice also ignores a lock.
-            proc = repo.admin().run(["worktree", "remove", "--force", "--force", str(info.worktree_path)],
+            proc = repo.context().run(["worktree", "remove", "--force", "--force", str(info.worktree_path)],
                                     check=False)
             if proc.returncode != 0:
                 log.warning("git worktree remove failed (%s); deleting %s directly",
@@ -227,8 +231,28 @@ class WorktreeManager:
                     f"could not delete {info.worktree_path} (files owned by another user?); "
                     "delete it by hand, then remove the session again")
             removed = True
-        repo.admin().run(["worktree", "prune"])
+        repo.context().run(["worktree", "prune"])
         return self._settle_branch(repo, info, removed)
+
+    def _orphan_path(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> Path | None:
+        """The worktree path when the repository it came from no longer exists, else None."""
+        if isinstance(value, WorktreeInfo):
+            repo, path = value.repo_root, value.worktree_path
+        else:
+            get = value.get if isinstance(value, Mapping) else (lambda key, default=None: getattr(value, key, default))
+            repo = get("repo_path") or get("repo_root")
+            name = get("name")
+            path = Path(get("worktree_path") or (self.home.worktree(name) if name else ""))
+        return path if repo and not Path(repo).exists() and path.parent == self.home.worktrees else None
+
+    def _remove_orphan(self, path: Path, force: bool) -> RemoveResult:
+        if path.exists() and not force:
+            raise ClauderonError(f"the repository of {path} no longer exists, so its work cannot be checked; "
+                                 "remove with --force to delete the worktree anyway")
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            raise ClauderonError(f"could not delete {path} (files owned by another user?); delete it by hand")
+        return RemoveResult(True, False, False, "the repository is gone, so there was no branch to delete")
 
     def _settle_branch(self, repo: _Repo, info: WorktreeInfo, removed: bool) -> RemoveResult:
         if not self._has_ref(repo, f"refs/heads/{info.branch}"):
@@ -240,7 +264,9 @@ class WorktreeManager:
         if ahead > 0:
             return RemoveResult(removed, False, True,
                                 f"kept {info.branch}: it has {ahead} commit(s) not in {info.base_branch}", ahead)
-        repo.admin().run(["branch", "-D", info.branch])
+        proc = repo.context().run(["branch", "-D", info.branch], check=False)
+        if proc.returncode != 0:  # e.g. the user checked the branch out somewhere else meanwhile
+            return RemoveResult(removed, False, True, f"kept {info.branch}: {last_line(proc.stderr)}")
         return RemoveResult(removed, True, False, "", 0)
 
     # ---- container mounts -----------------------------------------------------------------------
@@ -303,7 +329,7 @@ class WorktreeManager:
             raise ClauderonError(f"{target} is inside a .git directory; give the repository's working directory")
         top = discover(target, ["rev-parse", "--path-format=absolute", "--show-toplevel"]).stdout.strip()
         repo = _Repo(Path(top), Path(git_dir), Path(common))
-        if repo.checkout().run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False).returncode:
+        if repo.context().run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False).returncode:
             raise ClauderonError(f"{repo.root} has no commits yet; make a first commit, then start the session")
         subdir = target.relative_to(repo.root.resolve()).as_posix()
         return repo, "" if subdir == "." else subdir
@@ -339,11 +365,11 @@ class WorktreeManager:
 
     @staticmethod
     def _has_ref(repo: _Repo, ref: str) -> bool:
-        return repo.admin().run(["show-ref", "--verify", "--quiet", ref], check=False).returncode == 0
+        return repo.context().run(["show-ref", "--verify", "--quiet", ref], check=False).returncode == 0
 
     @staticmethod
     def _branches(repo: _Repo) -> list[str]:
-        out = repo.admin().run(["for-each-ref", "--format=%(refname)", "refs/heads/"]).stdout
+        out = repo.context().run(["for-each-ref", "--format=%(refname)", "refs/heads/"]).stdout
         return sorted(line.removeprefix("refs/heads/") for line in out.splitlines() if line)
 
     def _some_branches(self, repo: _Repo) -> str:
@@ -363,7 +389,7 @@ class WorktreeManager:
         branch = f"refs/heads/{info.branch}"
         if base is None or not self._has_ref(repo, branch):
             return None
-        return int(repo.admin().run(["rev-list", "--count", f"{base}..{branch}"]).stdout.strip() or 0)
+        return int(repo.context().run(["rev-list", "--count", f"{base}..{branch}"]).stdout.strip() or 0)
 
 
 # ---- .worktreeinclude ---------------------------------------------------------------------------
@@ -437,7 +463,9 @@ def _copy_entry(root: Path, worktree: Path, rel: PurePosixPath, copied: list[str
             return
         parent.mkdir(exist_ok=True)
     if real.is_dir():
-        if not dest.is_symlink():
+        if src.is_symlink():  # a symlinked directory could loop back on itself; copy real ones only
+            log.warning(".worktreeinclude: skipping symlinked directory %s", rel)
+        elif not dest.is_symlink():
             dest.mkdir(exist_ok=True)
             for child in sorted(os.listdir(real)):
                 if child != ".git":

@@ -8,6 +8,7 @@ Tests script events with `emit()`; creation progress is driven by the test throu
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -178,6 +179,10 @@ class FakeEngineClient:
         return self._find(ref)
 
     async def create_session(self, request: dict[str, Any]) -> Session:
+        from runtime.requests import CreateRequest
+
+        json.dumps(request)  # it must cross the wire
+        CreateRequest.model_validate(request)  # and pass the engine's door
         self.create_requests.append(request)
         name = request.get("name") or "session"
         if any(s.name == name for s in self.sessions.values()):
@@ -264,3 +269,22 @@ class FakeEngineClient:
         console = FakeConsole(session.id, cols, rows, self.screens.get(session.id, b""), echo=self.echo)
         self.consoles[session.id] = console
         return console
+
+
+async def wait_until(pilot: Any, predicate: Any, what: str = "condition", tries: int = 300) -> None:
+    """Let the app run until `predicate()` holds (polling, not a timing assertion)."""
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def fake_app(client: FakeEngineClient | None = None, **settings_overrides: Any) -> Any:
+    """A `ClauderonApp` on a fake client with a frozen clock."""
+    from clauderon_tui.app import ClauderonApp
+    from runtime.settings import Settings
+
+    settings = Settings.model_validate(settings_overrides) if settings_overrides else Settings()
+    return ClauderonApp(client if client is not None else FakeEngineClient(sample_sessions()), settings,
+                        clock=lambda: FROZEN_NOW)

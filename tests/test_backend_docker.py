@@ -133,7 +133,7 @@ async def test_name_owned_by_another_home_is_refused_and_list_owned_is_per_home(
 @pytest.mark.docker
 async def test_attach_write_ctrl_p_and_resize(home_id: str) -> None:
     script = (
-        'read x; echo "got:$x"; '
+        'read x; echo "got:$x $(stty size)"; '
         'read y; printf %s "$y" | od -An -tx1; '
         'read z; echo "size:$(stty size)"; sleep 300'
     )
@@ -143,9 +143,12 @@ async def test_attach_write_ctrl_p_and_resize(home_id: str) -> None:
     seen = bytearray()
     try:
         await att.write(b"hello\n")
-        await _read_until(att, b"got:hello", seen)
-        # ctrl-p (0x10) must reach the program: the default detach keys would hold it back.
-        await att.write(b"a\x10b\n")
+        await _read_until(att, b"got:hello 40 120", seen)  # the spec's default size, set at create
+        # ctrl-p (0x10) must reach the program at once: with the default detach keys (ctrl-p,ctrl-q) the
+        # daemon holds a trailing ctrl-p back until the next key, so its echo (^P) would never come.
+        await att.write(b"a\x10")
+        await asyncio.wait_for(_read_until(att, b"a^P", seen), 30)
+        await att.write(b"b\n")
         await _read_until(att, b"61 10 62", seen)
         await att.resize(101, 33)
         await att.write(b"\n")
@@ -201,3 +204,28 @@ async def test_dead_daemon_gives_one_clear_line() -> None:
         await backend.create(_spec("h", ["true"]))
     with pytest.raises(ClauderonError, match="cannot reach the Docker engine"):
         await backend.list_owned("h")
+
+
+@pytest.mark.docker
+async def test_attach_keeps_the_first_bytes_after_the_upgrade(home_id: str) -> None:
+    # Attach to a created-but-not-started container, then start it: its first output follows the 101
+    # response immediately, which is where docker-py's attach_socket can drop bytes.
+    from runtime.backends.docker_attach import open_attach
+
+    name = f"clauderon-first-{uuid.uuid4().hex[:8]}"
+    created = subprocess.run(
+        ["docker", "create", "-t", "-i", "--network", "host", "--name", name, "--label", f"{LABEL_HOME}={home_id}",
+         TEST_AGENT_IMAGE, "sh", "-c", "echo first-bytes-here; read x"],
+        capture_output=True, text=True, check=True,
+    )
+    cid = created.stdout.strip()
+    backend = DockerBackend()
+    client = backend._client_sync()
+    att = await open_attach(backend.base_url, client.api._version, cid)
+    try:
+        subprocess.run(["docker", "start", cid], capture_output=True, check=True)
+        seen = bytearray()
+        await _read_until(att, b"first-bytes-here", seen)
+        assert bytes(seen).startswith(b"first-bytes-here")
+    finally:
+        await att.close()

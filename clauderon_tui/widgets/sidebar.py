@@ -35,7 +35,7 @@ def session_prompt(session: Session, now: float) -> Content:
         first = first + Content.from_markup(f"  [{word_colour}]$word[/]", word=word)
     backend = session.backend if session.backend != "local" else "local (unsandboxed)"
     second = Content.from_markup(
-        "[$text-muted]  $agent · $backend · $branch · $age[/]",
+        "[$text-muted]  $age · $agent · $backend · $branch[/]",
         agent=session.agent, backend=backend, branch=session.branch, age=format_age(now - session.created_at),
     )
     return Content("\n").join([first, second])
@@ -50,6 +50,8 @@ class SessionList(OptionList):
         padding: 0;
         height: 1fr;
         background: $surface;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         & > .option-list--option { padding: 0 1; }
     }
     SessionList:focus { border: none; }
@@ -74,9 +76,16 @@ class SessionSidebar(Vertical):
     """
 
     BINDINGS = [
+        Binding("n", "app.new_session", "New", tooltip="Create a session"),
+        Binding("enter", "app.focus_terminal", "Open", tooltip="Type into the selected session's terminal"),
+        Binding("r", "app.restart", "Restart", tooltip="Restart the selected session"),
+        Binding("d", "app.delete", "Delete", tooltip="Delete the selected session (asks first)"),
+        Binding("a", "app.archive", "Archive", tooltip="Archive / unarchive the selected session"),
+        Binding("m", "app.access_mode", "Access", tooltip="Toggle read-write / read-only"),
+        Binding("s", "app.switcher", "Switch", show=False, tooltip="Fuzzy-find a session by name"),
         Binding("f", "cycle_filter", "Filter", tooltip="Cycle all / running / needs attention / archived"),
-        Binding("slash", "search", "Search"),
-        Binding("escape", "clear_search", "Clear search", show=False),
+        Binding("slash", "search", "Search", tooltip="Filter the list by text"),
+        Binding("escape", "clear_search", "Clear search", show=False, tooltip="Clear the search"),
     ]
 
     session_filter: reactive[SessionFilter] = reactive(SessionFilter.ALL)
@@ -108,8 +117,8 @@ class SessionSidebar(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="filter-bar")
         yield Input(placeholder="search sessions", id="search", classes="-hidden")
-        yield SessionList(id="sessions")
         yield Static(id="empty", classes="-hidden")
+        yield SessionList(id="sessions")
 
     def on_mount(self) -> None:
         self._render_filter_bar()

@@ -7,24 +7,22 @@ the prefix key (tmux-style), which opens a one-key command: switch session, leav
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from runtime.terminal.colors import color_ansi_index, color_to_rich
 from themes import terminal_palette
 
 from ..consoles import FEED_CHUNK, ConsoleChannel
-from ..keys import encode_key, key_bytes_for_spec, textual_key_name
+from ..keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
+from .terminal_rows import RowPainter
 
 RESIZE_DEBOUNCE = 0.1
 """Seconds the size must hold still before the console is resized."""
@@ -36,18 +34,6 @@ PREFIX_COMMANDS: dict[str, str] = {
     "left_square_bracket": "scroll", "y": "copy", "c": "copy", "question_mark": "help",
 }
 """What the key after the prefix does (plus `1`-`9`: show session N)."""
-
-
-def terminal_colour(value: Any, palette: tuple[str, ...]) -> Color | None:
-    """A pyte colour value as a rich Color, ANSI 0-15 taken from the theme's palette; None for the default."""
-    if isinstance(value, int):
-        return Color.parse(palette[value]) if value < 16 else Color.from_ansi(value)
-    index = color_ansi_index(value)
-    if index is not None:
-        return Color.parse(palette[index])
-    name = color_to_rich(value)
-    return None if name is None else Color.parse(name)
-
 
 class TerminalView(Widget, can_focus=True):
     """Shows one `ConsoleChannel` and forwards input to it."""
@@ -78,6 +64,14 @@ class TerminalView(Widget, can_focus=True):
             self.name = name
             self.index = index
 
+    class ConsoleEnded(Message):
+        """The shown console ended or broke (the app reconnects while the session runs)."""
+
+        def __init__(self, session_id: str, error: str | None) -> None:
+            super().__init__()
+            self.session_id = session_id
+            self.error = error
+
     class Notice(Message):
         """Something the person should read (a copy happened, a write failed)."""
 
@@ -86,22 +80,22 @@ class TerminalView(Widget, can_focus=True):
             self.text = text
             self.severity = severity
 
-    BELL_KEYS: ClassVar[frozenset[str]] = frozenset()
-
     def __init__(self, *, prefix_key: str = "ctrl+]", theme_name: str = "clauderon-dark",
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.prefix_key = textual_key_name(prefix_key)
+        # Shown in the footer; the key itself is handled in `on_key` before any binding could run.
+        self._bindings.bind(self.prefix_key, "prefix", "Prefix", key_display=prefix_key)
         self.prefix_bytes = key_bytes_for_spec(prefix_key)
-        self.palette = terminal_palette(theme_name)
+        self._painter = RowPainter(terminal_palette(theme_name))
         self.channel: ConsoleChannel | None = None
         self._rows: dict[int, Strip] = {}
-        self._styles: dict[tuple[Any, ...], Style] = {}
         self._history: list[Any] | None = None
         self._pump_timer: Timer | None = None
         self._resize_timer: Timer | None = None
         self._scroll_cursor = 0
         self._anchor = 0
+        self._generation = -1
 
     # -- attaching ---------------------------------------------------------------------------------
     def attach(self, channel: ConsoleChannel | None) -> None:
@@ -121,18 +115,31 @@ class TerminalView(Widget, can_focus=True):
     def _reset_view(self) -> None:
         self._rows.clear()
         self._history = None
+        self._generation = -1 if self.channel is None else self.channel.generation
         self.scroll_mode = False
         self.selecting = False
         self.scroll_offset = 0
         self.prefix_pending = False
+
+    def set_palette(self, palette: tuple[str, ...]) -> None:
+        """Colours 0-15 from another theme."""
+        self._painter = RowPainter(palette)
+        self._rows.clear()
+        self.refresh()
 
     @property
     def emulator(self) -> Any:
         return None if self.channel is None else self.channel.emulator
 
     def terminal_size(self) -> tuple[int, int]:
-        """The console size this view asks for: its content size (at least 2x1)."""
-        return max(2, self.content_size.width), max(1, self.content_size.height)
+        """The console size this view asks for: its content size; (0, 0) before layout ("keep yours")."""
+        width, height = self.content_size
+        if width < 2 or height < 1:
+            return 0, 0
+        return width, height
+
+    def _view_height(self) -> int:
+        return max(1, self.size.height)
 
     # -- output --------------------------------------------------------------------------------------
     def _data_arrived(self) -> None:
@@ -145,6 +152,11 @@ class TerminalView(Widget, can_focus=True):
         channel = self.channel
         if channel is None:
             return
+        if channel.generation != self._generation:
+            self._generation = channel.generation
+            self._rows.clear()
+            self._history = None
+            self.refresh()
         if channel.pump(FEED_CHUNK):
             self._history = None
             self._refresh_dirty()
@@ -152,65 +164,25 @@ class TerminalView(Widget, can_focus=True):
             self.refresh()
         if channel.pending:
             self._pump_timer = self.set_timer(FRAME_INTERVAL, self._pump)
+        elif channel.state in ("ended", "error"):
+            self.post_message(self.ConsoleEnded(channel.session_id, channel.error))
 
     def _refresh_dirty(self) -> None:
-        emulator = self.emulator
-        dirty = emulator.take_dirty()
+        dirty = self.emulator.take_dirty()  # includes the rows the cursor left and entered
         if self.scroll_offset:
             self.refresh()
             return
+        width = self.size.width
         for row in dirty:
             self._rows.pop(row, None)
-        # The cursor moves without dirtying rows: always repaint its row and the one it left.
-        cursor_row = emulator.cursor.y
-        rows = set(dirty) | {cursor_row, getattr(self, "_last_cursor_row", cursor_row)}
-        self._last_cursor_row = cursor_row
-        for row in rows:
-            self.refresh_line(row)
+        if dirty:
+            self.refresh(*(Region(0, row, width, 1) for row in dirty))
 
     # -- rendering ------------------------------------------------------------------------------------
-    def _style(self, char: Any) -> Style:
-        key = (char.fg, char.bg, char.bold, char.italics, char.underscore, char.strikethrough, char.reverse)
-        style = self._styles.get(key)
-        if style is None:
-            style = Style(color=terminal_colour(char.fg, self.palette), bgcolor=terminal_colour(char.bg, self.palette),
-                          bold=char.bold or None, italic=char.italics or None, underline=char.underscore or None,
-                          strike=char.strikethrough or None, reverse=char.reverse or None)
-            self._styles[key] = style
-        return style
-
-    def _row_strip(self, line: Any, cols: int) -> Strip:
-        """One emulator row (pyte-style `{col: Char}`) as a Strip of `cols` cells."""
-        if isinstance(line, str):
-            return Strip([Segment(line)]).adjust_cell_length(cols)
-        segments: list[Segment] = []
-        text: list[str] = []
-        current: Style | None = None
-        default = None
-        for x in range(cols):
-            char = line[x] if x in line else None
-            if char is None:
-                if default is None:
-                    default = Style()
-                style, data = default, " "
-            else:
-                data = char.data
-                if data == "":  # the second cell of a wide character
-                    continue
-                style = self._style(char)
-            if style is not current:
-                if text:
-                    segments.append(Segment("".join(text), current))
-                text, current = [], style
-            text.append(data)
-        if text:
-            segments.append(Segment("".join(text), current))
-        return Strip(segments).adjust_cell_length(cols)
-
     def _live_row(self, y: int, cols: int) -> Strip:
         strip = self._rows.get(y)
         if strip is None or strip.cell_length != cols:
-            strip = self._row_strip(self.emulator.buffer[y], cols)
+            strip = self._painter.strip(self.emulator.buffer[y], cols)
             self._rows[y] = strip
         return strip
 
@@ -231,7 +203,7 @@ class TerminalView(Widget, can_focus=True):
             if index < 0:
                 strip = Strip.blank(width)
             elif index < len(history):
-                strip = self._row_strip(history[index], emulator.cols)
+                strip = self._painter.strip(history[index], emulator.cols)
             elif index - len(history) < rows:
                 strip = self._live_row(index - len(history), emulator.cols)
             else:
@@ -262,6 +234,10 @@ class TerminalView(Widget, can_focus=True):
         low, high = sorted((self._anchor, self._scroll_cursor))
         return low <= y <= high
 
+    def action_prefix(self) -> None:
+        """Arm the prefix (from a footer click; the key itself arms it in `on_key`)."""
+        self.prefix_pending = True
+
     # -- input -----------------------------------------------------------------------------------------
     def send(self, data: bytes) -> None:
         """Write bytes to the console (scrolling the view back to live)."""
@@ -270,7 +246,7 @@ class TerminalView(Widget, can_focus=True):
         if self.scroll_offset:
             self.scroll_offset = 0
             self.refresh()
-        self.run_worker(self.channel.write(data), group="console-write", exit_on_error=False)
+        self.channel.send(data)
 
     async def on_key(self, event: events.Key) -> None:
         event.stop()
@@ -288,7 +264,7 @@ class TerminalView(Widget, can_focus=True):
             return
         emulator = self.emulator
         encoded = encode_key(key, event.character,
-                             application_cursor=bool(emulator is not None and emulator.application_cursor))
+                             application_cursor=bool(emulator is not None and emulator.app_cursor_keys))
         if encoded is not None:
             self.send(encoded)
 
@@ -318,28 +294,33 @@ class TerminalView(Widget, can_focus=True):
 
     # -- mouse -------------------------------------------------------------------------------------------
     def _mouse_report(self, event: events.MouseEvent, button: int, release: bool = False) -> bool:
+        """Send a mouse report if the program asked for them (SGR 1006 encoding, else X10)."""
         emulator = self.emulator
         if emulator is None or not emulator.mouse_tracking or self.scroll_mode:
             return False
-        button += (4 if event.shift else 0) + (8 if event.meta else 0) + (16 if event.ctrl else 0)
-        final = "m" if release else "M"
-        self.send(f"\x1b[<{button};{event.x + 1};{event.y + 1}{final}".encode())
+        data = encode_mouse(button, event.x, event.y, release=release, sgr=emulator.mouse_sgr,
+                            shift=event.shift, meta=event.meta, ctrl=event.ctrl)
+        if data is not None:
+            self.send(data)
         return True
 
+    @staticmethod
+    def _button_code(event: events.MouseEvent) -> int:
+        return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
+
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        if self._mouse_report(event, event.button - 1 if event.button else 0):
+        if self._mouse_report(event, self._button_code(event)):
             event.stop()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
-        if self._mouse_report(event, event.button - 1 if event.button else 0, release=True):
+        if self._mouse_report(event, self._button_code(event), release=True):
             event.stop()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         emulator = self.emulator
-        if emulator is None or not emulator.mouse_motion:
-            return
-        if event.button or emulator.mouse_any_motion:
-            self._mouse_report(event, 32 + (event.button - 1 if event.button else 3))
+        mode = None if emulator is None else emulator.mouse_tracking
+        if mode == 1003 or (mode == 1002 and event.button):
+            self._mouse_report(event, 32 + (self._button_code(event) if event.button else 3))
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
@@ -365,7 +346,7 @@ class TerminalView(Widget, can_focus=True):
         if self.emulator is None:
             return
         self.scroll_mode = True
-        self._scroll_cursor = max(0, self.terminal_size()[1] - 1)
+        self._scroll_cursor = self._view_height() - 1
         self._anchor = self._scroll_cursor
         self.selecting = select
         self.refresh()
@@ -378,7 +359,7 @@ class TerminalView(Widget, can_focus=True):
         self.refresh()
 
     def _scroll_key(self, key: str) -> None:
-        height = self.terminal_size()[1]
+        height = self._view_height()
         moves = {"up": -1, "k": -1, "down": 1, "j": 1, "pageup": -height, "pagedown": height,
                  "ctrl+u": -(height // 2), "ctrl+d": height // 2}
         if key in ("q", "escape"):
@@ -399,7 +380,7 @@ class TerminalView(Widget, can_focus=True):
             self.copy_selection()
 
     def _move_scroll_cursor(self, delta: int) -> None:
-        height = self.terminal_size()[1]
+        height = self._view_height()
         target = self._scroll_cursor + delta
         if target < 0:
             before = self.scroll_offset
@@ -425,9 +406,8 @@ class TerminalView(Widget, can_focus=True):
             line = emulator.buffer[index - len(history)]
         else:
             return ""
-        if isinstance(line, str):
-            return line.rstrip()
-        return "".join(line[x].data for x in range(emulator.cols) if x in line).rstrip()
+        width = min(emulator.cols, len(line)) if isinstance(line, list) else emulator.cols
+        return "".join(line[x].data for x in range(width)).rstrip()
 
     def copy_selection(self) -> str:
         """Copy the selected lines to the clipboard (OSC 52), leave scroll mode, and return the text."""
@@ -455,7 +435,8 @@ class TerminalView(Widget, can_focus=True):
         if channel is None or channel.emulator is None:
             return
         cols, rows = self.terminal_size()
-        await channel.resize(cols, rows)
+        if cols and rows:
+            await channel.resize(cols, rows)
         self._rows.clear()
         self._history = None
         self.refresh()

@@ -171,7 +171,7 @@ class DockerBackend(Backend):
         network = await self.resolve_network(spec.network)
         await _report(progress, f"creating container {container_name(spec.name)} ({network} network)")
         kwargs = self._create_kwargs(spec, network)
-        return await self._call(_create_and_start, kwargs)
+        return await self._call(_create_and_start, kwargs, (spec.cols, spec.rows))
 
     def _create_kwargs(self, spec: LaunchSpec, network: str) -> dict[str, Any]:
         from docker.types import Mount as DockerMount
@@ -183,7 +183,7 @@ class DockerBackend(Backend):
             labels=spec.labels,
             tty=True,
             stdin_open=True,
-            environment={"COLUMNS": str(spec.cols), "LINES": str(spec.rows), **spec.env},
+            environment=dict(spec.env),
             working_dir=spec.workdir,
             mounts=[DockerMount(target=m.path, source=m.host, type="bind", read_only=m.readonly) for m in spec.mounts],
             cap_drop=["ALL"],
@@ -203,7 +203,8 @@ class DockerBackend(Backend):
             kwargs["extra_hosts"] = {"host.docker.internal": "host-gateway"}
         return kwargs
 
-    async def _ensure_image(self, image: str, policy: str, progress: ProgressFn | None) -> None:
+    async def image_present(self, image: str) -> bool:
+        """Whether `image` exists in the local engine."""
         import docker.errors
 
         def present(client: Any) -> bool:
@@ -213,7 +214,12 @@ class DockerBackend(Backend):
             except docker.errors.ImageNotFound:
                 return False
 
-        if policy != "always" and await self._call(present):
+        return await self._call(present)
+
+    async def _ensure_image(self, image: str, policy: str, progress: ProgressFn | None) -> None:
+        import docker.errors
+
+        if policy != "always" and await self.image_present(image):
             return
         if policy == "never":
             raise ClauderonError(f"image {image} not found locally: run `clauderon image build` or docker pull {image}")
@@ -262,7 +268,7 @@ class DockerBackend(Backend):
             for info in client.api.containers(all=True, filters={"label": f"{LABEL_HOME}={home_id}"}):
                 labels = info.get("Labels") or {}
                 state = {"Status": info.get("State", "")}
-                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"], status=_status_of(state)))
+                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"], status=_status_of(state), labels=labels))
             return found
 
         return await self._call(owned)
@@ -293,8 +299,12 @@ class DockerBackend(Backend):
         return attachment
 
 
-def _create_and_start(client: Any, kwargs: dict[str, Any]) -> str:
-    """Create then start; on any failure after creation remove the container so nothing is left."""
+def _create_and_start(client: Any, kwargs: dict[str, Any], size: tuple[int, int]) -> str:
+    """Create, start and size the tty; on any failure after creation remove the container so nothing is left.
+
+    API 1.41 cannot set the console size at create time (the tty starts at 0x0), so it is resized right
+    after start; COLUMNS/LINES are not set because they would go stale at the first resize.
+    """
     import docker.errors
 
     try:
@@ -313,6 +323,11 @@ def _create_and_start(client: Any, kwargs: dict[str, Any]) -> str:
         if isinstance(exc, docker.errors.APIError):
             raise ClauderonError(f"cannot start container {kwargs['name']}: {exc.explanation or exc}") from exc
         raise
+    cols, rows = size
+    try:
+        client.api.resize(container.id, height=rows, width=cols)
+    except docker.errors.APIError as exc:  # a program that already exited has no tty to size
+        log.info("could not size %s: %s", kwargs["name"], exc)
     return container.id
 
 

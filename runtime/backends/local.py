@@ -28,6 +28,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_WAIT_SECONDS = 5.0
 
 
+# The host variables a local agent inherits; everything else (API keys above all) stays in the engine.
+PASSED_HOST_ENV = ("PATH", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
 class LocalBackend(Backend):
     """Sessions as host processes under a pty. Constructed with the `Home` whose `run/` holds the state."""
 
@@ -65,10 +69,12 @@ class LocalBackend(Backend):
             raise ClauderonError(f"local session {spec.name} needs an existing host working directory, got {spec.host_workdir!r}")
         if self._read_state(spec.session_id) is not None:
             raise ClauderonError(f"local session {spec.session_id} already has a holder: remove it first")
-        env = {**os.environ, "TERM": os.environ.get("TERM", "xterm-256color"), **spec.env}
+        # Only a plain login environment: the engine's own variables may hold real credentials.
+        env = {k: os.environ[k] for k in PASSED_HOST_ENV if k in os.environ}
+        env = {**env, "TERM": os.environ.get("TERM", "xterm-256color"), **spec.env}
         env.pop("CLAUDERON_HOLDER_STATUS_FD", None)
         launch = {
-            "session_id": spec.session_id, "home_id": spec.home_id, "name": spec.name,
+            "session_id": spec.session_id, "home_id": spec.home_id, "name": spec.name, "labels": spec.labels,
             "command": spec.command, "cwd": spec.host_workdir, "env": env,
             "cols": spec.cols, "rows": spec.rows,
             "socket": str(self.socket_for(spec.session_id)),
@@ -137,7 +143,8 @@ class LocalBackend(Backend):
             except (OSError, json.JSONDecodeError):
                 continue
             if state.get("home_id") == home_id:
-                found.append(Found(session_id=state["session_id"], backend_id=state["session_id"], status=_status_of(state)))
+                found.append(Found(session_id=state["session_id"], backend_id=state["session_id"],
+                                   status=_status_of(state), labels=state.get("labels") or {}))
         return found
 
     async def _connect(self, backend_id: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

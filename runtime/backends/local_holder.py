@@ -91,7 +91,7 @@ class Holder:
             "pid": os.getpid(), "child_pid": self.proc.pid if self.proc else None,
             "socket": str(self.socket_path), "session_id": self.spec["session_id"],
             "home_id": self.spec["home_id"], "name": self.spec["name"], "status": status,
-            "exit_code": self.exit_code, "log": self.spec.get("log"),
+            "exit_code": self.exit_code, "log": self.spec.get("log"), "labels": self.spec.get("labels") or {},
         }
 
     async def serve(self) -> None:

@@ -16,53 +16,26 @@ from typing import Any, Callable
 
 import pyte
 
+from .sgr import flatten_sgr_groups
+
 log = logging.getLogger(__name__)
 
 # A complete CSI sequence with an optional private prefix and (colon-)numeric parameters.
 _CSI = re.compile(r"\x1b\[([?<=>]?)([0-9;:]*)([\x40-\x7e])")
 # What might still become such a sequence once more bytes arrive.
 _CSI_PARTIAL = re.compile(r"\x1b(?:\[[?<=>]?[0-9;:]*)?\Z")
+# DCS, SOS, PM and APC strings (XTGETTCAP/DECRQSS queries, kitty graphics): pyte would print
+# their contents as text. They are swallowed whole, terminated by ST or BEL.
+_STRING = re.compile(r"\x1b[P_^X][^\x1b\x07]*(?:\x1b\\|\x07)")
+_STRING_PARTIAL = re.compile(r"\x1b[P_^X][^\x1b\x07]*\x1b?\Z")
 # Longest partial sequence carried over to the next feed; longer garbage goes to pyte's parser.
 _MAX_CARRY = 64
+_MAX_STRING_CARRY = 65536
+# Longest unfinished sequence (say an OSC title) remembered for `pending_text`.
+_MAX_PENDING = 4096
 _ESC = "\x1b"
-
-
-def flatten_sgr_groups(params: str) -> list[int]:
-    """SGR parameters with colon sub-parameters rewritten into the semicolon form pyte knows.
-
-    ``38:2::r:g:b`` and ``38:2:r:g:b`` become ``38;2;r;g;b``, ``38:5:n`` becomes ``38;5;n``
-    (likewise 48), ``4:0`` (no underline) becomes 24 and any other ``4:n`` underline style 4.
-    Underline colour (58, either form) is dropped: pyte has nowhere to keep it, and left in,
-    its numbers would be misread as attributes.
-    """
-    out: list[int] = []
-    groups = params.split(";")
-    i = 0
-    while i < len(groups):
-        group = groups[i]
-        i += 1
-        if ":" not in group:
-            value = min(int(group or 0), 9999)
-            if value == 58:  # Semicolon underline colour: skip its arguments too.
-                kind = int(groups[i] or 0) if i < len(groups) else 0
-                i += 1 + (3 if kind == 2 else 1 if kind == 5 else 0)
-                continue
-            out.append(value)
-            continue
-        parts = [int(p) if p else None for p in group.split(":")]
-        head = parts[0] or 0
-        if head in (38, 48):
-            kind = parts[1] if len(parts) > 1 else None
-            if kind == 2 and len(parts) >= 5:
-                r, g, b = (min(v or 0, 255) for v in parts[-3:])
-                out.extend((head, 2, r, g, b))
-            elif kind == 5 and len(parts) >= 3:
-                out.extend((head, 5, min(parts[2] or 0, 255)))
-        elif head == 4:
-            out.append(24 if (len(parts) > 1 and parts[1] == 0) else 4)
-        elif head != 58:
-            out.append(head)
-    return out
+_MAX_SGR_CACHE = 4096
+_DECSCNM = 5 << 5  # screen-reverse mode changes what SGR 0 resets to
 
 
 class TerminalParser(pyte.Stream):
@@ -80,6 +53,11 @@ class TerminalParser(pyte.Stream):
     def __init__(self, screen: Any) -> None:
         super().__init__(screen)
         self._carry = ""
+        self._pending: list[str] = []
+        self._sgr_cache: dict[tuple, Any] = {}
+        # Plain text (group 1) or a complete CSI sequence (groups 2-4), in one match.
+        self._token_pattern = re.compile(
+            "(" + self._text_pattern.pattern + ")|" + _CSI.pattern)
         self._csi_handlers: dict[str, Callable[..., None]] = {
             final: getattr(screen, name) for final, name in self.csi.items()
         }
@@ -89,33 +67,56 @@ class TerminalParser(pyte.Stream):
         if self._carry:
             data = self._carry + data
             self._carry = ""
-        listener = self.listener
-        assert listener is not None
-        draw = listener.draw
-        match_text = self._text_pattern.match
-        match_csi = _CSI.match
+        screen: Any = self.listener
+        assert screen is not None
+        draw = screen.draw
+        match_token = self._token_pattern.match
+        sgr_cache = self._sgr_cache
         taking_plain_text = self._taking_plain_text
         length = len(data)
         offset = 0
         while offset < length:
             if taking_plain_text:
-                match = match_text(data, offset)
+                match = match_token(data, offset)
                 if match:
                     start, offset = match.span()
-                    draw(data[start:offset])
+                    if match.lastindex == 1:
+                        draw(data[start:offset])
+                        continue
+                    prefix, params, final = match.group(2, 3, 4)
+                    if final == "m" and not prefix:
+                        # The hottest sequence: a colour change seen before, from this pen.
+                        attrs = sgr_cache.get((screen.cursor.attrs, params, _DECSCNM in screen.mode))
+                        if attrs is not None:
+                            screen.cursor.attrs = attrs
+                            continue
+                    self._dispatch_csi(prefix, params, final)
                     continue
                 if data[offset] == _ESC:
-                    csi = match_csi(data, offset)
-                    if csi:
-                        offset = csi.end()
-                        self._dispatch_csi(*csi.groups())
+                    string = _STRING.match(data, offset)
+                    if string:
+                        offset = string.end()
                         continue
-                    if length - offset <= _MAX_CARRY and _CSI_PARTIAL.match(data, offset):
+                    left = length - offset
+                    if (left <= _MAX_CARRY and _CSI_PARTIAL.match(data, offset)) or (
+                            left <= _MAX_STRING_CARRY and _STRING_PARTIAL.match(data, offset)):
                         self._carry = data[offset:]
                         break
-            taking_plain_text = self._send(data[offset])
+            char = data[offset]
+            taking_plain_text = self._send(char)
+            if taking_plain_text:
+                self._pending.clear()
+            elif len(self._pending) < _MAX_PENDING:
+                self._pending.append(char)
             offset += 1
         self._taking_plain_text = taking_plain_text
+
+    def pending_text(self) -> str:
+        """The start of an escape sequence received but not yet complete.
+
+        Replayed after a snapshot so that a fresh parser is in the same state as this one.
+        """
+        return "".join(self._pending) + self._carry
 
     def _send(self, char: str) -> bool | None:
         try:
@@ -124,15 +125,30 @@ class TerminalParser(pyte.Stream):
             log.debug("terminal: ignored a malformed control sequence", exc_info=True)
             return True  # pyte re-initialised its parser, which starts in the ground state.
 
+    def _sgr(self, screen: Any, params: str) -> None:
+        # Programs repeat the same few colour changes: remember (pen, parameters) -> new pen.
+        key = (screen.cursor.attrs, params, screen.mode.__contains__(_DECSCNM))
+        attrs = self._sgr_cache.get(key)
+        if attrs is None:
+            if ":" in params:
+                screen.select_graphic_rendition(*flatten_sgr_groups(params))
+            else:
+                screen.select_graphic_rendition(*[min(int(p or 0), 9999) for p in params.split(";")])
+            if len(self._sgr_cache) >= _MAX_SGR_CACHE:
+                self._sgr_cache.clear()
+            self._sgr_cache[key] = screen.cursor.attrs
+        else:
+            screen.cursor.attrs = attrs
+
     def _dispatch_csi(self, prefix: str, params: str, final: str) -> None:
         listener: Any = self.listener
         try:
             if prefix == "":
-                if ":" in params:
-                    if final != "m":
-                        return  # Sub-parameters mean nothing to any other sequence we know.
-                    listener.select_graphic_rendition(*flatten_sgr_groups(params))
+                if final == "m":
+                    self._sgr(listener, params)
                     return
+                if ":" in params:
+                    return  # Sub-parameters mean nothing to any other sequence we know.
                 args = [min(int(p or 0), 9999) for p in params.split(";")]
                 handler = self._csi_handlers.get(final)
                 if handler is not None:

@@ -1,0 +1,451 @@
+"""The clauderon app: a session sidebar and the selected session's terminal, rendered from the engine's events.
+
+The app holds no session state of its own beyond a mirror of the last events; every change goes through
+the one `EngineClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.theme import Theme
+from textual.containers import Horizontal
+from textual.widgets import Footer
+
+from runtime.errors import ClauderonError
+from runtime.models import Session, Status
+from runtime.settings import Settings
+from themes import DEFAULT_THEME, load_themes, terminal_palette
+
+from .commands import ClauderonCommands
+from .consoles import ConsolePool
+from .formatting import needs_attention, sort_key
+from .help_text import binding_rows
+from .screens.confirm_delete import ConfirmDeleteScreen
+from .screens.create import CreateSessionScreen
+from .screens.help import HelpScreen
+from .screens.switcher import SessionSwitcher
+from .widgets.health_bar import HealthBar
+from .widgets.sidebar import SessionSidebar
+from .widgets.terminal import TerminalView
+from .widgets.terminal_pane import TerminalPane
+
+log = logging.getLogger(__name__)
+
+AGE_REFRESH_SECONDS = 30.0
+"""How often the sidebar's ages are redrawn."""
+HEALTH_REFRESH_SECONDS = 15.0
+"""How often the header's engine and proxy health is asked for."""
+CONSOLE_RETRY_SECONDS = 0.5
+"""Wait before reopening a console that ended while its session still runs."""
+
+
+class ClauderonApp(App[None]):
+    """Run many agents side by side: sidebar of sessions, the selected one's terminal, live from the engine."""
+
+    TITLE = "clauderon"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    """
+    COMMANDS = App.COMMANDS | {ClauderonCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", tooltip="Every key binding"),
+    ]
+
+    def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.settings = settings
+        self.clock = clock or time.time
+        self.sessions: dict[str, Session] = {}
+        """Mirror of the engine's sessions, replaced by each snapshot event and updated by each session event."""
+        self.selected_id: str | None = None
+        self.health: dict[str, Any] | None = None
+        self.consoles = ConsolePool(client, scrollback=max(10000, settings.engine.scrollback_lines))
+        for theme in load_themes():
+            self.register_theme(theme)
+        self.theme = settings.tui.theme if settings.tui.theme in self.available_themes else DEFAULT_THEME
+
+    # -- layout ------------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield HealthBar(id="health")
+        with Horizontal(id="main"):
+            yield SessionSidebar(clock=self.clock, id="sidebar")
+            yield TerminalPane(prefix_key=self.settings.tui.prefix_key, theme_name=self.theme, id="pane")
+        yield Footer()
+
+    @property
+    def sidebar(self) -> SessionSidebar:
+        return self.query_one(SessionSidebar)
+
+    @property
+    def pane(self) -> TerminalPane:
+        return self.query_one(TerminalPane)
+
+    @property
+    def terminal(self) -> TerminalView:
+        return self.query_one(TerminalView)
+
+    def on_mount(self) -> None:
+        self.sidebar.session_list.focus()
+        self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
+        self.set_interval(HEALTH_REFRESH_SECONDS, self._refresh_health)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._follow_engine()
+
+    async def on_unmount(self) -> None:
+        await self.consoles.close_all()
+        try:
+            await self.client.close()
+        except Exception:  # leaving anyway
+            log.debug("closing the engine client failed", exc_info=True)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.terminal.set_palette(terminal_palette(theme.name))
+
+    # -- the terminal keeps every key but the prefix ------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """App priority bindings (quit, palette) would steal ctrl+q / ctrl+p from the program: not while typing."""
+        if action in ("quit", "command_palette", "help") and isinstance(self.focused, TerminalView):
+            return False
+        return True
+
+    # -- engine events -----------------------------------------------------------------------------------------
+    @work(exclusive=True, group="engine-events")
+    async def _follow_engine(self) -> None:
+        try:
+            await self.client.connect()
+        except Exception as exc:  # shown; the event stream below keeps trying by itself
+            self.notify(str(exc) or exc.__class__.__name__, title="engine", severity="error", timeout=10)
+        self._refresh_health()
+        while True:
+            try:
+                async for event in self.client.events():
+                    try:
+                        self.apply_event(event)
+                    except Exception:  # one bad event must not end the stream
+                        log.exception("could not apply engine event %r", event.get("type"))
+            except Exception:  # the client reconnects by itself; this is a last resort
+                log.exception("engine event stream failed; retrying")
+                self.query_one(HealthBar).connection = "reconnecting"
+                await asyncio.sleep(1)
+
+    @work(exclusive=True, group="health")
+    async def _refresh_health(self) -> None:
+        try:
+            health = await self.client.health()
+        except Exception as exc:  # the header shows the engine as unknown until the next try
+            log.debug("health failed: %s", exc)
+            return
+        self.health = health
+        self.query_one(HealthBar).health = health
+
+    def apply_event(self, event: dict[str, Any]) -> None:
+        """Update the mirror and the widgets from one engine event."""
+        kind = event.get("type")
+        health_bar = self.query_one(HealthBar)
+        if kind == "snapshot":
+            self.sessions = {s.id: s for s in map(_as_session, event.get("sessions", []))}
+            health_bar.connection = "connected"
+            self._sessions_changed()
+            self._retry_console()  # consoles die with the engine connection: reopen the shown one
+        elif kind == "session":
+            session = _as_session(event["session"])
+            previous = self.sessions.get(session.id)
+            self.sessions[session.id] = session
+            if self.settings.tui.bell and previous is not None and needs_attention(session) \
+                    and not needs_attention(previous):
+                self.bell()
+            self._sessions_changed()
+            if isinstance(self.screen, CreateSessionScreen):
+                self.screen.session_changed(session)
+            if previous is not None and previous.status == Status.RUNNING and session.status != Status.RUNNING:
+                self.run_worker(self.consoles.drop(session.id))
+            if session.id == self.selected_id and (previous is None or previous.status != session.status):
+                self._show_selected()
+        elif kind == "deleted":
+            session_id = event.get("session_id", "")
+            self.sessions.pop(session_id, None)
+            self.run_worker(self.consoles.drop(session_id))
+            self._sessions_changed()
+        elif kind == "connection":
+            health_bar.connection = event.get("state", "reconnecting")
+            if health_bar.connection == "connected":
+                self._refresh_health()
+        elif kind == "health":
+            self.health = event.get("health")
+            health_bar.health = self.health
+
+    def _sessions_changed(self) -> None:
+        self.sidebar.set_sessions(self.sessions.values())
+        if self.selected_id is None:
+            self._show_selected()
+        else:
+            self.pane.session = self.sessions.get(self.selected_id)
+
+    def _refresh_ages(self) -> None:
+        self.sidebar.set_sessions(self.sessions.values())
+
+    def sorted_sessions(self) -> list[Session]:
+        """Sessions in sidebar order, whatever the filter."""
+        return sorted(self.sessions.values(), key=sort_key)
+
+    # -- selection and the console ---------------------------------------------------------------------------------
+    @on(SessionSidebar.Highlighted)
+    def _highlighted(self, event: SessionSidebar.Highlighted) -> None:
+        if event.session_id != self.selected_id:
+            self.selected_id = event.session_id
+            self._show_selected()
+
+    @on(SessionSidebar.Activated)
+    def _activated(self, event: SessionSidebar.Activated) -> None:
+        self.selected_id = event.session_id
+        self.action_focus_terminal()
+
+    def show_session(self, session_id: str) -> None:
+        """Select a session in the sidebar and show its terminal."""
+        if session_id not in self.sessions:
+            return
+        self.sidebar.select(session_id)
+        if self.selected_id != session_id:
+            self.selected_id = session_id
+            self._show_selected()
+
+    def _show_selected(self) -> None:
+        session = self.sessions.get(self.selected_id) if self.selected_id else None
+        pane = self.pane
+        pane.session = session
+        if session is None:
+            self.terminal.attach(None)
+            pane.message_is_error = False
+            pane.message = ("No session selected. Press n to create one." if not self.sessions
+                            else "No session selected: pick one on the left.")
+            return
+        if session.status != Status.RUNNING:
+            self.terminal.attach(None)
+            pane.message_is_error = session.status == Status.FAILED
+            pane.message = _not_running_message(session)
+            return
+        channel = self.consoles.get(session.id)
+        if channel is not None and channel.state == "live":
+            pane.message = ""
+            self.terminal.attach(channel)
+        else:
+            self._open_console(session.id)
+
+    @work(exclusive=True, group="open-console")
+    async def _open_console(self, session_id: str) -> None:
+        pane = self.pane
+        cols, rows = self.terminal.terminal_size()
+        channel = await self.consoles.open(session_id, cols, rows)
+        if session_id != self.selected_id:
+            return
+        if channel.state == "error":
+            self.terminal.attach(None)
+            pane.message_is_error = True
+            pane.message = channel.error or "could not attach to the console"
+            return
+        pane.message = ""
+        self.terminal.attach(channel)
+
+    @on(TerminalView.Command)
+    def _terminal_command(self, event: TerminalView.Command) -> None:
+        if event.name == "jump" and event.index is not None:
+            self.action_jump(event.index)
+        else:
+            handlers = {"leave": self.action_focus_sidebar, "next": self.action_next_session,
+                        "previous": self.action_previous_session, "switcher": self.action_switcher,
+                        "help": self.action_help}
+            handler = handlers.get(event.name)
+            if handler is not None:
+                handler()
+
+    @on(TerminalView.ConsoleEnded)
+    def _console_ended(self, event: TerminalView.ConsoleEnded) -> None:
+        if event.session_id != self.selected_id:
+            return
+        self.terminal.attach(None)
+        session = self.sessions.get(event.session_id)
+        if session is not None and session.status == Status.RUNNING:
+            self.pane.message_is_error = event.error is not None
+            self.pane.message = f"console {'lost: ' + event.error if event.error else 'ended'}; reconnecting…"
+            self.set_timer(CONSOLE_RETRY_SECONDS, self._retry_console)
+        else:
+            self._show_selected()
+
+    def _retry_console(self) -> None:
+        channel = self.consoles.get(self.selected_id) if self.selected_id else None
+        if channel is None or channel.state != "live":
+            self._show_selected()
+
+    @on(TerminalView.Notice)
+    def _terminal_notice(self, event: TerminalView.Notice) -> None:
+        self.notify(event.text, severity=event.severity)  # type: ignore[arg-type]
+
+    # -- actions -----------------------------------------------------------------------------------------------------
+    def _selected(self) -> Session | None:
+        session = self.sessions.get(self.selected_id) if self.selected_id else None
+        if session is None:
+            self.notify("select a session first", severity="warning")
+        return session
+
+    def action_help(self) -> None:
+        """Show every key binding."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(binding_rows(self.settings.tui.prefix_key)))
+
+    def action_focus_terminal(self) -> None:
+        """Type into the selected session (only when it runs)."""
+        session = self._selected()
+        if session is None:
+            return
+        self.show_session(session.id)
+        if session.status == Status.RUNNING:
+            self.terminal.focus()
+        else:
+            self.notify(_not_running_message(session), severity="warning")
+
+    def action_focus_sidebar(self) -> None:
+        """Back to the session list."""
+        self.sidebar.session_list.focus()
+
+    def _step(self, delta: int) -> None:
+        shown = self.sidebar.shown_ids
+        if not shown:
+            return
+        index = shown.index(self.selected_id) if self.selected_id in shown else -delta
+        self.show_session(shown[(index + delta) % len(shown)])
+
+    def action_next_session(self) -> None:
+        """Show the next session in the list."""
+        self._step(1)
+
+    def action_previous_session(self) -> None:
+        """Show the previous session in the list."""
+        self._step(-1)
+
+    def action_jump(self, number: int) -> None:
+        """Show session `number` (1-based) of the list."""
+        shown = self.sidebar.shown_ids
+        if 1 <= number <= len(shown):
+            self.show_session(shown[number - 1])
+
+    def action_switcher(self) -> None:
+        """Fuzzy-find a session by name."""
+        def chosen(session_id: str | None) -> None:
+            if session_id:
+                self.show_session(session_id)
+        self.push_screen(SessionSwitcher(self.sorted_sessions(), self.clock()), chosen)
+
+    def action_scroll_mode(self) -> None:
+        """Scroll the terminal's history."""
+        self.terminal.enter_scroll_mode()
+        self.terminal.focus()
+
+    def action_copy_mode(self) -> None:
+        """Select terminal lines and copy them."""
+        self.terminal.enter_scroll_mode(select=True)
+        self.terminal.focus()
+
+    def action_cycle_filter(self) -> None:
+        """Next sidebar filter."""
+        self.sidebar.action_cycle_filter()
+
+    def action_search(self) -> None:
+        """Search the session list."""
+        self.sidebar.action_search()
+
+    def action_new_session(self) -> None:
+        """Open the create dialog; the new session is selected once it runs."""
+        def created(session_id: str | None) -> None:
+            if session_id:
+                self.show_session(session_id)
+                self.action_focus_terminal()
+        self.push_screen(CreateSessionScreen(self.client, self.settings, self.health), created)
+
+    def action_delete(self) -> None:
+        """Ask, then delete the selected session."""
+        session = self._selected()
+        if session is None:
+            return
+        def deleted(result: dict | None) -> None:
+            if result is not None:
+                kept = f"; branch kept ({result.get('reason', '')})" if result.get("branch_kept") else ""
+                self.notify(f"deleted {session.name}{kept}")
+        self.push_screen(ConfirmDeleteScreen(self.client, session), deleted)
+
+    def action_restart(self) -> None:
+        """Restart the selected session."""
+        self._life_cycle("restart_session", "restarting")
+
+    def action_archive(self) -> None:
+        """Archive the selected session (or unarchive it if archived)."""
+        session = self._selected()
+        if session is not None and session.status == Status.ARCHIVED:
+            self._life_cycle("unarchive_session", "unarchiving")
+        else:
+            self._life_cycle("archive_session", "archiving")
+
+    def action_unarchive(self) -> None:
+        """Bring an archived session back."""
+        self._life_cycle("unarchive_session", "unarchiving")
+
+    def action_access_mode(self) -> None:
+        """Toggle read-write / read-only for the selected session."""
+        session = self._selected()
+        if session is not None:
+            mode = "read-only" if session.access_mode == "read-write" else "read-write"
+            self._call_engine(f"access mode {mode}", session, "set_access_mode", mode)
+
+    def _life_cycle(self, method: str, verb: str) -> None:
+        session = self._selected()
+        if session is not None:
+            self._call_engine(verb, session, method)
+
+    @work(group="life-cycle")
+    async def _call_engine(self, verb: str, session: Session, method: str, *args: Any) -> None:
+        if method == "restart_session":
+            await self.consoles.drop(session.id)
+        try:
+            await getattr(self.client, method)(session.id, *args)
+        except Exception as exc:  # shown, never raised: a day-long app must not die on one bad call
+            if not isinstance(exc, ClauderonError):
+                log.exception("%s failed", method)
+            self.notify(str(exc) or exc.__class__.__name__, title=f"{verb} {session.name}", severity="error",
+                        timeout=10)
+            return
+        self.notify(f"{verb} {session.name}")
+        if method == "restart_session" and session.id == self.selected_id:
+            self._show_selected()
+
+
+def _as_session(value: Session | dict[str, Any]) -> Session:
+    return value if isinstance(value, Session) else Session.model_validate(value)
+
+
+def _not_running_message(session: Session) -> str:
+    if session.status == Status.CREATING:
+        progress = session.progress
+        step = f" ({progress.step}/{progress.total}: {progress.message})" if progress.total else ""
+        return f"{session.name} is being created{step}…"
+    if session.status == Status.FAILED:
+        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
+    if session.status == Status.ARCHIVED:
+        return f"{session.name} is archived. Press a to unarchive it."
+    return f"{session.name} is stopped. Press r to restart it."
+
+
+async def run_app(client: Any, settings: Settings) -> None:
+    """Run the app until the person quits (`asyncio.run(run_app(client, settings))`).
+
+    The app connects the client on mount and closes its consoles and the client on the way out.
+    """
+    await ClauderonApp(client, settings).run_async()

@@ -1,0 +1,71 @@
+"""The command palette's provider: every app action, and "switch to" for every session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .app import ClauderonApp
+
+
+@dataclass(frozen=True)
+class PaletteAction:
+    """One palette entry: title, help text and the app action it runs."""
+
+    title: str
+    help: str
+    action: str
+
+
+PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
+    PaletteAction("New session", "Open the create dialog", "new_session"),
+    PaletteAction("Restart session", "Restart the selected session's container and agent", "restart"),
+    PaletteAction("Delete session", "Delete the selected session (asks first)", "delete"),
+    PaletteAction("Archive session", "Archive the selected session", "archive"),
+    PaletteAction("Unarchive session", "Bring the selected archived session back", "unarchive"),
+    PaletteAction("Toggle access mode", "Switch the selected session between read-write and read-only", "access_mode"),
+    PaletteAction("Focus terminal", "Type into the selected session's terminal", "focus_terminal"),
+    PaletteAction("Focus sidebar", "Move focus to the session list", "focus_sidebar"),
+    PaletteAction("Next session", "Show the next session in the list", "next_session"),
+    PaletteAction("Previous session", "Show the previous session in the list", "previous_session"),
+    PaletteAction("Switch session…", "Fuzzy-find a session by name", "switcher"),
+    PaletteAction("Scroll mode", "Scroll the terminal's history", "scroll_mode"),
+    PaletteAction("Copy mode", "Select terminal lines and copy them", "copy_mode"),
+    PaletteAction("Cycle filter", "all / running / needs attention / archived", "cycle_filter"),
+    PaletteAction("Search sessions", "Filter the session list by text", "search"),
+    PaletteAction("Help", "Every key binding", "help"),
+    PaletteAction("Quit", "Leave clauderon (sessions keep running)", "quit"),
+)
+
+
+class ClauderonCommands(Provider):
+    """Actions and sessions for the command palette."""
+
+    @property
+    def _app(self) -> ClauderonApp:
+        return self.app  # type: ignore[return-value]
+
+    def _entries(self) -> list[tuple[str, str, object]]:
+        app = self._app
+        entries: list[tuple[str, str, object]] = [
+            (entry.title, entry.help, partial(app.run_action, entry.action)) for entry in PALETTE_ACTIONS
+        ]
+        for session in app.sorted_sessions():
+            entries.append((f"Switch to {session.name}", f"{session.status.value} · {session.branch}",
+                            partial(app.show_session, session.id)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

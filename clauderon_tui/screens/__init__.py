@@ -1,0 +1,1 @@
+"""Modal screens: create, confirm delete, session switcher, help."""

@@ -1,0 +1,218 @@
+"""The agents' command lines and environments, and the config files written into an agent home."""
+
+from __future__ import annotations
+
+import json
+import stat
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from runtime.agent_setup import write_agent_config
+from runtime.agents import CONTAINER_HOME, agent_command, new_agent_session_id
+from runtime.errors import ClauderonError
+from runtime.models import Session
+
+KEY = "sk-ant-api03-placeholder-for-tests-0123456789ABCDEFGHIJ"
+SID = "3f1c2a9e-8b7d-4c6e-9a5f-0e1d2c3b4a59"
+
+
+def make_session(agent: str, **changes) -> Session:
+    fields = dict(name="s", repo_path="/r", base_branch="main", branch="b", worktree_path="/w", agent=agent,
+                  backend="docker")
+    return Session(**{**fields, **changes})
+
+
+def write_transcript(agent_home: Path, session_id: str) -> None:
+    folder = agent_home / ".claude" / "projects" / "-workspace"
+    folder.mkdir(parents=True)
+    (folder / f"{session_id}.jsonl").write_text("{}\n")
+
+
+# -- command lines --------------------------------------------------------------------------------------
+
+
+def test_shell_runs_a_login_shell() -> None:
+    assert agent_command(make_session("shell"), resume=False).argv == ["bash", "-l"]
+    assert agent_command(make_session("shell"), resume=True).argv == ["bash", "-l"]
+
+
+def test_claude_new_session_passes_flags_id_and_prompt() -> None:
+    session = make_session("claude", skip_permissions=True, agent_session_id=SID, initial_prompt="-fix the bug")
+    command = agent_command(session, resume=False)
+    assert command.argv == ["claude", "--dangerously-skip-permissions", "--session-id", SID, "--", "-fix the bug"]
+    assert command.env["IS_SANDBOX"] == "1"
+    assert command.env["DISABLE_AUTOUPDATER"] == "1"
+    assert command.env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+
+
+def test_claude_without_skip_or_prompt() -> None:
+    command = agent_command(make_session("claude", agent_session_id=SID), resume=False)
+    assert command.argv == ["claude", "--session-id", SID]
+
+
+def test_claude_resume_continues_the_conversation_without_the_prompt(tmp_path: Path) -> None:
+    session = make_session("claude", skip_permissions=True, agent_session_id=SID, initial_prompt="do it")
+    write_transcript(tmp_path, SID)
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == [
+        "claude", "--dangerously-skip-permissions", "--resume", SID]
+    # Without an agent home to look in, the transcript is assumed to exist.
+    assert agent_command(session, resume=True).argv[-2:] == ["--resume", SID]
+
+
+def test_claude_resume_without_transcript_starts_the_same_id_afresh(tmp_path: Path) -> None:
+    session = make_session("claude", agent_session_id=SID, initial_prompt="do it")
+    write_transcript(tmp_path, str(uuid.uuid4()))  # some other conversation does not count
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == ["claude", "--session-id", SID]
+
+
+def test_claude_resume_without_an_id_continues_the_latest(tmp_path: Path) -> None:
+    session = make_session("claude")
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == ["claude"]
+    write_transcript(tmp_path, SID)
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == ["claude", "--continue"]
+
+
+def test_codex_new_and_resume() -> None:
+    session = make_session("codex", skip_permissions=True, initial_prompt="write tests")
+    new = agent_command(session, resume=False)
+    assert new.argv == ["codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox", "--", "write tests"]
+    assert new.env == {"CODEX_HOME": f"{CONTAINER_HOME}/.codex"}
+    resumed = agent_command(session, resume=True)
+    assert resumed.argv == ["codex", "--no-daemon", "--dangerously-bypass-approvals-and-sandbox", "resume", "--last"]
+
+
+def test_codex_without_skip_runs_unsandboxed_with_approvals() -> None:
+    command = agent_command(make_session("codex"), resume=False)
+    assert command.argv == ["codex", "--no-daemon", "--sandbox", "danger-full-access", "--ask-for-approval", "on-request"]
+
+
+def test_codex_local_session_keeps_codex_home_under_its_home() -> None:
+    assert "CODEX_HOME" not in agent_command(make_session("codex", backend="local"), resume=False).env
+
+
+def test_unknown_agent_is_refused() -> None:
+    with pytest.raises(ClauderonError, match="unknown agent"):
+        agent_command(make_session("aider"), resume=False)
+
+
+def test_new_agent_session_id() -> None:
+    first, second = new_agent_session_id("claude"), new_agent_session_id("claude")
+    assert uuid.UUID(first).version == 4 and first != second
+    assert new_agent_session_id("codex") is None
+    assert new_agent_session_id("shell") is None
+
+
+# -- Claude Code files ----------------------------------------------------------------------------------
+
+
+def test_claude_files_skip_every_first_run_dialog(tmp_path: Path) -> None:
+    session = make_session("claude", subdir="pkg/app", skip_permissions=True)
+    written = write_agent_config(tmp_path, session, placeholder_key=KEY)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [".claude.json", ".claude/settings.json"]
+    state = json.loads((tmp_path / ".claude.json").read_text())
+    assert state["hasCompletedOnboarding"] is True
+    for folder in ("/workspace", "/workspace/pkg/app"):
+        assert state["projects"][folder]["hasTrustDialogAccepted"] is True
+    assert state["customApiKeyResponses"]["approved"] == [KEY[-20:]]
+    settings = json.loads((tmp_path / ".claude" / "settings.json").read_text())
+    assert settings["skipDangerousModePermissionPrompt"] is True
+    assert settings["env"]["DISABLE_AUTOUPDATER"] == "1"
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in written)
+
+
+def test_claude_settings_leave_the_bypass_disclaimer_for_sessions_without_the_flag(tmp_path: Path) -> None:
+    write_agent_config(tmp_path, make_session("claude"), placeholder_key=KEY)
+    assert "skipDangerousModePermissionPrompt" not in json.loads((tmp_path / ".claude" / "settings.json").read_text())
+
+
+def test_claude_state_is_merged_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / ".claude.json").write_text(json.dumps({
+        "numStartups": 7, "customApiKeyResponses": {"approved": ["older-key-suffix-0001"], "rejected": ["x"]},
+        "projects": {"/workspace": {"lastSessionId": "abc", "hasTrustDialogAccepted": False}},
+    }))
+    session = make_session("claude")
+    write_agent_config(tmp_path, session, placeholder_key=KEY)
+    write_agent_config(tmp_path, session, placeholder_key=KEY)  # every start: no duplicates
+    state = json.loads((tmp_path / ".claude.json").read_text())
+    assert state["numStartups"] == 7
+    assert state["customApiKeyResponses"] == {"approved": ["older-key-suffix-0001", KEY[-20:]], "rejected": ["x"]}
+    assert state["projects"]["/workspace"]["lastSessionId"] == "abc"
+    assert state["projects"]["/workspace"]["hasTrustDialogAccepted"] is True
+
+
+def test_claude_oauth_approves_no_api_key(tmp_path: Path) -> None:
+    write_agent_config(tmp_path, make_session("claude"), placeholder_key=KEY, oauth=True)
+    assert "customApiKeyResponses" not in json.loads((tmp_path / ".claude.json").read_text())
+
+
+def test_a_planted_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"secret": true}')
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".claude.json").symlink_to(outside)
+    write_agent_config(home, make_session("claude"), placeholder_key=KEY)
+    assert outside.read_text() == '{"secret": true}'
+    assert not (home / ".claude.json").is_symlink()
+    assert "secret" not in json.loads((home / ".claude.json").read_text())
+
+
+# -- Codex files ----------------------------------------------------------------------------------------
+
+
+def test_codex_config_trusts_the_workspace_and_stays_quiet(tmp_path: Path) -> None:
+    session = make_session("codex", subdir="svc")
+    written = write_agent_config(tmp_path, session, placeholder_key="sk-proj-placeholder")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [".codex/auth.json", ".codex/config.toml"]
+    config = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
+    assert config["projects"]["/workspace"]["trust_level"] == "trusted"
+    assert config["projects"]["/workspace/svc"]["trust_level"] == "trusted"
+    assert config["check_for_update_on_startup"] is False
+    assert config["approval_policy"] == "on-request" and config["sandbox_mode"] == "danger-full-access"
+    assert config["analytics"] == {"enabled": False} and config["feedback"] == {"enabled": False}
+    assert config["cli_auth_credentials_store"] == "file"
+    assert config["features"] == {"plugins": False, "api_key_model_discovery": False}
+    auth = json.loads((tmp_path / ".codex" / "auth.json").read_text())
+    assert auth == {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-proj-placeholder"}
+
+
+def test_codex_skip_permissions_never_asks(tmp_path: Path) -> None:
+    write_agent_config(tmp_path, make_session("codex", skip_permissions=True), placeholder_key="k", workspace="/src")
+    config = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
+    assert config["approval_policy"] == "never"
+    assert list(config["projects"]) == ["/src"]
+
+
+def test_codex_config_keeps_the_users_settings(tmp_path: Path) -> None:
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "config.toml").write_text(
+        'model = "gpt-5"\n[notice]\nhide_rate_limit_model_nudge = true\n[projects."/other"]\ntrust_level = "untrusted"\n')
+    write_agent_config(tmp_path, make_session("codex"), placeholder_key="k")
+    config = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
+    assert config["model"] == "gpt-5"
+    assert config["notice"] == {"hide_rate_limit_model_nudge": True, "hide_full_access_warning": True}
+    assert config["projects"]["/other"] == {"trust_level": "untrusted"}
+
+
+def test_codex_oauth_writes_the_given_auth_file_only(tmp_path: Path) -> None:
+    dummy = json.dumps({"auth_mode": "chatgpt", "tokens": {"refresh_token": "placeholder"}})
+    written = write_agent_config(tmp_path, make_session("codex"), placeholder_key="k", oauth=True, codex_auth_json=dummy)
+    assert (tmp_path / ".codex" / "auth.json").read_text() == dummy
+    assert len(written) == 2
+    other = tmp_path / "other"
+    other.mkdir()
+    assert len(write_agent_config(other, make_session("codex"), placeholder_key="k", oauth=True)) == 1
+    assert not (other / ".codex" / "auth.json").exists()
+    third = tmp_path / "third"
+    third.mkdir()
+    with pytest.raises(ValueError):
+        write_agent_config(third, make_session("codex"), placeholder_key="k", oauth=True, codex_auth_json="{nope")
+    assert list(third.iterdir()) == []
+
+
+def test_shell_needs_no_files(tmp_path: Path) -> None:
+    assert write_agent_config(tmp_path, make_session("shell"), placeholder_key="k") == []
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,93 @@
+"""ProxyService lifecycle: port choice and persistence, clean start/stop, busy ports, the CA on disk."""
+
+from __future__ import annotations
+
+import socket
+import stat
+
+import pytest
+
+from proxy import ProxyError, ProxyService, choose_port
+from proxy.credentials import CredentialStore
+from runtime.home import Home
+from runtime.settings import Settings
+from tests.test_proxy_fixtures import closed_port
+
+
+def connects(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def service(home: Home, **kw) -> ProxyService:
+    store = CredentialStore(secrets_dir=home.secrets, environ={})
+    return ProxyService(home, Settings(), credential_sources=store, **kw)
+
+
+def test_port_is_chosen_once_and_kept(short_tmp):
+    home = Home.open(short_tmp / "a")
+    first = choose_port(home)
+    assert (home.root / "proxy.port").read_text().strip() == str(first)
+    with socket.socket() as s:  # even if that port is busy later, the home keeps its port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", first))
+        except OSError:
+            pass
+        assert choose_port(home) == first
+
+
+def test_second_home_gets_another_port_when_the_default_is_taken(short_tmp):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        port = choose_port(Home.open(short_tmp / "b"), preferred=busy)
+    assert port != busy and port > 0
+
+
+def test_start_stop_really_closes_and_restarts_on_the_same_port(short_tmp):
+    home = Home.open(short_tmp / "h")
+    port = closed_port()
+    svc = service(home, port=port, listen_hosts=("127.0.0.1", "127.0.0.2"))
+    assert svc.start() == port
+    try:
+        assert connects("127.0.0.1", port) and connects("127.0.0.2", port)
+        with pytest.raises(ProxyError, match="already running"):
+            service(home, port=closed_port()).start()
+    finally:
+        svc.stop()
+    assert not connects("127.0.0.1", port) and not connects("127.0.0.2", port)
+    again = service(home, port=port)
+    assert again.start() == port
+    again.stop()
+    assert not connects("127.0.0.1", port)
+
+
+def test_busy_port_is_one_clear_error(short_tmp):
+    home = Home.open(short_tmp / "h")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(ProxyError, match=f"cannot listen on port {busy}"):
+            service(home, port=busy).start()
+    ok = service(home, port=closed_port())  # the failed start left the process free for another
+    ok.start()
+    ok.stop()
+
+
+def test_ca_generated_once_with_a_private_key_kept_private(short_tmp):
+    home = Home.open(short_tmp / "h")
+    svc = service(home, port=closed_port())
+    cert = svc.ca_cert_path
+    assert cert == home.root / "proxy-ca" / "proxy-ca.pem"
+    text = cert.read_text()
+    assert "BEGIN CERTIFICATE" in text and "PRIVATE KEY" not in text
+    key = home.root / "proxy-ca" / "mitmproxy-ca.pem"
+    assert "PRIVATE KEY" in key.read_text()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert service(home, port=closed_port()).ca_cert_path.read_text() == text

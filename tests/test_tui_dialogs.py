@@ -1,0 +1,176 @@
+"""Pilot tests for the create dialog and the delete confirmation."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Input, RadioSet, TextArea
+
+from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
+from clauderon_tui.screens.create import CreateSessionScreen, parse_env_lines, parse_mount_lines
+from clauderon_tui.widgets.terminal import TerminalView
+from runtime.models import Status
+from tests.fake_engine import FakeEngineClient, fake_app, sample_sessions, wait_until
+
+SIZE = (120, 36)
+
+
+async def _open_create(pilot) -> CreateSessionScreen:
+    app = pilot.app
+    await wait_until(pilot, lambda: app.sessions, "the first snapshot")
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(app.screen, CreateSessionScreen), "the create dialog")
+    screen = app.screen
+    await wait_until(pilot, lambda: screen.query_one("#repo", Input).value, "recent repos")
+    return screen
+
+
+async def test_create_success_selects_and_focuses_the_new_session() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        assert screen.query_one("#repo", Input).value == "/home/dev/src/webapp"
+        screen.query_one("#prompt", TextArea).text = "Fix the flaky login test"
+        await wait_until(pilot, lambda: screen.query_one("#name", Input).value == "fix-flaky-login-test",
+                         "the suggested name")
+        codex = screen.query_one("#agent", RadioSet).query("RadioButton")[2]
+        codex.value = True
+        screen.query_one("#env", TextArea).text = "DEBUG=1\nMODE=fast"
+        screen.query_one("#mounts", TextArea).text = "/data:/mnt/data:ro"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CreateSessionScreen), "the dialog to close")
+        request = app.client.create_requests[0]
+        assert request["repo"] == "/home/dev/src/webapp"
+        assert request["name"] == "fix-flaky-login-test"
+        assert request["agent"] == "codex"
+        assert request["backend"] == "docker"
+        assert request["prompt"] == "Fix the flaky login test"
+        assert request["env"] == {"DEBUG": "1", "MODE": "fast"}
+        assert request["mounts"] == ["/data:/mnt/data:ro"]
+        new = app.sessions[app.selected_id]
+        assert new.name == "fix-flaky-login-test" and new.status == Status.RUNNING
+        await wait_until(pilot, lambda: isinstance(app.focused, TerminalView), "the terminal focus")
+
+
+async def test_create_failure_stays_open_with_the_error() -> None:
+    client = FakeEngineClient(sample_sessions())
+    client.fail_next_create = "image clauderon-agent:latest not found; run `clauderon image build`"
+    app = fake_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "doomed"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "not found" in str(screen.query_one("#create-error").render()),
+                         "the error in the dialog")
+        assert app.screen is screen
+        assert "2/3" in str(screen.query_one("#progress").render())
+        assert not screen.query_one("#submit", Button).disabled
+
+
+async def test_create_refused_by_engine_shows_error() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "fix-login-bug"  # taken
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "already exists" in str(screen.query_one("#create-error").render()),
+                         "the conflict")
+        assert app.screen is screen
+
+
+async def test_invalid_name_is_flagged_inline_and_not_sent() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        name = screen.query_one("#name", Input)
+        name.focus()
+        await pilot.press("B", "a", "d")
+        error = screen.query_one("#name-error")
+        await wait_until(pilot, lambda: error.display, "the inline error")
+        assert "a-z" in str(error.render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        name.value = "good-name"
+        await wait_until(pilot, lambda: not error.display, "the error to clear")
+
+
+async def test_unavailable_backend_is_disabled_with_reason() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        buttons = {b.name: b for b in screen.query_one("#backend", RadioSet).query("RadioButton")}
+        assert buttons["kubernetes"].disabled
+        assert "no kubeconfig found" in str(buttons["kubernetes"].label)
+        assert "unsandboxed" in str(buttons["local"].label)
+        assert not buttons["docker"].disabled
+
+
+async def test_bad_advanced_fields_open_advanced_and_block() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "ok-name"
+        screen.query_one("#cpu", Input).value = "lots"
+        screen.query_one("#mounts", TextArea).text = "relative:/x"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        assert not screen.query_one("#advanced").collapsed
+        text = str(screen.query_one("#advanced-error").render())
+        assert "cpu" in text and "mount line 1" in text
+
+
+def test_env_and_mount_parsers() -> None:
+    assert parse_env_lines("A=1\n\nB=x=y\n") == {"A": "1", "B": "x=y"}
+    assert parse_mount_lines("/a:/b\n/c:/d:ro\n") == ["/a:/b", "/c:/d:ro"]
+    for bad in ("A", "=1"):
+        try:
+            parse_env_lines(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+async def test_delete_confirm_deletes() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sessions, "snapshot")
+        app.show_session("id-refactor-")
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
+        assert "branch" in str(app.screen.query("Static")[1].render())
+        await pilot.click("#delete")
+        await wait_until(pilot, lambda: "id-refactor-" not in app.sessions, "the deletion")
+        assert ("delete", ("id-refactor-", False)) in app.client.calls
+
+
+async def test_delete_cancel_keeps_the_session() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sessions, "snapshot")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDeleteScreen), "cancel")
+        assert not [c for c in app.client.calls if c[0] == "delete"]
+
+
+async def test_delete_refused_offers_force() -> None:
+    client = FakeEngineClient(sample_sessions())
+    client.delete_refusal = "worktree has uncommitted changes (2 files); commit them or delete with force"
+    app = fake_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sessions, "snapshot")
+        app.show_session("id-refactor-")
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
+        screen = app.screen
+        assert not screen.query_one("#force").display
+        await pilot.click("#delete")
+        await wait_until(pilot, lambda: "uncommitted" in str(screen.query_one("#error").render()), "the refusal")
+        assert "id-refactor-" in app.sessions
+        await wait_until(pilot, lambda: screen.query_one("#force").display, "the force button")
+        await pilot.click("#force")
+        await wait_until(pilot, lambda: "id-refactor-" not in app.sessions, "the forced deletion")
+        assert ("delete", ("id-refactor-", True)) in client.calls

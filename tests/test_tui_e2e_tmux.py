@@ -1,0 +1,107 @@
+"""End to end: the real `clauderon` app in tmux, against a real engine and a real Docker shell session."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.cli_harness import Cli
+from tests.conftest import TEST_AGENT_IMAGE
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+
+
+class Tmux:
+    """One detached tmux server running one command, driven with send-keys and read with capture-pane."""
+
+    def __init__(self, command: str, env: dict[str, str], cols: int = 140, rows: int = 40) -> None:
+        self.socket = f"clauderon-e2e-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+        self._run("new-session", "-d", "-s", "app", "-x", str(cols), "-y", str(rows),
+                  f"env {exports} TERM=xterm-256color {command}")
+        self._run("resize-window", "-t", "app", "-x", str(cols), "-y", str(rows))
+
+    def _run(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,
+                              text=True, timeout=30).stdout
+
+    def keys(self, *keys: str) -> None:
+        """Press tmux key names (`Enter`, `C-c`, `C-]`)."""
+        self._run("send-keys", "-t", "app", *keys)
+
+    def type(self, text: str) -> None:
+        """Type literal text."""
+        self._run("send-keys", "-t", "app", "-l", text)
+
+    def screen(self) -> str:
+        return self._run("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, needle: str, timeout: float = 60) -> str:
+        """Poll the pane until `needle` shows (a deadline for slow machines, not a speed check)."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if needle in text:
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{needle!r} never appeared:\n{text}")
+
+    def wait_exit(self, timeout: float = 60) -> None:
+        """Poll until the app's process has ended (tmux closes the pane, then the server)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "app"], capture_output=True,
+                              timeout=30).returncode != 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"the app did not exit:\n{self.screen()}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def cli(short_tmp: Path):
+    c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
+    yield c
+    c.cleanup()
+
+
+def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
+    app = Tmux(f"{shlex.quote(sys.executable)} -m clauderon_tui.cli", {"CLAUDERON_HOME": str(cli.home)})
+    try:
+        app.wait_for("No sessions yet")
+        app.wait_for("engine ●")
+        # Created from the CLI: the app learns about it from the event stream.
+        cli("create", "--repo", str(git_repo), "--name", "e2e-shell", "--agent", "shell", timeout=180)
+        app.wait_for("e2e-shell")
+        app.keys("Enter")
+        app.type("echo one-$((40+2))")
+        app.keys("Enter")
+        app.wait_for("one-42")
+        # ctrl+c reaches the shell: it interrupts a sleep instead of doing anything in the app.
+        app.type("sleep 300")
+        app.keys("Enter")
+        time.sleep(0.5)
+        app.keys("C-c")
+        app.type("echo after-$((1+1))")
+        app.keys("Enter")
+        app.wait_for("after-2")
+        # The prefix key then o leaves the terminal; ? then opens help (proof that the sidebar has the keys).
+        app.keys("C-]", "o")
+        app.keys("?")
+        app.wait_for("every binding")
+        app.keys("Escape")
+        # The same screen seen through the engine: the app's typing really reached the session.
+        assert "one-42" in cli("screen", "e2e-shell").out
+        app.keys("C-q")
+        app.wait_exit()
+    finally:
+        app.kill()

@@ -1,0 +1,307 @@
+"""Pilot tests for the main screen's flows against the fake engine."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+
+from clauderon_tui.screens.help import HelpScreen
+from clauderon_tui.screens.switcher import SessionSwitcher
+from clauderon_tui.widgets.health_bar import HealthBar
+from clauderon_tui.widgets.terminal import TerminalView
+from runtime.models import AgentStatus, Status
+from tests.fake_engine import FakeEngineClient, fake_app, make_session, sample_sessions, wait_until
+
+SIZE = (120, 36)
+PREFIX = "ctrl+right_square_bracket"
+
+
+async def _ready(pilot) -> None:
+    app = pilot.app
+    await wait_until(pilot, lambda: app.sessions and app.selected_id is not None, "the first snapshot")
+
+
+async def _open_terminal(pilot, name: str) -> None:
+    """Select a session, press Enter, and wait until its console is attached."""
+    app = pilot.app
+    app.show_session(app.client._find(name).id)
+    await pilot.pause()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.terminal.channel is not None and app.terminal.channel.state == "live",
+                     "the console")
+    assert isinstance(app.focused, TerminalView)
+
+
+async def test_empty_state_and_first_selection() -> None:
+    app = fake_app(FakeEngineClient([]))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.query_one("#empty").display, "the empty state")
+        assert "Press n" in str(app.query_one("#empty").render())
+        assert app.selected_id is None
+
+
+async def test_arrow_keys_change_selection_and_the_pane_follows() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        first = app.sidebar.shown_ids[0]
+        assert app.selected_id == first
+        await pilot.press("down")
+        await wait_until(pilot, lambda: app.selected_id == app.sidebar.shown_ids[1], "selection to move")
+        assert app.pane.session is not None and app.pane.session.id == app.selected_id
+
+
+async def test_enter_focuses_terminal_and_typing_reaches_console() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press("l", "s", "space", "slash", "enter")
+        console = app.client.console_for("fix-login-bug")
+        assert bytes(console.received) == b"ls /\r"
+        await wait_until(pilot, lambda: "ls /" in app.terminal.emulator.text(), "the echo on screen")
+
+
+async def test_keys_the_app_would_steal_reach_the_program() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press("ctrl+c", "ctrl+q", "ctrl+p", "escape", "tab", "question_mark", "f1", "delete")
+        console = app.client.console_for("fix-login-bug")
+        assert bytes(console.received) == b"\x03\x11\x10\x1b\t?\x1bOP\x1b[3~"
+        assert app.is_running
+        assert not isinstance(app.screen, (CommandPalette, HelpScreen))
+        assert isinstance(app.focused, TerminalView)
+
+
+async def test_non_running_session_does_not_take_focus() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.show_session("id-refactor-")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.focused, TerminalView)
+        assert "stopped" in app.pane.message
+
+
+async def test_prefix_leave_next_previous_and_jump() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        shown = app.sidebar.shown_ids
+        index = shown.index(app.selected_id)
+        await pilot.press(PREFIX)
+        assert app.terminal.prefix_pending
+        assert "PREFIX" in str(app.query_one("#pane-title").render())
+        await pilot.press("n")
+        assert not app.terminal.prefix_pending
+        assert app.selected_id == shown[index + 1]
+        await pilot.press(PREFIX, "p", PREFIX, "p")
+        assert app.selected_id == shown[index - 1]
+        await pilot.press(PREFIX, "1")
+        assert app.selected_id == shown[0]
+        await pilot.press(PREFIX, "o")
+        assert app.focused is app.sidebar.session_list
+        console = app.client.console_for("fix-login-bug")
+        assert bytes(console.received) == b""
+
+
+async def test_double_prefix_sends_it_through() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press(PREFIX, PREFIX, "x", PREFIX, "escape")
+        console = app.client.console_for("fix-login-bug")
+        assert bytes(console.received) == b"\x1dx"
+        assert app.focused is app.sidebar.session_list
+
+
+async def test_custom_prefix_key_from_settings() -> None:
+    app = fake_app(tui={"prefix_key": "ctrl+a"})
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press("ctrl+right_square_bracket", "ctrl+a", "ctrl+a")
+        assert bytes(app.client.console_for("fix-login-bug").received) == b"\x1d\x01"
+
+
+async def test_prefix_switcher_fuzzy_finds_a_session() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press(PREFIX, "s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionSwitcher), "the switcher")
+        await pilot.press("s", "c", "r", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SessionSwitcher), "the switcher to close")
+        assert app.sessions[app.selected_id].name == "scratch-shell"
+
+
+async def test_switching_back_keeps_the_console_and_its_screen() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press("h", "e", "l", "l", "o")
+        await wait_until(pilot, lambda: "hello" in app.terminal.emulator.text(), "echo")
+        first_channel = app.terminal.channel
+        await _open_terminal(pilot, "scratch-shell")
+        assert app.terminal.channel is not first_channel
+        await pilot.press(PREFIX, "o")
+        await _open_terminal(pilot, "fix-login-bug")
+        assert app.terminal.channel is first_channel
+        assert "hello" in app.terminal.emulator.text()
+
+
+async def test_palette_opens_from_sidebar_only() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette to close")
+
+
+async def test_palette_runs_an_action() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.show_session("id-fix-login")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        for letter in "restart session":
+            await pilot.press(letter if letter != " " else "space")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: ("restart", "id-fix-login") in app.client.calls, "the restart call")
+
+
+async def test_help_lists_every_binding() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        rows = app.screen._rows
+        keys = {row[1] for row in rows}
+        for key in ("n", "r", "d", "a", "m", "f", "/", "ctrl+]", "esc, o", "n / p", "1-9", "s, f", "[", "y, c"):
+            assert key in keys, key
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
+
+
+async def test_filters_and_search() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        names = lambda: [app.sessions[i].name for i in app.sidebar.shown_ids]  # noqa: E731
+        assert "old-experiment" not in names()
+        await pilot.press("f")
+        assert sorted(names()) == ["add-dark-mode", "fix-login-bug", "scratch-shell"]
+        await pilot.press("f")
+        assert sorted(names()) == ["add-dark-mode", "broken-build"]
+        await pilot.press("f")
+        assert names() == ["old-experiment"]
+        await pilot.press("f")
+        assert len(names()) == 6
+        await pilot.press("slash", "d", "b")
+        assert names() == ["refactor-db"]
+        await pilot.press("escape")
+        assert len(names()) == 6
+
+
+async def test_life_cycle_keys() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.show_session("id-refactor-")
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: ("restart", "id-refactor-") in app.client.calls, "restart")
+        await wait_until(pilot, lambda: app.sessions["id-refactor-"].status == Status.RUNNING, "running")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: app.sessions["id-refactor-"].access_mode == "read-only", "read-only")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.sessions["id-refactor-"].status == Status.ARCHIVED, "archived")
+        # Archived sessions leave the "all" list; find it under "archived" and bring it back.
+        app.show_session("id-refactor-")
+        await pilot.pause()
+        assert app.sidebar.session_filter == "archived"
+        await pilot.press("a")
+        await wait_until(pilot, lambda: ("unarchive", "id-refactor-") in app.client.calls, "unarchive")
+
+
+async def test_engine_errors_are_shown_not_raised() -> None:
+    client = FakeEngineClient(sample_sessions())
+
+    async def refuse(ref: str):
+        from runtime.errors import Conflict
+        raise Conflict("docker daemon is not reachable; start it and retry")
+
+    client.restart_session = refuse  # type: ignore[method-assign]
+    app = fake_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any("docker daemon" in str(n.message) for n in app._notifications),
+                         "the error notification")
+        assert app.is_running
+
+
+async def test_reconnecting_indicator() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        bar = app.query_one(HealthBar)
+        assert "reconnecting" not in str(bar.render())
+        app.client.emit({"type": "connection", "state": "reconnecting"})
+        await wait_until(pilot, lambda: bar.has_class("-reconnecting"), "the reconnecting state")
+        assert "reconnecting" in str(bar.render())
+        app.client.emit({"type": "snapshot", "sessions": list(app.client.sessions.values())})
+        await wait_until(pilot, lambda: not bar.has_class("-reconnecting"), "connected again")
+
+
+async def test_health_event_updates_header() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        bar = app.query_one(HealthBar)
+        await wait_until(pilot, lambda: bar.health is not None, "health")
+        app.client.emit({"type": "health", "health": {**bar.health, "proxy": {"ok": False, "port": None,
+                                                                              "detail": "port 18100 in use"}}})
+        await wait_until(pilot, lambda: "port 18100 in use" in str(bar.render()), "proxy down")
+
+
+async def test_live_session_events() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        session = app.client.sessions["id-fix-login"].model_copy(update={"agent_status": AgentStatus.WAITING_INPUT})
+        app.client.update(session)
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.WAITING_INPUT,
+                         "the update")
+        await pilot.press("f", "f")  # needs attention
+        assert "id-fix-login" in app.sidebar.shown_ids
+        app.client.update(make_session("brand-new", agent_status=AgentStatus.NEEDS_PERMISSION, age=1))
+        await wait_until(pilot, lambda: "id-brand-new" in app.sidebar.shown_ids, "the new session")
+        app.client.emit({"type": "deleted", "session_id": "id-brand-new"})
+        await wait_until(pilot, lambda: "id-brand-new" not in app.sidebar.shown_ids, "the deletion")
+
+
+async def test_bell_when_a_session_starts_needing_attention() -> None:
+    app = fake_app()
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        session = app.client.sessions["id-fix-login"]
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.IDLE}))
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.IDLE, "idle")
+        assert rings == []
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.NEEDS_PERMISSION}))
+        await wait_until(pilot, lambda: rings == [1], "the bell")

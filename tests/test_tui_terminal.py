@@ -1,0 +1,237 @@
+"""The terminal widget: paste, mouse, resize, bounded feeding, scroll and copy modes."""
+
+from __future__ import annotations
+
+from rich.color import Color
+from textual.events import Paste
+
+from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
+from clauderon_tui.widgets.terminal import TerminalView
+from clauderon_tui.widgets.terminal_rows import terminal_colour
+from themes import terminal_palette
+from tests.fake_engine import fake_app, wait_until
+
+SIZE = (120, 36)
+PREFIX = "ctrl+right_square_bracket"
+
+
+async def _focused_terminal(pilot, name: str = "fix-login-bug"):
+    app = pilot.app
+    await wait_until(pilot, lambda: app.sessions and app.selected_id, "snapshot")
+    app.show_session(app.client._find(name).id)
+    await pilot.pause()
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.terminal.channel is not None and app.terminal.channel.state == "live",
+                     "the console")
+    console = app.client.console_for(name)
+    console.echo = False
+    return app.terminal, console
+
+
+async def _program_prints(pilot, terminal: TerminalView, console, data: bytes) -> None:
+    """Make the program print, and wait until the view has read and fed all of it."""
+    console.feed_output(data)
+    await wait_until(pilot, lambda: console._output.empty() and not terminal.channel.pending
+                     and terminal._pump_timer is None, "output to be fed")
+
+
+async def test_paste_plain_and_bracketed() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        terminal.post_message(Paste("one\ntwo"))
+        await wait_until(pilot, lambda: bytes(console.received) == b"one\rtwo", "plain paste")
+        await _program_prints(pilot, terminal, console, b"\x1b[?2004h")
+        await wait_until(pilot, lambda: terminal.emulator.bracketed_paste, "bracketed mode")
+        console.received.clear()
+        terminal.post_message(Paste("x y"))
+        await wait_until(pilot, lambda: bytes(console.received) == b"\x1b[200~x y\x1b[201~", "bracketed paste")
+
+
+async def test_application_cursor_mode_changes_arrows() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await pilot.press("up")
+        await _program_prints(pilot, terminal, console, b"\x1b[?1h")
+        await wait_until(pilot, lambda: terminal.emulator.app_cursor_keys, "DECCKM")
+        await pilot.press("up")
+        assert bytes(console.received) == b"\x1b[A\x1bOA"
+
+
+async def test_mouse_passes_through_only_when_enabled() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await pilot.click(TerminalView, offset=(4, 2))
+        assert bytes(console.received) == b""
+        await _program_prints(pilot, terminal, console, b"\x1b[?1000h\x1b[?1006h")
+        await wait_until(pilot, lambda: terminal.emulator.mouse_tracking == 1000, "mouse mode")
+        await pilot.click(TerminalView, offset=(4, 2))
+        assert bytes(console.received) == b"\x1b[<0;5;3M\x1b[<0;5;3m"
+
+
+async def test_resize_reaches_console_debounced() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        # The console was opened at the view's size: nothing to resize yet.
+        assert (console.cols, console.rows) == terminal.terminal_size()
+        await pilot.pause(0.2)
+        count = len(console.resizes)
+        await pilot.resize_terminal(100, 30)
+        await pilot.resize_terminal(90, 28)
+        await wait_until(pilot, lambda: console.resizes and console.resizes[-1] == terminal.terminal_size(),
+                         "the new size")
+        cols, rows = console.resizes[-1]
+        assert (terminal.emulator.cols, terminal.emulator.rows) == (cols, rows)
+        assert cols < 90 and rows < 28
+        assert len(console.resizes) > count
+
+
+async def test_flood_is_fed_in_bounded_chunks() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        channel = terminal.channel
+        fed: list[int] = []
+        original = channel.emulator.feed
+
+        def spy(data: bytes) -> None:
+            fed.append(len(data))
+            original(data)
+
+        channel.emulator.feed = spy  # type: ignore[method-assign]
+        flood = b"".join(b"line %06d ----------------------------------------\r\n" % i for i in range(6000))
+        console.feed_output(flood)
+        await wait_until(pilot, lambda: sum(fed) == len(flood), "the flood to be fed", tries=2000)
+        assert max(fed) <= FEED_CHUNK
+        assert len(fed) >= len(flood) // FEED_CHUNK
+        assert "line 005999" in terminal.emulator.text()
+
+
+async def test_scroll_mode_walks_history_and_exits() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await _program_prints(pilot, terminal, console,
+                              b"".join(b"row %d\r\n" % i for i in range(200)))
+        await pilot.press(PREFIX, "left_square_bracket")
+        assert terminal.scroll_mode
+        assert "SCROLL" in str(app.query_one("#pane-title").render())
+        await pilot.press("pageup", "pageup")
+        assert terminal.scroll_offset > 0
+        await pilot.press("g")
+        assert terminal.scroll_offset == terminal.emulator.history_size
+        assert terminal.view_line_text(0) == "row 0"
+        await pilot.press("G")
+        assert terminal.scroll_offset == 0
+        await pilot.press("pageup", "q")
+        assert not terminal.scroll_mode and terminal.scroll_offset == 0
+        assert bytes(console.received) == b""
+        await pilot.press("x")
+        assert bytes(console.received) == b"x"
+
+
+async def test_copy_mode_copies_selected_lines() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await _program_prints(pilot, terminal, console,
+                              b"".join(b"row %d\r\n" % i for i in range(100)))
+        await pilot.press(PREFIX, "y")
+        assert terminal.scroll_mode and terminal.selecting
+        rows = terminal.size.height
+        # Bottom line is empty (the cursor's line); go up three lines to the last three rows printed.
+        for _ in range(3):
+            await pilot.press("up")
+        await pilot.press("y")
+        assert not terminal.scroll_mode
+        assert app.clipboard == "row 97\nrow 98\nrow 99\n"
+        assert rows > 4
+        assert bytes(console.received) == b""
+
+
+async def test_console_error_is_shown_in_the_pane() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sessions, "snapshot")
+        original = app.client.console
+
+        async def refuse(ref, cols, rows):
+            from runtime.errors import EngineUnavailable
+            raise EngineUnavailable("engine is restarting; try again in a moment")
+
+        app.client.console = refuse  # type: ignore[method-assign]
+        app.show_session("id-fix-login")
+        await wait_until(pilot, lambda: "restarting" in app.pane.message, "the error message")
+        assert app.terminal.channel is None
+        app.client.console = original  # type: ignore[method-assign]
+
+
+def test_palette_colours_and_true_colour() -> None:
+    palette = terminal_palette("clauderon-dark")
+    assert terminal_colour("red", palette) == Color.parse(palette[1])
+    assert terminal_colour("brown", palette) == Color.parse(palette[3])
+    assert terminal_colour("bfightmagenta", palette) == Color.parse(palette[13])
+    assert terminal_colour("ff8000", palette) == Color.parse("#ff8000")
+    assert terminal_colour("default", palette) is None
+
+
+async def test_channel_feeds_in_background_when_not_shown() -> None:
+    from tests.fake_engine import FakeEngineClient, sample_sessions
+
+    client = FakeEngineClient(sample_sessions(), echo=False)
+    channel = ConsoleChannel("id-fix-login", 1000)
+    await channel.open(client, 40, 10)
+    console = client.consoles["id-fix-login"]
+    console.feed_output(b"background output")
+    import asyncio
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if "background output" in channel.emulator.text():
+            break
+    assert "background output" in channel.emulator.text()
+    await channel.close()
+    assert console.closed
+
+
+async def test_console_end_reconnects_while_running() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        first = terminal.channel
+        await console.close()
+        await wait_until(pilot, lambda: terminal.channel is not None and terminal.channel is not first
+                         and terminal.channel.state == "live", "a new console")
+        new_console = app.client.console_for("fix-login-bug")
+        assert new_console is not console
+        await pilot.press("z")
+        assert bytes(new_console.received) == b"z"
+
+
+async def test_resync_rebuilds_the_screen_from_the_snapshot() -> None:
+    from runtime.client import RESYNC
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await _program_prints(pilot, terminal, console, b"stale text")
+        await wait_until(pilot, lambda: "stale text" in terminal.emulator.text(), "stale text")
+        console.snapshot = b"\x1b[2J\x1b[Hfresh screen"
+        console.feed_output(RESYNC)
+        await wait_until(pilot, lambda: "fresh screen" in terminal.emulator.text(), "the resync")
+        assert "stale text" not in terminal.emulator.text()
+
+
+async def test_theme_change_repaints_with_its_palette() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await _program_prints(pilot, terminal, console, b"\x1b[31mred\x1b[0m")
+        before = terminal.render_line(0)
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = terminal.render_line(0)
+        assert before.text == after.text
+        assert before != after  # colour 1 and the background come from the new theme
