@@ -26,7 +26,7 @@ from themes import DEFAULT_THEME, load_themes, terminal_palette
 
 from .commands import ClauderonCommands
 from .consoles import ConsolePool
-from .formatting import needs_attention, sort_key
+from .formatting import as_session, needs_attention, not_running_message, sort_key
 from .help_text import binding_rows
 from .screens.confirm_delete import ConfirmDeleteScreen
 from .screens.create import CreateSessionScreen
@@ -153,12 +153,12 @@ class ClauderonApp(App[None]):
         kind = event.get("type")
         health_bar = self.query_one(HealthBar)
         if kind == "snapshot":
-            self.sessions = {s.id: s for s in map(_as_session, event.get("sessions", []))}
+            self.sessions = {s.id: s for s in map(as_session, event.get("sessions", []))}
             health_bar.connection = "connected"
             self._sessions_changed()
             self._retry_console()  # consoles die with the engine connection: reopen the shown one
         elif kind == "session":
-            session = _as_session(event["session"])
+            session = as_session(event["session"])
             previous = self.sessions.get(session.id)
             self.sessions[session.id] = session
             if self.settings.tui.bell and previous is not None and needs_attention(session) \
@@ -169,8 +169,11 @@ class ClauderonApp(App[None]):
                 self.screen.session_changed(session)
             if previous is not None and previous.status == Status.RUNNING and session.status != Status.RUNNING:
                 self.run_worker(self.consoles.drop(session.id))
-            if session.id == self.selected_id and (previous is None or previous.status != session.status):
-                self._show_selected()
+            if session.id == self.selected_id:
+                if previous is None or previous.status != session.status:
+                    self._show_selected()
+                elif session.status != Status.RUNNING:
+                    self.pane.message = not_running_message(session)  # creation progress
         elif kind == "deleted":
             session_id = event.get("session_id", "")
             self.sessions.pop(session_id, None)
@@ -232,7 +235,7 @@ class ClauderonApp(App[None]):
         if session.status != Status.RUNNING:
             self.terminal.attach(None)
             pane.message_is_error = session.status == Status.FAILED
-            pane.message = _not_running_message(session)
+            pane.message = not_running_message(session)
             return
         channel = self.consoles.get(session.id)
         if channel is not None and channel.state == "live":
@@ -311,7 +314,7 @@ class ClauderonApp(App[None]):
         if session.status == Status.RUNNING:
             self.terminal.focus()
         else:
-            self.notify(_not_running_message(session), severity="warning")
+            self.notify(not_running_message(session), severity="warning")
 
     def action_focus_sidebar(self) -> None:
         """Back to the session list."""
@@ -425,22 +428,6 @@ class ClauderonApp(App[None]):
         self.notify(f"{verb} {session.name}")
         if method == "restart_session" and session.id == self.selected_id:
             self._show_selected()
-
-
-def _as_session(value: Session | dict[str, Any]) -> Session:
-    return value if isinstance(value, Session) else Session.model_validate(value)
-
-
-def _not_running_message(session: Session) -> str:
-    if session.status == Status.CREATING:
-        progress = session.progress
-        step = f" ({progress.step}/{progress.total}: {progress.message})" if progress.total else ""
-        return f"{session.name} is being created{step}…"
-    if session.status == Status.FAILED:
-        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
-    if session.status == Status.ARCHIVED:
-        return f"{session.name} is archived. Press a to unarchive it."
-    return f"{session.name} is stopped. Press r to restart it."
 
 
 async def run_app(client: Any, settings: Settings) -> None:

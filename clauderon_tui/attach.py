@@ -15,7 +15,7 @@ import sys
 import termios
 import tty
 
-from runtime.client import RESYNC, EngineClient
+from runtime.client import RESIZED, RESYNC, EngineClient
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -91,6 +91,8 @@ async def _attach(home: Home, name: str, prefix: bytes) -> str:
                 chunk = await console.read()
                 if not chunk:
                     break
+                if chunk == RESIZED:  # the outer terminal keeps its own size
+                    continue
                 if chunk == RESYNC:
                     chunk = b"\x1b[H\x1b[2J" + console.snapshot
                 out.write(drop_queries(chunk))

@@ -94,8 +94,7 @@ def ensure_engine(home: Home) -> None:
     """A CLI command that finds no engine starts one in the background, detached."""
     if engine_running(home) and home.socket_path.exists():
         return
-    spawn_background_engine(home)
-    wait_for_socket(home)
+    wait_for_socket(home, proc=spawn_background_engine(home))
 
 
 def with_client(home: Home, fn: Callable[[EngineClient], Awaitable[Any]], *, start: bool = True) -> Any:
@@ -181,8 +180,7 @@ def cmd_engine(home: Home, loaded: LoadedSettings, args: argparse.Namespace) -> 
         if engine_running(home):
             print("an engine is already running")
             return 0
-        spawn_background_engine(home)
-        wait_for_socket(home)
+        wait_for_socket(home, proc=spawn_background_engine(home))
         print(f"engine started in the background ({home.socket_path})")
         return 0
     return run_headless_engine(home, loaded, wait_lock=args.wait_lock)

@@ -20,7 +20,7 @@ from runtime.terminal import TerminalEmulator
 
 log = logging.getLogger(__name__)
 
-FEED_CHUNK = 64 * 1024
+FEED_CHUNK = 32 * 1024
 """Most bytes fed to an emulator in one go (per refresh tick for the shown session)."""
 MAX_OPEN = 8
 """Consoles kept open at once."""

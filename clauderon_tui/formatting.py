@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from runtime.models import AgentStatus, Session, Status
 
@@ -91,3 +92,21 @@ def format_age(seconds: float) -> str:
 def sort_key(session: Session) -> tuple[int, float]:
     """Sessions needing attention first, then newest first."""
     return (0 if needs_attention(session) else 1, -session.created_at)
+
+
+def as_session(value: Session | dict[str, Any]) -> Session:
+    """Events carry Session records; accept their JSON form too."""
+    return value if isinstance(value, Session) else Session.model_validate(value)
+
+
+def not_running_message(session: Session) -> str:
+    """What the terminal pane says instead of a terminal, with the key that helps."""
+    if session.status == Status.CREATING:
+        progress = session.progress
+        step = f" ({progress.step}/{progress.total}: {progress.message})" if progress.total else ""
+        return f"{session.name} is being created{step}…"
+    if session.status == Status.FAILED:
+        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
+    if session.status == Status.ARCHIVED:
+        return f"{session.name} is archived. Press a to unarchive it."
+    return f"{session.name} is stopped. Press r to restart it."

@@ -56,6 +56,18 @@ def write_agent_config(agent_home: Path, session: Session, *, placeholder_key: s
     return []
 
 
+def placeholder_credential_env(agent: str, placeholder: str, *, oauth: bool = False) -> dict[str, str]:
+    """The environment variable through which `agent` takes its (placeholder) credential.
+
+    Claude Code sends `ANTHROPIC_API_KEY` as `x-api-key`, and `CLAUDE_CODE_OAUTH_TOKEN` as
+    `Authorization: Bearer` with the `oauth-2025-04-20` beta. Codex's TUI ignores OPENAI_API_KEY and
+    reads `~/.codex/auth.json` instead (see `write_agent_config`), so it needs none.
+    """
+    if agent == "claude":
+        return {"CLAUDE_CODE_OAUTH_TOKEN" if oauth else "ANTHROPIC_API_KEY": placeholder}
+    return {}
+
+
 def trusted_dirs(workspace: str, subdir: str = "") -> list[str]:
     """The directories to mark trusted: the workspace, and the subdirectory the agent starts in."""
     dirs = [str(PurePosixPath(workspace))]
@@ -169,5 +181,5 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-__all__ = ["write_agent_config", "trusted_dirs", "write_claude_state", "write_claude_settings", "codex_config",
+__all__ = ["write_agent_config", "placeholder_credential_env", "trusted_dirs", "write_claude_state", "write_claude_settings", "codex_config",
            "write_codex_config", "codex_api_key_auth", "API_KEY_SUFFIX_LENGTH"]

@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 
 from .errors import ClauderonError
 from .names import suggest_name
+from .terminal import ChunkKind
 from .requests import CreateRequest
 from .api_server import API, cancel_quietly, read_json
 
@@ -174,12 +175,14 @@ def add_routes(server: "ApiServer") -> None:
 
             async def outbound() -> None:
                 async for chunk in viewer:
-                    if isinstance(chunk, bytes):
-                        await ws.send_bytes(chunk)
-                    else:  # a resync after falling behind: a fresh snapshot replaces the screen
-                        c, r, data = chunk
-                        await ws.send_json({"type": "snapshot", "cols": c, "rows": r})
-                        await ws.send_bytes(data)
+                    if chunk.kind is ChunkKind.DATA:
+                        await ws.send_bytes(chunk.data)
+                    elif chunk.kind is ChunkKind.RESIZE:
+                        await ws.send_json({"type": "resize", "cols": chunk.cols, "rows": chunk.rows})
+                    elif chunk.kind is ChunkKind.RESYNC:  # fell behind: a fresh snapshot replaces the screen
+                        await ws.send_json({"type": "snapshot", "cols": chunk.cols, "rows": chunk.rows})
+                        await ws.send_bytes(chunk.data)
+                    # ENDED: the program's terminal ended; the stream goes on if the session restarts.
                 await ws.send_json({"type": "ended"})
                 await ws.close()
 

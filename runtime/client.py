@@ -31,26 +31,29 @@ class ConsoleConnection:
         self._ws = ws
         self.cols, self.rows, self.snapshot = cols, rows, snapshot
         self._pending_snapshot: tuple[int, int] | None = None
-        self.resyncs: list[tuple[int, int, bytes]] = []
 
     async def read(self) -> bytes:
-        """Next output bytes; b"" when the console ended. A resync (the viewer fell behind) arrives as
-        a snapshot in `resyncs`, announced by returning the special marker `RESYNC`."""
+        """Next output bytes; b"" when the console ended. Two markers need action from the caller:
+        `RESYNC` (rebuild the screen from `self.snapshot` at `self.cols` x `self.rows`: the viewer
+        fell behind) and `RESIZED` (the terminal is now `self.cols` x `self.rows`)."""
         while True:
             msg = await self._ws.receive()
             if msg.type == aiohttp.WSMsgType.BINARY:
                 if self._pending_snapshot is not None:
-                    cols, rows = self._pending_snapshot
+                    self.cols, self.rows = self._pending_snapshot
                     self._pending_snapshot = None
-                    self.cols, self.rows, self.snapshot = cols, rows, msg.data
-                    self.resyncs.append((cols, rows, msg.data))
+                    self.snapshot = msg.data
                     return RESYNC
                 return msg.data
             if msg.type == aiohttp.WSMsgType.TEXT:
                 control = json.loads(msg.data)
-                if control.get("type") == "snapshot":
+                kind = control.get("type")
+                if kind == "snapshot":
                     self._pending_snapshot = (control["cols"], control["rows"])
-                elif control.get("type") == "ended":
+                elif kind == "resize":
+                    self.cols, self.rows = control["cols"], control["rows"]
+                    return RESIZED
+                elif kind == "ended":
                     return b""
                 continue
             return b""
@@ -67,8 +70,9 @@ class ConsoleConnection:
         await self._ws.close()
 
 
-# Returned by `ConsoleConnection.read()` when the screen must be rebuilt from `connection.snapshot`.
+# Markers `ConsoleConnection.read()` returns instead of output bytes (see its docstring).
 RESYNC = b"\x00clauderon-resync\x00"
+RESIZED = b"\x00clauderon-resized\x00"
 
 
 class EngineClient:

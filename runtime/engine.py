@@ -189,8 +189,10 @@ class Engine:
             raise Conflict(f"session {session.name} is {session.status}; its terminal is not live (`clauderon restart {session.name}`)")
         return stream
 
-    async def start_stream(self, session: Session, prefill: bytes = b"") -> TerminalStream:
-        attachment = await self.backend(session).attach(session.backend_id or "")
+    async def start_stream(self, session: Session, prefill: bytes = b"", *, fresh: bool = False) -> TerminalStream:
+        """Attach and pump. `fresh` (a just-started sandbox) replays its output from the start;
+        otherwise `prefill` (recent output recovered after an engine restart) seeds the screen."""
+        attachment = await self.backend(session).attach(session.backend_id or "", replay=fresh)
         stream = self.streams.get(session.id)
         if stream is None:
             stream = TerminalStream(
@@ -234,7 +236,10 @@ class Engine:
                 pass
 
     def drop_stream(self, session_id: str) -> None:
-        self.streams.pop(session_id, None)
+        """Forget a session's terminal for good (archive, delete): its viewers are told it ended."""
+        stream = self.streams.pop(session_id, None)
+        if stream is not None:
+            stream.close_viewers()
 
     # ------------------------------------------------------------------ health
     async def health(self) -> dict[str, Any]:

@@ -147,9 +147,9 @@ class EngineHost:
 
 
 def spawn_background_engine(home: Home, *, wait_lock: bool = False) -> subprocess.Popen[bytes]:
-    """Start a detached `clauderon engine --background` (own session, stdio to its log)."""
+    """Start a detached headless `clauderon engine` (own session, stdio to its log)."""
     log_file = open(home.logs / "engine-background.log", "ab")
-    args = [sys.executable, "-m", "clauderon_tui.cli", "engine", "--background"]
+    args = [sys.executable, "-m", "clauderon_tui.cli", "engine"]
     if wait_lock:
         args.append("--wait-lock")
     env = {**os.environ, "CLAUDERON_HOME": str(home.root)}
@@ -159,11 +159,25 @@ def spawn_background_engine(home: Home, *, wait_lock: bool = False) -> subproces
     )
 
 
-def wait_for_socket(home: Home, timeout: float = 60.0) -> Path:
+def wait_for_socket(home: Home, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> Path:
+    """Wait until an engine serves the home's socket; fail fast with its last log line if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         path = home.socket_path
         if path.exists() and engine_running(home):
             return path
+        if proc is not None and proc.poll() is not None and not engine_running(home):
+            raise ClauderonError(f"the background engine exited at start: {_last_log_line(home)}")
         time.sleep(0.05)
     raise ClauderonError(f"no engine answered within {timeout:.0f}s; see {home.logs / 'engine-background.log'}")
+
+
+def _last_log_line(home: Home) -> str:
+    for name in ("engine-background.log", "engine.log"):
+        try:
+            lines = [line for line in (home.logs / name).read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            continue
+        if lines:
+            return lines[-1].strip()
+    return f"no log; see {home.logs}"

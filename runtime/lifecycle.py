@@ -102,7 +102,7 @@ class Lifecycle:
                 session.backend_id = await engine.backend(session).create(spec, progress=lambda m: self._progress(session, 4, m))
                 created["backend_id"] = session.backend_id
                 self._progress(session, 5)
-                await engine.start_stream(session)
+                await engine.start_stream(session, fresh=True)
                 session.status, session.error = Status.RUNNING, None
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
                 engine.save(session)
@@ -197,8 +197,7 @@ class Lifecycle:
         async with engine._ops, engine.lock_for(session.id):
             if not Path(session.worktree_path).exists():
                 raise ClauderonError(f"the worktree {session.worktree_path} of {session.name} is gone; delete the session")
-            await engine.stop_stream(session.id)
-            engine.drop_stream(session.id)
+            await engine.stop_stream(session.id)  # the stream itself stays: viewers see the new sandbox
             backend = engine.backend(session)
             if session.backend_id:
                 await backend.remove(session.backend_id)
@@ -208,7 +207,7 @@ class Lifecycle:
             spec.record = json.dumps(session.public())
             try:
                 session.backend_id = await backend.create(spec)
-                await engine.start_stream(session)
+                await engine.start_stream(session, fresh=True)
             except ClauderonError as exc:
                 if session.backend_id:
                     await backend.remove(session.backend_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.agent_setup import write_agent_config
+from runtime.agent_setup import placeholder_credential_env, write_agent_config
 from runtime.agents import CONTAINER_HOME, agent_command, new_agent_session_id
 from runtime.errors import ClauderonError
 from runtime.models import Session
@@ -216,3 +216,10 @@ def test_codex_oauth_writes_the_given_auth_file_only(tmp_path: Path) -> None:
 def test_shell_needs_no_files(tmp_path: Path) -> None:
     assert write_agent_config(tmp_path, make_session("shell"), placeholder_key="k") == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_placeholder_credential_env() -> None:
+    assert placeholder_credential_env("claude", "sk-ant-placeholder") == {"ANTHROPIC_API_KEY": "sk-ant-placeholder"}
+    assert placeholder_credential_env("claude", "tok", oauth=True) == {"CLAUDE_CODE_OAUTH_TOKEN": "tok"}
+    assert placeholder_credential_env("codex", "sk-placeholder") == {}
+    assert placeholder_credential_env("shell", "x") == {}

@@ -33,7 +33,7 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
     worktree = Path(created["worktree_path"])
     assert (worktree / "README.md").exists()
 
-    cli.wait_screen("alpha", "$")
+    cli.wait_screen("alpha", "/workspace")
     cli("send", "alpha", "--enter", "echo hello-$((6*7))")
     cli.wait_screen("alpha", "hello-42")
 
@@ -60,12 +60,12 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
     cli("unarchive", "alpha")
     [container] = containers_of(cli.home)
     assert container.id != first_container
-    cli.wait_screen("alpha", "$")
+    cli.wait_screen("alpha", "/workspace")
 
     cli("restart", "alpha")
     [restarted] = containers_of(cli.home)
     assert restarted.id != container.id
-    cli.wait_screen("alpha", "$")
+    cli.wait_screen("alpha", "/workspace")
 
     # delete: refused while dirty, then forced; the branch with commits is kept
     (worktree / "dirty.txt").write_text("uncommitted\n")
@@ -160,7 +160,7 @@ def test_second_home_never_touches_the_first(cli: Cli, git_repo: Path, short_tmp
         refused = other("create", "--repo", str(git_repo), "--name", "shared", check=False)
         assert refused.code == 1 and "another clauderon home" in refused.err
         assert len(containers_of(cli.home)) == 1
-        cli.wait_screen("shared", "$")
+        cli.wait_screen("shared", "/workspace")
     finally:
         other.cleanup()
     assert len(containers_of(cli.home)) == 1

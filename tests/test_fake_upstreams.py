@@ -25,10 +25,10 @@ import pyte
 import pytest
 from ptyprocess import PtyProcess
 
-from runtime.agent_setup import write_agent_config
+from runtime.agent_setup import placeholder_credential_env, write_agent_config
 from runtime.agents import agent_command, new_agent_session_id
 from runtime.models import Session
-from tests.fakes import make_test_certificate, server_ssl_context
+from tests.fakes import make_test_certificate
 from tests.fakes.anthropic import FakeAnthropic, ToolUseReply
 from tests.fakes.openai import FakeOpenAI, codex_shell_call, fake_id_token
 
@@ -119,8 +119,14 @@ class PtyScreen:
         return False
 
     def type_line(self, text: str) -> None:
-        self.proc.write(text.encode())
-        time.sleep(0.5)  # a pasted line and its Enter in one write would be taken as a multi-line paste
+        """Type `text`, wait for its echo (keys sent before the input box is live are lost), then Enter."""
+        for _ in range(3):
+            self.proc.write(text.encode())
+            if self.wait_for(text, 10):
+                break
+            self.proc.write(b"\x15")  # ctrl-u: clear whatever part did arrive before typing again
+        # Text and Enter in one burst would be taken as a paste with a line break in it.
+        time.sleep(0.3)
         self.proc.write(b"\r")
 
     def close(self) -> None:
@@ -147,15 +153,14 @@ def scratch() -> Path:
     (path / "home" / "tmp").mkdir(parents=True)
     (path / "work").mkdir()
     subprocess.run(["git", "init", "-q", str(path / "work")], check=True)
-    make_test_certificate(path / "tls", ["localhost"])
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
 def _tls(scratch: Path) -> tuple[ssl.SSLContext, str]:
     """The fake's server context and the CA file the CLI is told to trust (as the proxy's CA in production)."""
-    cert, key = scratch / "tls" / "fake-upstream.pem", scratch / "tls" / "fake-upstream.key"
-    return server_ssl_context(cert, key), str(cert)
+    certificate = make_test_certificate(scratch / "tls", ["localhost"])
+    return certificate.server_context(), str(certificate.ca)
 
 
 def _run(argv: list[str], env: dict[str, str], cwd: Path, needle: str, timeout: float = 60) -> tuple[PtyScreen, bool]:
@@ -176,7 +181,7 @@ def test_claude_turn_tool_call_and_resume(agent_clis: dict[str, Path], scratch: 
         write_agent_config(home, session, placeholder_key=PLACEHOLDER_ANTHROPIC_KEY, workspace=str(work))
         command = agent_command(session, resume=False, agent_home=home)
         env = {**_base_env(home), **command.env, "ANTHROPIC_BASE_URL": url, "NODE_EXTRA_CA_CERTS": ca_file,
-               "ANTHROPIC_API_KEY": PLACEHOLDER_ANTHROPIC_KEY}
+               **placeholder_credential_env("claude", PLACEHOLDER_ANTHROPIC_KEY)}
         fake.script(ToolUseReply("Bash", {"command": "echo TOOL-OUT-$((6*7))", "description": "echo"}),
                     "FAKE-CLAUDE-DONE-1")
         term, shown = _run([str(agent_clis["claude"]), *command.argv[1:]], env, work, "FAKE-CLAUDE-DONE-1")
@@ -187,8 +192,10 @@ def test_claude_turn_tool_call_and_resume(agent_clis: dict[str, Path], scratch: 
         turns = fake.conversation_requests()
         assert "PROMPT-CL-1" in turns[0].text
         assert all(r.header("x-api-key") == PLACEHOLDER_ANTHROPIC_KEY for r in fake.requests_to("/v1/messages"))
-        tool_result = turns[-1].json["messages"][-1]["content"][0]
-        assert tool_result["type"] == "tool_result" and "TOOL-OUT-42" in json.dumps(tool_result["content"])
+        # The turn after the tool call carries its result (Claude Code may add side calls after it).
+        results = [block for turn in turns for block in turn.json["messages"][-1]["content"]
+                   if isinstance(block, dict) and block.get("type") == "tool_result"]
+        assert results and "TOOL-OUT-42" in json.dumps(results[0]["content"])
 
         # Restart: the same conversation comes back and goes on.
         resumed = agent_command(session, resume=True, agent_home=home)
@@ -203,6 +210,28 @@ def test_claude_turn_tool_call_and_resume(agent_clis: dict[str, Path], scratch: 
             term.close()
         last = fake.conversation_requests()[-1]
         assert "PROMPT-CL-1" in last.text and "PROMPT-CL-2" in last.text
+    finally:
+        fake.stop_thread()
+
+
+def test_claude_oauth_token_goes_out_as_bearer(agent_clis: dict[str, Path], scratch: Path) -> None:
+    home, work = scratch / "home", scratch / "work"
+    fake = FakeAnthropic(default_reply="FAKE-CLAUDE-OAUTH")
+    url = fake.start_in_thread()
+    try:
+        session = _session("claude", work, "hello PROMPT-OAUTH")
+        write_agent_config(home, session, placeholder_key="unused", workspace=str(work), oauth=True)
+        command = agent_command(session, resume=False, agent_home=home)
+        env = {**_base_env(home), **command.env, "ANTHROPIC_BASE_URL": url,
+               **placeholder_credential_env("claude", "sk-ant-oat01-placeholder", oauth=True)}
+        term, shown = _run([str(agent_clis["claude"]), *command.argv[1:]], env, work, "FAKE-CLAUDE-OAUTH")
+        try:
+            assert shown, f"reply not on screen; fake saw {fake.paths()}:\n{term.text()}"
+        finally:
+            term.close()
+        calls = fake.requests_to("/v1/messages")
+        assert calls and all(r.header("Authorization") == "Bearer sk-ant-oat01-placeholder" for r in calls)
+        assert all(r.header("x-api-key") is None and "oauth-2025-04-20" in r.header("anthropic-beta") for r in calls)
     finally:
         fake.stop_thread()
 
@@ -235,10 +264,10 @@ def test_codex_turn_and_resume(agent_clis: dict[str, Path], scratch: Path) -> No
         finally:
             term.close()
         assert fake.websocket_attempts >= 1  # refused with 426, then the streamed POST
-        turns = [r for r in fake.response_requests() if "PROMPT-CX-1" in r.text]
+        turns = [r for r in fake.turn_requests() if "PROMPT-CX-1" in r.text]
         assert turns and turns[0].json["stream"] is True
-        assert turns[0].header("Authorization") == f"Bearer {PLACEHOLDER_OPENAI_KEY}"
-        outputs = [item for item in turns[-1].json["input"] if item.get("type") == "custom_tool_call_output"]
+        assert all(r.header("Authorization") == f"Bearer {PLACEHOLDER_OPENAI_KEY}" for r in fake.response_requests())
+        outputs = [item for turn in turns for item in turn.json["input"] if item.get("type") == "custom_tool_call_output"]
         assert outputs and "TOOL-OUT-42" in json.dumps(outputs[0]["output"])
 
         resumed = agent_command(session, resume=True)
@@ -252,7 +281,7 @@ def test_codex_turn_and_resume(agent_clis: dict[str, Path], scratch: Path) -> No
             assert term.wait_for("FAKE-CODEX-RESUMED-2", 60), term.text()
         finally:
             term.close()
-        last = [r for r in fake.response_requests() if "PROMPT-CX-2" in r.text][0]
+        last = [r for r in fake.turn_requests() if "PROMPT-CX-2" in r.text][0]
         assert "PROMPT-CX-1" in last.text
     finally:
         fake.stop_thread()
@@ -293,13 +322,13 @@ def test_codex_refreshes_oauth_tokens_at_the_fake(agent_clis: dict[str, Path], s
 
 
 async def test_fake_anthropic_streams_sse_over_https(tmp_path: Path) -> None:
-    cert, key = make_test_certificate(tmp_path, ["api.anthropic.com", "localhost"])
+    certificate = make_test_certificate(tmp_path, ["api.anthropic.com", "localhost"])
     fake = FakeAnthropic()
     fake.script("scripted text")
-    url = await fake.start(ssl_context=server_ssl_context(cert, key))
+    url = await fake.start(ssl_context=certificate.server_context())
     try:
         assert url.startswith("https://127.0.0.1:")
-        client_ssl = ssl.create_default_context(cafile=str(cert))
+        client_ssl = ssl.create_default_context(cafile=str(certificate.ca))
         body = {"model": "m", "max_tokens": 10, "stream": True, "tools": [{"name": "Bash"}],
                 "messages": [{"role": "user", "content": "hi"}]}
         async with aiohttp.ClientSession() as http:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.color import Color
 
 from runtime.terminal import TerminalEmulator, color_ansi_index, color_to_rich
@@ -60,6 +62,16 @@ def test_dcs_and_apc_strings_are_swallowed_even_when_split() -> None:
     term.feed(data[5:20])
     term.feed(data[20:])
     assert term.text() == "abcd" and replies == []
+
+
+def test_osc_titles_hyperlinks_and_colour_queries() -> None:
+    term, replies = make()
+    term.feed(b"\x1b]2;first\x1b\\\x1b]8;;https://example.test\x07link\x1b]8;;\x07 \x1b]11;?\x07")
+    term.feed(b"\x1b]1;icon\x07\x1b]0;both \xe2\x9c")
+    assert term.title == "first" and term.screen.icon_name == "icon"
+    term.feed(b"\x93\x07")
+    assert term.title == term.screen.icon_name == "both \u2713"
+    assert term.text() == "link" and replies == []
 
 
 def test_cursor_report_clamps_pending_wrap_column() -> None:
@@ -199,3 +211,25 @@ def test_every_pyte_colour_name_parses() -> None:
     for name in names - {"default"}:
         Color.parse(color_to_rich(name))
     assert color_ansi_index("bfightmagenta") == 13
+
+
+_PIECES = st.sampled_from([b"\x1b", b"[", b"?", b">", b"<", b"1049", b"47", b"h", b"l", b";", b":", b"m",
+                           b"]", b"\x07", b"P", b"\\", b"2", b"0", b"9999", b"J", b"K", b"r", b"@", b"P",
+                           b"\n", b"\r", b"\t", b"\x9b", b"\xc2\x9b", b"\xe4\xb8\x80", b"\xcc\x81", b"x",
+                           b"\x18", b"#8", b"(0", b"c", b"n", b"6", b"5", b"3"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.one_of(st.binary(max_size=40), st.lists(_PIECES, max_size=30).map(b"".join)),
+                       max_size=30),
+       size=st.sampled_from([(1, 1), (2, 3), (10, 4), (80, 24)]))
+def test_arbitrary_bytes_never_raise(chunks: list[bytes], size: tuple[int, int]) -> None:
+    term, replies = make(*size)
+    for chunk in chunks:
+        term.feed(chunk)
+    term.text()
+    term.take_dirty()
+    rebuilt = TerminalEmulator(*size)
+    rebuilt.feed(term.snapshot())
+    assert (rebuilt.cols, rebuilt.rows) == size
+    assert all(isinstance(reply, bytes) for reply in replies)

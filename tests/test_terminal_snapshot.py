@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,13 @@ def test_snapshot_rebuilds_orphaned_wide_char_halves() -> None:
     # after a wide char land in that half. Both must survive, including in the last column.
     a = TerminalEmulator(6, 3)
     a.feed("一\x1b[1GA\r\n中\u0301\x1b[31m\x1b[5G文\x1b[5Gb\r\n\x1b[4G一\x1b[4Gz\x1b[6G\u0301".encode())
+    assert_rebuilt(a)
+
+
+@pytest.mark.parametrize("row", ["\x1b[5G一\u0301", "\x1b[5G一\u0301\x1b[6G\u0308", "\x1b[4G\x1b[31m一\x1b[32m\u0301"])
+def test_snapshot_rebuilds_marks_on_last_wide_char(row: str) -> None:
+    a = TerminalEmulator(6, 2)
+    a.feed(row.encode())
     assert_rebuilt(a)
 
 

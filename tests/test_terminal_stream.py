@@ -233,3 +233,12 @@ async def test_waiting_viewer_wakes_for_each_chunk() -> None:
     await task
     await consumer
     assert b"".join(received) == b"one two three"
+
+
+async def test_close_viewers_ends_every_feed() -> None:
+    stream = TerminalStream("s1", 20, 4)
+    viewers = [stream.subscribe() for _ in range(3)]
+    stream.close_viewers()
+    assert stream.viewers == 0
+    for viewer in viewers:
+        assert viewer.closed and [chunk async for chunk in viewer] == []

@@ -305,3 +305,18 @@ async def test_bell_when_a_session_starts_needing_attention() -> None:
         assert rings == []
         app.client.update(session.model_copy(update={"agent_status": AgentStatus.NEEDS_PERMISSION}))
         await wait_until(pilot, lambda: rings == [1], "the bell")
+
+
+async def test_creating_session_shows_progress_in_the_pane() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.show_session("id-new-api")
+        await wait_until(pilot, lambda: "being created" in app.pane.message, "the creating message")
+        session = app.client.sessions["id-new-api"].model_copy(deep=True)
+        session.progress.step, session.progress.total, session.progress.message = 2, 3, "starting container"
+        app.client.update(session)
+        await wait_until(pilot, lambda: "2/3: starting container" in app.pane.message, "the progress")
+        app.client.update(session.model_copy(update={"status": Status.RUNNING}))
+        await wait_until(pilot, lambda: app.terminal.channel is not None, "the console once running")
+        assert app.pane.message == ""

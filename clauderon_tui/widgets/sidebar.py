@@ -163,7 +163,14 @@ class SessionSidebar(Vertical):
             (s for s in self._sessions.values() if matches_filter(s, self.session_filter) and matches_search(s, self.search_text)),
             key=sort_key,
         )
-        self._shown = [s.id for s in visible]
+        shown = [s.id for s in visible]
+        if shown == self._shown and option_list.option_count == len(shown):
+            # Same rows in the same order (the usual status tick): update in place, keeping scroll and cursor.
+            for session in visible:
+                option_list.replace_option_prompt(session.id, session_prompt(session, now))
+            self._update_empty()
+            return
+        self._shown = shown
         option_list.clear_options()
         option_list.add_options(Option(session_prompt(s, now), id=s.id) for s in visible)
         if self._shown:

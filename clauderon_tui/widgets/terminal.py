@@ -158,7 +158,10 @@ class TerminalView(Widget, can_focus=True):
             self._history = None
             self.refresh()
         if channel.pump(FEED_CHUNK):
-            self._history = None
+            if not self.scroll_offset:
+                # Scrolled back, the history stays as it was when scrolling began (rebuilding 10,000
+                # rows per frame during a flood would stall the UI); at the live screen it is rebuilt lazily.
+                self._history = None
             self._refresh_dirty()
         else:
             self.refresh()
@@ -169,12 +172,12 @@ class TerminalView(Widget, can_focus=True):
 
     def _refresh_dirty(self) -> None:
         dirty = self.emulator.take_dirty()  # includes the rows the cursor left and entered
-        if self.scroll_offset:
+        for row in dirty:
+            self._rows.pop(row, None)
+        if self.scroll_offset:  # rows sit at other places on screen: repaint everything
             self.refresh()
             return
         width = self.size.width
-        for row in dirty:
-            self._rows.pop(row, None)
         if dirty:
             self.refresh(*(Region(0, row, width, 1) for row in dirty))
 
@@ -337,6 +340,8 @@ class TerminalView(Widget, can_focus=True):
         """Move the view `lines` back (positive) or forward into the history."""
         if self.emulator is None:
             return
+        if not self.scroll_offset:
+            self._history = None  # scrolling starts: take the history as it is now
         limit = len(self._history_rows())
         self.scroll_offset = max(0, min(limit, self.scroll_offset + lines))
         self.refresh()

@@ -111,8 +111,11 @@ class Backend(abc.ABC):
         """RUNNING, STOPPED, or FAILED when it is gone."""
 
     @abc.abstractmethod
-    async def attach(self, backend_id: str) -> Attachment:
-        """Attach to the running program's terminal; loses no output produced after it returns."""
+    async def attach(self, backend_id: str, *, replay: bool = False) -> Attachment:
+        """Attach to the running program's terminal; loses no output produced after it returns.
+
+        `replay=True` first delivers what the program printed since it started (bounded), seamlessly:
+        used right after create, so output printed before the attach is not lost."""
 
     @abc.abstractmethod
     async def recent_output(self, backend_id: str, max_bytes: int) -> bytes:

@@ -53,6 +53,7 @@ class DockerBackend(Backend):
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL
         self._explicit = base_url is not None
         self._client: Any = None
+        self._early: dict[str, Any] = {}  # container id -> attachment opened before start
 
     # -- the client ------------------------------------------------------------------------------
 
@@ -171,7 +172,20 @@ class DockerBackend(Backend):
         network = await self.resolve_network(spec.network)
         await _report(progress, f"creating container {container_name(spec.name)} ({network} network)")
         kwargs = self._create_kwargs(spec, network)
-        return await self._call(_create_and_start, kwargs, (spec.cols, spec.rows))
+        container_id = await self._call(_create, kwargs)
+        # Attach before start, as `docker run -it` does: a program started with nobody attached (bash
+        # is one) may never print its first prompt. The attachment waits for `attach(replay=True)`.
+        try:
+            client = await asyncio.to_thread(self._client_sync)
+            self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
+            await self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))
+        except BaseException:
+            early = self._early.pop(container_id, None)
+            if early is not None:
+                await early.close()
+            await self.remove(container_id)
+            raise
+        return container_id
 
     def _create_kwargs(self, spec: LaunchSpec, network: str) -> dict[str, Any]:
         from docker.types import Mount as DockerMount
@@ -288,9 +302,14 @@ class DockerBackend(Backend):
 
         return await self._call(logs)
 
-    async def attach(self, backend_id: str) -> Attachment:
-        client = await asyncio.to_thread(self._client_sync)
-        attachment = await open_attach(self.base_url, client.api._version, backend_id)
+    async def attach(self, backend_id: str, *, replay: bool = False) -> Attachment:
+        attachment = self._early.pop(backend_id, None)
+        if attachment is not None and not replay:
+            await attachment.close()
+            attachment = None
+        if attachment is None:  # else: attached since before start, it already holds every byte
+            client = await asyncio.to_thread(self._client_sync)
+            attachment = await open_attach(self.base_url, client.api._version, backend_id, logs=replay)
 
         async def resize(cols: int, rows: int) -> None:
             await self._call(lambda c: c.api.resize(backend_id, height=rows, width=cols))
@@ -299,8 +318,19 @@ class DockerBackend(Backend):
         return attachment
 
 
-def _create_and_start(client: Any, kwargs: dict[str, Any], size: tuple[int, int]) -> str:
-    """Create, start and size the tty; on any failure after creation remove the container so nothing is left.
+def _create(client: Any, kwargs: dict[str, Any]) -> str:
+    import docker.errors
+
+    try:
+        return client.containers.create(**kwargs).id
+    except docker.errors.ImageNotFound as exc:
+        raise ClauderonError(f"image {kwargs['image']} not found locally: run `clauderon image build` or docker pull") from exc
+    except docker.errors.APIError as exc:
+        raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
+
+
+def _start_and_size(client: Any, container_id: str, name: str, size: tuple[int, int]) -> None:
+    """Start and size the tty (the caller removes the container if this fails).
 
     API 1.41 cannot set the console size at create time (the tty starts at 0x0), so it is resized right
     after start; COLUMNS/LINES are not set because they would go stale at the first resize.
@@ -308,27 +338,14 @@ def _create_and_start(client: Any, kwargs: dict[str, Any], size: tuple[int, int]
     import docker.errors
 
     try:
-        container = client.containers.create(**kwargs)
-    except docker.errors.ImageNotFound as exc:
-        raise ClauderonError(f"image {kwargs['image']} not found locally: run `clauderon image build` or docker pull") from exc
+        client.api.start(container_id)
     except docker.errors.APIError as exc:
-        raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
-    try:
-        container.start()
-    except BaseException as exc:
-        try:
-            client.api.remove_container(container.id, force=True, v=True)
-        except Exception:
-            log.warning("could not remove failed container %s", container.id[:12], exc_info=True)
-        if isinstance(exc, docker.errors.APIError):
-            raise ClauderonError(f"cannot start container {kwargs['name']}: {exc.explanation or exc}") from exc
-        raise
+        raise ClauderonError(f"cannot start container {name}: {exc.explanation or exc}") from exc
     cols, rows = size
     try:
-        client.api.resize(container.id, height=rows, width=cols)
+        client.api.resize(container_id, height=rows, width=cols)
     except docker.errors.APIError as exc:  # a program that already exited has no tty to size
-        log.info("could not size %s: %s", kwargs["name"], exc)
-    return container.id
+        log.info("could not size %s: %s", name, exc)
 
 
 def _status_of(state: dict[str, Any]) -> Status:

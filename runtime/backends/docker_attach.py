@@ -42,8 +42,11 @@ def engine_address(base_url: str) -> tuple[str, str | int]:
     raise ClauderonError(f"attaching over {parts.scheme or base_url!r} is not supported: use a unix:// or tcp:// DOCKER_HOST")
 
 
-async def open_attach(base_url: str, api_version: str, container_id: str) -> "DockerAttachment":
-    """POST /containers/{id}/attach with an `Upgrade: tcp` and return the raw bidirectional stream."""
+async def open_attach(base_url: str, api_version: str, container_id: str, *, logs: bool = False) -> "DockerAttachment":
+    """POST /containers/{id}/attach with an `Upgrade: tcp` and return the raw bidirectional stream.
+
+    `logs=True` first replays everything the container printed so far, with no gap before the live
+    stream (used right after start, so the first prompt is never lost)."""
     host, where = engine_address(base_url)
     try:
         if host == "unix":
@@ -54,7 +57,7 @@ async def open_attach(base_url: str, api_version: str, container_id: str) -> "Do
         raise ClauderonError(f"cannot reach the Docker engine at {base_url} to attach: {exc.strerror or exc}") from exc
     path = (
         f"/v{api_version}/containers/{container_id}/attach"
-        f"?stream=1&stdin=1&stdout=1&stderr=1&logs=0&detachKeys={_DETACH_KEYS_QUERY}"
+        f"?stream=1&stdin=1&stdout=1&stderr=1&logs={int(logs)}&detachKeys={_DETACH_KEYS_QUERY}"
     )
     request = (
         f"POST {path} HTTP/1.1\r\n"

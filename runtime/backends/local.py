@@ -20,7 +20,7 @@ from ..errors import ClauderonError
 from ..home import MAX_UNIX_SOCKET_PATH, Home
 from ..models import Status
 from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .local_holder import ATTACH, EXIT, INPUT, OUTPUT, READY, RESIZE, TAIL, frame, read_frame
+from .local_holder import ATTACH, REPLAY, EXIT, INPUT, OUTPUT, READY, RESIZE, TAIL, frame, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,9 @@ class LocalBackend(Backend):
         except OSError as exc:
             raise ClauderonError(f"cannot reach local session {backend_id}'s holder: {exc.strerror or exc}") from exc
 
-    async def attach(self, backend_id: str) -> Attachment:
+    async def attach(self, backend_id: str, *, replay: bool = False) -> Attachment:
         reader, writer = await self._connect(backend_id)
-        writer.write(frame(ATTACH))
+        writer.write(frame(ATTACH, REPLAY if replay else b""))
         first = await read_frame(reader)
         if first is None or first[0] != READY:
             writer.close()

@@ -13,7 +13,8 @@ clients its exit status and removing its socket.
 
 Wire protocol (both directions): frames of a 1-byte type, a 4-byte big-endian length, then the payload.
 The client's first frame says what it wants:
-    ATTACH  b"a" (empty)        holder answers READY b"k", then streams OUTPUT b"o" frames, and finally
+    ATTACH  b"a" (empty or b"r")  holder answers READY b"k" (with b"r": then the ring buffer as one OUTPUT
+                                frame), then streams OUTPUT b"o" frames, and finally
                                 EXIT b"x" (payload: the exit code as ASCII) before closing;
                                 after READY the client may send INPUT b"i" (bytes for the program) and
                                 RESIZE b"r" (payload: cols and rows as two big-endian uint16).
@@ -36,6 +37,7 @@ log = logging.getLogger("clauderon.local_holder")
 
 HEADER = struct.Struct(">cI")
 ATTACH, TAIL, READY, OUTPUT, INPUT, RESIZE, EXIT = b"a", b"t", b"k", b"o", b"i", b"r", b"x"
+REPLAY = b"r"  # ATTACH payload: send the ring buffer (output since start, bounded) first
 RING_BYTES = 256 * 1024
 # A viewer this far behind is dropped rather than letting the holder's memory grow without bound.
 MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
@@ -174,8 +176,11 @@ class Holder:
         if kind != ATTACH:
             writer.close()
             return
-        self.clients.add(writer)
         writer.write(frame(READY))
+        if payload == REPLAY and self.ring:
+            # Same instant as joining `clients` (no await between): nothing lost, nothing twice.
+            writer.write(frame(OUTPUT, bytes(self.ring)))
+        self.clients.add(writer)
         try:
             while (message := await read_frame(reader)) is not None:
                 kind, payload = message

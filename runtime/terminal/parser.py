@@ -2,9 +2,10 @@
 
 Stock pyte feeds every byte of an escape sequence through a generator, one `send()` per
 character, and it cannot parse colon sub-parameters (``38:2::r:g:b``), nor tell secondary DA
-(``CSI > c``) from primary DA. Here a regular expression recognises a complete CSI sequence in
-one step and dispatches it directly; anything else (OSC, charset designations, CSI sequences
-with intermediates or embedded controls) still goes through pyte's generator, so behaviour on
+(``CSI > c``) from primary DA. Here regular expressions recognise a complete CSI sequence, OSC
+or DCS/APC string in one step and dispatch it directly (an incomplete one at the end of a feed
+is carried over to the next); anything else (charset designations, CSI sequences with
+intermediates or embedded controls) still goes through pyte's generator, so behaviour on
 everything stock pyte understands is unchanged.
 """
 
@@ -27,7 +28,10 @@ _CSI_PARTIAL = re.compile(r"\x1b(?:\[[?<=>]?[0-9;:]*)?\Z")
 # DCS, SOS, PM and APC strings (XTGETTCAP/DECRQSS queries, kitty graphics): pyte would print
 # their contents as text. They are swallowed whole, terminated by ST or BEL.
 _STRING = re.compile(r"\x1b[P_^X][^\x1b\x07]*(?:\x1b\\|\x07)")
-_STRING_PARTIAL = re.compile(r"\x1b[P_^X][^\x1b\x07]*\x1b?\Z")
+# OSC with its whole number parsed (pyte reads only its first digit, so OSC 10/11 colour
+# queries would set the icon name). 0/1/2 set the title and icon name; others are ignored.
+_OSC = re.compile(r"\x1b\]([0-9]*);?([^\x07\x1b]*)(?:\x07|\x1b\\)")
+_STRING_PARTIAL = re.compile(r"\x1b[]P_^X][^\x1b\x07]*\x1b?\Z")
 # Longest partial sequence carried over to the next feed; longer garbage goes to pyte's parser.
 _MAX_CARRY = 64
 _MAX_STRING_CARRY = 65536
@@ -97,6 +101,11 @@ class TerminalParser(pyte.Stream):
                     if string:
                         offset = string.end()
                         continue
+                    osc = _OSC.match(data, offset)
+                    if osc:
+                        offset = osc.end()
+                        self._osc(*osc.groups())
+                        continue
                     left = length - offset
                     if (left <= _MAX_CARRY and _CSI_PARTIAL.match(data, offset)) or (
                             left <= _MAX_STRING_CARRY and _STRING_PARTIAL.match(data, offset)):
@@ -124,6 +133,13 @@ class TerminalParser(pyte.Stream):
         except Exception:  # a handler rejected its arguments; pyte has already reset the parser
             log.debug("terminal: ignored a malformed control sequence", exc_info=True)
             return True  # pyte re-initialised its parser, which starts in the ground state.
+
+    def _osc(self, code: str, text: str) -> None:
+        screen: Any = self.listener
+        if code in ("0", "1"):
+            screen.set_icon_name(text)
+        if code in ("0", "2"):
+            screen.set_title(text)
 
     def _sgr(self, screen: Any, params: str) -> None:
         # Programs repeat the same few colour changes: remember (pen, parameters) -> new pen.

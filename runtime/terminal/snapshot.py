@@ -134,15 +134,24 @@ class _RowWriter:
         # Odd cells up to the last column: each is made as the right half of a wide character
         # printed one column to its left, right to left; then the cell left of the run is redone.
         for x in range(self.columns - 1, max(start, 1) - 1, -1):
+            left = line[x - 1]
+            # A combining mark that landed on a wide char's right half: print the real wide
+            # char, so nothing needs redoing afterwards.
+            real_left = x == start and _width(left.data) == 2 and left[1:] == line[x][1:]
             self.move(x - 1)
             self.set_pen(line[x][1:])
-            self.out.append(_WIDE + line[x].data)
+            self.out.append((left.data[0] if real_left else _WIDE) + line[x].data)
             self.x = min(x + 1, self.columns)
+            if real_left:
+                if len(left.data) > 1:  # The wide char's own marks join it from column x.
+                    self.move(x)
+                    self.out.append(left.data[1:])
+                return
         if start >= 1:
-            left = start - 1
-            if _is_stub(line, left):
-                left -= 1
-            self.cell(line[left], left)
+            left_x = start - 1
+            if _is_stub(line, left_x):
+                left_x -= 1
+            self.cell(line[left_x], left_x)
 
 
 def _position(writer: _RowWriter, screen: EmulatorScreen, buffer: dict, x: int, y: int,

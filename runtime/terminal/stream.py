@@ -260,6 +260,11 @@ class TerminalStream:
             self._active = None
         viewer._close()
 
+    def close_viewers(self) -> None:
+        """Unsubscribe every viewer (the session is archived or deleted); their feeds end."""
+        for viewer in list(self._viewers):
+            self.unsubscribe(viewer)
+
     @property
     def viewers(self) -> int:
         return len(self._viewers)

@@ -183,43 +183,73 @@ class FakeUpstream:
             return [f"{r.method} {r.path}" for r in self.requests]
 
 
-def make_test_certificate(directory: Path, hostnames: Iterable[str] = ("localhost",),
-                          ips: Iterable[str] = ("127.0.0.1", "::1")) -> tuple[Path, Path]:
-    """A self-signed server certificate (it is its own CA) for `hostnames`; returns (cert.pem, key.pem).
+@dataclass(frozen=True)
+class TestCertificate:
+    """A throwaway CA and a server certificate it signed: clients trust `ca`, the fake serves `cert`/`key`."""
 
-    Point the client's CA bundle (or the proxy's upstream trust) at cert.pem to trust the fake.
+    ca: Path
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        return server_ssl_context(self.cert, self.key)
+
+
+def make_test_certificate(directory: Path, hostnames: Iterable[str] = ("localhost",),
+                          ips: Iterable[str] = ("127.0.0.1", "::1")) -> TestCertificate:
+    """A CA and a leaf certificate for `hostnames` and `ips` under `directory`.
+
+    A real chain, not one self-signed certificate: rustls (Codex) refuses a CA certificate presented
+    as the server's own, where Node and Bun accept it.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = list(hostnames)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "fake-upstream")])
     now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=7))
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "clauderon fake upstream test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    names = list(hostnames)
     alt = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=7))
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "fake-upstream")]))
+        .issuer_name(ca_name).public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(valid[0]).not_valid_after(valid[1])
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "fake-upstream.pem", directory / "fake-upstream.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    result = TestCertificate(directory / "fake-upstream-ca.pem", directory / "fake-upstream.pem",
+                             directory / "fake-upstream.key")
+    result.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    result.cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    result.key.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return result
 
 
 def server_ssl_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
-    """An SSL context serving the certificate from `make_test_certificate`."""
+    """An SSL context serving a certificate and its key (see `make_test_certificate`)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     return context
 
 
-__all__ = ["RecordedRequest", "Sse", "write_sse", "FakeUpstream", "make_test_certificate", "server_ssl_context"]
+__all__ = ["RecordedRequest", "Sse", "write_sse", "FakeUpstream", "TestCertificate", "make_test_certificate",
+           "server_ssl_context"]

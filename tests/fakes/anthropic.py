@@ -11,7 +11,7 @@ import itertools
 import json
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -41,14 +41,6 @@ class ToolUseReply:
 Reply = TextReply | ToolUseReply
 
 
-@dataclass
-class _Counter:
-    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    def next(self, prefix: str) -> str:
-        return f"{prefix}_fake{next(self.ids):06d}"
-
-
 class FakeAnthropic(FakeUpstream):
     """The fake Anthropic API. `script(...)` queues replies; `requests` records everything received."""
 
@@ -56,7 +48,7 @@ class FakeAnthropic(FakeUpstream):
         self.default_reply = default_reply
         self._script: deque[Reply] = deque()
         self._script_lock = threading.Lock()
-        self._ids = _Counter()
+        self._ids = itertools.count(1)
         super().__init__()
 
     # -- scripting --------------------------------------------------------------------------------
@@ -116,15 +108,18 @@ class FakeAnthropic(FakeUpstream):
         else:
             if reply.text:
                 content.append({"type": "text", "text": reply.text})
-            content.append({"type": "tool_use", "id": reply.tool_use_id or self._ids.next("toolu"),
+            content.append({"type": "tool_use", "id": reply.tool_use_id or self._new_id("toolu"),
                             "name": reply.name, "input": reply.input})
             stop = "tool_use"
         return {
-            "id": self._ids.next("msg"), "type": "message", "role": "assistant", "model": model,
+            "id": self._new_id("msg"), "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop, "stop_sequence": None,
             "usage": {"input_tokens": 12, "output_tokens": 8, "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0},
         }
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_fake{next(self._ids):06d}"
 
     async def _count_tokens(self, request: web.Request) -> web.Response:
         return web.json_response({"input_tokens": max(1, len(await request.read()) // 4)})

@@ -1,5 +1,6 @@
-"""A fake OpenAI API for the real Codex CLI: streamed `POST /v1/responses`, the websocket it tries first, `/v1/models`,
-and the OAuth token endpoint of `auth.openai.com` (`POST /oauth/token`).
+"""A fake OpenAI API for the real Codex CLI: streamed `POST /v1/responses` (also under chatgpt.com's
+`/backend-api/codex/`), the websocket it tries first, `/v1/models`, and the OAuth token endpoint of
+`auth.openai.com` (`POST /oauth/token`).
 
 Codex first opens a websocket to `/v1/responses`; this fake refuses the upgrade with 426 so Codex falls back to
 the streamed POST at once. Codex 0.171 sends its tools as an `additional_tools` input item, not `tools`, and
@@ -34,7 +35,7 @@ class TextReply:
 
 @dataclass(frozen=True)
 class FunctionCallReply:
-    """A `function_call` output item (e.g. Codex's shell tool) with JSON `arguments`."""
+    """A `function_call` output item with JSON `arguments` (Codex 0.171's function tools: `wait`, `request_user_input`...)."""
 
     name: str
     arguments: dict[str, Any]
@@ -87,6 +88,10 @@ class FakeOpenAI(FakeUpstream):
         """The streamed POSTs to `/v1/responses` (not the websocket attempts)."""
         return [r for r in self.requests if r.method == "POST" and r.json is not None
                 and r.path in ("/v1/responses", "/backend-api/codex/responses")]
+
+    def turn_requests(self) -> list[RecordedRequest]:
+        """The agent's own turns: response requests other than structured side calls (thread titles)."""
+        return [r for r in self.response_requests() if not wants_json_schema(r.json)]
 
     def token_requests(self) -> list[RecordedRequest]:
         """What the CLI sent to the OAuth token endpoint."""
