@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--enter", action="store_true")
     s.add_argument("text")
 
+    am = sub.add_parser("set-access-mode", help="switch a session read-write / read-only, live")
+    am.add_argument("name")
+    am.add_argument("mode", choices=["read-write", "read-only"])
+
+    cr = sub.add_parser("credentials", help="which credentials the proxy can inject (masked)")
+    cr.add_argument("--json", action="store_true")
+
+    au = sub.add_parser("audit", help="what went through the proxy")
+    au.add_argument("name", nargs="?")
+    au.add_argument("--limit", type=int, default=100)
+    au.add_argument("--json", action="store_true")
+
     a = sub.add_parser("attach", help="full-screen attach in this terminal; prefix key then d detaches")
     a.add_argument("name")
 
@@ -152,6 +164,19 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
         method = {"restart": "restart_session", "archive": "archive_session", "unarchive": "unarchive_session"}[args.command]
         session = with_client(home, lambda c: getattr(c, method)(name))
         print(f"{session.name} is {session.status}")
+    return 0
+
+
+def cmd_proxy(home: Home, args: argparse.Namespace) -> int:
+    if args.command == "set-access-mode":
+        session = with_client(home, lambda c: c.set_access_mode(args.name, args.mode))
+        print(f"{session.name} is {session.access_mode}")
+    elif args.command == "credentials":
+        rows = with_client(home, lambda c: c.credentials())
+        print(json.dumps(rows, indent=2) if args.json else fmt.credentials_table(rows))
+    else:
+        records = with_client(home, lambda c: c.audit(args.name, args.limit))
+        print(json.dumps(records, indent=2) if args.json else fmt.audit_lines(records))
     return 0
 
 
@@ -278,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(home, args)
         if command in ("screen", "send", "restart", "delete", "archive", "unarchive"):
             return cmd_simple(home, args)
+        if command in ("set-access-mode", "credentials", "audit"):
+            return cmd_proxy(home, args)
         if command == "attach":
             from .attach import attach
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 from runtime.models import Session
@@ -57,3 +58,19 @@ def doctor_report(checks: list[dict[str, Any]]) -> str:
         if check["status"] != "ok" and check.get("fix"):
             lines.append(f"       fix: {check['fix']}")
     return "\n".join(lines)
+
+
+def credentials_table(rows: list[dict[str, Any]]) -> str:
+    return _table(["NAME", "AVAILABLE", "SOURCE", "VALUE"],
+                  ([r["name"], "yes" if r["available"] else "no", r.get("source") or "-", r.get("masked") or "-"] for r in rows))
+
+
+def audit_lines(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return "no requests through the proxy yet"
+    return _table(
+        ["TIME", "SESSION", "METHOD", "HOST", "PATH", "CODE", "CREDENTIAL", "BLOCKED"],
+        ([time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.get("ts") or 0)), str(r.get("session") or "-"),
+          str(r.get("method", "")), str(r.get("host", "")), str(r.get("path", ""))[:60], str(r.get("status") or "-"),
+          str(r.get("credential") or "-"), str(r.get("blocked") or r.get("error_type") or "")] for r in records),
+    )

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from runtime.client import RESYNC
+from runtime.client import RESIZED, RESYNC
 from runtime.errors import ClauderonError
 from runtime.terminal import TerminalEmulator
 
@@ -83,6 +83,8 @@ class ConsoleChannel:
                     break
                 if data == RESYNC:  # this viewer fell behind: start again from the engine's snapshot
                     self._rebuild()
+                elif data == RESIZED:  # another viewer resized the terminal: follow, in stream order
+                    self._follow_resize()
                 else:
                     self.pending += data
                 self._data_arrived()
@@ -92,6 +94,17 @@ class ConsoleChannel:
             self.error = f"console connection lost ({exc.__class__.__name__})"
         self.state = "ended" if self.error is None else "error"
         self._notify()
+
+    def _follow_resize(self) -> None:
+        """Feed what came before the resize, then take the connection's new size."""
+        if self.emulator is None:
+            return
+        while self.pending:
+            self.pump(FEED_CHUNK)
+        cols, rows = self.connection.cols, self.connection.rows
+        if (self.emulator.cols, self.emulator.rows) != (cols, rows) and cols > 0 and rows > 0:
+            self.emulator.resize(cols, rows)
+            self.generation += 1
 
     def _data_arrived(self) -> None:
         if self.on_data is not None:

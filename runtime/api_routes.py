@@ -125,6 +125,19 @@ def add_routes(server: "ApiServer") -> None:
         taken = {s.name for s in engine.store.sessions()}
         return web.json_response({"name": suggest_name(request.query.get("prompt", ""), taken)})
 
+    @routes.get(f"{API}/credentials")
+    async def credentials(request: web.Request) -> web.Response:
+        return web.json_response(await asyncio.to_thread(engine.egress.service.credentials_report))
+
+    @routes.get(f"{API}/audit")
+    async def audit(request: web.Request) -> web.Response:
+        from proxy import read_audit
+
+        ref = request.query.get("session")
+        session_id = engine.require_known(ref).id if ref else None
+        limit = _size(request.query.get("limit"), 100, 100_000, "limit")
+        return web.json_response(await asyncio.to_thread(read_audit, engine.home, session_id, limit))
+
     @routes.post(f"{API}/engine/stop")
     async def stop(request: web.Request) -> web.Response:
         if server.on_stop_request is None:

@@ -145,6 +145,13 @@ class EngineClient:
     async def suggest_name(self, prompt: str) -> str:
         return (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
 
+    async def credentials(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "/credentials")
+
+    async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params = {"limit": str(limit), **({"session": ref} if ref else {})}
+        return await self._call("GET", "/audit", params=params)
+
     # ------------------------------------------------------------------ operations
     async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
         params = {"wait": "1"} if wait else None

@@ -58,7 +58,9 @@ class Engine:
         self._ops = asyncio.Semaphore(self.settings.engine.max_concurrent_operations)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._health_cache: tuple[float, dict[str, Any]] | None = None
-        self.proxy: Any = None
+        from .egress import Egress
+
+        self.egress = Egress(home, self.settings)
         self.started_at = time.time()
         from .lifecycle import Lifecycle
 
@@ -69,6 +71,7 @@ class Engine:
         """Reconcile the store with what the backends run, then attach a stream to every running session."""
         if self.store.recovered_from is not None:
             log.warning("store was recovered; re-adopting this home's containers the store does not know")
+        await asyncio.to_thread(self.egress.start)
         await self._reconcile()
 
     async def stop(self) -> None:
@@ -78,6 +81,7 @@ class Engine:
         for session_id in list(self._pumps):
             await self.stop_stream(session_id)
         self.events.close()
+        await asyncio.to_thread(self.egress.stop)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a background task the engine cancels on stop."""
@@ -139,6 +143,7 @@ class Engine:
         if status != Status.RUNNING:
             self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED)
             return
+        self.egress.restore(session)
         prefill = b""
         try:
             prefill = await self.backend(session).recent_output(session.backend_id or "", RECENT_OUTPUT_BYTES)
@@ -250,13 +255,10 @@ class Engine:
                 ok, reason = await backend.available()
                 backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.sandboxed}
             self._health_cache = (now, backends)
-        proxy = {"ok": False, "port": None, "detail": "the proxy is not part of this build yet"}
-        if self.proxy is not None:
-            proxy = {"ok": True, "port": self.proxy.port, "detail": f"listening on port {self.proxy.port}"}
         return {
             "engine": {"pid": os.getpid(), "home": str(self.home.root), "version": __version__,
                        "started_at": self.started_at, "sessions": len(self.store.sessions())},
-            "proxy": proxy,
+            "proxy": self.egress.health(),
             "backends": self._health_cache[1],
         }
 

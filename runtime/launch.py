@@ -20,8 +20,8 @@ def build_launch_spec(
     resume: bool, extra_env: dict[str, str] | None = None, extra_mounts: list[Mount] | None = None,
 ) -> LaunchSpec:
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
-    command = agent_command(session, resume=resume)
     agent_home = home.agent_home(session.id)
+    command = agent_command(session, resume=resume, agent_home=agent_home)
     sandboxed = session.backend != "local"
     env = {
         "TERM": "xterm-256color",

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .agent_home import prepare_agent_home
+from .egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST
 from .errors import ClauderonError, Conflict
-from .launch import build_launch_spec
+from .agents import new_agent_session_id
+from .launch import WORKSPACE, build_launch_spec
 from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
 from .requests import CreateRequest, parse_mount
@@ -51,6 +53,7 @@ class Lifecycle:
             raise Conflict(f"a session named {name} already exists; pick another --name or delete it first")
         if existing is None and (owner := await backend.owner_of(name)) and owner != engine.home.home_id:
             raise Conflict(f"a container clauderon-{name} belongs to another clauderon home; pick another --name")
+        engine.egress.refuse_real_credentials(request.env)
         mounts = [parse_mount(m) for m in request.mounts]
         for mount in mounts:
             if not Path(mount.host).exists():
@@ -66,8 +69,10 @@ class Lifecycle:
             memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
             access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
             skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
+            egress=settings.proxy.egress,
             progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
         )
+        session.agent_session_id = new_agent_session_id(session.agent)
         engine.save(session)
         engine.store.add_recent_repo(str(repo_root))
         self._settled[session.id] = asyncio.Event()
@@ -97,8 +102,7 @@ class Lifecycle:
                 )
                 created["agent_home"] = engine.home.agent_home(session.id)
                 self._progress(session, 4)
-                spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=False)
-                spec.record = json.dumps(session.public())
+                spec = await self._launch_spec(session, resume=False)
                 session.backend_id = await engine.backend(session).create(spec, progress=lambda m: self._progress(session, 4, m))
                 created["backend_id"] = session.backend_id
                 self._progress(session, 5)
@@ -119,6 +123,22 @@ class Lifecycle:
             event = self._settled.pop(session.id, None)
             if event is not None:
                 event.set()
+
+    async def _launch_spec(self, session: Session, *, resume: bool):
+        """The launch spec with this launch's proxy credentials (a new password each launch)."""
+        engine = self.engine
+        backend = engine.backend(session)
+        proxy_host = HOST_NETWORK_PROXY_HOST
+        if backend.sandboxed and await backend.resolve_network(session.network_mode) == "bridge":
+            proxy_host = BRIDGE_PROXY_HOST
+        env, mounts = engine.egress.launch_env(session, sandboxed=backend.sandboxed, proxy_host=proxy_host)
+        workspace = WORKSPACE if backend.sandboxed else session.worktree_path
+        await asyncio.to_thread(engine.egress.write_agent_files, session, env, engine.home.agent_home(session.id), workspace)
+        engine.store.put(session)  # the new password hash and credential set
+        spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
+                                 extra_env=env, extra_mounts=mounts)
+        spec.record = json.dumps(session.public())
+        return spec
 
     def _progress(self, session: Session, step: int, message: str | None = None) -> None:
         session.progress = Progress(step=step, total=len(CREATE_STEPS), message=message or CREATE_STEPS[step - 1])
@@ -160,6 +180,7 @@ class Lifecycle:
                 removed = await asyncio.to_thread(engine.worktrees.remove, session, force)
                 result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
             shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
+            engine.egress.forget(session)
             engine.store.remove(session)
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
             return result
@@ -203,8 +224,7 @@ class Lifecycle:
                 await backend.remove(session.backend_id)
             session.backend_id, session.error = None, None
             engine.home.agent_home(session.id).mkdir(mode=0o700, exist_ok=True)
-            spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=True)
-            spec.record = json.dumps(session.public())
+            spec = await self._launch_spec(session, resume=True)
             try:
                 session.backend_id = await backend.create(spec)
                 await engine.start_stream(session, fresh=True)
@@ -223,8 +243,7 @@ class Lifecycle:
             raise ClauderonError(f"access mode {mode!r} must be read-write or read-only")
         engine = self.engine
         session = engine.require_known(ref)
-        if engine.proxy is not None:
-            engine.proxy.set_access_mode(session.id, mode)
+        engine.egress.set_access_mode(session.id, mode)
         return engine.update(session.id, access_mode=mode)
 
     # ------------------------------------------------------------------ terminal I/O

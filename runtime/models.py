@@ -73,6 +73,9 @@ class Session(BaseModel):
     error: str | None = None
     progress: Progress = Field(default_factory=Progress)
     agent_session_id: str | None = None
+    credential_names: list[str] = Field(default_factory=list)
+    """Credentials the proxy injects for this session (names only, never values)."""
+    egress: str = "open"
     proxy_password_hash: str | None = None
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)

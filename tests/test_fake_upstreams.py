@@ -1,10 +1,11 @@
 """The fake upstreams, checked against the REAL Claude Code and Codex CLIs run on the host under a pty.
 
 The CLIs come from npm: `CLAUDERON_AGENT_CLI_DIR` names an npm prefix holding them (`npm install --prefix
-DIR @anthropic-ai/claude-code @openai/codex`); without it they are installed once into
-`~/.cache/clauderon/agents-test`. The tests skip when neither works (no npm, registry unreachable).
-Each run uses a throwaway HOME and talks only to a fake on 127.0.0.1, with the argv from
-`runtime.agents.agent_command` and the config files from `runtime.agent_setup.write_agent_config`.
+DIR @anthropic-ai/claude-code @openai/codex`); without it they are installed once (pinned versions) into
+`~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable). Only the
+native binaries inside the per-platform packages run, so Node is not needed. Each run uses a throwaway HOME
+and talks only to a fake on 127.0.0.1, with the argv from `runtime.agents.agent_command` and the config
+files from `runtime.agent_setup.write_agent_config`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tests.fakes.anthropic import FakeAnthropic, ToolUseReply
 from tests.fakes.openai import FakeOpenAI, codex_shell_call, fake_id_token
 
 CLI_CACHE = Path.home() / ".cache" / "clauderon" / "agents-test"
+# The versions whose behaviour runtime.agents and runtime.agent_setup were checked against.
+CLI_PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.171.0")
 PLACEHOLDER_ANTHROPIC_KEY = "sk-ant-api03-clauderon-placeholder-0000000000000000-TESTKEY42"
 PLACEHOLDER_OPENAI_KEY = "sk-proj-clauderon-placeholder-00000000000000000000-TESTKEY42"
 
@@ -67,8 +70,8 @@ def agent_clis() -> dict[str, Path]:
     found = find_native_clis(prefix)
     if len(found) < 2 and not configured and shutil.which("npm"):
         prefix.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                               "@anthropic-ai/claude-code", "@openai/codex"], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *CLI_PACKAGES],
+                              capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             pytest.skip(f"npm install of the agent CLIs failed: {proc.stderr.strip()[-200:]}")
         found = find_native_clis(prefix)
@@ -210,6 +213,9 @@ def test_claude_turn_tool_call_and_resume(agent_clis: dict[str, Path], scratch: 
             term.close()
         last = fake.conversation_requests()[-1]
         assert "PROMPT-CL-1" in last.text and "PROMPT-CL-2" in last.text
+        # The resumed turns land in the same transcript, so the next restart resumes them too.
+        transcripts = list((home / ".claude" / "projects").glob(f"*/{session.agent_session_id}.jsonl"))
+        assert len(transcripts) == 1 and "PROMPT-CL-2" in transcripts[0].read_text()
     finally:
         fake.stop_thread()
 

@@ -94,6 +94,24 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.type("echo after-$((1+1))")
         app.keys("Enter")
         app.wait_for("after-2")
+        # A second session; the prefix then 1 / 2 switches between them, each with its own screen.
+        cli("create", "--repo", str(git_repo), "--name", "e2e-other", "--agent", "shell", timeout=180)
+        app.wait_for("e2e-other")
+        app.keys("C-]", "o")
+        app.type("s")  # the fuzzy switcher from the sidebar
+        app.type("other")
+        app.keys("Enter")
+        app.wait_for("e2e-other  ")
+        app.keys("Enter")
+        app.type("echo second-$((2*3))")
+        app.keys("Enter")
+        app.wait_for("second-6")
+        assert "one-42" not in app.screen()
+        app.keys("C-]", "s")
+        app.type("shell")
+        app.keys("Enter")
+        app.wait_for("one-42")
+        assert "second-6" not in app.screen()
         # The prefix key then o leaves the terminal; ? then opens help (proof that the sidebar has the keys).
         app.keys("C-]", "o")
         app.keys("?")
@@ -101,6 +119,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.keys("Escape")
         # The same screen seen through the engine: the app's typing really reached the session.
         assert "one-42" in cli("screen", "e2e-shell").out
+        assert "second-6" in cli("screen", "e2e-other").out
         app.keys("C-q")
         app.wait_exit()
     finally:

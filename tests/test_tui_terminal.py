@@ -235,3 +235,17 @@ async def test_theme_change_repaints_with_its_palette() -> None:
         after = terminal.render_line(0)
         assert before.text == after.text
         assert before != after  # colour 1 and the background come from the new theme
+
+
+async def test_resize_by_another_viewer_is_followed_in_stream_order() -> None:
+    from runtime.client import RESIZED
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        console.cols, console.rows = 50, 12
+        await _program_prints(pilot, terminal, console, b"before" + b"x" * 60)
+        console.feed_output(RESIZED)
+        await wait_until(pilot, lambda: (terminal.emulator.cols, terminal.emulator.rows) == (50, 12), "the resize")
+        # Text printed before the resize was laid out at the old width (one row of 66 characters).
+        assert terminal.emulator.text().splitlines()[0].startswith("beforexxx")

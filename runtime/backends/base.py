@@ -125,6 +125,10 @@ class Backend(abc.ABC):
     async def list_owned(self, home_id: str) -> list[Found]:
         """Everything carrying `home_id`'s label, for re-adoption after an engine restart."""
 
+    async def resolve_network(self, mode: str) -> str:
+        """The network a sandbox gets for `mode` (`host` or `bridge`); no sandbox shares the host's."""
+        return "host"
+
     async def owner_of(self, name: str) -> str | None:
         """The home id labelling an existing sandbox called `clauderon-<name>`, or None if there is none."""
         return None

@@ -1,0 +1,125 @@
+"""The engine's side of the credential-injecting proxy: start it, register sessions, and give each
+sandbox its proxy environment and CA. The `proxy` package is used only through its exports."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from proxy import (CA_MOUNT_PATH, ProxyError, ProxyService, SessionProxyConfig, container_env,
+                   default_credential_names, dummy_codex_auth_json, new_proxy_password)
+
+from .agent_setup import write_agent_config
+
+from .errors import ClauderonError
+from .home import Home
+from .models import Mount, Session
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What sandboxes call the host: host networking shares loopback; bridge containers use the gateway alias.
+HOST_NETWORK_PROXY_HOST = "127.0.0.1"
+BRIDGE_PROXY_HOST = "host.docker.internal"
+
+
+class Egress:
+    """Owns the `ProxyService` for one engine."""
+
+    def __init__(self, home: Home, settings: Settings, listen_hosts: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        self.settings = settings
+        self.service = ProxyService(home, settings, listen_hosts=listen_hosts)
+        self.error: str | None = None
+
+    def start(self) -> None:
+        try:
+            self.service.start()
+        except ProxyError as exc:
+            self.error = str(exc)
+            log.error("proxy did not start: %s", exc)
+
+    @property
+    def running(self) -> bool:
+        return self.error is None
+
+    @property
+    def port(self) -> int:
+        return self.service.port
+
+    def stop(self) -> None:
+        if self.running:
+            self.service.stop()
+
+    def health(self) -> dict:
+        if not self.running:
+            return {"ok": False, "port": None, "detail": f"not running: {self.error}"}
+        return {"ok": True, "port": self.port, "detail": f"listening on port {self.port}"}
+
+    def require_running(self) -> None:
+        if not self.running:
+            raise ClauderonError(f"the proxy is not running ({self.error}); fix that first (`clauderon doctor`)")
+
+    # ------------------------------------------------------------------ sessions
+    def credential_names(self, agent: str) -> list[str]:
+        names = default_credential_names(agent, self.service.credentials, self.settings.proxy.credential_set)
+        return sorted(names)
+
+    def _config(self, session: Session) -> SessionProxyConfig:
+        return SessionProxyConfig(
+            session_id=session.id, name=session.name, password_hash=session.proxy_password_hash or "",
+            agent=session.agent, credential_names=set(session.credential_names), access_mode=session.access_mode,
+            egress=session.egress, allowlist=list(self.settings.proxy.allowlist),
+        )
+
+    def launch_env(self, session: Session, *, sandboxed: bool, proxy_host: str) -> tuple[dict[str, str], list[Mount]]:
+        """A fresh proxy password for this launch (only its hash is kept), registered with the proxy;
+        returns the sandbox's environment and the CA mount."""
+        self.require_running()
+        password, password_hash = new_proxy_password()
+        session.proxy_password_hash = password_hash
+        if not session.credential_names:
+            session.credential_names = self.credential_names(session.agent)
+        self.service.register_session(self._config(session))
+        env = container_env(session.id, password, proxy_host, self.port, session.agent,
+                            self.service.credentials, set(session.credential_names))
+        if not sandboxed:  # a local agent reads the CA from the host path; nothing is mounted
+            for var, value in list(env.items()):
+                if value == CA_MOUNT_PATH:
+                    env[var] = str(self.service.ca_cert_path)
+            return env, []
+        return env, [Mount(host=str(self.service.ca_cert_path), path=CA_MOUNT_PATH, readonly=True)]
+
+    def write_agent_files(self, session: Session, env: dict[str, str], agent_home: Path, workspace: str) -> None:
+        """The agent's config with the same placeholder choice as its environment (OAuth or API key)."""
+        if session.agent == "claude":
+            oauth = "CLAUDE_CODE_OAUTH_TOKEN" in env
+            key = env.get("CLAUDE_CODE_OAUTH_TOKEN") or env.get("ANTHROPIC_API_KEY", "")
+            write_agent_config(agent_home, session, placeholder_key=key, workspace=workspace, oauth=oauth)
+        elif session.agent == "codex":
+            oauth = "OPENAI_API_KEY" not in env
+            auth = dummy_codex_auth_json(self.service.credentials) if oauth else None
+            write_agent_config(agent_home, session, placeholder_key=env.get("OPENAI_API_KEY", ""), workspace=workspace,
+                               oauth=oauth, codex_auth_json=auth)
+
+    def restore(self, session: Session) -> None:
+        """After an engine restart: the running sandbox keeps its password; the proxy learns its hash again."""
+        if self.running and session.proxy_password_hash:
+            self.service.register_session(self._config(session))
+
+    def forget(self, session: Session) -> None:
+        if self.running:
+            self.service.unregister_session(session.id)
+
+    def set_access_mode(self, session_id: str, mode: str) -> None:
+        if self.running:
+            self.service.set_access_mode(session_id, mode)
+
+    def refuse_real_credentials(self, env: dict[str, str]) -> None:
+        """`--env` must never carry a real credential into a sandbox."""
+        for key, value in env.items():
+            if value and self.service.is_real_credential_value(value):
+                raise ClauderonError(f"--env {key} holds a real credential; clauderon injects credentials through its proxy instead")
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.service.ca_cert_path
