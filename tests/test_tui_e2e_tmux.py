@@ -99,6 +99,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.wait_for("e2e-other")
         app.keys("C-]", "o")
         app.type("s")  # the fuzzy switcher from the sidebar
+        app.wait_for("switch to session")
         app.type("other")
         app.keys("Enter")
         app.wait_for("e2e-other  ")
@@ -108,6 +109,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.wait_for("second-6")
         assert "one-42" not in app.screen()
         app.keys("C-]", "s")
+        app.wait_for("switch to session")
         app.type("shell")
         app.keys("Enter")
         app.wait_for("one-42")

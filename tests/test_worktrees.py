@@ -15,7 +15,8 @@ from runtime.agent_home import (FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity
                                 write_agent_file)
 from runtime.errors import ClauderonError
 from runtime.home import Home
-from runtime.worktrees import BranchExists, WorktreeManager, copy_worktree_includes
+from runtime.worktree_include import copy_worktree_includes
+from runtime.worktrees import BranchExists, WorktreeManager
 from tests.conftest import run_git
 
 
