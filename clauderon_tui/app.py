@@ -237,27 +237,8 @@ class ClauderonApp(App[None]):
             pane.message_is_error = session.status == Status.FAILED
             pane.message = not_running_message(session)
             return
-        channel = self.consoles.get(session.id)
-        if channel is not None and channel.state == "live":
-            pane.message = ""
-            self.terminal.attach(channel)
-        else:
-            self._open_console(session.id)
-
-    @work(exclusive=True, group="open-console")
-    async def _open_console(self, session_id: str) -> None:
-        pane = self.pane
-        cols, rows = self.terminal.terminal_size()
-        channel = await self.consoles.open(session_id, cols, rows)
-        if session_id != self.selected_id:
-            return
-        if channel.state == "error":
-            self.terminal.attach(None)
-            pane.message_is_error = True
-            pane.message = channel.error or "could not attach to the console"
-            return
         pane.message = ""
-        self.terminal.attach(channel)
+        self.terminal.attach(self.consoles.channel(session.id, *self.terminal.terminal_size()))
 
     @on(TerminalView.Command)
     def _terminal_command(self, event: TerminalView.Command) -> None:
@@ -275,14 +256,19 @@ class ClauderonApp(App[None]):
     def _console_ended(self, event: TerminalView.ConsoleEnded) -> None:
         if event.session_id != self.selected_id:
             return
+        channel = self.consoles.get(event.session_id)
         self.terminal.attach(None)
         session = self.sessions.get(event.session_id)
-        if session is not None and session.status == Status.RUNNING:
-            self.pane.message_is_error = event.error is not None
-            self.pane.message = f"console {'lost: ' + event.error if event.error else 'ended'}; reconnecting…"
-            self.set_timer(CONSOLE_RETRY_SECONDS, self._retry_console)
-        else:
+        if session is None or session.status != Status.RUNNING:
             self._show_selected()
+            return
+        self.pane.message_is_error = event.error is not None
+        if channel is not None and not channel.was_live:
+            # Never opened: say why; selecting the session again (or an engine reconnect) retries.
+            self.pane.message = event.error or "could not attach to the console"
+            return
+        self.pane.message = f"console {'lost: ' + event.error if event.error else 'ended'}; reconnecting…"
+        self.set_timer(CONSOLE_RETRY_SECONDS, self._retry_console)
 
     def _retry_console(self) -> None:
         channel = self.consoles.get(self.selected_id) if self.selected_id else None
@@ -312,6 +298,8 @@ class ClauderonApp(App[None]):
             return
         self.show_session(session.id)
         if session.status == Status.RUNNING:
+            if self.terminal.channel is None:  # its console failed before: try again
+                self._show_selected()
             self.terminal.focus()
         else:
             self.notify(not_running_message(session), severity="warning")

@@ -40,12 +40,19 @@ class ConsoleChannel:
         self.error: str | None = None
         self.on_data: Callable[[], None] | None = None
         """Set by the terminal view while this channel is shown; called when output arrives or state changes."""
+        self.was_live = False
+        """Whether the connection ever opened (a failed open is not retried by itself)."""
         self.generation = 0
         """Bumped whenever the emulator is rebuilt (a resync), so views drop their caches."""
         self._reader: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._opener: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def start(self, client: Any, cols: int, rows: int) -> None:
+        """Connect in the background (`open`); `state` says how it went."""
+        self._opener = asyncio.get_running_loop().create_task(self.open(client, cols, rows))
 
     async def open(self, client: Any, cols: int, rows: int) -> None:
         """Connect, build the emulator from the snapshot, and start reading."""
@@ -62,6 +69,7 @@ class ConsoleChannel:
             return
         self._rebuild()
         self.state = "live"
+        self.was_live = True
         loop = asyncio.get_running_loop()
         self._reader = loop.create_task(self._read_loop())
         self._writer = loop.create_task(self._write_loop())
@@ -138,8 +146,8 @@ class ConsoleChannel:
             self._data_arrived()
 
     def send(self, data: bytes) -> None:
-        """Queue input for the program; one writer task keeps keystrokes in order."""
-        if self.state == "live":
+        """Queue input for the program (also while connecting); one writer task keeps keystrokes in order."""
+        if self.state in ("connecting", "live"):
             self._outbox.put_nowait(data)
 
     async def _write_loop(self) -> None:
@@ -165,7 +173,9 @@ class ConsoleChannel:
     async def close(self) -> None:
         """Stop reading and close the connection."""
         self.on_data = None
-        for task in (self._reader, self._drainer, self._writer):
+        if self.state in ("connecting", "live"):
+            self.state = "ended"
+        for task in (self._opener, self._reader, self._drainer, self._writer):
             if task is not None:
                 task.cancel()
         if self.connection is not None:
@@ -183,26 +193,33 @@ class ConsolePool:
         self.scrollback = scrollback
         self.max_open = max_open
         self._channels: OrderedDict[str, ConsoleChannel] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, session_id: str) -> ConsoleChannel | None:
         """The open channel for a session, if any."""
         return self._channels.get(session_id)
 
-    async def open(self, session_id: str, cols: int, rows: int) -> ConsoleChannel:
-        """The session's channel, opened if needed (a failed one is retried)."""
+    def channel(self, session_id: str, cols: int, rows: int) -> ConsoleChannel:
+        """The session's channel, live or connecting; a new one, connecting in the background, if it has none
+        or its last one ended. A view can attach at once: input typed meanwhile is queued, not lost."""
         channel = self._channels.get(session_id)
         if channel is not None and channel.state in ("live", "connecting"):
             self._channels.move_to_end(session_id)
             return channel
         if channel is not None:
-            await channel.close()
+            self._close_later(channel)
         channel = ConsoleChannel(session_id, self.scrollback)
         self._channels[session_id] = channel
         while len(self._channels) > self.max_open:
             _, oldest = self._channels.popitem(last=False)
-            await oldest.close()
-        await channel.open(self.client, cols, rows)
+            self._close_later(oldest)
+        channel.start(self.client, cols, rows)
         return channel
+
+    def _close_later(self, channel: ConsoleChannel) -> None:
+        task = asyncio.get_running_loop().create_task(channel.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def drop(self, session_id: str) -> None:
         """Close a session's channel (it was deleted, stopped or restarted)."""

@@ -63,7 +63,8 @@ class ProxyAuth:
         cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
         if cfg is None:
             refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
-            self.auditor.record(flow, None)
+            # Audited here: the Auditor's response hook skips CONNECTs, so this line must carry the 407.
+            self.auditor.record(flow, 407)
             return
         self._tunnels[flow.client_conn.id] = cfg.session_id
 
