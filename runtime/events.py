@@ -33,16 +33,16 @@ class EventBus:
             except asyncio.QueueFull:
                 log.warning("dropping an event subscriber that fell %d events behind", MAX_PENDING_EVENTS)
                 self._subscribers.discard(queue)
-                try:
-                    queue.get_nowait()
-                    queue.put_nowait(None)
-                except (asyncio.QueueEmpty, asyncio.QueueFull):
-                    pass
+                _end(queue)
 
     def close(self) -> None:
         for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
+            _end(queue)
         self._subscribers.clear()
+
+
+def _end(queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    """Tell a subscriber its feed is over (making room when it is full); its client reconnects to a snapshot."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(None)

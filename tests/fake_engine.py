@@ -139,6 +139,8 @@ class FakeEngineClient:
         self.branch_names = ["main", "develop", "release-1.2"]
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.connected = False
+        self.console_gate: asyncio.Event | None = None
+        """When set, `console()` waits for it (a slow attach)."""
 
     # -- test helpers --------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -263,6 +265,8 @@ class FakeEngineClient:
             yield await self._queue.get()
 
     async def console(self, ref: str, cols: int, rows: int) -> FakeConsole:
+        if self.console_gate is not None:
+            await self.console_gate.wait()
         session = self._find(ref)
         if session.status != Status.RUNNING:
             raise Conflict(f"session {session.name} is {session.status.value}; restart it to attach")

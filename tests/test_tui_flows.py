@@ -320,3 +320,21 @@ async def test_creating_session_shows_progress_in_the_pane() -> None:
         app.client.update(session.model_copy(update={"status": Status.RUNNING}))
         await wait_until(pilot, lambda: app.terminal.channel is not None, "the console once running")
         assert app.pane.message == ""
+
+
+async def test_typing_while_the_console_connects_is_not_lost() -> None:
+    import asyncio
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.client.console_gate = asyncio.Event()
+        app.show_session("id-fix-login")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert isinstance(app.focused, TerminalView)
+        assert app.terminal.channel is not None and app.terminal.channel.state == "connecting"
+        await pilot.press("l", "s", "enter")
+        app.client.console_gate.set()
+        await wait_until(pilot, lambda: "id-fix-login" in app.client.consoles
+                         and bytes(app.client.console_for("fix-login-bug").received) == b"ls\r", "the queued keys")
