@@ -57,7 +57,7 @@ def attach(home: Home, name: str, prefix_key: str) -> int:
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)  # keep keys typed while we started
         reason = asyncio.run(_attach(home, name, prefix))
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
@@ -71,7 +71,7 @@ async def _attach(home: Home, name: str, prefix: bytes) -> str:
     out = sys.stdout.buffer
     size = shutil.get_terminal_size()
     try:
-        console = await client.console(name, size.columns, size.lines)
+        console = await client.console(name, size.columns, size.lines, active=True)
         out.write(b"\x1b[?1049h\x1b[H\x1b[2J" + console.snapshot)
         out.flush()
         loop = asyncio.get_running_loop()

@@ -180,6 +180,8 @@ def add_routes(server: "ApiServer") -> None:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
         server.track(ws)
+        if request.query.get("active") in ("1", "true") and cols and rows:
+            await stream.resize(cols, rows)  # an interactive viewer takes the size before its snapshot
         viewer = stream.subscribe(cols, rows)
         try:
             snap_cols, snap_rows, snapshot = viewer.snapshot

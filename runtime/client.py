@@ -206,8 +206,10 @@ class EngineClient:
                 self._http = None
             await asyncio.sleep(RECONNECT_DELAY_S)
 
-    async def console(self, ref: str, cols: int, rows: int) -> ConsoleConnection:
-        url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}"
+    async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> ConsoleConnection:
+        """A live console. `active` makes this viewer's size the terminal's size before the snapshot
+        (an interactive attach); otherwise the size applies once this viewer types or resizes."""
+        url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}&active={int(active)}"
         try:
             ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=16 * 1024 * 1024)
         except aiohttp.WSServerHandshakeError as exc:

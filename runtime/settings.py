@@ -67,6 +67,39 @@ class DockerSettings(Section):
     """Capabilities added on top of the minimal set agents need."""
 
 
+class KubernetesSettings(Section):
+    kubeconfig: str | None = None
+    """Kubeconfig file to use (none: `KUBECONFIG`, else `~/.kube/config`)."""
+    context: str | None = None
+    """Kubeconfig context to use (none: the file's current context)."""
+    namespace: str = "clauderon"
+    """Namespace sessions run in; created if missing."""
+    service_account: str | None = None
+    """Service account for session pods (none: the namespace's default); its token is never mounted."""
+    image: str = "clauderon-agent:latest"
+    """Image for new kubernetes sessions; the cluster's nodes must be able to pull it."""
+    pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    """The pod's `imagePullPolicy`."""
+    cpu_request: str = "500m"
+    """CPU each session pod requests (a Kubernetes quantity like `500m` or `2`)."""
+    cpu_limit: str | None = "2"
+    """CPU limit per pod unless the session sets its own (none: unlimited)."""
+    memory_request: str = "1Gi"
+    """Memory each session pod requests (a Kubernetes quantity like `1Gi`)."""
+    memory_limit: str | None = "4Gi"
+    """Memory limit per pod unless the session sets its own (none: unlimited)."""
+    storage_class: str | None = None
+    """StorageClass of the per-session volume holding /workspace and the agent home (none: the cluster default)."""
+    storage_size: str = "10Gi"
+    """Size of the per-session volume."""
+    proxy_url: str | None = None
+    """How pods reach the engine's credential proxy, like `http://proxy.clauderon.svc:18100`, a host address
+    or a tailnet name. Pods on another machine than the engine cross the network: put the proxy behind TLS
+    (a TLS-terminating Service, a tailnet or WireGuard link); the session's proxy password travels in it."""
+    start_timeout: float = 300.0
+    """Seconds `create` waits for a pod to run (image pulls, scheduling) before it gives up and cleans up."""
+
+
 class TuiSettings(Section):
     prefix_key: str = "ctrl+]"
     """The one key the terminal view keeps for itself (pressed twice to send it through)."""
@@ -120,16 +153,29 @@ class OnePasswordSettings(Section):
     """`credential_name = "op://vault/item/field"` references resolved with `OP_SERVICE_ACCOUNT_TOKEN`."""
 
 
+class GitHubSettings(Section):
+    api_url: str = "https://api.github.com"
+    """REST API base for pull requests and checks (GitHub Enterprise: `https://<host>/api/v3`)."""
+    git_host: str = "github.com"
+    """Host (with `:port` if not the default) of the git remotes that belong to this GitHub; pushes to other hosts are refused."""
+    remote: str = "origin"
+    """Remote of the user's repository that names the GitHub repository to push to and open pull requests on."""
+    poll_interval: float = 30.0
+    """Seconds between pull request status polls (checks, reviews, mergeability) for sessions with a PR."""
+
+
 class Settings(Section):
     engine: EngineSettings = EngineSettings()
     session: SessionDefaults = SessionDefaults()
     docker: DockerSettings = DockerSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
     tui: TuiSettings = TuiSettings()
     serve: ServeSettings = ServeSettings()
     proxy: ProxySettings = ProxySettings()
     routes: dict[str, str] = {}
     """Send a host to another upstream (`"api.anthropic.com" = "http://127.0.0.1:18555"`); injection still applies."""
     onepassword: OnePasswordSettings = OnePasswordSettings()
+    github: GitHubSettings = GitHubSettings()
 
 
 # Sections whose keys live in proxy.toml rather than config.toml.

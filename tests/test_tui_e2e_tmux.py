@@ -83,6 +83,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         cli("create", "--repo", str(git_repo), "--name", "e2e-shell", "--agent", "shell", timeout=180)
         app.wait_for("e2e-shell")
         app.keys("Enter")
+        app.wait_for("/workspace#")  # the shell's prompt: typeahead before it may be flushed by bash
         app.type("echo one-$((40+2))")
         app.keys("Enter")
         app.wait_for("one-42")
@@ -101,9 +102,11 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.type("s")  # the fuzzy switcher from the sidebar
         app.wait_for("switch to session")
         app.type("other")
+        app.wait_for("│ ● e2e-other")
         app.keys("Enter")
         app.wait_for("e2e-other  ")
         app.keys("Enter")
+        app.wait_for("/workspace#")
         app.type("echo second-$((2*3))")
         app.keys("Enter")
         app.wait_for("second-6")
@@ -111,6 +114,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.keys("C-]", "s")
         app.wait_for("switch to session")
         app.type("shell")
+        app.wait_for("│ ● e2e-shell")
         app.keys("Enter")
         app.wait_for("one-42")
         assert "second-6" not in app.screen()

@@ -1,0 +1,201 @@
+"""The Kubernetes objects a session is made of, as plain API dicts (pure functions, no client).
+
+A session is a pod `clauderon-<name>` and a PVC of the same name holding `/workspace` and the agent's
+home (so archiving a session keeps its work and conversation), plus one ConfigMap per namespace with
+the proxy's CA certificate. Nothing here carries a real credential: the environment comes from the
+engine's `LaunchSpec`, which only ever holds placeholders and the session's own proxy password.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from ..errors import ClauderonError
+from ..settings import KubernetesSettings
+from .base import LABEL_HOME, LABEL_NAME, LABEL_RECORD, LABEL_SESSION, LaunchSpec
+from .docker import AGENT_CAPABILITIES
+
+PREFIX = "clauderon-"
+CONTAINER = "agent"
+WORKSPACE = "/workspace"
+AGENT_HOME = "/home/agent"
+# Where the proxy's CA lands; the same path as `proxy.CA_MOUNT_PATH`, which the agent's environment
+# (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, ...) already points at.
+CA_PATH = "/etc/clauderon/proxy-ca.pem"
+CA_CONFIGMAP = "clauderon-proxy-ca"
+CA_KEY = "proxy-ca.pem"
+# The agent waits for this file before it starts, so it never sees an empty /workspace: the backend
+# streams the git bundle (and the agent home) in through exec, then creates it.
+READY_FILE = f"{WORKSPACE}/.clauderon-ready"
+
+# Kubernetes label values: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric.
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
+_MEMORY_UNITS = {"b": "", "k": "Ki", "m": "Mi", "g": "Gi", "t": "Ti"}
+
+
+def pod_name(name: str) -> str:
+    """The pod (and PVC) name of session `name`."""
+    return f"{PREFIX}{name}"
+
+
+def labels_of(spec: LaunchSpec) -> dict[str, str]:
+    """The session's labels without the record, which is too long for a label (it is an annotation)."""
+    labels = {LABEL_SESSION: spec.session_id, LABEL_HOME: spec.home_id, LABEL_NAME: spec.name}
+    for key, value in labels.items():
+        if not _LABEL_VALUE.match(value):
+            raise ClauderonError(f"{key}={value!r} is not a valid Kubernetes label value: "
+                                 "use at most 63 letters, digits, '.', '_' or '-'")
+    return labels
+
+
+def annotations_of(spec: LaunchSpec) -> dict[str, str]:
+    return {LABEL_RECORD: spec.record} if spec.record else {}
+
+
+def metadata(name: str, spec: LaunchSpec) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": labels_of(spec)}
+    if spec.record:
+        meta["annotations"] = annotations_of(spec)
+    return meta
+
+
+def namespace_object(namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+
+
+def ca_configmap(ca_pem: bytes, home_id: str) -> dict[str, Any]:
+    """The proxy CA (a public certificate, not a secret) for every session pod of the namespace."""
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": CA_CONFIGMAP, "labels": {LABEL_HOME: home_id}},
+        "data": {CA_KEY: ca_pem.decode("ascii")},
+    }
+
+
+def pvc_object(spec: LaunchSpec, settings: KubernetesSettings) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": metadata(pod_name(spec.name), spec),
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.storage_size}}},
+    }
+    if settings.storage_class:
+        body["spec"]["storageClassName"] = settings.storage_class
+    return body
+
+
+def memory_quantity(value: str) -> str:
+    """Docker-style memory (`4g`, `512m`, `1024`) as a Kubernetes quantity (`4Gi`, `512Mi`, `1024`)."""
+    text = value.strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([bkmgtBKMGT])?", text)
+    if match is None:
+        return text  # already a quantity like `4Gi`; the API server validates it
+    number, unit = match.groups()
+    return number + _MEMORY_UNITS[(unit or "b").lower()]
+
+
+def _quantity_value(quantity: str) -> float:
+    """A Kubernetes quantity as a number (cores or bytes), to keep requests at or below limits."""
+    suffixes = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+                "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Za-z]*)", quantity.strip())
+    if match is None or match.group(2) not in ("", *suffixes):
+        raise ClauderonError(f"{quantity!r} is not a Kubernetes quantity: use forms like 500m, 2, 1Gi")
+    return float(match.group(1)) * suffixes.get(match.group(2), 1)
+
+
+def resources(spec: LaunchSpec, settings: KubernetesSettings) -> dict[str, dict[str, str]]:
+    """Limits from the session (`spec.cpu`/`spec.memory`), else the settings; requests never above limits."""
+    limits: dict[str, str] = {}
+    cpu_limit = f"{spec.cpu:g}" if spec.cpu else settings.cpu_limit
+    memory_limit = memory_quantity(spec.memory) if spec.memory else settings.memory_limit
+    if cpu_limit:
+        limits["cpu"] = cpu_limit
+    if memory_limit:
+        limits["memory"] = memory_limit
+    requests = {"cpu": settings.cpu_request, "memory": settings.memory_request}
+    for key, limit in limits.items():
+        if _quantity_value(requests[key]) > _quantity_value(limit):
+            requests[key] = limit  # the API server rejects a request above its limit
+    return {"requests": requests, "limits": limits}
+
+
+def parse_user(user: str | None) -> tuple[int | None, int | None]:
+    """`uid:gid` (or `uid`) as numbers; names cannot be used in a pod's securityContext."""
+    if not user:
+        return None, None
+    uid, _, gid = user.partition(":")
+    try:
+        return int(uid), (int(gid) if gid else None)
+    except ValueError:
+        raise ClauderonError(f"user {user!r} must be numeric `uid:gid` for Kubernetes pods") from None
+
+
+def security_context(spec: LaunchSpec) -> dict[str, Any]:
+    """Docker backend's posture: drop everything, add back the few capabilities agents need, no escalation."""
+    uid, gid = parse_user(spec.user)
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"],
+                         "add": sorted(set(AGENT_CAPABILITIES) | {c.upper() for c in spec.extra_capabilities})},
+    }
+    if uid is not None:
+        context["runAsUser"] = uid
+        # A non-root uid is enforced by the kubelet too, so an image can never flip it back to root.
+        context["runAsNonRoot"] = uid != 0
+    if gid is not None:
+        context["runAsGroup"] = gid
+    return context
+
+
+def wrapped_command(spec: LaunchSpec) -> list[str]:
+    """The agent's command behind a gate: wait for the workspace to be filled, enter the workdir, exec.
+
+    The loop prints nothing, so the pod log (the replay source) starts with the agent's own output."""
+    script = (f"while [ ! -e {shlex.quote(READY_FILE)} ]; do sleep 0.2; done; "
+              f"cd {shlex.quote(spec.workdir)} || exit 1; exec \"$@\"")
+    return ["sh", "-c", script, "clauderon-start", *spec.command]
+
+
+def pod_object(spec: LaunchSpec, settings: KubernetesSettings, *, with_ca: bool) -> dict[str, Any]:
+    name = pod_name(spec.name)
+    uid, gid = parse_user(spec.user)
+    mounts: list[dict[str, Any]] = [
+        {"name": "session", "mountPath": WORKSPACE, "subPath": "workspace"},
+        {"name": "session", "mountPath": AGENT_HOME, "subPath": "home"},
+    ]
+    volumes: list[dict[str, Any]] = [{"name": "session", "persistentVolumeClaim": {"claimName": name}}]
+    if with_ca:
+        mounts.append({"name": "proxy-ca", "mountPath": CA_PATH, "subPath": CA_KEY, "readOnly": True})
+        volumes.append({"name": "proxy-ca", "configMap": {"name": CA_CONFIGMAP}})
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image or settings.image,
+        "imagePullPolicy": settings.pull_policy,
+        "command": wrapped_command(spec),
+        "workingDir": WORKSPACE,
+        "env": [{"name": k, "value": v} for k, v in spec.env.items()],
+        "tty": True,
+        "stdin": True,
+        "volumeMounts": mounts,
+        "resources": resources(spec, settings),
+        "securityContext": security_context(spec),
+    }
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": volumes,
+        # An agent session is finished when its program exits; the engine decides about restarts.
+        "restartPolicy": "Never",
+        # The pause container becomes pid 1 and reaps the zombies agents' tool runs leave behind (tini's job
+        # in the docker backend).
+        "shareProcessNamespace": True,
+        # No API token inside the sandbox: an agent has no business talking to the cluster.
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+    }
+    if gid is not None:
+        pod_spec["securityContext"] = {"fsGroup": gid}  # the fresh volume becomes writable for the agent's gid
+    if settings.service_account:
+        pod_spec["serviceAccountName"] = settings.service_account
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata(name, spec), "spec": pod_spec}

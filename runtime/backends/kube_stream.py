@@ -1,0 +1,194 @@
+"""Attach and exec over the Kubernetes websocket channel protocol, adapted to asyncio.
+
+The official client's `kubernetes.stream.stream` gives a blocking `WSClient`. Frames carry a channel
+byte: 0 stdin, 1 stdout, 2 stderr, 3 the final status (JSON), 4 terminal resize (JSON
+`{"Width": w, "Height": h}`). It must be opened with `binary=True`: in text mode every frame is
+decoded on its own, so a UTF-8 character split across two frames turns into replacement characters.
+
+`stream()` swaps `call_api` on the `ApiClient` it is given for the duration of the call, so it must
+never share a client with other threads' ordinary requests: every stream gets a fresh `CoreV1Api`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import ClauderonError
+from .base import Attachment
+
+log = logging.getLogger(__name__)
+
+STDIN, STDOUT, STDERR, STATUS, RESIZE = 0, 1, 2, 3, 4
+_POLL_SECONDS = 0.2  # how long the reader blocks per wait, so close() is noticed promptly
+_CHUNK = 64 * 1024
+
+ApiFactory = Callable[[], Any]  # returns a fresh kubernetes.client.CoreV1Api
+
+
+def exit_code_of(status_json: bytes | str) -> int | None:
+    """The exit code in a channel-3 status (`Success` is 0); None when there is none."""
+    if not status_json:
+        return None
+    try:
+        status = json.loads(status_json)
+    except ValueError:
+        return None
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message", ""))
+            except ValueError:
+                return None
+    return None
+
+
+def open_stream(api_factory: ApiFactory, kind: str, namespace: str, pod: str, *, container: str,
+                command: list[str] | None = None, tty: bool, stdin: bool) -> Any:
+    """A connected `WSClient` for `kind` `attach` or `exec` (blocking; run it in a thread)."""
+    from kubernetes.client.rest import ApiException
+    from kubernetes.stream import stream
+
+    api = api_factory()
+    kwargs: dict[str, Any] = dict(container=container, stdin=stdin, stdout=True, stderr=not tty, tty=tty,
+                                  _preload_content=False, binary=True)
+    try:
+        if kind == "exec":
+            return stream(api.connect_get_namespaced_pod_exec, pod, namespace, command=command, **kwargs)
+        return stream(api.connect_get_namespaced_pod_attach, pod, namespace, **kwargs)
+    except ApiException as exc:
+        raise ClauderonError(f"cannot {kind} into pod {pod} in namespace {namespace}: {exc.reason or exc.status}",
+                             status=503) from exc
+
+
+class KubeAttachment(Attachment):
+    """A TTY attach stream; a reader thread feeds an asyncio queue so `read()` never blocks the loop."""
+
+    def __init__(self, ws: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._ws = ws
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._closing = threading.Event()
+        self._ended = False
+        self.exit_code: int | None = None
+        """The program's exit code from channel 3, once the stream has ended with one."""
+        self._thread = threading.Thread(target=self._pump, name="kube-attach", daemon=True)
+
+    def start(self, first: bytes = b"") -> None:
+        """Begin delivering output, after `first` (a replay of what was printed earlier)."""
+        if first:
+            self._queue.put_nowait(first)
+        self._thread.start()
+
+    def take_buffered(self) -> bytes:
+        """Everything the live stream delivered so far (before `start`), removed from the stream."""
+        self._ws.update(timeout=0)
+        data = self._ws.read_channel(STDOUT) or b""
+        return data
+
+    def _pump(self) -> None:
+        ws = self._ws
+        try:
+            while not self._closing.is_set() and ws.is_open():
+                ws.update(timeout=_POLL_SECONDS)
+                data = (ws.read_channel(STDOUT) or b"") + (ws.read_channel(STDERR) or b"")
+                if data:
+                    self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
+            self.exit_code = exit_code_of(ws.read_channel(STATUS))
+        except Exception as exc:  # a dropped connection ends the stream like an exit does
+            log.info("attach stream ended: %s", exc)
+        finally:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, b"")
+
+    async def read(self) -> bytes:
+        if self._ended:
+            return b""
+        data = await self._queue.get()
+        if not data:
+            self._ended = True
+        return data
+
+    async def write(self, data: bytes) -> None:
+        if data and self._ws.is_open():
+            await asyncio.to_thread(self._ws.write_channel, STDIN, data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        if self._ws.is_open():
+            payload = json.dumps({"Width": cols, "Height": rows}).encode()
+            await asyncio.to_thread(self._ws.write_channel, RESIZE, payload)
+
+    async def close(self) -> None:
+        self._closing.set()
+        await asyncio.to_thread(self._ws.close)
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join, 2 * _POLL_SECONDS + 1)
+
+
+def join_replay(log_bytes: bytes, live: bytes) -> bytes:
+    """The pod log followed by the live bytes it does not already end with.
+
+    The attach opens before the log is read, so whatever the program printed in between is in both:
+    drop the longest prefix of `live` that the log ends with."""
+    for k in range(min(len(log_bytes), len(live)), 0, -1):
+        if log_bytes.endswith(live[:k]):
+            return log_bytes + live[k:]
+    return log_bytes + live
+
+
+@dataclass
+class ExecResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+
+
+def run_exec(api_factory: ApiFactory, namespace: str, pod: str, container: str, argv: list[str], *,
+             stdin: bytes | None = None, timeout: float = 600.0) -> ExecResult:
+    """Run `argv` in the pod without a TTY, feeding `stdin`, and collect its output (blocking).
+
+    Input is written and then the stream is read to its end; a command that must know where its input
+    ends reads an exact byte count (`head -c N`), because only the v5 protocol can close stdin."""
+    ws = open_stream(api_factory, "exec", namespace, pod, container=container, command=argv,
+                     tty=False, stdin=stdin is not None)
+    try:
+        if stdin is not None:
+            for start in range(0, len(stdin), _CHUNK):
+                ws.write_channel(STDIN, stdin[start:start + _CHUNK])
+                ws.update(timeout=0)  # keep draining output so neither side's buffers fill up
+            ws.close_channel(STDIN)
+        out, err = bytearray(), bytearray()
+        status = b""
+        deadline = _Deadline(timeout)
+        while ws.is_open():
+            if deadline.passed():
+                raise ClauderonError(f"`{' '.join(argv[:3])} ...` in pod {pod} took longer than {timeout:.0f}s", status=504)
+            ws.update(timeout=min(1.0, deadline.left()))
+            out += ws.read_channel(STDOUT) or b""
+            err += ws.read_channel(STDERR) or b""
+            status += ws.read_channel(STATUS) or b""
+        out += ws.read_channel(STDOUT) or b""
+        err += ws.read_channel(STDERR) or b""
+        status += ws.read_channel(STATUS) or b""
+        return ExecResult(bytes(out), bytes(err), exit_code_of(status))
+    finally:
+        ws.close()
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        import time
+
+        self._time = time.monotonic
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._end - self._time())
+
+    def passed(self) -> bool:
+        return self.left() <= 0

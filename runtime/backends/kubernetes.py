@@ -1,0 +1,423 @@
+"""Run sessions as Kubernetes pods (one pod and one volume per session, labelled with home and session).
+
+The work gets in and out without a git remote: a git bundle of the session branch is streamed into the
+pod's volume through exec (`push_bundle`), and `fetch_bundle` streams one back out. Every blocking client
+call runs in a thread. The pod objects themselves are built in `kube_objects`, attach/exec in `kube_stream`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import shlex
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import ClauderonError, Conflict
+from ..models import Status
+from ..settings import KubernetesSettings
+from . import kube_objects as objects
+from .base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from .docker import _report
+from .kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
+
+log = logging.getLogger(__name__)
+
+# Waiting reasons that mean the image will not come without someone fixing something.
+IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+# Of those, the ones no retry can fix.
+PERMANENT_ERRORS = ("InvalidImageName", "ErrImageNeverPull")
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class WorkspaceBundle:
+    """A `git bundle` of the session branch, which becomes the pod's /workspace."""
+
+    data: bytes
+    branch: str
+
+
+class KubernetesBackend(Backend):
+    """Sessions as pods in one namespace. `backend_id` is the pod name, `clauderon-<name>`."""
+
+    name = "kubernetes"
+    sandboxed = True
+
+    def __init__(self, settings: KubernetesSettings, home_id: str, ca_cert_pem: bytes | None = None) -> None:
+        """`ca_cert_pem` is the proxy's CA certificate, mounted into every pod (None: no CA mount)."""
+        self.settings = settings
+        self.home_id = home_id
+        self.ca_cert_pem = ca_cert_pem
+        self.namespace = settings.namespace
+        self._configuration: Any = None
+        self._core: Any = None
+
+    # -- the client ------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        where = self.settings.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        return f"{where}" + (f" (context {self.settings.context})" if self.settings.context else "")
+
+    def _load_sync(self) -> Any:
+        """The CoreV1Api for ordinary requests; the kubeconfig is read on first use."""
+        if self._core is None:
+            from kubernetes import client, config
+
+            configuration = client.Configuration()
+            try:
+                config.load_kube_config(config_file=self.settings.kubeconfig, context=self.settings.context,
+                                        client_configuration=configuration)
+            except Exception as exc:  # missing file, unknown context, malformed YAML
+                raise ClauderonError(f"cannot load kubeconfig {self._where()}: {exc}; "
+                                     "set [kubernetes] kubeconfig/context or KUBECONFIG", status=503) from exc
+            configuration.retries = 1  # an unreachable cluster should fail in seconds, not after retries
+            self._configuration = configuration
+            self._core = client.CoreV1Api(client.ApiClient(configuration))
+        return self._core
+
+    def _fresh_api(self) -> Any:
+        """A CoreV1Api on its own ApiClient, for one websocket stream (see `kube_stream`)."""
+        from kubernetes import client
+
+        self._load_sync()
+        return client.CoreV1Api(client.ApiClient(self._configuration))
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(core_api, ...)` in a thread; unreachable clusters become the one clear line."""
+        return await asyncio.to_thread(self._run_sync, fn, *args, **kwargs)
+
+    def _run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import urllib3.exceptions
+
+        core = self._load_sync()
+        try:
+            return fn(core, *args, **kwargs)
+        except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
+            raise ClauderonError(f"cannot reach the Kubernetes API at {self._configuration.host} "
+                                 f"({exc.__class__.__name__}): check {self._where()} and the cluster", status=503) from exc
+
+    # -- raw JSON helpers (dict bodies in, dicts out: the same shapes `kube_objects` builds) ------
+
+    @staticmethod
+    def _json(response: Any) -> Any:
+        import json
+
+        return json.loads(response.data or b"null")
+
+    def _get(self, core: Any, method: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """`core.<method>(...)` as a dict, or None on 404."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            return self._json(getattr(core, method)(*args, _preload_content=False, **kwargs))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _api_error(exc, f"{method.replace('_', ' ')}") from exc
+
+    def _send(self, core: Any, method: str, *args: Any, ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        """`core.<method>(...)`; statuses in `ok_statuses` (404 on delete, 409 on create) are not errors."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            return self._json(getattr(core, method)(*args, _preload_content=False, **kwargs))
+        except ApiException as exc:
+            if exc.status in ok_statuses:
+                return None
+            raise _api_error(exc, f"{method.replace('_', ' ')}") from exc
+
+    # -- availability -----------------------------------------------------------------------------
+
+    async def available(self) -> tuple[bool, str]:
+        from kubernetes import client
+
+        def version(core: Any) -> dict[str, Any]:
+            api = client.VersionApi(core.api_client)
+            return self._json(api.get_code(_preload_content=False, _request_timeout=5))
+
+        try:
+            info = await self._call(version)
+        except ClauderonError as exc:
+            return False, exc.message
+        except Exception as exc:  # never a traceback for an odd API server
+            return False, f"cannot reach the Kubernetes API via {self._where()} ({exc.__class__.__name__}): check the cluster"
+        return True, f"Kubernetes {info.get('gitVersion', '?')} at {self._configuration.host}, namespace {self.namespace}"
+
+    # -- create -----------------------------------------------------------------------------------
+
+    async def owner_of(self, name: str) -> str | None:
+        def owner(core: Any) -> str | None:
+            for method in ("read_namespaced_pod", "read_namespaced_persistent_volume_claim"):
+                found = self._get(core, method, objects.pod_name(name), self.namespace)
+                if found is not None:
+                    return (found["metadata"].get("labels") or {}).get(LABEL_HOME, "")
+            return None
+
+        return await self._call(owner)
+
+    async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None, *,
+                     bundle: WorkspaceBundle | None = None) -> str:
+        """Create the volume (or reuse the archived one), start the pod, fill /workspace, release the agent.
+
+        `bundle` is the session branch for a new session; a reused volume already holds its work."""
+        name = objects.pod_name(spec.name)
+        pod = objects.pod_object(spec, self.settings, with_ca=self.ca_cert_pem is not None)  # validates first
+        pvc = objects.pvc_object(spec, self.settings)
+        await self._call(self._ensure_namespace_and_ca)
+        created_pvc = await self._call(self._claim_volume, spec, pvc)
+        await _report(progress, f"{'creating' if created_pvc else 'reusing'} volume {name} in namespace {self.namespace}")
+        try:
+            await _report(progress, f"creating pod {name}")
+            await self._call(lambda core: self._send(core, "create_namespaced_pod", self.namespace, pod,
+                                                     ok_statuses=()))
+            await self._wait_running(name, progress)
+            if bundle is not None and created_pvc:
+                await _report(progress, f"copying branch {bundle.branch} into the pod")
+                await self.push_bundle(name, bundle.data, bundle.branch)
+            await self._seed_home(name, spec)
+            await self._exec_checked(name, ["sh", "-c", f"touch {shlex.quote(objects.READY_FILE)}"])
+        except BaseException:
+            await self._delete(name, volume=created_pvc)
+            raise
+        return name
+
+    def _ensure_namespace_and_ca(self, core: Any) -> None:
+        if self._get(core, "read_namespace", self.namespace) is None:
+            log.info("creating namespace %s", self.namespace)
+            self._send(core, "create_namespace", objects.namespace_object(self.namespace), ok_statuses=(409,))
+        if self.ca_cert_pem is not None:
+            body = objects.ca_configmap(self.ca_cert_pem, self.home_id)
+            current = self._get(core, "read_namespaced_config_map", objects.CA_CONFIGMAP, self.namespace)
+            if current is None:
+                self._send(core, "create_namespaced_config_map", self.namespace, body, ok_statuses=(409,))
+            elif (current.get("data") or {}) != body["data"]:  # the CA was regenerated
+                self._send(core, "replace_namespaced_config_map", objects.CA_CONFIGMAP, self.namespace, body)
+
+    def _claim_volume(self, core: Any, spec: LaunchSpec, pvc: dict[str, Any]) -> bool:
+        """True when the volume was created now; False when an archived one of this home is reused."""
+        name = pvc["metadata"]["name"]
+        if self._get(core, "read_namespaced_pod", name, self.namespace) is not None:
+            raise Conflict(f"a pod named {name} already exists in namespace {self.namespace}: "
+                           "remove the old session first or pick another name")
+        current = self._get(core, "read_namespaced_persistent_volume_claim", name, self.namespace)
+        if current is None:
+            self._send(core, "create_namespaced_persistent_volume_claim", self.namespace, pvc)
+            return True
+        owner = (current["metadata"].get("labels") or {}).get(LABEL_HOME)
+        if owner != spec.home_id:
+            raise Conflict(f"a volume named {name} belongs to another clauderon home: pick another session name")
+        return False
+
+    async def _wait_running(self, name: str, progress: ProgressFn | None) -> None:
+        """Poll the pod until it runs; scheduling and image events become progress, then the error."""
+        deadline = time.monotonic() + self.settings.start_timeout
+        seen: set[tuple[str, str]] = set()
+        problem = ""
+        while True:
+            pod, events = await self._call(self._pod_and_events, name)
+            if pod is None:
+                raise ClauderonError(f"pod {name} disappeared while starting: see `kubectl -n {self.namespace} get events`")
+            for event in events:
+                key = (event.get("reason", ""), event.get("message", ""))
+                if key not in seen:
+                    seen.add(key)
+                    if event.get("type") == "Warning":
+                        problem = f"{key[0]}: {key[1]}"
+                    await _report(progress, f"pod {name}: {key[0]} {key[1]}".rstrip())
+            phase, reason = _pod_state(pod)
+            if phase == "Running":
+                return
+            if phase in ("Succeeded", "Failed"):
+                raise ClauderonError(f"pod {name} ended before it ran ({reason or phase}): "
+                                     f"see `kubectl -n {self.namespace} logs {name}`")
+            if reason and (reason, "") not in seen:
+                seen.add((reason, ""))
+                reason_name = reason.split(":")[0]
+                if reason_name in IMAGE_ERRORS or not problem:
+                    problem = reason
+                await _report(progress, f"pod {name}: {reason}")
+                if reason_name in PERMANENT_ERRORS:  # retrying cannot help: give up now
+                    raise ClauderonError(f"pod {name} cannot start ({reason}): check [kubernetes] image and pull_policy")
+            if time.monotonic() >= deadline:
+                hint = ("check the image name and that the nodes can pull it ([kubernetes] image, pull_policy)"
+                        if any(r in problem for r in IMAGE_ERRORS) else
+                        "check the cluster's free resources or lower [kubernetes] cpu/memory requests")
+                raise ClauderonError(f"pod {name} did not start within {self.settings.start_timeout:g}s"
+                                     f" ({problem or 'still pending'}): {hint}", status=504)
+            await asyncio.sleep(_POLL_SECONDS)
+
+    def _pod_and_events(self, core: Any, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        pod = self._get(core, "read_namespaced_pod", name, self.namespace)
+        listing = self._get(core, "list_namespaced_event", self.namespace,
+                            field_selector=f"involvedObject.name={name}") or {}
+        return pod, listing.get("items") or []
+
+    async def _seed_home(self, name: str, spec: LaunchSpec) -> None:
+        """Copy the engine-written agent home (config, placeholder keys) over the volume's, keeping the rest."""
+        source = next((m.host for m in spec.mounts if m.path == objects.AGENT_HOME and os.path.isdir(m.host)), None)
+        if source is None:
+            return
+        data = await asyncio.to_thread(_tar_directory, source)
+        script = f"head -c {len(data)} | tar -x -f - -C {shlex.quote(objects.AGENT_HOME)}"
+        await self._exec_checked(name, ["sh", "-c", script], stdin=data)
+
+    # -- the work in and out ----------------------------------------------------------------------
+
+    async def exec(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None,
+                   timeout: float = 600.0) -> ExecResult:
+        """Run `argv` in the session's container (no TTY) and collect stdout, stderr and the exit code."""
+        return await asyncio.to_thread(run_exec, self._fresh_api, self.namespace, backend_id, objects.CONTAINER,
+                                       argv, stdin=stdin, timeout=timeout)
+
+    async def _exec_checked(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None) -> bytes:
+        result = await self.exec(backend_id, argv, stdin=stdin)
+        if result.exit_code != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()
+            raise ClauderonError(f"`{argv[-1][:60]}` failed in pod {backend_id} (exit {result.exit_code}): "
+                                 f"{detail[-1] if detail else 'no error output'}")
+        return result.stdout
+
+    async def exec_read(self, backend_id: str, argv: list[str]) -> bytes:
+        """Stdout of `argv` run in the pod (files, transcripts); a failure is one clear error."""
+        return await self._exec_checked(backend_id, argv)
+
+    async def push_bundle(self, backend_id: str, bundle: bytes, branch: str) -> None:
+        """Stream a git bundle into the pod: clone it into an empty /workspace, else fetch it alongside.
+
+        The bundle goes through exec stdin; `head -c` reads exactly its size, since a v4 stream
+        cannot signal the end of stdin."""
+        await self._exec_checked(backend_id, ["sh", "-c", push_script(len(bundle), branch)], stdin=bundle)
+
+    async def fetch_bundle(self, backend_id: str, branch: str) -> bytes:
+        """A git bundle of `branch` as it is in the pod's /workspace (for `clauderon pull`)."""
+        return await self._exec_checked(backend_id, ["git", "-C", objects.WORKSPACE, "bundle", "create", "-", branch])
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def _delete(self, name: str, *, volume: bool) -> None:
+        def delete(core: Any) -> None:
+            self._send(core, "delete_namespaced_pod", name, self.namespace, grace_period_seconds=0, ok_statuses=(404,))
+            if volume:
+                self._send(core, "delete_namespaced_persistent_volume_claim", name, self.namespace, ok_statuses=(404,))
+
+        await self._call(delete)
+
+    async def remove(self, backend_id: str) -> None:
+        """Delete the pod and its volume (the session's work and conversation go with it)."""
+        await self._delete(backend_id, volume=True)
+
+    async def archive(self, backend_id: str) -> None:
+        """Delete the pod but keep its volume; `create` with the same name reuses it."""
+        await self._delete(backend_id, volume=False)
+
+    async def status(self, backend_id: str) -> Status:
+        pod = await self._call(lambda core: self._get(core, "read_namespaced_pod", backend_id, self.namespace))
+        if pod is None:
+            return Status.FAILED
+        return _status_of(pod)
+
+    async def list_owned(self, home_id: str) -> list[Found]:
+        def owned(core: Any) -> list[Found]:
+            listing = self._get(core, "list_namespaced_pod", self.namespace, label_selector=f"{LABEL_HOME}={home_id}") or {}
+            found = []
+            for pod in listing.get("items") or []:
+                meta = pod["metadata"]
+                labels = dict(meta.get("labels") or {})
+                record = (meta.get("annotations") or {}).get(LABEL_RECORD)
+                if record:
+                    labels[LABEL_RECORD] = record
+                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=meta["name"],
+                                   status=_status_of(pod), labels=labels))
+            return found
+
+        return await self._call(owned)
+
+    async def recent_output(self, backend_id: str, max_bytes: int) -> bytes:
+        tail = max(200, max_bytes // 40)  # roughly enough lines, then cut to size
+        data = await self._call(self._log, backend_id, tail)
+        return data[-max_bytes:] if max_bytes > 0 else b""
+
+    def _log(self, core: Any, name: str, tail: int | None = None) -> bytes:
+        from kubernetes.client.rest import ApiException
+
+        kwargs: dict[str, Any] = {"container": objects.CONTAINER}
+        if tail is not None:
+            kwargs["tail_lines"] = tail
+        try:
+            return core.read_namespaced_pod_log(name, self.namespace, _preload_content=False, **kwargs).data
+        except ApiException as exc:
+            if exc.status in (400, 404):  # gone, or not started yet: nothing printed
+                return b""
+            raise _api_error(exc, "read pod log") from exc
+
+    async def attach(self, backend_id: str, *, replay: bool = False) -> Attachment:
+        """The pod's TTY; with `replay`, the pod log first, joined to the live stream without overlap."""
+        ws = await asyncio.to_thread(open_stream, self._fresh_api, "attach", self.namespace, backend_id,
+                                     container=objects.CONTAINER, tty=True, stdin=True)
+        attachment = KubeAttachment(ws, asyncio.get_running_loop())
+        first = b""
+        if replay:
+            # The stream is open before the log is read, so nothing printed in between is lost.
+            log_bytes = await self._call(self._log, backend_id)
+            first = join_replay(log_bytes, await asyncio.to_thread(attachment.take_buffered))
+        attachment.start(first)
+        return attachment
+
+
+def push_script(size: int, branch: str) -> str:
+    """Read `size` bytes of bundle from stdin; clone into an empty /workspace, else fetch to `clauderon/<branch>`."""
+    ws, ref = shlex.quote(objects.WORKSPACE), shlex.quote(branch)
+    return (
+        "set -e; tmp=$(mktemp); trap 'rm -f \"$tmp\"' EXIT; "
+        f"head -c {size} > \"$tmp\"; "
+        f"if [ -d {ws}/.git ]; then git -C {ws} fetch -q \"$tmp\" "
+        f"{shlex.quote(f'+refs/heads/{branch}:refs/remotes/clauderon/{branch}')}; "
+        f"else git clone -q --branch {ref} \"$tmp\" {ws}; git -C {ws} remote remove origin; fi"
+    )
+
+
+def _tar_directory(path: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for entry in sorted(os.listdir(path)):
+            tar.add(os.path.join(path, entry), arcname=entry)
+    return buffer.getvalue()
+
+
+def _pod_state(pod: dict[str, Any]) -> tuple[str, str]:
+    """(phase, why it is not running yet): a container's waiting reason or an unschedulable condition."""
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        waiting = state.get("waiting") or state.get("terminated")
+        if waiting and waiting.get("reason"):
+            return status.get("phase", ""), f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return status.get("phase", ""), f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".rstrip(": ")
+    return status.get("phase", ""), ""
+
+
+def _status_of(pod: dict[str, Any]) -> Status:
+    phase = (pod.get("status") or {}).get("phase", "")
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return Status.FAILED
+    return {"Running": Status.RUNNING, "Pending": Status.CREATING, "Succeeded": Status.STOPPED,
+            "Failed": Status.STOPPED}.get(phase, Status.FAILED)
+
+
+def _api_error(exc: Any, action: str) -> ClauderonError:
+    import json
+
+    message = exc.reason or ""
+    try:
+        message = json.loads(exc.body or "{}").get("message") or message
+    except (ValueError, AttributeError):
+        pass
+    return ClauderonError(f"Kubernetes API refused to {action} (HTTP {exc.status}): {message}",
+                          status=503 if exc.status in (0, 401, 403) or (exc.status or 0) >= 500 else 400)
