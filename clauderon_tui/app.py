@@ -99,6 +99,7 @@ class ClauderonApp(App[None]):
         self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
         self.set_interval(HEALTH_REFRESH_SECONDS, self._refresh_health)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.terminal.command_handler = self._terminal_command
         self._follow_engine()
 
     async def on_unmount(self) -> None:
@@ -242,6 +243,7 @@ class ClauderonApp(App[None]):
 
     @on(TerminalView.Command)
     def _terminal_command(self, event: TerminalView.Command) -> None:
+        """Prefix commands (synchronously via `command_handler`, or as messages)."""
         if event.name == "jump" and event.index is not None:
             self.action_jump(event.index)
         else:
@@ -305,8 +307,8 @@ class ClauderonApp(App[None]):
             self.notify(not_running_message(session), severity="warning")
 
     def action_focus_sidebar(self) -> None:
-        """Back to the session list."""
-        self.sidebar.session_list.focus()
+        """Back to the session list (at once: `Widget.focus` defers, and keys already queued must follow)."""
+        self.set_focus(self.sidebar.session_list)
 
     def _step(self, delta: int) -> None:
         shown = self.sidebar.shown_ids

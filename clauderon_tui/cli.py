@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     am.add_argument("name")
     am.add_argument("mode", choices=["read-write", "read-only"])
 
+    pu = sub.add_parser("push", help="push the session branch (host side, with the real github_token)")
+    pu.add_argument("name")
+    pr = sub.add_parser("pr", help="push and open a pull request against the base branch")
+    pr.add_argument("name")
+    pr.add_argument("--draft", action="store_true")
+    mg = sub.add_parser("merge", help="merge the session's pull request")
+    mg.add_argument("name")
+    how = mg.add_mutually_exclusive_group()
+    for method in ("merge", "squash", "rebase"):
+        how.add_argument(f"--{method}", dest="method", action="store_const", const=method)
+    mg.add_argument("--delete-branch", action="store_true")
+    mg.set_defaults(method="merge")
+
     cr = sub.add_parser("credentials", help="which credentials the proxy can inject (masked)")
     cr.add_argument("--json", action="store_true")
 
@@ -177,6 +190,20 @@ def cmd_proxy(home: Home, args: argparse.Namespace) -> int:
     else:
         records = with_client(home, lambda c: c.audit(args.name, args.limit))
         print(json.dumps(records, indent=2) if args.json else fmt.audit_lines(records))
+    return 0
+
+
+def cmd_landing(home: Home, args: argparse.Namespace) -> int:
+    if args.command == "push":
+        result = with_client(home, lambda c: c.push(args.name))
+        print(f"pushed {result['branch']} ({result['sha'][:12]}) to {result['url']}")
+    elif args.command == "pr":
+        result = with_client(home, lambda c: c.open_pr(args.name, draft=args.draft))
+        print(f"{'opened' if result['created'] else 'already open'}: #{result['number']} {result['html_url']}")
+    else:
+        result = with_client(home, lambda c: c.merge(args.name, method=args.method, delete_branch=args.delete_branch))
+        print(f"merged #{result['number']} ({result['method']}) as {result['sha'][:12]}"
+              + ("; branch deleted" if result["branch_deleted"] else ""))
     return 0
 
 
@@ -303,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(home, args)
         if command in ("screen", "send", "restart", "delete", "archive", "unarchive"):
             return cmd_simple(home, args)
+        if command in ("push", "pr", "merge"):
+            return cmd_landing(home, args)
         if command in ("set-access-mode", "credentials", "audit"):
             return cmd_proxy(home, args)
         if command == "attach":

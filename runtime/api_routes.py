@@ -87,6 +87,30 @@ def add_routes(server: "ApiServer") -> None:
         body = await read_json(request)
         return session_json(await life.set_access_mode(request.match_info["ref"], str(body.get("mode", ""))))
 
+    @routes.post(API + "/sessions/{ref}/push")
+    async def push(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return web.json_response(await engine.landing.push(request.match_info["ref"], force=bool(body.get("force"))))
+
+    @routes.post(API + "/sessions/{ref}/pr")
+    async def open_pr(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return web.json_response(await engine.landing.open_pr(request.match_info["ref"], draft=bool(body.get("draft"))))
+
+    @routes.get(API + "/sessions/{ref}/pr")
+    async def pr(request: web.Request) -> web.Response:
+        refresh = request.query.get("refresh") in ("1", "true")
+        return web.json_response(await engine.landing.state(request.match_info["ref"], refresh=refresh))
+
+    @routes.post(API + "/sessions/{ref}/merge")
+    async def merge(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        method = str(body.get("method", "merge"))
+        if method not in ("merge", "squash", "rebase"):
+            raise ClauderonError("method must be merge, squash or rebase")
+        result = await engine.landing.merge(request.match_info["ref"], method=method, delete_branch=bool(body.get("delete_branch")))
+        return web.json_response(result)
+
     @routes.get(API + "/sessions/{ref}/screen")
     async def screen(request: web.Request) -> web.Response:
         stream = engine.stream(request.match_info["ref"])

@@ -178,6 +178,19 @@ class EngineClient:
     async def resize(self, ref: str, cols: int, rows: int) -> None:
         await self._call("POST", f"/sessions/{self._ref(ref)}/resize", json_body={"cols": cols, "rows": rows})
 
+    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/push", json_body={"force": force}, timeout=None)
+
+    async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/pr", json_body={"draft": draft}, timeout=None)
+
+    async def pr_state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/pr", params={"refresh": "1" if refresh else "0"})
+
+    async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
+        body = {"method": method, "delete_branch": delete_branch}
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/merge", json_body=body, timeout=None)
+
     async def stop_engine(self) -> None:
         await self._call("POST", "/engine/stop")
 

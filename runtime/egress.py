@@ -10,6 +10,8 @@ from proxy import (CA_MOUNT_PATH, ProxyError, ProxyService, SessionProxyConfig, 
                    default_credential_names, dummy_codex_auth_json, new_proxy_password)
 
 from .agent_setup import write_agent_config
+from .agents import CONTAINER_HOME
+from .hook_install import install_agent_hooks
 
 from .errors import ClauderonError
 from .home import Home
@@ -100,6 +102,14 @@ class Egress:
             auth = dummy_codex_auth_json(self.service.credentials) if oauth else None
             write_agent_config(agent_home, session, placeholder_key=env.get("OPENAI_API_KEY", ""), workspace=workspace,
                                oauth=oauth, codex_auth_json=auth)
+        self.write_agent_hooks(session, agent_home)
+
+    @staticmethod
+    def write_agent_hooks(session: Session, agent_home: Path) -> None:
+        """The status hooks (runtime.hook_install), after the config they merge into; a local agent
+        sees its home at the host path, a sandboxed one at CONTAINER_HOME."""
+        home_in_agent = str(agent_home) if session.backend == "local" else CONTAINER_HOME
+        install_agent_hooks(agent_home, session.agent, home_in_agent=home_in_agent)
 
     def restore(self, session: Session) -> None:
         """After an engine restart: the running sandbox keeps its password; the proxy learns its hash again."""

@@ -61,6 +61,9 @@ class Engine:
         from .egress import Egress
 
         self.egress = Egress(home, self.settings)
+        from .landing_ops import Landing
+
+        self.landing = Landing(self)
         self.started_at = time.time()
         from .lifecycle import Lifecycle
 
@@ -73,9 +76,11 @@ class Engine:
             log.warning("store was recovered; re-adopting this home's containers the store does not know")
         await asyncio.to_thread(self.egress.start)
         await self._reconcile()
+        self.landing.start()
 
     async def stop(self) -> None:
         """Detach from every session (they keep running) and stop background work."""
+        await self.landing.stop()
         for task in list(self._tasks):
             task.cancel()
         for session_id in list(self._pumps):

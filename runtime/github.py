@@ -10,6 +10,7 @@ GitHub Enterprise hosts (`[github] git_host`).
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -81,7 +82,8 @@ def parse_remote_url(url: str, git_host: str) -> RepoRef:
     if scheme == "http" and urlsplit(f"http://{host}").hostname not in _LOOPBACK_HOSTS:
         raise GitHubError(f"remote URL {_redact(url)} is plain http; the token would cross the network "
                           "unencrypted, so use https")
-    return RepoRef(owner, name, f"{scheme}://{git_host if scheme == 'https' else host}/{owner}/{name}.git")
+    # http(s) remotes matched `git_host` exactly; ssh ones become https on the same host.
+    return RepoRef(owner, name, f"{scheme}://{git_host}/{owner}/{name}.git")
 
 
 def _redact(url: str) -> str:
@@ -186,10 +188,8 @@ class GitHubClient:
 
 
 def _decode(text: str) -> Any:
-    import json
-
     try:
-        return json.loads(text) if text else None
+        return jsonlib.loads(text) if text else None
     except ValueError:
         return {"message": text[:200]}
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ClauderonError
 from .models import AgentStatus
-from .transcripts import last_assistant_text, resolve_agent_path
+from .transcripts import codex_transcripts, last_assistant_text, resolve_agent_path
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class HooksHandler:
         if agent == "codex":
             if event != "notify":
                 return _reply(404, {"error": "expected /hooks/codex/notify"})
-            change = map_codex_notify(payload)
+            change = None if self._codex_side_thread(session_id, payload) else map_codex_notify(payload)
         else:
             named = payload.get("hook_event_name")
             if named is not None and named != event:
@@ -222,6 +222,16 @@ class HooksHandler:
             return None
         host_path = resolve_agent_path(home, transcript_path)
         return last_assistant_text(host_path) if host_path is not None else None
+
+    def _codex_side_thread(self, session_id: str, payload: dict[str, Any]) -> bool:
+        """Codex also notifies for its own side turns (the session-title request, on a thread of its
+        own that leaves no rollout file); those say nothing about the conversation."""
+        thread = payload.get("thread-id")
+        home = self.agent_home_of(session_id) if self.agent_home_of else None
+        if not isinstance(thread, str) or home is None:
+            return False
+        rollouts = codex_transcripts(home)
+        return bool(rollouts) and not any(p.name.endswith(f"-{thread}.jsonl") for p in rollouts)
 
     def _newer(self, session_id: str, sent_at: int) -> bool:
         """Whether an event sent at `sent_at` (ns, 0 when unknown) is not older than the last one applied."""

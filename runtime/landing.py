@@ -105,7 +105,7 @@ class HostRepo:
 
     def sha(self, ref: str) -> str | None:
         proc = self.context.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], check=False)
-        return proc.stdout.strip() or None if proc.returncode == 0 else None
+        return (proc.stdout.strip() or None) if proc.returncode == 0 else None
 
     def branch_sha(self, branch: str) -> str:
         sha = self.sha(f"refs/heads/{branch}")
@@ -319,8 +319,8 @@ def _require_writable(session: Session, action: str) -> None:
 
 def _require_token(token: str | None) -> None:
     if not token:
-        raise ClauderonError("no github_token is configured; set GITHUB_TOKEN or add it with "
-                             "`clauderon credentials`", status=401)
+        raise ClauderonError("no github_token is configured; set GITHUB_TOKEN (or GH_TOKEN) or write it to "
+                             "CLAUDERON_HOME/secrets/github_token, then check `clauderon credentials`", status=401)
 
 
 def _pull(data: dict[str, Any], *, created: bool) -> PullRequest:

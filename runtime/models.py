@@ -76,6 +76,8 @@ class Session(BaseModel):
     credential_names: list[str] = Field(default_factory=list)
     """Credentials the proxy injects for this session (names only, never values)."""
     egress: str = "open"
+    pr: dict[str, Any] | None = None
+    """The session's pull request as last seen (`pr_watch.PrState` JSON), or None before one exists."""
     proxy_password_hash: str | None = None
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)

@@ -71,11 +71,12 @@ def scan_tree(root: Path, needles: Mapping[str, str], exclude: Iterable[Path | s
 
 
 def scan_container(container, needles: Mapping[str, str]) -> list[Hit]:
-    """A running container's views of the needles: `docker inspect`, every process's environment and
-    command line, and the content of every path `docker diff` reports as changed or added."""
+    """A container's views of the needles: `docker inspect`, every process's environment and command
+    line (when it runs), and the content of every path `docker diff` reports as changed or added."""
     container.reload()
     hits = scan_bytes(json.dumps(container.attrs).encode(), needles, "docker inspect")
-    for view in ("environ", "cmdline"):
+    # A stopped container has no processes to read; its inspect data and writable layer still count.
+    for view in ("environ", "cmdline") if container.status == "running" else ():
         code, out = container.exec_run(["sh", "-c", f"cat /proc/[0-9]*/{view} 2>/dev/null; true"], demux=False)
         assert code == 0, f"reading /proc/*/{view} in the container failed: {out!r}"
         assert out, f"/proc/*/{view} in the container was empty: the scan would prove nothing"

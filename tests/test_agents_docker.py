@@ -11,9 +11,11 @@ home, the audit log, and every file of the home outside `secrets/`.
 from __future__ import annotations
 
 import json
+import re
 import secrets as pysecrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import docker
@@ -39,7 +41,7 @@ def real_looking(prefix: str) -> str:
 class Rig:
     """A throwaway home whose proxy routes `hosts` to one fake upstream, with allowlist egress."""
 
-    def __init__(self, tmp: Path, fake, hosts: list[str], env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, fake, hosts: list[str], env: dict[str, str], credential_set: list[str] = ()) -> None:
         self.tmp = tmp
         self.fake = fake
         cert = make_test_certificate(tmp / "tls", ["localhost"])
@@ -51,6 +53,7 @@ class Rig:
             'egress = "allowlist"\n'
             f"allowlist = {json.dumps(hosts)}\n"
             f'upstream_ca_bundle = "{cert.ca}"\n'
+            f"credential_set = {json.dumps(list(credential_set))}\n"
             "[routes]\n" + "".join(f'"{h}" = "{url}"\n' for h in hosts)
         )
         self.cli.env = {**clean_env(self.cli.env, tmp), **env}
@@ -65,18 +68,22 @@ class Rig:
         return self.cli("create", "--repo", str(self.repo), "--name", name, "--agent", agent, "--prompt", prompt,
                         "--skip-permissions", "--json", timeout=180).json()
 
-    def container(self):
-        [found] = docker.from_env().containers.list(filters={"label": f"clauderon.home={Home(self.home).home_id}"})
+    def container(self, session: dict):
+        """The session's container, running or not (labelled with its home and session id)."""
+        [found] = docker.from_env().containers.list(all=True, filters={"label": [
+            f"clauderon.home={Home(self.home).home_id}", f"clauderon.session={session['id']}"]})
         return found
 
-    def assert_nowhere(self, needles: dict[str, str], session: dict, *, host_stores: tuple[str, ...] = ()) -> None:
-        """The real values are in no place the container or a reader of the home (outside its secret
+    def assert_nowhere(self, needles: dict[str, str], *sessions: dict, host_stores: tuple[str, ...] = ()) -> None:
+        """The real values are in no place the containers or a reader of the home (outside its secret
         stores) can see."""
-        hits: list[Hit] = scan_container(self.container(), needles)
-        hits += scan_tree(Path(session["worktree_path"]), needles)
-        agent_home = self.home / "agents" / session["id"]
-        assert (agent_home).is_dir(), f"no agent home at {agent_home}"
-        hits += scan_tree(agent_home, needles)
+        hits: list[Hit] = []
+        for session in sessions:
+            hits += scan_container(self.container(session), needles)
+            hits += scan_tree(Path(session["worktree_path"]), needles)
+            agent_home = self.home / "agents" / session["id"]
+            assert agent_home.is_dir(), f"no agent home at {agent_home}"
+            hits += scan_tree(agent_home, needles)
         audit = self.cli("audit", "--limit", "1000", "--json").out
         assert json.loads(audit), "the audit log is empty: the proxy saw nothing"
         hits += [Hit("clauderon audit", label) for label, value in needles.items() if value in audit]
@@ -117,7 +124,7 @@ def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path) -> None:
         assert all(r.header("authorization") is None for r in calls)
         lines = [l for l in rig.cli("audit", "cc", "--limit", "1000", "--json").json() if l["path"] == "/v1/messages"]
         assert lines and {l["credential"] for l in lines} == {"anthropic_api_key"}
-        env = rig.container().attrs["Config"]["Env"]
+        env = rig.container(session).attrs["Config"]["Env"]
         assert f"ANTHROPIC_API_KEY={PLACEHOLDERS['anthropic_api_key']}" in env
         rig.assert_nowhere({"ANTHROPIC_API_KEY": key}, session)
     finally:
@@ -144,57 +151,79 @@ def test_real_codex_in_a_container_through_the_proxy(tmp: Path) -> None:
         rig.close()
 
 
-def test_codex_oauth_and_token_refresh_through_the_proxy(tmp: Path) -> None:
-    """Codex signed in with ChatGPT: the container holds placeholder tokens; refreshes go through the
-    proxy, which sends the real refresh token up and keeps the new real tokens on the host."""
+def wait_until(condition, timeout: float, what: str):
+    """Poll `condition` until it returns something truthy (a deadline for slow machines, not a speed check)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _json_body(request) -> dict:
+    return request.json if isinstance(request.json, dict) else json.loads(request.body)
+
+
+def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
+    """Codex signed in with ChatGPT: containers hold placeholder tokens only. A refresh (the real Codex CLI's
+    own at start-up, then one by hand with curl) goes up with the REAL refresh token; the new real tokens
+    stay on the host and the container gets placeholders back."""
     tokens = {"CODEX_ACCESS_TOKEN": real_looking("codex-access-"), "CODEX_REFRESH_TOKEN": real_looking("codex-refresh-"),
               "CODEX_ID_TOKEN": fake_id_token("acct-test-1")[:-4] + pysecrets.token_urlsafe(24),
               "CODEX_ACCOUNT_ID": "acct-test-1"}
     needles = {k: v for k, v in tokens.items() if k != "CODEX_ACCOUNT_ID"}  # an account id is not a secret
-    reply = f"FAKE-CODEX-OAUTH-REPLY-{pysecrets.token_hex(4)}"
     fake = FakeOpenAI(default_reply="side reply")
-    fake.script(reply)
-    rig = Rig(tmp, fake, ["api.openai.com", "chatgpt.com", "auth.openai.com"], tokens)
+    rig = Rig(tmp, fake, ["api.openai.com", "chatgpt.com", "auth.openai.com"], tokens, credential_set=["codex_oauth"])
     try:
-        session = rig.create("co", "codex", "say hello")
-        auth = json.loads((rig.home / "agents" / session["id"] / ".codex" / "auth.json").read_text())
-        assert auth["tokens"]["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
-        assert auth["tokens"]["access_token"] == PLACEHOLDERS["codex_access_token"]
+        # 1. The real Codex CLI: its auth.json (placeholders, dated 2000) makes it refresh at start.
+        codex = rig.create("co", "codex", "say hello")
+        agent_auth = rig.home / "agents" / codex["id"] / ".codex" / "auth.json"
+        written = json.loads(agent_auth.read_text())
+        assert written["tokens"]["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
+        assert written["tokens"]["access_token"] == PLACEHOLDERS["codex_access_token"]
+        first = wait_until(fake.token_requests, 120, "Codex's start-up token refresh")[0]
+        assert _json_body(first)["refresh_token"] == tokens["CODEX_REFRESH_TOKEN"]
+        # Codex saved what it got back: placeholders, never the fake's new real tokens.
+        saved = wait_until(lambda: (d := json.loads(agent_auth.read_text()))["last_refresh"] != written["last_refresh"] and d,
+                           60, "Codex to save its refreshed auth.json")
+        assert saved["tokens"]["access_token"] == PLACEHOLDERS["codex_access_token"]
+        assert saved["tokens"]["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
+        assert saved["tokens"]["id_token"].endswith(".clauderon-placeholder")
+        # its later ChatGPT calls carried the refreshed REAL access token, injected by the proxy
+        chatgpt_calls = [r for r in fake.requests if r.path.startswith("/backend-api/")]
+        assert chatgpt_calls, fake.paths()
+        assert {r.header("authorization") for r in chatgpt_calls} <= {f"Bearer fake-access-token-{i}"
+                                                                     for i in range(1, fake.refreshes + 1)}
+        assert {r.header("chatgpt-account-id") for r in chatgpt_calls} == {"acct-test-1"}
 
-        # Codex itself, holding placeholders only, gets its answer: the proxy injects the real access token.
-        rig.cli.wait_screen("co", reply, timeout=240)
-        calls = fake.response_requests()
-        assert calls, fake.paths()
-        real_access = {tokens["CODEX_ACCESS_TOKEN"], *(f"fake-access-token-{i}" for i in range(1, fake.refreshes + 1))}
-        assert {r.header("authorization") for r in calls} <= {f"Bearer {t}" for t in real_access}
-        assert {r.header("chatgpt-account-id") for r in calls} == {"acct-test-1"}
-        # Codex's own start-up refreshes (its auth.json says it is old) went up with the real refresh token.
-        for i, sent in enumerate(fake.token_requests()):
-            assert sent.json["refresh_token"] == (tokens["CODEX_REFRESH_TOKEN"] if i == 0 else f"fake-refresh-token-{i}")
-
-        # A refresh from inside the container, with the placeholder it was given.
+        # 2. By hand from a container: curl with the placeholder from that auth.json.
+        shell = rig.create("sh", "shell", "")
+        worktree = Path(shell["worktree_path"])
+        rig.cli.wait_screen("sh", "/workspace")
         before = fake.refreshes
-        body = json.dumps({"client_id": "app_test", "grant_type": "refresh_token",
-                           "refresh_token": auth["tokens"]["refresh_token"]})
-        code, out = rig.container().exec_run(
-            ["curl", "-sS", "--max-time", "30", "-X", "POST", "-H", "Content-Type: application/json", "-d", body,
-             "https://auth.openai.com/oauth/token"])
-        assert code == 0, out
-        got = json.loads(out)
+        body = json.dumps({"grant_type": "refresh_token", "refresh_token": saved["tokens"]["refresh_token"]})
+        rig.cli("send", "sh", "--enter", f"curl -sS --max-time 30 -X POST -H 'Content-Type: application/json' "
+                f"-d '{body}' -o /workspace/tok.json -w '\\nTOK=%{{http_code}}\\n' https://auth.openai.com/oauth/token")
+        screen = wait_until(lambda: re.search(r"TOK=(\d{3})", rig.cli("screen", "sh").out), 60, "the refresh curl")
+        assert screen.group(1) == "200"
         n = fake.refreshes
         assert n == before + 1
-        sent = fake.token_requests()[-1]
-        assert sent.json["refresh_token"] == (tokens["CODEX_REFRESH_TOKEN"] if n == 1 else f"fake-refresh-token-{n - 1}")
-        # the container got placeholders back, never the new real tokens
+        assert _json_body(fake.token_requests()[-1])["refresh_token"] == f"fake-refresh-token-{n - 1}"
+        got = json.loads((worktree / "tok.json").read_text())
         assert got["access_token"] == PLACEHOLDERS["codex_access_token"]
         assert got["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
         assert got["id_token"].endswith(".clauderon-placeholder")
-        # the new real tokens are kept on the host only
+        # the new real tokens are on the host only
         stored = json.loads((rig.home / "codex-tokens.json").read_text())["tokens"]
-        assert stored["access_token"] == f"fake-access-token-{n}"
-        assert stored["refresh_token"] == f"fake-refresh-token-{n}"
+        assert (stored["access_token"], stored["refresh_token"]) == (f"fake-access-token-{n}", f"fake-refresh-token-{n}")
+        audit = [l for l in rig.cli("audit", "--limit", "1000", "--json").json() if l["path"] == "/oauth/token"]
+        assert len(audit) == n and {l["credential"] for l in audit} == {"codex_oauth"}
+
+        # 3. None of the real values, old or new, is anywhere a container or the home (outside its stores) shows.
         refreshed = {f"r{i}-{kind}": f"fake-{kind}-token-{i}" for i in range(1, n + 1) for kind in ("access", "refresh")}
         refreshed["latest id token"] = stored["id_token"]
-        rig.assert_nowhere({**needles, **refreshed}, session, host_stores=("codex-tokens.json",))
+        rig.assert_nowhere({**needles, **refreshed}, codex, shell, host_stores=("codex-tokens.json",))
     finally:
         rig.close()

@@ -409,3 +409,74 @@ def test_parse_remote_url_refusals(url: str, host: str, match: str) -> None:
     with pytest.raises(GitHubError, match=match) as err:
         parse_remote_url(url, host)
     assert "hunter2" not in str(err.value)
+
+
+# ---- the pure derivation ----------------------------------------------------------------------------------
+
+def _state(**kw) -> PrState:
+    base = dict(number=1, checks="passing", review="review-required", mergeable=True, mergeable_state="blocked")
+    state = PrState(**{**base, **kw})
+    state.conflicts = state.mergeable is False or state.mergeable_state == "dirty"
+    return state
+
+
+@pytest.mark.parametrize("fields, stage", [
+    ({"merged": True, "state": "closed", "checks": "failing"}, "merged"),
+    ({"state": "closed"}, "closed"),
+    ({"checks": "failing", "review": "approved"}, "blocked"),
+    ({"mergeable": False, "mergeable_state": "dirty", "review": "approved"}, "blocked"),
+    ({"checks": "failing", "review": "changes-requested"}, "blocked"),
+    ({"review": "changes-requested"}, "changes-requested"),
+    ({"draft": True, "review": "approved"}, "working"),
+    ({"checks": "pending"}, "working"),
+    ({"review": "approved"}, "ready-to-merge"),
+    ({"review": "approved", "checks": "none"}, "ready-to-merge"),
+    ({"review": "approved", "mergeable": None, "mergeable_state": "unknown"}, "needs-review"),
+    ({"mergeable_state": "clean"}, "ready-to-merge"),  # the repository requires no review
+    ({}, "needs-review"),
+])
+def test_derive_stage(fields: dict, stage: str) -> None:
+    from runtime.pr_watch import derive_stage
+
+    assert derive_stage(_state(**fields)) == stage
+
+
+def test_review_decision_takes_each_reviewers_latest_decisive_review() -> None:
+    from runtime.pr_watch import review_decision
+
+    def r(i: int, who: str, state: str) -> dict:
+        return {"id": i, "user": {"login": who}, "state": state, "submitted_at": f"2026-01-01T00:00:{i:02d}Z"}
+
+    assert review_decision([]) == "review-required"
+    assert review_decision([r(1, "a", "COMMENTED")]) == "review-required"
+    assert review_decision([r(1, "a", "CHANGES_REQUESTED"), r(2, "a", "COMMENTED")]) == "changes-requested"
+    assert review_decision([r(1, "a", "CHANGES_REQUESTED"), r(2, "a", "APPROVED")]) == "approved"
+    assert review_decision([r(2, "a", "APPROVED"), r(1, "b", "CHANGES_REQUESTED")]) == "changes-requested"
+    assert review_decision([r(1, "a", "APPROVED"), r(2, "a", "DISMISSED")]) == "review-required"
+
+
+def test_summarize_checks_combines_check_runs_and_statuses() -> None:
+    from runtime.pr_watch import summarize_checks
+
+    run = lambda name, status, conclusion=None: {"name": name, "status": status, "conclusion": conclusion}  # noqa: E731
+    assert summarize_checks([], None) == ("none", [], [])
+    assert summarize_checks([run("a", "completed", "success"), run("b", "completed", "skipped")], {}) == ("passing", [], [])
+    assert summarize_checks([run("a", "queued")], {"statuses": [{"context": "ci", "state": "success"}]}) == ("pending", [], ["a"])
+    assert summarize_checks([run("a", "completed", "timed_out"), run("b", "in_progress")],
+                            {"statuses": [{"context": "ci", "state": "error"}]}) == ("failing", ["a", "ci"], ["b"])
+
+
+def test_notifications_fire_on_the_change_into_a_state_only() -> None:
+    from runtime.pr_watch import notifications
+
+    quiet = _state(checks="pending", stage="working")
+    failing = _state(checks="failing", failing_checks=["tests"], stage="blocked")
+    assert notifications(quiet, failing) == ["checks-failing"]
+    assert notifications(failing, failing) == []
+    more = _state(checks="failing", failing_checks=["lint", "tests"], stage="blocked")
+    assert notifications(failing, more) == ["checks-failing"]  # a newly failing check is news
+    changes = _state(review="changes-requested", stage="changes-requested")
+    assert notifications(quiet, changes) == ["changes-requested"] and notifications(changes, changes) == []
+    dirty = _state(mergeable=False, mergeable_state="dirty", stage="blocked")
+    assert notifications(quiet, dirty) == ["conflict"]
+    assert notifications(None, _state(merged=True, state="closed", stage="merged")) == ["merged"]

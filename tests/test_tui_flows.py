@@ -338,3 +338,17 @@ async def test_typing_while_the_console_connects_is_not_lost() -> None:
         app.client.console_gate.set()
         await wait_until(pilot, lambda: "id-fix-login" in app.client.consoles
                          and bytes(app.client.console_for("fix-login-bug").received) == b"ls\r", "the queued keys")
+
+
+async def test_keys_in_one_burst_after_prefix_leave_go_to_the_sidebar() -> None:
+    from textual import events
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        await _open_terminal(pilot, "fix-login-bug")
+        # As a fast typist (or tmux send-keys) delivers them: all queued before the app handles any.
+        for key, char in ((PREFIX, "\x1d"), ("o", "o"), ("slash", "/")):
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: app.query_one("#search").display, "the search box")
+        assert bytes(app.client.console_for("fix-login-bug").received) == b""

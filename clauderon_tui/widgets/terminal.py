@@ -7,6 +7,7 @@ the prefix key (tmux-style), which opens a one-key command: switch session, leav
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.style import Style
@@ -96,6 +97,8 @@ class TerminalView(Widget, can_focus=True):
         self._scroll_cursor = 0
         self._anchor = 0
         self._generation = -1
+        self.command_handler: Callable[[TerminalView.Command], None] | None = None
+        """Runs prefix commands at once (the app sets it); without one they are posted as `Command` messages."""
 
     # -- attaching ---------------------------------------------------------------------------------
     def attach(self, channel: ConsoleChannel | None) -> None:
@@ -254,6 +257,11 @@ class TerminalView(Widget, can_focus=True):
     async def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
+        if self.app.focused is not self:
+            # Focus moved on (prefix then o) while this key was already queued here: the app forwards keys
+            # to whoever had focus when it read them. Hand it back so it reaches the new focus, in order.
+            self.app.post_message(events.Key(event.key, event.character))
+            return
         key = event.key
         if self.prefix_pending:
             self.prefix_pending = False
@@ -276,7 +284,7 @@ class TerminalView(Widget, can_focus=True):
             self.send(self.prefix_bytes)
             return
         if len(key) == 1 and key.isdigit() and key != "0":
-            self.post_message(self.Command("jump", int(key)))
+            self._command(self.Command("jump", int(key)))
             return
         command = PREFIX_COMMANDS.get(key)
         if command == "scroll":
@@ -284,7 +292,15 @@ class TerminalView(Widget, can_focus=True):
         elif command == "copy":
             self.enter_scroll_mode(select=True)
         elif command is not None:
-            self.post_message(self.Command(command))
+            self._command(self.Command(command))
+
+    def _command(self, command: Command) -> None:
+        # Synchronously when the app gave a handler: a posted message would arrive after keys already
+        # queued behind the prefix (prefix, o, then typing fast would send the typing to the program).
+        if self.command_handler is not None:
+            self.command_handler(command)
+        else:
+            self.post_message(command)
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()

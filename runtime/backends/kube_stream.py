@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -182,13 +183,10 @@ def run_exec(api_factory: ApiFactory, namespace: str, pod: str, container: str, 
 
 class _Deadline:
     def __init__(self, seconds: float) -> None:
-        import time
-
-        self._time = time.monotonic
         self._end = time.monotonic() + seconds
 
     def left(self) -> float:
-        return max(0.0, self._end - self._time())
+        return max(0.0, self._end - time.monotonic())
 
     def passed(self) -> bool:
         return self.left() <= 0

@@ -8,12 +8,13 @@ call runs in a thread. The pod objects themselves are built in `kube_objects`, a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import logging
 import os
 import shlex
 import tarfile
-import time
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,15 +23,11 @@ from ..models import Status
 from ..settings import KubernetesSettings
 from . import kube_objects as objects
 from .base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .docker import _report
+from .kube_status import StartWatch, status_of
 from .kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
 
 log = logging.getLogger(__name__)
 
-# Waiting reasons that mean the image will not come without someone fixing something.
-IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
-# Of those, the ones no retry can fix.
-PERMANENT_ERRORS = ("InvalidImageName", "ErrImageNeverPull")
 _POLL_SECONDS = 0.5
 
 
@@ -56,6 +53,7 @@ class KubernetesBackend(Backend):
         self.namespace = settings.namespace
         self._configuration: Any = None
         self._core: Any = None
+        self._load_lock = threading.Lock()  # calls arrive on several worker threads at once
 
     # -- the client ------------------------------------------------------------------------------
 
@@ -65,6 +63,10 @@ class KubernetesBackend(Backend):
 
     def _load_sync(self) -> Any:
         """The CoreV1Api for ordinary requests; the kubeconfig is read on first use."""
+        with self._load_lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> Any:
         if self._core is None:
             from kubernetes import client, config
 
@@ -215,40 +217,16 @@ class KubernetesBackend(Backend):
 
     async def _wait_running(self, name: str, progress: ProgressFn | None) -> None:
         """Poll the pod until it runs; scheduling and image events become progress, then the error."""
-        deadline = time.monotonic() + self.settings.start_timeout
-        seen: set[tuple[str, str]] = set()
-        problem = ""
+        watch = StartWatch(name, self.namespace, self.settings.start_timeout)
         while True:
             pod, events = await self._call(self._pod_and_events, name)
-            if pod is None:
-                raise ClauderonError(f"pod {name} disappeared while starting: see `kubectl -n {self.namespace} get events`")
-            for event in events:
-                key = (event.get("reason", ""), event.get("message", ""))
-                if key not in seen:
-                    seen.add(key)
-                    if event.get("type") == "Warning":
-                        problem = f"{key[0]}: {key[1]}"
-                    await _report(progress, f"pod {name}: {key[0]} {key[1]}".rstrip())
-            phase, reason = _pod_state(pod)
-            if phase == "Running":
+            running = watch.observe(pod, events)
+            for message in watch.take_messages():
+                await _report(progress, message)
+            if watch.error is not None:
+                raise watch.error
+            if running:
                 return
-            if phase in ("Succeeded", "Failed"):
-                raise ClauderonError(f"pod {name} ended before it ran ({reason or phase}): "
-                                     f"see `kubectl -n {self.namespace} logs {name}`")
-            if reason and (reason, "") not in seen:
-                seen.add((reason, ""))
-                reason_name = reason.split(":")[0]
-                if reason_name in IMAGE_ERRORS or not problem:
-                    problem = reason
-                await _report(progress, f"pod {name}: {reason}")
-                if reason_name in PERMANENT_ERRORS:  # retrying cannot help: give up now
-                    raise ClauderonError(f"pod {name} cannot start ({reason}): check [kubernetes] image and pull_policy")
-            if time.monotonic() >= deadline:
-                hint = ("check the image name and that the nodes can pull it ([kubernetes] image, pull_policy)"
-                        if any(r in problem for r in IMAGE_ERRORS) else
-                        "check the cluster's free resources or lower [kubernetes] cpu/memory requests")
-                raise ClauderonError(f"pod {name} did not start within {self.settings.start_timeout:g}s"
-                                     f" ({problem or 'still pending'}): {hint}", status=504)
             await asyncio.sleep(_POLL_SECONDS)
 
     def _pod_and_events(self, core: Any, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -319,7 +297,7 @@ class KubernetesBackend(Backend):
         pod = await self._call(lambda core: self._get(core, "read_namespaced_pod", backend_id, self.namespace))
         if pod is None:
             return Status.FAILED
-        return _status_of(pod)
+        return status_of(pod)
 
     async def list_owned(self, home_id: str) -> list[Found]:
         def owned(core: Any) -> list[Found]:
@@ -332,7 +310,7 @@ class KubernetesBackend(Backend):
                 if record:
                     labels[LABEL_RECORD] = record
                 found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=meta["name"],
-                                   status=_status_of(pod), labels=labels))
+                                   status=status_of(pod), labels=labels))
             return found
 
         return await self._call(owned)
@@ -381,34 +359,20 @@ def push_script(size: int, branch: str) -> str:
     )
 
 
+async def _report(progress: ProgressFn | None, message: str) -> None:
+    log.info("%s", message)
+    if progress is not None:
+        result = progress(message)
+        if inspect.isawaitable(result):
+            await result
+
+
 def _tar_directory(path: str) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for entry in sorted(os.listdir(path)):
             tar.add(os.path.join(path, entry), arcname=entry)
     return buffer.getvalue()
-
-
-def _pod_state(pod: dict[str, Any]) -> tuple[str, str]:
-    """(phase, why it is not running yet): a container's waiting reason or an unschedulable condition."""
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
-        state = container.get("state") or {}
-        waiting = state.get("waiting") or state.get("terminated")
-        if waiting and waiting.get("reason"):
-            return status.get("phase", ""), f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return status.get("phase", ""), f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".rstrip(": ")
-    return status.get("phase", ""), ""
-
-
-def _status_of(pod: dict[str, Any]) -> Status:
-    phase = (pod.get("status") or {}).get("phase", "")
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return Status.FAILED
-    return {"Running": Status.RUNNING, "Pending": Status.CREATING, "Succeeded": Status.STOPPED,
-            "Failed": Status.STOPPED}.get(phase, Status.FAILED)
 
 
 def _api_error(exc: Any, action: str) -> ClauderonError:

@@ -133,6 +133,8 @@ class PodRuntime:
             except (ValueError, OSError):
                 pass
             self.proc.terminate(force=True)
+            if not self.done.is_set():  # end the attach streams as the container's death would
+                self._loop.create_task(self._reap())
 
 
 class FakeKubeAPI:
@@ -158,6 +160,7 @@ class FakeKubeAPI:
     async def start(self) -> str:
         app = web.Application(middlewares=[self._auth], client_max_size=256 * 1024 * 1024)
         app.router.add_get("/version", self._version)
+        app.router.add_get("/version/", self._version)  # the client asks with the slash
         app.router.add_route("*", "/api/v1/namespaces", self._namespaces)
         app.router.add_route("*", "/api/v1/namespaces/{name}", self._namespace)
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/log", self._log)
@@ -318,9 +321,10 @@ class FakeKubeAPI:
 
     def _event(self, ns: str, pod: str, type_: str, reason: str, message: str) -> None:
         name = f"{pod}.{uuid.uuid4().hex[:8]}"
+        uid = self.objects(ns, "pods").get(pod, {}).get("metadata", {}).get("uid", "")
         self.store.setdefault((ns, "events"), {})[name] = {
             "metadata": {"name": name, "namespace": ns}, "type": type_, "reason": reason, "message": message,
-            "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns}, "lastTimestamp": _now(),
+            "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns, "uid": uid}, "lastTimestamp": _now(),
         }
 
     def _admit_pod(self, ns: str, pod: dict[str, Any]) -> None:
@@ -347,11 +351,14 @@ class FakeKubeAPI:
         if image in self.failing_images:
             message = f'Failed to pull image "{image}": not found'
             status["containerStatuses"][0]["state"] = {"waiting": {"reason": "ErrImagePull", "message": message}}
+            # A kubelet reports a failed pull as two events: the cause, then the waiting reason.
             self._event(ns, name, "Warning", "Failed", message)
+            self._event(ns, name, "Warning", "Failed", "Error: ErrImagePull")
             await asyncio.sleep(0.3)
             back_off = f'Back-off pulling image "{image}"'
             status["containerStatuses"][0]["state"] = {"waiting": {"reason": "ImagePullBackOff", "message": back_off}}
             self._event(ns, name, "Normal", "BackOff", back_off)
+            self._event(ns, name, "Warning", "Failed", "Error: ImagePullBackOff")
             return
         mapping = self._mounts(ns, pod)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -468,11 +475,19 @@ class FakeKubeAPI:
         record = ExecRecord(pod=name, argv=request.query.getall("command", []))
         self.execs.append(record)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._map("/home/agent", mapping)}
-        proc = await asyncio.create_subprocess_exec(
-            *[self._map(a, mapping) for a in record.argv], cwd=self._map(pod["spec"]["containers"][0].get("workingDir", "/"), mapping),
-            env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         ws = await self._open_ws(request)
         record.protocol = ws.ws_protocol or ""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *[self._map(a, mapping) for a in record.argv],
+                cwd=self._map(pod["spec"]["containers"][0].get("workingDir", "/"), mapping), env=env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        except (FileNotFoundError, PermissionError) as exc:  # what a runtime reports for a missing binary
+            record.exit_code = 127
+            await ws.send_bytes(b"\x02" + f"exec: {exc}\n".encode())
+            await ws.send_bytes(b"\x03" + _exit_status(127))
+            await ws.close()
+            return ws
 
         async def forward(stream: asyncio.StreamReader, channel: int) -> None:
             while data := await stream.read(65536):

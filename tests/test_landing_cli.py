@@ -1,0 +1,89 @@
+"""Landing through the real CLI and engine: `clauderon pr` and `merge` against the fake GitHub on loopback,
+with the token only ever in the engine's environment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from runtime.client import EngineClient
+from runtime.home import Home
+from tests.cli_harness import Cli
+from tests.conftest import run_git
+from tests.fakes.github import FakeGitHub
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_pr_checks_and_merge_from_the_cli(short_tmp: Path, git_repo: Path) -> None:
+    token = "ghp_" + secrets.token_hex(18)
+    fake = FakeGitHub(token, root=short_tmp / "gh")
+    fake.start_in_thread()
+    fake.add_repo("acme", "widget", git_repo)
+    run_git(git_repo, "remote", "add", "origin", fake.repo_url("acme", "widget"))
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text(
+        '[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n'
+        f'[github]\napi_url = "{fake.api_url}"\ngit_host = "{fake.git_host}"\npoll_interval = 3600\n'
+    )
+    cli.env["GITHUB_TOKEN"] = token
+    try:
+        cli("create", "--repo", str(git_repo), "--name", "counter", "--backend", "local", "--prompt", "Add a counter")
+        worktree = cli.home / "worktrees" / "counter"
+        (worktree / "counter.txt").write_text("1\n")
+        run_git(worktree, "add", "counter.txt")
+        run_git(worktree, "commit", "-qm", "Add a counter")
+
+        opened = cli("pr", "counter")
+        assert "opened: #1" in opened.out
+        [pull] = fake.pulls.values()
+        assert (pull.base, pull.head) == ("main", "clauderon/counter")
+        assert any(c.endswith(token) for c in fake.git_credentials)  # the push carried the real token
+
+        assert json.loads(cli("list", "--json").out)[0]["pr"]["number"] == 1
+        fake.set_check(1, "tests", conclusion="failure")
+        state = asyncio.run(_refreshed_pr(cli.home, "counter"))
+        assert (state["checks"], state["failing_checks"], state["stage"]) == ("failing", ["tests"], "blocked")
+        assert state["local_conflicts"] == []
+        assert json.loads(cli("list", "--json").out)[0]["pr"]["stage"] == "blocked"  # stored on the session
+        refreshed = cli("pr", "counter")  # an open PR is reported, not duplicated
+        assert "already open: #1" in refreshed.out
+
+        merged = cli("merge", "counter", "--squash", "--delete-branch")
+        assert "merged #1 (squash)" in merged.out and "branch deleted" in merged.out
+        assert "counter.txt" in run_git(fake.bare("acme", "widget"), "ls-tree", "--name-only", "main")
+
+        for path in [*cli.home.rglob("*"), *(git_repo / ".git").rglob("*")]:
+            if path.is_file() and "secrets" not in path.parts:
+                assert token.encode() not in path.read_bytes(), path
+        assert token not in run_git(git_repo, "remote", "-v")
+    finally:
+        cli("delete", "counter", "--force", check=False)
+        cli.cleanup()
+        fake.stop_thread()
+
+
+async def _refreshed_pr(home: Path, name: str) -> dict:
+    client = EngineClient(Home(home))
+    try:
+        return await client.pr_state(name, refresh=True)
+    finally:
+        await client.close()
+
+
+def test_pr_without_a_token_is_one_clear_line(short_tmp: Path, git_repo: Path) -> None:
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
+    cli.env.pop("GITHUB_TOKEN", None)
+    try:
+        cli("create", "--repo", str(git_repo), "--name", "solo", "--backend", "local")
+        result = cli("pr", "solo", check=False)
+        assert result.code == 1 and "no github_token" in result.err
+        assert len(result.err.strip().splitlines()) == 1
+    finally:
+        cli("delete", "solo", "--force", check=False)
+        cli.cleanup()
