@@ -89,10 +89,10 @@ class GitContext:
     work_tree: Path | None = None
 
     def run(self, args: Sequence[str], *, check: bool = True, input: str | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+            cwd: Path | None = None, extra_config: Sequence[tuple[str, str]] = ()) -> subprocess.CompletedProcess[str]:
         """Run `git <args>` in this context through `run_git`."""
         return run_git(args, git_dir=self.git_dir, common_dir=self.common_dir, work_tree=self.work_tree,
-                       cwd=cwd, check=check, input=input)
+                       cwd=cwd, check=check, input=input, extra_config=extra_config)
 
 
 def clean_environ() -> dict[str, str]:
@@ -140,11 +140,12 @@ def configured_drivers(env: dict[str, str], cwd: Path, label: str = "config") ->
     return found
 
 
-def override_env(drivers: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n` for the static overrides plus blanks for each driver."""
+def override_env(drivers: Sequence[tuple[str, str]], extra: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n` for the static overrides, blanks for each driver, then `extra`."""
     pairs = list(STATIC_OVERRIDES)
     for section, name in drivers:
         pairs.extend((f"{section}.{name}.{var}", value) for var, value in _DRIVER_BLANKS.get(section, ()))
+    pairs.extend(extra)
     env = {"GIT_CONFIG_COUNT": str(len(pairs))}
     for i, (key, value) in enumerate(pairs):
         env[f"GIT_CONFIG_KEY_{i}"] = key
@@ -170,21 +171,24 @@ def run_git(
     check: bool = True,
     input: str | None = None,
     timeout: float = GIT_TIMEOUT,
+    extra_config: Sequence[tuple[str, str]] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run `git <args>` against an explicitly named repository with everything executable disabled.
 
     Without `work_tree` the command runs in `git_dir` (or `cwd`): with `GIT_DIR` set git takes the
     current directory as the work tree, and the git directory is the one place that is never a
-    checkout an agent wrote. Raises `ClauderonError` when `check` and git exits non-zero.
+    checkout an agent wrote. `extra_config` pairs travel only in this process's environment (never
+    the argv, never the log), which git also hands to helpers it spawns: the way to pass a credential.
+    Raises `ClauderonError` when `check` and git exits non-zero.
     """
     git_dir = Path(git_dir).absolute()
     common = Path(common_dir).absolute() if common_dir is not None else None
     tree = Path(work_tree).absolute() if work_tree is not None else None
     run_in = Path(cwd) if cwd is not None else (tree or git_dir)
     env = _repo_env(git_dir, common, tree)
-    env.update(override_env(configured_drivers(env, run_in, args[0] if args else "config")))
+    env.update(override_env(configured_drivers(env, run_in, args[0] if args else "config"), extra_config))
     full = safe_args(args)
-    log.debug("git %s (GIT_DIR=%s)", " ".join(full[2:]), git_dir)
+    log.debug("git %s (GIT_DIR=%s, %d extra config pairs)", " ".join(full[2:]), git_dir, len(extra_config))
     proc = _exec(full, env, run_in, input, timeout)
     if check and proc.returncode != 0:
         raise _error(args, proc, tree or git_dir)

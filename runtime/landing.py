@@ -21,12 +21,11 @@ import logging
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from .errors import ClauderonError, Conflict
 from .github import GitHubClient, GitHubError, RepoRef, parse_remote_url
-from .gitsafe import (GIT_TIMEOUT, GitContext, clean_environ, configured_drivers, discover, last_line,
-                      override_env, safe_args)
+from .gitsafe import GitContext, discover, last_line
 from .models import Session
 from .pr_watch import PrState, build_pr_state
 from .settings import GitHubSettings
@@ -134,34 +133,6 @@ def auth_header(token: str) -> str:
     return "Authorization: Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
-def run_git_with_config(context: GitContext, args: Sequence[str], extra_config: Sequence[tuple[str, str]],
-                        *, timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """`gitsafe.run_git` plus config pairs that exist only in this process's environment.
-
-    The pairs are appended after gitsafe's own overrides in the same `GIT_CONFIG_*` channel, which git
-    also hands to the `git-remote-https` helper it spawns (the one that sends the header). Neither the
-    argv nor the debug log line carries them.
-    """
-    env = clean_environ()
-    env["GIT_DIR"] = str(context.git_dir)
-    if context.common_dir is not None:
-        env["GIT_COMMON_DIR"] = str(context.common_dir)
-    run_in = context.work_tree or context.git_dir
-    env.update(override_env(configured_drivers(env, run_in, args[0])))
-    count = int(env["GIT_CONFIG_COUNT"])
-    for key, value in extra_config:
-        env[f"GIT_CONFIG_KEY_{count}"], env[f"GIT_CONFIG_VALUE_{count}"] = key, value
-        count += 1
-    env["GIT_CONFIG_COUNT"] = str(count)
-    argv = safe_args(args)
-    log.debug("git %s (GIT_DIR=%s, %d extra config pairs)", " ".join(argv[2:]), context.git_dir, len(extra_config))
-    try:
-        return subprocess.run(argv, env=env, cwd=run_in, capture_output=True, encoding="utf-8", errors="replace",
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ClauderonError(f"git {args[0]} took longer than {timeout:.0f}s; check the network and retry") from exc
-
-
 def push(session: Session, settings: GitHubSettings, token: str, *, force: bool = False) -> PushResult:
     """Push `refs/heads/<session branch>` from the user's repository to the same branch on GitHub.
 
@@ -175,8 +146,8 @@ def push(session: Session, settings: GitHubSettings, token: str, *, force: bool 
     ref = f"refs/heads/{session.branch}"
     refspec = f"{'+' if force else ''}{ref}:{ref}"
     log.info("pushing %s (%s) to %s", session.branch, sha[:12], target.push_url)
-    proc = run_git_with_config(repo.context, ["push", "--porcelain", target.push_url, refspec],
-                               [(f"http.{target.push_url}.extraHeader", auth_header(token))])
+    proc = repo.context.run(["push", "--porcelain", target.push_url, refspec], check=False,
+                            extra_config=[(f"http.{target.push_url}.extraHeader", auth_header(token))])
     if proc.returncode != 0:
         raise _push_error(session, target, proc, token)
     return PushResult(session.branch, sha, target.push_url, target.slug)
