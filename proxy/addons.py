@@ -137,7 +137,13 @@ class Tripwire:
             return
         req = flow.request
         hay = [req.path.encode(), *(v.encode("utf-8", "surrogateescape") for v in req.headers.values())]
-        if any(pattern.search(h) for h in hay) or (req.raw_content and pattern.search(req.raw_content)):
+        if req.raw_content:
+            hay.append(req.raw_content)
+            if "content-encoding" in req.headers:
+                # A gzip/zstd/br body hides the value from a search of the raw bytes: search what the
+                # upstream will decode too (undecodable bodies stay raw; they were searched above).
+                hay.append(req.get_content(strict=False) or b"")
+        if any(pattern.search(h) for h in hay):
             logger.warning("tripwire: session %s sent a real credential to %s", session_of(flow).session_id,
                            flow.metadata[HOST])
             refuse(flow, 403, "tripwire", "request refused: it contains a real credential value")

@@ -18,6 +18,7 @@ from .backends.base import LABEL_RECORD, Backend
 from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
 from .home import Home
+from .hooks import install_hooks, watch_codex_turns
 from .models import AgentStatus, Session, Status
 from .settings import LoadedSettings
 from .store import Store
@@ -57,10 +58,12 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._ops = asyncio.Semaphore(self.settings.engine.max_concurrent_operations)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._codex_watchers: dict[str, asyncio.Task[Any]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
         from .egress import Egress
 
         self.egress = Egress(home, self.settings)
+        self.hooks: Any = None  # the agent hooks handler, installed on start
         from .landing_ops import Landing
 
         self.landing = Landing(self)
@@ -75,6 +78,7 @@ class Engine:
         if self.store.recovered_from is not None:
             log.warning("store was recovered; re-adopting this home's containers the store does not know")
         await asyncio.to_thread(self.egress.start)
+        install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
         await self._reconcile()
         self.landing.start()
 
@@ -146,7 +150,7 @@ class Engine:
             return
         status = await self._backend_status(session)
         if status != Status.RUNNING:
-            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED)
+            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None)
             return
         self.egress.restore(session)
         prefill = b""
@@ -155,6 +159,7 @@ class Engine:
         except ClauderonError as exc:
             log.warning("no recent output for %s: %s", session.name, exc)
         await self.start_stream(session, prefill=prefill)
+        self.follow_agent(session)
 
     async def _backend_status(self, session: Session) -> Status:
         if not session.backend_id or session.backend not in self.backends:
@@ -213,6 +218,13 @@ class Engine:
         self._pumps[session.id] = asyncio.ensure_future(self._pump(session.id, stream, attachment, prefill))
         return stream
 
+    def follow_agent(self, session: Session) -> None:
+        """Once a session runs: Codex has no hook for a turn starting, its transcript tells (one follower
+        per session; it ends by itself when the session stops)."""
+        task = self._codex_watchers.get(session.id)
+        if session.agent == "codex" and (task is None or task.done()):
+            self._codex_watchers[session.id] = self.spawn(watch_codex_turns(self, session.id))
+
     async def _pump(self, session_id: str, stream: TerminalStream, attachment: Any, prefill: bytes) -> None:
         try:
             await stream.run(attachment, prefill=prefill)
@@ -229,7 +241,7 @@ class Engine:
             return
         status = await self._backend_status(session)
         if status != Status.RUNNING:
-            self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED)
+            self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
         else:
             # Attach dropped but the program lives (daemon restart, network): attach again shortly.
             await asyncio.sleep(1)

@@ -9,6 +9,8 @@ Paths:
 - `POST /hooks/claude/<Event>`: body is the hook's JSON input (`hook_event_name`, `tool_name`, ...).
 - `POST /hooks/codex/notify`: body is the JSON argument Codex gives its `notify` program.
 
+Codex reports only the end of a turn; `watch_codex_turns` follows its rollout for the start.
+
 Payload shapes were taken from Claude Code 2.1.197 and Codex 0.171.0 run against the fakes; see
 `docs/agents.md` and `tests/samples/`.
 """
@@ -27,7 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ClauderonError
-from .models import AgentStatus
+from .models import AgentStatus, Session
+from .transcript_codex import codex_turn_state, read_new_entries
 from .transcripts import codex_transcripts, last_assistant_text, resolve_agent_path
 
 log = logging.getLogger(__name__)
@@ -195,14 +198,14 @@ class HooksHandler:
                 return _reply(400, {"error": f"path names {event} but the payload is {named}"})
             change = self._map_claude(session_id, event, payload)
         if change is None:
-            return _reply(200, {"ok": True, "changed": False})
+            return _reply(200, {"ok": True, "forwarded": False})
         if not self._newer(session_id, sent_at):
-            return _reply(200, {"ok": True, "changed": False})
+            return _reply(200, {"ok": True, "forwarded": False})
         try:
             self.engine_update(session_id, change.changes())
         except ClauderonError as exc:  # e.g. a session deleted while its container still runs
             return _reply(404, {"error": str(exc)})
-        return _reply(200, {"ok": True, "changed": True, "agent_status": str(change.agent_status)})
+        return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status)})
 
     def _map_claude(self, session_id: str, event: str, payload: dict[str, Any]) -> StatusChange | None:
         if event in ("PreToolUse", "PermissionRequest"):
@@ -270,12 +273,8 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
 
     Call from `Engine.start()` (on the engine's loop). The handler runs in proxy worker threads and
     hands each change to the engine loop, so the store keeps one writer and events go out in order.
-    `agent_detail` is passed only when the session model has that field.
     """
-    from .models import Session
-
     loop = asyncio.get_running_loop()
-    has_detail = "agent_detail" in Session.model_fields
 
     async def apply(session_id: str, changes: dict[str, Any]) -> None:
         current = engine.session(session_id)
@@ -285,8 +284,6 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
         engine.update(session_id, **changes)
 
     def update(session_id: str, changes: dict[str, Any]) -> None:
-        if not has_detail:
-            changes = {k: v for k, v in changes.items() if k != "agent_detail"}
         asyncio.run_coroutine_threadsafe(apply(session_id, changes), loop).result(timeout)
 
     handler = HooksHandler(update, agent_home_of=engine.home.agent_home)
@@ -295,4 +292,36 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
     return handler
 
 
-__all__ = ["HOOKS_PREFIX", "StatusChange", "HooksHandler", "map_claude_event", "map_codex_notify", "install_hooks"]
+async def watch_codex_turns(engine: Any, session_id: str, *, interval: float = 1.0) -> None:
+    """Follow a Codex session's newest rollout and set `working` when a turn starts (Codex has no hook
+    for that; its notify program only reports the end) and `waiting-input` when one ends.
+
+    Run as an engine task while the session runs (`engine.spawn`); it ends by itself when the session
+    is gone or no longer running. Blocking file reads go to a thread.
+    """
+    offsets: dict[Path, int] = {}
+    while True:
+        session = engine.store.find(session_id)
+        if session is None or session.status != "running":
+            return
+        home = engine.home.agent_home(session_id)
+        rollouts = await asyncio.to_thread(codex_transcripts, home)
+        if rollouts:
+            path = rollouts[-1]
+            try:
+                entries, offsets[path] = await asyncio.to_thread(read_new_entries, path, offsets.get(path))
+            except OSError as exc:
+                log.debug("cannot read %s: %s", path, exc)
+                entries = []
+            state = codex_turn_state(entries)
+            if state is not None:
+                status, question = state
+                changes: dict[str, Any] = {"agent_status": AgentStatus(status)}
+                if "agent_detail" in Session.model_fields:
+                    changes["agent_detail"] = {"question": _clip(question)} if question else None
+                if any(getattr(session, key, None) != value for key, value in changes.items()):
+                    engine.update(session_id, **changes)
+        await asyncio.sleep(interval)
+
+
+__all__ = ["HOOKS_PREFIX", "watch_codex_turns", "StatusChange", "HooksHandler", "map_claude_event", "map_codex_notify", "install_hooks"]

@@ -110,6 +110,7 @@ class Lifecycle:
                 session.status, session.error = Status.RUNNING, None
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
                 engine.save(session)
+                engine.follow_agent(session)
         except Exception as exc:  # roll back everything, then say why in one line
             message = str(exc) if isinstance(exc, ClauderonError) else f"unexpected error: {exc.__class__.__name__}: {exc}"
             if not isinstance(exc, ClauderonError):
@@ -181,6 +182,7 @@ class Lifecycle:
                 result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
             shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
             engine.egress.forget(session)
+            engine.hooks.forget(session.id)
             engine.store.remove(session)
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
             return result
@@ -197,7 +199,8 @@ class Lifecycle:
             engine.drop_stream(session.id)
             if session.backend_id:
                 await engine.backend(session).remove(session.backend_id)
-            session.status, session.backend_id, session.agent_status = Status.ARCHIVED, None, AgentStatus.UNKNOWN
+            session.status, session.backend_id = Status.ARCHIVED, None
+            session.agent_status, session.agent_detail = AgentStatus.UNKNOWN, None
             return engine.save(session)
 
     async def unarchive(self, ref: str) -> Session:
@@ -234,8 +237,10 @@ class Lifecycle:
                 session.status, session.error, session.backend_id = Status.FAILED, str(exc), None
                 engine.save(session)
                 raise
-            session.status, session.agent_status = Status.RUNNING, AgentStatus.UNKNOWN
-            return engine.save(session)
+            session.status, session.agent_status, session.agent_detail = Status.RUNNING, AgentStatus.UNKNOWN, None
+            engine.save(session)
+            engine.follow_agent(session)
+            return session
 
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         """Switch read-write / read-only; the proxy applies it to the next request, live."""

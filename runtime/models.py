@@ -70,6 +70,8 @@ class Session(BaseModel):
     skip_permissions: bool = False
     status: Status = Status.CREATING
     agent_status: AgentStatus = AgentStatus.UNKNOWN
+    agent_detail: dict[str, Any] | None = None
+    """What the agent status is about: `tool`, `input`, `message`, `question` or `reason` (from hooks)."""
     error: str | None = None
     progress: Progress = Field(default_factory=Progress)
     agent_session_id: str | None = None

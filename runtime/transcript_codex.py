@@ -13,7 +13,9 @@ bookkeeping, skipped.
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from .transcripts import Message
@@ -86,18 +88,50 @@ def _maybe_json(raw: Any) -> Any:
     return raw
 
 
-def codex_turn_state(messages_or_lines: list[dict[str, Any]]) -> str | None:
-    """From a rollout's last lines (newest last): "working" inside a turn, "waiting-input" after one,
-    None when they say neither. For Codex sessions without a notify hook."""
-    for entry in reversed(messages_or_lines):
+def codex_turn_state(entries: list[dict[str, Any]]) -> tuple[str, str | None] | None:
+    """From rollout lines (newest last): ("working", None) inside a turn, ("waiting-input", last reply)
+    after one, None when they say neither. For Codex, which has no hook for "a turn started"."""
+    for entry in reversed(entries):
         payload = entry.get("payload") if isinstance(entry, dict) else None
         if entry.get("type") != "event_msg" or not isinstance(payload, dict):
             continue
         if payload.get("type") in ("task_complete", "turn_aborted"):
-            return "waiting-input"
+            message = payload.get("last_agent_message")
+            return "waiting-input", message if isinstance(message, str) else None
         if payload.get("type") == "task_started":
-            return "working"
+            return "working", None
     return None
 
 
-__all__ = ["parse_codex_line", "codex_turn_state"]
+def read_new_entries(path: Path, offset: int | None, *, first_look: int = 256 * 1024) -> tuple[list[dict[str, Any]], int]:
+    """The whole JSON-object lines appended to a rollout since `offset`, and the offset to go on from.
+
+    `offset=None` (first look) starts `first_look` bytes before the end, at a line start, so a huge
+    rollout is not read whole. Malformed lines are skipped; a line still being written waits.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if offset is None:
+            offset = max(0, size - first_look)
+            if offset:
+                handle.seek(offset - 1)
+                skipped = handle.readline()  # the rest of a line cut by the start point
+                offset += len(skipped) - 1
+        if offset >= size:
+            return [], min(offset, size)
+        handle.seek(offset)
+        data = handle.read(size - offset)
+    whole = data[: data.rfind(b"\n") + 1]
+    entries = []
+    for line in whole.split(b"\n"):
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries, offset + len(whole)
+
+
+__all__ = ["parse_codex_line", "codex_turn_state", "read_new_entries"]

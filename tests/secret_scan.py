@@ -20,6 +20,18 @@ _DIFF_DELETED = 2
 _MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
 
 
+def env_without_credentials(base: Mapping[str, str], scratch: Path) -> dict[str, str]:
+    """`base` (an engine's environment) without any credential this machine may hold, so a test's engine
+    sees only the random values the test adds; Codex's `auth.json` is pointed at a missing file under
+    `scratch` instead of the machine's `~/.codex/auth.json`."""
+    from proxy.credentials import ENV_NAMES
+
+    names = {name for names in ENV_NAMES.values() for name in names}
+    env = {k: v for k, v in base.items() if k not in names and not k.startswith(("CODEX_", "OP_"))}
+    env["CODEX_AUTH_JSON_PATH"] = str(Path(scratch) / "no-codex-auth.json")
+    return env
+
+
 @dataclass(frozen=True)
 class Hit:
     """Where a needle was found: `where` is a path or a container view (`inspect`, `/proc/*/environ` ...)."""
@@ -119,4 +131,4 @@ def scan_container_path(container, path: str, needles: Mapping[str, str]) -> lis
     return hits
 
 
-__all__ = ["Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths", "scan_container_path"]
+__all__ = ["env_without_credentials", "Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths", "scan_container_path"]

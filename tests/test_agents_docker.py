@@ -28,8 +28,7 @@ from tests.conftest import TEST_AGENT_IMAGE, run_git
 from tests.fakes import make_test_certificate
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.openai import FakeOpenAI, fake_id_token
-from tests.secret_scan import Hit, scan_container, scan_tree
-from tests.test_proxy_docker import clean_env
+from tests.secret_scan import Hit, env_without_credentials, scan_container, scan_tree
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
@@ -56,7 +55,7 @@ class Rig:
             f"credential_set = {json.dumps(list(credential_set))}\n"
             "[routes]\n" + "".join(f'"{h}" = "{url}"\n' for h in hosts)
         )
-        self.cli.env = {**clean_env(self.cli.env, tmp), **env}
+        self.cli.env = {**env_without_credentials(self.cli.env, tmp), **env}
         self.repo = tmp / "repo"
         self.repo.mkdir()
         run_git(self.repo, "init", "-q", "-b", "main")
@@ -106,12 +105,16 @@ def tmp() -> Path:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path) -> None:
-    key = real_looking("sk-ant-api03-")
+@pytest.mark.parametrize("variable, prefix, credential", [
+    ("ANTHROPIC_API_KEY", "sk-ant-api03-", "anthropic_api_key"),
+    ("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-", "anthropic_oauth_token"),
+])
+def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: str, prefix: str, credential: str) -> None:
+    key = real_looking(prefix)
     reply = f"FAKE-CLAUDE-REPLY-{pysecrets.token_hex(4)}"
     fake = FakeAnthropic(default_reply="side reply")
     fake.script(reply)
-    rig = Rig(tmp, fake, ["api.anthropic.com"], {"ANTHROPIC_API_KEY": key})
+    rig = Rig(tmp, fake, ["api.anthropic.com"], {variable: key})
     try:
         session = rig.create("cc", "claude", "say hello")
         screen = rig.cli.wait_screen("cc", reply, timeout=240)
@@ -119,14 +122,18 @@ def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path) -> None:
         calls = fake.requests_to("/v1/messages")
         assert calls and fake.conversation_requests(), fake.paths()
         assert "say hello" in fake.conversation_requests()[0].text
-        # every model call carried the REAL key, put there by the proxy; the container sent the placeholder
-        assert {r.header("x-api-key") for r in calls} == {key}
-        assert all(r.header("authorization") is None for r in calls)
+        # every model call carried the REAL credential, put there by the proxy; the container sent a placeholder
+        if credential == "anthropic_api_key":
+            assert {r.header("x-api-key") for r in calls} == {key}
+            assert all(r.header("authorization") is None for r in calls)
+        else:
+            assert {r.header("authorization") for r in calls} == {f"Bearer {key}"}
+            assert all(r.header("x-api-key") is None for r in calls)
         lines = [l for l in rig.cli("audit", "cc", "--limit", "1000", "--json").json() if l["path"] == "/v1/messages"]
-        assert lines and {l["credential"] for l in lines} == {"anthropic_api_key"}
+        assert lines and {l["credential"] for l in lines} == {credential}
         env = rig.container(session).attrs["Config"]["Env"]
-        assert f"ANTHROPIC_API_KEY={PLACEHOLDERS['anthropic_api_key']}" in env
-        rig.assert_nowhere({"ANTHROPIC_API_KEY": key}, session)
+        assert f"{variable}={PLACEHOLDERS[credential]}" in env
+        rig.assert_nowhere({variable: key}, session)
     finally:
         rig.close()
 
@@ -192,10 +199,10 @@ def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
         assert saved["tokens"]["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
         assert saved["tokens"]["id_token"].endswith(".clauderon-placeholder")
         # its later ChatGPT calls carried the refreshed REAL access token, injected by the proxy
-        chatgpt_calls = [r for r in fake.requests if r.path.startswith("/backend-api/")]
-        assert chatgpt_calls, fake.paths()
-        assert {r.header("authorization") for r in chatgpt_calls} <= {f"Bearer fake-access-token-{i}"
-                                                                     for i in range(1, fake.refreshes + 1)}
+        chatgpt_calls = wait_until(lambda: [r for r in fake.requests if r.path.startswith("/backend-api/")], 60,
+                                   "Codex's first ChatGPT call after the refresh")
+        real_access = {tokens["CODEX_ACCESS_TOKEN"], *(f"fake-access-token-{i}" for i in range(1, fake.refreshes + 1))}
+        assert {r.header("authorization") for r in chatgpt_calls} <= {f"Bearer {t}" for t in real_access}
         assert {r.header("chatgpt-account-id") for r in chatgpt_calls} == {"acct-test-1"}
 
         # 2. By hand from a container: curl with the placeholder from that auth.json.

@@ -41,6 +41,23 @@ PLACEHOLDER_ENV = {
 }
 
 
+_OPEN: list[KubernetesBackend] = []
+
+
+def backend_for(settings: KubernetesSettings, home_id: str, ca_cert_pem: bytes | None = None) -> KubernetesBackend:
+    """A backend whose client connections are closed after the test."""
+    backend = KubernetesBackend(settings, home_id, ca_cert_pem=ca_cert_pem)
+    _OPEN.append(backend)
+    return backend
+
+
+@pytest.fixture(autouse=True)
+async def close_backends():
+    yield
+    while _OPEN:
+        await _OPEN.pop().close()
+
+
 @pytest.fixture
 async def fake(short_tmp: Path):
     api = FakeKubeAPI(short_tmp / "kube")
@@ -98,17 +115,17 @@ async def read_to_end(att: Attachment, seen: bytearray, limit: float = 20) -> No
 
 
 async def test_available_names_the_cluster_or_says_what_is_wrong(fake: FakeKubeAPI, short_tmp: Path) -> None:
-    ok, reason = await KubernetesBackend(kube_settings(fake, short_tmp), HOME).available()
+    ok, reason = await backend_for(kube_settings(fake, short_tmp), HOME).available()
     assert ok and "v1.31.0-fake" in reason and fake.url in reason
 
     missing = KubernetesSettings(kubeconfig=str(short_tmp / "nope.yaml"))
-    ok, reason = await KubernetesBackend(missing, HOME).available()
+    ok, reason = await backend_for(missing, HOME).available()
     assert not ok and "nope.yaml" in reason and "\n" not in reason
 
     dead = FakeKubeAPI(short_tmp / "dead")
     dead.url = "http://127.0.0.1:9"  # nothing listens on the discard port
     settings = KubernetesSettings(kubeconfig=str(dead.write_kubeconfig(short_tmp / "dead.json")))
-    ok, reason = await KubernetesBackend(settings, HOME).available()
+    ok, reason = await backend_for(settings, HOME).available()
     assert not ok and "127.0.0.1:9" in reason and "\n" not in reason
 
 
@@ -126,7 +143,7 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
     spec = make_spec(mounts=[Mount(host=str(agent_home), path="/home/agent"),
                              Mount(host="/host/ca.pem", path=CA_PATH, readonly=True)],
                      cpu=1.5, memory="2g", extra_capabilities=["net_bind_service"])
-    backend = KubernetesBackend(kube_settings(fake, short_tmp, storage_class="fast"), HOME, ca_cert_pem=CA_PEM)
+    backend = backend_for(kube_settings(fake, short_tmp, storage_class="fast"), HOME, ca_cert_pem=CA_PEM)
     progress: list[str] = []
     backend_id = await backend.create(spec, progress.append, bundle=WorkspaceBundle(bundle, "work"))
     try:
@@ -149,9 +166,12 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         assert container["volumeMounts"] == [
             {"name": "session", "mountPath": "/workspace", "subPath": "workspace"},
             {"name": "session", "mountPath": "/home/agent", "subPath": "home"},
+            {"name": "run", "mountPath": "/run/clauderon"},
             {"name": "proxy-ca", "mountPath": CA_PATH, "subPath": "proxy-ca.pem", "readOnly": True}]
-        assert pod["spec"]["volumes"] == [{"name": "session", "persistentVolumeClaim": {"claimName": "clauderon-s1"}},
-                                          {"name": "proxy-ca", "configMap": {"name": "clauderon-proxy-ca"}}]
+        assert pod["spec"]["volumes"] == [
+            {"name": "session", "persistentVolumeClaim": {"claimName": "clauderon-s1"}},
+            {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            {"name": "proxy-ca", "configMap": {"name": "clauderon-proxy-ca"}}]
         assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                                           "limits": {"cpu": "1.5", "memory": "2Gi"}}
         assert container["securityContext"] == {
@@ -198,13 +218,15 @@ def test_invalid_label_value_is_one_clear_line() -> None:
 
 async def test_bundle_in_through_exec_and_back_out(fake: FakeKubeAPI, short_tmp: Path) -> None:
     repo, bundle = host_repo(short_tmp)
-    backend = KubernetesBackend(kube_settings(fake, short_tmp), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
     backend_id = await backend.create(make_spec(), bundle=WorkspaceBundle(bundle, "work"))
     try:
         [push] = [rec for rec in fake.execs if rec.argv[:2] == ["sh", "-c"] and "git clone" in rec.argv[2]]
         assert bytes(push.stdin) == bundle
         assert push.argv == ["sh", "-c", push_script(len(bundle), "work")] and push.exit_code == 0
         assert await backend.exec_read(backend_id, ["cat", "/workspace/README.md"]) == b"hello from the host\n"
+        status = await backend.exec_read(backend_id, ["git", "-C", "/workspace", "status", "--porcelain", "--branch"])
+        assert status == b"## work\n"  # on the session branch, nothing untracked (the start gate is elsewhere)
         # The agent commits inside the pod; `clauderon pull` brings it home through a bundle.
         script = ("cd /workspace && echo from-the-pod > pod.txt && git add pod.txt && "
                   "git -c user.name=Agent -c user.email=a@example.test commit -q -m 'pod commit'")
@@ -226,7 +248,7 @@ async def test_bundle_in_through_exec_and_back_out(fake: FakeKubeAPI, short_tmp:
 
 
 async def test_attach_utf8_resize_and_exit_code(fake: FakeKubeAPI, short_tmp: Path) -> None:
-    backend = KubernetesBackend(kube_settings(fake, short_tmp), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
     backend_id = await backend.create(make_spec())
     att = await backend.attach(backend_id, replay=True)
     seen = bytearray()
@@ -252,8 +274,22 @@ async def test_attach_utf8_resize_and_exit_code(fake: FakeKubeAPI, short_tmp: Pa
         await backend.remove(backend_id)
 
 
+async def test_exit_code_from_pod_status_when_the_stream_has_none(fake: FakeKubeAPI, short_tmp: Path) -> None:
+    fake.attach_sends_status = False
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
+    backend_id = await backend.create(make_spec())
+    att = await backend.attach(backend_id)
+    try:
+        await att.write(b"exit 5\n")
+        await read_to_end(att, bytearray())
+        assert att.exit_code == 5
+    finally:
+        await att.close()
+        await backend.remove(backend_id)
+
+
 async def test_replay_delivers_early_output_once(fake: FakeKubeAPI, short_tmp: Path) -> None:
-    backend = KubernetesBackend(kube_settings(fake, short_tmp), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
     spec = make_spec(command=["sh", "-c", "echo early-bird-output; exec bash --norc --noprofile"])
     backend_id = await backend.create(spec)
     runtime = fake.runtimes[(NAMESPACE, backend_id)]
@@ -272,6 +308,8 @@ async def test_replay_delivers_early_output_once(fake: FakeKubeAPI, short_tmp: P
             await read_until(plain, b"second-viewer\r\n", bytearray())
         finally:
             await plain.close()
+        await backend.remove(backend_id)  # deleting the pod ends the stream
+        await read_to_end(att, seen)
     finally:
         await att.close()
         await backend.remove(backend_id)
@@ -281,7 +319,7 @@ async def test_replay_delivers_early_output_once(fake: FakeKubeAPI, short_tmp: P
 
 
 async def test_archive_keeps_volume_restart_reuses_it_remove_deletes_both(fake: FakeKubeAPI, short_tmp: Path) -> None:
-    backend = KubernetesBackend(kube_settings(fake, short_tmp), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
     _, bundle = host_repo(short_tmp)
     backend_id = await backend.create(make_spec(), bundle=WorkspaceBundle(bundle, "work"))
     await backend.exec_read(backend_id, ["sh", "-c", "echo conversation > /home/agent/transcript.jsonl"])
@@ -306,7 +344,7 @@ async def test_archive_keeps_volume_restart_reuses_it_remove_deletes_both(fake: 
 
 async def test_list_owned_and_owner_by_labels(fake: FakeKubeAPI, short_tmp: Path) -> None:
     settings = kube_settings(fake, short_tmp)
-    mine, theirs = KubernetesBackend(settings, HOME), KubernetesBackend(settings, "ffffeeeedddd")
+    mine, theirs = backend_for(settings, HOME), backend_for(settings, "ffffeeeedddd")
     ids = [await mine.create(make_spec("a")), await mine.create(make_spec("b")),
            await theirs.create(make_spec("c", home_id="ffffeeeedddd"))]
     try:
@@ -325,7 +363,7 @@ async def test_list_owned_and_owner_by_labels(fake: FakeKubeAPI, short_tmp: Path
 
 async def test_image_pull_error_becomes_progress_then_one_clear_error(fake: FakeKubeAPI, short_tmp: Path) -> None:
     fake.failing_images.add("registry.example/missing:1")
-    backend = KubernetesBackend(kube_settings(fake, short_tmp, image="registry.example/missing:1", start_timeout=2), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp, image="registry.example/missing:1", start_timeout=2), HOME)
     progress: list[str] = []
     with pytest.raises(ClauderonError) as err:
         await backend.create(make_spec(), progress.append)
@@ -340,7 +378,7 @@ async def test_image_pull_error_becomes_progress_then_one_clear_error(fake: Fake
 
 async def test_unschedulable_pod_reports_why(fake: FakeKubeAPI, short_tmp: Path) -> None:
     fake.unschedulable = True
-    backend = KubernetesBackend(kube_settings(fake, short_tmp, start_timeout=1.5), HOME)
+    backend = backend_for(kube_settings(fake, short_tmp, start_timeout=1.5), HOME)
     progress: list[str] = []
     with pytest.raises(ClauderonError, match="Insufficient memory") as err:
         await backend.create(make_spec(), progress.append)
@@ -353,7 +391,7 @@ async def test_v4_only_server_still_streams_bundles_and_terminals(short_tmp: Pat
     await fake.start()
     try:
         _, bundle = host_repo(short_tmp)
-        backend = KubernetesBackend(kube_settings(fake, short_tmp), HOME)
+        backend = backend_for(kube_settings(fake, short_tmp), HOME)
         backend_id = await backend.create(make_spec(), bundle=WorkspaceBundle(bundle, "work"))
         assert {rec.protocol for rec in fake.execs} == {"v4.channel.k8s.io"}
         assert await backend.exec_read(backend_id, ["cat", "/workspace/README.md"]) == b"hello from the host\n"
@@ -379,7 +417,7 @@ async def test_real_cluster_round_trip(short_tmp: Path) -> None:
                                   namespace=os.environ.get("CLAUDERON_TEST_KUBE_NAMESPACE", "clauderon-test"),
                                   image=os.environ.get("CLAUDERON_TEST_KUBE_IMAGE", "alpine/git:latest"),
                                   cpu_request="50m", memory_request="64Mi", storage_size="1Gi", start_timeout=300)
-    backend = KubernetesBackend(settings, HOME, ca_cert_pem=CA_PEM)
+    backend = backend_for(settings, HOME, ca_cert_pem=CA_PEM)
     ok, reason = await backend.available()
     assert ok, reason
     _, bundle = host_repo(short_tmp)

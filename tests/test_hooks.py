@@ -25,7 +25,7 @@ from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
 from runtime.errors import NotFound
 from runtime.hook_install import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, install_agent_hooks
-from runtime.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify
+from runtime.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify, watch_codex_turns
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings
@@ -179,7 +179,7 @@ def test_an_older_event_cannot_undo_a_newer_status() -> None:
     handler = HooksHandler(recorder)
     handler("s1", "POST", "/hooks/claude/Stop?t=200", body(sample("skip-Stop")))
     late = handler("s1", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))
-    assert late[0] == 200 and json.loads(late[2])["changed"] is False
+    assert late[0] == 200 and json.loads(late[2])["forwarded"] is False
     assert [c["agent_status"] for _, c in recorder.calls] == [Q]
     handler("s1", "POST", "/hooks/claude/UserPromptSubmit?t=300", body(sample("skip-UserPromptSubmit")))
     handler("s2", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))  # other session: own clock
@@ -227,7 +227,7 @@ def test_codex_side_thread_notify_is_ignored(tmp_path: Path) -> None:
     (day / f"rollout-2026-11-27T16-53-36-{main['thread-id']}.jsonl").write_text("{}\n")
     recorder = Recorder()
     handler = HooksHandler(recorder, agent_home_of=lambda sid: home)
-    assert json.loads(handler("s1", "POST", "/hooks/codex/notify", body(side))[2])["changed"] is False
+    assert json.loads(handler("s1", "POST", "/hooks/codex/notify", body(side))[2])["forwarded"] is False
     handler("s1", "POST", "/hooks/codex/notify", body(main))
     assert recorder.calls == [("s1", {"agent_status": Q, "agent_detail": {"question": "FAKE-CODEX-CAP-1"}})]
 
@@ -348,3 +348,41 @@ async def test_install_hooks_applies_changes_on_the_engine_loop(tmp_path: Path) 
     assert session.agent_status == Q
     # UserPromptSubmit then PostToolUse both mean "working": stored once.
     assert [c["agent_status"] for c in stored] == [W, Q] and all(loop_thread)
+
+
+async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
+    """Codex has no "turn started" hook: the watcher sees it in the rollout, and the end too."""
+    lines = (SAMPLES / "codex_rollout.jsonl").read_text().splitlines(keepends=True)
+    started = next(i for i, l in enumerate(lines) if '"task_started"' in l)
+    day = tmp_path / ".codex" / "sessions" / "2026" / "11" / "27"
+    day.mkdir(parents=True)
+    rollout = day / "rollout-2026-11-27T16-53-36-t1.jsonl"
+    rollout.write_text("".join(lines[: started + 1]))
+    session = Session(name="n", repo_path="/r", base_branch="main", branch="b", worktree_path="/w", agent="codex",
+                      status="running")
+    updates: list[dict] = []
+
+    def update(session_id: str, **changes) -> Session:
+        updates.append(changes)
+        for key, value in changes.items():
+            setattr(session, key, value)
+        return session
+
+    engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), update=update,
+                             store=SimpleNamespace(find=lambda sid: session))
+    watcher = asyncio.ensure_future(watch_codex_turns(engine, session.id, interval=0.01))
+
+    async def until(predicate, what: str) -> None:
+        for _ in range(2000):  # a bound for slow machines, not a speed check
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"never saw {what}; updates {updates}")
+
+    await until(lambda: session.agent_status == W, "working")
+    with rollout.open("a") as handle:
+        handle.write("".join(lines[started + 1:]))
+    await until(lambda: session.agent_status == Q, "waiting-input")
+    assert [u["agent_status"] for u in updates] == [W, Q]
+    session.status = "stopped"
+    await asyncio.wait_for(watcher, 30)  # ends by itself once the session no longer runs

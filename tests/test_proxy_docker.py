@@ -11,11 +11,10 @@ One home, engine and session serve the whole module; the tests run in file order
 from __future__ import annotations
 
 import base64
+import gzip
 import json
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ from pathlib import Path
 import pytest
 
 from proxy import PLACEHOLDERS
-from proxy.credentials import ENV_NAMES
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git
-from tests.secret_scan import scan_tree
+from tests.secret_scan import env_without_credentials, scan_tree
 from tests.test_proxy_fixtures import FakeUpstream, closed_port, make_ca, make_leaf, random_secret
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -36,14 +34,6 @@ ROUTED = ("api.github.com", "github.com", "api.anthropic.com", "api.openai.com")
 CLOSED_HOST = "closed.example.test"
 UNLISTED_HOST = "unlisted.example.test"
 SESSION = "px"
-
-
-def clean_env(base: dict[str, str], tmp: Path) -> dict[str, str]:
-    """The engine's environment without any credential of this machine (only the test's random ones)."""
-    env = {k: v for k, v in base.items()
-           if not any(k in names for names in ENV_NAMES.values()) and not k.startswith(("CODEX_", "OP_"))}
-    env["CODEX_AUTH_JSON_PATH"] = str(tmp / "no-codex-auth.json")  # never the machine's ~/.codex/auth.json
-    return env
 
 
 @dataclass
@@ -138,7 +128,7 @@ def world():
     )
     secrets = {"GITHUB_TOKEN": random_secret("ghp_"), "ANTHROPIC_API_KEY": random_secret("sk-ant-api03-"),
                "OPENAI_API_KEY": random_secret("sk-proj-")}
-    cli.env = {**clean_env(cli.env, tmp), **secrets}
+    cli.env = {**env_without_credentials(cli.env, tmp), **secrets}
     repo = tmp / "repo"
     repo.mkdir()
     run_git(repo, "init", "-q", "-b", "main")
@@ -226,15 +216,23 @@ def test_tripwire_refuses_a_real_credential_in_the_body(world: World) -> None:
     # Written from the host side, so the real value is never typed on the container's screen.
     leak = world.out / "leak.txt"
     leak.write_text(f"token={world.secrets['GITHUB_TOKEN']}\n")
-    world.send(f"curl -sS --max-time 20 -o /workspace/o/TW.body -w '\\nTW=%{{http_code}}/%{{http_connect}}\\n' "
-               f"--data @/workspace/o/leak.txt https://api.github.com/trip 2>/workspace/o/TW.err")
-    found = world.wait_regex(r"\bTW=(\d{3})/(\d{3})")
+    reply = world.curl("TW", "--data @/workspace/o/leak.txt https://api.github.com/trip")
     leak.unlink()
-    assert found.group(1) == "403"
-    body = (world.out / "TW.body").read_text()
-    assert "real credential" in body
-    world.assert_clean(body + found.string, "the tripwire reply")
+    assert reply.status == 403
+    assert "real credential" in reply.body
     assert world.seen("/trip") == []
+
+
+def test_tripwire_sees_through_content_encoding(world: World) -> None:
+    # The same leak, gzip-compressed with `Content-Encoding: gzip`: the tripwire must look at what the
+    # upstream would decode, not only at the compressed bytes.
+    leak = world.out / "leak.gz"
+    leak.write_bytes(gzip.compress(f"token={world.secrets['GITHUB_TOKEN']}\n".encode()))
+    reply = world.curl("TZ", "-H 'Content-Encoding: gzip' --data-binary @/workspace/o/leak.gz https://api.github.com/trip-gz")
+    leak.unlink()
+    assert world.seen("/trip-gz") == []
+    assert reply.status == 403
+    assert "real credential" in reply.body
 
 
 def test_loopback_target_without_a_route_refused(world: World) -> None:
@@ -276,6 +274,7 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     assert by_path[("api.github.com", "/ro/post2")]["blocked"] is None
     assert by_path[(UNLISTED_HOST, "/x")]["blocked"] == "egress"
     assert by_path[("api.github.com", "/trip")]["blocked"] == "tripwire"
+    assert by_path[("api.github.com", "/trip-gz")]["blocked"] == "tripwire"
     assert by_path[("127.0.0.1", "/loop")]["blocked"] == "private_address"
     down = by_path[(CLOSED_HOST, "/down")]
     assert (down["blocked"], down["error_type"], down["status"]) == ("upstream_error", "CONNECTION_REFUSED", 502)

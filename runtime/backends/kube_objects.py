@@ -27,8 +27,10 @@ CA_PATH = "/etc/clauderon/proxy-ca.pem"
 CA_CONFIGMAP = "clauderon-proxy-ca"
 CA_KEY = "proxy-ca.pem"
 # The agent waits for this file before it starts, so it never sees an empty /workspace: the backend
-# streams the git bundle (and the agent home) in through exec, then creates it.
-READY_FILE = f"{WORKSPACE}/.clauderon-ready"
+# streams the git bundle (and the agent home) in through exec, then creates it. It lives on a per-pod
+# emptyDir, so a restarted pod waits again and the agent's git status never shows it.
+RUN_DIR = "/run/clauderon"
+READY_FILE = f"{RUN_DIR}/ready"
 
 # Kubernetes label values: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric.
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$")
@@ -164,8 +166,10 @@ def pod_object(spec: LaunchSpec, settings: KubernetesSettings, *, with_ca: bool)
     mounts: list[dict[str, Any]] = [
         {"name": "session", "mountPath": WORKSPACE, "subPath": "workspace"},
         {"name": "session", "mountPath": AGENT_HOME, "subPath": "home"},
+        {"name": "run", "mountPath": RUN_DIR},
     ]
-    volumes: list[dict[str, Any]] = [{"name": "session", "persistentVolumeClaim": {"claimName": name}}]
+    volumes: list[dict[str, Any]] = [{"name": "session", "persistentVolumeClaim": {"claimName": name}},
+                                     {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
     if with_ca:
         mounts.append({"name": "proxy-ca", "mountPath": CA_PATH, "subPath": CA_KEY, "readOnly": True})
         volumes.append({"name": "proxy-ca", "configMap": {"name": CA_CONFIGMAP}})

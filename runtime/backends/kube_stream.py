@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from websocket import WebSocketException
+
 from ..errors import ClauderonError
 from .base import Attachment
 
@@ -71,8 +73,12 @@ def open_stream(api_factory: ApiFactory, kind: str, namespace: str, pod: str, *,
 class KubeAttachment(Attachment):
     """A TTY attach stream; a reader thread feeds an asyncio queue so `read()` never blocks the loop."""
 
-    def __init__(self, ws: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, ws: Any, loop: asyncio.AbstractEventLoop,
+                 exit_code_fallback: Callable[[], int | None] | None = None) -> None:
+        """`exit_code_fallback` (called on the reader thread) finds the exit code when channel 3 has none:
+        some runtimes end an attach stream without a status."""
         self._ws = ws
+        self._fallback = exit_code_fallback
         self._loop = loop
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._closing = threading.Event()
@@ -102,6 +108,8 @@ class KubeAttachment(Attachment):
                 if data:
                     self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
             self.exit_code = exit_code_of(ws.read_channel(STATUS))
+            if self.exit_code is None and self._fallback is not None:
+                self.exit_code = self._fallback()
         except Exception as exc:  # a dropped connection ends the stream like an exit does
             log.info("attach stream ended: %s", exc)
         finally:
@@ -115,20 +123,28 @@ class KubeAttachment(Attachment):
             self._ended = True
         return data
 
+    async def _send(self, channel: int, data: bytes) -> None:
+        if not self._ws.is_open():
+            return
+        try:
+            await asyncio.to_thread(self._ws.write_channel, channel, data)
+        except (WebSocketException, OSError) as exc:
+            # The stream is ending; `read()` reports that with b"" once the reader has drained it.
+            log.debug("dropped %d bytes for channel %d: %s", len(data), channel, exc)
+
     async def write(self, data: bytes) -> None:
-        if data and self._ws.is_open():
-            await asyncio.to_thread(self._ws.write_channel, STDIN, data)
+        if data:
+            await self._send(STDIN, data)
 
     async def resize(self, cols: int, rows: int) -> None:
-        if self._ws.is_open():
-            payload = json.dumps({"Width": cols, "Height": rows}).encode()
-            await asyncio.to_thread(self._ws.write_channel, RESIZE, payload)
+        await self._send(RESIZE, json.dumps({"Width": cols, "Height": rows}).encode())
 
     async def close(self) -> None:
         self._closing.set()
-        await asyncio.to_thread(self._ws.close)
+        # Let the reader stop first (it wakes every _POLL_SECONDS), so two threads never read the socket.
         if self._thread.is_alive():
             await asyncio.to_thread(self._thread.join, 2 * _POLL_SECONDS + 1)
+        await asyncio.to_thread(self._ws.close)
 
 
 def join_replay(log_bytes: bytes, live: bytes) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import json
 import logging
 import os
 import shlex
@@ -82,6 +83,13 @@ class KubernetesBackend(Backend):
             self._core = client.CoreV1Api(client.ApiClient(configuration))
         return self._core
 
+    async def close(self) -> None:
+        """Close the client's pooled connections (the backend can be used again afterwards)."""
+        with self._load_lock:
+            core, self._core = self._core, None
+        if core is not None:
+            await asyncio.to_thread(core.api_client.close)
+
     def _fresh_api(self) -> Any:
         """A CoreV1Api on its own ApiClient, for one websocket stream (see `kube_stream`)."""
         from kubernetes import client
@@ -105,33 +113,23 @@ class KubernetesBackend(Backend):
 
     # -- raw JSON helpers (dict bodies in, dicts out: the same shapes `kube_objects` builds) ------
 
-    @staticmethod
-    def _json(response: Any) -> Any:
-        import json
-
-        return json.loads(response.data or b"null")
-
     def _get(self, core: Any, method: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        """`core.<method>(...)` as a dict, or None on 404."""
-        from kubernetes.client.rest import ApiException
-
-        try:
-            return self._json(getattr(core, method)(*args, _preload_content=False, **kwargs))
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise _api_error(exc, f"{method.replace('_', ' ')}") from exc
+        """`core.<method>(...)` as a dict, or None when it does not exist."""
+        return self._send(core, method, *args, ok_statuses=(404,), **kwargs)
 
     def _send(self, core: Any, method: str, *args: Any, ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> Any:
-        """`core.<method>(...)`; statuses in `ok_statuses` (404 on delete, 409 on create) are not errors."""
+        """`core.<method>(...)` as parsed JSON; statuses in `ok_statuses` (404 on delete, 409 on create) give None.
+
+        Raw responses (`_preload_content=False`) keep the objects as the API's own dicts, the same shapes
+        `kube_objects` builds, instead of the generated model classes."""
         from kubernetes.client.rest import ApiException
 
         try:
-            return self._json(getattr(core, method)(*args, _preload_content=False, **kwargs))
+            return _json(getattr(core, method)(*args, _preload_content=False, **kwargs))
         except ApiException as exc:
             if exc.status in ok_statuses:
                 return None
-            raise _api_error(exc, f"{method.replace('_', ' ')}") from exc
+            raise _api_error(exc, method.replace("_", " ")) from exc
 
     # -- availability -----------------------------------------------------------------------------
 
@@ -140,7 +138,7 @@ class KubernetesBackend(Backend):
 
         def version(core: Any) -> dict[str, Any]:
             api = client.VersionApi(core.api_client)
-            return self._json(api.get_code(_preload_content=False, _request_timeout=5))
+            return _json(api.get_code(_preload_content=False, _request_timeout=5))
 
         try:
             info = await self._call(version)
@@ -175,8 +173,7 @@ class KubernetesBackend(Backend):
         await _report(progress, f"{'creating' if created_pvc else 'reusing'} volume {name} in namespace {self.namespace}")
         try:
             await _report(progress, f"creating pod {name}")
-            await self._call(lambda core: self._send(core, "create_namespaced_pod", self.namespace, pod,
-                                                     ok_statuses=()))
+            await self._call(lambda core: self._send(core, "create_namespaced_pod", self.namespace, pod))
             await self._wait_running(name, progress)
             if bundle is not None and created_pvc:
                 await _report(progress, f"copying branch {bundle.branch} into the pod")
@@ -337,7 +334,7 @@ class KubernetesBackend(Backend):
         """The pod's TTY; with `replay`, the pod log first, joined to the live stream without overlap."""
         ws = await asyncio.to_thread(open_stream, self._fresh_api, "attach", self.namespace, backend_id,
                                      container=objects.CONTAINER, tty=True, stdin=True)
-        attachment = KubeAttachment(ws, asyncio.get_running_loop())
+        attachment = KubeAttachment(ws, asyncio.get_running_loop(), lambda: self._run_sync(self._exit_code, backend_id))
         first = b""
         if replay:
             # The stream is open before the log is read, so nothing printed in between is lost.
@@ -345,6 +342,16 @@ class KubernetesBackend(Backend):
             first = join_replay(log_bytes, await asyncio.to_thread(attachment.take_buffered))
         attachment.start(first)
         return attachment
+
+
+    def _exit_code(self, core: Any, name: str) -> int | None:
+        """The container's exit code from the pod status, when it has terminated."""
+        pod = self._get(core, "read_namespaced_pod", name, self.namespace) or {}
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated")
+            if terminated is not None:
+                return terminated.get("exitCode")
+        return None
 
 
 def push_script(size: int, branch: str) -> str:
@@ -375,9 +382,11 @@ def _tar_directory(path: str) -> bytes:
     return buffer.getvalue()
 
 
-def _api_error(exc: Any, action: str) -> ClauderonError:
-    import json
+def _json(response: Any) -> Any:
+    return json.loads(response.data or b"null")
 
+
+def _api_error(exc: Any, action: str) -> ClauderonError:
     message = exc.reason or ""
     try:
         message = json.loads(exc.body or "{}").get("message") or message

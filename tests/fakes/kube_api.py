@@ -12,7 +12,7 @@ No API server can be installed here, so this one answers what the official `kube
 
 A pod's container is real: its command runs on the host under a pty (`ptyprocess`), so attach, echo
 and resize (`stty size`) are real; exec runs real commands (git, tar, sh). Volumes are host directories
-(one per PVC, `subPath`s inside it, ConfigMap keys written to files); container paths in the command,
+(one per PVC with `subPath`s inside it, one per pod and emptyDir, ConfigMap keys written to files); container paths in the command,
 arguments, environment and working directory are rewritten to those directories, the way a kubelet's
 mounts would make them appear. Security contexts, resources and images are recorded, not enforced;
 an image listed in `failing_images` never pulls (`ErrImagePull`, then `ImagePullBackOff`, with events).
@@ -151,6 +151,7 @@ class FakeKubeAPI:
         self.execs: list[ExecRecord] = []
         self.failing_images: set[str] = set()
         self.unschedulable = False
+        self.attach_sends_status = True  # False: end attach streams without a channel-3 status
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -386,6 +387,9 @@ class FakeKubeAPI:
             if "persistentVolumeClaim" in volume:
                 host = self.volume_dir(ns, volume["persistentVolumeClaim"]["claimName"]) / sub
                 host.mkdir(parents=True, exist_ok=True)
+            elif "emptyDir" in volume:
+                host = self.root / "emptydirs" / ns / pod["metadata"]["uid"] / mount["name"]
+                host.mkdir(parents=True, exist_ok=True)
             elif "configMap" in volume:
                 data = self.objects(ns, "configmaps")[volume["configMap"]["name"]].get("data") or {}
                 host = self.root / "configmaps" / ns / pod["metadata"]["name"] / (sub or "")
@@ -443,7 +447,8 @@ class FakeKubeAPI:
         async def pump_out() -> None:
             while (data := await queue.get()) is not None:
                 await ws.send_bytes(b"\x01" + data)
-            await ws.send_bytes(b"\x03" + _exit_status(runtime.exit_code or 0))
+            if self.attach_sends_status:
+                await ws.send_bytes(b"\x03" + _exit_status(runtime.exit_code or 0))
             await ws.close()
 
         out = asyncio.ensure_future(pump_out())
