@@ -91,6 +91,19 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.type("echo after-$((1+1))")
         app.keys("Enter")
         app.wait_for("after-2")
+        # A second session; the prefix key switches to it and back, each screen appearing at once.
+        cli("create", "--repo", str(git_repo), "--name", "e2e-two", "--agent", "shell", timeout=180)
+        app.wait_for("e2e-two")
+        app.keys("C-]", "1")  # the sidebar lists the newest first
+        app.wait_for("e2e-two  clauderon/e2e-two")
+        app.type("echo second-$((2*21))")
+        app.keys("Enter")
+        app.wait_for("second-42")
+        app.keys("C-]", "n")
+        app.wait_for("e2e-shell  clauderon/e2e-shell")
+        app.wait_for("after-2")
+        assert "second-42" in cli("screen", "e2e-two").out
+        assert "second-42" not in cli("screen", "e2e-shell").out
         # The prefix key then o leaves the terminal; ? then opens help (proof that the sidebar has the keys).
         app.keys("C-]", "o")
         app.keys("?")
