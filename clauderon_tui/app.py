@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -22,20 +23,23 @@ from textual.widgets import Footer
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.settings import Settings
-from themes import DEFAULT_THEME, load_themes, terminal_palette
+from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
 
 from .commands import ClauderonCommands
 from .consoles import ConsolePool
-from .formatting import as_session, needs_attention, not_running_message, sort_key
+from .formatting import as_session, not_running_message, sort_key
 from .help_text import binding_rows
+from .notifications import Attention, event_attention, session_attention
 from .screens.confirm_delete import ConfirmDeleteScreen
 from .screens.create import CreateSessionScreen
 from .screens.help import HelpScreen
 from .screens.switcher import SessionSwitcher
+from .widgets.compact_bar import CompactBar
 from .widgets.health_bar import HealthBar
 from .widgets.sidebar import SessionSidebar
 from .widgets.terminal import TerminalView
 from .widgets.terminal_pane import TerminalPane
+from .workbench import WORKBENCH_PANES, Workbench, pane_for_key
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +58,24 @@ class ClauderonApp(App[None]):
     CSS = """
     Screen { layout: vertical; }
     #main { height: 1fr; }
+    /* Narrow screens (a phone's browser): a one-line session bar instead of the sidebar. */
+    #compact { display: none; }
+    Screen.-narrow #compact { display: block; }
+    Screen.-narrow #sidebar { display: none; }
+    SessionSwitcher #switcher { max-width: 100%; }
     """
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     COMMANDS = App.COMMANDS | {ClauderonCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", tooltip="Every key binding"),
+        *(Binding(spec.key.upper(), f"show_tab('{spec.id}')", spec.title, show=False,
+                  tooltip=f"Show the {spec.title} tab") for spec in WORKBENCH_PANES),
     ]
 
-    def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None,
+                 themes_dir: Path | None = None, persist_theme: Callable[[str], None] | None = None) -> None:
+        """`themes_dir` holds user themes (`CLAUDERON_HOME/themes`); `persist_theme(name)` saves a theme
+        chosen in the palette (the CLI passes one writing `[tui] theme` to config.toml)."""
         super().__init__()
         self.client = client
         self.settings = settings
@@ -70,16 +85,25 @@ class ClauderonApp(App[None]):
         self.selected_id: str | None = None
         self.health: dict[str, Any] | None = None
         self.consoles = ConsolePool(client, scrollback=max(10000, settings.engine.scrollback_lines))
+        self.persist_theme = persist_theme
+        self.marked: set[str] = set()
+        """Sessions that asked for attention and were not viewed since (shown with `!` in the sidebar)."""
         for theme in load_themes():
             self.register_theme(theme)
+        user_themes, self.theme_problems = load_user_themes(themes_dir) if themes_dir else ([], [])
+        for theme in user_themes:
+            self.register_theme(theme)
+        self.user_theme_names = {theme.name for theme in user_themes}
         self.theme = settings.tui.theme if settings.tui.theme in self.available_themes else DEFAULT_THEME
 
     # -- layout ------------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield HealthBar(id="health")
+        yield CompactBar(id="compact")
         with Horizontal(id="main"):
             yield SessionSidebar(clock=self.clock, id="sidebar")
-            yield TerminalPane(prefix_key=self.settings.tui.prefix_key, theme_name=self.theme, id="pane")
+            yield Workbench(self.client, TerminalPane(prefix_key=self.settings.tui.prefix_key, theme_name=self.theme,
+                                                      id="pane"), id="workbench")
         yield Footer()
 
     @property
@@ -94,12 +118,18 @@ class ClauderonApp(App[None]):
     def terminal(self) -> TerminalView:
         return self.query_one(TerminalView)
 
+    @property
+    def workbench(self) -> Workbench:
+        return self.query_one(Workbench)
+
     def on_mount(self) -> None:
         self.sidebar.session_list.focus()
         self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
         self.set_interval(HEALTH_REFRESH_SECONDS, self._refresh_health)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.terminal.command_handler = self._terminal_command
+        for problem in self.theme_problems:
+            self.notify(problem, title="theme not loaded", severity="warning", timeout=15)
         self._follow_engine()
 
     async def on_unmount(self) -> None:
@@ -111,11 +141,19 @@ class ClauderonApp(App[None]):
 
     def _theme_changed(self, theme: Theme) -> None:
         self.terminal.set_palette(terminal_palette(theme.name))
+        if self.persist_theme is not None and theme.name != self.settings.tui.theme:
+            try:
+                self.persist_theme(theme.name)
+            except Exception as exc:  # the theme still changes; only saving it failed
+                log.warning("could not save theme %s: %s", theme.name, exc)
+                self.notify(f"could not save the theme: {exc}", severity="warning")
+                return
+            self.settings.tui.theme = theme.name
 
     # -- the terminal keeps every key but the prefix ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """App priority bindings (quit, palette) would steal ctrl+q / ctrl+p from the program: not while typing."""
-        if action in ("quit", "command_palette", "help") and isinstance(self.focused, TerminalView):
+        if action in ("quit", "command_palette", "help", "show_tab") and isinstance(self.focused, TerminalView):
             return False
         return True
 
@@ -162,9 +200,9 @@ class ClauderonApp(App[None]):
             session = as_session(event["session"])
             previous = self.sessions.get(session.id)
             self.sessions[session.id] = session
-            if self.settings.tui.bell and previous is not None and needs_attention(session) \
-                    and not needs_attention(previous):
-                self.bell()
+            attention = session_attention(previous, session)
+            if attention is not None:
+                self._attention(attention)
             self._sessions_changed()
             if isinstance(self.screen, CreateSessionScreen):
                 self.screen.session_changed(session)
@@ -187,6 +225,29 @@ class ClauderonApp(App[None]):
         elif kind == "health":
             self.health = event.get("health")
             health_bar.health = self.health
+        elif kind == "attention":
+            attention = event_attention(event, self.sessions)
+            if attention is not None:
+                self._attention(attention)
+
+    def _attention(self, attention: Attention) -> None:
+        """Toast, bell (if configured) and a sidebar mark until the session is viewed."""
+        self.notify(attention.message, title=attention.title, severity="warning", timeout=10)
+        if self.settings.tui.bell:
+            self.bell()
+        if not self._viewing(attention.session_id):
+            self.marked.add(attention.session_id)
+            self.sidebar.marked = self.marked
+            self.sidebar.set_sessions(self.sessions.values())
+
+    def _viewing(self, session_id: str) -> bool:
+        """Whether the session is selected with its terminal in front."""
+        return session_id == self.selected_id and self.workbench.shown == "terminal"
+
+    def _clear_mark(self) -> None:
+        if self.selected_id in self.marked and self._viewing(self.selected_id):
+            self.marked.discard(self.selected_id)
+            self.sidebar.set_sessions(self.sessions.values())
 
     def _sessions_changed(self) -> None:
         self.sidebar.set_sessions(self.sessions.values())
@@ -194,6 +255,9 @@ class ClauderonApp(App[None]):
             self._show_selected()
         else:
             self.pane.session = self.sessions.get(self.selected_id)
+            self.workbench.session = self.pane.session
+        compact = self.query_one(CompactBar)
+        compact.count, compact.session = len(self.sessions), self.pane.session
 
     def _refresh_ages(self) -> None:
         self.sidebar.set_sessions(self.sessions.values())
@@ -225,8 +289,10 @@ class ClauderonApp(App[None]):
 
     def _show_selected(self) -> None:
         session = self.sessions.get(self.selected_id) if self.selected_id else None
+        self.workbench.session = session
+        self._clear_mark()
         pane = self.pane
-        pane.session = session
+        pane.session = self.query_one(CompactBar).session = session
         if session is None:
             self.terminal.attach(None)
             pane.message_is_error = False
@@ -253,6 +319,13 @@ class ClauderonApp(App[None]):
             handler = handlers.get(event.name)
             if handler is not None:
                 handler()
+            elif event.name == "other" and event.key and (spec := pane_for_key(event.key)) is not None \
+                    and event.key == spec.key:
+                self.action_show_tab(spec.id)
+
+    @on(Workbench.Shown)
+    def _tab_shown(self, event: Workbench.Shown) -> None:
+        self._clear_mark()
 
     @on(TerminalView.ConsoleEnded)
     def _console_ended(self, event: TerminalView.ConsoleEnded) -> None:
@@ -306,6 +379,21 @@ class ClauderonApp(App[None]):
         else:
             self.notify(not_running_message(session), severity="warning")
 
+    def action_show_tab(self, pane_id: str) -> None:
+        """Bring a workbench tab (terminal, files, diff, info, ...) to the front and focus it."""
+        workbench = self.workbench
+        workbench.show(pane_id)
+        if pane_id == "terminal":
+            session = self.sessions.get(self.selected_id) if self.selected_id else None
+            if session is not None and session.status == Status.RUNNING:
+                self.call_after_refresh(self.terminal.focus)
+            return
+        widget = workbench.panes.get(pane_id)
+        if widget is not None:
+            focusable = next((w for w in widget.query("*") if w.focusable), None)
+            if focusable is not None:
+                self.call_after_refresh(focusable.focus)
+
     def action_focus_sidebar(self) -> None:
         """Back to the session list (at once: `Widget.focus` defers, and keys already queued must follow)."""
         self.set_focus(self.sidebar.session_list)
@@ -336,6 +424,15 @@ class ClauderonApp(App[None]):
         def chosen(session_id: str | None) -> None:
             if session_id:
                 self.show_session(session_id)
+        self.push_screen(SessionSwitcher(self.sorted_sessions(), self.clock()), chosen)
+
+    @on(CompactBar.OpenSwitcher)
+    def _compact_switcher(self) -> None:
+        """Narrow screens: the chosen session's terminal takes the keys at once (there is no sidebar)."""
+        def chosen(session_id: str | None) -> None:
+            if session_id:
+                self.show_session(session_id)
+                self.action_focus_terminal()
         self.push_screen(SessionSwitcher(self.sorted_sessions(), self.clock()), chosen)
 
     def action_scroll_mode(self) -> None:
@@ -420,9 +517,10 @@ class ClauderonApp(App[None]):
             self._show_selected()
 
 
-async def run_app(client: Any, settings: Settings) -> None:
+async def run_app(client: Any, settings: Settings, *, themes_dir: Path | None = None,
+                  persist_theme: Callable[[str], None] | None = None) -> None:
     """Run the app until the person quits (`asyncio.run(run_app(client, settings))`).
 
     The app connects the client on mount and closes its consoles and the client on the way out.
     """
-    await ClauderonApp(client, settings).run_async()
+    await ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme).run_async()

@@ -27,7 +27,16 @@ from . import cli_format as fmt
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clauderon", description="Run many AI coding agents side by side, each in its own container on its own git worktree.")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("tui", help="the full-screen app (the default)")
+    t = sub.add_parser("tui", help="the full-screen app (the default)")
+    # Browser tabs run the app with this: join the running engine, never host it.
+    t.add_argument("--client-only", action="store_true", help=argparse.SUPPRESS)
+
+    sv = sub.add_parser("serve", help="the app in a browser, behind a login token or password (docs/serve.md)")
+    sv.add_argument("--host", help="address to bind (default 127.0.0.1; anything else needs --public-url)")
+    sv.add_argument("--port", type=int, help="port to bind (default 3030)")
+    sv.add_argument("--public-url", help="the URL browsers open (default http://localhost:<port>)")
+    sv.add_argument("--tls-cert", help="PEM certificate: serve https directly")
+    sv.add_argument("--tls-key", help="PEM private key of --tls-cert")
 
     c = sub.add_parser("create", help="create a session; returns once it runs (or failed)")
     c.add_argument("--repo", required=True, help="repository path (a path inside a repo means that subdirectory)")
@@ -70,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     am.add_argument("name")
     am.add_argument("mode", choices=["read-write", "read-only"])
 
+    pl = sub.add_parser("pull", help="bring a pod session's commits back to the host repository")
+    pl.add_argument("name")
     pu = sub.add_parser("push", help="push the session branch (host side, with the real github_token)")
     pu.add_argument("name")
     pr = sub.add_parser("pr", help="push and open a pull request against the base branch")
@@ -194,7 +205,10 @@ def cmd_proxy(home: Home, args: argparse.Namespace) -> int:
 
 
 def cmd_landing(home: Home, args: argparse.Namespace) -> int:
-    if args.command == "push":
+    if args.command == "pull":
+        result = with_client(home, lambda c: c.pull(args.name))
+        print(f"{result['branch']} is now {result['sha'][:12]}")
+    elif args.command == "push":
         result = with_client(home, lambda c: c.push(args.name))
         print(f"pushed {result['branch']} ({result['sha'][:12]}) to {result['url']}")
     elif args.command == "pr":
@@ -252,12 +266,12 @@ def run_headless_engine(home: Home, loaded: LoadedSettings, *, wait_lock: bool) 
     return 0
 
 
-def cmd_tui(home: Home, loaded: LoadedSettings) -> int:
+def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) -> int:
     from .app import run_app
 
     setup_logging(home, "app")
     host: EngineHost | None = None
-    fd = try_lock(home)
+    fd = None if client_only else try_lock(home)
     if fd is not None:
         host = EngineHost(home, loaded, fd)
         host.start()
@@ -273,7 +287,10 @@ def cmd_tui(home: Home, loaded: LoadedSettings) -> int:
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, leave)
     try:
-        asyncio.run(run_app(EngineClient(home), loaded.settings))
+        from runtime.settings import save_setting
+
+        asyncio.run(run_app(EngineClient(home), loaded.settings, themes_dir=home.themes,
+                            persist_theme=lambda name: save_setting(home, "tui", "theme", name)))
     finally:
         if host is not None:
             finish_host(host, loaded)
@@ -323,14 +340,18 @@ def main(argv: list[str] | None = None) -> int:
         home = Home.open()
         loaded = load_settings(home)
         if command == "tui":
-            return cmd_tui(home, loaded)
+            return cmd_tui(home, loaded, client_only=getattr(args, "client_only", False))
+        if command == "serve":
+            from .serve import run_serve
+
+            return run_serve(home, loaded, args)
         if command == "create":
             return cmd_create(home, args)
         if command == "list":
             return cmd_list(home, args)
         if command in ("screen", "send", "restart", "delete", "archive", "unarchive"):
             return cmd_simple(home, args)
-        if command in ("push", "pr", "merge"):
+        if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)
         if command in ("set-access-mode", "credentials", "audit"):
             return cmd_proxy(home, args)

@@ -54,6 +54,15 @@ class ClauderonCommands(Provider):
         entries: list[tuple[str, str, object]] = [
             (entry.title, entry.help, partial(app.run_action, entry.action)) for entry in PALETTE_ACTIONS
         ]
+        from .workbench import WORKBENCH_PANES
+
+        for spec in WORKBENCH_PANES:
+            entries.append((f"Show {spec.title} tab", f"The selected session's {spec.title.lower()} ({spec.key.upper()})",
+                            partial(app.run_action, f"show_tab('{spec.id}')")))
+        for name in sorted(app.available_themes):
+            if name.startswith("clauderon") or name in getattr(app, "user_theme_names", ()):
+                entries.append((f"Theme: {name}", "Switch the theme (saved in config.toml)",
+                                partial(setattr, app, "theme", name)))
         for session in app.sorted_sessions():
             entries.append((f"Switch to {session.name}", f"{session.status.value} · {session.branch}",
                             partial(app.show_session, session.id)))

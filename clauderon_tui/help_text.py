@@ -9,7 +9,7 @@ PREFIX_HELP: tuple[tuple[str, str], ...] = (
     ("esc, o", "leave the terminal (focus the session list)"),
     ("n / p", "next / previous session"),
     ("1-9", "show session N of the list"),
-    ("s, f", "fuzzy session switcher (type a few letters, Enter)"),
+    ("s", "fuzzy session switcher (type a few letters, Enter)"),
     ("[", "scroll mode"),
     ("y, c", "copy mode"),
     ("?", "help"),
@@ -43,5 +43,9 @@ def binding_rows(prefix_key: str) -> list[tuple[str, str, str]]:
     rows.append(("terminal", "any key", "goes to the program (ctrl+c, ctrl+p, ctrl+q, esc too)"))
     rows.append(("terminal", prefix_key, "prefix: the next key is a command"))
     rows.extend(("after prefix", key, what) for key, what in PREFIX_HELP)
+    from .workbench import WORKBENCH_PANES
+
+    rows.extend(("after prefix", spec.key, f"show the {spec.title} tab") for spec in WORKBENCH_PANES)
+    rows.extend(("session list", spec.key.upper(), f"show the {spec.title} tab") for spec in WORKBENCH_PANES)
     rows.extend(("scroll / copy", key, what) for key, what in SCROLL_HELP)
     return rows

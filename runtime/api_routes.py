@@ -14,6 +14,7 @@ from .names import suggest_name
 from .terminal import ChunkKind
 from .requests import CreateRequest
 from .api_server import API, cancel_quietly, read_json
+from .api_transcript import add_transcript_routes
 
 if TYPE_CHECKING:
     from .api_server import ApiServer
@@ -86,6 +87,10 @@ def add_routes(server: "ApiServer") -> None:
     async def access_mode(request: web.Request) -> web.Response:
         body = await read_json(request)
         return session_json(await life.set_access_mode(request.match_info["ref"], str(body.get("mode", ""))))
+
+    @routes.post(API + "/sessions/{ref}/pull")
+    async def pull(request: web.Request) -> web.Response:
+        return web.json_response(await life.pull(request.match_info["ref"]))
 
     @routes.post(API + "/sessions/{ref}/push")
     async def push(request: web.Request) -> web.Response:
@@ -241,3 +246,9 @@ def add_routes(server: "ApiServer") -> None:
         return ws
 
     server.app.add_routes(routes)
+    add_transcript_routes(server)  # transcript pages, live tail, chat (api_transcript.py)
+
+    # -- workbench (files, diff, info): its own module ------------------------------------------------
+    from .api_workbench import add_workbench_routes
+
+    add_workbench_routes(server)

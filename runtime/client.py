@@ -17,6 +17,7 @@ import aiohttp
 from .errors import ClauderonError, EngineUnavailable
 from .home import Home
 from .models import Session
+from .transcripts import Message
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,24 @@ class EngineClient:
         params = {"limit": str(limit), **({"session": ref} if ref else {})}
         return await self._call("GET", "/audit", params=params)
 
+    # ------------------------------------------------------------------ workbench (files, diff, info)
+    async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
+        """One worktree directory: `{"path", "entries": [{name, path, kind, size, status, target?}], "left_out"}`."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/files", params={"path": path})
+
+    async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
+        """One page of a worktree file: `{"path", "size", "offset", "next_offset", "binary", "text", "link"?}`."""
+        params = {"path": path, "offset": str(offset), "limit": str(limit)}
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/file", params=params)
+
+    async def diff(self, ref: str) -> dict[str, Any]:
+        """The session's changes against its base branch: `{"base", "merge_base", "committed", "uncommitted"}`."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/diff", timeout=None)
+
+    async def session_info(self, ref: str, stats: bool = True) -> dict[str, Any]:
+        """`{"session", "container", "stats", "reason", "audit"}` (container facts only for docker sessions)."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/info", params={"stats": "1" if stats else "0"})
+
     # ------------------------------------------------------------------ operations
     async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
         params = {"wait": "1"} if wait else None
@@ -175,8 +194,23 @@ class EngineClient:
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         await self._call("POST", f"/sessions/{self._ref(ref)}/send", json_body={"text": text, "enter": enter})
 
+    async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """Type a chat message into the session's agent (a bracketed paste, then Enter), with images (paths
+        on the engine's machine) copied into its agent home; returns `{"ok", "images": [agent paths]}`."""
+        body = {"text": text, "images": list(images)}
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/chat", json_body=body)
+
+    async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """The newest page of the agent's transcript, or the page before the cursor `before`: `messages`
+        (as `Message`s), `before` (cursor of the page before; None at the start), `malformed`, `file`."""
+        params = {"limit": str(limit), **({"before": before} if before else {})}
+        return _decode_page(await self._call("GET", f"/sessions/{self._ref(ref)}/transcript", params=params))
+
     async def resize(self, ref: str, cols: int, rows: int) -> None:
         await self._call("POST", f"/sessions/{self._ref(ref)}/resize", json_body={"cols": cols, "rows": rows})
+
+    async def pull(self, ref: str) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/pull", timeout=None)
 
     async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
         return await self._call("POST", f"/sessions/{self._ref(ref)}/push", json_body={"force": force}, timeout=None)
@@ -233,6 +267,24 @@ class EngineClient:
         snapshot = await ws.receive_bytes()
         return ConsoleConnection(ws, header["cols"], header["rows"], snapshot)
 
+    async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        """The agent's transcript live: `{"type": "page", ...}` first (and again when the agent starts a
+        new transcript), then `{"type": "append", "messages", "malformed"}`; ends when the engine goes."""
+        url = f"{BASE}/ws/v1/transcript/{self._ref(ref)}?limit={limit}"
+        try:
+            ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=64 * 1024 * 1024)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ClauderonError(f"no live transcript for {ref} (HTTP {exc.status})", status=exc.status) from exc
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise EngineUnavailable(f"no engine is answering at {self.home.socket_path}") from exc
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                yield _decode_page(json.loads(msg.data))
+        finally:
+            await ws.close()
+
 
 async def _handshake_error(client: EngineClient, ref: str, exc: aiohttp.WSServerHandshakeError) -> str:
     try:
@@ -248,3 +300,9 @@ def _decode_event(event: dict[str, Any]) -> dict[str, Any]:
     elif event.get("type") == "session":
         event["session"] = Session.model_validate(event["session"])
     return event
+
+
+def _decode_page(page: dict[str, Any]) -> dict[str, Any]:
+    if "messages" in page:
+        page["messages"] = [Message(**m) for m in page["messages"]]
+    return page

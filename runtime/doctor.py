@@ -37,6 +37,13 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
                              f"{settings.docker.image} {'present' if has_image else 'missing'}",
                              "clauderon image build"))
     checks.append(_check("local backend", "ok", "available, unsandboxed: agents run on this host with your permissions"))
+    from .backends.kubernetes import KubernetesBackend
+
+    kube = KubernetesBackend(settings.kubernetes, home.home_id)
+    ok, reason = await kube.available()
+    await kube.close()
+    checks.append(_check("kubernetes", "ok" if ok else "warn", reason,
+                         "set [kubernetes] kubeconfig, context and proxy_url to run sessions as pods"))
     running = engine_running(home)
     checks.append(_check("engine", "ok", f"{'running' if running else 'not running (starts on demand)'}; socket {home.socket_path}"))
     return checks

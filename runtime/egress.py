@@ -73,7 +73,8 @@ class Egress:
             egress=session.egress, allowlist=list(self.settings.proxy.allowlist),
         )
 
-    def launch_env(self, session: Session, *, sandboxed: bool, proxy_host: str) -> tuple[dict[str, str], list[Mount]]:
+    def launch_env(self, session: Session, *, sandboxed: bool, proxy_host: str,
+                   proxy_port: int | None = None) -> tuple[dict[str, str], list[Mount]]:
         """A fresh proxy password for this launch (only its hash is kept), registered with the proxy;
         returns the sandbox's environment and the CA mount."""
         self.require_running()
@@ -82,7 +83,7 @@ class Egress:
         if not session.credential_names:
             session.credential_names = self.credential_names(session.agent)
         self.service.register_session(self._config(session))
-        env = container_env(session.id, password, proxy_host, self.port, session.agent,
+        env = container_env(session.id, password, proxy_host, proxy_port or self.port, session.agent,
                             self.service.credentials, set(session.credential_names))
         if not sandboxed:  # a local agent reads the CA from the host path; nothing is mounted
             for var, value in list(env.items()):

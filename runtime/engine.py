@@ -16,6 +16,7 @@ from typing import Any
 from . import __version__
 from .backends.base import LABEL_RECORD, Backend
 from .errors import ClauderonError, Conflict, NotFound
+from .egress import Egress
 from .events import EventBus
 from .home import Home
 from .hooks import install_hooks, watch_codex_turns
@@ -32,13 +33,15 @@ HEALTH_TTL_S = 10.0
 RECENT_OUTPUT_BYTES = 256 * 1024
 
 
-def default_backends(home: Home, loaded: LoadedSettings) -> dict[str, Backend]:
+def default_backends(home: Home, loaded: LoadedSettings, ca_cert_pem: bytes) -> dict[str, Backend]:
     from .backends.docker import DockerBackend
+    from .backends.kubernetes import KubernetesBackend
     from .backends.local import LocalBackend
 
     return {
         "docker": DockerBackend(base_url=loaded.settings.docker.base_url),
         "local": LocalBackend(home),
+        "kubernetes": KubernetesBackend(loaded.settings.kubernetes, home.home_id, ca_cert_pem=ca_cert_pem),
     }
 
 
@@ -51,7 +54,10 @@ class Engine:
         self.settings = loaded.settings
         self.store = Store(home, backup_count=self.settings.engine.backup_count)
         self.worktrees = WorktreeManager(home)
-        self.backends = backends if backends is not None else default_backends(home, loaded)
+        self.egress = Egress(home, self.settings)
+        if backends is None:
+            backends = default_backends(home, loaded, self.egress.ca_cert_path.read_bytes())
+        self.backends = backends
         self.events = EventBus()
         self.streams: dict[str, TerminalStream] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
@@ -60,9 +66,6 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._codex_watchers: dict[str, asyncio.Task[Any]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
-        from .egress import Egress
-
-        self.egress = Egress(home, self.settings)
         self.hooks: Any = None  # the agent hooks handler, installed on start
         from .landing_ops import Landing
 

@@ -54,5 +54,6 @@ def build_launch_spec(
         memory=session.memory,
         user=f"{os.getuid()}:{os.getgid()}",
         extra_capabilities=list(settings.docker.extra_capabilities),
+        branch=session.branch,
         host_workdir=os.path.join(session.worktree_path, session.subdir) if session.subdir else session.worktree_path,
     )

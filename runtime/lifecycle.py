@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 from .agent_home import prepare_agent_home
@@ -64,7 +65,7 @@ class Lifecycle:
         session = Session(
             name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
             branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
-            agent=request.agent or settings.session.agent, image=request.image or (settings.docker.image if backend_name == "docker" else None),
+            agent=request.agent or settings.session.agent, image=request.image or _default_image(settings, backend_name),
             network_mode=request.network or settings.docker.network, cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
             memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
             access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
@@ -129,17 +130,31 @@ class Lifecycle:
         """The launch spec with this launch's proxy credentials (a new password each launch)."""
         engine = self.engine
         backend = engine.backend(session)
-        proxy_host = HOST_NETWORK_PROXY_HOST
-        if backend.sandboxed and await backend.resolve_network(session.network_mode) == "bridge":
-            proxy_host = BRIDGE_PROXY_HOST
-        env, mounts = engine.egress.launch_env(session, sandboxed=backend.sandboxed, proxy_host=proxy_host)
+        proxy_host, proxy_port = await self._proxy_address(session)
+        env, mounts = engine.egress.launch_env(session, sandboxed=backend.sandboxed, proxy_host=proxy_host,
+                                               proxy_port=proxy_port)
         workspace = WORKSPACE if backend.sandboxed else session.worktree_path
         await asyncio.to_thread(engine.egress.write_agent_files, session, env, engine.home.agent_home(session.id), workspace)
         engine.store.put(session)  # the new password hash and credential set
         spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
                                  extra_env=env, extra_mounts=mounts)
         spec.record = json.dumps(session.public())
+        if backend.copies_workspace and not resume:
+            spec.workspace_bundle = await asyncio.to_thread(engine.worktrees.bundle, session)
         return spec
+
+    async def _proxy_address(self, session: Session) -> tuple[str, int | None]:
+        """Where this sandbox reaches the proxy: loopback (host network, local), the bridge gateway, or
+        for pods the configured `[kubernetes] proxy_url`."""
+        backend = self.engine.backend(session)
+        if backend.copies_workspace:
+            url = urlsplit(self.engine.settings.kubernetes.proxy_url or "")
+            if not url.hostname:
+                raise ClauderonError("set [kubernetes] proxy_url (how pods reach this engine's proxy) before creating pod sessions")
+            return url.hostname, url.port
+        if backend.sandboxed and await backend.resolve_network(session.network_mode) == "bridge":
+            return BRIDGE_PROXY_HOST, None
+        return HOST_NETWORK_PROXY_HOST, None
 
     def _progress(self, session: Session, step: int, message: str | None = None) -> None:
         session.progress = Progress(step=step, total=len(CREATE_STEPS), message=message or CREATE_STEPS[step - 1])
@@ -198,7 +213,7 @@ class Lifecycle:
             await engine.stop_stream(session.id)
             engine.drop_stream(session.id)
             if session.backend_id:
-                await engine.backend(session).remove(session.backend_id)
+                await engine.backend(session).archive(session.backend_id)
             session.status, session.backend_id = Status.ARCHIVED, None
             session.agent_status, session.agent_detail = AgentStatus.UNKNOWN, None
             return engine.save(session)
@@ -251,6 +266,19 @@ class Lifecycle:
         engine.egress.set_access_mode(session.id, mode)
         return engine.update(session.id, access_mode=mode)
 
+    async def pull(self, ref: str) -> dict[str, Any]:
+        """Bring a remote sandbox's commits back to the host repository as the session branch."""
+        engine = self.engine
+        session = engine.require_known(ref)
+        backend = engine.backend(session)
+        if not backend.copies_workspace:
+            raise Conflict(f"session {session.name} works on the host worktree; its commits are already in {session.repo_path}")
+        if not session.backend_id:
+            raise Conflict(f"session {session.name} is {session.status}; restart it to pull its work")
+        data = await backend.fetch_bundle(session.backend_id, session.branch)
+        tip = await asyncio.to_thread(engine.worktrees.import_bundle, session, data)
+        return {"branch": session.branch, "sha": tip}
+
     # ------------------------------------------------------------------ terminal I/O
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         """Type `text`, then (separately, after a short pause) Enter: TUIs treat one burst as a paste."""
@@ -260,6 +288,10 @@ class Lifecycle:
         if enter:
             await asyncio.sleep(0.15)
             await stream.write(b"\r")
+
+
+def _default_image(settings: Any, backend: str) -> str | None:
+    return {"docker": settings.docker.image, "kubernetes": settings.kubernetes.image}.get(backend)
 
 
 def _fallback_name(repo_root: Path) -> str:

@@ -111,13 +111,22 @@ class TuiSettings(Section):
 
 class ServeSettings(Section):
     host: str = "127.0.0.1"
-    """Address `clauderon serve` binds."""
+    """Address `clauderon serve` binds; anything but loopback also needs `public_url`."""
     port: int = 3030
     """Port `clauderon serve` binds."""
     public_url: str | None = None
-    """URL the browser uses (default `http://localhost:<port>`)."""
+    """URL the browser uses (default `http://localhost:<port>`); websockets from any other origin are refused,
+    and an `https` URL makes the session cookie `Secure`."""
     password: str | None = None
     """Password to log in with instead of the printed token."""
+    password_file: str | None = None
+    """File whose first line is the password (instead of `password`, which then stays out of config.toml)."""
+    tls_cert: str | None = None
+    """PEM certificate to serve https directly (with `tls_key`)."""
+    tls_key: str | None = None
+    """PEM private key of `tls_cert`."""
+    session_hours: float = 12.0
+    """Hours a browser login lasts before the token or password is asked again."""
 
 
 class InjectionRuleSettings(Section):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -269,6 +270,31 @@ class WorktreeManager:
         return RemoveResult(removed, True, False, "", 0)
 
     # ---- container mounts -----------------------------------------------------------------------
+
+    # ---- copying the work to and from a remote sandbox -----------------------------------------
+
+    def bundle(self, session: Any) -> bytes:
+        """A `git bundle` of the session branch, for sandboxes that cannot mount the worktree (pods)."""
+        info = self._coerce(session)
+        repo, _ = self._open(info.repo_root)
+        with tempfile.TemporaryDirectory(prefix="clauderon-bundle-") as tmp:
+            path = Path(tmp) / "session.bundle"
+            repo.context().run(["bundle", "create", str(path), info.branch])
+            return path.read_bytes()
+
+    def import_bundle(self, session: Any, data: bytes) -> str:
+        """Fetch the session branch from a bundle (a pod's commits) into the host repository; returns the
+        new tip. A branch that moved on the host in the meantime is refused, not overwritten."""
+        info = self._coerce(session)
+        repo, _ = self._open(info.repo_root)
+        with tempfile.TemporaryDirectory(prefix="clauderon-bundle-") as tmp:
+            path = Path(tmp) / "session.bundle"
+            path.write_bytes(data)
+            repo.context().run(["bundle", "verify", "--quiet", str(path)])
+            ref = f"refs/heads/{info.branch}"
+            # The worktree has the branch checked out; update the ref only (the checkout follows on restart).
+            repo.context().run(["fetch", "--update-head-ok", str(path), f"{ref}:{ref}"])
+            return repo.context().run(["rev-parse", ref]).stdout.strip()
 
     def container_mounts(self, info: WorktreeInfo) -> list[Mount]:
         """Bind mounts that let git work inside a container while the agent cannot plant host-run code.

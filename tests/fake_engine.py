@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -141,6 +142,19 @@ class FakeEngineClient:
         self.connected = False
         self.console_gate: asyncio.Event | None = None
         """When set, `console()` waits for it (a slow attach)."""
+        self.worktrees: dict[str, Path] = {}
+        """Session id -> a real directory served by `list_files`/`read_file` through the engine's confined reader."""
+        self.marks: dict[str, dict[str, str]] = {}
+        """Session id -> {path: git status mark} for the listing."""
+        self.diffs: dict[str, dict[str, Any]] = {}
+        """Session id -> the `diff()` answer."""
+        self.infos: dict[str, list[dict[str, Any]]] = {}
+        """Session id -> `session_info()` answers, one per call (the last repeats)."""
+        self.transcripts: dict[str, tuple[Path, str]] = {}
+        """Session id -> (transcript file, agent format), served by `transcript()` / `transcript_live()`."""
+        self.agent_home_root: Path | None = None
+        """Where `chat()` stores uploads (`<root>/<session id>/uploads/`); set it to a test's tmp_path."""
+        self._transcript_changed: dict[str, list[asyncio.Event]] = {}
 
     # -- test helpers --------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -247,6 +261,124 @@ class FakeEngineClient:
 
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         self.calls.append(("send", (ref, text, enter)))
+
+    # -- transcripts and chat: real transcript files read with the engine's own reader ------------------------
+    def set_transcript(self, name: str, path: Path, agent: str = "claude") -> None:
+        """Serve `path` (a transcript file the test wrote) as the session's transcript."""
+        self.transcripts[self._find(name).id] = (path, agent)
+
+    def append_transcript(self, name: str, data: bytes) -> None:
+        """The agent writes `data` to its transcript; live tails read what was appended."""
+        session_id = self._find(name).id
+        with self.transcripts[session_id][0].open("ab") as handle:
+            handle.write(data)
+        for changed in self._transcript_changed.get(session_id, []):
+            changed.set()
+
+    def _transcript_of(self, session: Session) -> tuple[Path, str] | None:
+        if session.agent not in ("claude", "codex"):
+            raise Conflict(f"session {session.name} runs {session.agent!r}, which keeps no transcript")
+        return self.transcripts.get(session.id)
+
+    @staticmethod
+    def _wire(agent: str, path: Path | None, page: Any) -> dict[str, Any]:
+        from runtime.api_transcript import page_json
+        from runtime.client import _decode_page
+
+        return _decode_page(json.loads(json.dumps(page_json(agent, path.name if path else None, page))))
+
+    async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        from runtime.transcripts import Page, TranscriptReader
+
+        self.calls.append(("transcript", (ref, before, limit)))
+        found = self._transcript_of(self._find(ref))
+        if found is None:
+            return self._wire("claude", None, Page([], 0, 0))
+        path, agent = found
+        with TranscriptReader(path, agent) as reader:
+            if before:
+                offset = int(before.rpartition(":")[2])
+                return self._wire(agent, path, reader.before(Page([], offset, offset), limit))
+            return self._wire(agent, path, reader.tail(limit))
+
+    async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        from runtime.transcripts import TranscriptReader
+
+        session = self._find(ref)
+        found = self._transcript_of(session)
+        if found is None:
+            yield {"type": "page", **await self.transcript(ref, limit=limit)}
+            await asyncio.Event().wait()  # no transcript ever appears
+            return
+        path, agent = found
+        changed = asyncio.Event()
+        self._transcript_changed.setdefault(session.id, []).append(changed)
+        with TranscriptReader(path, agent) as reader:
+            page = reader.tail(limit)
+            yield {"type": "page", **self._wire(agent, path, page)}
+            offset = page.end
+            while True:
+                await changed.wait()
+                changed.clear()
+                page = reader.follow(offset)
+                offset = page.end
+                yield {"type": "append", "messages": self._wire(agent, path, page)["messages"],
+                       "malformed": page.malformed, "end": page.end}
+
+    async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """Recorded; images go through the engine's real upload checks into `agent_home_root`."""
+        from runtime.uploads import store_upload
+
+        self.calls.append(("chat", (ref, text, list(images))))
+        session = self._find(ref)
+        if session.status != Status.RUNNING:
+            raise Conflict(f"session {session.name} is {session.status.value}; its terminal is not live")
+        if images and self.agent_home_root is None:
+            raise ClauderonError("FakeEngineClient.agent_home_root is not set")
+        stored = []
+        for image in images:
+            home = self.agent_home_root / session.id  # type: ignore[operator]
+            home.mkdir(parents=True, exist_ok=True)
+            stored.append(store_upload(image, home).agent_path)
+        return {"ok": True, "images": stored, "bracketed": True}
+
+    # -- workbench: files read with the engine's own confined reader -----------------------------------------
+    def _worktree(self, ref: str) -> tuple[Session, Path]:
+        session = self._find(ref)
+        root = self.worktrees.get(session.id)
+        if root is None:
+            raise NotFound(f"the worktree of {session.name} is gone")
+        return session, root
+
+    async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
+        from runtime.workbench_files import list_directory, marks_for
+
+        self.calls.append(("list_files", (ref, path)))
+        session, root = self._worktree(ref)
+        rel, entries, left_out = list_directory(root, path)
+        return json.loads(json.dumps({"path": rel, "entries": marks_for(rel, entries, self.marks.get(session.id, {})),
+                                      "left_out": left_out}))
+
+    async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
+        from runtime.workbench_files import read_page
+
+        self.calls.append(("read_file", (ref, path, offset, limit)))
+        return read_page(self._worktree(ref)[1], path, offset, limit)
+
+    async def diff(self, ref: str) -> dict[str, Any]:
+        self.calls.append(("diff", ref))
+        session = self._find(ref)
+        if session.id not in self.diffs:
+            raise NotFound(f"the worktree of {session.name} is gone")
+        return self.diffs[session.id]
+
+    async def session_info(self, ref: str, stats: bool = True) -> dict[str, Any]:
+        self.calls.append(("session_info", ref))
+        session = self._find(ref)
+        answers = self.infos.get(session.id) or [{"container": None, "stats": None, "audit": [],
+                                                  "reason": "container details are only sampled for docker sessions"}]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        return {"session": session.public(), **answer}
 
     async def recent_repos(self) -> list[str]:
         return list(self.repos)

@@ -72,13 +72,11 @@ def kube_settings(fake: FakeKubeAPI, tmp: Path, **overrides) -> KubernetesSettin
     return KubernetesSettings(**{**values, **overrides})
 
 
-def make_spec(name: str = "s1", *, home_id: str = HOME, command: list[str] | None = None,
-              mounts: list[Mount] | None = None, **kwargs) -> LaunchSpec:
-    return LaunchSpec(
-        session_id=f"id-{name}", name=name, home_id=home_id,
-        command=command or ["bash", "--norc", "--noprofile"], workdir="/workspace",
-        env=dict(PLACEHOLDER_ENV), mounts=mounts or [], user=f"{os.getuid()}:{os.getgid()}",
-        record=json.dumps({"id": f"id-{name}", "name": name, "note": "x" * 100}), **kwargs)
+def make_spec(name: str = "s1", *, home_id: str = HOME, **overrides) -> LaunchSpec:
+    values = dict(session_id=f"id-{name}", name=name, home_id=home_id, command=["bash", "--norc", "--noprofile"],
+                  workdir="/workspace", env=dict(PLACEHOLDER_ENV), user=f"{os.getuid()}:{os.getgid()}",
+                  record=json.dumps({"id": f"id-{name}", "name": name, "note": "x" * 100}))
+    return LaunchSpec(**{**values, **overrides})
 
 
 def host_repo(tmp: Path) -> tuple[Path, bytes]:
@@ -244,6 +242,15 @@ async def test_bundle_in_through_exec_and_back_out(fake: FakeKubeAPI, short_tmp:
         await backend.remove(backend_id)
 
 
+async def test_a_bundle_that_cannot_be_cloned_fails_create_and_leaves_nothing(fake: FakeKubeAPI, short_tmp: Path) -> None:
+    _, bundle = host_repo(short_tmp)
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
+    with pytest.raises(ClauderonError, match=r"copying branch nope into the workspace failed .*exit 128") as err:
+        await backend.create(make_spec(), bundle=WorkspaceBundle(bundle, "nope"))
+    assert "\n" not in str(err.value)
+    assert fake.objects(NAMESPACE, "pods") == {} and fake.objects(NAMESPACE, "persistentvolumeclaims") == {}
+
+
 # -- the terminal ----------------------------------------------------------------------------------
 
 
@@ -340,6 +347,9 @@ async def test_archive_keeps_volume_restart_reuses_it_remove_deletes_both(fake: 
     assert fake.objects(NAMESPACE, "pods") == {} and fake.objects(NAMESPACE, "persistentvolumeclaims") == {}
     assert not fake.volume_dir(NAMESPACE, "clauderon-s1").exists()
     await backend.remove(again)  # removing what is gone is fine
+    with pytest.raises(ClauderonError, match=r"cannot attach into pod clauderon-s1 .*not found") as err:
+        await backend.attach(again)
+    assert "\n" not in str(err.value)
 
 
 async def test_list_owned_and_owner_by_labels(fake: FakeKubeAPI, short_tmp: Path) -> None:

@@ -189,7 +189,7 @@ async def test_help_lists_every_binding() -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
         rows = app.screen._rows
         keys = {row[1] for row in rows}
-        for key in ("n", "r", "d", "a", "m", "f", "/", "ctrl+]", "esc, o", "n / p", "1-9", "s, f", "[", "y, c"):
+        for key in ("n", "r", "d", "a", "m", "f", "/", "ctrl+]", "esc, o", "n / p", "1-9", "s", "[", "y, c", "F"):
             assert key in keys, key
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")

@@ -1,10 +1,26 @@
-"""Textual themes for clauderon, each with the 16-colour palette its terminal view uses for colours 0-15."""
+"""Textual themes for clauderon, each with the 16-colour palette its terminal view uses for colours 0-15.
+
+Built in: `clauderon-dark` (the default), `clauderon-light` and `clauderon-contrast`. Users add their own
+as `CLAUDERON_HOME/themes/*.toml`:
+
+    name = "my-theme"            # required
+    dark = true                  # required
+    primary = "#d97757"          # required; secondary, accent, foreground, background, surface,
+                                 # panel, success, warning, error are optional
+    terminal_palette = ["#000000", ...]   # optional: exactly 16 colours (ANSI 0-15)
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.theme import Theme
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "clauderon-dark"
 
@@ -43,14 +59,132 @@ _CLAUDERON_DARK = ThemeBundle(
     ),
 )
 
-_BUNDLES: dict[str, ThemeBundle] = {bundle.theme.name: bundle for bundle in (_CLAUDERON_DARK,)}
+_CLAUDERON_LIGHT = ThemeBundle(
+    theme=Theme(
+        name="clauderon-light",
+        primary="#b8532f",
+        secondary="#2f6f8f",
+        accent="#8a5a00",
+        foreground="#1f1f24",
+        background="#fafaf7",
+        surface="#f0efe9",
+        panel="#e2e0d8",
+        success="#2e7d32",
+        warning="#8a5a00",
+        error="#c62828",
+        dark=False,
+        variables={
+            "footer-key-foreground": "#b8532f",
+            "block-cursor-background": "#b8532f",
+            "block-cursor-foreground": "#fafaf7",
+        },
+    ),
+    terminal_palette=(
+        "#1f1f24", "#c62828", "#2e7d32", "#8a5a00", "#1565c0", "#7b1fa2", "#00838f", "#e2e0d8",
+        "#5c5c66", "#e53935", "#43a047", "#b07800", "#1e88e5", "#8e24aa", "#00acc1", "#ffffff",
+    ),
+)
+
+_CLAUDERON_CONTRAST = ThemeBundle(
+    theme=Theme(
+        name="clauderon-contrast",
+        primary="#ffb000",
+        secondary="#00e5ff",
+        accent="#ffff00",
+        foreground="#ffffff",
+        background="#000000",
+        surface="#000000",
+        panel="#1a1a1a",
+        success="#00ff00",
+        warning="#ffff00",
+        error="#ff3030",
+        dark=True,
+        variables={
+            "footer-key-foreground": "#ffb000",
+            "block-cursor-background": "#ffffff",
+            "block-cursor-foreground": "#000000",
+            "text-muted": "#d0d0d0",
+        },
+    ),
+    terminal_palette=(
+        "#000000", "#ff3030", "#00ff00", "#ffff00", "#5c9cff", "#ff66ff", "#00ffff", "#e0e0e0",
+        "#808080", "#ff6060", "#60ff60", "#ffff80", "#99c2ff", "#ff99ff", "#80ffff", "#ffffff",
+    ),
+)
+
+BUILT_IN = ("clauderon-dark", "clauderon-light", "clauderon-contrast")
+"""Names of the themes that ship with clauderon."""
+
+_BUNDLES: dict[str, ThemeBundle] = {
+    bundle.theme.name: bundle for bundle in (_CLAUDERON_DARK, _CLAUDERON_LIGHT, _CLAUDERON_CONTRAST)
+}
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel",
+                "success", "warning", "error")
+
+
+class ThemeFileError(ValueError):
+    """A user theme file that cannot be used; the message names the file and the problem."""
 
 
 def load_themes() -> list[Theme]:
-    """Every clauderon theme, ready for `App.register_theme`."""
-    return [bundle.theme for bundle in _BUNDLES.values()]
+    """Every built-in clauderon theme, ready for `App.register_theme`."""
+    return [_BUNDLES[name].theme for name in BUILT_IN]
 
 
 def terminal_palette(theme_name: str) -> tuple[str, ...]:
     """The 16-colour terminal palette for a theme; clauderon-dark's for themes that bring none."""
     return _BUNDLES.get(theme_name, _CLAUDERON_DARK).terminal_palette
+
+
+def parse_theme_file(path: Path) -> ThemeBundle:
+    """One user theme from a TOML file (see the module docstring); raises `ThemeFileError`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ThemeFileError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError(f"{path}: not valid TOML ({exc})") from None
+    name = data.get("name")
+    if not isinstance(name, str) or not re.match(r"^[a-z0-9][a-z0-9-]*$", name):
+        raise ThemeFileError(f"{path}: `name` must be lower-case letters, digits and dashes")
+    if name in BUILT_IN:
+        raise ThemeFileError(f"{path}: `name` {name!r} is a built-in theme; pick another")
+    if not isinstance(data.get("dark"), bool):
+        raise ThemeFileError(f"{path}: `dark` must be true or false")
+    unknown = set(data) - {"name", "dark", "terminal_palette", *_COLOUR_KEYS}
+    if unknown:
+        raise ThemeFileError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    if "primary" not in data:
+        raise ThemeFileError(f"{path}: `primary` is required")
+    colours = {}
+    for key in _COLOUR_KEYS:
+        if key in data:
+            if not isinstance(data[key], str) or not _COLOUR.match(data[key]):
+                raise ThemeFileError(f"{path}: `{key}` must be a colour like \"#1e1e24\"")
+            colours[key] = data[key]
+    palette = data.get("terminal_palette", list(_CLAUDERON_DARK.terminal_palette if data["dark"]
+                                                else _CLAUDERON_LIGHT.terminal_palette))
+    if not (isinstance(palette, list) and len(palette) == 16
+            and all(isinstance(c, str) and _COLOUR.match(c) for c in palette)):
+        raise ThemeFileError(f"{path}: `terminal_palette` must be a list of 16 colours like \"#1e1e24\"")
+    return ThemeBundle(Theme(name=name, dark=data["dark"], **colours), tuple(palette))
+
+
+def load_user_themes(directory: Path) -> tuple[list[Theme], list[str]]:
+    """(themes, problems) from `directory/*.toml`; each usable theme's palette becomes known to
+    `terminal_palette`. A broken file is a problem line naming it, never an exception."""
+    themes: list[Theme] = []
+    problems: list[str] = []
+    if not directory.is_dir():
+        return themes, problems
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            bundle = parse_theme_file(path)
+        except ThemeFileError as exc:
+            log.warning("theme not loaded: %s", exc)
+            problems.append(str(exc))
+            continue
+        _BUNDLES[bundle.theme.name] = bundle
+        themes.append(bundle.theme)
+    return themes, problems

@@ -22,11 +22,14 @@ from ..formatting import (
 )
 
 
-def session_prompt(session: Session, now: float) -> Content:
-    """Two lines for one session: status glyph, name, agent status; then agent, backend, branch, age."""
+def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
+    """Two lines for one session: status glyph, name, agent status (and `!` when it asked for attention
+    and was not viewed since); then agent, backend, branch, age."""
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
+    if marked:
+        first = Content.from_markup("[reverse b $warning]![/] ") + first
     if session.status.value in ("creating", "failed", "stopped", "archived"):
         word, word_colour = session.status.value, colour
         if session.status.value == "creating" and session.progress.total:
@@ -113,6 +116,8 @@ class SessionSidebar(Vertical):
         self._sessions: dict[str, Session] = {}
         self._shown: list[str] = []
         self._initialised = False
+        self.marked: set[str] = set()
+        """Sessions that asked for attention and were not viewed since (the app keeps this)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="filter-bar")
@@ -167,12 +172,12 @@ class SessionSidebar(Vertical):
         if shown == self._shown and option_list.option_count == len(shown):
             # Same rows in the same order (the usual status tick): update in place, keeping scroll and cursor.
             for session in visible:
-                option_list.replace_option_prompt(session.id, session_prompt(session, now))
+                option_list.replace_option_prompt(session.id, session_prompt(session, now, session.id in self.marked))
             self._update_empty()
             return
         self._shown = shown
         option_list.clear_options()
-        option_list.add_options(Option(session_prompt(s, now), id=s.id) for s in visible)
+        option_list.add_options(Option(session_prompt(s, now, s.id in self.marked), id=s.id) for s in visible)
         if self._shown:
             index = self._shown.index(previous) if previous in self._shown else 0
             option_list.highlighted = index

@@ -32,10 +32,11 @@ FRAME_INTERVAL = 1 / 60
 """Seconds between feed-and-refresh ticks while output is queued."""
 
 PREFIX_COMMANDS: dict[str, str] = {
-    "escape": "leave", "o": "leave", "n": "next", "p": "previous", "s": "switcher", "f": "switcher",
+    "escape": "leave", "o": "leave", "n": "next", "p": "previous", "s": "switcher",
     "left_square_bracket": "scroll", "y": "copy", "c": "copy", "question_mark": "help",
 }
-"""What the key after the prefix does (plus `1`-`9`: show session N)."""
+"""What the key after the prefix does (plus `1`-`9`: show session N; any other key is posted as `other`,
+which the app maps to a workbench tab)."""
 
 class TerminalView(ScrollModeMixin, Widget, can_focus=True):
     """Shows one `ConsoleChannel` and forwards input to it."""
@@ -59,12 +60,14 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
     """Copy mode: lines between the anchor and the scroll cursor are selected."""
 
     class Command(Message):
-        """A prefix command the app handles: leave, next, previous, switcher, help, or jump (`index`)."""
+        """A prefix command the app handles: leave, next, previous, switcher, help, jump (`index`), or
+        `other` (`key`: a key this widget gives no meaning, such as a workbench tab's)."""
 
-        def __init__(self, name: str, index: int | None = None) -> None:
+        def __init__(self, name: str, index: int | None = None, key: str | None = None) -> None:
             super().__init__()
             self.name = name
             self.index = index
+            self.key = key
 
     class ConsoleEnded(Message):
         """The shown console ended or broke (the app reconnects while the session runs)."""
@@ -288,6 +291,8 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
             self.enter_scroll_mode(select=True)
         elif command is not None:
             self._command(self.Command(command))
+        else:
+            self._command(self.Command("other", key=key))
 
     def _command(self, command: Command) -> None:
         # Synchronously when the app gave a handler: a posted message would arrive after keys already

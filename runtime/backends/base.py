@@ -48,6 +48,10 @@ class LaunchSpec:
     """For backends without a container (local): the real directory to run in."""
     record: str | None = None
     """The session record as JSON, stored with the sandbox (label `LABEL_RECORD`) for re-adoption."""
+    branch: str = ""
+    """The session branch (`clauderon/<name>`)."""
+    workspace_bundle: bytes | None = None
+    """For backends that copy the work in (`copies_workspace`): a `git bundle` of `branch`."""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -93,6 +97,8 @@ class Backend(abc.ABC):
 
     name: str
     sandboxed: bool = True
+    copies_workspace: bool = False
+    """True when the sandbox cannot mount the worktree (a remote pod): the branch is copied in instead."""
 
     @abc.abstractmethod
     async def available(self) -> tuple[bool, str]:
@@ -105,6 +111,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def remove(self, backend_id: str) -> None:
         """Stop and remove the sandbox (missing is fine)."""
+
+    async def archive(self, backend_id: str) -> None:
+        """Remove the sandbox but keep what must survive archive (a pod's volume); default: `remove`."""
+        await self.remove(backend_id)
 
     @abc.abstractmethod
     async def status(self, backend_id: str) -> Status:

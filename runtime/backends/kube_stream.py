@@ -66,8 +66,20 @@ def open_stream(api_factory: ApiFactory, kind: str, namespace: str, pod: str, *,
             return stream(api.connect_get_namespaced_pod_exec, pod, namespace, command=command, **kwargs)
         return stream(api.connect_get_namespaced_pod_attach, pod, namespace, **kwargs)
     except ApiException as exc:
-        raise ClauderonError(f"cannot {kind} into pod {pod} in namespace {namespace}: {exc.reason or exc.status}",
+        raise ClauderonError(f"cannot {kind} into pod {pod} in namespace {namespace}: {_handshake_error(exc)}",
                              status=503) from exc
+
+
+def _handshake_error(exc: Any) -> str:
+    """One line from a failed websocket upgrade: the API's Status message, else the status line.
+
+    websocket-client reports `Handshake status 404 Not Found -+-+- {headers} -+-+- {body}`."""
+    parts = str(exc.reason or exc.status).split(" -+-+- ")
+    try:
+        message = json.loads(parts[-1]).get("message") if len(parts) > 1 else None
+    except (ValueError, AttributeError):
+        message = None
+    return f"{message} ({parts[0]})" if message else parts[0].splitlines()[0]
 
 
 class KubeAttachment(Attachment):
@@ -144,7 +156,18 @@ class KubeAttachment(Attachment):
         # Let the reader stop first (it wakes every _POLL_SECONDS), so two threads never read the socket.
         if self._thread.is_alive():
             await asyncio.to_thread(self._thread.join, 2 * _POLL_SECONDS + 1)
-        await asyncio.to_thread(self._ws.close)
+        await asyncio.to_thread(close_stream, self._ws)
+
+
+def close_stream(ws: Any) -> None:
+    """Close the websocket and its socket: when the server closed first, `WebSocket.close()` returns early
+    and would leave the socket open."""
+    try:
+        ws.close()
+    except (WebSocketException, OSError) as exc:
+        log.debug("closing a stream: %s", exc)
+    if getattr(ws, "sock", None) is not None:
+        ws.sock.shutdown()
 
 
 def join_replay(log_bytes: bytes, live: bytes) -> bytes:
@@ -194,7 +217,7 @@ def run_exec(api_factory: ApiFactory, namespace: str, pod: str, container: str, 
         status += ws.read_channel(STATUS) or b""
         return ExecResult(bytes(out), bytes(err), exit_code_of(status))
     finally:
-        ws.close()
+        close_stream(ws)
 
 
 class _Deadline:

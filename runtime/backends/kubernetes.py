@@ -43,6 +43,8 @@ class WorkspaceBundle:
 class KubernetesBackend(Backend):
     """Sessions as pods in one namespace. `backend_id` is the pod name, `clauderon-<name>`."""
 
+    copies_workspace = True
+
     name = "kubernetes"
     sandboxed = True
 
@@ -164,7 +166,10 @@ class KubernetesBackend(Backend):
                      bundle: WorkspaceBundle | None = None) -> str:
         """Create the volume (or reuse the archived one), start the pod, fill /workspace, release the agent.
 
-        `bundle` is the session branch for a new session; a reused volume already holds its work."""
+        `bundle` (or `spec.workspace_bundle`) is the session branch for a new session; a reused volume
+        already holds its work."""
+        if bundle is None and spec.workspace_bundle is not None:
+            bundle = WorkspaceBundle(spec.workspace_bundle, spec.branch)
         name = objects.pod_name(spec.name)
         pod = objects.pod_object(spec, self.settings, with_ca=self.ca_cert_pem is not None)  # validates first
         pvc = objects.pvc_object(spec, self.settings)
@@ -181,14 +186,24 @@ class KubernetesBackend(Backend):
             await self._seed_home(name, spec)
             await self._exec_checked(name, ["sh", "-c", f"touch {shlex.quote(objects.READY_FILE)}"])
         except BaseException:
-            await self._delete(name, volume=created_pvc)
+            try:
+                await self._delete(name, volume=created_pvc)
+            except Exception as exc:  # the original failure is the one to report
+                log.warning("could not clean up %s after a failed create: %s", name, exc)
             raise
         return name
 
     def _ensure_namespace_and_ca(self, core: Any) -> None:
-        if self._get(core, "read_namespace", self.namespace) is None:
-            log.info("creating namespace %s", self.namespace)
-            self._send(core, "create_namespace", objects.namespace_object(self.namespace), ok_statuses=(409,))
+        from kubernetes.client.rest import ApiException
+
+        try:
+            core.read_namespace(self.namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                log.info("creating namespace %s", self.namespace)
+                self._send(core, "create_namespace", objects.namespace_object(self.namespace), ok_statuses=(409,))
+            elif exc.status != 403:  # namespace-scoped credentials may not read namespaces: assume it exists
+                raise _api_error(exc, "read namespace") from exc
         if self.ca_cert_pem is not None:
             body = objects.ca_configmap(self.ca_cert_pem, self.home_id)
             current = self._get(core, "read_namespaced_config_map", objects.CA_CONFIGMAP, self.namespace)
@@ -239,7 +254,7 @@ class KubernetesBackend(Backend):
             return
         data = await asyncio.to_thread(_tar_directory, source)
         script = f"head -c {len(data)} | tar -x -f - -C {shlex.quote(objects.AGENT_HOME)}"
-        await self._exec_checked(name, ["sh", "-c", script], stdin=data)
+        await self._exec_checked(name, ["sh", "-c", script], stdin=data, what="copying the agent home")
 
     # -- the work in and out ----------------------------------------------------------------------
 
@@ -249,11 +264,13 @@ class KubernetesBackend(Backend):
         return await asyncio.to_thread(run_exec, self._fresh_api, self.namespace, backend_id, objects.CONTAINER,
                                        argv, stdin=stdin, timeout=timeout)
 
-    async def _exec_checked(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None) -> bytes:
+    async def _exec_checked(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None,
+                            what: str | None = None) -> bytes:
         result = await self.exec(backend_id, argv, stdin=stdin)
         if result.exit_code != 0:
             detail = result.stderr.decode(errors="replace").strip().splitlines()
-            raise ClauderonError(f"`{argv[-1][:60]}` failed in pod {backend_id} (exit {result.exit_code}): "
+            what = what or f"`{shlex.join(argv)[:60]}`"
+            raise ClauderonError(f"{what} failed in pod {backend_id} (exit {result.exit_code}): "
                                  f"{detail[-1] if detail else 'no error output'}")
         return result.stdout
 
@@ -266,7 +283,8 @@ class KubernetesBackend(Backend):
 
         The bundle goes through exec stdin; `head -c` reads exactly its size, since a v4 stream
         cannot signal the end of stdin."""
-        await self._exec_checked(backend_id, ["sh", "-c", push_script(len(bundle), branch)], stdin=bundle)
+        await self._exec_checked(backend_id, ["sh", "-c", push_script(len(bundle), branch)], stdin=bundle,
+                                 what=f"copying branch {branch} into the workspace")
 
     async def fetch_bundle(self, backend_id: str, branch: str) -> bytes:
         """A git bundle of `branch` as it is in the pod's /workspace (for `clauderon pull`)."""

@@ -28,6 +28,7 @@ import copy
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -392,9 +393,11 @@ class FakeKubeAPI:
                 host.mkdir(parents=True, exist_ok=True)
             elif "configMap" in volume:
                 data = self.objects(ns, "configmaps")[volume["configMap"]["name"]].get("data") or {}
-                host = self.root / "configmaps" / ns / pod["metadata"]["name"] / (sub or "")
-                host.parent.mkdir(parents=True, exist_ok=True)
-                host.write_text(data[sub]) if sub else None
+                directory = self.root / "configmaps" / ns / pod["metadata"]["uid"] / mount["name"]
+                directory.mkdir(parents=True, exist_ok=True)
+                for key, value in data.items():  # a kubelet projects every key as a file
+                    (directory / key).write_text(value)
+                host = directory / sub
             else:
                 raise ValueError(f"fake kube API: unsupported volume {volume}")
             mapping.append((mount["mountPath"], str(host)))
@@ -402,9 +405,12 @@ class FakeKubeAPI:
 
     @staticmethod
     def _map(text: str, mapping: list[tuple[str, str]]) -> str:
-        for container_path, host_path in mapping:
-            text = text.replace(container_path, host_path)
-        return text
+        """Container paths to host paths in one pass (longest first), so a replacement is never rewritten."""
+        if not mapping:
+            return text
+        hosts = dict(mapping)
+        pattern = re.compile("|".join(re.escape(path) for path, _ in mapping))
+        return pattern.sub(lambda m: hosts[m.group(0)], text)
 
     # -- logs, attach, exec -----------------------------------------------------------------------
 

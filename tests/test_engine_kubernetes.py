@@ -1,0 +1,100 @@
+"""Pod sessions through the real CLI and engine, against the protocol-faithful fake Kubernetes API.
+
+The fake runs each pod's command under a real pty on this host (its volumes are host directories), so
+create, screen, send, commits in the pod, `clauderon pull`, archive and delete are exercised for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.cli_harness import Cli
+from tests.conftest import run_git
+from tests.fakes.kube_api import FakeKubeAPI
+
+pytestmark = pytest.mark.timeout(240)
+NAMESPACE = "clauderon-e2e"
+
+
+class FakeKubeThread:
+    """The async fake API server on its own loop thread, for tests that drive the CLI synchronously."""
+
+    def __init__(self, root: Path) -> None:
+        self.api = FakeKubeAPI(root)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.api.start(), self.loop).result(30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.api.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def kube(short_tmp: Path):
+    fake = FakeKubeThread(short_tmp / "kube")
+    yield fake
+    fake.stop()
+
+
+def test_pod_session_life_cycle(kube: FakeKubeThread, short_tmp: Path, git_repo: Path) -> None:
+    kubeconfig = kube.api.write_kubeconfig(short_tmp / "kubeconfig")
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text(
+        '[engine]\non_exit = "stop"\n'
+        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\nnamespace = "{NAMESPACE}"\nimage = "agent:test"\n'
+        'proxy_url = "http://127.0.0.1:18100"\nstart_timeout = 60\n'
+    )
+    try:
+        created = cli("create", "--repo", str(git_repo), "--name", "podded", "--backend", "kubernetes",
+                      "--agent", "shell", "--json").json()
+        assert created["status"] == "running" and created["backend_id"] == "clauderon-podded"
+        [pod] = kube.api.objects(NAMESPACE, "pods").values()
+        assert pod["metadata"]["labels"]["clauderon.name"] == "podded"
+        env = {e["name"]: e.get("value", "") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["HTTPS_PROXY"].startswith("http://") and env["HTTPS_PROXY"].endswith("@127.0.0.1:18100")
+        assert json.loads(pod["metadata"]["annotations"]["clauderon.record"])["name"] == "podded"
+
+        cli("send", "podded", "--enter", "git status --short --branch && echo pod-ok-$((6*7))")
+        screen = cli.wait_screen("podded", "pod-ok-42")
+        assert "clauderon/podded" in screen  # the branch arrived through the bundle, with no git remote
+
+        cli("send", "podded", "--enter",
+            "echo from-pod > pod.txt && git add pod.txt && git -c user.name=p -c user.email=p@p commit -qm pod-commit && echo committed-$((1+1))")
+        cli.wait_screen("podded", "committed-2")
+        pulled = cli("pull", "podded")
+        assert "clauderon/podded is now" in pulled.out
+        assert "pod-commit" in run_git(git_repo, "log", "--oneline", "clauderon/podded")
+
+        cli("archive", "podded")
+        assert kube.api.objects(NAMESPACE, "pods") == {}
+        assert list(kube.api.objects(NAMESPACE, "persistentvolumeclaims")) == ["clauderon-podded"]  # the work is kept
+        cli("unarchive", "podded")
+        cli("send", "podded", "--enter", "cat pod.txt")
+        cli.wait_screen("podded", "from-pod")  # the same volume, the pod's own commit still there
+
+        cli("delete", "podded", "--force")
+        assert kube.api.objects(NAMESPACE, "pods") == {}
+        assert kube.api.objects(NAMESPACE, "persistentvolumeclaims") == {}
+    finally:
+        cli("delete", "podded", "--force", check=False)
+        cli.cleanup()
+
+
+def test_pod_session_needs_a_proxy_url(kube: FakeKubeThread, short_tmp: Path, git_repo: Path) -> None:
+    kubeconfig = kube.api.write_kubeconfig(short_tmp / "kubeconfig")
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text(f'[engine]\non_exit = "stop"\n[kubernetes]\nkubeconfig = "{kubeconfig}"\n')
+    try:
+        result = cli("create", "--repo", str(git_repo), "--name", "nourl", "--backend", "kubernetes", check=False)
+        assert result.code == 1 and "proxy_url" in result.err
+        assert kube.api.objects("clauderon", "pods") == {}
+    finally:
+        cli.cleanup()
