@@ -305,7 +305,7 @@ def finish_host(host: EngineHost, loaded: LoadedSettings) -> None:
 
 
 def cmd_config(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    rows = loaded.rows()
+    rows = [(key, fmt.hide_secret(key, value), source) for key, value, source in loaded.rows()]
     if args.json:
         print(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2, default=str))
     else:

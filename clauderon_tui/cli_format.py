@@ -31,6 +31,16 @@ def session_table(sessions: list[Session], now: float) -> str:
     )
 
 
+# Settings whose values are secrets: `config show` says whether they are set, never what they are.
+SECRET_SETTING_WORDS = ("password", "token", "secret")
+
+
+def hide_secret(key: str, value: Any) -> Any:
+    if value and any(word in key.rsplit(".", 1)[-1] for word in SECRET_SETTING_WORDS) and not key.endswith("_file"):
+        return "(set, hidden)"
+    return value
+
+
 def config_table(rows: list[tuple[str, Any, str]]) -> str:
     return _table(["KEY", "VALUE", "SOURCE"], ([k, repr(v) if isinstance(v, str) else str(v), s] for k, v, s in rows))
 

@@ -161,7 +161,10 @@ class ServeAuth:
         body = LOGIN_HTML.format(what=html.escape(what), error=html.escape(error),
                                  kind="password" if self.password else "text")
         return web.Response(status=status, text=body, content_type="text/html",
-                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                                     "X-Frame-Options": "DENY",
+                                     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                     "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"})
 
     def _client(self, request: web.Request) -> str:
         return request.remote or "unknown"

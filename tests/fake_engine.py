@@ -402,7 +402,8 @@ class FakeEngineClient:
         session = self._find(ref)
         if session.status != Status.RUNNING:
             raise Conflict(f"session {session.name} is {session.status.value}; restart it to attach")
-        console = FakeConsole(session.id, cols, rows, self.screens.get(session.id, b""), echo=self.echo)
+        # 0 means "keep yours" (a hidden or not yet laid out view): the engine keeps its own size.
+        console = FakeConsole(session.id, cols or 80, rows or 24, self.screens.get(session.id, b""), echo=self.echo)
         self.consoles[session.id] = console
         return console
 

@@ -253,9 +253,13 @@ async def test_https_serves_with_the_certificate_and_secure_cookies(tmp_path: Pa
 
 
 # ---------------------------------------------------------------------- the real command
-def test_serve_cli_refuses_a_public_bind_without_public_url(short_tmp: Path) -> None:
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_serve_cli_refuses_a_public_bind_without_public_url(short_tmp: Path, how: str) -> None:
     env = {**os.environ, "CLAUDERON_HOME": str(short_tmp / "h")}
-    proc = subprocess.run([sys.executable, "-m", "clauderon_tui.cli", "serve", "--host", "0.0.0.0"], env=env,
+    args = ["--host", "0.0.0.0"] if how == "flag" else []
+    if how == "env":
+        env["CLAUDERON_SERVE_HOST"] = "0.0.0.0"
+    proc = subprocess.run([sys.executable, "-m", "clauderon_tui.cli", "serve", *args], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
@@ -268,14 +272,14 @@ def test_serve_cli_hosts_the_engine_and_stops_on_sigterm(short_tmp: Path) -> Non
     home.mkdir()
     (home / "config.toml").write_text('[engine]\non_exit = "stop"\n')
     port = free_port()
-    env = {**os.environ, "CLAUDERON_HOME": str(home), "CLAUDERON_SERVE_PUBLIC_URL": f"http://localhost:{port}"}
+    env = {**os.environ, "CLAUDERON_HOME": str(home), "CLAUDERON_SERVE_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     proc = subprocess.Popen([sys.executable, "-m", "clauderon_tui.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         assert "engine hosted here" in lines[0], (lines, proc.stderr.read() if proc.poll() is not None else "")
         url = lines[2].strip()
-        assert re.fullmatch(rf"http://localhost:{port}/\?token=[A-Za-z0-9_-]{{40,}}", url)
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/\?token=[A-Za-z0-9_-]{{40,}}", url)  # the env's URL
         info = (home / "engine.json").read_text()
         assert f'"pid": {proc.pid}' in info
         listed = subprocess.run([sys.executable, "-m", "clauderon_tui.cli", "list", "--json"], env=env,

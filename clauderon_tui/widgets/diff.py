@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from .files import MARK_COLOURS
+from .files import MARK_COLOURS, syntax_theme
 from .session_pane import SessionPane
 
 SECTIONS = (("committed", "Committed"), ("uncommitted", "Uncommitted"))
@@ -51,7 +51,7 @@ class DiffPane(SessionPane):
     DiffPane {
         layout: horizontal;
         #diff-files { width: 40%; min-width: 28; height: 1fr; border: none; background: $surface;
-                      border-right: tall $panel; }
+                      border-right: tall $panel; text-wrap: nowrap; text-overflow: ellipsis; }
         #diff-files:focus { border: none; border-right: tall $panel; }
         #diff-view { width: 1fr; height: 1fr; }
         #diff-title { height: 1; padding: 0 1; background: $panel; }
@@ -132,8 +132,8 @@ class DiffPane(SessionPane):
             return
         body.set_classes("")
         body.update(Syntax(change.get("patch") or "", "diff",
-                           theme="ansi_dark" if self.app.current_theme.dark else "ansi_light",
-                           background_color="default", word_wrap=False))
+                           theme=syntax_theme(self.app.current_theme.dark),
+                           background_color=self.app.current_theme.background or "default", word_wrap=False))
 
     def _show_message(self, message: str, kind: str) -> None:
         body = self.query_one("#diff-body", Static)

@@ -26,19 +26,31 @@ PAGE_BYTES = 64 * 1024
 """Bytes asked for per page of a file."""
 
 
-def entry_label(entry: dict[str, Any]) -> Content:
-    """`M name`, `  dir/`, `  link → target` for one listing entry."""
+def syntax_theme(dark: bool) -> str:
+    """The Pygments style for code on a dark or light background."""
+    return "monokai" if dark else "friendly"
+
+
+def entry_label(entry: dict[str, Any], colours: dict[str, str]) -> Text:
+    """`M name`, `  dir/`, `  link → target` for one listing entry; `colours` maps theme variable names
+    (warning, success, error, accent, text-muted) to colours (the tree takes rich `Text`)."""
     mark = entry.get("status") or ""
     name = entry["name"] + ("/" if entry["kind"] == "dir" else "")
-    label = Content.from_markup(f"[b {MARK_COLOURS[mark]}]$mark[/] " if mark in MARK_COLOURS else "  ", mark=mark)
-    if entry["kind"] == "dir":
-        label += Content.from_markup("[b]$name[/]", name=name)
-    elif entry["kind"] == "deleted":
-        label += Content.from_markup("[strike $text-muted]$name[/]", name=name)
-    elif entry["kind"] == "link":
-        label += Content.from_markup("[i]$name[/] [$text-muted]→ $target[/]", name=name, target=entry.get("target", ""))
+    label = Text()
+    if mark in MARK_COLOURS:
+        label.append(mark, style=f"bold {colours[MARK_COLOURS[mark].lstrip('$')]}")
+        label.append(" ")
     else:
-        label += Content(name)
+        label.append("  ")
+    if entry["kind"] == "dir":
+        label.append(name, style="bold")
+    elif entry["kind"] == "deleted":
+        label.append(name, style=f"strike {colours['text-muted']}")
+    elif entry["kind"] == "link":
+        label.append(name, style="italic")
+        label.append(f" → {entry.get('target', '')}", style=colours["text-muted"])
+    else:
+        label.append(name)
     return label
 
 
@@ -112,14 +124,17 @@ class FilesPane(SessionPane):
             return
         node.remove_children()
         node.data["loaded"] = True
+        variables = self.app.theme_variables
+        colours = {name: variables.get(name, "default") for name in ("warning", "success", "error", "accent")}
+        colours["text-muted"] = "dim"
         for entry in listing.get("entries", []):
             data = {**entry, "loaded": False}
             if entry["kind"] == "dir":
-                node.add(entry_label(entry), data=data)
+                node.add(entry_label(entry, colours), data=data)
             else:
-                node.add_leaf(entry_label(entry), data=data)
+                node.add_leaf(entry_label(entry, colours), data=data)
         if listing.get("left_out"):
-            node.add_leaf(Content.from_markup("[$text-muted]… $n more[/]", n=str(listing["left_out"])))
+            node.add_leaf(Text(f"… {listing['left_out']} more", style="dim"))
         node.expand()
 
     @on(Tree.NodeExpanded)
@@ -179,8 +194,8 @@ class FilesPane(SessionPane):
         body = self.query_one("#file-body", Static)
         body.set_classes("")
         body.update(Syntax(self._text, Syntax.guess_lexer(path, self._text[:4096]), line_numbers=True,
-                           theme="ansi_dark" if self.app.current_theme.dark else "ansi_light",
-                           background_color="default", word_wrap=False))
+                           theme=syntax_theme(self.app.current_theme.dark),
+                           background_color=self.app.current_theme.background or "default", word_wrap=False))
         shown = len(self._text.encode())
         more.update(Text(f"{shown} of {self._file_size} bytes shown · m: more") if self._next is not None else "")
 

@@ -91,10 +91,10 @@ class InfoPane(SessionPane):
             yield Sparkline([], id="info-mem")
             yield Static("Container", classes="info-heading")
             yield Static("", id="info-container")
-            yield Static("Session", classes="info-heading")
-            yield Static("", id="info-fields")
             yield Static("Proxy audit (latest)", classes="info-heading")
             yield Static("", id="info-audit")
+            yield Static("Session", classes="info-heading")
+            yield Static("", id="info-fields")
 
     def watch_session(self, old: Any, new: Any) -> None:
         if (old.id if old else None) != (new.id if new else None):

@@ -1,0 +1,30 @@
+"""`clauderon config show`: every effective value with its source, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli_harness import Cli
+
+
+def test_config_show_names_sources_and_hides_secrets(short_tmp: Path) -> None:
+    cli = Cli(short_tmp / "home", image="img:1")
+    cli.env["CLAUDERON_SERVE_PASSWORD"] = "hunter2-very-secret"
+    cli.env["CLAUDERON_TUI_PREFIX_KEY"] = "ctrl+a"
+    table = cli("config", "show").out
+    assert "hunter2-very-secret" not in table and "(set, hidden)" in table
+    rows = {r["key"]: r for r in json.loads(cli("config", "show", "--json").out)}
+    assert rows["serve.password"]["value"] == "(set, hidden)"
+    assert rows["tui.prefix_key"] == {"key": "tui.prefix_key", "value": "ctrl+a", "source": "env CLAUDERON_TUI_PREFIX_KEY"}
+    assert rows["docker.image"]["source"] == "config.toml" and rows["docker.image"]["value"] == "img:1"
+    assert rows["engine.on_exit"]["source"] == "config.toml"
+    assert rows["session.agent"]["source"] == "default"
+
+
+def test_bad_config_is_one_line_exit_1(short_tmp: Path) -> None:
+    cli = Cli(short_tmp / "home", image="img:1")
+    (cli.home / "config.toml").write_text("[docker]\nnetwork = 'wifi'\n")
+    result = cli("list", check=False)
+    assert result.code == 1 and "docker.network" in result.err
+    assert len(result.err.strip().splitlines()) == 1
