@@ -27,7 +27,7 @@ from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palett
 
 from .commands import ClauderonCommands
 from .consoles import ConsolePool
-from .formatting import as_session, not_running_message, sort_key
+from .formatting import as_session, needs_attention, not_running_message, sort_key
 from .help_text import binding_rows
 from .notifications import Attention, event_attention, session_attention
 from .screens.confirm_delete import ConfirmDeleteScreen
@@ -203,6 +203,9 @@ class ClauderonApp(App[None]):
             attention = session_attention(previous, session)
             if attention is not None:
                 self._attention(attention)
+            elif self.settings.tui.bell and previous is not None and needs_attention(session) \
+                    and not needs_attention(previous):
+                self.bell()  # failed or errored: the bell alone, the sidebar already sorts it first
             self._sessions_changed()
             if isinstance(self.screen, CreateSessionScreen):
                 self.screen.session_changed(session)

@@ -15,9 +15,11 @@ from runtime.models import AgentStatus, Session
 WAITING = (AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT)
 """Agent states that wait on the person."""
 REASON_WORDS = {
-    "checks_failed": "checks failing", "checks-failed": "checks failing", "failing_checks": "checks failing",
-    "changes_requested": "changes requested", "changes-requested": "changes requested",
+    "checks-failing": "checks failing", "changes-requested": "changes requested",
+    "conflict": "merge conflicts", "ready-to-merge": "ready to merge", "merged": "merged", "closed": "closed",
 }
+"""How the engine's `attention` reasons (`runtime.pr_watch.notifications`) read in a toast."""
+NEEDS_ACTION = {"checks-failing", "changes-requested", "conflict"}
 
 
 @dataclass(frozen=True)
@@ -61,4 +63,6 @@ def event_attention(event: dict[str, Any], sessions: dict[str, Session]) -> Atte
     reasons = [REASON_WORDS.get(str(r), str(r).replace("_", " ")) for r in event.get("reasons") or []]
     if not session_id:
         return None
-    return Attention(session_id, f"{name}: pull request needs attention", ", ".join(reasons) or "see its pull request")
+    raw = {str(r) for r in event.get("reasons") or []}
+    title = f"{name}: pull request needs attention" if raw & NEEDS_ACTION or not raw else f"{name}: pull request"
+    return Attention(session_id, title, ", ".join(reasons) or "see its pull request")

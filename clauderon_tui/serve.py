@@ -55,6 +55,9 @@ class ServeOptions:
     tls_cert: str | None
     tls_key: str | None
     session_hours: float
+    auth: str = "token"
+    """`token` (or a password, when one is configured), `password`, or `passkey`."""
+    challenge_seconds: float = 120.0
 
     @property
     def bind_url(self) -> str:
@@ -96,8 +99,18 @@ def resolve_options(settings: ServeSettings, *, host: str | None = None, port: i
         password = read_password(settings.password, settings.password_file)
     except (OSError, ValueError) as exc:
         raise ClauderonError(f"serve.password_file: {exc}") from exc
+    if settings.auth == "password" and not password:
+        raise ClauderonError("serve.auth = \"password\" needs serve.password or serve.password_file")
+    if settings.auth == "passkey":
+        from .serve_passkeys import passkey_url_problem
+
+        if password:
+            raise ClauderonError("serve.auth = \"passkey\" and a serve.password are both set: remove one")
+        if problem := passkey_url_problem(url):
+            raise ClauderonError(problem)
     return ServeOptions(host=host, port=port, public_url=url, password=password, tls_cert=tls_cert,
-                        tls_key=tls_key, session_hours=settings.session_hours)
+                        tls_key=tls_key, session_hours=settings.session_hours, auth=settings.auth,
+                        challenge_seconds=settings.passkey_challenge_seconds)
 
 
 def tab_command() -> str:
@@ -200,7 +213,10 @@ def _to_int(value: str, default: int) -> int:
 def banner(options: ServeOptions, auth: ServeAuth, engine_note: str) -> str:
     """What `clauderon serve` prints at start: where it listens and the URL to open."""
     lines = [f"clauderon serving on {options.bind_url} ({engine_note})"]
-    if auth.token:
+    if options.auth == "passkey":
+        lines += (["Open this URL to register the first passkey (it works once: keep it private):",
+                   f"    {auth.login_url}"] if auth.token else [f"Log in with a passkey at {auth.login_url}"])
+    elif auth.token:
         lines += ["Open this URL to log in (it holds the login token: keep it private):", f"    {auth.login_url}"]
     else:
         lines += [f"Log in with the configured password at {auth.login_url}"]
@@ -226,6 +242,22 @@ async def serve_until_signalled(server: ClauderonServer, engine_note: str) -> No
         await runner.cleanup()
 
 
+def make_auth(home: Any, options: ServeOptions) -> ServeAuth:
+    """The login the options ask for; passkeys live in the home (`passkeys.json`)."""
+    if options.auth == "passkey":
+        from .passkey_store import FILE_NAME, PasskeyStore, PasskeyStoreError
+        from .serve_passkeys import PasskeyAuth
+
+        try:
+            store = PasskeyStore(Path(home.root) / FILE_NAME)
+        except PasskeyStoreError as exc:
+            raise ClauderonError(str(exc)) from exc
+        return PasskeyAuth(public_url=options.public_url, store=store, session_seconds=options.session_hours * 3600,
+                           challenge_seconds=options.challenge_seconds)
+    return ServeAuth(public_url=options.public_url, password=options.password,
+                     session_seconds=options.session_hours * 3600)
+
+
 def run_serve(home: Any, loaded: Any, args: Any) -> int:
     """The `serve` command: host or join the engine, serve until a signal, then hand the engine over."""
     from runtime.engine_host import EngineHost, setup_logging, try_lock, wait_for_socket
@@ -234,8 +266,7 @@ def run_serve(home: Any, loaded: Any, args: Any) -> int:
 
     options = resolve_options(loaded.settings.serve, host=args.host, port=args.port, public_url=args.public_url,
                               tls_cert=args.tls_cert, tls_key=args.tls_key)
-    auth = ServeAuth(public_url=options.public_url, password=options.password,
-                     session_seconds=options.session_hours * 3600)
+    auth = make_auth(home, options)
     setup_logging(home, "serve")
     os.environ["CLAUDERON_HOME"] = str(home.root)  # the tabs' app processes inherit it
     server = ClauderonServer(options, auth)

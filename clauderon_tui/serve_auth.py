@@ -144,7 +144,10 @@ class ServeAuth:
     def _logged_in(self, client: str) -> web.Response:
         self.limiter.succeeded(client)
         # 303 to "/": the secret leaves the address bar and the history entry.
-        response = web.Response(status=303, headers={"Location": "/"})
+        return self.start_session(web.Response(status=303, headers={"Location": "/"}))
+
+    def start_session(self, response: web.Response) -> web.Response:
+        """Put a fresh session cookie (HttpOnly, SameSite=Strict, expiring) on `response`."""
         response.set_cookie(COOKIE_NAME, self._new_session(), httponly=True, samesite="Strict",
                             secure=self.secure_cookie, path="/", max_age=int(self.session_seconds))
         response.headers["Cache-Control"] = "no-store"
@@ -203,6 +206,14 @@ class ServeAuth:
         response.del_cookie(COOKIE_NAME, path="/")
         return response
 
+    async def handle_token_visit(self, request: web.Request, token: str) -> web.StreamResponse:
+        """`GET /?token=...` (only while a token exists): log in. Other auth modes give the token other uses."""
+        return await self._exchange(request, token)
+
+    def is_open(self, request: web.Request) -> bool:
+        """Whether the route is reachable without a session (its handler then guards itself)."""
+        return request.path == LOGIN_PATH or (request.path == "/logout" and request.method == "POST")
+
     def add_routes(self, app: web.Application) -> None:
         """The routes reachable without a session."""
         app.router.add_get(LOGIN_PATH, self.handle_login_page)
@@ -214,8 +225,8 @@ class ServeAuth:
         """Token exchange on `/?token=`, then: a session for everything, and our own Origin for `/ws`."""
         path = request.path
         if path == "/" and "token" in request.query and self.token:  # never a password in a URL
-            return await self._exchange(request, request.query["token"])
-        if path == LOGIN_PATH or (path == "/logout" and request.method == "POST"):
+            return await self.handle_token_visit(request, request.query["token"])
+        if self.is_open(request):
             return await handler(request)
         if not self.has_session(request):
             if path == "/" and request.method == "GET":

@@ -54,11 +54,12 @@ PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 
 def transcript_files(agent_home: Path, agent: str) -> list[Path]:
     """The agent's transcripts inside its home (no symlinks, nothing resolving outside), newest last."""
-    if agent == "claude":
-        found = claude_transcripts(agent_home)
-    elif agent == "codex":
-        found = codex_transcripts(agent_home)
-    else:
+    finder = {"claude": claude_transcripts, "codex": codex_transcripts}.get(agent)
+    if finder is None:
+        return []
+    try:
+        found = finder(agent_home)
+    except OSError:  # a file went away between listing and sorting: the next poll sees the new state
         return []
     home = os.path.realpath(agent_home)
     return [p for p in found if _inside(home, os.path.realpath(p))]
@@ -309,8 +310,14 @@ def add_transcript_routes(server: "ApiServer") -> None:
         session = engine.require_known(request.match_info["ref"])
         stream = engine.stream(session.id)  # 409 when the terminal is not live
         agent_home = engine.home.agent_home(session.id)
-        uploads = [await asyncio.to_thread(store_upload, image, agent_home, sandboxed=session.backend != "local")
-                   for image in images]
+        uploads = []
+        try:
+            for image in images:
+                uploads.append(await asyncio.to_thread(store_upload, image, agent_home, sandboxed=session.backend != "local"))
+        except ClauderonError:  # one refused image: the message is not sent, so none of its copies stay
+            for upload in uploads:
+                upload.host_path.unlink(missing_ok=True)
+            raise
         paths = [u.agent_path for u in uploads]
         async with chat_locks.setdefault(session.id, asyncio.Lock()):  # one message's paste and Enter together
             bracketed = stream.emulator.bracketed_paste

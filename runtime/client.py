@@ -274,6 +274,7 @@ class EngineClient:
         try:
             ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=64 * 1024 * 1024)
         except aiohttp.WSServerHandshakeError as exc:
+            await self.transcript(ref, limit=1)  # raises the engine's own reason (unknown session, no transcript)
             raise ClauderonError(f"no live transcript for {ref} (HTTP {exc.status})", status=exc.status) from exc
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise EngineUnavailable(f"no engine is answering at {self.home.socket_path}") from exc

@@ -127,6 +127,12 @@ class ServeSettings(Section):
     """PEM private key of `tls_cert`."""
     session_hours: float = 12.0
     """Hours a browser login lasts before the token or password is asked again."""
+    auth: Literal["token", "password", "passkey"] = "token"
+    """How browsers log in: `token` (the printed one-time URL; a configured password still wins, as before),
+    `password` (`password` or `password_file` required), or `passkey` (the printed token registers the first
+    passkey once; then only passkeys log in). Passkeys need https or `http://localhost`."""
+    passkey_challenge_seconds: float = 120.0
+    """How long a passkey prompt (a WebAuthn challenge) stays valid; each challenge is also single-use."""
 
 
 class InjectionRuleSettings(Section):

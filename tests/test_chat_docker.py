@@ -20,7 +20,6 @@ import pytest
 
 from runtime.client import EngineClient
 from runtime.home import Home
-from tests.conftest import TEST_AGENT_IMAGE  # noqa: F401 - the docker gate checks this image
 from tests.fakes.anthropic import FakeAnthropic, TextReply
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture
 

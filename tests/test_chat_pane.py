@@ -120,14 +120,14 @@ async def test_tool_call_expands_to_input_and_result(tmp_path: Path) -> None:
         pane = app.query_one(ChatPane)
         await shown(pilot, pane, 7)
         call = pane.query(ToolCallMessage).first()
-        result = call.query_one(".tool-result", Static)
         assert call.collapsed
         pane.log_view.scroll_to_widget(call, top=True, animate=False)
         await pilot.pause()
         await pilot.click(call.query_one("CollapsibleTitle"))
         await wait_until(pilot, lambda: not call.collapsed, "expanded")
-        assert call.message.result and call.message.result.strip()[:20] in str(result.render())
-        assert call.message.input["command"] in str(call.query_one(".tool-input", Static).render())
+        body = str(call.query_one(".tool-body", Static).render())
+        assert call.message.result and call.message.result.strip()[:20] in body
+        assert call.message.input["command"] in body and call.query_one(".tool-body").region.height >= 3
 
 
 async def test_earlier_pages_load_at_the_top(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +142,7 @@ async def test_earlier_pages_load_at_the_top(tmp_path: Path, monkeypatch: pytest
         assert len(pane.message_widgets) == 40 and not pane.at_beginning
         assert pane.message_widgets[-1].message.text == "answer 129"
         while not pane.at_beginning:
-            before = len(pane.message_widgets)
+            before, first = len(pane.message_widgets), pane.message_widgets[0]
             await wait_until(pilot, lambda: pane.log_view.scroll_y > 0, "the view scrolled to its end or its place")
             pane.log_view.scroll_home(animate=False)
             await wait_until(pilot, lambda: len(pane.message_widgets) > before, "an earlier page")
@@ -152,8 +152,10 @@ async def test_earlier_pages_load_at_the_top(tmp_path: Path, monkeypatch: pytest
                          for line in lines]
         assert [c for c in client.calls if c[0] == "transcript"][0][1][1] == "t.jsonl:" + str(
             sum(len(json.dumps(line)) + 1 for line in lines[:90]))
-        # The place is kept: the view did not jump back to the very top after the last page.
-        assert pane.log_view.scroll_y > 0
+        # The place is kept: the view goes back to where it was, not to the very top, after the last page.
+        log = pane.log_view
+        await wait_until(pilot, lambda: log.scroll_y > 0 and log.region.y <= first.region.y < log.region.y + 3,
+                         "the message that was first to stay at the top of the view")
 
 
 async def test_live_append_pairs_a_result_that_comes_later(tmp_path: Path) -> None:
@@ -280,3 +282,46 @@ async def test_a_shell_session_says_it_has_no_transcript(tmp_path: Path) -> None
         pane.session_ref = "chatty"  # switching sessions follows the other transcript
         await shown(pilot, pane, 1)
         assert not pane.status_is_error and not pane.query(Collapsible)
+
+
+async def test_the_workbench_chat_tab_follows_the_selected_session(tmp_path: Path) -> None:
+    from tests.fake_engine import fake_app, sample_sessions
+
+    client = FakeEngineClient(sample_sessions())
+    client.set_transcript("fix-login-bug", write_lines(tmp_path / "t.jsonl", claude_lines()))
+    app = fake_app(client)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: app.sessions and app.selected_id, "snapshot")
+        app.show_session(client._find("fix-login-bug").id)
+        await pilot.pause()
+        pane = app.query_one(ChatPane)
+        await pilot.press("A")  # from the session list
+        await wait_until(pilot, lambda: app.workbench.shown == "chat", "the chat tab")
+        await shown(pilot, pane, 7)
+        assert pane.session_ref == client._find("fix-login-bug").id
+        await wait_until(pilot, lambda: isinstance(app.focused, ChatInput), "the message box focused")
+        await pilot.press("o", "k", "enter")
+        await wait_until(pilot, lambda: ("chat", (pane.session_ref, "ok", [])) in client.calls, "the chat call")
+        # Another session: its (missing) transcript replaces this one.
+        app.show_session(client._find("add-dark-mode").id)
+        await wait_until(pilot, lambda: pane.message_widgets == [] and "no transcript yet" in pane.status_text,
+                         "the other session's empty chat")
+
+
+def test_snapshot_of_each_kind_with_a_tool_call_open(snap_compare, tmp_path: Path) -> None:
+    client = client_with(write_lines(tmp_path / "t.jsonl", [*claude_lines(), {"type": "nonsense"}]))
+    with (tmp_path / "t.jsonl").open("a") as handle:
+        handle.write("{broken\n")
+
+    async def run_before(pilot) -> None:
+        pane = pilot.app.query_one(ChatPane)
+        await shown(pilot, pane, 7)
+        call = pane.query(ToolCallMessage).first()
+        call.collapsed = False
+        pane.attachments = ("/home/dev/shots/screen.png",)
+        await pilot.pause()
+        pane.log_view.scroll_end(animate=False)
+        pilot.app.set_focus(None)  # no blinking cursor in the picture
+        await pilot.pause()
+
+    assert snap_compare(ChatApp(client, "chatty"), terminal_size=(100, 36), run_before=run_before)

@@ -113,6 +113,8 @@ async def test_shell_sessions_have_no_transcript_and_chat_types_into_the_termina
         with pytest.raises(ClauderonError, match="keeps no transcript") as err:
             await client.transcript("sh")
         assert err.value.status == 409
+        with pytest.raises(ClauderonError, match="keeps no transcript"):
+            await anext(client.transcript_live("sh"))
         await wait_screen(client, "sh", "worktrees/sh")  # the prompt
         answer = await client.chat("sh", "echo chat-$((40+2))")
         assert answer["ok"] and answer["images"] == []
@@ -134,6 +136,8 @@ async def test_shell_sessions_have_no_transcript_and_chat_types_into_the_termina
             with pytest.raises(ClauderonError, match=reason) as err:
                 await client.chat("sh", "echo never", [str(bad)])
             assert err.value.status == 400
+        with pytest.raises(ClauderonError, match="symbolic link"):  # a good image before a bad one is not kept
+            await client.chat("sh", "echo never", [str(image), str(link)])
         assert len(list(uploads.iterdir())) == 1
         with pytest.raises(ClauderonError, match="nothing to send"):
             await client.chat("sh", "  ")

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
 from clauderon_tui.widgets.diff import DiffPane
 from clauderon_tui.widgets.files import FilesPane
 from clauderon_tui.widgets.info import InfoPane
+from clauderon_tui.widgets.terminal import TerminalView
 from tests.fake_engine import fake_app, wait_until
+from tests.test_tui_snapshots import TERMINAL_BYTES
 from tests.workbench_fixtures import SESSION_ID, info_answers, workbench_client
 
 SIZE = (120, 36)
@@ -68,9 +70,17 @@ def test_info_tab(snap_compare, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("theme", ["clauderon-dark", "clauderon-light", "clauderon-contrast"])
 def test_main_screen_theme(snap_compare, tmp_path: Path, theme: str) -> None:
-    async def run_before(pilot) -> None:
-        await wait_until(pilot, lambda: len(pilot.app.sidebar.shown_ids) == 6, "the sessions")
-        await pilot.pause()
+    """The main screen with a terminal showing all 16 colours, so each theme's palette is in the picture."""
+    client = workbench_client(tmp_path)
+    client.screens[SESSION_ID] = TERMINAL_BYTES
+    app = fake_app(client, tui={"theme": theme})
 
-    app = fake_app(workbench_client(tmp_path), tui={"theme": theme})
+    async def run_before(pilot) -> None:
+        await _select(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.focused, TerminalView) and app.terminal.channel is not None
+                         and app.terminal.emulator is not None and not app.terminal.channel.pending
+                         and "cursor here" in app.terminal.emulator.text(), "the fixed bytes")
+        await pilot.pause(0.1)
+
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

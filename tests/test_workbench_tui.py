@@ -95,6 +95,11 @@ async def test_files_tab_shows_marks_highlighted_text_and_binary(tmp_path: Path)
         await wait_until(pilot, lambda: "binary file" in _text(body), "the binary notice")
         assert "PNG" not in _text(body)
 
+        # Another session (its worktree gone): the old file goes, the engine's reason shows.
+        app.show_session("id-add-dark-")
+        await wait_until(pilot, lambda: "worktree of add-dark-mode is gone" in _text(body), "the other session")
+        assert not files.tree.root.children and files._path is None
+
 
 async def test_a_planted_link_to_a_host_file_shows_an_error_not_the_file(tmp_path: Path) -> None:
     secret = tmp_path / "host-secret"
@@ -205,7 +210,7 @@ async def test_attention_toast_bell_and_sidebar_mark_until_viewed(tmp_path: Path
 
         # The engine's pull-request attention event notifies too.
         app.client.emit({"type": "attention", "session_id": "id-add-dark-", "name": "add-dark-mode",
-                         "reasons": ["checks_failed", "changes_requested"]})
+                         "reasons": ["checks-failing", "changes-requested"]})
         await wait_until(pilot, lambda: rings == [1, 1], "the second bell")
         toast = [n for n in app._notifications][-1]
         assert toast.title == "add-dark-mode: pull request needs attention"

@@ -8,7 +8,6 @@ to its transcript, which comes back here through the live tail. Nothing is echoe
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from textual import events, on, work
@@ -26,7 +25,7 @@ from runtime.transcripts import Message
 
 from .chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
 
-PAGE_LINES = 200
+PAGE_LINES = 100
 """Transcript lines per page (the first page and each earlier one)."""
 RETRY_SECONDS = 2.0
 """Wait before reopening a live tail that ended (engine restart, session restart)."""

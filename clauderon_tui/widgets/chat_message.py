@@ -11,7 +11,8 @@ from typing import Any
 
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from rich.markdown import Markdown as RichMarkdown
+from textual.widgets import Collapsible, Static
 
 from runtime.transcripts import Message
 
@@ -64,20 +65,25 @@ class UserMessage(Static):
         self.message = message
 
 
-class AssistantMessage(Markdown):
-    """The agent's reply, as markdown."""
+class AssistantMessage(Static):
+    """The agent's reply, rendered as markdown (Rich's renderer: one widget per reply, cheap to mount by
+    the hundred, where Textual's `Markdown` mounts a widget per block)."""
 
     DEFAULT_CSS = """
     AssistantMessage {
         margin: 1 0 0 0;
         padding: 0 1;
-        background: transparent;
     }
     """
 
     def __init__(self, message: Message) -> None:
-        super().__init__(message.text)
+        super().__init__(RichMarkdown(message.text, hyperlinks=False))
         self.message = message
+
+    @property
+    def source(self) -> str:
+        """The markdown text shown."""
+        return self.message.text
 
 
 class ErrorMessage(Static):
@@ -127,18 +133,15 @@ class ToolCallMessage(Collapsible):
         border-top: none;
         padding-bottom: 0;
         background: $boost;
-        .tool-input { color: $text-muted; }
-        .tool-result { margin-top: 1; }
         &.-error CollapsibleTitle { color: $text-error; }
-        &.-error .tool-result { color: $text-error; }
+        &.-error .tool-body { color: $text-error; }
     }
     """
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self._input = Static(literal(_pretty(message.input)), classes="tool-input")
-        self._result = Static(literal(""), classes="tool-result")
-        super().__init__(self._input, self._result, title=literal(self._title_text()), collapsed=True)  # type: ignore[arg-type]
+        self._body = Static(classes="tool-body")
+        super().__init__(self._body, title=literal(self._title_text()), collapsed=True)  # type: ignore[arg-type]
         self._show_result()
 
     @property
@@ -156,8 +159,11 @@ class ToolCallMessage(Collapsible):
         self._show_result()
 
     def _show_result(self) -> None:
+        # One widget for input and result (styled apart): a page mounts dozens of these.
         result = self.message.result
-        self._result.update(literal("(running…)" if result is None else (result or "(no output)")))
+        shown = "(running…)" if result is None else (result or "(no output)")
+        body = Content.assemble((_pretty(self.message.input), "dim"), "\n\n", shown)
+        self._body.update(body)
         self.set_class(self.message.is_error, "-error")
 
     def _title_text(self) -> str:

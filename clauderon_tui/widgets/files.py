@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
@@ -81,6 +81,7 @@ class FilesPane(SessionPane):
         self._text = ""
         self._next: int | None = None
         self._file_size = 0
+        self._file_session: str | None = None
 
     def compose(self) -> ComposeResult:
         tree: Tree[dict[str, Any]] = Tree("worktree", id="file-tree")
@@ -97,7 +98,12 @@ class FilesPane(SessionPane):
         return self.query_one("#file-tree", Tree)
 
     def reload(self) -> None:
-        """Read the worktree's top directory again (the shown file stays)."""
+        """Read the worktree's top directory again (the shown file stays while the session does)."""
+        if self._path is not None and (self.session is None or self.session.id != self._file_session):
+            self._path, self._text, self._next = None, "", None
+            self.query_one("#file-title", Static).update("")
+            self.query_one("#file-more", Static).update("")
+            self._show_message("Pick a file on the left.", "-muted")
         tree = self.tree
         tree.clear()
         tree.root.data = {"path": "", "kind": "dir", "loaded": False}
@@ -155,6 +161,7 @@ class FilesPane(SessionPane):
     def open_file(self, path: str) -> None:
         """Show the first page of a worktree file."""
         self._path, self._text, self._next, self._file_size = path, "", 0, 0
+        self._file_session = self.session.id if self.session else None
         self.query_one("#file-title", Static).update(Content.from_markup("[b]$path[/]", path=path))
         self._load_page()
 
