@@ -378,7 +378,8 @@ class ClauderonApp(App[None]):
         if session.status == Status.RUNNING:
             if self.terminal.channel is None:  # its console failed before: try again
                 self._show_selected()
-            self.terminal.focus()
+            # At once, not deferred like `Widget.focus`: keys typed right after Enter belong to the program.
+            self.set_focus(self.terminal)
         else:
             self.notify(not_running_message(session), severity="warning")
 

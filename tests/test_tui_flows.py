@@ -352,3 +352,16 @@ async def test_keys_in_one_burst_after_prefix_leave_go_to_the_sidebar() -> None:
             app.post_message(events.Key(key, char))
         await wait_until(pilot, lambda: app.query_one("#search").display, "the search box")
         assert bytes(app.client.console_for("fix-login-bug").received) == b""
+
+
+async def test_keys_typed_right_after_enter_reach_the_program() -> None:
+    """No pause between Enter on a session and typing: the terminal must already have the keys."""
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.show_session(app.client._find("fix-login-bug").id)
+        await pilot.pause()
+        await pilot.press("enter", "e", "c", "h", "o")
+        await wait_until(pilot, lambda: app.client._find("fix-login-bug").id in app.client.consoles, "the console")
+        console = app.client.console_for("fix-login-bug")
+        await wait_until(pilot, lambda: bytes(console.received) == b"echo", "the keys at the program")
