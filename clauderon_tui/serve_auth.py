@@ -163,8 +163,10 @@ class ServeAuth:
         what = "password" if self.password else "token (printed by `clauderon serve`)"
         body = LOGIN_HTML.format(what=html.escape(what), error=html.escape(error),
                                  kind="password" if self.password else "text")
+        # same-origin, not no-referrer: under no-referrer the form's POST carries `Origin: null` and
+        # handle_login_form refuses it as foreign (the form could never log in from a browser).
         return web.Response(status=status, text=body, content_type="text/html",
-                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin",
                                      "X-Frame-Options": "DENY",
                                      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                      "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"})
@@ -244,7 +246,7 @@ LOGIN_HTML = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <link rel="icon" href="data:,">
 <title>clauderon</title>
 <style>

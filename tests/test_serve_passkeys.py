@@ -405,3 +405,26 @@ async def test_real_serve_registers_into_the_home_and_closes_registration_on_res
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+# ---------------------------------------------------------------------- the password form, in a browser
+async def test_the_password_login_form_posts_our_origin_from_a_real_browser(chromium: Chromium) -> None:
+    """Regression: under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` with a form POST, and the
+    Origin check on POST /login refused the password form (found while wiring the passkey pages' forms)."""
+    from clauderon_tui.serve_auth import ServeAuth
+
+    port = free_port()
+    public = f"http://localhost:{port}"
+    auth = ServeAuth(public_url=public, password="correct horse")
+    options = ServeOptions(host="127.0.0.1", port=port, public_url=public, password="correct horse", tls_cert=None,
+                           tls_key=None, session_hours=1.0)
+    runner = await ClauderonServer(options, auth, command=STAND_IN).start()
+    try:
+        tab = await chromium.tab()
+        await tab.page.goto(f"{public}/login")
+        await tab.page.fill("#secret", "correct horse")
+        async with tab.page.expect_navigation(url=f"{public}/"):
+            await tab.page.click("button[type=submit]")
+        assert await tab.session_cookie() is not None
+    finally:
+        await runner.cleanup()
