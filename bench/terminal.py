@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import shutil
@@ -188,6 +189,8 @@ class UiResult:
     consumed: int
     """Bytes the shown session's emulator was fed."""
     seconds: float
+    gc_pauses: list[float]
+    """Durations (s) of the garbage collector's full (generation 2) collections while sampling."""
 
 
 async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
@@ -248,42 +251,58 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
             last_frame = now
 
     app._display = display  # type: ignore[method-assign]
-    async with app.run_test(size=UI_SIZE) as pilot:
-        for _ in range(500):
-            if app.terminal.channel is not None and app.terminal.channel.state == "live":
-                break
-            await pilot.pause(0.01)
-        channel = app.terminal.channel
-        assert channel is not None and channel.state == "live", "the flood session's console never attached"
-        fed = 0
-        original_pump = channel.pump
+    gc_pauses: list[float] = []
+    gc_started = 0.0
 
-        def pump(budget: int = FEED_CHUNK_UI) -> bool:
-            nonlocal fed
-            before = len(channel.pending)
-            result = original_pump(budget)
-            fed += before - len(channel.pending)
-            return result
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        nonlocal gc_started
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            gc_started = time.perf_counter()
+        elif sampling:
+            gc_pauses.append(time.perf_counter() - gc_started)
 
-        channel.pump = pump  # type: ignore[method-assign]
-        last_tick = time.perf_counter()
+    gc.callbacks.append(on_gc)
+    try:
+        async with app.run_test(size=UI_SIZE) as pilot:
+            for _ in range(500):
+                if app.terminal.channel is not None and app.terminal.channel.state == "live":
+                    break
+                await pilot.pause(0.01)
+            channel = app.terminal.channel
+            assert channel is not None and channel.state == "live", "the flood session's console never attached"
+            fed = 0
+            original_pump = channel.pump
 
-        def tick() -> None:
-            nonlocal last_tick
-            now = time.perf_counter()
-            if sampling:
-                ticks.append(now - last_tick)
-            last_tick = now
+            def pump(budget: int = FEED_CHUNK_UI) -> bool:
+                nonlocal fed
+                before = len(channel.pending)
+                result = original_pump(budget)
+                fed += before - len(channel.pending)
+                return result
 
-        app.set_interval(TICK, tick)
-        sampling = True
-        start = time.perf_counter()
-        await asyncio.sleep(seconds)
-        elapsed = time.perf_counter() - start
-        sampling = False
-        consumed = fed
-        await pilot.press("ctrl+q")
-    return UiResult("flood" if data is not None else "idle", ticks, frames, consumed, elapsed)
+            channel.pump = pump  # type: ignore[method-assign]
+            last_tick = time.perf_counter()
+
+            def tick() -> None:
+                nonlocal last_tick
+                now = time.perf_counter()
+                if sampling:
+                    ticks.append(now - last_tick)
+                last_tick = now
+
+            app.set_interval(TICK, tick)
+            sampling = True
+            start = time.perf_counter()
+            await asyncio.sleep(seconds)
+            elapsed = time.perf_counter() - start
+            sampling = False
+            consumed = fed
+            await pilot.press("ctrl+q")
+    finally:
+        gc.callbacks.remove(on_gc)
+    return UiResult("flood" if data is not None else "idle", ticks, frames, consumed, elapsed, gc_pauses)
 
 
 def run_ui(size: int, seconds: float) -> list[str]:
@@ -305,6 +324,11 @@ def run_ui(size: int, seconds: float) -> list[str]:
     lines.append(f"{'frame gap med / p99':22} {stats(idle.frames):>22} {stats(flood.frames):>22}")
     lines.append(f"{'frames per second':22} {len(idle.frames) / idle.seconds:22.1f} "
                  f"{len(flood.frames) / flood.seconds:22.1f}")
+    def pauses(result: UiResult) -> str:
+        worst = f", max {max(result.gc_pauses) * 1e3:.0f} ms" if result.gc_pauses else ""
+        return f"{len(result.gc_pauses)}{worst}"
+
+    lines.append(f"{'full GC pauses':22} {pauses(idle):>22} {pauses(flood):>22}")
     lines.append(f"{'view consumed':22} {idle.consumed / idle.seconds / 1e6:18.2f}MB/s "
                  f"{flood.consumed / flood.seconds / 1e6:18.2f}MB/s")
     return lines

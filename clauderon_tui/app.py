@@ -73,11 +73,14 @@ class ClauderonApp(App[None]):
     ]
 
     def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None,
-                 themes_dir: Path | None = None, persist_theme: Callable[[str], None] | None = None) -> None:
+                 themes_dir: Path | None = None, persist_theme: Callable[[str], None] | None = None,
+                 engine_ready: Callable[[], None] | None = None) -> None:
         """`themes_dir` holds user themes (`CLAUDERON_HOME/themes`); `persist_theme(name)` saves a theme
-        chosen in the palette (the CLI passes one writing `[tui] theme` to config.toml)."""
+        chosen in the palette (the CLI passes one writing `[tui] theme` to config.toml). `engine_ready`
+        blocks until an in-process engine this app hosts has booted (it boots while the app draws)."""
         super().__init__()
         self.client = client
+        self.engine_ready = engine_ready
         self.settings = settings
         self.clock = clock or time.time
         self.sessions: dict[str, Session] = {}
@@ -161,6 +164,8 @@ class ClauderonApp(App[None]):
     @work(exclusive=True, group="engine-events")
     async def _follow_engine(self) -> None:
         try:
+            if self.engine_ready is not None:
+                await asyncio.to_thread(self.engine_ready)
             await self.client.connect()
         except Exception as exc:  # shown; the event stream below keeps trying by itself
             self.notify(str(exc) or exc.__class__.__name__, title="engine", severity="error", timeout=10)
@@ -522,9 +527,11 @@ class ClauderonApp(App[None]):
 
 
 async def run_app(client: Any, settings: Settings, *, themes_dir: Path | None = None,
-                  persist_theme: Callable[[str], None] | None = None) -> None:
+                  persist_theme: Callable[[str], None] | None = None,
+                  engine_ready: Callable[[], None] | None = None) -> None:
     """Run the app until the person quits (`asyncio.run(run_app(client, settings))`).
 
     The app connects the client on mount and closes its consoles and the client on the way out.
     """
-    await ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme).run_async()
+    await ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme,
+                       engine_ready=engine_ready).run_async()

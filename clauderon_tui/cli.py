@@ -19,7 +19,7 @@ from runtime.engine_host import EngineHost, engine_running, setup_logging, spawn
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.requests import parse_env_pair
-from runtime.settings import LoadedSettings, load_settings
+from runtime.settings import LoadedSettings, load_settings, save_setting
 
 from . import cli_format as fmt
 
@@ -274,7 +274,7 @@ def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) ->
     fd = None if client_only else try_lock(home)
     if fd is not None:
         host = EngineHost(home, loaded, fd)
-        host.start()
+        host.launch()  # boots while the app draws its first frame; the app waits for it to connect
     elif not home.socket_path.exists():
         wait_for_socket(home)
 
@@ -287,10 +287,9 @@ def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) ->
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, leave)
     try:
-        from runtime.settings import save_setting
-
         asyncio.run(run_app(EngineClient(home), loaded.settings, themes_dir=home.themes,
-                            persist_theme=lambda name: save_setting(home, "tui", "theme", name)))
+                            persist_theme=lambda name: save_setting(home, "tui", "theme", name),
+                            engine_ready=host.wait_ready if host is not None else None))
     finally:
         if host is not None:
             finish_host(host, loaded)

@@ -71,7 +71,16 @@ class EngineHost:
         self._thread = threading.Thread(target=self._run, name="clauderon-engine", daemon=True)
 
     def start(self, timeout: float = 60.0) -> None:
+        """Boot the engine and wait until it serves its socket."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Boot the engine on its thread and return at once (the app draws its first frame meanwhile)."""
         self._thread.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until the engine serves its socket; raises `ClauderonError` if it failed to boot."""
         if not self._ready.wait(timeout):
             raise ClauderonError(f"the engine did not start within {timeout:.0f}s; see {self.home.logs / 'engine.log'}")
         if self._error is not None:
