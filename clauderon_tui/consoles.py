@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,39 @@ log = logging.getLogger(__name__)
 
 FEED_CHUNK = 32 * 1024
 """Most bytes fed to an emulator in one go (per refresh tick for the shown session)."""
+FEED_SLICE = 4 * 1024
+FEED_SECONDS = 0.012
+"""Feeding stops after this long even below `FEED_CHUNK`: a frame's budget, whatever the output rate."""
+
+
+class OutputQueue:
+    """Output not yet fed to an emulator: chunks in arrival order, taken from the front in O(taken)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._chunks: deque[bytes] = deque([data] if data else [])
+        self._size = len(data)
+
+    def __iadd__(self, data: bytes) -> "OutputQueue":
+        if data:
+            self._chunks.append(bytes(data))
+            self._size += len(data)
+        return self
+
+    def __len__(self) -> int:
+        return self._size
+
+    def take(self, limit: int) -> bytes:
+        """Up to `limit` bytes from the front."""
+        out = bytearray()
+        while self._chunks and len(out) < limit:
+            chunk = self._chunks.popleft()
+            room = limit - len(out)
+            if len(chunk) > room:
+                self._chunks.appendleft(chunk[room:])
+                chunk = chunk[:room]
+            out += chunk
+        self._size -= len(out)
+        return bytes(out)
 MAX_OPEN = 8
 """Consoles kept open at once."""
 
@@ -34,7 +68,7 @@ class ConsoleChannel:
         self.scrollback = scrollback
         self.connection: Any = None
         self.emulator: TerminalEmulator | None = None
-        self.pending = bytearray()
+        self.pending = OutputQueue()
         self.state = "connecting"
         """"connecting", "live", "ended" or "error"."""
         self.error: str | None = None
@@ -80,7 +114,7 @@ class ConsoleChannel:
         """A fresh emulator of the connection's size, fed from its snapshot."""
         self.emulator = TerminalEmulator(self.connection.cols, self.connection.rows,
                                          scrollback=self.scrollback, on_reply=None)
-        self.pending = bytearray(self.connection.snapshot)
+        self.pending = OutputQueue(self.connection.snapshot)
         self.generation += 1
 
     async def _read_loop(self) -> None:
@@ -131,12 +165,17 @@ class ConsoleChannel:
             self.on_data()
 
     def pump(self, budget: int = FEED_CHUNK) -> bool:
-        """Feed at most `budget` queued bytes to the emulator; True if anything was fed."""
+        """Feed at most `budget` queued bytes (and at most `FEED_SECONDS`) to the emulator; True if
+        anything was fed."""
         if not self.pending or self.emulator is None:
             return False
-        chunk = bytes(self.pending[:budget])
-        del self.pending[:budget]
-        self.emulator.feed(chunk)
+        started, fed = time.perf_counter(), 0
+        while self.pending and fed < budget:
+            piece = self.pending.take(min(FEED_SLICE, budget - fed))
+            self.emulator.feed(piece)
+            fed += len(piece)
+            if time.perf_counter() - started > FEED_SECONDS:
+                break
         return True
 
     def detach(self) -> None:

@@ -249,3 +249,17 @@ async def test_resize_by_another_viewer_is_followed_in_stream_order() -> None:
         await wait_until(pilot, lambda: (terminal.emulator.cols, terminal.emulator.rows) == (50, 12), "the resize")
         # Text printed before the resize was laid out at the old width (one row of 66 characters).
         assert terminal.emulator.text().splitlines()[0].startswith("beforexxx")
+
+
+def test_output_queue_takes_from_the_front_in_order() -> None:
+    from clauderon_tui.consoles import OutputQueue
+
+    queue = OutputQueue(b"abc")
+    queue += b"defg"
+    queue += b""
+    assert len(queue) == 7
+    assert queue.take(2) == b"ab"
+    assert queue.take(3) == b"cde"
+    assert len(queue) == 2 and bool(queue)
+    assert queue.take(10) == b"fg"
+    assert not queue and queue.take(5) == b""
