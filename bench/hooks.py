@@ -128,7 +128,7 @@ async def _measure(home: Home, repo: Path, events: int) -> list[str]:
         return (f"  {name:38} median {_percentile(values, 50) * 1e3:7.1f} ms  p99 {_percentile(values, 99) * 1e3:7.1f} ms"
                 f"  max {max(values) * 1e3:7.1f} ms  (n={len(values)})")
 
-    return [f"hook -> sidebar event latency, local shell session, real engine process (goal: p99 <= 250 ms)",
+    return ["hook -> sidebar event latency, local shell session, real engine process (goal: p99 <= 250 ms)",
             row("GET /api/v1/health over the socket", health),
             row("hook POST via proxy -> session event", hooks),
             f"  hook HTTP answers: {codes}"]

@@ -110,3 +110,23 @@ def not_running_message(session: Session) -> str:
     if session.status == Status.ARCHIVED:
         return f"{session.name} is archived. Press a to unarchive it."
     return f"{session.name} is stopped. Press r to restart it."
+
+
+PR_STAGES: dict[str, tuple[str, str]] = {
+    "ready-to-merge": ("✓", "$success"),
+    "blocked": ("✗", "$error"),
+    "changes-requested": ("↺", "$warning"),
+    "needs-review": ("●", "$warning"),
+    "working": ("●", "$secondary"),
+    "merged": ("merged", "$accent"),
+    "closed": ("closed", "$text-muted"),
+}
+"""Mark and theme colour for each pull-request stage (see `runtime/pr_watch.py`)."""
+
+
+def pr_badge(pr: dict[str, Any] | None) -> tuple[str, str] | None:
+    """`("#12 ✓", "$success")` for a session's stored PR state; None without a PR."""
+    if not pr or pr.get("number") is None:
+        return None
+    mark, colour = PR_STAGES.get(str(pr.get("stage") or ""), ("●", "$text-muted"))
+    return f"#{pr['number']} {mark}", colour

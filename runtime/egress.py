@@ -33,6 +33,11 @@ class Egress:
         self.service = ProxyService(home, settings, listen_hosts=listen_hosts)
         self.error: str | None = None
 
+    def add_listen_host(self, host: str) -> None:
+        """Also listen on `host` (before `start`)."""
+        if host not in self.service.listen_hosts:
+            self.service.listen_hosts = (*self.service.listen_hosts, host)
+
     def start(self) -> None:
         try:
             self.service.start()

@@ -80,10 +80,21 @@ class Engine:
         """Reconcile the store with what the backends run, then attach a stream to every running session."""
         if self.store.recovered_from is not None:
             log.warning("store was recovered; re-adopting this home's containers the store does not know")
+        await self._listen_on_bridge()
         await asyncio.to_thread(self.egress.start)
         install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
         await self._reconcile()
         self.landing.start()
+
+    async def _listen_on_bridge(self) -> None:
+        """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
+        docker = self.backends.get("docker")
+        bridge_gateway = getattr(docker, "bridge_gateway", None)
+        if bridge_gateway is None or not (await docker.available())[0]:
+            return
+        gateway = await bridge_gateway()
+        if gateway:
+            self.egress.add_listen_host(gateway)
 
     async def stop(self) -> None:
         """Detach from every session (they keep running) and stop background work."""

@@ -114,9 +114,9 @@ class DockerBackend(Backend):
             raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(NETWORK_MODES)}")
         if mode != "auto":
             return mode
-        return "bridge" if await self._bridge_gateway() else "host"
+        return "bridge" if await self.bridge_gateway() else "host"
 
-    async def _bridge_gateway(self) -> str | None:
+    async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
         import docker.errors
 
@@ -135,7 +135,7 @@ class DockerBackend(Backend):
     async def network_report(self) -> str:
         """One line for `clauderon doctor` saying what `auto` networking resolves to and why."""
         try:
-            gateway = await self._bridge_gateway()
+            gateway = await self.bridge_gateway()
         except ClauderonError as exc:
             return exc.message
         if gateway:
