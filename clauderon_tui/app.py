@@ -33,6 +33,7 @@ from .notifications import Attention, event_attention, session_attention
 from .screens.confirm_delete import ConfirmDeleteScreen
 from .screens.create import CreateSessionScreen
 from .screens.help import HelpScreen
+from .screens.landing import MergeChoice, MergeScreen, OpenPrScreen
 from .screens.switcher import SessionSwitcher
 from .widgets.compact_bar import CompactBar
 from .widgets.health_bar import HealthBar
@@ -503,6 +504,55 @@ class ClauderonApp(App[None]):
         if session is not None:
             mode = "read-only" if session.access_mode == "read-write" else "read-write"
             self._call_engine(f"access mode {mode}", session, "set_access_mode", mode)
+
+    def action_push(self) -> None:
+        """Push the selected session's branch to GitHub."""
+        session = self._selected()
+        if session is not None:
+            self._land(session, "push", "pushing", {})
+
+    def action_open_pr(self) -> None:
+        """Ask draft or not, then push and open a pull request for the selected session."""
+        session = self._selected()
+        if session is None:
+            return
+        def chosen(draft: bool | None) -> None:
+            if draft is not None:
+                self._land(session, "open_pr", "opening a pull request for", {"draft": draft})
+        self.push_screen(OpenPrScreen(session), chosen)
+
+    def action_merge(self) -> None:
+        """Ask how (squash, merge or rebase; delete the branch or not), then merge the selected session's PR."""
+        session = self._selected()
+        if session is None:
+            return
+        def chosen(choice: MergeChoice | None) -> None:
+            if choice is not None:
+                self._land(session, "merge", "merging",
+                           {"method": choice.method, "delete_branch": choice.delete_branch})
+        self.push_screen(MergeScreen(session), chosen)
+
+    @work(group="landing")
+    async def _land(self, session: Session, method: str, verb: str, options: dict[str, Any]) -> None:
+        """One landing call (`push`, `open_pr`, `merge`) with a progress toast, then its result or its error."""
+        self.notify(f"{verb} {session.name}…", timeout=3)
+        try:
+            result = await getattr(self.client, method)(session.id, **options)
+        except Exception as exc:  # shown, never raised: the engine's one line says what to do
+            if not isinstance(exc, ClauderonError):
+                log.exception("%s failed", method)
+            self.notify(str(exc) or exc.__class__.__name__, title=f"{verb} {session.name}", severity="error",
+                        timeout=10)
+            return
+        if method == "push":
+            message = f"pushed {result.get('branch') or session.branch} ({str(result.get('sha') or '')[:7]})"
+        elif method == "open_pr":
+            opened = "opened" if result.get("created", True) else "already open"
+            message = f"pull request #{result.get('number')} {opened}: {result.get('html_url', '')}"
+        else:
+            deleted = "; branch deleted" if result.get("branch_deleted") else ""
+            message = f"merged #{result.get('number')} ({result.get('method', options['method'])}){deleted}"
+        self.notify(message, title=session.name, timeout=8)
 
     def _life_cycle(self, method: str, verb: str) -> None:
         session = self._selected()

@@ -19,6 +19,7 @@ from .launch import WORKSPACE, build_launch_spec
 from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
 from .requests import CreateRequest, parse_mount
+from .worktree_bundle import bundle_branch, import_bundle
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -140,7 +141,7 @@ class Lifecycle:
                                  extra_env=env, extra_mounts=mounts)
         spec.record = json.dumps(session.public())
         if backend.copies_workspace and not resume:
-            spec.workspace_bundle = await asyncio.to_thread(engine.worktrees.bundle, session)
+            spec.workspace_bundle = await asyncio.to_thread(bundle_branch, engine.worktrees, session)
         return spec
 
     async def _proxy_address(self, session: Session) -> tuple[str, int | None]:
@@ -278,7 +279,7 @@ class Lifecycle:
         if not session.backend_id:
             raise Conflict(f"session {session.name} is {session.status}; restart it to pull its work")
         data = await backend.fetch_bundle(session.backend_id, session.branch)
-        tip = await asyncio.to_thread(engine.worktrees.import_bundle, session, data)
+        tip = await asyncio.to_thread(import_bundle, engine.worktrees, session, data)
         return {"branch": session.branch, "sha": tip}
 
     # ------------------------------------------------------------------ terminal I/O

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -88,6 +87,10 @@ class WorktreeManager:
         proc = self._open(repo_root)[0].context().run(["symbolic-ref", "--quiet", "HEAD"], check=False)
         ref = proc.stdout.strip()
         return ref.removeprefix("refs/heads/") if proc.returncode == 0 and ref.startswith("refs/heads/") else ""
+
+    def repo_context(self, repo_root: str | Path) -> GitContext:
+        """The git context of the user's own checkout (every location named)."""
+        return self._open(repo_root)[0].context()
 
     def branches(self, repo_root: str | Path) -> list[str]:
         """Local branch names, sorted."""
@@ -171,7 +174,7 @@ class WorktreeManager:
 
     def dirty_paths(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> list[str]:
         """Paths with uncommitted changes: tracked modifications and untracked files not ignored."""
-        info = self._coerce(info)
+        info = self.info_of(info)
         if not info.worktree_path.is_dir():
             return []
         out = info.context().run(
@@ -191,7 +194,7 @@ class WorktreeManager:
 
     def commits_ahead(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> int:
         """How many commits the session branch has that its base branch does not."""
-        info = self._coerce(info)
+        info = self.info_of(info)
         repo = self._open(info.repo_root)[0]
         ahead = self._ahead(repo, info)
         if ahead is None:
@@ -208,7 +211,7 @@ class WorktreeManager:
         orphan = self._orphan_path(info)
         if orphan is not None:
             return self._remove_orphan(orphan, force)
-        info = self._coerce(info)
+        info = self.info_of(info)
         repo = self._open(info.repo_root)[0]
         removed = False
         if info.worktree_path.exists():
@@ -270,31 +273,6 @@ class WorktreeManager:
         return RemoveResult(removed, True, False, "", 0)
 
     # ---- container mounts -----------------------------------------------------------------------
-
-    # ---- copying the work to and from a remote sandbox -----------------------------------------
-
-    def bundle(self, session: Any) -> bytes:
-        """A `git bundle` of the session branch, for sandboxes that cannot mount the worktree (pods)."""
-        info = self._coerce(session)
-        repo, _ = self._open(info.repo_root)
-        with tempfile.TemporaryDirectory(prefix="clauderon-bundle-") as tmp:
-            path = Path(tmp) / "session.bundle"
-            repo.context().run(["bundle", "create", str(path), info.branch])
-            return path.read_bytes()
-
-    def import_bundle(self, session: Any, data: bytes) -> str:
-        """Fetch the session branch from a bundle (a pod's commits) into the host repository; returns the
-        new tip. A branch that moved on the host in the meantime is refused, not overwritten."""
-        info = self._coerce(session)
-        repo, _ = self._open(info.repo_root)
-        with tempfile.TemporaryDirectory(prefix="clauderon-bundle-") as tmp:
-            path = Path(tmp) / "session.bundle"
-            path.write_bytes(data)
-            repo.context().run(["bundle", "verify", "--quiet", str(path)])
-            ref = f"refs/heads/{info.branch}"
-            # The worktree has the branch checked out; update the ref only (the checkout follows on restart).
-            repo.context().run(["fetch", "--update-head-ok", str(path), f"{ref}:{ref}"])
-            return repo.context().run(["rev-parse", ref]).stdout.strip()
 
     def container_mounts(self, info: WorktreeInfo) -> list[Mount]:
         """Bind mounts that let git work inside a container while the agent cannot plant host-run code.
@@ -359,7 +337,7 @@ class WorktreeManager:
         subdir = target.relative_to(repo.root.resolve()).as_posix()
         return repo, "" if subdir == "." else subdir
 
-    def _coerce(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> WorktreeInfo:
+    def info_of(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> WorktreeInfo:
         """Accept a `WorktreeInfo`, a session record, or a mapping with the session's fields."""
         if isinstance(value, WorktreeInfo):
             return value

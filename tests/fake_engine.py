@@ -41,6 +41,7 @@ def make_session(
     repo: str = "/home/dev/src/webapp",
     error: str | None = None,
     access_mode: str = "read-write",
+    pr: dict[str, Any] | None = None,
 ) -> Session:
     """A session record with stable ids and times (relative to FROZEN_NOW)."""
     return Session(
@@ -56,6 +57,7 @@ def make_session(
         agent_status=agent_status,
         error=error,
         access_mode=access_mode,
+        pr=pr,
         created_at=FROZEN_NOW - age,
         updated_at=FROZEN_NOW - age,
     )
@@ -155,6 +157,10 @@ class FakeEngineClient:
         self.agent_home_root: Path | None = None
         """Where `chat()` stores uploads (`<root>/<session id>/uploads/`); set it to a test's tmp_path."""
         self._transcript_changed: dict[str, list[asyncio.Event]] = {}
+        self.pr_answers: dict[str, dict[str, Any]] = {}
+        """Session id -> the `pr_state()` answer (PrState JSON plus `local_conflicts`); absent: 404 no PR yet."""
+        self.landing_errors: dict[str, Exception] = {}
+        """Method name (`push`, `open_pr`, `pr_state`, `merge`) -> the error it raises, as the engine would."""
 
     # -- test helpers --------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -379,6 +385,50 @@ class FakeEngineClient:
                                                   "reason": "container details are only sampled for docker sessions"}]
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         return {"session": session.public(), **answer}
+
+    # -- landing: answers shaped like the engine's routes (docs/landing.md) -----------------------------------
+    def _landing(self, method: str, ref: str, *, writes: bool) -> Session:
+        from runtime.landing import ReadOnlySession
+
+        session = self._find(ref)
+        if method in self.landing_errors:
+            raise self.landing_errors[method]
+        if writes and session.access_mode == "read-only":
+            raise ReadOnlySession(f"session {session.name} is read-only; it cannot push, open or merge a pull request")
+        return session
+
+    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+        self.calls.append(("push", (ref, force)))
+        session = self._landing("push", ref, writes=True)
+        return {"branch": session.branch, "sha": "0123456789abcdef0123456789abcdef01234567",
+                "url": "https://github.com/dev/webapp.git", "repo": "dev/webapp"}
+
+    async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
+        self.calls.append(("open_pr", (ref, draft)))
+        session = self._landing("open_pr", ref, writes=True)
+        number = 12
+        state = {"number": number, "html_url": f"https://github.com/dev/webapp/pull/{number}", "state": "open",
+                 "merged": False, "draft": draft, "checks": "none", "failing_checks": [], "pending_checks": [],
+                 "review": "review-required", "mergeable": None, "mergeable_state": "unknown", "conflicts": False,
+                 "stage": "working" if draft else "needs-review"}
+        self.pr_answers[session.id] = {**state, "local_conflicts": []}
+        self.update(session.model_copy(update={"pr": state}))
+        return {"number": number, "html_url": state["html_url"], "head": session.branch, "base": session.base_branch,
+                "draft": draft, "created": True, "state": state}
+
+    async def pr_state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
+        self.calls.append(("pr_state", (ref, refresh)))
+        session = self._landing("pr_state", ref, writes=False)
+        if session.id not in self.pr_answers:
+            raise NotFound(f"session {session.name} has no pull request yet; `clauderon pr {session.name}` opens one")
+        return self.pr_answers[session.id]
+
+    async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
+        self.calls.append(("merge", (ref, method, delete_branch)))
+        session = self._landing("merge", ref, writes=True)
+        number = (session.pr or {}).get("number", 12)
+        return {"number": number, "method": method, "sha": "fedcba9876543210fedcba9876543210fedcba98",
+                "branch_deleted": delete_branch}
 
     async def recent_repos(self) -> list[str]:
         return list(self.repos)

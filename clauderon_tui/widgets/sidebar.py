@@ -18,16 +18,19 @@ from textual.widgets.option_list import Option
 from runtime.models import Session
 
 from ..formatting import (
-    AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, matches_filter, matches_search, sort_key,
+    AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, matches_filter, matches_search, pr_badge, sort_key,
 )
 
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
-    """Two lines for one session: status glyph, name, agent status (and `!` when it asked for attention
-    and was not viewed since); then agent, backend, branch, age."""
+    """Two lines for one session: status glyph, name, PR badge, agent status (and `!` when it asked for
+    attention and was not viewed since); then agent, backend, branch, age."""
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
+    badge = pr_badge(session.pr)
+    if badge is not None:
+        first = first + Content.from_markup(f" [{badge[1]}]$badge[/]", badge=badge[0])
     if marked:
         first = Content.from_markup("[reverse b $warning]![/] ") + first
     if session.status.value in ("creating", "failed", "stopped", "archived"):
@@ -85,6 +88,9 @@ class SessionSidebar(Vertical):
         Binding("d", "app.delete", "Delete", tooltip="Delete the selected session (asks first)"),
         Binding("a", "app.archive", "Archive", tooltip="Archive / unarchive the selected session"),
         Binding("m", "app.access_mode", "Access", tooltip="Toggle read-write / read-only"),
+        Binding("P", "app.open_pr", "Open PR", show=False, tooltip="Push and open a pull request (asks: draft or not)"),
+        Binding("U", "app.push", "Push", show=False, tooltip="Push the session's branch to GitHub"),
+        Binding("M", "app.merge", "Merge", show=False, tooltip="Merge the session's pull request (asks how)"),
         Binding("s", "app.switcher", "Switch", show=False, tooltip="Fuzzy-find a session by name"),
         Binding("f", "cycle_filter", "Filter", tooltip="Cycle all / running / needs attention / archived"),
         Binding("slash", "search", "Search", tooltip="Filter the list by text"),
