@@ -7,6 +7,7 @@ Life-cycle operations live in `lifecycle.py`; this module keeps the state they s
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -85,6 +86,7 @@ class Engine:
         install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
         await self._reconcile()
         self.landing.start()
+        self.spawn(_freeze_survivors())
 
     async def _listen_on_bridge(self) -> None:
         """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
@@ -301,3 +303,15 @@ class Engine:
         if session is None:
             raise NotFound(f"no session named {ref!r}; `clauderon list --all` shows them")
         return session
+
+
+GC_FREEZE_SECONDS = 0.5
+
+
+async def _freeze_survivors() -> None:
+    """Terminal screens and scrollback are many long-lived, acyclic objects; full collections scanning them
+    stalled output for 100-300 ms. Frozen objects are skipped by the collector (refcounting still frees
+    them), so what survived is frozen every half second."""
+    while True:
+        await asyncio.sleep(GC_FREEZE_SECONDS)
+        gc.freeze()

@@ -420,7 +420,9 @@ class FakeEngineClient:
         self.calls.append(("pr_state", (ref, refresh)))
         session = self._landing("pr_state", ref, writes=False)
         if session.id not in self.pr_answers:
-            raise NotFound(f"session {session.name} has no pull request yet; `clauderon pr {session.name}` opens one")
+            # What `EngineClient` raises for the route's 404 (a ClauderonError carrying the status).
+            raise ClauderonError(f"session {session.name} has no pull request yet; `clauderon pr {session.name}` "
+                                 "opens one", status=404)
         return self.pr_answers[session.id]
 
     async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:

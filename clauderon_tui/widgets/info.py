@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
+from ..formatting import PR_STAGES
 from .session_pane import SessionPane
 
 SAMPLE_SECONDS = 3.0
@@ -59,6 +60,46 @@ def audit_line(record: dict[str, Any]) -> str:
     return f"{stamp} {record.get('method', '?')} {record.get('host', '')}{record.get('path', '')} {status}{credential}"
 
 
+NO_PR = "no pull request yet; P opens one"
+
+
+def pr_section(pr: dict[str, Any] | None, local_conflicts: list[str] | None, base: str = "",
+               note: str = NO_PR) -> Content:
+    """The Pull request section: number and URL, stage, checks, review, mergeability and state (or `note`
+    without a PR), then the local conflict check against the base branch when it is known."""
+    lines: list[Content] = []
+    if pr and pr.get("number") is not None:
+        mark, colour = PR_STAGES.get(str(pr.get("stage") or ""), ("●", "$text-muted"))
+        lines.append(Content.from_markup("[b]#$number[/b] $url", number=str(pr["number"]), url=pr.get("html_url") or ""))
+        lines.append(Content.from_markup(f"stage      [{colour}]$mark $stage[/]", mark=mark, stage=pr.get("stage") or "?"))
+        checks = str(pr.get("checks") or "none")
+        names = pr.get("failing_checks") if checks == "failing" else pr.get("pending_checks") if checks == "pending" else []
+        check_colour = {"failing": "$error", "pending": "$warning", "passing": "$success"}.get(checks, "$text-muted")
+        lines.append(Content.from_markup(f"checks     [{check_colour}]$checks[/]$names", checks=checks,
+                                         names=f": {', '.join(names)}" if names else ""))
+        lines.append(Content.from_markup("review     $review", review=pr.get("review") or "?"))
+        if pr.get("conflicts"):
+            mergeable = Content.from_markup("mergeable  [$error]no: conflicts with the base branch[/]")
+        elif pr.get("mergeable") is None:
+            mergeable = Content.from_markup("mergeable  [$text-muted]GitHub is computing it[/]")
+        else:
+            mergeable = Content.from_markup("mergeable  $yes [$text-muted]($state)[/]",
+                                            yes="yes" if pr.get("mergeable") else "no",
+                                            state=pr.get("mergeable_state") or "unknown")
+        lines.append(mergeable)
+        state = "merged" if pr.get("merged") else "draft" if pr.get("draft") and pr.get("state") == "open" \
+            else str(pr.get("state") or "?")
+        lines.append(Content.from_markup("state      $state", state=state))
+    else:
+        lines.append(Content.from_markup("[$text-muted]$note[/]", note=note))
+    if local_conflicts:
+        lines.append(Content.from_markup("[$warning]⚠ local conflicts with $base:[/]", base=base or "the base branch"))
+        lines.extend(Content.from_markup("[$warning]  $path[/]", path=path) for path in local_conflicts)
+    elif local_conflicts is not None:
+        lines.append(Content.from_markup("[$text-muted]no local conflicts with $base[/]", base=base or "the base branch"))
+    return Content("\n").join(lines)
+
+
 class InfoPane(SessionPane):
     """Session fields, CPU/memory sparklines, container mounts and network, audit tail."""
 
@@ -80,9 +121,15 @@ class InfoPane(SessionPane):
         self.memory_history: deque[float] = deque(maxlen=HISTORY)
         """Memory-in-use samples (bytes), oldest first."""
         self._timer: Timer | None = None
+        self.pr_answer: dict[str, Any] | None = None
+        """The last `pr_state` answer for the session (PrState JSON plus `local_conflicts`)."""
+        self.pr_note = NO_PR
+        """What the Pull request section says when there is no PR (or why its state could not be read)."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="info-scroll"):
+            yield Static("Pull request", classes="info-heading")
+            yield Static("", id="info-pr")
             yield Static("Resources", classes="info-heading")
             yield Static("", id="info-reason")
             yield Static("", id="info-cpu-line")
@@ -100,6 +147,7 @@ class InfoPane(SessionPane):
         if (old.id if old else None) != (new.id if new else None):
             self.cpu_history.clear()
             self.memory_history.clear()
+            self.pr_answer, self.pr_note = None, NO_PR
         super().watch_session(old, new)
         if self.is_mounted:
             self._show_fields()
@@ -116,11 +164,41 @@ class InfoPane(SessionPane):
         """Show the session's fields and take a first sample."""
         self._show_fields()
         self._sample()
+        if self.session is not None:
+            self._fetch_pr()
 
     def _show_fields(self) -> None:
         session = self.session
         fields = self.query_one("#info-fields", Static)
         fields.update(field_table(session.public()) if session is not None else Text("No session selected."))
+        self._show_pr()
+
+    def _show_pr(self) -> None:
+        session = self.session
+        section = self.query_one("#info-pr", Static)
+        if session is None:
+            section.update("")
+            return
+        answer = self.pr_answer or {}
+        stored = {key: value for key, value in answer.items() if key != "local_conflicts"} or None
+        section.update(pr_section(session.pr or stored, answer.get("local_conflicts"), session.base_branch,
+                                  self.pr_note))
+
+    @work(group="info-pr", exclusive=True)
+    async def _fetch_pr(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            answer, note = await self.client.pr_state(session.id), NO_PR
+        except Exception as exc:  # one line where the PR would be; a 404 "no pull request yet" is the usual
+            message = str(exc) or exc.__class__.__name__
+            no_pr = getattr(exc, "status", None) == 404 and "no pull request" in message
+            answer, note = None, NO_PR if no_pr else message
+        if self.session is None or self.session.id != session.id:
+            return
+        self.pr_answer, self.pr_note = answer, note
+        self._show_pr()
 
     def _sample(self) -> None:
         if self.session is not None and self.active:
