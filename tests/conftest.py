@@ -94,3 +94,24 @@ def git_repo(short_tmp: Path) -> Path:
     run_git(repo, "add", ".")
     run_git(repo, "commit", "-q", "-m", "initial")
     return repo
+
+
+@pytest.fixture
+def host(short_tmp: Path):
+    """An in-process engine (local backend, no Docker) on a fresh home; its sessions are removed after."""
+    import asyncio
+
+    from runtime.engine_host import EngineHost, try_lock
+    from runtime.home import Home
+    from runtime.settings import load_settings
+
+    home = Home.open(short_tmp / "h")
+    home.config_file.write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
+    engine_host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
+    engine_host.start()
+    yield engine_host
+    if engine_host.engine is not None:
+        for session in engine_host.engine.store.sessions():
+            remove = engine_host.engine.backends["local"].remove(session.id)
+            asyncio.run_coroutine_threadsafe(remove, engine_host.loop).result(30)
+    engine_host.stop()

@@ -6,7 +6,6 @@ No Docker needed: the local backend runs `bash` under a pty held by a detached h
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import stat
@@ -23,19 +22,6 @@ from runtime.settings import load_settings
 from runtime.terminal import TerminalEmulator
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def host(short_tmp: Path):
-    home = Home.open(short_tmp / "h")
-    home.config_file.write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    engine_host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
-    engine_host.start()
-    yield engine_host
-    if engine_host.engine is not None:
-        for session in engine_host.engine.store.sessions():
-            asyncio.run_coroutine_threadsafe(engine_host.engine.backends["local"].remove(session.id), engine_host.loop).result(30)
-    engine_host.stop()
 
 
 async def wait_screen(client: EngineClient, name: str, needle: str, timeout: float = 20) -> str:

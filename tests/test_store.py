@@ -6,7 +6,6 @@ import json
 import logging
 import multiprocessing
 import os
-import time
 from pathlib import Path
 
 import pytest

@@ -16,28 +16,13 @@ import pytest
 
 from runtime.api_transcript import chat_bytes, open_transcript
 from runtime.client import EngineClient
-from runtime.engine_host import EngineHost, try_lock
+from runtime.engine_host import EngineHost
 from runtime.errors import ClauderonError
-from runtime.home import Home
-from runtime.settings import load_settings
 from tests.test_engine_api import wait_screen
 
 pytestmark = pytest.mark.timeout(300)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 200
-
-
-@pytest.fixture
-def host(short_tmp: Path):
-    home = Home.open(short_tmp / "h")
-    home.config_file.write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    engine_host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
-    engine_host.start()
-    yield engine_host
-    if engine_host.engine is not None:
-        for session in engine_host.engine.store.sessions():
-            asyncio.run_coroutine_threadsafe(engine_host.engine.backends["local"].remove(session.id), engine_host.loop).result(30)
-    engine_host.stop()
 
 
 def set_fields(host: EngineHost, session_id: str, **changes) -> None:

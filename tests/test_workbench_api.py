@@ -16,7 +16,6 @@ from runtime.client import EngineClient
 from runtime.engine_host import EngineHost
 from runtime.errors import ClauderonError
 from tests.conftest import run_git
-from tests.test_engine_api import host  # noqa: F401  (the local-backend engine fixture)
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -307,7 +307,7 @@ def test_git_commits_inside_realised_mounts(manager: WorktreeManager, home: Home
     common, admin = info.git_common_dir, info.git_worktree_dir
     lines += [
         f"cd '{workspace}' && echo agent >> README.md && git add README.md && git commit -qm agent || exit 10",
-        f"git status --porcelain >/dev/null || exit 11",
+        "git status --porcelain >/dev/null || exit 11",
         f"touch '{common}/hooks/post-checkout' 2>/dev/null && exit 20",
         f"echo '[core] fsmonitor=x' >> '{common}/config' 2>/dev/null && exit 21",
         f"echo /tmp > '{admin}/commondir' 2>/dev/null && exit 22",
