@@ -23,9 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 images: $(STAMP)
 	$(BIN)/python -m tests.images
 
+# Benchmarks print each figure beside its baseline from the same run; they are never part of `make test`.
 bench: $(STAMP) images
 	$(BIN)/python bench/create.py
-	$(BIN)/python bench/terminal.py
+	$(BIN)/python -m bench.terminal
+	$(BIN)/python bench/proxy.py
+	$(BIN)/python -m bench.hooks
+	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
