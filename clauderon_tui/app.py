@@ -43,7 +43,7 @@ from .workbench import WORKBENCH_PANES, Workbench, pane_for_key
 
 log = logging.getLogger(__name__)
 
-AGE_REFRESH_SECONDS = 30.0
+AGE_REFRESH_SECONDS = 5.0
 """How often the sidebar's ages are redrawn."""
 GC_FREEZE_SECONDS = 0.5
 HEALTH_REFRESH_SECONDS = 15.0

@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClauderonError, NotFound
+from .errors import ClauderonError
 from .landing import create_pr, local_conflicts, merge, pr_state, push
 from .models import Session
 from .pr_watch import PrState, PrWatcher
@@ -68,14 +68,18 @@ class Landing:
         return asdict(result)
 
     async def state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
+        """The session's PR state plus the local conflict check against the base, which works before a
+        PR exists (then `number` is None). An open PR made outside clauderon is found by its branch."""
         session = self.engine.require_known(ref)
-        if refresh or not session.pr:
-            state = await pr_state(session, self.settings, self._token(), int(session.pr["number"]) if session.pr else None)
-            if state is None:
-                raise NotFound(f"session {session.name} has no pull request yet; `clauderon pr {session.name}` opens one")
-            session = self._store(session, state)
+        token = self.engine.egress.service.credentials.get("github_token")
+        if (refresh or not session.pr) and (token or refresh):
+            number = int(session.pr["number"]) if session.pr else None
+            state = await pr_state(session, self.settings, self._token(), number)
+            if state is not None:
+                session = self._store(session, state)
+                self.watcher.watch(session, state.number, state)
         conflicts = await asyncio.to_thread(local_conflicts, session, self.settings.remote)
-        return {**(session.pr or {}), "local_conflicts": conflicts}
+        return {**(session.pr or {"number": None}), "local_conflicts": conflicts}
 
     def _store(self, session: Session, state: PrState) -> Session:
         return self.engine.update(session.id, pr=state.to_json())

@@ -87,3 +87,29 @@ def test_pr_without_a_token_is_one_clear_line(short_tmp: Path, git_repo: Path) -
     finally:
         cli("delete", "solo", "--force", check=False)
         cli.cleanup()
+
+
+def test_local_conflict_check_before_a_pull_request(short_tmp: Path, git_repo: Path) -> None:
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
+    cli.env.pop("GITHUB_TOKEN", None)
+    try:
+        cli("create", "--repo", str(git_repo), "--name", "clash", "--backend", "local")
+        worktree = cli.home / "worktrees" / "clash"
+        (worktree / "README.md").write_text("from the session\n")
+        run_git(worktree, "commit", "-qam", "session edit")
+        (git_repo / "README.md").write_text("from main\n")
+        run_git(git_repo, "commit", "-qam", "main edit")
+        state = asyncio.run(_pr(cli.home, "clash"))
+        assert state == {"number": None, "local_conflicts": ["README.md"]}
+    finally:
+        cli("delete", "clash", "--force", check=False)
+        cli.cleanup()
+
+
+async def _pr(home: Path, name: str) -> dict:
+    client = EngineClient(Home(home))
+    try:
+        return await client.pr_state(name)
+    finally:
+        await client.close()
