@@ -115,3 +115,14 @@ def host(short_tmp: Path):
             remove = engine_host.engine.backends["local"].remove(session.id)
             asyncio.run_coroutine_threadsafe(remove, engine_host.loop).result(30)
     engine_host.stop()
+
+
+@pytest.fixture
+def cli(short_tmp: Path):
+    """The real CLI on a fresh home whose docker sessions use the test image with host networking;
+    every engine and container it made is gone afterwards."""
+    from tests.cli_harness import Cli
+
+    c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
+    yield c
+    c.cleanup()

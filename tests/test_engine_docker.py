@@ -16,13 +16,6 @@ from tests.conftest import TEST_AGENT_IMAGE, run_git
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def cli(short_tmp: Path):
-    c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
-    yield c
-    c.cleanup()
-
-
 def containers_of(home: Path) -> list:
     return docker.from_env().containers.list(all=True, filters={"label": f"clauderon.home={Home(home).home_id}"})
 

@@ -46,7 +46,7 @@ def test_pr_checks_and_merge_from_the_cli(short_tmp: Path, git_repo: Path) -> No
 
         assert json.loads(cli("list", "--json").out)[0]["pr"]["number"] == 1
         fake.set_check(1, "tests", conclusion="failure")
-        state = asyncio.run(_refreshed_pr(cli.home, "counter"))
+        state = asyncio.run(_pr(cli.home, "counter", refresh=True))
         assert (state["checks"], state["failing_checks"], state["stage"]) == ("failing", ["tests"], "blocked")
         assert state["local_conflicts"] == []
         assert json.loads(cli("list", "--json").out)[0]["pr"]["stage"] == "blocked"  # stored on the session
@@ -65,14 +65,6 @@ def test_pr_checks_and_merge_from_the_cli(short_tmp: Path, git_repo: Path) -> No
         cli("delete", "counter", "--force", check=False)
         cli.cleanup()
         fake.stop_thread()
-
-
-async def _refreshed_pr(home: Path, name: str) -> dict:
-    client = EngineClient(Home(home))
-    try:
-        return await client.pr_state(name, refresh=True)
-    finally:
-        await client.close()
 
 
 def test_pr_without_a_token_is_one_clear_line(short_tmp: Path, git_repo: Path) -> None:
@@ -107,9 +99,9 @@ def test_local_conflict_check_before_a_pull_request(short_tmp: Path, git_repo: P
         cli.cleanup()
 
 
-async def _pr(home: Path, name: str) -> dict:
+async def _pr(home: Path, name: str, refresh: bool = False) -> dict:
     client = EngineClient(Home(home))
     try:
-        return await client.pr_state(name)
+        return await client.pr_state(name, refresh=refresh)
     finally:
         await client.close()

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli_harness import Cli
-from tests.conftest import TEST_AGENT_IMAGE
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -61,13 +60,6 @@ class Tmux:
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
-
-
-@pytest.fixture
-def cli(short_tmp: Path):
-    c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
-    yield c
-    c.cleanup()
 
 
 def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:

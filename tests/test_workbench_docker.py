@@ -19,13 +19,6 @@ from tests.conftest import TEST_AGENT_IMAGE, run_git
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def cli(short_tmp: Path):
-    c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
-    yield c
-    c.cleanup()
-
-
 def test_planted_drivers_and_links_from_the_container(cli: Cli, git_repo: Path, short_tmp: Path) -> None:
     marker = short_tmp / "driver-ran"
     secret = short_tmp / "host-secret"
