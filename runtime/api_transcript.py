@@ -272,6 +272,12 @@ def add_transcript_routes(server: "ApiServer") -> None:
         session = engine.require_known(request.match_info["ref"])
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
+        from . import workbench_pod  # the transcript of a pod session is read in the pod
+
+        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+            pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
+            return web.json_response(await asyncio.to_thread(workbench_pod.transcript_page, pod, session,
+                                                             request.query.get("before"), limit))
         page = await asyncio.to_thread(read_page, engine.home.agent_home(session.id), session,
                                        request.query.get("before"), limit)
         return web.json_response(page)
@@ -281,6 +287,11 @@ def add_transcript_routes(server: "ApiServer") -> None:
         session = engine.require_known(request.match_info["ref"])
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
+        from . import workbench_pod
+
+        if workbench_pod.pod_backend(engine, session) is not None:
+            raise ClauderonError(f"the live transcript is not available for pod sessions yet; read pages from "
+                                 f"/api/v1/sessions/{session.name}/transcript", status=409)
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         server.track(ws)

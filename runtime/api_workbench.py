@@ -2,6 +2,8 @@
 
 They read the worktree on the engine's host, so they work for every backend; nothing outside the
 worktree is reachable (see `workbench_files`), and git runs only through `gitsafe`.
+Sessions whose work lives in the sandbox (`copies_workspace`: pods) are read in the pod instead,
+through the backend's exec, with the same answers (`workbench_pod`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .workbench_diff import session_diff, status_porcelain
 from .workbench_files import PAGE_BYTES, list_directory, marks_for, read_page, status_marks
 from .workbench_stats import container_facts
 from .worktrees import WorktreeInfo
+from . import workbench_pod
 
 if TYPE_CHECKING:
     from .api_server import ApiServer
@@ -60,7 +63,11 @@ def add_workbench_routes(server: "ApiServer") -> None:
     @routes.get(API + "/sessions/{ref}/files")
     async def files(request: web.Request) -> web.Response:
         session = engine.require_known(request.match_info["ref"])
-        return web.json_response(await asyncio.to_thread(listing, session, request.query.get("path", "")))
+        path = request.query.get("path", "")
+        if (backend := workbench_pod.pod_backend(engine, session)) is not None:  # the work lives in the pod
+            pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
+            return web.json_response(await asyncio.to_thread(workbench_pod.listing, pod, path))
+        return web.json_response(await asyncio.to_thread(listing, session, path))
 
     @routes.get(API + "/sessions/{ref}/file")
     async def file(request: web.Request) -> web.Response:
@@ -68,12 +75,19 @@ def add_workbench_routes(server: "ApiServer") -> None:
         path = request.query.get("path", "")
         offset = _int(request.query.get("offset"), 0, "offset")
         limit = _int(request.query.get("limit"), PAGE_BYTES, "limit")
+        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+            pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
+            return web.json_response(await asyncio.to_thread(workbench_pod.read_page, pod, path, offset, limit))
         root = Path(session.worktree_path)
         return web.json_response(await asyncio.to_thread(read_page, root, path, offset, limit))
 
     @routes.get(API + "/sessions/{ref}/diff")
     async def diff(request: web.Request) -> web.Response:
         session = engine.require_known(request.match_info["ref"])
+        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+            pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
+            return web.json_response(await asyncio.to_thread(
+                lambda: workbench_pod.session_diff(pod, worktree_of(session))))
         return web.json_response(await asyncio.to_thread(lambda: session_diff(worktree_of(session))))
 
     @routes.get(API + "/sessions/{ref}/info")

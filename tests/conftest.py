@@ -126,3 +126,13 @@ def cli(short_tmp: Path):
     c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
     yield c
     c.cleanup()
+
+
+@pytest.fixture
+def kube(short_tmp: Path):
+    """The fake Kubernetes API server on its own loop thread (for tests that drive the CLI)."""
+    from tests.fakes.kube_api import FakeKubeThread
+
+    fake = FakeKubeThread(short_tmp / "kube")
+    yield fake
+    fake.stop()

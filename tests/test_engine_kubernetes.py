@@ -6,42 +6,17 @@ create, screen, send, commits in the pod, `clauderon pull`, archive and delete a
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.cli_harness import Cli
 from tests.conftest import run_git
-from tests.fakes.kube_api import FakeKubeAPI
+from tests.fakes.kube_api import FakeKubeThread
 
 pytestmark = pytest.mark.timeout(240)
 NAMESPACE = "clauderon-e2e"
-
-
-class FakeKubeThread:
-    """The async fake API server on its own loop thread, for tests that drive the CLI synchronously."""
-
-    def __init__(self, root: Path) -> None:
-        self.api = FakeKubeAPI(root)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.api.start(), self.loop).result(30)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.api.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture
-def kube(short_tmp: Path):
-    fake = FakeKubeThread(short_tmp / "kube")
-    yield fake
-    fake.stop()
 
 
 def test_pod_session_life_cycle(kube: FakeKubeThread, short_tmp: Path, git_repo: Path) -> None:

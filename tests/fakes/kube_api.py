@@ -24,6 +24,7 @@ exec with its argv, the stdin bytes it got, and its exit code (`execs`).
 from __future__ import annotations
 
 import asyncio
+import threading
 import copy
 import json
 import logging
@@ -526,3 +527,19 @@ class FakeKubeAPI:
         await ws.close()
         reader.cancel()
         return ws
+
+
+class FakeKubeThread:
+    """The async fake API server on its own loop thread, for tests that drive the CLI synchronously."""
+
+    def __init__(self, root: Path) -> None:
+        self.api = FakeKubeAPI(root)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.api.start(), self.loop).result(30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.api.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
