@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .errors import ClauderonError
 from .gitsafe import GitContext
@@ -122,18 +122,26 @@ def session_diff(info: WorktreeInfo) -> dict[str, Any]:
     committed = _section(ctx, [merge_base, branch_ref, "--"])
     uncommitted = _section(ctx, ["HEAD", "--"])
     status = ctx.run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"]).stdout
+    return diff_answer(info, merge_base, committed, uncommitted, status,
+                       lambda path: read_page(info.worktree_path, path, 0, MAX_UNTRACKED_BYTES))
+
+
+def diff_answer(info: WorktreeInfo, merge_base: str, committed: Any, uncommitted: Any, status: str,
+                read_untracked: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """The `diff` answer: both sections, with the untracked files from `status` (`--porcelain=v1 -z`) added
+    to the uncommitted one, each read by `read_untracked` (the host's confined reader, or the pod's)."""
     for item in status.split("\0"):
         if item.startswith("?? "):
-            uncommitted.files.append(_untracked(info, item[3:]))
+            uncommitted.files.append(_untracked(item[3:], read_untracked))
     uncommitted.files.sort(key=lambda f: f.path)
     return {"base": info.base_branch, "branch": info.branch, "merge_base": merge_base,
             "committed": committed.as_json(), "uncommitted": uncommitted.as_json()}
 
 
-def _untracked(info: WorktreeInfo, path: str) -> FileChange:
+def _untracked(path: str, read: Callable[[str], dict[str, Any]]) -> FileChange:
     """An untracked file as an all-added change, read without following links."""
     try:
-        page = read_page(info.worktree_path, path, 0, MAX_UNTRACKED_BYTES)
+        page = read(path)
     except ClauderonError as exc:  # a link, or gone meanwhile: listed, never read
         return FileChange(path, "?", 0, 0, f"({exc})\n")
     if page["binary"] or page.get("link") is not None:

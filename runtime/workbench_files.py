@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ClauderonError, NotFound
 
@@ -181,10 +182,21 @@ def read_page(root: Path, path: str, offset: int = 0, limit: int = PAGE_BYTES) -
             size = os.fstat(fd).st_size
             head = os.pread(fd, BINARY_SNIFF_BYTES, 0)
             if b"\0" in head:
-                return {"path": rel, "size": size, "offset": 0, "next_offset": None, "binary": True, "text": ""}
+                return binary_page(rel, size)
             data = os.pread(fd, limit, offset)
         finally:
             os.close(fd)
+    return text_page(rel, size, offset, data)
+
+
+def binary_page(rel: str, size: int) -> dict[str, Any]:
+    """The `file` answer for a binary file: it says so, with no content."""
+    return {"path": rel, "size": size, "offset": 0, "next_offset": None, "binary": True, "text": ""}
+
+
+def text_page(rel: str, size: int, offset: int, data: bytes) -> dict[str, Any]:
+    """The `file` answer for `data` read at `offset`: a page that stops short of the end is cut after its
+    last newline, and `next_offset` says where the next one starts."""
     end = offset + len(data)
     if end < size:
         cut = data.rfind(b"\n")

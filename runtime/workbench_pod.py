@@ -21,9 +21,9 @@ from .backends.base import Backend
 from .errors import ClauderonError, NotFound
 from .models import Session
 from .transcripts import Page, _split_lines, parse_lines, parser_for
-from .workbench_diff import MAX_UNTRACKED_BYTES, FileChange, _base_ref, _section
+from .workbench_diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
 from .workbench_files import (BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused,
-                              clean_path, link_points_inside, marks_for, status_marks)
+                              binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page)
 from .worktrees import WorktreeInfo
 
 WORKSPACE = "/workspace"
@@ -180,15 +180,8 @@ def read_page(pod: Pod, path: str, offset: int = 0, limit: int = PAGE_BYTES) -> 
     size_text, nul_text = header.decode().split()
     size = int(size_text)
     if int(nul_text):
-        return {"path": rel, "size": size, "offset": 0, "next_offset": None, "binary": True, "text": ""}
-    end = offset + len(data)
-    if end < size:
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            data = data[:cut + 1]
-            end = offset + len(data)
-    return {"path": rel, "size": size, "offset": offset, "next_offset": end if end < size else None,
-            "binary": False, "text": data.decode("utf-8", errors="replace")}
+        return binary_page(rel, size)
+    return text_page(rel, size, offset, data)
 
 
 def session_diff(pod: Pod, info: WorktreeInfo) -> dict[str, Any]:
@@ -202,26 +195,8 @@ def session_diff(pod: Pod, info: WorktreeInfo) -> dict[str, Any]:
         raise ClauderonError(f"the pod's workspace does not hold the merge-base {merge_base[:12]}; nothing to compare")
     committed = _section(pod, [merge_base, f"refs/heads/{info.branch}", "--"])
     uncommitted = _section(pod, ["HEAD", "--"])
-    for item in pod.run(STATUS).stdout.split("\0"):
-        if item.startswith("?? "):
-            uncommitted.files.append(_untracked(pod, item[3:]))
-    uncommitted.files.sort(key=lambda f: f.path)
-    return {"base": info.base_branch, "branch": info.branch, "merge_base": merge_base,
-            "committed": committed.as_json(), "uncommitted": uncommitted.as_json()}
-
-
-def _untracked(pod: Pod, path: str) -> FileChange:
-    try:
-        page = read_page(pod, path, 0, MAX_UNTRACKED_BYTES)
-    except ClauderonError as exc:
-        return FileChange(path, "?", 0, 0, f"({exc})\n")
-    if page["binary"] or page.get("link") is not None:
-        return FileChange(path, "?", None, None)
-    lines = str(page["text"]).splitlines()
-    patch = f"new untracked file {path}\n" + "".join(f"+{line}\n" for line in lines)
-    if page["next_offset"] is not None:
-        patch += f"(only the first {MAX_UNTRACKED_BYTES // 1024} KiB shown)\n"
-    return FileChange(path, "?", len(lines), 0, patch)
+    return diff_answer(info, merge_base, committed, uncommitted, pod.run(STATUS).stdout,
+                       lambda path: read_page(pod, path, 0, MAX_UNTRACKED_BYTES))
 
 
 # -- transcripts -------------------------------------------------------------------------------------------
