@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 
 from runtime.models import Session
+
+T = TypeVar("T")
 
 MERGE_METHODS: tuple[str, ...] = ("squash", "merge", "rebase")
 """GitHub's merge methods, the default first."""
@@ -26,15 +29,23 @@ LANDING_CSS = """
 """
 
 
-class OpenPrScreen(ModalScreen[bool | None]):
-    """Dismisses with `draft` (True for a draft pull request), or None when cancelled."""
+class SessionDialog(ModalScreen[T]):
+    """A modal question about one session; escape cancels (dismisses with None)."""
 
-    DEFAULT_CSS = "OpenPrScreen {" + LANDING_CSS + "}"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class OpenPrScreen(SessionDialog[bool | None]):
+    """Dismisses with `draft` (True for a draft pull request), or None when cancelled."""
+
+    DEFAULT_CSS = "OpenPrScreen {" + LANDING_CSS + "}"
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -52,9 +63,6 @@ class OpenPrScreen(ModalScreen[bool | None]):
     def on_mount(self) -> None:
         self.query_one("#open", Button).focus()
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None if event.button.id == "cancel" else event.button.id == "draft")
@@ -68,15 +76,10 @@ class MergeChoice:
     delete_branch: bool = False
 
 
-class MergeScreen(ModalScreen[MergeChoice | None]):
+class MergeScreen(SessionDialog[MergeChoice | None]):
     """Asks how to merge; dismisses with a `MergeChoice`, or None when cancelled."""
 
     DEFAULT_CSS = "MergeScreen {" + LANDING_CSS + "RadioSet { width: 100%; margin-bottom: 1; } }"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, session: Session) -> None:
-        super().__init__()
-        self.session = session
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -94,9 +97,6 @@ class MergeScreen(ModalScreen[MergeChoice | None]):
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     @property
     def choice(self) -> MergeChoice:
