@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, help="port to bind (default 3030)")
     sv.add_argument("--public-url", help="the URL browsers open (default http://localhost:<port>)")
     sv.add_argument("--tls-cert", help="PEM certificate: serve https directly")
+    sv.add_argument("--new-token", action="store_true",
+                    help="print a fresh one-time login URL for the server already running on --port")
     sv.add_argument("--tls-key", help="PEM private key of --tls-cert")
 
     c = sub.add_parser("create", help="create a session; returns once it runs (or failed)")
@@ -128,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------- engine access
 def ensure_engine(home: Home) -> None:
     """A CLI command that finds no engine starts one in the background, detached."""
-    if engine_running(home) and home.socket_path.exists():
+    if engine_running(home):
+        wait_for_socket(home)  # it may still be booting (or its socket file is a dead one's)
         return
     wait_for_socket(home, proc=spawn_background_engine(home))
 

@@ -255,7 +255,12 @@ def make_auth(home: Any, options: ServeOptions) -> ServeAuth:
         return PasskeyAuth(public_url=options.public_url, store=store, session_seconds=options.session_hours * 3600,
                            challenge_seconds=options.challenge_seconds)
     return ServeAuth(public_url=options.public_url, password=options.password,
-                     session_seconds=options.session_hours * 3600)
+                     session_seconds=options.session_hours * 3600, token_file=token_file_path(home, options.port))
+
+
+def token_file_path(home: Any, port: int) -> Path:
+    """Where the server on `port` keeps its login token's hash (for `clauderon serve --new-token`)."""
+    return Path(home.root) / f"serve-{port}.json"
 
 
 def run_serve(home: Any, loaded: Any, args: Any) -> int:
@@ -266,6 +271,15 @@ def run_serve(home: Any, loaded: Any, args: Any) -> int:
 
     options = resolve_options(loaded.settings.serve, host=args.host, port=args.port, public_url=args.public_url,
                               tls_cert=args.tls_cert, tls_key=args.tls_key)
+    if getattr(args, "new_token", False):
+        from .serve_auth import new_token
+
+        try:
+            url = new_token(token_file_path(home, options.port))
+        except ValueError as exc:
+            raise ClauderonError(str(exc)) from exc
+        print(f"Open this URL to log in (it works once: keep it private):\n    {url}")
+        return 0
     auth = make_auth(home, options)
     setup_logging(home, "serve")
     os.environ["CLAUDERON_HOME"] = str(home.root)  # the tabs' app processes inherit it

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import json
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -93,17 +95,66 @@ def read_password(password: str | None, password_file: str | None) -> str | None
     return None
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenFile:
+    """The login token's hash for one `clauderon serve`, in the home (0600), so that `clauderon serve
+    --new-token` can hand the running server a fresh one-time token. Only a hash is stored."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def publish(self, public_url: str, token: str, pid: int | None = None) -> None:
+        """Make `token` the one valid login token of the server (process `pid`, default this one) at `public_url`."""
+        from runtime.store import atomic_write
+
+        atomic_write(self.path, json.dumps({"public_url": public_url, "pid": pid or os.getpid(),
+                                            "token_sha256": _digest(token)}))
+        os.chmod(self.path, 0o600)
+
+    def read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def consume(self, offered: str) -> bool:
+        """Whether `offered` is the current token; a right one is used up at once."""
+        data = self.read()
+        expected = data.get("token_sha256")
+        if not isinstance(expected, str) or not hmac.compare_digest(_digest(offered), expected):
+            return False
+        data["token_sha256"] = None
+        from runtime.store import atomic_write
+
+        atomic_write(self.path, json.dumps(data))
+        return True
+
+
 class ServeAuth:
-    """The secret, the live browser sessions, and the middleware that guards every route."""
+    """The secret, the live browser sessions, and the middleware that guards every route.
+
+    The token is single-use: it logs in one browser, then a fresh one comes from `clauderon serve
+    --new-token` or a restart. Wrong tokens back off per client, but a right token is never held back: it
+    has 256 bits, so guessing gains nothing, while a backoff it had to wait out would let any local process
+    (they all share 127.0.0.1) lock the owner out. A password, which can be guessed, waits out the backoff."""
 
     def __init__(self, *, public_url: str, password: str | None = None, token: str | None = None,
-                 session_seconds: float = 12 * 3600, clock: Callable[[], float] = time.monotonic) -> None:
+                 session_seconds: float = 12 * 3600, clock: Callable[[], float] = time.monotonic,
+                 token_file: Path | None = None) -> None:
         self.public_url = public_url.rstrip("/")
         self.origin = origin_of(public_url)
         self.secure_cookie = self.origin.startswith("https:")
         self.password = password
         self.token = None if password else (token or secrets.token_urlsafe(32))
-        """The one-time-printed login token (None when a password is configured)."""
+        """The login token printed at start (None when a password is configured); it works once."""
+        self.token_file = TokenFile(token_file) if token_file and self.token else None
+        if self.token_file is not None and self.token is not None:
+            self.token_file.publish(self.public_url, self.token)
+        self._token_used = False
         self.session_seconds = session_seconds
         self.clock = clock
         self.limiter = RateLimiter(clock=clock)
@@ -174,8 +225,28 @@ class ServeAuth:
     def _client(self, request: web.Request) -> str:
         return request.remote or "unknown"
 
+    def _consume_token(self, offered: str) -> bool:
+        """A right, unused login token (from the start or `--new-token`); it is used up by this call."""
+        if self.token is None:
+            return False
+        if self.token_file is not None:
+            return self.token_file.consume(offered)
+        if self._token_used or not self._secret_ok(offered):
+            return False
+        self._token_used = True
+        return True
+
     async def _exchange(self, request: web.Request, offered: str) -> web.StreamResponse:
         client = self._client(request)
+        if self.password is None:
+            if self._consume_token(offered):
+                return self._logged_in(client)
+            wait = self.limiter.retry_after(client)
+            if wait > 0:
+                return self._too_many(wait)
+            self.limiter.failed(client)
+            return self.login_page(401, "That token is not valid (each token logs in once: "
+                                        "`clauderon serve --new-token` prints a fresh one).")
         wait = self.limiter.retry_after(client)
         if wait > 0:
             return self._too_many(wait)
@@ -227,6 +298,8 @@ class ServeAuth:
         """Token exchange on `/?token=`, then: a session for everything, and our own Origin for `/ws`."""
         path = request.path
         if path == "/" and "token" in request.query and self.token:  # never a password in a URL
+            if self.has_session(request):  # this browser is in already: just drop the token from the address
+                raise web.HTTPSeeOther("/")
             return await self.handle_token_visit(request, request.query["token"])
         if self.is_open(request):
             return await handler(request)
@@ -271,3 +344,24 @@ LOGIN_HTML = """<!DOCTYPE html>
 </body>
 </html>
 """
+
+
+def new_token(path: Path) -> str:
+    """`clauderon serve --new-token`: give the running server at this file a fresh one-time token; its URL."""
+    token_file = TokenFile(path)
+    data = token_file.read()
+    pid, public_url = data.get("pid"), data.get("public_url")
+    alive = isinstance(pid, int) and pid > 0
+    if alive:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            pass
+    if not alive or not isinstance(public_url, str):
+        raise ValueError("no `clauderon serve` with a login token is running for this home and port; "
+                         "start one with `clauderon serve` (it prints a token)")
+    token = secrets.token_urlsafe(32)
+    token_file.publish(public_url, token, pid=pid)
+    return f"{public_url}/?token={token}"

@@ -130,11 +130,17 @@ class Egress:
         if self.running:
             self.service.set_access_mode(session_id, mode)
 
-    def refuse_real_credentials(self, env: dict[str, str]) -> None:
-        """`--env` must never carry a real credential into a sandbox."""
+    def refuse_real_credentials(self, env: dict[str, str], fields: dict[str, str | None] | None = None) -> None:
+        """No real credential may reach a sandbox, a label or the store: `--env` values and the other
+        create fields (`fields`: prompt, name, image ... as the user typed them) are checked before
+        anything is stored."""
         for key, value in env.items():
             if value and self.service.is_real_credential_value(value):
                 raise ClauderonError(f"--env {key} holds a real credential; clauderon injects credentials through its proxy instead")
+        for field, value in (fields or {}).items():
+            if value and self.service.is_real_credential_value(value):
+                raise ClauderonError(f"the session's {field} holds a real credential; remove it (the agent never needs "
+                                     "one: clauderon injects credentials through its proxy)")
 
     @property
     def ca_cert_path(self) -> Path:

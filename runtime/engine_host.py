@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +43,19 @@ def engine_running(home: Home) -> bool:
         return True
     os.close(fd)
     return False
+
+
+def socket_answers(path: Path) -> bool:
+    """Whether something accepts connections on the unix socket `path` (a stale file does not)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def setup_logging(home: Home, name: str = "engine") -> None:
@@ -173,7 +187,9 @@ def wait_for_socket(home: Home, timeout: float = 60.0, proc: subprocess.Popen[by
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         path = home.socket_path
-        if path.exists() and engine_running(home):
+        # The lock says an engine process exists; only a real connection says it serves. A socket file
+        # left by an engine killed with -9 is still there while its successor boots.
+        if engine_running(home) and socket_answers(path):
             return path
         if proc is not None and proc.poll() is not None and not engine_running(home):
             raise ClauderonError(f"the background engine exited at start: {_last_log_line(home)}")

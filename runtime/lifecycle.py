@@ -18,7 +18,7 @@ from .agents import new_agent_session_id
 from .launch import WORKSPACE, build_launch_spec
 from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
-from .requests import CreateRequest, parse_mount
+from .requests import CreateRequest, parse_mount, refuse_home_mount
 from .worktree_bundle import bundle_branch, import_bundle
 
 if TYPE_CHECKING:
@@ -55,8 +55,10 @@ class Lifecycle:
             raise Conflict(f"a session named {name} already exists; pick another --name or delete it first")
         if existing is None and (owner := await backend.owner_of(name)) and owner != engine.home.home_id:
             raise Conflict(f"a container clauderon-{name} belongs to another clauderon home; pick another --name")
-        engine.egress.refuse_real_credentials(request.env)
-        mounts = [parse_mount(m) for m in request.mounts]
+        engine.egress.refuse_real_credentials(request.env, {
+            "prompt": request.prompt, "name": name, "image": request.image, "base branch": request.base_branch,
+            "mounts": " ".join(request.mounts)})
+        mounts = [refuse_home_mount(parse_mount(m), engine.home.root) for m in request.mounts]
         for mount in mounts:
             if not Path(mount.host).exists():
                 raise ClauderonError(f"mount source {mount.host} does not exist")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -78,3 +79,14 @@ def parse_mount(text: str) -> Mount:
     if parts[1] == "/workspace" or parts[1].startswith("/workspace/"):
         raise ClauderonError(f"mount {text!r} would cover /workspace, which holds the session's worktree")
     return Mount(host=parts[0], path=parts[1], readonly=readonly)
+
+
+def refuse_home_mount(mount: Mount, home_root: Path) -> Mount:
+    """A mount must not expose CLAUDERON_HOME (secrets, the CA key, the store, other sessions' homes) nor
+    anything that contains it; links are resolved first so a symlink to the home is refused too."""
+    source = Path(mount.host).expanduser().resolve()
+    home = Path(home_root).expanduser().resolve()
+    if source == home or home in source.parents or source in home.parents:
+        raise ClauderonError(f"mount {mount.host} would expose CLAUDERON_HOME ({home}) to the sandbox; "
+                             "mount a directory outside it")
+    return mount

@@ -119,6 +119,23 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
     try:
         with pytest.raises(ClauderonError, match="--env TOKEN holds a real credential"):
             await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local", "env": {"TOKEN": secret}})
+        # A key typed into the prompt or an image reference would be stored and labelled: refused too.
+        with pytest.raises(ClauderonError, match="session's prompt holds a real credential"):
+            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                         "prompt": f"use the token {secret} to push"})
+        with pytest.raises(ClauderonError, match="session's image holds a real credential"):
+            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                         "image": f"registry.test/{secret}:latest"})
+        # CLAUDERON_HOME (secrets, CA key, store), anything in it, or anything holding it, is never mounted.
+        for source in (home.root, home.root / "secrets", home.root.parent):
+            with pytest.raises(ClauderonError, match="would expose CLAUDERON_HOME"):
+                await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                             "mounts": [f"{source}:/data:ro"]})
+        link = short_tmp / "innocent"
+        link.symlink_to(home.root)
+        with pytest.raises(ClauderonError, match="would expose CLAUDERON_HOME"):
+            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                         "mounts": [f"{link}:/data"]})
         assert await client.list_sessions() == []
         assert not (home.worktrees / "leaky").exists()
     finally:

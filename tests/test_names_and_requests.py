@@ -16,7 +16,7 @@ def test_valid_names(name: str) -> None:
     assert validate_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "-a", "A", "a_b", "a" * 64, "a b", "../x", "é"])
+@pytest.mark.parametrize("name", ["", "-a", "A", "a_b", "a" * 64, "a b", "../x", "é", "abc\n", "abc\r\n", "abc\x00"])
 def test_invalid_names(name: str) -> None:
     with pytest.raises(ClauderonError, match="invalid session name"):
         validate_name(name)
@@ -31,7 +31,7 @@ def test_suggestion_from_prompt_is_unique() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_any_prompt_gives_a_valid_name(prompt: str) -> None:
-    assert NAME_RE.match(suggest_name(prompt))
+    assert NAME_RE.fullmatch(suggest_name(prompt))
 
 
 def test_env_and_mount_parsing() -> None:

@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from clauderon_tui.serve import ClauderonServer, ServeOptions, resolve_options
-from clauderon_tui.serve_auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, origin_of
+from clauderon_tui.serve_auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, origin_of, new_token
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
 
@@ -103,16 +103,68 @@ async def test_wrong_tokens_back_off_per_client_then_429() -> None:
         blocked = await client.get("/?token=wrong", allow_redirects=False)
         assert blocked.status == 429
         assert int(blocked.headers["Retry-After"]) >= 1
-        # Even the right token waits out the backoff: guessing gains nothing from racing.
-        assert (await client.get(f"/?token={auth.token}", allow_redirects=False)).status == 429
-        assert (await client.post("/login", data={"secret": auth.token})).status == 429
+        assert (await client.post("/login", data={"secret": "wrong"})).status == 429
         clock.now += 2.5
         assert (await client.get("/?token=wrong", allow_redirects=False)).status == 401  # 5th failure: 4 s
-        clock.now += 3
-        assert (await client.get(f"/?token={auth.token}", allow_redirects=False)).status == 429
-        clock.now += 1.5
+        assert (await client.get("/?token=wrong", allow_redirects=False)).status == 429
+        # The right token is never held back by other clients' (or its own) wrong guesses.
         assert (await client.get(f"/?token={auth.token}", allow_redirects=False)).status == 303
         assert not auth.limiter.clients  # success forgets the client
+
+
+async def test_a_password_waits_out_the_backoff() -> None:
+    clock = Clock()
+    auth = ServeAuth(public_url=PUBLIC, password="correct horse", clock=clock)
+    async with await client_for(auth) as client:
+        for _ in range(FREE_FAILURES + 1):
+            assert (await client.post("/login", data={"secret": "wrong"})).status == 401
+        # A password can be guessed: even the right one waits, so racing gains nothing.
+        assert (await client.post("/login", data={"secret": "correct horse"}, allow_redirects=False)).status == 429
+        clock.now += 3
+        assert (await client.post("/login", data={"secret": "correct horse"}, allow_redirects=False)).status == 303
+
+
+@pytest.mark.timeout(120)
+async def test_ten_thousand_bad_guesses_never_lock_the_owner_out() -> None:
+    auth = ServeAuth(public_url=PUBLIC)
+    async with await client_for(auth) as client:
+        for _ in range(10_000):  # any local process: every one of them is 127.0.0.1
+            assert (await client.get("/?token=guess", allow_redirects=False)).status in (401, 429)
+        response = await client.get(f"/?token={auth.token}", allow_redirects=False)
+        assert response.status == 303 and session_cookie(response)
+
+
+async def test_the_login_token_works_once() -> None:
+    auth = ServeAuth(public_url=PUBLIC)
+    async with await client_for(auth) as client:
+        first = await client.get(f"/?token={auth.token}", allow_redirects=False)
+        assert first.status == 303
+        again = await client.get(f"/?token={auth.token}", allow_redirects=False)
+        assert again.status == 401 and "--new-token" in await again.text()
+        # The browser that used it is in: visiting its URL again only drops the token from the address.
+        cookie = {"Cookie": f"{COOKIE_NAME}={session_cookie(first)}"}
+        revisit = await client.get(f"/?token={auth.token}", headers=cookie, allow_redirects=False)
+        assert revisit.status == 303 and revisit.headers["Location"] == "/"
+
+
+async def test_new_token_hands_the_running_server_a_fresh_one_time_token(short_tmp: Path) -> None:
+    token_file = short_tmp / "serve-3030.json"
+    auth = ServeAuth(public_url=PUBLIC, token_file=token_file)
+    assert auth.token not in token_file.read_text()  # only its hash is stored
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    async with await client_for(auth) as client:
+        assert (await client.get(f"/?token={auth.token}", allow_redirects=False)).status == 303
+        assert (await client.get(f"/?token={auth.token}", allow_redirects=False)).status == 401
+        url = new_token(token_file)  # what `clauderon serve --new-token` does, from another process
+        fresh = url.split("token=", 1)[1]
+        assert url.startswith(PUBLIC + "/?token=") and fresh != auth.token
+        assert (await client.get(f"/?token={fresh}", allow_redirects=False)).status == 303
+        assert (await client.get(f"/?token={fresh}", allow_redirects=False)).status == 401
+
+
+def test_new_token_without_a_running_server_is_one_clear_line(short_tmp: Path) -> None:
+    with pytest.raises(ValueError, match="no `clauderon serve` with a login token is running"):
+        new_token(short_tmp / "serve-3030.json")
 
 
 async def test_websocket_needs_the_cookie_and_our_origin() -> None:

@@ -236,7 +236,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     @staticmethod
     def _name_problem(name: str) -> str:
-        if not name or NAME_RE.match(name):
+        if not name or NAME_RE.fullmatch(name):
             return ""
         return "1 to 63 of a-z, 0-9 and '-', starting with a letter or digit"
 

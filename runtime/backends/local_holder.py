@@ -41,6 +41,8 @@ REPLAY = b"r"  # ATTACH payload: send the ring buffer (output since start, bound
 RING_BYTES = 256 * 1024
 # A viewer this far behind is dropped rather than letting the holder's memory grow without bound.
 MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
+# Input queued for the program beyond what its pty takes; past this the viewer's socket is no longer read.
+MAX_PENDING_INPUT = 1024 * 1024
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
@@ -77,6 +79,10 @@ class Holder:
         self.done = asyncio.Event()
         self.ready = asyncio.Event()
         self.exit_code: int | None = None
+        self.pending_input = bytearray()
+        self.writer_armed = False
+        self.input_room = asyncio.Event()
+        self.input_room.set()
 
     def start(self) -> None:
         """Spawn the program (before the loop runs, so the fork happens in a single-threaded process)."""
@@ -186,6 +192,7 @@ class Holder:
                 kind, payload = message
                 if kind == INPUT:
                     self.write_input(payload)
+                    await self.input_room.wait()  # back-pressure on the viewer, never a blocked loop
                 elif kind == RESIZE and len(payload) == 4:
                     cols, rows = struct.unpack(">HH", payload)
                     self.proc.setwinsize(rows, cols)
@@ -194,15 +201,33 @@ class Holder:
             writer.close()
 
     def write_input(self, data: bytes) -> None:
-        # The pty's input buffer is large and agents read promptly; a short blocking retry is fine here.
-        view = memoryview(data)
-        while view:
+        """Queue input for the program. Writes never block the loop that also drains the program's output:
+        a big paste into a program that echoes it (a shell, an agent's prompt) would otherwise deadlock,
+        the pty's input full while its output is never read."""
+        self.pending_input += data
+        self._flush_input()
+
+    def _flush_input(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.pending_input:
             try:
-                view = view[os.write(self.proc.fd, view):]
+                written = os.write(self.proc.fd, self.pending_input)
             except BlockingIOError:
-                time.sleep(0.005)
-            except OSError:
-                return
+                break
+            except OSError:  # the program is gone: its input goes nowhere
+                self.pending_input.clear()
+                break
+            del self.pending_input[:written]
+        if self.pending_input and not self.writer_armed:
+            loop.add_writer(self.proc.fd, self._flush_input)
+            self.writer_armed = True
+        elif not self.pending_input and self.writer_armed:
+            loop.remove_writer(self.proc.fd)
+            self.writer_armed = False
+        if len(self.pending_input) < MAX_PENDING_INPUT:
+            self.input_room.set()
+        else:
+            self.input_room.clear()
 
 
 def _daemonize(log_path: str) -> int | None:
