@@ -7,11 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 # A unix socket path longer than this cannot be bound (sun_path is 108 bytes with its NUL).
 MAX_UNIX_SOCKET_PATH = 104
+
+
+def fits_unix_socket(path: Path) -> bool:
+    """Whether a unix socket can be bound at `path`."""
+    return len(os.fsencode(path)) <= MAX_UNIX_SOCKET_PATH
+
+
+def is_private_dir(path: Path) -> bool:
+    """A real directory (not a link) owned by this user with no access for anyone else."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
 def default_home() -> Path:
@@ -59,12 +75,39 @@ class Home:
 
     @property
     def socket_path(self) -> Path:
-        """`engine.sock` in the home, or a short runtime path when the home's path is too long to bind."""
+        """`engine.sock` in the home, or in `short_socket_dir()` when the home's path is too long to bind."""
         natural = self.root / "engine.sock"
-        if len(os.fsencode(natural)) <= MAX_UNIX_SOCKET_PATH:
+        if fits_unix_socket(natural):
             return natural
+        return self.short_socket_dir() / "engine.sock"
+
+    def short_socket_dir(self) -> Path:
+        """A private directory for this home's unix sockets when paths inside the home are too long to bind.
+
+        `$XDG_RUNTIME_DIR` (else /tmp) + `clauderon-<uid>-<home id>`, created 0700 and checked every time
+        (a directory, ours, 0700, not a link): that name is guessable, and another local user who made it
+        first could otherwise hold or watch the engine's socket. If it fails the check, a fresh random
+        directory is made instead and recorded in the home (`run/socket-dir`), so clients find it too."""
+        pointer = self.run / "socket-dir"
+        try:
+            recorded: Path | None = Path(pointer.read_text().strip())
+        except OSError:
+            recorded = None
+        if recorded is not None and recorded.is_absolute() and is_private_dir(recorded):
+            return recorded
         base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
-        return base / f"clauderon-{os.getuid()}-{self.home_id}.sock"
+        predictable = base / f"clauderon-{os.getuid()}-{self.home_id}"
+        try:
+            os.mkdir(predictable, 0o700)
+        except FileExistsError:
+            pass
+        if is_private_dir(predictable):
+            return predictable
+        fresh = Path(tempfile.mkdtemp(prefix=f"clauderon-{os.getuid()}-", dir=base))
+        tmp = pointer.with_name(f".socket-dir.{os.getpid()}")
+        tmp.write_text(str(fresh))
+        os.replace(tmp, pointer)
+        return fresh
 
     def worktree(self, name: str) -> Path:
         return self.worktrees / name

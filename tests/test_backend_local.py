@@ -179,25 +179,22 @@ async def test_session_survives_kill_9_of_the_engine_process(home: Home, short_t
 async def test_a_large_paste_into_an_echoing_program_never_deadlocks(home: Home, short_tmp: Path) -> None:
     """A 120 KB paste into `tee` (the pty echoes it and tee prints it back) used to freeze the session
     after ~9 KB: the holder blocked on the full pty input while nobody drained its output."""
-    spec = _spec(home, short_tmp, ["sh", "-c", "tee /dev/null; echo TEE-DONE"])
+    received = short_tmp / "received.txt"
+    spec = _spec(home, short_tmp, ["sh", "-c", f"tee {received}; echo TEE-DONE"])
     engine = LocalBackend(home)
     sid = await engine.create(spec)
     att = await engine.attach(sid, replay=True)
-    line = b"x" * 99 + b"\n"
-    paste = line * 1200  # 120,000 bytes
+    paste = b"".join(b"%05d" % n + b"x" * 94 + b"\n" for n in range(1200))  # 120,000 bytes
     seen = bytearray()
-
-    async def drain_until(needle: bytes, count: int) -> None:
-        while seen.count(needle) < count:
-            chunk = await asyncio.wait_for(att.read(), 30)
-            assert chunk, f"stream ended after {len(seen)} bytes"
-            seen.extend(chunk)
-
     await att.write(paste)
-    # Echoed once by the pty and printed once by tee: every byte comes back twice.
-    await drain_until(b"x", 2 * len(paste) * 99 // 100)
-    # The session is still live afterwards: end tee's input and see the program continue.
-    await att.write(b"\x04")
-    await drain_until(b"TEE-DONE", 1)
+    await att.write(b"\x04")  # end of tee's input, once the whole paste went in
+    while b"TEE-DONE" not in seen:
+        try:
+            chunk = await asyncio.wait_for(att.read(), 30)
+        except TimeoutError:
+            raise AssertionError(f"the session froze after {len(seen)} bytes of output") from None
+        assert chunk, f"stream ended after {len(seen)} bytes"
+        seen.extend(chunk)
+    assert received.read_bytes() == paste  # every byte reached the program, in order
     await att.close()
     await engine.remove(sid)

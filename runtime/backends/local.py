@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ClauderonError
-from ..home import MAX_UNIX_SOCKET_PATH, Home
+from ..home import Home, fits_unix_socket
 from ..models import Status
 from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
 from .local_holder import ATTACH, REPLAY, EXIT, INPUT, OUTPUT, READY, RESIZE, TAIL, frame, read_frame
@@ -47,11 +47,11 @@ class LocalBackend(Backend):
         return self.home.run / f"{session_id}.json"
 
     def socket_for(self, session_id: str) -> Path:
-        """`run/<session>.sock`, or a short /tmp path when the home's path is too long to bind."""
+        """`run/<session>.sock`, or in the home's private short directory when that path is too long to bind."""
         natural = self.home.run / f"{session_id}.sock"
-        if len(os.fsencode(natural)) <= MAX_UNIX_SOCKET_PATH:
+        if fits_unix_socket(natural):
             return natural
-        return Path("/tmp") / f"clauderon-{os.getuid()}-{session_id}.sock"
+        return self.home.short_socket_dir() / f"{session_id}.sock"
 
     def _read_state(self, session_id: str) -> dict | None:
         try:
