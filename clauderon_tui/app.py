@@ -7,7 +7,6 @@ the one `EngineClient`.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from textual.theme import Theme
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
+from runtime.gc_policy import freeze_boot_objects
 from runtime.models import Session, Status
 from runtime.settings import Settings
 from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 AGE_REFRESH_SECONDS = 5.0
 """How often the sidebar's ages are redrawn."""
-GC_FREEZE_SECONDS = 0.5
 HEALTH_REFRESH_SECONDS = 15.0
 """How often the header's engine and proxy health is asked for."""
 CONSOLE_RETRY_SECONDS = 0.5
@@ -130,10 +129,7 @@ class ClauderonApp(SessionActions, App[None]):
         self.sidebar.session_list.focus()
         self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
         self.set_interval(HEALTH_REFRESH_SECONDS, self._refresh_health)
-        # Terminal scrollback is millions of long-lived, acyclic cell objects; a full collection scanning
-        # them stalled frames for 100-300 ms during floods. Frozen objects are skipped by the collector
-        # (refcounting still frees them), so freeze what has survived so far, every few seconds.
-        self.set_interval(GC_FREEZE_SECONDS, lambda: gc.freeze())
+        self.call_after_refresh(freeze_boot_objects, "app")  # the first screen is built: freeze it once
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.terminal.command_handler = self._terminal_command
         for problem in self.theme_problems:

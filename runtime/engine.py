@@ -7,7 +7,6 @@ Life-cycle operations live in `lifecycle.py`; this module keeps the state they s
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -16,9 +15,10 @@ from typing import Any
 
 from . import __version__
 from .backends.base import LABEL_RECORD, Backend
-from .errors import ClauderonError, Conflict, NotFound
 from .egress import Egress
+from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
+from .gc_policy import freeze_boot_objects
 from .home import Home
 from .hooks import install_hooks, watch_codex_turns
 from .models import AgentStatus, Session, Status
@@ -84,9 +84,9 @@ class Engine:
         await self._listen_on_bridge()
         await asyncio.to_thread(self.egress.start)
         install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
+        freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
         await self._reconcile()
         self.landing.start()
-        self.spawn(_freeze_survivors())
 
     async def _listen_on_bridge(self) -> None:
         """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
@@ -303,15 +303,3 @@ class Engine:
         if session is None:
             raise NotFound(f"no session named {ref!r}; `clauderon list --all` shows them")
         return session
-
-
-GC_FREEZE_SECONDS = 0.5
-
-
-async def _freeze_survivors() -> None:
-    """Terminal screens and scrollback are many long-lived, acyclic objects; full collections scanning them
-    stalled output for 100-300 ms. Frozen objects are skipped by the collector (refcounting still frees
-    them), so what survived is frozen every half second."""
-    while True:
-        await asyncio.sleep(GC_FREEZE_SECONDS)
-        gc.freeze()

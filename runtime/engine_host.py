@@ -7,6 +7,7 @@ headless `clauderon engine`); everyone else is a client over the socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import logging
@@ -139,7 +140,11 @@ class EngineHost:
             await self.server.stop()
         if self.engine is not None:
             await self.engine.stop()
-        self.home.socket_path.unlink(missing_ok=True)
+        socket_path = self.home.socket_path
+        socket_path.unlink(missing_ok=True)
+        if socket_path.parent != self.home.root:
+            with contextlib.suppress(OSError):  # the short directory, once nothing else uses it
+                socket_path.parent.rmdir()
         self.home.engine_info.unlink(missing_ok=True)
 
     def _release(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,6 +23,7 @@ from pyte import charsets as cs
 from pyte import modes as mo
 from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
 
+from .history import History
 from .sgr import apply_delta, drop_underline_colour, sgr_delta
 
 Line = StaticDefaultDict  # one screen row: column -> Char, missing columns read as the default
@@ -74,7 +75,7 @@ class EmulatorScreen(pyte.Screen):
     def __init__(self, columns: int, lines: int, *, scrollback: int = 10000,
                  reply: Callable[[str], None] | None = None) -> None:
         self.reply = reply
-        self.history: deque[Line] = deque(maxlen=max(0, scrollback))
+        self.history = History(scrollback)
         self.alt: AltScreenState | None = None
         self._glyphs: dict[Char, _Glyphs] = {}
         self._sgr_deltas: dict[tuple, tuple] = {}
@@ -201,6 +202,9 @@ class EmulatorScreen(pyte.Screen):
     def _blank_line(self) -> Line:
         return StaticDefaultDict(self.default_char)
 
+    def _keep_in_history(self, row: Line) -> None:
+        self.history.keep(row, self.columns)
+
     def index(self) -> None:
         """Move down one line, scrolling the region at its bottom; full-screen scrolls of the
         main screen keep the line that leaves the top in `history`."""
@@ -210,7 +214,7 @@ class EmulatorScreen(pyte.Screen):
             return
         buffer = self.buffer
         if top == 0 and self.alt is None:
-            self.history.append(buffer[0])
+            self._keep_in_history(buffer[0])
         # Only the scrolled region changes (stock pyte marks every row dirty).
         self.dirty.update(range(top, bottom + 1))
         # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
@@ -366,7 +370,7 @@ class EmulatorScreen(pyte.Screen):
             for y in range(shift):
                 line = buffer.pop(y, None)
                 if keep:
-                    self.history.append(line if line is not None else self._blank_line())
+                    self._keep_in_history(line if line is not None else self._blank_line())
             moved = {y - shift: line for y, line in buffer.items() if y >= shift}
             buffer.clear()
             buffer.update(moved)

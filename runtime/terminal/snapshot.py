@@ -203,7 +203,7 @@ def encode_snapshot(screen: EmulatorScreen, scrollback_lines: int = 200) -> str:
     out.append("\x1b[?7l")  # No autowrap while painting: rows end with explicit CR LF.
     alt = screen.alt
     main = alt.main_buffer if alt is not None else screen.buffer
-    history = list(screen.history)[-scrollback_lines:] if scrollback_lines > 0 else []
+    history = screen.history.tail(scrollback_lines)
     rows = history + [main[y] for y in range(screen.lines)]
     for index, line in enumerate(rows):
         if index:

@@ -1,0 +1,100 @@
+"""Scrollback: rows that scrolled off the top, frozen into plain tuples the garbage collector ignores.
+
+A live row is a dict of column -> pyte `Char` (a namedtuple), and every one of those objects is tracked by
+the collector: ten thousand lines of scrollback per session made each full collection walk millions of
+references (100-300 ms pauses during floods, which the app once hid by freezing the heap, leaking every
+screen it discarded). A row in history never changes again, so it is kept as exact tuples of strings and
+booleans (the cells' text, the ends of its attribute runs, each run's attributes), which CPython stops
+tracking; `HistoryLine` views rebuild cells only when something reads them (scroll mode, snapshots).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import deque
+from typing import Any, Iterator
+
+from pyte.screens import Char
+
+_new_tuple = tuple.__new__
+
+Packed = tuple[tuple[str, ...], tuple[int, ...], tuple[tuple, ...], tuple]
+"""(cells' text, exclusive end column of each run, each run's attributes, the default cell)."""
+
+
+def freeze(row: Any, columns: int) -> Packed:
+    """A live row (column -> Char, missing columns read as `row.default`) of `columns` cells, packed."""
+    default = tuple(row.default)
+    width = columns
+    while width and width - 1 not in row:
+        width -= 1
+    cells: list[str] = []
+    ends: list[int] = []
+    attrs: list[tuple] = []
+    last: tuple | None = None
+    for x in range(width):
+        cell = tuple(row[x]) if x in row else default
+        cells.append(cell[0])
+        rest = cell[1:]
+        if rest != last:
+            if last is not None:
+                ends.append(x)
+            attrs.append(rest)
+            last = rest
+    if last is not None:
+        ends.append(width)
+    return tuple(cells), tuple(ends), tuple(attrs), default
+
+
+class HistoryLine:
+    """A read-only view of one packed row, read like a live one: `line[x]` is a `Char`."""
+
+    __slots__ = ("cells", "run_ends", "run_attrs", "default")
+
+    def __init__(self, packed: Packed) -> None:
+        self.cells, self.run_ends, self.run_attrs, default = packed
+        self.default = _new_tuple(Char, default)
+
+    def __getitem__(self, x: int) -> Char:
+        if not 0 <= x < len(self.cells):
+            return self.default
+        return _new_tuple(Char, (self.cells[x], *self.run_attrs[bisect_right(self.run_ends, x)]))
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def text(self) -> str:
+        """The row's text, trailing blanks kept."""
+        return "".join(self.cells)
+
+
+class History:
+    """The scrollback of one screen, oldest first, at most `maxlen` rows."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._rows: deque[Packed] = deque(maxlen=max(0, maxlen))
+
+    @property
+    def maxlen(self) -> int:
+        return self._rows.maxlen or 0
+
+    def keep(self, row: Any, columns: int) -> None:
+        """Freeze a row that left the top of the screen."""
+        if self._rows.maxlen:
+            self._rows.append(freeze(row, columns))
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[HistoryLine]:
+        return map(HistoryLine, self._rows)
+
+    def tail(self, count: int) -> list[HistoryLine]:
+        """The newest `count` rows, oldest first."""
+        if count <= 0:
+            return []
+        start = max(0, len(self._rows) - count)
+        return [HistoryLine(self._rows[i]) for i in range(start, len(self._rows))]
