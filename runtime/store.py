@@ -2,7 +2,8 @@
 
 tinydb is not safe across threads or processes, so every access is a transaction that takes an flock,
 drops tinydb's cache and writes with write-to-temp + fsync + rename. A truncated or garbled `db.json` is
-recovered from the newest good backup with one warning line naming both files.
+recovered from the newest good backup with one warning line naming both files, and so is one whose
+documents do not validate (a wrongly typed field).
 """
 
 from __future__ import annotations
@@ -53,55 +54,75 @@ def atomic_write(path: Path, text: str) -> None:
 class AtomicJSONStorage(Storage):
     """tinydb storage: atomic replace on write, recovery from backups on a corrupt read."""
 
-    def __init__(self, path: str, backups: str, backup_count: int = 5) -> None:
+    def __init__(self, path: str, backups: str, backup_count: int = 5,
+                 validate: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.path = Path(path)
         self.backups = Path(backups)
         self.backup_count = backup_count
+        self.validate = validate
+        """Raises ValueError when a parsed store is not one this clauderon can use (a wrongly typed field)."""
         self.recovered_from: Path | None = None
         self._last_backup = 0.0
+        self._trusted: tuple[int, int, int] | None = None  # (inode, mtime, size) of a file known good
+
+    def _parse(self, text: str) -> dict[str, Any]:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+        if self.validate is not None:
+            self.validate(data)
+        return data
 
     def read(self) -> dict[str, Any] | None:
         try:
-            text = self.path.read_text()
+            with open(self.path) as fh:
+                stat = os.fstat(fh.fileno())
+                text = fh.read()
         except FileNotFoundError:
             return None
+        identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise ValueError("top level is not an object")
-            return data
-        except ValueError:
-            return self._recover()
+            if identity == self._trusted:  # validated before, or written by us: parse only
+                return json.loads(text)
+            data = self._parse(text)
+        except ValueError as exc:
+            return self._recover(exc)
+        self._trusted = identity
+        return data
 
     def _backup_files(self) -> list[Path]:
         if not self.backups.exists():
             return []
         return sorted(self.backups.glob("db.*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
 
-    def _recover(self) -> dict[str, Any]:
+    def _recover(self, problem: Exception) -> dict[str, Any]:
+        """Replace an unusable store by the newest backup that parses and validates; one warning line."""
         for backup in self._backup_files():
             try:
-                data = json.loads(backup.read_text())
+                data = self._parse(backup.read_text())
             except (ValueError, OSError):
                 continue
-            if isinstance(data, dict):
-                break
+            break
         else:
             backup, data = None, {}
         broken = self.path.with_name(f"db.corrupt-{int(time.time())}.json")
         os.replace(self.path, broken)
         log.warning(
-            "store %s was unreadable (kept as %s); recovered from %s",
-            self.path, broken.name, backup if backup else "nothing (no good backup: starting empty)",
+            "store %s was unusable (%s; kept as %s); recovered from %s",
+            self.path, str(problem).splitlines()[0][:200], broken.name,
+            backup if backup else "nothing (no good backup: starting empty)",
         )
         self.recovered_from = backup or broken
-        atomic_write(self.path, json.dumps(data))
+        self.write(data, backup=False)
         return data
 
-    def write(self, data: dict[str, Any]) -> None:
+    def write(self, data: dict[str, Any], *, backup: bool = True) -> None:
         text = json.dumps(data)
-        self._rotate_backup()
+        if backup:
+            self._rotate_backup()
         atomic_write(self.path, text)
+        stat = os.stat(self.path)
+        self._trusted = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _rotate_backup(self) -> None:
         """Keep the current good file as a backup at most every BACKUP_INTERVAL_S, `backup_count` deep."""
@@ -122,6 +143,27 @@ class AtomicJSONStorage(Storage):
         pass
 
 
+def validate_tables(data: dict[str, Any]) -> None:
+    """Every table is documents by id and every document has the shape its model needs, so one wrongly
+    typed field is caught at read time (and recovered from a backup) instead of stopping the engine later."""
+    models = {"sessions": Session, "tombstones": Tombstone}
+    for table, documents in data.items():
+        if not isinstance(documents, dict) or not all(isinstance(d, dict) for d in documents.values()):
+            raise ValueError(f"table {table!r} is not a set of documents")
+        model = models.get(table)
+        for doc_id, document in documents.items():
+            try:
+                if model is not None:
+                    model.model_validate(document)
+                elif table == "meta" and not isinstance(document.get("key"), str):
+                    raise ValueError("meta row without a key")
+                elif table == "recent_repos" and not (isinstance(document.get("path"), str)
+                                                      and isinstance(document.get("used_at"), (int, float))):
+                    raise ValueError("recent repository without a path or time")
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise ValueError(f"{table} document {doc_id}: {exc}") from exc
+
+
 Migration = Callable[[TinyDB], None]
 # version -> function that upgrades a store at version-1 to this version.
 MIGRATIONS: dict[int, Migration] = {}
@@ -136,7 +178,8 @@ class Store:
         self._lock_fd: int | None = None
         self._depth = 0
         self._db = TinyDB(
-            str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count
+            str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count,
+            validate=validate_tables,
         )
         with self.transaction() as db:
             self._migrate(db)

@@ -63,7 +63,21 @@ def test_recent_repos_most_recent_first_and_bounded(short_tmp: Path) -> None:
     assert len(repos) == 20
 
 
-@pytest.mark.parametrize("damage", [lambda t: t[: len(t) // 2], lambda t: "\x00garbage{{", lambda t: "[1, 2]"])
+def _retype(field: str, value: object):
+    """Damage: one field of every session document given a value of the wrong type."""
+    def damage(text: str) -> str:
+        data = json.loads(text)
+        for document in data["sessions"].values():
+            document[field] = value
+        return json.dumps(data)
+    return damage
+
+
+@pytest.mark.parametrize("damage", [
+    lambda t: t[: len(t) // 2], lambda t: "\x00garbage{{", lambda t: "[1, 2]",
+    _retype("status", 42), _retype("created_at", "yesterday"), _retype("mounts", "not-a-list"),
+    _retype("name", ["x"]), lambda t: json.dumps({**json.loads(t), "sessions": [1, 2]}),
+], ids=["truncated", "garbage", "array", "status-int", "created-text", "mounts-text", "name-list", "table-list"])
 def test_corrupt_db_recovers_from_last_good_backup(short_tmp: Path, caplog, damage) -> None:
     home = Home.open(short_tmp / "h")
     store = Store(home)
