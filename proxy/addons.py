@@ -23,11 +23,13 @@ from .credentials import CODEX_OAUTH, CredentialStore
 from .policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
 from .rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from .sessions import SessionProxyConfig, SessionRegistry
+from .target import canonical_host, clean_text, same_target
 
 logger = logging.getLogger(__name__)
 
 SESSION = "clauderon.session"
 HOST = "clauderon.host"
+PORT = "clauderon.port"
 CREDENTIAL = "clauderon.credential"
 BLOCKED = "clauderon.blocked"
 AUDITED = "clauderon.audited"
@@ -49,40 +51,91 @@ def session_of(flow: http.HTTPFlow) -> SessionProxyConfig:
 
 
 class ProxyAuth:
-    """Every flow must carry a registered session's proxy credentials; the CONNECT proves it for the
-    whole tunnel. Failures get 407 with `Proxy-Authenticate`."""
+    """Every flow must carry a registered session's proxy credentials (the CONNECT proves them for the
+    whole tunnel), checked from the headers, before any body is read; failures get 407.
+
+    It also decides the flow's one target (`HOST`, `PORT`): the CONNECT target for everything inside a
+    tunnel, else the absolute URL's host. A `Host` header, `:authority` or TLS SNI naming anything else
+    is refused with 421 (see proxy/target.py), so no later addon can be talked into another host."""
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
     def __init__(self, registry: SessionRegistry, auditor: "Auditor") -> None:
         self.registry = registry
         self.auditor = auditor
-        self._tunnels: dict[str, str] = {}  # client connection id -> session id
+        self._tunnels: dict[str, tuple[str, tuple[str, int]]] = {}  # client id -> (session id, target)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
-        if cfg is None:
-            refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
-            # Audited here: the Auditor's response hook skips CONNECTs, so this line must carry the 407.
-            self.auditor.record(flow, 407)
-            return
-        self._tunnels[flow.client_conn.id] = cfg.session_id
-
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
-            return
-        cfg = None
-        tunnel_session = self._tunnels.get(flow.client_conn.id)
-        if tunnel_session is not None:
-            cfg = self.registry.get(tunnel_session)  # None once the session is unregistered
+        try:
+            target = (canonical_host(flow.request.host), flow.request.port)
+        except ValueError as exc:
+            target = None
+            refuse(flow, 400, "bad_target", str(exc))
         else:
-            cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
-        flow.request.headers.pop("Proxy-Authorization", None)
-        flow.metadata[HOST] = flow.request.pretty_host
+            flow.metadata[HOST], flow.metadata[PORT] = target
+            if cfg is None:
+                refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
+        if flow.response is not None or cfg is None or target is None:
+            # Audited here: the Auditor's response hook skips CONNECTs, so this line must carry the refusal.
+            self.auditor.record(flow, flow.response.status_code if flow.response else 407)
+            return
+        flow.metadata[SESSION] = cfg
+        self._tunnels[flow.client_conn.id] = (cfg.session_id, target)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        req = flow.request
+        if req.method == "CONNECT" or flow.response:
+            return
+        tunnel = self._tunnels.get(flow.client_conn.id)
+        if tunnel is not None:
+            session_id, target = tunnel
+            cfg = self.registry.get(session_id)  # None once the session is unregistered
+        else:
+            cfg = self.registry.authenticate(req.headers.get("Proxy-Authorization"))
+            try:
+                target = (canonical_host(req.host), req.port)
+            except ValueError as exc:
+                flow.metadata[HOST], flow.metadata[PORT] = req.host, req.port
+                refuse(flow, 400, "bad_target", str(exc))
+                return
+        req.headers.pop("Proxy-Authorization", None)
+        flow.metadata[HOST], flow.metadata[PORT] = target
         if cfg is None:
             refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
             return
         flow.metadata[SESSION] = cfg
+        misdirection = self._misdirection(flow, target, tunnelled=tunnel is not None)
+        if misdirection:
+            logger.warning("session %s: %s", cfg.session_id, misdirection)
+            refuse(flow, 421, "misdirected", misdirection)
+
+    @staticmethod
+    def _misdirection(flow: http.HTTPFlow, target: tuple[str, int], *, tunnelled: bool) -> str | None:
+        """Why the request names another host than the one it will reach, or None."""
+        req = flow.request
+        scheme = "https" if tunnelled and flow.client_conn.tls else req.scheme
+        names = req.headers.get_all("host")
+        if len(names) > 1:
+            return "a request with two Host headers is refused"
+        authority = req.host_header  # the Host header, or :authority in HTTP/2
+        if authority and not same_target(target, authority, scheme):
+            return (f"the request names {clean_text(authority)!r} but goes to {target[0]}:{target[1]}; "
+                    "misdirected requests are refused")
+        sni = flow.client_conn.sni if tunnelled else None
+        if sni:
+            try:
+                if canonical_host(sni) != target[0]:
+                    return f"TLS SNI {clean_text(sni)!r} does not match the tunnel's target {target[0]}"
+            except ValueError:
+                return "an invalid TLS SNI is refused"
+        return None
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """A flow that skipped `requestheaders` (none should) is refused rather than let through."""
+        if not flow.response and SESSION not in flow.metadata:
+            flow.metadata.setdefault(HOST, flow.request.host)
+            refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
 
     def client_disconnected(self, client: connection.Client) -> None:
         self._tunnels.pop(client.id, None)
@@ -149,6 +202,24 @@ class Tripwire:
             refuse(flow, 403, "tripwire", "request refused: it contains a real credential value")
 
 
+METHOD_OVERRIDES = ("x-http-method-override", "x-http-method", "x-method-override")
+
+
+def read_only_disguise(req: http.Request) -> str | None:
+    """How a request would pass for a read while writing, or None: a method override header (many APIs
+    honour it), a read method carrying a body, or an upgrade to a websocket (a two-way channel)."""
+    for name in METHOD_OVERRIDES:
+        if name in req.headers:
+            return f"the {name} header is refused"
+    if req.headers.get("upgrade") or "upgrade" in req.headers.get("connection", "").lower():
+        return "protocol upgrades (websockets) are refused"
+    length = req.headers.get("content-length", "0").strip()
+    has_body = "transfer-encoding" in req.headers or not length.isdigit() or int(length) > 0
+    if req.method.upper() in ("GET", "HEAD", "OPTIONS") and has_body:
+        return "a read with a body is refused"
+    return None
+
+
 class AccessPolicy:
     """Read-only sessions may only read (plus their model calls); allowlist sessions only reach listed hosts."""
 
@@ -159,10 +230,14 @@ class AccessPolicy:
         if flow.response:
             return
         cfg, host, req = session_of(flow), flow.metadata[HOST], flow.request
-        if cfg.access_mode == "read-only" and not read_only_allows(req.method, host, req.path, cfg.agent):
-            refuse(flow, 403, "read_only", f"session {cfg.name} is read-only: {req.method} {host}{req.path} "
-                   "refused (switch the session to read-write to allow writes)")
-            return
+        if cfg.access_mode == "read-only":
+            why = read_only_disguise(req) or (
+                None if read_only_allows(req.method, host, req.path, cfg.agent) else f"{req.method} is a write")
+            if why:
+                refuse(flow, 403, "read_only", f"session {cfg.name} is read-only: {clean_text(req.method, 32)} "
+                       f"{host}{clean_text(req.path, 200)} refused ({why}; switch the session to read-write "
+                       "to allow writes)")
+                return
         if cfg.egress == "allowlist" and not egress_allowed(host, cfg.agent, [*self.allowlist, *cfg.allowlist]):
             refuse(flow, 403, "egress", f"{host} is not on session {cfg.name}'s egress allowlist")
 
@@ -308,9 +383,10 @@ class Auditor:
         self.log.write({
             "ts": round(time.time(), 3),
             "session": cfg.session_id if cfg else None,
-            "host": flow.metadata.get(HOST, req.pretty_host),
-            "method": req.method,
-            "path": req.path.split("?", 1)[0],
+            # Container-chosen strings are stored without control characters (the audit is printed).
+            "host": clean_text(str(flow.metadata.get(HOST, req.host)), 300),
+            "method": clean_text(req.method, 32),
+            "path": clean_text(req.path.split("?", 1)[0], 2000),
             "credential": flow.metadata.get(CREDENTIAL),
             "status": status,
             "blocked": flow.metadata.get(BLOCKED),

@@ -23,11 +23,22 @@ class Unresolvable(Exception):
     """The target host does not resolve."""
 
 
+# IPv6 ranges that reach IPv4 (or old local) space by translation or tunnelling, which Python's
+# `is_global` calls global: NAT64 (well-known and local-use), 6to4, Teredo, IPv4-compatible `::a.b.c.d`,
+# and the deprecated site-local range. A container could reach a private IPv4 address through any of them.
+_NOT_PUBLIC_V6 = tuple(ipaddress.ip_network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "::/96", "fec0::/10"))
+
+
 def is_public(ip: str) -> bool:
-    """False for loopback, link-local (cloud metadata), private, CGNAT, multicast and reserved addresses."""
+    """False for loopback, link-local (cloud metadata), private, CGNAT, multicast and reserved addresses,
+    and for IPv6 forms that tunnel or translate to IPv4 (see `_NOT_PUBLIC_V6`)."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        elif any(addr in net for net in _NOT_PUBLIC_V6):
+            return False
     return addr.is_global and not addr.is_multicast
 
 

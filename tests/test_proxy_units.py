@@ -9,6 +9,7 @@ import pytest
 from proxy import SessionProxyConfig, new_proxy_password, read_audit
 from proxy.audit import AuditLog
 from proxy.policy import Blocked, classify_error, egress_allowed, is_public, read_only_allows, resolve_public
+from proxy.target import canonical_host, clean_text, same_target
 from proxy.rules import build_rules
 from proxy.sessions import SessionRegistry
 from runtime.home import Home
@@ -34,7 +35,12 @@ def test_passwords_stored_as_hashes_and_checked():
 @pytest.mark.parametrize("ip,public", [("8.8.8.8", True), ("127.0.0.1", False), ("10.0.0.1", False),
                                        ("169.254.169.254", False), ("192.168.1.1", False), ("100.64.0.1", False),
                                        ("::1", False), ("fe80::1", False), ("::ffff:127.0.0.1", False),
-                                       ("2606:4700::1", True), ("0.0.0.0", False)])
+                                       ("2606:4700::1", True), ("0.0.0.0", False),
+                                       # IPv6 forms that reach IPv4 space: NAT64, 6to4, Teredo, compatible
+                                       ("64:ff9b::a00:1", False), ("64:ff9b::808:808", False),
+                                       ("64:ff9b:1::1", False), ("2002:a00:1::1", False), ("2001::1", False),
+                                       ("::10.0.0.1", False), ("::8.8.8.8", False), ("fec0::1", False),
+                                       ("::ffff:10.0.0.1", False)])
 def test_is_public(ip, public):
     assert is_public(ip) is public
 
@@ -85,3 +91,25 @@ def test_audit_rotates_and_reads_across_files(short_tmp):
     assert [r["i"] for r in recs] == [71, 73, 75, 77, 79]
     kept = read_audit(home, "a", limit=None)
     assert all(r["session"] == "a" for r in kept) and 0 < len(kept) < 40  # the oldest rotated away
+
+
+@pytest.mark.parametrize("spelling,canonical", [
+    ("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("127.1", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"),
+    ("[::1]", "::1"), ("0:0:0:0:0:0:0:1", "::1"), ("[0::1]", "::1"), ("API.Anthropic.COM", "api.anthropic.com"),
+    ("api.anthropic.com.", "api.anthropic.com"), ("bücher.example", "xn--bcher-kva.example"),
+])
+def test_hosts_compare_in_one_canonical_form(spelling, canonical):
+    assert canonical_host(spelling) == canonical
+
+
+@pytest.mark.parametrize("authority,scheme,same", [
+    ("api.github.com", "https", True), ("api.github.com:443", "https", True), ("API.GITHUB.COM.", "https", True),
+    ("api.github.com:80", "https", False), ("api.github.com:8443", "https", False), ("evil.example", "https", False),
+    ("api.github.com:", "https", False), ("[::1]:443", "https", False), ("api.github.com:x", "https", False),
+])
+def test_same_target(authority, scheme, same):
+    assert same_target(("api.github.com", 443), authority, scheme) is same
+
+
+def test_audit_text_loses_control_characters():
+    assert clean_text("evil\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J.example\x9b") == "evil]52;c;Y3VybCBldmlsfHNo[2J.example"
