@@ -16,11 +16,13 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.theme import Theme
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from runtime.gc_policy import freeze_boot_objects
+from runtime.textsafe import display_text
 from runtime.models import Session, Status
 from runtime.settings import Settings
 from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
@@ -238,6 +240,13 @@ class ClauderonApp(SessionActions, App[None]):
             attention = event_attention(event, self.sessions)
             if attention is not None:
                 self._attention(attention)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast is plain text: messages carry agent-written strings (hook questions, tool inputs,
+        error text), and as markup an agent's `[@click=...]` would become a live action link."""
+        super().notify(display_text(message), title=display_text(title, single_line=True), severity=severity,
+                       timeout=timeout, markup=False)
 
     def _attention(self, attention: Attention) -> None:
         """Toast, bell (if configured) and a sidebar mark until the session is viewed."""

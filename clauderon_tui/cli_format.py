@@ -6,6 +6,7 @@ import time
 from typing import Any, Iterable
 
 from runtime.models import Session
+from runtime.textsafe import display_text
 
 
 def age(seconds: float) -> str:
@@ -17,7 +18,8 @@ def age(seconds: float) -> str:
 
 
 def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
-    rows = [headers, *rows]
+    # Cells can hold container-chosen bytes (audit hosts and paths, agent details): never escape sequences.
+    rows = [headers, *([display_text(cell, single_line=True) for cell in row] for row in rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 

