@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -141,11 +142,20 @@ class ProxyAuth:
         self._tunnels.pop(client.id, None)
 
 
+HOOK_SECONDS = 10.0
+"""The longest one hook may take to be answered; past it the hook gets 504 and the proxy moves on."""
+
+
 class HooksHost:
-    """`clauderon.internal` is answered by the engine's handler (agent hooks), never forwarded."""
+    """`clauderon.internal` is answered by the engine's handler (agent hooks), never forwarded.
+
+    Handlers run on a small executor of their own with a time bound: a hook whose handling blocks (it
+    reads agent-named files) can then hold up only other hooks, never DNS lookups or other sessions'
+    requests on the shared default executor."""
 
     def __init__(self) -> None:
         self.handler: HooksHandler | None = None
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="clauderon-hooks")
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.metadata[HOST] != HOOKS_HOST:
@@ -158,8 +168,12 @@ class HooksHost:
         req = flow.request
         try:
             # The engine's handler may block (it talks to the engine); keep it off the proxy loop.
-            status, headers, body = await asyncio.to_thread(
-                handler, session_of(flow).session_id, req.method, req.path, req.raw_content or b"")
+            status, headers, body = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
+                self._executor, handler, session_of(flow).session_id, req.method, req.path, req.raw_content or b""),
+                HOOK_SECONDS)
+        except TimeoutError:
+            logger.warning("hook %s of session %s took over %.0fs", req.path, session_of(flow).session_id, HOOK_SECONDS)
+            status, headers, body = 504, {"Content-Type": "text/plain"}, b"hook handling timed out\n"
         except Exception:  # the handler is engine code; its failure must not kill the proxy
             logger.exception("hooks handler failed")
             status, headers, body = 500, {"Content-Type": "text/plain"}, b"hooks handler failed\n"

@@ -137,8 +137,10 @@ class TranscriptReader:
         self.path = path
         self.parser = parser_for(agent)
         self.block_size = block_size
-        # O_NOFOLLOW: the transcript's name is the agent's to choose; never open a symlink it planted.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # The transcript's name is the agent's to choose: O_NOFOLLOW never opens a symlink it planted, and
+        # O_NONBLOCK returns at once for a FIFO (a blocking open would wait for a writer forever), which
+        # the regular-file check then refuses.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             raise ValueError(f"{path} is not a regular file")

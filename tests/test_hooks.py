@@ -386,3 +386,32 @@ async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
     assert [u["agent_status"] for u in updates] == [W, Q]
     session.status = "stopped"
     await asyncio.wait_for(watcher, 30)  # ends by itself once the session no longer runs
+
+
+def test_a_fifo_as_transcript_path_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO opened without O_NONBLOCK waits for a writer forever: one agent's hook would have held a
+    proxy worker thread, and with a few of them every session's proxy, for good."""
+    import threading
+
+    home, _ = _claude_home(tmp_path)
+    fifo = home / ".claude" / "projects" / "-workspace" / "fifo.jsonl"
+    os.mkfifo(fifo)
+    recorder = Recorder()
+    handler = HooksHandler(recorder, agent_home_of=lambda sid: home)
+    base = {k: v for k, v in sample("skip-Stop").items() if k != "last_assistant_message"}
+    done = threading.Event()
+
+    def call() -> None:
+        handler("s1", "POST", "/hooks/claude/Stop",
+                body({**base, "transcript_path": "/home/agent/.claude/projects/-workspace/fifo.jsonl"}))
+        done.set()
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    try:
+        assert done.wait(20), "the hook hung on a FIFO transcript path"
+        assert recorder.calls[-1][1]["agent_detail"] is None
+    finally:
+        if not done.is_set():  # release the stuck open so the thread can end
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
