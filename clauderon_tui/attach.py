@@ -1,14 +1,15 @@
 """`clauderon attach NAME`: the session's terminal, full screen, in this terminal, over the console stream.
 
-The engine's emulator already answered the program's terminal queries, so those queries are filtered
-out here instead of being answered a second time by the outer terminal. The prefix key then `d` detaches.
+Everything the session prints passes `OutputFilter` (runtime/terminal/sanitize.py) on its way to this
+terminal: the agent draws, but cannot write the clipboard, rename the window, reach the terminal behind
+tmux, or make this terminal answer queries into its input (the engine's emulator answered them already).
+The prefix key then `d` detaches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import signal
 import sys
@@ -18,11 +19,7 @@ import tty
 from runtime.client import RESIZED, RESYNC, EngineClient
 from runtime.errors import ClauderonError
 from runtime.home import Home
-
-# Queries the engine answers: cursor position, status report, primary and secondary device attributes.
-_QUERY = re.compile(rb"\x1b\[(?:[56]n|0?c|>0?c)")
-_PARTIAL_TAIL = re.compile(rb"\x1b(?:\[(?:[>0-9]{0,2})?)?$")
-
+from runtime.terminal.sanitize import OutputFilter
 
 def prefix_byte(key: str) -> bytes:
     """`ctrl+]` -> b"\\x1d": the control byte a prefix key setting names."""
@@ -34,23 +31,7 @@ def prefix_byte(key: str) -> bytes:
     raise ClauderonError(f"prefix key {key!r} must be ctrl plus a letter or one of @[\\]^_ for attach")
 
 
-class QueryFilter:
-    """Drops engine-answered queries from output, even when one is split across two chunks."""
-
-    def __init__(self) -> None:
-        self._tail = b""
-
-    def __call__(self, chunk: bytes) -> bytes:
-        data = _QUERY.sub(b"", self._tail + chunk)
-        partial = _PARTIAL_TAIL.search(data)
-        if partial:
-            self._tail, data = data[partial.start():], data[: partial.start()]
-        else:
-            self._tail = b""
-        return data
-
-
-def attach(home: Home, name: str, prefix_key: str) -> int:
+def attach(home: Home, name: str, prefix_key: str, *, allow_clipboard: bool = False) -> int:
     if not sys.stdin.isatty():
         raise ClauderonError("attach needs a terminal on stdin; use `clauderon screen`/`send` from scripts")
     prefix = prefix_byte(prefix_key)
@@ -58,7 +39,7 @@ def attach(home: Home, name: str, prefix_key: str) -> int:
     saved = termios.tcgetattr(fd)
     try:
         tty.setraw(fd, termios.TCSANOW)  # keep keys typed while we started
-        reason = asyncio.run(_attach(home, name, prefix))
+        reason = asyncio.run(_attach(home, name, prefix, OutputFilter(allow_clipboard=allow_clipboard)))
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     sys.stdout.write(f"\x1b[?1049l\x1b[?25h\r\n[{reason}]\r\n")
@@ -66,13 +47,13 @@ def attach(home: Home, name: str, prefix_key: str) -> int:
     return 0
 
 
-async def _attach(home: Home, name: str, prefix: bytes) -> str:
+async def _attach(home: Home, name: str, prefix: bytes, safe: OutputFilter) -> str:
     client = EngineClient(home)
     out = sys.stdout.buffer
     size = shutil.get_terminal_size()
     try:
         console = await client.console(name, size.columns, size.lines, active=True)
-        out.write(b"\x1b[?1049h\x1b[H\x1b[2J" + console.snapshot)
+        out.write(b"\x1b[?1049h\x1b[H\x1b[2J" + safe.feed(console.snapshot))
         out.flush()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str] = loop.create_future()
@@ -86,7 +67,6 @@ async def _attach(home: Home, name: str, prefix: bytes) -> str:
         loop.add_signal_handler(signal.SIGWINCH, on_winch)
 
         async def pump_out() -> None:
-            drop_queries = QueryFilter()
             while True:
                 chunk = await console.read()
                 if not chunk:
@@ -95,7 +75,7 @@ async def _attach(home: Home, name: str, prefix: bytes) -> str:
                     continue
                 if chunk == RESYNC:
                     chunk = b"\x1b[H\x1b[2J" + console.snapshot
-                out.write(drop_queries(chunk))
+                out.write(safe.feed(chunk))
                 out.flush()
             if not done.done():
                 done.set_result(f"the session's terminal ended: {name}")

