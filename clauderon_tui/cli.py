@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--agent", choices=["shell", "claude", "codex"])
     c.add_argument("--backend", choices=["docker", "local", "kubernetes"])
     c.add_argument("--image")
-    c.add_argument("--network", choices=["auto", "bridge", "host"])
+    c.add_argument("--network", choices=["auto", "sealed", "bridge", "host"],
+                   help="sealed: no network but the proxy (loopback only); bridge/host: open networks")
     c.add_argument("--base-branch")
     c.add_argument("--prompt", default="")
     c.add_argument("--access-mode", choices=["read-write", "read-only"])

@@ -16,6 +16,7 @@ from .hook_install import install_agent_hooks
 from .errors import ClauderonError
 from .home import Home
 from .models import Mount, Session
+from .sealed import SealedSockets
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class Egress:
         self.settings = settings
         self.service = ProxyService(home, settings, listen_hosts=listen_hosts)
         self.error: str | None = None
+        self.sealed = SealedSockets(home, lambda: self.port)
 
     def add_listen_host(self, host: str) -> None:
         """Also listen on `host` (before `start`)."""

@@ -106,6 +106,7 @@ class Engine:
         for session_id in list(self._pumps):
             await self.stop_stream(session_id)
         self.events.close()
+        await self.egress.sealed.close_all()  # the sockets' files stay: a successor engine serves them again
         await asyncio.to_thread(self.egress.stop)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -169,6 +170,8 @@ class Engine:
             self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None)
             return
         self.egress.restore(session)
+        if self.egress.sealed.directory(session.id).exists():  # a sealed session: its relay needs the socket
+            await self.egress.sealed.open(session.id)
         prefill = b""
         try:
             prefill = await self.backend(session).recent_output(session.backend_id or "", RECENT_OUTPUT_BYTES)

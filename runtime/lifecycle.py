@@ -18,6 +18,7 @@ from .agents import new_agent_session_id
 from .launch import WORKSPACE, build_launch_spec
 from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
+from .relay import RELAY_PORT
 from .requests import CreateRequest, parse_mount, refuse_home_mount
 from .worktree_bundle import bundle_branch, import_bundle
 
@@ -142,6 +143,8 @@ class Lifecycle:
         spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
                                  extra_env=env, extra_mounts=mounts)
         spec.record = json.dumps(session.public())
+        if proxy_port == RELAY_PORT and not backend.copies_workspace:
+            spec.proxy_socket_dir = str(await engine.egress.sealed.open(session.id))
         if backend.copies_workspace and not resume:
             spec.workspace_bundle = await asyncio.to_thread(bundle_branch, engine.worktrees, session)
         return spec
@@ -155,7 +158,10 @@ class Lifecycle:
             if not url.hostname:
                 raise ClauderonError("set [kubernetes] proxy_url (how pods reach this engine's proxy) before creating pod sessions")
             return url.hostname, url.port
-        if backend.sandboxed and await backend.resolve_network(session.network_mode) == "bridge":
+        network = await backend.resolve_network(session.network_mode) if backend.sandboxed else "host"
+        if network == "sealed":
+            return HOST_NETWORK_PROXY_HOST, RELAY_PORT  # the relay, inside the agent's own namespace
+        if network == "bridge":
             return BRIDGE_PROXY_HOST, None
         return HOST_NETWORK_PROXY_HOST, None
 
@@ -202,6 +208,7 @@ class Lifecycle:
                 result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
             shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
             engine.egress.forget(session)
+            await engine.egress.sealed.close(session.id)
             engine.hooks.forget(session.id)
             engine.store.remove(session)
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})

@@ -21,7 +21,7 @@ class CreateRequest(BaseModel):
     agent: Literal["shell", "claude", "codex"] | None = None
     backend: Literal["docker", "local", "kubernetes"] | None = None
     image: str | None = None
-    network: Literal["auto", "bridge", "host"] | None = None
+    network: Literal["auto", "sealed", "bridge", "host"] | None = None
     base_branch: str | None = None
     prompt: str = ""
     access_mode: Literal["read-write", "read-only"] | None = None

@@ -55,8 +55,11 @@ class DockerSettings(Section):
     """Image for new docker sessions (`clauderon image build` makes it)."""
     pull_policy: Literal["missing", "always", "never"] = "never"
     """When to pull the image before creating a container."""
-    network: Literal["auto", "bridge", "host"] = "auto"
-    """Network mode: auto picks bridge when the daemon has a usable bridge, else host."""
+    network: Literal["auto", "sealed", "bridge", "host"] = "auto"
+    """Network mode: `sealed` gives the agent's container no network but loopback, with clauderon's relay
+    to the proxy as the only way out; `bridge` and `host` are open networks (a program that ignores the
+    proxy variables goes around the proxy); `auto` picks bridge when the daemon has a usable bridge, else
+    host."""
     cpu: float | None = None
     """CPUs per container (none: unlimited)."""
     memory: str | None = None

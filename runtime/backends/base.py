@@ -50,6 +50,8 @@ class LaunchSpec:
     """The session record as JSON, stored with the sandbox (label `LABEL_RECORD`) for re-adoption."""
     branch: str = ""
     """The session branch (`clauderon/<name>`)."""
+    proxy_socket_dir: str | None = None
+    """For sealed networking: the host directory holding this session's proxy socket (`proxy.sock`)."""
     workspace_bundle: bytes | None = None
     """For backends that copy the work in (`copies_workspace`): a `git bundle` of `branch`."""
 

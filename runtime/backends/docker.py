@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ClauderonError, Conflict
 from ..models import Status
 from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from ..relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 from .docker_attach import open_attach
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,22 @@ DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
 AGENT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"]
 
 PULL_POLICIES = ("never", "missing", "always")
-NETWORK_MODES = ("auto", "host", "bridge")
+NETWORK_MODES = ("auto", "sealed", "host", "bridge")
+OPEN_NETWORKS = ("host", "bridge")
+"""Modes in which the agent's container has a network of its own way out (the proxy is a path, not a wall)."""
+LABEL_ROLE = "clauderon.role"
+RELAY_ROLE = "relay"
+# The agent's first request must not come before its relay listens: wait (bounded) for the port.
+_WAIT_FOR_RELAY = ("for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; "
+                   "sleep 0.05; done; exec \"$@\"")
 
 
 def container_name(name: str) -> str:
     return f"{CONTAINER_PREFIX}{name}"
+
+
+def relay_name(name: str) -> str:
+    return f"{CONTAINER_PREFIX}{name}-relay"
 
 
 class DockerBackend(Backend):
@@ -109,7 +121,8 @@ class DockerBackend(Backend):
         return True, f"Docker {version.get('Version', '?')} at {self.base_url}"
 
     async def resolve_network(self, mode: str) -> str:
-        """`host` or `bridge` for a requested mode; `auto` picks bridge only when it can reach the host."""
+        """`sealed`, `host` or `bridge` for a requested mode; `auto` picks bridge only when it can reach
+        the host, else host."""
         if mode not in NETWORK_MODES:
             raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(NETWORK_MODES)}")
         if mode != "auto":
@@ -170,6 +183,12 @@ class DockerBackend(Backend):
             raise Conflict(f"a container named {cname} already exists in this home: remove the old session first")
         await self._ensure_image(spec.image, spec.pull_policy, progress)
         network = await self.resolve_network(spec.network)
+        relay = None
+        if network == "sealed":
+            if not spec.proxy_socket_dir:
+                raise ClauderonError("a sealed session needs the engine's proxy socket (internal error)")
+            await _report(progress, "preparing the sealed network's relay")
+            relay = await self._call(ensure_relay_image)
         await _report(progress, f"creating container {container_name(spec.name)} ({network} network)")
         kwargs = self._create_kwargs(spec, network)
         container_id = await self._call(_create, kwargs)
@@ -179,6 +198,8 @@ class DockerBackend(Backend):
             client = await asyncio.to_thread(self._client_sync)
             self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
             await self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))
+            if relay is not None:
+                await self._call(_start_relay, relay, spec, container_id)
         except BaseException:
             early = self._early.pop(container_id, None)
             if early is not None:
@@ -204,9 +225,14 @@ class DockerBackend(Backend):
             cap_add=sorted(set(AGENT_CAPABILITIES) | {c.upper() for c in spec.extra_capabilities}),
             security_opt=["no-new-privileges"],
             init=True,  # tini as pid 1 reaps the zombies agents' tool runs leave behind
-            network_mode=network,
+            network_mode="none" if network == "sealed" else network,
             detach=True,
         )
+        if network == "sealed":
+            # No interface but `lo`: the relay joins this namespace and is the only way out.
+            wait = _WAIT_FOR_RELAY.format(port=RELAY_PORT)
+            kwargs["entrypoint"] = ["/bin/bash", "-c", wait, "clauderon-wait-for-relay"]
+            kwargs["command"] = spec.command
         if spec.user:
             kwargs["user"] = spec.user
         if spec.cpu:
@@ -253,6 +279,7 @@ class DockerBackend(Backend):
         import docker.errors
 
         def remove(client: Any) -> None:
+            _remove_relays(client, backend_id)
             try:
                 client.api.remove_container(backend_id, force=True, v=True)
             except docker.errors.NotFound:
@@ -281,6 +308,8 @@ class DockerBackend(Backend):
             found = []
             for info in client.api.containers(all=True, filters={"label": f"{LABEL_HOME}={home_id}"}):
                 labels = info.get("Labels") or {}
+                if labels.get(LABEL_ROLE) == RELAY_ROLE:
+                    continue  # a sealed session's relay belongs to its agent container
                 state = {"Status": info.get("State", "")}
                 found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"], status=_status_of(state), labels=labels))
             return found
@@ -327,6 +356,48 @@ def _create(client: Any, kwargs: dict[str, Any]) -> str:
         raise ClauderonError(f"image {kwargs['image']} not found locally: run `clauderon image build` or docker pull") from exc
     except docker.errors.APIError as exc:
         raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
+
+
+def _start_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> None:
+    """The relay container of a sealed session: it joins the agent's network namespace (the agent owns
+    it, so a restarted relay rejoins the same one) and carries 127.0.0.1:RELAY_PORT to the engine's socket
+    directory, mounted read-only (the directory, not the socket: a recreated socket is then still seen).
+    It holds nothing: read-only root, no capabilities, an unprivileged user, a few MiB."""
+    from docker.types import Mount as DockerMount
+
+    _remove_relays(client, agent_id, name=relay_name(spec.name))
+    labels = {LABEL_HOME: spec.home_id, LABEL_SESSION: spec.session_id, LABEL_ROLE: RELAY_ROLE,
+              "clauderon.agent-container": agent_id}
+    try:
+        relay = client.containers.create(
+            image=image, name=relay_name(spec.name), command=[str(RELAY_PORT), f"{RELAY_SOCKET_DIR}/proxy.sock"],
+            labels=labels, network_mode=f"container:{agent_id}", read_only=True, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"], user=RELAY_USER, mem_limit="16m", pids_limit=256,
+            restart_policy={"Name": "unless-stopped"}, detach=True,
+            mounts=[DockerMount(target=RELAY_SOCKET_DIR, source=spec.proxy_socket_dir, type="bind", read_only=True)],
+        )
+        relay.start()
+    except Exception as exc:
+        explanation = getattr(exc, "explanation", None) or exc
+        raise ClauderonError(f"cannot start the sealed network's relay for {spec.name}: {explanation}") from exc
+
+
+def _remove_relays(client: Any, agent_id: str, name: str | None = None) -> None:
+    """Remove the relay(s) of an agent container (by label), and a stale one holding `name`."""
+    import docker.errors
+
+    found = client.api.containers(all=True, filters={"label": f"clauderon.agent-container={agent_id}"})
+    ids = [info["Id"] for info in found]
+    if name is not None:
+        try:
+            ids.append(client.api.inspect_container(name)["Id"])
+        except docker.errors.NotFound:
+            pass
+    for relay_id in dict.fromkeys(ids):
+        try:
+            client.api.remove_container(relay_id, force=True)
+        except docker.errors.NotFound:
+            pass
 
 
 def _start_and_size(client: Any, container_id: str, name: str, size: tuple[int, int]) -> None:
