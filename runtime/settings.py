@@ -77,6 +77,8 @@ class KubernetesSettings(Section):
     """Kubeconfig context to use (none: the file's current context)."""
     namespace: str = "clauderon"
     """Namespace sessions run in; created if missing."""
+    run_as_user: int = 1000
+    """Non-root uid (and gid) agents run as in their pods, whatever user runs clauderon (root included)."""
     service_account: str | None = None
     """Service account for session pods (none: the namespace's default); its token is never mounted."""
     image: str = "clauderon-agent:latest"

@@ -7,6 +7,7 @@ real cluster (see docs/kubernetes.md).
 
 from __future__ import annotations
 
+import base64
 import asyncio
 import codecs
 import json
@@ -160,7 +161,15 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         [container] = pod["spec"]["containers"]
         assert container["image"] == "agent:test" and container["tty"] is True and container["stdin"] is True
         assert container["command"][:2] == ["sh", "-c"] and container["command"][-3:] == spec.command
-        assert container["env"] == [{"name": k, "value": v} for k, v in PLACEHOLDER_ENV.items()]
+        # The proxy URL holds the session's proxy password: it comes from a Secret, never as a literal.
+        proxy_ref = {"secretKeyRef": {"name": "clauderon-s1-proxy", "key": "HTTPS_PROXY"}}
+        assert container["env"] == [{"name": k, "valueFrom": proxy_ref} if k == "HTTPS_PROXY" else {"name": k, "value": v}
+                                    for k, v in PLACEHOLDER_ENV.items()]
+        assert "proxy-password-1" not in json.dumps(pod)
+        [secret] = fake.sent("Secret")
+        assert secret["metadata"] == {"name": "clauderon-s1-proxy", "labels": labels}
+        assert base64.b64decode(secret["data"]["HTTPS_PROXY"]).decode() == PLACEHOLDER_ENV["HTTPS_PROXY"]
+        assert set(secret["data"]) == {"HTTPS_PROXY"}
         assert container["volumeMounts"] == [
             {"name": "session", "mountPath": "/workspace", "subPath": "workspace"},
             {"name": "session", "mountPath": "/home/agent", "subPath": "home"},
@@ -172,11 +181,13 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
             {"name": "proxy-ca", "configMap": {"name": "clauderon-proxy-ca"}}]
         assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                                           "limits": {"cpu": "1.5", "memory": "2Gi"}}
+        # A fixed non-root uid whatever user runs the engine (root here), the runtime's seccomp filter, and
+        # no capability but one the session asked for by name.
         assert container["securityContext"] == {
-            "allowPrivilegeEscalation": False, "runAsUser": os.getuid(), "runAsGroup": os.getgid(),
-            "runAsNonRoot": os.getuid() != 0,
-            "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE",
-                                                      "SETGID", "SETUID"]}}
+            "allowPrivilegeEscalation": False, "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"}, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+        assert pod["spec"]["securityContext"] == {"fsGroup": 1000, "runAsNonRoot": True,
+                                                  "seccompProfile": {"type": "RuntimeDefault"}}
         assert pod["spec"]["automountServiceAccountToken"] is False
         assert pod["spec"]["restartPolicy"] == "Never"
         assert any("creating volume clauderon-s1" in p for p in progress)
@@ -191,6 +202,7 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         assert hits == []
     finally:
         await backend.remove(backend_id)
+    assert fake.store.get((NAMESPACE, "secrets"), {}) == {}  # the proxy credentials went with the session
 
 
 def test_resources_follow_settings_and_keep_requests_under_limits() -> None:

@@ -6,6 +6,7 @@ create, screen, send, commits in the pod, `clauderon pull`, archive and delete a
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -33,8 +34,15 @@ def test_pod_session_life_cycle(kube: FakeKubeThread, short_tmp: Path, git_repo:
         assert created["status"] == "running" and created["backend_id"] == "clauderon-podded"
         [pod] = kube.api.objects(NAMESPACE, "pods").values()
         assert pod["metadata"]["labels"]["clauderon.name"] == "podded"
-        env = {e["name"]: e.get("value", "") for e in pod["spec"]["containers"][0]["env"]}
-        assert env["HTTPS_PROXY"].startswith("http://") and env["HTTPS_PROXY"].endswith("@127.0.0.1:18100")
+        env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+        ref = env["HTTPS_PROXY"]["valueFrom"]["secretKeyRef"]
+        [secret] = [s for s in kube.api.objects(NAMESPACE, "secrets").values() if s["metadata"]["name"] == ref["name"]]
+        proxy_url = base64.b64decode(secret["data"][ref["key"]]).decode()
+        assert proxy_url.startswith("http://") and proxy_url.endswith("@127.0.0.1:18100")
+        assert proxy_url not in json.dumps(pod)
+        # The process really got it from the Secret (as a kubelet resolves secretKeyRef).
+        cli("send", "podded", "--enter", 'echo "proxy-at-${HTTPS_PROXY##*@}"')
+        cli.wait_screen("podded", "proxy-at-127.0.0.1:18100")
         assert json.loads(pod["metadata"]["annotations"]["clauderon.record"])["name"] == "podded"
 
         cli("send", "podded", "--enter", "git status --short --branch && echo pod-ok-$((6*7))")

@@ -8,6 +8,7 @@ engine's `LaunchSpec`, which only ever holds placeholders and the session's own 
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 from typing import Any
@@ -15,7 +16,6 @@ from typing import Any
 from ..errors import ClauderonError
 from ..settings import KubernetesSettings
 from .base import LABEL_HOME, LABEL_NAME, LABEL_RECORD, LABEL_SESSION, LaunchSpec
-from .docker import AGENT_CAPABILITIES
 
 PREFIX = "clauderon-"
 CONTAINER = "agent"
@@ -123,32 +123,47 @@ def resources(spec: LaunchSpec, settings: KubernetesSettings) -> dict[str, dict[
     return {"requests": requests, "limits": limits}
 
 
-def parse_user(user: str | None) -> tuple[int | None, int | None]:
-    """`uid:gid` (or `uid`) as numbers; names cannot be used in a pod's securityContext."""
-    if not user:
-        return None, None
-    uid, _, gid = user.partition(":")
-    try:
-        return int(uid), (int(gid) if gid else None)
-    except ValueError:
-        raise ClauderonError(f"user {user!r} must be numeric `uid:gid` for Kubernetes pods") from None
+PROXY_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+"""Variables holding the session's proxy URL, whose userinfo is the session's proxy password."""
+SECCOMP = {"type": "RuntimeDefault"}
 
 
-def security_context(spec: LaunchSpec) -> dict[str, Any]:
-    """Docker backend's posture: drop everything, add back the few capabilities agents need, no escalation."""
-    uid, gid = parse_user(spec.user)
+def security_context(spec: LaunchSpec, settings: KubernetesSettings) -> dict[str, Any]:
+    """A fixed non-root uid whatever the host user is (the kubelet enforces `runAsNonRoot`, so an image
+    cannot flip it back to root), the runtime's default seccomp filter (clusters without `SeccompDefault`
+    otherwise run pods unconfined), no privilege escalation, and no capabilities at all: a non-root
+    process has none in effect anyway, and nothing an agent does (git, package managers in its own home,
+    running tests) needs one. A session may still name extra ones (`spec.extra_capabilities`)."""
     context: dict[str, Any] = {
         "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"],
-                         "add": sorted(set(AGENT_CAPABILITIES) | {c.upper() for c in spec.extra_capabilities})},
+        "capabilities": {"drop": ["ALL"]},
+        "runAsUser": settings.run_as_user,
+        "runAsGroup": settings.run_as_user,
+        "runAsNonRoot": True,
+        "seccompProfile": SECCOMP,
     }
-    if uid is not None:
-        context["runAsUser"] = uid
-        # A non-root uid is enforced by the kubelet too, so an image can never flip it back to root.
-        context["runAsNonRoot"] = uid != 0
-    if gid is not None:
-        context["runAsGroup"] = gid
+    if spec.extra_capabilities:
+        context["capabilities"]["add"] = sorted({c.upper() for c in spec.extra_capabilities})
     return context
+
+
+def proxy_secret_name(name: str) -> str:
+    return f"{PREFIX}{name}-proxy"
+
+
+def proxy_secret(spec: LaunchSpec) -> dict[str, Any]:
+    """The session's proxy URLs (they carry its proxy password) as a Secret the pod reads with
+    `secretKeyRef`: a literal value in the pod spec is readable by anyone allowed to `get pods`."""
+    data = {key: base64.b64encode(spec.env[key].encode()).decode() for key in PROXY_ENV if key in spec.env}
+    meta = {"name": proxy_secret_name(spec.name), "labels": labels_of(spec)}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta, "data": data}
+
+
+def env_entries(spec: LaunchSpec) -> list[dict[str, Any]]:
+    """The pod's environment: placeholders as values, the proxy URLs by reference to the Secret."""
+    secret = proxy_secret_name(spec.name)
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} if key in PROXY_ENV
+            else {"name": key, "value": value} for key, value in spec.env.items()]
 
 
 def wrapped_command(spec: LaunchSpec) -> list[str]:
@@ -162,7 +177,6 @@ def wrapped_command(spec: LaunchSpec) -> list[str]:
 
 def pod_object(spec: LaunchSpec, settings: KubernetesSettings, *, with_ca: bool) -> dict[str, Any]:
     name = pod_name(spec.name)
-    uid, gid = parse_user(spec.user)
     mounts: list[dict[str, Any]] = [
         {"name": "session", "mountPath": WORKSPACE, "subPath": "workspace"},
         {"name": "session", "mountPath": AGENT_HOME, "subPath": "home"},
@@ -179,12 +193,12 @@ def pod_object(spec: LaunchSpec, settings: KubernetesSettings, *, with_ca: bool)
         "imagePullPolicy": settings.pull_policy,
         "command": wrapped_command(spec),
         "workingDir": WORKSPACE,
-        "env": [{"name": k, "value": v} for k, v in spec.env.items()],
+        "env": env_entries(spec),
         "tty": True,
         "stdin": True,
         "volumeMounts": mounts,
         "resources": resources(spec, settings),
-        "securityContext": security_context(spec),
+        "securityContext": security_context(spec, settings),
     }
     pod_spec: dict[str, Any] = {
         "containers": [container],
@@ -198,8 +212,8 @@ def pod_object(spec: LaunchSpec, settings: KubernetesSettings, *, with_ca: bool)
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
     }
-    if gid is not None:
-        pod_spec["securityContext"] = {"fsGroup": gid}  # the fresh volume becomes writable for the agent's gid
+    # The fresh volume becomes writable for the agent's group; the pod-level seccomp covers every container.
+    pod_spec["securityContext"] = {"fsGroup": settings.run_as_user, "runAsNonRoot": True, "seccompProfile": SECCOMP}
     if settings.service_account:
         pod_spec["serviceAccountName"] = settings.service_account
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata(name, spec), "spec": pod_spec}

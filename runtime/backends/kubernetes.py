@@ -177,6 +177,7 @@ class KubernetesBackend(Backend):
         created_pvc = await self._call(self._claim_volume, spec, pvc)
         await _report(progress, f"{'creating' if created_pvc else 'reusing'} volume {name} in namespace {self.namespace}")
         try:
+            await self._call(self._put_proxy_secret, objects.proxy_secret(spec))
             await _report(progress, f"creating pod {name}")
             await self._call(lambda core: self._send(core, "create_namespaced_pod", self.namespace, pod))
             await self._wait_running(name, progress)
@@ -292,9 +293,18 @@ class KubernetesBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    def _put_proxy_secret(self, core: Any, body: dict[str, Any]) -> None:
+        """This launch's proxy credentials (a new password each launch) replace any older ones."""
+        name = body["metadata"]["name"]
+        self._send(core, "delete_namespaced_secret", name, self.namespace, ok_statuses=(404,))
+        self._send(core, "create_namespaced_secret", self.namespace, body)
+
     async def _delete(self, name: str, *, volume: bool) -> None:
         def delete(core: Any) -> None:
             self._send(core, "delete_namespaced_pod", name, self.namespace, grace_period_seconds=0, ok_statuses=(404,))
+            # The proxy password goes with the pod (archive included: the next launch makes a new one).
+            secret = objects.proxy_secret_name(name.removeprefix(objects.PREFIX))
+            self._send(core, "delete_namespaced_secret", secret, self.namespace, ok_statuses=(404,))
             if volume:
                 self._send(core, "delete_namespaced_persistent_volume_claim", name, self.namespace, ok_statuses=(404,))
 

@@ -24,6 +24,7 @@ exec with its argv, the stdin bytes it got, and its exit code (`execs`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import copy
 import json
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 TOKEN = "fake-cluster-token"
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-KINDS = {"pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "configmaps": "ConfigMap", "events": "Event"}
+KINDS = {"pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "configmaps": "ConfigMap", "events": "Event",
+         "secrets": "Secret"}
 
 
 def _now() -> str:
@@ -332,6 +334,14 @@ class FakeKubeAPI:
 
     def _admit_pod(self, ns: str, pod: dict[str, Any]) -> None:
         container = pod["spec"]["containers"][0]
+        context = {**(pod["spec"].get("securityContext") or {}), **(container.get("securityContext") or {})}
+        if context.get("runAsNonRoot") and context.get("runAsUser", 0) == 0:
+            # A kubelet refuses to start it (it cannot prove the process is not root).
+            pod["status"] = {"phase": "Pending", "conditions": [], "containerStatuses": [
+                {"name": container["name"], "ready": False, "restartCount": 0, "image": container["image"],
+                 "state": {"waiting": {"reason": "CreateContainerConfigError",
+                                       "message": "container has runAsNonRoot and image will run as root"}}}]}
+            return
         pod["status"] = {"phase": "Pending", "conditions": [], "containerStatuses": [
             {"name": container["name"], "ready": False, "restartCount": 0, "image": container["image"],
              "state": {"waiting": {"reason": "ContainerCreating"}}}]}
@@ -365,7 +375,19 @@ class FakeKubeAPI:
             return
         mapping = self._mounts(ns, pod)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        env.update({e["name"]: self._map(e.get("value", ""), mapping) for e in container.get("env") or []})
+        for entry in container.get("env") or []:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref is not None:  # as a kubelet does: the value comes from the Secret, base64-decoded
+                secret = self.store.get((ns, "secrets"), {}).get(ref["name"])
+                if secret is None or ref["key"] not in (secret.get("data") or {}):
+                    message = f'secret "{ref["name"]}" not found' if secret is None else f'key {ref["key"]} missing'
+                    status["containerStatuses"][0]["state"] = {
+                        "waiting": {"reason": "CreateContainerConfigError", "message": message}}
+                    self._event(ns, name, "Warning", "Failed", f"Error: {message}")
+                    return
+                env[entry["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            else:
+                env[entry["name"]] = self._map(entry.get("value", ""), mapping)
         argv = [self._map(a, mapping) for a in (container.get("command") or []) + (container.get("args") or [])]
         cwd = self._map(container.get("workingDir") or "/", mapping)
         proc = PtyProcess.spawn(argv, cwd=cwd, env=env, dimensions=(24, 80), echo=True)
