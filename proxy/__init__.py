@@ -1,6 +1,6 @@
 """The credential-injecting HTTPS proxy. Talk to it through this package's exports only."""
 
-from .audit import read_audit
+from .audit import AUDIT_FILE, AuditLog, read_audit
 from .credentials import (CREDENTIAL_NAMES, CredentialStore, credential_store_for, credentials_report, masked)
 from .errors import ProxyError
 from .rules import (CA_MOUNT_PATH, HOOKS_HOST, PLACEHOLDERS, container_env, default_credential_names,
@@ -10,7 +10,7 @@ from .service import ProxyService, choose_port
 from .sessions import SessionProxyConfig, new_proxy_password
 
 __all__ = [
-    "CA_MOUNT_PATH", "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "HOOKS_HOST", "OnePasswordResolver",
+    "AUDIT_FILE", "AuditLog", "CA_MOUNT_PATH", "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "HOOKS_HOST", "OnePasswordResolver",
     "PLACEHOLDERS", "ProxyError", "ProxyService", "SecretResolver", "SessionProxyConfig", "choose_port",
     "container_env", "credential_store_for", "credentials_report", "default_credential_names",
     "dummy_codex_auth_json", "masked", "new_proxy_password", "read_audit",

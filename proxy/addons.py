@@ -106,6 +106,10 @@ class ProxyAuth:
             refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
             return
         flow.metadata[SESSION] = cfg
+        problem = self.auditor.log.problem()
+        if problem:  # fail closed: a request that cannot be audited does not go out
+            refuse(flow, 503, "audit_failing", f"{problem}; requests are refused until the audit works again")
+            return
         misdirection = self._misdirection(flow, target, tunnelled=tunnel is not None)
         if misdirection:
             logger.warning("session %s: %s", cfg.session_id, misdirection)

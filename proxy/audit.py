@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 AUDIT_FILE = "audit.jsonl"
 MAX_BYTES = 10 * 1024 * 1024
 KEEP = 3
+RESERVE_BYTES = 64 * 1024
+"""Free space below which requests are refused: their audit lines could not be written."""
 
 
 class AuditLog:
@@ -28,9 +31,33 @@ class AuditLog:
         self.keep = keep
         self._lock = threading.Lock()
         self._fh = None
+        self.error: str | None = None
+        """Why the last line could not be written (None while the audit works)."""
+        self._last_retry = 0.0
+
+    def problem(self) -> str | None:
+        """Why a request must not go out now: the last line failed, or the disk is (nearly) full. The proxy
+        fails closed on it: no audit, no request."""
+        if self.error is not None:
+            # Try again (at most once a second) with a line of its own, so the first request after the
+            # disk has room is not refused for a past failure.
+            now = time.monotonic()
+            if now - self._last_retry < 1.0:
+                return self.error
+            self._last_retry = now
+            self.write({"ts": round(time.time(), 3), "event": "audit_resumed", "after": self.error})
+            if self.error is not None:
+                return self.error
+        try:
+            stats = os.statvfs(self.path.parent)
+        except OSError as exc:
+            return f"cannot check the audit log's disk: {exc}"
+        if stats.f_bavail * stats.f_frsize < RESERVE_BYTES:
+            return f"no space left for the audit log in {self.path.parent}"
+        return None
 
     def write(self, record: dict) -> None:
-        """Append one record (a dict of JSON-able values)."""
+        """Append one record (a dict of JSON-able values); a failure is kept in `error`, not raised."""
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             try:
@@ -38,10 +65,19 @@ class AuditLog:
                     fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                     self._fh = os.fdopen(fd, "a", buffering=1)
                 self._fh.write(line)
+                self._fh.flush()
                 if self._fh.tell() >= self.max_bytes:
                     self._rotate()
-            except OSError as exc:  # auditing must not take the proxy down; say so loudly instead
-                logger.error("cannot write audit log %s: %s", self.path, exc)
+                self.error = None
+            except OSError as exc:
+                self.error = f"cannot write the audit log {self.path}: {exc.strerror or exc}"
+                logger.error("%s", self.error)
+                if self._fh is not None:  # reopen next time: a half-written buffer must not linger
+                    try:
+                        self._fh.close()
+                    except OSError:
+                        pass
+                    self._fh = None
 
     def _rotate(self) -> None:
         self._fh.close()

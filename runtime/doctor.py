@@ -32,6 +32,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
                          "install docker.io and start dockerd (or set DOCKER_HOST / [docker] base_url)"))
     if ok:
         checks.append(_check("network", "ok", await docker.network_report()))
+        checks.append(await _relay_check(docker))
         has_image = await docker.image_present(settings.docker.image)
         checks.append(_check("agent image", "ok" if has_image else "warn",
                              f"{settings.docker.image} {'present' if has_image else 'missing'}",
@@ -44,6 +45,34 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     await kube.close()
     checks.append(_check("kubernetes", "ok" if ok else "warn", reason,
                          "set [kubernetes] kubeconfig, context and proxy_url to run sessions as pods"))
+    checks.append(_audit_check(home))
     running = engine_running(home)
     checks.append(_check("engine", "ok", f"{'running' if running else 'not running (starts on demand)'}; socket {home.socket_path}"))
     return checks
+
+
+def _audit_check(home: Home) -> dict[str, Any]:
+    """The proxy refuses every request it cannot audit (fail closed): say so before a session finds out."""
+    from proxy import AUDIT_FILE, AuditLog
+
+    path = home.root / AUDIT_FILE
+    problem = AuditLog(path).problem()
+    if problem is None and path.exists() and not os.access(path, os.W_OK):
+        problem = f"{path} is not writable"
+    if problem:
+        return _check("audit", "fail", f"{problem}; the proxy refuses requests meanwhile",
+                      f"free space in {home.root} or fix the permissions of {path}")
+    return _check("audit", "ok", f"{path} writable")
+
+
+async def _relay_check(docker: Any) -> dict[str, Any]:
+    """Sealed sessions need the relay image, built once from source with gcc."""
+    from .relay import relay_image
+
+    image = relay_image()
+    if await docker.image_present(image):
+        return _check("relay", "ok", f"{image} present (sealed networking)")
+    if shutil.which("gcc"):
+        return _check("relay", "ok", f"{image} is built at the first sealed create (gcc found)")
+    return _check("relay", "warn", "sealed sessions need the relay image and there is no gcc to build it",
+                  "apt-get install gcc libc6-dev, or run `clauderon image build` where they are")

@@ -62,6 +62,9 @@ class Egress:
     def health(self) -> dict:
         if not self.running:
             return {"ok": False, "port": None, "detail": f"not running: {self.error}"}
+        audit = self.service.audit.problem()
+        if audit:  # the proxy refuses every request meanwhile (fail closed): the header and doctor say why
+            return {"ok": False, "port": self.port, "detail": f"audit failing, requests refused: {audit}"}
         return {"ok": True, "port": self.port, "detail": f"listening on port {self.port}"}
 
     def require_running(self) -> None:
