@@ -6,9 +6,10 @@ Which transcript: Claude Code writes `~/.claude/projects/<project>/<conversation
 `~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`, both in the session's agent home. The newest one is
 shown (for Claude, the session's own conversation id wins a tie), so the view moves to a new
 transcript when the agent starts one (`/clear`, a new Codex thread). A transcript is written inside
-the sandbox: files are opened with `O_NOFOLLOW`, and whatever was opened is checked (through
-`/proc/self/fd`) to lie inside the agent home, so no link the agent plants makes the engine read
-host files. Pages are read from the end of the file (`TranscriptReader`), so a 100 MB transcript
+the sandbox: files are opened from the agent home one component at a time with `O_NOFOLLOW` and
+`O_NONBLOCK` (`transcripts.open_in_home`), regular files only, and what was opened is checked again
+(through `/proc/self/fd`) to lie inside the agent home, so no link or FIFO the agent plants makes the
+engine read host files or wait. Pages are read from the end of the file (`TranscriptReader`), so a 100 MB transcript
 opens as fast as a small one.
 """
 
@@ -19,7 +20,7 @@ import dataclasses
 import json
 import logging
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -27,7 +28,7 @@ from aiohttp import web
 from .api_server import API, cancel_quietly, read_json
 from .errors import ClauderonError
 from .models import Session
-from .transcripts import Message, Page, TranscriptReader, claude_transcripts, codex_transcripts
+from .transcripts import Message, Page, TranscriptReader, claude_transcripts, codex_transcripts, open_in_home
 from .uploads import store_upload
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ def current_transcript(agent_home: Path, session: Session) -> Path | None:
 def open_transcript(agent_home: Path, path: Path, agent: str) -> TranscriptReader:
     """A reader for `path`, refused (403) unless what was opened is a regular file inside the agent home."""
     try:
-        reader = TranscriptReader(path, agent)  # O_NOFOLLOW, regular files only
+        relative = PurePosixPath(path.relative_to(agent_home).as_posix())
+        # Component by component from the home, no symlink anywhere, regular files only, never waiting.
+        reader = TranscriptReader(path, agent, fd=open_in_home(agent_home, relative))
     except (OSError, ValueError) as exc:
         raise ClauderonError(f"cannot open the transcript {path.name}: {exc}", status=403) from None
     opened = _opened_path(reader)

@@ -23,6 +23,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from .errors import ClauderonError
 from .models import AgentStatus, Session
 from .transcript_codex import codex_turn_state, read_new_entries
-from .transcripts import codex_transcripts, last_assistant_text, resolve_agent_path
+from .transcripts import TranscriptRefused, codex_transcripts, last_assistant_in, open_agent_transcript
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,13 @@ _WORKING_EVENTS = frozenset({
     "UserPromptSubmit", "UserPromptExpansion", "PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch",
     "PermissionDenied", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
 })
+
+TRANSCRIPT_SECONDS = 3.0
+"""The longest a hook waits for an agent-named transcript to be read; past it the hook goes on without."""
+
+# Agent-named files are read here and nowhere else: a read that blocks (whatever the file turns out to be)
+# can then hold only these threads, never the proxy's hook workers, DNS lookups or the default executor.
+_TRANSCRIPT_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clauderon-transcripts")
 
 EngineUpdate = Callable[[str, dict[str, Any]], None]
 AgentHomeOf = Callable[[str], Path | None]
@@ -188,6 +197,7 @@ class HooksHandler:
         if not isinstance(payload, dict):
             return _reply(400, {"error": "the body must be a JSON object"})
         sent_at = _query_time(url.query)
+        refused: list[str] = []  # why an agent-named transcript was not read, told back to the hook
         if agent == "codex":
             if event != "notify":
                 return _reply(404, {"error": "expected /hooks/codex/notify"})
@@ -196,18 +206,20 @@ class HooksHandler:
             named = payload.get("hook_event_name")
             if named is not None and named != event:
                 return _reply(400, {"error": f"path names {event} but the payload is {named}"})
-            change = self._map_claude(session_id, event, payload)
+            change = self._map_claude(session_id, event, payload, refused)
+        extra = {"transcript_refused": refused[0]} if refused else {}
         if change is None:
-            return _reply(200, {"ok": True, "forwarded": False})
+            return _reply(200, {"ok": True, "forwarded": False, **extra})
         if not self._newer(session_id, sent_at):
-            return _reply(200, {"ok": True, "forwarded": False})
+            return _reply(200, {"ok": True, "forwarded": False, **extra})
         try:
             self.engine_update(session_id, change.changes())
         except ClauderonError as exc:  # e.g. a session deleted while its container still runs
             return _reply(404, {"error": str(exc)})
-        return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status)})
+        return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status), **extra})
 
-    def _map_claude(self, session_id: str, event: str, payload: dict[str, Any]) -> StatusChange | None:
+    def _map_claude(self, session_id: str, event: str, payload: dict[str, Any],
+                    refused: list[str]) -> StatusChange | None:
         if event in ("PreToolUse", "PermissionRequest"):
             detail = _tool_detail(payload)
             if detail:
@@ -216,15 +228,30 @@ class HooksHandler:
         with self._lock:
             last_tool = self._last_tool.get(session_id)
         return map_claude_event(event, payload, last_tool=last_tool,
-                                question_from_transcript=lambda p: self._question(session_id, p))
+                                question_from_transcript=lambda p: self._question(session_id, p, refused))
 
-    def _question(self, session_id: str, transcript_path: str) -> str | None:
-        """The last assistant text of the transcript the Stop payload names, read on the host side."""
+    def _question(self, session_id: str, transcript_path: str, refused: list[str]) -> str | None:
+        """The last assistant text of the transcript the Stop payload names, read on the host side: on the
+        transcript executor, within `TRANSCRIPT_SECONDS`, confined to the session's agent home."""
         home = self.agent_home_of(session_id) if self.agent_home_of else None
         if home is None:
             return None
-        host_path = resolve_agent_path(home, transcript_path)
-        return last_assistant_text(host_path) if host_path is not None else None
+
+        def read() -> str | None:
+            with open_agent_transcript(home, transcript_path) as reader:
+                return last_assistant_in(reader)
+
+        try:
+            return _TRANSCRIPT_EXECUTOR.submit(read).result(TRANSCRIPT_SECONDS)
+        except TranscriptRefused as exc:
+            reason = str(exc)
+        except FutureTimeout:
+            reason = f"reading {transcript_path} took over {TRANSCRIPT_SECONDS:.0f}s; skipped"
+        except (OSError, ValueError) as exc:
+            reason = f"cannot read {transcript_path}: {exc.strerror if isinstance(exc, OSError) else exc}"
+        log.warning("session %s: hook transcript: %s", session_id, reason)
+        refused.append(reason)
+        return None
 
     def _codex_side_thread(self, session_id: str, payload: dict[str, Any]) -> bool:
         """Codex also notifies for its own side turns (the session-title request, on a thread of its
@@ -233,7 +260,11 @@ class HooksHandler:
         home = self.agent_home_of(session_id) if self.agent_home_of else None
         if not isinstance(thread, str) or home is None:
             return False
-        rollouts = codex_transcripts(home)
+        try:  # a directory walk in an agent-written tree: on the transcript executor, time-bound too
+            rollouts = _TRANSCRIPT_EXECUTOR.submit(codex_transcripts, home).result(TRANSCRIPT_SECONDS)
+        except (FutureTimeout, OSError) as exc:
+            log.warning("session %s: cannot list Codex rollouts: %s", session_id, exc or "timed out")
+            return False
         return bool(rollouts) and not any(p.name.endswith(f"-{thread}.jsonl") for p in rollouts)
 
     def _newer(self, session_id: str, sent_at: int) -> bool:

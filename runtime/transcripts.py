@@ -13,6 +13,7 @@ agent home.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -133,17 +134,19 @@ class TranscriptReader:
     demand, `follow(offset)` for what the agent appended since. Only whole lines are parsed, so a line
     the agent is still writing is picked up by the next `follow`, not counted as malformed."""
 
-    def __init__(self, path: Path, agent: str, *, block_size: int = BLOCK_SIZE) -> None:
+    def __init__(self, path: Path, agent: str, *, block_size: int = BLOCK_SIZE, fd: int | None = None) -> None:
+        """Open `path` (a symlink or anything but a regular file is refused), or take over `fd`, a file
+        already opened and checked by `open_in_home`; the reader closes it."""
         self.path = path
-        self.parser = parser_for(agent)
         self.block_size = block_size
-        # The transcript's name is the agent's to choose: O_NOFOLLOW never opens a symlink it planted, and
-        # O_NONBLOCK returns at once for a FIFO (a blocking open would wait for a writer forever), which
-        # the regular-file check then refuses.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise ValueError(f"{path} is not a regular file")
+        try:
+            self.parser = parser_for(agent)
+        except ValueError:
+            if fd is not None:
+                os.close(fd)
+            raise
+        if fd is None:
+            fd = _open_regular(os.fspath(path), dir_fd=None)
         self._file = os.fdopen(fd, "rb")
 
     def __enter__(self) -> TranscriptReader:
@@ -229,46 +232,111 @@ def _split_lines(data: bytes, base: int) -> Iterable[tuple[int, bytes]]:
 # -- finding transcripts in an agent home ------------------------------------------------------------
 
 
-def resolve_agent_path(agent_home: Path, agent_path: str) -> Path | None:
-    """The host path for a path the agent reported (e.g. a hook's `transcript_path`), or None.
+class TranscriptRefused(OSError, ValueError):
+    """An agent-named file the engine will not read (a symlink, a FIFO, a path out of the agent home).
 
-    Accepts `/home/agent/...` (the agent home as mounted in a container) or a path under the agent
-    home itself (local sessions). Refuses anything that resolves outside the agent home, so a symlink
-    planted by the agent cannot make the engine read host files.
-    """
+    Both an OSError (like the failed open it stands for) and a ValueError (what bad input is)."""
+
+
+_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _open_regular(name: str, *, dir_fd: int | None) -> int:
+    """Open one agent-named file for reading: never through a symlink, never waiting, regular files only.
+
+    O_NOFOLLOW refuses a symlink the agent planted; O_NONBLOCK returns at once for a FIFO (a blocking open
+    waits for a writer forever and held the proxy's worker threads); `fstat` on what was opened, before any
+    read, refuses everything but a regular file (FIFO, socket, device, directory)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise TranscriptRefused(f"{name} is a symlink; refused") from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise TranscriptRefused(f"{name} is not a regular file ({_kind(mode)}); refused")
+    return fd
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def agent_relative_path(agent_home: Path, agent_path: str) -> PurePosixPath | None:
+    """Where a path the agent reported (`/home/agent/...` as mounted in a container, or a path under the
+    agent home itself for local sessions) lies inside the agent home, judged by its text alone; None for
+    anything else (`..`, other roots, the home itself)."""
     path = PurePosixPath(agent_path)
-    if ".." in path.parts:
+    if not path.is_absolute() or ".." in path.parts:
         return None
     for root in (PurePosixPath(CONTAINER_HOME), PurePosixPath(str(agent_home))):
         try:
             relative = path.relative_to(root)
         except ValueError:
             continue
-        if not relative.parts:
-            return None
-        candidate = agent_home / relative
-        home_real = os.path.realpath(agent_home)
-        real = os.path.realpath(candidate)
-        if os.path.commonpath([home_real, real]) != home_real or os.path.islink(candidate):
-            return None
-        return candidate
+        return relative if relative.parts else None
     return None
+
+
+def open_in_home(agent_home: Path, relative: PurePosixPath) -> int:
+    """A read-only fd for the regular file at `relative` inside `agent_home`, opened one component at a
+    time from the home with O_NOFOLLOW, so no symlink the agent planted anywhere on the way (and no swap
+    of a directory for a symlink between a check and the open) can lead out of the home.
+
+    Raises `TranscriptRefused` for a symlink, FIFO or other non-regular file on the way, OSError when the
+    file is not there."""
+    parts = relative.parts
+    if not parts or relative.is_absolute() or any(p in ("", ".", "..") for p in parts):
+        raise TranscriptRefused(f"{relative} is not a path inside the agent home; refused")
+    dir_fd = os.open(agent_home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # the engine's own directory
+    try:
+        for name in parts[:-1]:
+            try:
+                next_fd = os.open(name, _NOFOLLOW_DIR, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise TranscriptRefused(f"{relative} may lead outside the agent home: {name} on the way is a "
+                                            "symlink or not a directory; refused") from None
+                raise
+            os.close(dir_fd)
+            dir_fd = next_fd
+        return _open_regular(parts[-1], dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def open_agent_transcript(agent_home: Path, agent_path: str, agent: str = "claude") -> TranscriptReader:
+    """A reader for a transcript path the agent reported (a hook's `transcript_path`), confined to the
+    agent home by `open_in_home`. Raises `TranscriptRefused` (a ValueError) or OSError."""
+    relative = agent_relative_path(agent_home, agent_path)
+    if relative is None:
+        raise TranscriptRefused(f"{agent_path} is not in the agent home; refused")
+    fd = open_in_home(agent_home, relative)
+    return TranscriptReader(agent_home / relative, agent, fd=fd)
 
 
 def claude_transcripts(agent_home: Path, session_id: str | None = None) -> list[Path]:
     """Claude Code transcripts in an agent home (for one conversation id, when given), newest last."""
     pattern = f"*/{session_id}.jsonl" if session_id else "*/*.jsonl"
-    return _regular_sorted((agent_home / ".claude" / "projects").glob(pattern))
+    return _regular_sorted(agent_home, (agent_home / ".claude" / "projects").glob(pattern))
 
 
 def codex_transcripts(agent_home: Path, thread_id: str | None = None) -> list[Path]:
     """Codex rollout files in an agent home (for one thread id, when given), newest last."""
     pattern = f"rollout-*-{thread_id}.jsonl" if thread_id else "rollout-*.jsonl"
-    return _regular_sorted((agent_home / ".codex" / "sessions").rglob(pattern))
+    return _regular_sorted(agent_home, (agent_home / ".codex" / "sessions").rglob(pattern))
 
 
-def _regular_sorted(paths: Iterable[Path]) -> list[Path]:
-    found = [p for p in paths if p.is_file() and not p.is_symlink()]
+def _regular_sorted(agent_home: Path, paths: Iterable[Path]) -> list[Path]:
+    """Regular files reached without a symlink anywhere below the home (a linked directory is skipped)."""
+    home = agent_home.resolve()
+    found = [p for p in paths if p.is_file() and p.resolve() == home / p.relative_to(agent_home)]
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
@@ -276,9 +344,14 @@ def last_assistant_text(path: Path, agent: str = "claude", *, lines: int = 200) 
     """The text of the last assistant message near the end of a transcript (the question a Stop asks)."""
     try:
         with TranscriptReader(path, agent) as reader:
-            page = reader.tail(lines)
+            return last_assistant_in(reader, lines=lines)
     except (OSError, ValueError):
         return None
+
+
+def last_assistant_in(reader: TranscriptReader, *, lines: int = 200) -> str | None:
+    """The text of the last main-conversation assistant message in the last `lines` lines of `reader`."""
+    page = reader.tail(lines)
     for message in reversed(page.messages):
         if message.kind == "assistant" and message.text.strip() and not message.sidechain:
             return message.text
@@ -286,4 +359,5 @@ def last_assistant_text(path: Path, agent: str = "claude", *, lines: int = 200) 
 
 
 __all__ = ["Message", "MessageKind", "Page", "TranscriptReader", "parse_lines", "parse_file", "pair_tool_results",
-           "parser_for", "resolve_agent_path", "claude_transcripts", "codex_transcripts", "last_assistant_text"]
+           "parser_for", "TranscriptRefused", "agent_relative_path", "open_in_home",
+           "open_agent_transcript", "last_assistant_in", "claude_transcripts", "codex_transcripts", "last_assistant_text"]

@@ -415,3 +415,104 @@ def test_a_fifo_as_transcript_path_is_refused_at_once(tmp_path: Path) -> None:
         if not done.is_set():  # release the stuck open so the thread can end
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
             os.close(fd)
+
+
+def _hook_through_proxy(env: dict[str, str], event: str, payload: dict) -> dict:
+    """POST one hook through the real proxy the way hook.sh does, and return the hooks host's JSON reply."""
+    done = subprocess.run(["curl", "--silent", "--show-error", "--max-time", "60", "-X", "POST",
+                           "-H", "Content-Type: application/json", "--data-binary", "@-",
+                           f"https://clauderon.internal/hooks/claude/{event}"],
+                          input=body(payload), capture_output=True, env=env, timeout=90)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.timeout(180)
+def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others_go_on(
+        proxy_service: ProxyService, tmp_path: Path) -> None:
+    """An agent names a FIFO (more of them than the proxy has hook workers) and a symlink out of its home
+    as `transcript_path`. Each hook is answered with the path refused, and meanwhile another session's
+    hook (which reads its own transcript) and proxy requests are served. Before the fix the FIFO's
+    blocking open held every hook worker for good, and the other session's hook got 504."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    home_a, _ = _claude_home(tmp_path / "a")
+    home_b, good_path = _claude_home(tmp_path / "b")
+    project = home_a / ".claude" / "projects" / "-workspace"
+    fifo = project / "fifo.jsonl"
+    os.mkfifo(fifo)
+    outside = tmp_path / "host-secret.jsonl"
+    outside.write_text(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "HOST"}]}}) + "\n")
+    (project / "evil.jsonl").symlink_to(outside)
+    homes = {"sess-fa": home_a, "sess-fb": home_b}
+    recorder = Recorder()
+    proxy_service.set_hooks_handler(HooksHandler(recorder, agent_home_of=homes.get))
+    env_a = {**_session_env(proxy_service, "sess-fa", home_a), "PATH": os.environ["PATH"]}
+    env_b = {**_session_env(proxy_service, "sess-fb", home_b), "PATH": os.environ["PATH"]}
+    stop = {k: v for k, v in sample("skip-Stop").items() if k != "last_assistant_message"}
+    container = "/home/agent/.claude/projects/-workspace/"
+    try:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            attacks = [pool.submit(_hook_through_proxy, env_a, "Stop", {**stop, "transcript_path": container + "fifo.jsonl"})
+                       for _ in range(8)]
+            attacks.append(pool.submit(_hook_through_proxy, env_a, "Stop",
+                                       {**stop, "transcript_path": container + "evil.jsonl"}))
+            # Another session, while the attack is under way: its hook reads its own transcript.
+            other = _hook_through_proxy(env_b, "Stop", {**stop, "transcript_path": good_path})
+            plain = subprocess.run(["curl", "--silent", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"http://127.0.0.1:{closed_port()}/x"],
+                                   capture_output=True, text=True, env={**env_b, "http_proxy": env_b["HTTPS_PROXY"]},
+                                   timeout=90)
+            replies = [a.result() for a in attacks]
+    finally:  # if an open ever blocked, release it so no thread is left behind
+        _release_fifo(fifo)
+    assert other["forwarded"] is True and "transcript_refused" not in other
+    assert ("sess-fb", {"agent_status": Q, "agent_detail": {"question": "FAKE-CAP-DONE-1"}}) in recorder.calls
+    assert plain.stdout not in ("", "000"), "the proxy stopped answering other requests"
+    for reply in replies[:-1]:
+        assert reply["ok"] is True and "a FIFO" in reply["transcript_refused"], reply
+    assert "symlink" in replies[-1]["transcript_refused"]
+    assert all(c["agent_detail"] is None for sid, c in recorder.calls if sid == "sess-fa")
+    assert not any("HOST" in json.dumps(c) for _, c in recorder.calls)
+
+
+def _release_fifo(fifo: Path) -> None:
+    """Open and close the write end: any open of the read end still waiting returns (at EOF)."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: nobody is waiting on it
+        pass
+
+
+def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path: Path, monkeypatch) -> None:
+    """Whatever an agent-named file does to a read, a hook waits for it at most TRANSCRIPT_SECONDS, on
+    the transcript executor, and hooks that read nothing are not held up."""
+    import threading
+
+    import runtime.hooks as hooks
+
+    home, container_path = _claude_home(tmp_path)
+    release = threading.Event()
+
+    ran_on: list[str] = []
+
+    def hanging(reader, **_):
+        ran_on.append(threading.current_thread().name)
+        release.wait(60)
+        return "late"
+
+    monkeypatch.setattr(hooks, "TRANSCRIPT_SECONDS", 0.5)
+    monkeypatch.setattr(hooks, "last_assistant_in", hanging)
+    recorder = Recorder()
+    handler = HooksHandler(recorder, agent_home_of=lambda sid: home)
+    stop = {k: v for k, v in sample("skip-Stop").items() if k != "last_assistant_message"}
+    try:
+        for _ in range(3):  # more than the transcript executor has threads: they all stay stuck
+            code, _, reply = handler("s1", "POST", "/hooks/claude/Stop", body({**stop, "transcript_path": container_path}))
+            assert code == 200 and "over" in json.loads(reply)["transcript_refused"]
+        code, _, reply = handler("s2", "POST", "/hooks/claude/PreToolUse", body(sample("skip-PreToolUse")))
+        assert code == 200 and json.loads(reply)["forwarded"] is True
+        assert ran_on and all(name.startswith("clauderon-transcripts") for name in ran_on)
+    finally:
+        release.set()

@@ -10,7 +10,7 @@ import pytest
 
 from runtime.transcript_codex import codex_turn_state, read_new_entries
 from runtime.transcripts import (Message, TranscriptReader, claude_transcripts, codex_transcripts,
-                                 last_assistant_text, parse_file, resolve_agent_path)
+                                 last_assistant_text, open_agent_transcript, parse_file, TranscriptRefused)
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -252,12 +252,19 @@ def test_reader_refuses_symlinks_and_paths_out_of_the_home(tmp_path: Path) -> No
     link.symlink_to(target)
     with pytest.raises(OSError):
         TranscriptReader(link, "claude")
-    assert resolve_agent_path(home, "/home/agent/.claude/projects/p/x.jsonl") is None
-    assert resolve_agent_path(home, "/etc/passwd") is None
-    assert resolve_agent_path(home, "/home/agent/../agent/.claude") is None
-    assert resolve_agent_path(home, "/home/agent/.claude/projects/p/real.jsonl") == home / ".claude/projects/p/real.jsonl"
-    assert resolve_agent_path(home, f"{home}/.claude/projects/p/real.jsonl") == home / ".claude/projects/p/real.jsonl"
-    assert claude_transcripts(home) == []  # the planted symlink is not listed
+    with pytest.raises(TranscriptRefused, match="symlink"):
+        open_agent_transcript(home, "/home/agent/.claude/projects/p/x.jsonl")
+    for outside in ("/etc/passwd", "/home/agent/../agent/.claude", "/home/agent"):
+        with pytest.raises(TranscriptRefused, match="not in the agent home"):
+            open_agent_transcript(home, outside)
+    (home / ".claude" / "projects" / "p" / "real.jsonl").write_text("{}\n")
+    for named in ("/home/agent/.claude/projects/p/real.jsonl", f"{home}/.claude/projects/p/real.jsonl"):
+        with open_agent_transcript(home, named) as reader:
+            assert reader.path == home / ".claude/projects/p/real.jsonl"
+    (home / ".claude" / "projects" / "q").symlink_to(tmp_path, target_is_directory=True)  # a linked directory
+    with pytest.raises(TranscriptRefused, match="on the way"):
+        open_agent_transcript(home, "/home/agent/.claude/projects/q/outside.jsonl")
+    assert [p.name for p in claude_transcripts(home)] == ["real.jsonl"]  # the planted symlink is not listed
 
 
 def test_finding_transcripts_in_an_agent_home(tmp_path: Path) -> None:
