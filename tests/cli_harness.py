@@ -25,7 +25,7 @@ class Result:
 
 
 class Cli:
-    def __init__(self, home: Path, *, image: str, network: str = "host") -> None:
+    def __init__(self, home: Path, *, image: str, network: str = "auto") -> None:
         self.home = home
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         (home / "config.toml").write_text(

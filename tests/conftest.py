@@ -119,8 +119,8 @@ def host(short_tmp: Path):
 
 @pytest.fixture
 def cli(short_tmp: Path):
-    """The real CLI on a fresh home whose docker sessions use the test image with host networking;
-    every engine and container it made is gone afterwards."""
+    """The real CLI on a fresh home whose docker sessions use the test image with the default (sealed)
+    network; every engine and container it made is gone afterwards."""
     from tests.cli_harness import Cli
 
     c = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)

@@ -183,13 +183,15 @@ async def test_read_returns_empty_at_exit_and_remove_is_idempotent(home_id: str)
 
 
 @pytest.mark.docker
-async def test_auto_network_follows_the_bridge_gateway() -> None:
+async def test_auto_network_is_sealed_and_doctor_names_the_open_modes() -> None:
     bridge = _inspect("bridge")
     has_gateway = any(c.get("Gateway") for c in ((bridge.get("IPAM") or {}).get("Config") or []))
     backend = DockerBackend()
-    assert await backend.resolve_network("auto") == ("bridge" if has_gateway else "host")
+    assert await backend.resolve_network("auto") == "sealed"
     assert await backend.resolve_network("host") == "host"
-    assert ("-> bridge" if has_gateway else "-> host") in await backend.network_report()
+    report = await backend.network_report()
+    assert "auto -> sealed" in report and "host (open network)" in report
+    assert ("bridge (gateway" in report) if has_gateway else ("no bridge" in report)
     with pytest.raises(ClauderonError, match="unknown network mode"):
         await backend.resolve_network("overlay")
 

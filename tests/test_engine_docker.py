@@ -17,7 +17,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
 def containers_of(home: Path) -> list:
-    return docker.from_env().containers.list(all=True, filters={"label": f"clauderon.home={Home(home).home_id}"})
+    """The home's session containers (a sealed session's relay container is counted by `relays_of`)."""
+    found = docker.from_env().containers.list(all=True, filters={"label": f"clauderon.home={Home(home).home_id}"})
+    return [c for c in found if c.labels.get("clauderon.role") != "relay"]
+
+
+def relays_of(home: Path) -> list:
+    return docker.from_env().containers.list(all=True, filters={"label": [
+        f"clauderon.home={Home(home).home_id}", "clauderon.role=relay"]})
 
 
 def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
@@ -45,7 +52,7 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
 
     first_container = containers_of(cli.home)[0].id
     assert cli("archive", "alpha").code == 0
-    assert containers_of(cli.home) == []
+    assert containers_of(cli.home) == [] and relays_of(cli.home) == []
     assert worktree.exists()
     assert "archived" not in cli("list", "--json").out  # archived sessions are left out without --all
     assert "archived" in cli("list", "--all", "--json").out

@@ -95,7 +95,7 @@ def test_info_route_inspects_and_samples_the_container(cli: Cli, git_repo: Path)
 
     info, quick = asyncio.run(ask())
     container = info["container"]
-    assert container["state"] == "running" and container["network_mode"] == "host"
+    assert container["state"] == "running" and container["network_mode"] == "none"
     assert container["name"].endswith("inf") and container["image"] == TEST_AGENT_IMAGE
     assert any(m["destination"] == "/workspace" and m["rw"] for m in container["mounts"])
     assert any(m["destination"].endswith("/.git") and not m["rw"] for m in container["mounts"])

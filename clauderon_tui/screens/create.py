@@ -26,7 +26,10 @@ from runtime.settings import Settings
 log = logging.getLogger(__name__)
 
 AGENTS = ("shell", "claude", "codex")
-NETWORKS = ("auto", "bridge", "host")
+NETWORKS = ("auto", "sealed", "bridge", "host")
+NETWORK_HELP = ("auto = sealed: no way out but the proxy. bridge, host: open networks (a program that ignores "
+                "the proxy goes around it). Sealed still reaches public hosts through the proxy: the allowlist "
+                "egress policy ([proxy] egress) limits those.")
 ACCESS_MODES = ("read-write", "read-only")
 
 
@@ -165,6 +168,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
                                                 id="memory", classes="field", compact=True))
                 yield self._row("network", RadioSet(*(RadioButton(n, value=n == self.settings.docker.network, name=n)
                                                       for n in NETWORKS), id="network", compact=True))
+                yield self._row("", Static(NETWORK_HELP, id="network-help", classes="field", markup=False))
                 yield self._row("env", TextArea(id="env", classes="field", compact=True))
                 yield self._row("mounts", TextArea(id="mounts", classes="field", compact=True))
             yield Static(id="advanced-error", classes="inline-error -hidden")

@@ -121,13 +121,11 @@ class DockerBackend(Backend):
         return True, f"Docker {version.get('Version', '?')} at {self.base_url}"
 
     async def resolve_network(self, mode: str) -> str:
-        """`sealed`, `host` or `bridge` for a requested mode; `auto` picks bridge only when it can reach
-        the host, else host."""
+        """`sealed`, `host` or `bridge` for a requested mode; `auto` is sealed (it needs no bridge, no
+        iptables and nothing from the agent's image, so it works on every daemon)."""
         if mode not in NETWORK_MODES:
             raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(NETWORK_MODES)}")
-        if mode != "auto":
-            return mode
-        return "bridge" if await self.bridge_gateway() else "host"
+        return "sealed" if mode == "auto" else mode
 
     async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
@@ -146,14 +144,13 @@ class DockerBackend(Backend):
         return await self._call(inspect_bridge)
 
     async def network_report(self) -> str:
-        """One line for `clauderon doctor` saying what `auto` networking resolves to and why."""
+        """One line for `clauderon doctor`: the modes this daemon supports and what `auto` means."""
         try:
             gateway = await self.bridge_gateway()
         except ClauderonError as exc:
             return exc.message
-        if gateway:
-            return f"network auto -> bridge (gateway {gateway}; host.docker.internal maps to host-gateway)"
-        return "network auto -> host (the engine has no usable bridge network, e.g. dockerd --bridge=none)"
+        bridge = f"bridge (gateway {gateway}; open network)" if gateway else "no bridge (this daemon has none)"
+        return f"network auto -> sealed (no network but the proxy); also available: host (open network), {bridge}"
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -366,7 +363,8 @@ def _start_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> No
     from docker.types import Mount as DockerMount
 
     _remove_relays(client, agent_id, name=relay_name(spec.name))
-    labels = {LABEL_HOME: spec.home_id, LABEL_SESSION: spec.session_id, LABEL_ROLE: RELAY_ROLE,
+    # Not the session label: that names the agent's container alone (re-adoption, tools, tests).
+    labels = {LABEL_HOME: spec.home_id, LABEL_ROLE: RELAY_ROLE, "clauderon.relay-of": spec.session_id,
               "clauderon.agent-container": agent_id}
     try:
         relay = client.containers.create(
