@@ -4,8 +4,10 @@ Baseline: `git worktree add` plus `docker run` of the same image until its first
 clauderon: `clauderon create --agent shell` (engine already running; the CLI process is part of the cost)
 until the session's screen shows output (polled through the engine API in this process, so the poll
 itself adds no process start-ups). A third line times the engine alone (the API's create, no CLI).
-Medians over 5 runs each and their ratio. Reported, not a test: run `make bench` or
-`.venv/bin/python bench/create.py`.
+Medians over 5 runs each and their ratio. Then the ways a session's repository of its own could be made,
+on a repository with history (2,000 commits, 500 files): borrowing the user's objects (alternates, what
+clauderon does), a clone from a bundle (copies every object), beside `git worktree add` (the old shared
+model). Reported, not a test: run `make bench` or `.venv/bin/python bench/create.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from runtime.client import EngineClient  # noqa: E402
+from runtime.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
 from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402
@@ -87,6 +90,51 @@ async def _with_client(cli: Cli, fn):
         await client.close()
 
 
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@b"}
+
+
+def history_repo(base: Path, commits: int = 2000, files: int = 500) -> Path:
+    """A repository with some history, made fast with fast-import."""
+    repo = base / "history"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    stream = []
+    for c in range(commits):
+        stream.append(f"commit refs/heads/main\ncommitter b <b@b> {1700000000 + c} +0000\ndata 8\ncommit{c % 10}\n")
+        changed = range(files) if c == 0 else [c % files]
+        for f in changed:
+            body = f"file {f} version {c}\n" * 20
+            stream.append(f"M 644 inline src/f{f}.txt\ndata {len(body)}\n{body}")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input="".join(stream), text=True, check=True)
+    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=repo, check=True)
+    return repo
+
+
+def repository_models(base: Path) -> None:
+    repo = history_repo(base)
+    start_sha = subprocess.run(["git", "rev-parse", "main"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    bundle = base / "main.bundle"
+    subprocess.run(["git", "bundle", "create", "-q", str(bundle), "main"], cwd=repo, check=True, env=GIT_ENV)
+
+    def timed(make) -> float:
+        runs = []
+        for i in range(RUNS):
+            target = base / f"m{time.perf_counter_ns()}"
+            t0 = time.perf_counter()
+            make(target, i)
+            runs.append(time.perf_counter() - t0)
+            shutil.rmtree(target, ignore_errors=True)
+        return statistics.median(runs)
+
+    borrowed = timed(lambda t, i: create_session_repo(t, f"clauderon/b{i}", start_sha, borrowed_object_dirs(repo / ".git")))
+    cloned = timed(lambda t, i: subprocess.run(["git", "clone", "-q", "-b", "main", str(bundle), str(t)], check=True))
+    linked = timed(lambda t, i: subprocess.run(["git", "worktree", "add", "-q", "-b", f"bench/w{i}", str(t), "main"],
+                                               cwd=repo, check=True))
+    print(f"session repository, 2,000 commits x 500 files: borrowed objects {borrowed * 1000:.0f} ms, "
+          f"bundle clone {cloned * 1000:.0f} ms, baseline `git worktree add` {linked * 1000:.0f} ms "
+          f"(borrowed/baseline {borrowed / linked:.2f}, bundle/baseline {cloned / linked:.2f})")
+
+
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="cl-bench-", dir="/tmp"))
     cli = Cli(base / "home", image=TEST_AGENT_IMAGE)
@@ -101,6 +149,7 @@ def main() -> None:
         print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {[round(x * 1000) for x in ours]}")
         print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {[round(x * 1000) for x in engine]}")
         print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}")
+        repository_models(base)
     finally:
         for i in range(RUNS):
             cli("delete", f"bench-{i}", "--force", check=False)

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     am.add_argument("name")
     am.add_argument("mode", choices=["read-write", "read-only"])
 
-    pl = sub.add_parser("pull", help="bring a pod session's commits back to the host repository")
+    pl = sub.add_parser("pull", help="bring a sandboxed session's commits back to its branch in your repository now (it also happens by itself)")
     pl.add_argument("name")
     pu = sub.add_parser("push", help="push the session branch (host side, with the real github_token)")
     pu.add_argument("name")

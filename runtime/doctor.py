@@ -46,6 +46,9 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     checks.append(_check("kubernetes", "ok" if ok else "warn", reason,
                          "set [kubernetes] kubeconfig, context and proxy_url to run sessions as pods"))
     checks.append(_audit_check(home))
+    checks.append(_check("worktrees", "ok", f"{home.worktrees}/<name> is agent territory: git or tools run there on "
+                         "this host run what the agent planted (a hook, an fsmonitor in its .git/config). Look through "
+                         "the Diff tab, `clauderon pull NAME` and the branch clauderon/<name> in your repository"))
     running = engine_running(home)
     checks.append(_check("engine", "ok", f"{'running' if running else 'not running (starts on demand)'}; socket {home.socket_path}"))
     return checks

@@ -147,6 +147,16 @@ class Egress:
                 raise ClauderonError(f"the session's {field} holds a real credential; remove it (the agent never needs "
                                      "one: clauderon injects credentials through its proxy)")
 
+    def include_check(self, allowed: list[str]):
+        """A `.worktreeinclude` check refusing a file that holds a real credential value (an `.env.local`
+        with the user's key would hand it to the agent), unless its path is in `allowed`."""
+        def check(rel: str, path: Path) -> None:
+            if rel not in allowed and self.service.is_real_credential_value(path.read_bytes().decode("utf-8", "replace")):
+                raise ClauderonError(f".worktreeinclude names {rel}, which holds a real credential value the agent would "
+                                     "read; remove it from .worktreeinclude, or list it under [worktree] "
+                                     "allow_secret_files if the agent may have it")
+        return check
+
     @property
     def ca_cert_path(self) -> Path:
         return self.service.ca_cert_path

@@ -20,6 +20,7 @@ from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
 from .gc_policy import freeze_boot_objects
 from .home import Home
+from .branch_sync import BranchSync
 from .hooks import install_hooks, watch_codex_turns
 from .models import AgentStatus, Session, Status
 from .settings import LoadedSettings
@@ -75,6 +76,7 @@ class Engine:
         from .lifecycle import Lifecycle
 
         self.lifecycle = Lifecycle(self)
+        self.branches = BranchSync(self)
 
     # ------------------------------------------------------------------ start / stop
     async def start(self) -> None:
@@ -87,6 +89,7 @@ class Engine:
         freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
         await self._reconcile()
         self.landing.start()
+        self.branches.start()
 
     async def _listen_on_bridge(self) -> None:
         """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
@@ -211,8 +214,11 @@ class Engine:
         return session
 
     def update(self, session_id: str, **changes: Any) -> Session:
+        before = self.store.get(session_id).agent_status if "agent_status" in changes else None
         session = self.store.update(session_id, **changes)
         self.publish(session)
+        if before is not None:
+            self.branches.after_update(before, session)  # a turn that ended brings its commits back
         return session
 
     # ------------------------------------------------------------------ terminal streams

@@ -23,12 +23,13 @@ inside `worktree remove`), and driver names containing `=` or odd characters nee
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .errors import ClauderonError
 
@@ -89,10 +90,11 @@ class GitContext:
     work_tree: Path | None = None
 
     def run(self, args: Sequence[str], *, check: bool = True, input: str | None = None,
-            cwd: Path | None = None, extra_config: Sequence[tuple[str, str]] = ()) -> subprocess.CompletedProcess[str]:
+            cwd: Path | None = None, extra_config: Sequence[tuple[str, str]] = (),
+            stdin_file: Path | None = None) -> subprocess.CompletedProcess[str]:
         """Run `git <args>` in this context through `run_git`."""
         return run_git(args, git_dir=self.git_dir, common_dir=self.common_dir, work_tree=self.work_tree,
-                       cwd=cwd, check=check, input=input, extra_config=extra_config)
+                       cwd=cwd, check=check, input=input, extra_config=extra_config, stdin_file=stdin_file)
 
 
 def clean_environ() -> dict[str, str]:
@@ -172,6 +174,7 @@ def run_git(
     input: str | None = None,
     timeout: float = GIT_TIMEOUT,
     extra_config: Sequence[tuple[str, str]] = (),
+    stdin_file: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `git <args>` against an explicitly named repository with everything executable disabled.
 
@@ -189,7 +192,7 @@ def run_git(
     env.update(override_env(configured_drivers(env, run_in, args[0] if args else "config"), extra_config))
     full = safe_args(args)
     log.debug("git %s (GIT_DIR=%s, %d extra config pairs)", " ".join(full[2:]), git_dir, len(extra_config))
-    proc = _exec(full, env, run_in, input, timeout)
+    proc = _exec(full, env, run_in, input, timeout, stdin_file)
     if check and proc.returncode != 0:
         raise _error(args, proc, tree or git_dir)
     return proc
@@ -219,12 +222,16 @@ def last_line(text: str) -> str:
 
 
 def _exec(argv: list[str], env: dict[str, str], cwd: Path, input: str | None,
-          timeout: float = GIT_TIMEOUT) -> subprocess.CompletedProcess[str]:
+          timeout: float = GIT_TIMEOUT, stdin_file: Path | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        # Decode as UTF-8 whatever the host locale: paths and commit messages are UTF-8 in practice.
-        return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, encoding="utf-8",
-                              errors="replace", timeout=timeout,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        with contextlib.ExitStack() as stack:
+            if stdin_file is not None:  # binary input (a pack), streamed from the file
+                stdin: Any = stack.enter_context(open(stdin_file, "rb"))
+            else:
+                stdin = None if input is not None else subprocess.DEVNULL
+            # Decode as UTF-8 whatever the host locale: paths and commit messages are UTF-8 in practice.
+            return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, encoding="utf-8",
+                                  errors="replace", timeout=timeout, stdin=stdin)
     except FileNotFoundError as exc:
         if not Path(cwd).is_dir():
             raise ClauderonError(f"{cwd} does not exist; check the repository or worktree path") from exc

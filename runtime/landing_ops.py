@@ -45,12 +45,18 @@ class Landing:
             raise ClauderonError("no github_token: set GITHUB_TOKEN, or put it in CLAUDERON_HOME/secrets/github_token (0600)")
         return token
 
-    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+    async def _current(self, ref: str) -> Session:
+        """The session, its sandbox's latest commits brought back to the branch first."""
         session = self.engine.require_known(ref)
+        await self.engine.branches.sync(session)
+        return session
+
+    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+        session = await self._current(ref)
         return asdict(await asyncio.to_thread(push, session, self.settings, self._token(), force=force))
 
     async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
-        session = self.engine.require_known(ref)
+        session = await self._current(ref)
         token = self._token()
         await asyncio.to_thread(push, session, self.settings, token)
         pull = await create_pr(session, self.settings, token, draft=draft, summary=None)
@@ -61,7 +67,7 @@ class Landing:
         return {**asdict(pull), "state": state.to_json() if state else None}
 
     async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
-        session = self.engine.require_known(ref)
+        session = await self._current(ref)
         number = int(session.pr["number"]) if session.pr else None
         result = await merge(session, self.settings, self._token(), number=number, method=method, delete_branch=delete_branch)
         self.watcher.poll_now()

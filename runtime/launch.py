@@ -35,7 +35,8 @@ def build_launch_spec(
     }
     mounts: list[Mount] = []
     if sandboxed:
-        info = worktrees.info(session.repo_path, session.name, session.base_branch, session.subdir, session.branch)
+        info = worktrees.info(session.repo_path, session.name, session.base_branch, session.subdir, session.branch,
+                              session.own_repository)
         mounts = [*worktrees.container_mounts(info), Mount(host=str(agent_home), path=CONTAINER_HOME)]
     mounts += list(extra_mounts or []) + list(session.mounts)
     workdir = str(PurePosixPath(WORKSPACE) / session.subdir) if session.subdir else WORKSPACE

@@ -20,6 +20,7 @@ from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
 from .relay import RELAY_PORT
 from .requests import CreateRequest, parse_mount, refuse_home_mount
+from .branch_sync import unsaved_work
 from .worktree_bundle import bundle_branch, import_bundle
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class Lifecycle:
             access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
             skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
             egress=settings.proxy.egress,
+            # A container that mounts the checkout gets a repository of its own; a pod copies it anyway.
+            own_repository=backend.sandboxed and not backend.copies_workspace,
             progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
         )
         session.agent_session_id = new_agent_session_id(session.agent)
@@ -98,9 +101,11 @@ class Lifecycle:
             async with engine._ops, engine.lock_for(session.id):
                 self._progress(session, 2)
                 info = await asyncio.to_thread(
-                    engine.worktrees.create, session.repo_path, session.name, session.base_branch, reuse_branch=reuse_branch
-                )
+                    engine.worktrees.create, session.repo_path, session.name, session.base_branch,
+                    reuse_branch=reuse_branch, own_repository=session.own_repository,
+                    include_check=engine.egress.include_check(engine.settings.worktree.allow_secret_files))
                 created["worktree"] = info
+                session.included_paths = list(info.included)
                 self._progress(session, 3)
                 await asyncio.to_thread(
                     prepare_agent_home, engine.home, session.id, git_user_name=None, git_user_email=None, repo_path=session.repo_path
@@ -195,10 +200,8 @@ class Lifecycle:
         async with engine._ops, engine.lock_for(session.id):
             result = {"branch_kept": False, "reason": ""}
             has_worktree = Path(session.worktree_path).exists()
-            if has_worktree and not force and await asyncio.to_thread(engine.worktrees.is_dirty, session):
-                raise Conflict(
-                    f"session {session.name} has uncommitted changes in {session.worktree_path}; commit them, or `clauderon delete {session.name} --force` to discard them"
-                )
+            if has_worktree and not force:
+                await self._refuse_losing_work(session)
             await engine.stop_stream(session.id)
             engine.drop_stream(session.id)
             if session.backend_id:
@@ -214,6 +217,27 @@ class Lifecycle:
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
             return result
 
+    async def _refuse_losing_work(self, session: Session) -> None:
+        """Refuse (Conflict) a delete that would lose work: uncommitted changes or ignored files that
+        `.worktreeinclude` did not copy in. A sandboxed session's own repository is asked inside its
+        sandbox (bringing its commits back first); a stopped one answers from the last look."""
+        engine = self.engine
+        if session.own_repository:
+            try:
+                await engine.branches.sync(session)
+            except ClauderonError as exc:
+                raise Conflict(f"{exc}; fix that, or `clauderon delete {session.name} --force` to delete the "
+                               "session without bringing its commits back") from None
+            lost = unsaved_work(engine.store.get(session.id), engine.settings.worktree.disposable)
+        else:
+            lost = await asyncio.to_thread(engine.worktrees.unsaved_paths, session, session.included_paths,
+                                           engine.settings.worktree.disposable)
+        if lost:
+            shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+            raise Conflict(f"session {session.name} has uncommitted work: {shown}; commit or copy it out "
+                           f"(`clauderon pull {session.name}` brings commits back), or "
+                           f"`clauderon delete {session.name} --force` to discard it")
+
     async def archive(self, ref: str) -> Session:
         engine = self.engine
         session = engine.require_known(ref)
@@ -222,6 +246,10 @@ class Lifecycle:
                 return session
             if session.status == Status.CREATING:
                 raise Conflict(f"session {session.name} is still being created; wait for it first")
+            try:  # the branch in the user's repository is what an archived session shows
+                await engine.branches.sync(session)
+            except ClauderonError as exc:  # archive keeps the worktree: nothing is lost by going on
+                log.warning("archive of %s: %s", session.name, exc)
             await engine.stop_stream(session.id)
             engine.drop_stream(session.id)
             if session.backend_id:
@@ -253,6 +281,11 @@ class Lifecycle:
             if session.backend_id:
                 await backend.remove(session.backend_id)
             session.backend_id, session.error = None, None
+            if backend.sandboxed and not backend.copies_workspace and not session.own_repository:
+                # A session from before the own-repository model moves to it now, its sandbox stopped.
+                await asyncio.to_thread(engine.worktrees.move_to_own_repository, session)
+                session.own_repository = True
+                engine.save(session)
             engine.home.agent_home(session.id).mkdir(mode=0o700, exist_ok=True)
             spec = await self._launch_spec(session, resume=True)
             try:
@@ -283,6 +316,12 @@ class Lifecycle:
         engine = self.engine
         session = engine.require_known(ref)
         backend = engine.backend(session)
+        if session.own_repository:
+            if session.status != Status.RUNNING:
+                raise Conflict(f"session {session.name} is {session.status}; its last commits are already on "
+                               f"{session.branch} in {session.repo_path}")
+            imported = await engine.branches.sync(session)
+            return {"branch": session.branch, "sha": imported.tip if imported else None}
         if not backend.copies_workspace:
             raise Conflict(f"session {session.name} works on the host worktree; its commits are already in {session.repo_path}")
         if not session.backend_id:

@@ -56,6 +56,14 @@ class Session(BaseModel):
     base_branch: str
     branch: str
     worktree_path: str
+    own_repository: bool = False
+    """The worktree is a repository of the session's own (sandboxed sessions since the own-repository
+    model); False for a linked worktree of the user's repository (local sessions, older sessions)."""
+    included_paths: list[str] = Field(default_factory=list)
+    """What `.worktreeinclude` copied into the worktree at create (not work a delete would lose)."""
+    sandbox_changes: dict[str, Any] | None = None
+    """The last look inside the sandbox (`branch_sync`): `taken_at`, `tip`, `uncommitted` and `ignored`
+    paths, or `error` when the branch could not be brought back."""
     backend: str = "docker"
     backend_id: str | None = None
     agent: str = "shell"

@@ -117,6 +117,14 @@ class TuiSettings(Section):
     could otherwise put a command into your clipboard)."""
 
 
+class WorktreeSettings(Section):
+    disposable: list[str] = ["node_modules", ".venv", "venv", "target", "dist", "build", "__pycache__"]
+    """Ignored directories that are rebuilt, not authored: `delete` does not count them as work it would lose."""
+    allow_secret_files: list[str] = []
+    """Files `.worktreeinclude` may copy into a sandbox although they hold a real credential value
+    (repository-relative paths). Listing one gives the agent that value: only do it knowingly."""
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     """Address `clauderon serve` binds; anything but loopback also needs `public_url`."""
@@ -193,6 +201,7 @@ class Settings(Section):
     docker: DockerSettings = DockerSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     tui: TuiSettings = TuiSettings()
+    worktree: WorktreeSettings = WorktreeSettings()
     serve: ServeSettings = ServeSettings()
     proxy: ProxySettings = ProxySettings()
     routes: dict[str, str] = {}

@@ -126,6 +126,21 @@ def session_diff(info: WorktreeInfo) -> dict[str, Any]:
                        lambda path: read_page(info.worktree_path, path, 0, MAX_UNTRACKED_BYTES))
 
 
+def imported_diff(host: GitContext, info: WorktreeInfo, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """The diff of a session whose own repository is not running: its branch as last brought back into
+    the user's repository `host`, and the paths it had left uncommitted then (names only), with when."""
+    base_ref = _base_ref(host, info.base_branch)
+    branch_ref = f"refs/heads/{info.branch}"
+    merge_base = host.run(["merge-base", base_ref, branch_ref]).stdout.strip()
+    committed = _section(host, [merge_base, branch_ref, "--"])
+    changes = changes or {}
+    uncommitted = DiffSection([FileChange(path, "?", None, None, "(left uncommitted in the sandbox)\n")
+                               for path in changes.get("uncommitted", [])])
+    answer = diff_answer(info, merge_base, committed, uncommitted, "", lambda path: {})
+    answer["as_of"] = changes.get("taken_at")
+    return answer
+
+
 def diff_answer(info: WorktreeInfo, merge_base: str, committed: Any, uncommitted: Any, status: str,
                 read_untracked: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     """The `diff` answer: both sections, with the untracked files from `status` (`--porcelain=v1 -z`) added

@@ -19,6 +19,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import ClauderonError, NotFound
+from .gitsafe import GitContext
 from .models import Session
 from .transcripts import Page, _split_lines, parse_lines, parser_for
 from .workbench_diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
@@ -184,12 +185,11 @@ def read_page(pod: Pod, path: str, offset: int = 0, limit: int = PAGE_BYTES) -> 
     return text_page(rel, size, offset, data)
 
 
-def session_diff(pod: Pod, info: WorktreeInfo) -> dict[str, Any]:
-    """The `diff` answer from the pod's /workspace, parsed by the host's diff parser.
+def session_diff(pod: Pod, info: WorktreeInfo, host: GitContext) -> dict[str, Any]:
+    """The `diff` answer from the sandbox's /workspace, parsed by the host's diff parser.
 
-    The pod's clone holds only the session branch, so the merge-base with the base branch is taken on
-    the host (the branch's history came from there) and must exist in the pod."""
-    host = info.context()
+    A pod's clone holds only the session branch, so the merge-base with the base branch is taken in the
+    user's repository `host` (the branch's history came from there) and must exist in the sandbox."""
     merge_base = host.run(["merge-base", _base_ref(host, info.base_branch), f"refs/heads/{info.branch}"]).stdout.strip()
     if pod.run(["cat-file", "-e", f"{merge_base}^{{commit}}"], check=False).returncode != 0:
         raise ClauderonError(f"the pod's workspace does not hold the merge-base {merge_base[:12]}; nothing to compare")

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from . import session_repo
 from .worktrees import WorktreeManager
 
 
@@ -20,15 +21,9 @@ def bundle_branch(worktrees: WorktreeManager, session: Any) -> bytes:
 
 
 def import_bundle(worktrees: WorktreeManager, session: Any, data: bytes) -> str:
-    """Fetch the session branch from a bundle (a pod's commits) into the host repository; returns the
-    new tip. A branch that moved on the host in the meantime is refused, not overwritten."""
+    """Bring the session branch back from a bundle (a pod's commits) into the host repository, checked
+    the way every sandbox's bundle is (`session_repo.import_bundle`); returns the new tip. The host
+    worktree has the branch checked out: only the ref moves (the checkout follows on restart)."""
     info = worktrees.info_of(session)
-    context = worktrees.repo_context(info.repo_root)
-    with tempfile.TemporaryDirectory(prefix="clauderon-bundle-") as tmp:
-        path = Path(tmp) / "session.bundle"
-        path.write_bytes(data)
-        context.run(["bundle", "verify", "--quiet", str(path)])
-        ref = f"refs/heads/{info.branch}"
-        # The worktree has the branch checked out; update the ref only (the checkout follows on restart).
-        context.run(["fetch", "--update-head-ok", str(path), f"{ref}:{ref}"])
-        return context.run(["rev-parse", ref]).stdout.strip()
+    repo = worktrees.repo_context(info.repo_root)
+    return session_repo.import_bundle(repo, info.name, info.branch, data, checked_out_ok=True).tip

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .errors import ClauderonError
@@ -14,12 +15,17 @@ from .errors import ClauderonError
 log = logging.getLogger(__name__)
 
 
-def copy_worktree_includes(repo_root: Path, worktree: Path) -> list[str]:
+IncludeCheck = Callable[[str, Path], None]
+"""Called with (repository-relative path, host file) before a file is copied; raises to refuse it."""
+
+
+def copy_worktree_includes(repo_root: Path, worktree: Path, check: IncludeCheck | None = None) -> list[str]:
     """Copy what the repository's `.worktreeinclude` names (typically untracked `.env.local`) into the worktree.
 
     One path or glob per line (`*`, `?`, `**`; a pattern without `/` matches at any depth), `#` starts
     a comment. Nothing outside the repository is read (no `..`, no symlink leading out, nothing in
     `.git`), nothing outside the worktree is written, and files the checkout already has are kept.
+    `check` sees each file before it is copied (the engine refuses one holding a real credential).
     Returns the repository-relative paths copied.
     """
     spec = repo_root / ".worktreeinclude"
@@ -35,7 +41,7 @@ def copy_worktree_includes(repo_root: Path, worktree: Path) -> list[str]:
         if ".." in PurePosixPath(pattern).parts:
             raise ClauderonError(f"{spec} line {number}: {line!r} leaves the repository; list paths inside it")
         for rel in _matches(root, pattern, anchored="/" in pattern):
-            _copy_entry(root, worktree, rel, copied)
+            _copy_entry(root, worktree, rel, copied, check)
     return copied
 
 
@@ -66,7 +72,7 @@ def _matches(root: Path, pattern: str, *, anchored: bool) -> list[PurePosixPath]
     return found
 
 
-def _copy_entry(root: Path, worktree: Path, rel: PurePosixPath, copied: list[str]) -> None:
+def _copy_entry(root: Path, worktree: Path, rel: PurePosixPath, copied: list[str], check: IncludeCheck | None) -> None:
     src = root / rel
     if not (src.exists() or src.is_symlink()):
         return
@@ -88,7 +94,9 @@ def _copy_entry(root: Path, worktree: Path, rel: PurePosixPath, copied: list[str
             dest.mkdir(exist_ok=True)
             for child in sorted(os.listdir(real)):
                 if child != ".git":
-                    _copy_entry(root, worktree, rel / child, copied)
+                    _copy_entry(root, worktree, rel / child, copied, check)
     elif real.is_file() and not (dest.exists() or dest.is_symlink()):
+        if check is not None:
+            check(rel.as_posix(), real)
         shutil.copy2(real, dest)
         copied.append(rel.as_posix())

@@ -6,23 +6,34 @@ repository's `.git` hold content an agent wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import ClauderonError, Conflict
 from .gitsafe import GitContext, discover, last_line
 from .home import Home
 from .models import Mount
 from .names import validate_name
-from .worktree_include import copy_worktree_includes
+from .session_repo import adopt_checkout, borrowed_object_dirs, create_session_repo, session_repo_mounts
+from .worktree_include import IncludeCheck, copy_worktree_includes
 
 log = logging.getLogger(__name__)
 
 BRANCH_PREFIX = "clauderon/"
 CONTAINER_WORKSPACE = "/workspace"
+
+
+def ignored_is_work(path: str, included: Sequence[str], disposable: Sequence[str]) -> bool:
+    """Whether an ignored path (a directory when it ends in `/`) is work a delete would lose: not in a
+    rebuildable directory (`[worktree] disposable`), and not what `.worktreeinclude` copied in."""
+    bare = path.rstrip("/")
+    if any(part in disposable for part in bare.split("/")):
+        return False
+    return not any(c == bare or c.startswith(bare + "/") for c in included)
 
 
 class BranchExists(Conflict):
@@ -40,10 +51,17 @@ class WorktreeInfo:
     branch: str  # clauderon/<name>
     worktree_path: Path  # <home>/worktrees/<name>
     git_common_dir: Path  # the main repository's .git, absolute
-    git_worktree_dir: Path  # the worktree's admin dir, <common>/worktrees/<admin>
+    git_worktree_dir: Path  # the worktree's admin dir, <common>/worktrees/<admin> (shared model only)
+    own_repository: bool = False  # a repository of the session's own (sandboxed sessions), see session_repo
+    included: tuple[str, ...] = ()  # what `.worktreeinclude` copied in at create
 
     def context(self) -> GitContext:
-        """The git context of the worktree itself."""
+        """The git context of the worktree itself (a linked worktree of the user's repository).
+
+        A session's own repository has none on the host: it is agent territory, read inside the sandbox."""
+        if self.own_repository:
+            raise ClauderonError(f"{self.worktree_path} is the session's own repository; "
+                                 "it is read inside its sandbox, never by git on the host")
         return GitContext(self.git_worktree_dir, self.git_common_dir, self.worktree_path)
 
 
@@ -103,11 +121,15 @@ class WorktreeManager:
     # ---- create ---------------------------------------------------------------------------------
 
     def create(self, repo_path: str | Path, name: str, base_branch: str | None = None,
-               reuse_branch: bool = False) -> WorktreeInfo:
+               reuse_branch: bool = False, own_repository: bool = False,
+               include_check: IncludeCheck | None = None) -> WorktreeInfo:
         """Check out a new branch `clauderon/<name>` from `base_branch` at `<home>/worktrees/<name>`.
 
-        `reuse_branch=True` checks out an existing `clauderon/<name>` instead of refusing with
-        `BranchExists`. Anything half-made is undone when a step fails.
+        The checkout is a linked worktree of the user's repository, or with `own_repository` (sandboxed
+        sessions) a repository of its own that borrows the user's objects read-only (`session_repo`);
+        either way the user's repository gets the branch. `reuse_branch=True` checks out an existing
+        `clauderon/<name>` instead of refusing with `BranchExists`. `include_check` may refuse a file
+        `.worktreeinclude` names. Anything half-made is undone when a step fails.
         """
         validate_name(name)
         repo, subdir = self._open(repo_path)
@@ -127,18 +149,26 @@ class WorktreeManager:
                 f"or delete it with `git branch -D {branch}`")
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if existed:
+            if own_repository:
+                if not existed:
+                    repo.context().run(["branch", "--quiet", "--no-track", branch, base_ref])
+                start = repo.context().run(["rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}"]).stdout.strip()
+                create_session_repo(path, branch, start, borrowed_object_dirs(repo.common_dir))
+                admin = path / ".git"
+            elif existed:
                 repo.context().run(["worktree", "add", "--quiet", str(path), branch])
+                admin = self._admin_dir(path, repo.common_dir)
             else:
                 repo.context().run(["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_ref])
-            info = WorktreeInfo(
-                name=name, repo_root=repo.root, subdir=subdir, base_branch=base, branch=branch,
-                worktree_path=path, git_common_dir=repo.common_dir,
-                git_worktree_dir=self._admin_dir(path, repo.common_dir),
-            )
-            copied = copy_worktree_includes(repo.root, path)
+                admin = self._admin_dir(path, repo.common_dir)
+            copied = copy_worktree_includes(repo.root, path, include_check)
             if copied:
                 log.info("copied %d .worktreeinclude entries into %s", len(copied), path)
+            info = WorktreeInfo(
+                name=name, repo_root=repo.root, subdir=subdir, base_branch=base, branch=branch,
+                worktree_path=path, git_common_dir=repo.common_dir, git_worktree_dir=admin,
+                own_repository=own_repository, included=tuple(copied),
+            )
         except BaseException:
             self._rollback(repo, path, branch, delete_branch=not existed)
             raise
@@ -159,10 +189,13 @@ class WorktreeManager:
     # ---- inspect and remove -------------------------------------------------------------------
 
     def info(self, repo_path: str | Path, name: str, base_branch: str, subdir: str = "",
-             branch: str | None = None) -> WorktreeInfo:
+             branch: str | None = None, own_repository: bool = False) -> WorktreeInfo:
         """Rebuild the `WorktreeInfo` of an existing session worktree from stored fields."""
         repo, _ = self._open(repo_path)
         path = self.home.worktree(name)
+        if own_repository:  # nothing in the directory is read: the agent may have changed all of it
+            return WorktreeInfo(name, repo.root, subdir, base_branch, branch or BRANCH_PREFIX + name, path,
+                                repo.common_dir, path / ".git", own_repository=True)
         admin = repo.common_dir / "worktrees" / name  # git's usual choice, when the link is gone
         if (path / ".git").exists():
             try:
@@ -173,7 +206,9 @@ class WorktreeManager:
                             repo.common_dir, admin)
 
     def dirty_paths(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> list[str]:
-        """Paths with uncommitted changes: tracked modifications and untracked files not ignored."""
+        """Paths with uncommitted changes: tracked modifications and untracked files not ignored.
+
+        Only for linked worktrees: a session's own repository is asked inside its sandbox."""
         info = self.info_of(info)
         if not info.worktree_path.is_dir():
             return []
@@ -187,6 +222,18 @@ class WorktreeManager:
             entries.append(entry[3:])
             skip = entry[0] in "RC"  # a rename carries its source path as the next entry
         return entries
+
+    def unsaved_paths(self, info: WorktreeInfo | Mapping[str, Any] | Any, included: Sequence[str],
+                      disposable: Sequence[str]) -> list[str]:
+        """What deleting the worktree would lose: `dirty_paths`, and ignored paths (directories collapsed)
+        other than what `.worktreeinclude` copied in and rebuildable directories (`disposable`)."""
+        info = self.info_of(info)
+        if not info.worktree_path.is_dir():
+            return []
+        out = info.context().run(["status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignored=matching",
+                                  "--ignore-submodules=dirty"]).stdout
+        ignored = [e[3:] for e in out.split("\0") if e.startswith("!! ")]
+        return [*self.dirty_paths(info), *(p for p in ignored if ignored_is_work(p, included, disposable))]
 
     def is_dirty(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> bool:
         """Whether the worktree has uncommitted changes."""
@@ -213,6 +260,8 @@ class WorktreeManager:
             return self._remove_orphan(orphan, force)
         info = self.info_of(info)
         repo = self._open(info.repo_root)[0]
+        if info.own_repository:  # no git here: deleting the directory is all (the caller checked its work)
+            return self._settle_branch(repo, info, self._delete_tree(info.worktree_path))
         removed = False
         if info.worktree_path.exists():
             dirty = [] if force else self.dirty_paths(info)
@@ -237,6 +286,22 @@ class WorktreeManager:
         repo.context().run(["worktree", "prune"])
         return self._settle_branch(repo, info, removed)
 
+    def move_to_own_repository(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> WorktreeInfo:
+        """Move an older session's linked worktree to a repository of its own, in place (its sandbox must
+        be stopped): the files stay, the branch's commits are already in the user's repository, and the
+        old admin directory (agent-writable in the old model) is deleted without git reading it."""
+        info = self.info_of(value)
+        if info.own_repository:
+            return info
+        repo = self._open(info.repo_root)[0]
+        tip = repo.context().run(["rev-parse", "--verify", f"refs/heads/{info.branch}^{{commit}}"]).stdout.strip()
+        adopt_checkout(info.worktree_path, info.branch, tip, borrowed_object_dirs(repo.common_dir))
+        admin = info.git_worktree_dir
+        if admin.parent == repo.common_dir / "worktrees" and not admin.is_symlink():
+            shutil.rmtree(admin, ignore_errors=True)
+        log.info("moved %s to a repository of its own", info.worktree_path)
+        return dataclasses.replace(info, git_worktree_dir=info.worktree_path / ".git", own_repository=True)
+
     def _orphan_path(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> Path | None:
         """The worktree path when the repository it came from no longer exists, else None."""
         if isinstance(value, WorktreeInfo):
@@ -247,6 +312,16 @@ class WorktreeManager:
             name = get("name")
             path = Path(get("worktree_path") or (self.home.worktree(name) if name else ""))
         return path if repo and not Path(repo).exists() and path.parent == self.home.worktrees else None
+
+    @staticmethod
+    def _delete_tree(path: Path) -> bool:
+        if not (path.exists() or path.is_symlink()):
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        if path.exists():
+            raise ClauderonError(f"could not delete {path} (files owned by another user?); "
+                                 "delete it by hand, then remove the session again")
+        return True
 
     def _remove_orphan(self, path: Path, force: bool) -> RemoveResult:
         if path.exists() and not force:
@@ -277,6 +352,10 @@ class WorktreeManager:
     def container_mounts(self, info: WorktreeInfo) -> list[Mount]:
         """Bind mounts that let git work inside a container while the agent cannot plant host-run code.
 
+        A session's own repository: the checkout, and the borrowed object stores read-only; nothing else
+        of the user's `.git`. The rest of this describes the older shared model (a linked worktree),
+        which sessions created before the own-repository model keep until they are restarted.
+
         The worktree's `.git` file says `gitdir: <common>/worktrees/<admin>` with host paths, so the
         common dir is mounted at its own host path. It is read-only as a whole: `config`, `hooks/`,
         `info/`, `packed-refs` and the main `HEAD` are what host git reads for behaviour, and an
@@ -292,6 +371,8 @@ class WorktreeManager:
         Accepted risk: with `refs/` writable the agent can move other branches (data, not code).
         Docker applies mounts in list order, so parents come before children.
         """
+        if info.own_repository:
+            return session_repo_mounts(info.worktree_path, borrowed_object_dirs(info.git_common_dir), CONTAINER_WORKSPACE)
         common, admin, tree = info.git_common_dir, info.git_worktree_dir, info.worktree_path
         for sub in ("objects", "refs", "logs"):
             (common / sub).mkdir(exist_ok=True)
@@ -347,7 +428,8 @@ class WorktreeManager:
         repo_path = get("repo_path") or get("repo_root")
         if not (name and repo_path and get("base_branch")):
             raise ClauderonError("session record lacks name, repo_path or base_branch; it cannot be mapped to a worktree")
-        info = self.info(repo_path, name, get("base_branch"), get("subdir") or "", get("branch"))
+        info = self.info(repo_path, name, get("base_branch"), get("subdir") or "", get("branch"),
+                         bool(get("own_repository")))
         if worktree_path and Path(worktree_path) != info.worktree_path:
             raise ClauderonError(f"worktree {worktree_path} is not inside this clauderon home ({self.home.worktrees}); "
                                  "remove it with `git worktree remove` by hand")

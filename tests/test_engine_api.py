@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_git
+
 from runtime.client import EngineClient
 from runtime.engine_host import EngineHost, try_lock
 from runtime.errors import ClauderonError, EngineUnavailable
@@ -138,6 +140,14 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
                                          "mounts": [f"{link}:/data"]})
         assert await client.list_sessions() == []
         assert not (home.worktrees / "leaky").exists()
+        # A file `.worktreeinclude` copies in must not carry the key either: refused, nothing left behind.
+        (git_repo / ".env.local").write_text(f"GITHUB_TOKEN={secret}\n")
+        (git_repo / ".worktreeinclude").write_text(".env.local\n")
+        failed = await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local"}, wait=True)
+        assert failed.status == "failed" and "names .env.local, which holds a real credential" in failed.error
+        assert "allow_secret_files" in failed.error and secret not in failed.error
+        assert not (home.worktrees / "leaky").exists()
+        assert "clauderon/leaky" not in run_git(git_repo, "branch", "--list")
     finally:
         await client.close()
         engine_host.stop()

@@ -16,6 +16,15 @@ from tests.conftest import TEST_AGENT_IMAGE, run_git
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
+async def _diff_and_files(client: EngineClient, name: str) -> None:
+    try:
+        diff = await client.diff(name)
+        assert [f["path"] for f in diff["uncommitted"]["files"]]  # the planted files show as changes
+        await client.list_files(name)
+    finally:
+        await client.close()
+
+
 def containers_of(home: Path) -> list:
     """The home's session containers (a sealed session's relay container is counted by `relays_of`)."""
     found = docker.from_env().containers.list(all=True, filters={"label": f"clauderon.home={Home(home).home_id}"})
@@ -48,7 +57,9 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
     # commit inside the container: git works against the repo's .git at its own path
     cli("send", "alpha", "--enter", "echo change > new.txt && git add new.txt && git commit -qm agent-commit && echo committed-ok")
     cli.wait_screen("alpha", "committed-ok")
+    pulled = cli("pull", "alpha").out  # the commit comes back to the user's repository
     assert "agent-commit" in run_git(git_repo, "log", "--oneline", "clauderon/alpha")
+    assert run_git(git_repo, "rev-parse", "clauderon/alpha").strip()[:12] in pulled
 
     first_container = containers_of(cli.home)[0].id
     assert cli("archive", "alpha").code == 0
@@ -68,7 +79,8 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
     cli.wait_screen("alpha", "/workspace")
 
     # delete: refused while dirty, then forced; the branch with commits is kept
-    (worktree / "dirty.txt").write_text("uncommitted\n")
+    cli("send", "alpha", "--enter", "echo uncommitted > dirty.txt && echo dirty-ok")
+    cli.wait_screen("alpha", "dirty-ok")
     refused = cli("delete", "alpha", check=False)
     assert refused.code == 1 and "uncommitted" in refused.err and "--force" in refused.err
     assert len(refused.err.strip().splitlines()) == 1
@@ -168,22 +180,28 @@ def test_second_home_never_touches_the_first(cli: Cli, git_repo: Path, short_tmp
 
 def test_hook_planted_in_container_never_runs_on_host(cli: Cli, git_repo: Path, short_tmp: Path) -> None:
     marker = short_tmp / "hook-ran"
-    cli("create", "--repo", str(git_repo), "--name", "hooky")
+    created = cli("create", "--repo", str(git_repo), "--name", "hooky", "--json").json()
+    tree = Path(created["worktree_path"])
     hook = git_repo / ".git" / "hooks" / "post-checkout"
     cli("send", "hooky", "--enter",
-        f"printf '#!/bin/sh\\ntouch {marker}\\n' > {hook} 2>/dev/null; chmod +x {hook} 2>/dev/null; "
-        f"git -C /workspace config core.hooksPath /tmp 2>/dev/null; echo planted-$?")
+        f"printf '#!/bin/sh\\ntouch {marker}\\n' > {hook} 2>/dev/null; chmod +x {hook} 2>/dev/null; echo planted-$?")
     cli.wait_screen("hooky", "planted-")
-    assert not hook.exists(), "the repository's .git/hooks must be read-only to the container"
-    # what the agent CAN write (its own worktree admin dir) it fills with every trick git would honour
-    admin = next((git_repo / ".git" / "worktrees").iterdir())
+    assert not hook.exists(), "the user's .git must not be reachable from the container"
+    # What the agent CAN write (its own repository, and a nested one) it fills with every trick git would
+    # honour, naming programs by their host paths.
     cli("send", "hooky", "--enter",
-        f"printf '[core]\\n\\tfsmonitor = touch {marker}\\n\\thooksPath = /workspace/h\\n' > {admin}/config.worktree; "
-        f"mkdir -p /workspace/h && printf '#!/bin/sh\\ntouch {marker}\\n' > /workspace/h/post-checkout && chmod +x /workspace/h/*; "
-        f"printf '* filter=evil\\n' > /workspace/.gitattributes; echo tricks-$?")
+        f"git config core.fsmonitor 'touch {marker}' && git config core.hooksPath {tree}/h && "
+        f"mkdir -p h nested && printf '#!/bin/sh\\ntouch {marker}\\n' > h/post-checkout && chmod +x h/* && "
+        f"git -C nested init -q && git -C nested config core.fsmonitor 'touch {marker}' && "
+        f"printf '* filter=evil\\n' > .gitattributes; echo tricks-$?")
     cli.wait_screen("hooky", "tricks-0")
-    # host-side git work on this repository and on the planted worktree must not run anything planted
+    # Everything clauderon does with the session and the repository runs nothing that was planted.
     cli("create", "--repo", str(git_repo), "--name", "second")
     cli("delete", "second")
+    cli("pull", "hooky")
+    asyncio.run(_diff_and_files(EngineClient(Home(cli.home)), "hooky"))
+    assert cli("delete", "hooky", check=False).code == 1  # uncommitted work: refused
+    cli("archive", "hooky")
+    asyncio.run(_diff_and_files(EngineClient(Home(cli.home)), "hooky"))  # from the branch as brought back
     cli("delete", "hooky", "--force")
     assert not marker.exists()

@@ -400,3 +400,18 @@ def test_info_fields_show_agent_text_literally() -> None:
     assert "\x1b" not in shown
     line = audit_line({"ts": 0, "method": "GET", "host": "evil\x1b]2;pwned\x07.example", "path": "/\x1b[2J"})
     assert "\x1b" not in line and "\x07" not in line
+
+
+def test_info_sums_up_the_branch_sync_and_shows_paths_literally() -> None:
+    from rich.console import Console
+
+    from clauderon_tui.widgets.info import field_table, sync_summary
+
+    assert sync_summary(None) == "not yet brought back from the sandbox"
+    done = sync_summary({"taken_at": 0, "tip": "abcdef1234567890", "uncommitted": ["a", "b"], "ignored": ["out/"]})
+    assert done.startswith("brought back ") and "(abcdef123456); 2 uncommitted, 1 ignored" in done
+    failed = {"taken_at": 0, "error": f"cannot bring clauderon/x back: {HOSTILE}"}
+    console = Console(width=300, record=True, color_system=None)
+    console.print(field_table({"sandbox_changes": failed}))
+    shown = console.export_text()
+    assert "branch sync" in shown and "[@click=app.access_mode]click me[/]" in shown and "\x1b" not in shown

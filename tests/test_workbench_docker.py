@@ -29,19 +29,15 @@ def test_planted_drivers_and_links_from_the_container(cli: Cli, git_repo: Path, 
     run_git(git_repo, "config", "filter.evil.clean", f"{tree}/evil.sh")
     run_git(git_repo, "config", "filter.evil.smudge", f"{tree}/evil.sh")
     run_git(git_repo, "config", "diff.evil.textconv", f"{tree}/evil.sh")
-    run_git(git_repo, "config", "extensions.worktreeConfig", "true")
     cli.wait_screen("wbd", "/workspace")
-    admin = next((git_repo / ".git" / "worktrees").iterdir())
 
+    # The user's .git is not in the container (only its objects, read-only): what the agent writes at its
+    # path lands in the container's own filesystem.
+    user_config = (git_repo / ".git" / "config").read_text()
     cli("send", "wbd", "--enter",
-        "printf 'gitdir: /tmp/elsewhere\\n' > /workspace/.git 2>/dev/null; echo repoint-$?")
-    cli.wait_screen("wbd", "repoint-")
-    assert (tree / ".git").read_text().startswith(f"gitdir: {admin}"), "the worktree's .git must be read-only"
-    cli("send", "wbd", "--enter",
-        f"printf '[diff]\\n\\texternal = /workspace/evil.sh\\n[core]\\n\\tfsmonitor = /workspace/evil.sh\\n' "
-        f"> {admin}/config.worktree 2>/dev/null; echo worktree-config-$?")
-    cli.wait_screen("wbd", "worktree-config-")
-    assert "evil" not in (admin / "config.worktree").read_text(), "config.worktree must be read-only"
+        f"printf '[core]\\n\\tfsmonitor = {tree}/evil.sh\\n' >> {git_repo}/.git/config 2>/dev/null; echo user-config-$?")
+    cli.wait_screen("wbd", "user-config-")
+    assert (git_repo / ".git" / "config").read_text() == user_config
     cli("send", "wbd", "--enter",
         f"printf '#!/bin/sh\\ntouch {marker}\\ncat\\n' > /workspace/evil.sh && chmod +x /workspace/evil.sh && "
         "printf '* filter=evil diff=evil\\n' > /workspace/.gitattributes && "
@@ -50,6 +46,13 @@ def test_planted_drivers_and_links_from_the_container(cli: Cli, git_repo: Path, 
         "printf 'changed by the agent\\n' > /workspace/README.md && "
         f"ln -s {secret} /workspace/key && ln -s / /workspace/rootfs && echo planted-$?")
     cli.wait_screen("wbd", "planted-0")
+    # Its own repository's config is the agent's: it fills it with every trick git would honour, naming
+    # programs by their host path (where they would run if host git ever read this config).
+    cli("send", "wbd", "--enter",
+        f"git -C /workspace config diff.external {tree}/evil.sh && "
+        f"git -C /workspace config core.fsmonitor {tree}/evil.sh && "
+        f"git -C /workspace config core.hooksPath {tree}/h && echo own-config-$?")
+    cli.wait_screen("wbd", "own-config-0")
 
     async def ask() -> tuple[dict, dict, list[str]]:
         client = EngineClient(Home(cli.home))
@@ -98,7 +101,10 @@ def test_info_route_inspects_and_samples_the_container(cli: Cli, git_repo: Path)
     assert container["state"] == "running" and container["network_mode"] == "none"
     assert container["name"].endswith("inf") and container["image"] == TEST_AGENT_IMAGE
     assert any(m["destination"] == "/workspace" and m["rw"] for m in container["mounts"])
-    assert any(m["destination"].endswith("/.git") and not m["rw"] for m in container["mounts"])
+    # Of the user's repository only its object store is there, read-only; no .git, no config.
+    assert [m["destination"] for m in container["mounts"] if "/.git" in m["destination"]] == [
+        str((git_repo / ".git" / "objects").resolve())]
+    assert all(not m["rw"] for m in container["mounts"] if "/.git" in m["destination"])
     assert info["stats"]["memory_bytes"] > 0 and info["stats"]["cpu_percent"] >= 0
     assert info["session"]["name"] == "inf" and isinstance(info["audit"], list)
     assert quick["stats"] is None and quick["container"]["id"] == container["id"]

@@ -15,6 +15,7 @@ from runtime.agent_home import (FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity
                                 write_agent_file)
 from runtime.errors import ClauderonError
 from runtime.home import Home
+from runtime.settings import Settings
 from runtime.worktree_include import copy_worktree_includes
 from runtime.worktrees import BranchExists, WorktreeManager
 from tests.conftest import run_git
@@ -229,6 +230,66 @@ def test_remove_refuses_dirty_unless_forced(manager: WorktreeManager, git_repo: 
     assert info.worktree_path.exists()
     assert manager.remove(info, force=True).worktree_removed
     assert not info.worktree_path.exists() and not manager.branch_exists(git_repo, "clauderon/dirty")
+
+
+def test_unsaved_paths_counts_ignored_work_but_not_copies_or_rebuildables(manager: WorktreeManager,
+                                                                         git_repo: Path) -> None:
+    (git_repo / ".gitignore").write_text("out/\nnode_modules/\n.env.local\n*.log\n")
+    (git_repo / ".env.local").write_text("X=1\n")
+    (git_repo / ".worktreeinclude").write_text(".env.local\n")
+    run_git(git_repo, "add", ".gitignore", ".worktreeinclude")
+    run_git(git_repo, "commit", "-qm", "rules")
+    info = manager.create(str(git_repo), "ign")
+    assert info.included == (".env.local",)
+    tree = info.worktree_path
+    (tree / "node_modules" / "x").mkdir(parents=True)
+    (tree / "node_modules" / "x" / "i.js").write_text("1\n")
+    disposable = Settings().worktree.disposable
+    assert manager.unsaved_paths(info, info.included, disposable) == []
+    (tree / "out").mkdir()
+    (tree / "out" / "result.bin").write_text("r\n")
+    (tree / "run.log").write_text("log\n")
+    (tree / "notes.txt").write_text("wip\n")
+    assert manager.unsaved_paths(info, info.included, disposable) == ["notes.txt", "out/", "run.log"]
+    # Not recorded as copied, or not rebuildable by this configuration: counted.
+    assert manager.unsaved_paths(info, (), disposable) == ["notes.txt", ".env.local", "out/", "run.log"]
+    assert "node_modules/" in manager.unsaved_paths(info, info.included, ["target"])
+
+
+def test_own_repository_create_and_remove_run_no_git_in_it(manager: WorktreeManager, git_repo: Path) -> None:
+    info = manager.create(str(git_repo), "own", own_repository=True)
+    tree = info.worktree_path
+    assert (tree / ".git").is_dir() and (tree / "README.md").exists()
+    assert manager.branch_exists(git_repo, "clauderon/own")  # the user's repository has the branch
+    assert run_git(git_repo, "worktree", "list").count("\n") == 1  # and no linked worktree
+    mounts = manager.container_mounts(info)
+    assert [(m.path, m.readonly) for m in mounts] == [
+        ("/workspace", False), (str((git_repo / ".git" / "objects").resolve()), True)]
+    with pytest.raises(ClauderonError, match="read inside its sandbox"):
+        info.context()
+    # The agent plants a hook and fsmonitor in its own repository: removing runs none of it.
+    marker = tree.parent / "ran"
+    (tree / ".git" / "config").write_text(f"[core]\n\tfsmonitor = touch {marker}\n")
+    result = manager.remove({"name": "own", "repo_path": str(git_repo), "base_branch": "main",
+                             "own_repository": True})
+    assert result.worktree_removed and result.branch_deleted and not marker.exists()
+
+
+def test_an_older_linked_worktree_moves_to_its_own_repository_keeping_all_work(manager: WorktreeManager,
+                                                                            git_repo: Path) -> None:
+    info = manager.create(str(git_repo), "old")  # the model before: a linked worktree
+    admin = info.git_worktree_dir
+    _commit(info.worktree_path, "feature.py")
+    tree = info.worktree_path
+    (tree / "README.md").write_text("edited, not committed\n")
+    (tree / "scratch.txt").write_text("untracked\n")
+    moved = manager.move_to_own_repository({"name": "old", "repo_path": str(git_repo), "base_branch": "main"})
+    assert moved.own_repository and (tree / ".git").is_dir() and not admin.exists()
+    assert (tree / "README.md").read_text() == "edited, not committed\n" and (tree / "scratch.txt").exists()
+    assert run_git(tree, "log", "--format=%s", "-1").strip() == "add feature.py"
+    assert sorted(run_git(tree, "status", "--porcelain").splitlines()) == [" M README.md", "?? scratch.txt"]
+    assert run_git(git_repo, "worktree", "list").count("\n") == 1
+    assert manager.branch_exists(git_repo, "clauderon/old")
 
 
 def test_remove_with_missing_dir_and_session_fields(manager: WorktreeManager, git_repo: Path) -> None:

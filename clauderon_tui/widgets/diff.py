@@ -6,6 +6,8 @@ ever runs); this pane lists the changed files with +/- counts and shows the chos
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 from rich.syntax import Syntax
@@ -112,9 +114,12 @@ class DiffPane(SessionPane):
         option_list = self.query_one("#diff-files", OptionList)
         option_list.clear_options()
         option_list.add_options(options)
+        as_of = diff.get("as_of")  # a stopped sandbox: the branch as last brought back
+        stale = f" · as of {time.strftime('%Y-%m-%d %H:%M', time.localtime(as_of))}" if as_of else ""
         self.query_one("#diff-title", Static).update(Content.from_markup(
-            "[b]$branch[/] [$text-muted]against $base (merge-base $short)[/]",
-            branch=session.branch, base=str(diff.get("base", "")), short=str(diff.get("merge_base", ""))[:8]))
+            "[b]$branch[/] [$text-muted]against $base (merge-base $short)$stale[/]",
+            branch=session.branch, base=str(diff.get("base", "")), short=str(diff.get("merge_base", ""))[:8],
+            stale=stale))
         if self._changes:
             option_list.highlighted = next(i for i, o in enumerate(options) if o.id in self._changes)
         else:

@@ -49,9 +49,23 @@ def field_table(fields: dict[str, Any]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in fields.items():
+        if key == "sandbox_changes":
+            key, value = "branch sync", sync_summary(value)
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
         table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
     return table
+
+
+def sync_summary(changes: dict[str, Any] | None) -> str:
+    """`brought back 12:00:01 (abc123def456); 2 uncommitted, 1 ignored` for a sandboxed session's last
+    import, its failure, or that none has happened yet."""
+    if not changes:
+        return "not yet brought back from the sandbox"
+    stamp = time.strftime("%H:%M:%S", time.localtime(float(changes.get("taken_at") or 0)))
+    if changes.get("error"):
+        return f"{stamp}: {changes['error']}"
+    counts = [f"{len(changes.get(k) or [])} {k}" for k in ("uncommitted", "ignored") if changes.get(k)]
+    return f"brought back {stamp} ({str(changes.get('tip') or '')[:12]})" + (f"; {', '.join(counts)}" if counts else "")
 
 
 def audit_line(record: dict[str, Any]) -> str:

@@ -64,6 +64,15 @@ class LaunchSpec:
 
 
 @dataclass
+class ExecResult:
+    """What a command run in a sandbox (no TTY) printed, and how it exited."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+
+
+@dataclass
 class Found:
     """A running thing a backend found carrying this home's label."""
 

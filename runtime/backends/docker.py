@@ -10,11 +10,13 @@ import asyncio
 import inspect
 import logging
 import os
+import time
 from typing import Any
 
 from ..errors import ClauderonError, Conflict
 from ..models import Status
-from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from ..session_repo import MAX_BUNDLE_BYTES
+from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
 from ..relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 from .docker_attach import open_attach
 
@@ -34,6 +36,11 @@ DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
 # from regaining anything. A session can ask for more through `spec.extra_capabilities`.
 AGENT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"]
 
+MAX_EXEC_OUTPUT = 64 * 1024 * 1024
+"""The most a command run in a container (git status, a file page) may print back to the engine."""
+BUNDLE_SECONDS = 30.0
+"""The longest a sandbox may take to bundle its branch."""
+WORKSPACE_PATH = "/workspace"
 PULL_POLICIES = ("never", "missing", "always")
 NETWORK_MODES = ("auto", "sealed", "host", "bridge")
 OPEN_NETWORKS = ("host", "bridge")
@@ -43,6 +50,32 @@ RELAY_ROLE = "relay"
 # The agent's first request must not come before its relay listens: wait (bounded) for the port.
 _WAIT_FOR_RELAY = ("for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; "
                    "sleep 0.05; done; exec \"$@\"")
+
+
+def _exec(client: Any, container: str, argv: list[str], timeout: float, max_output: int, what: str) -> ExecResult:
+    """`docker exec` without a TTY, stdout and stderr apart, bounded in size and time (blocking)."""
+    import docker.errors
+
+    try:
+        exec_id = client.api.exec_create(container, argv, stdout=True, stderr=True, tty=False)["Id"]
+    except docker.errors.NotFound:
+        raise ClauderonError(f"container {container[:12]} is gone; restart the session", status=409) from None
+    except docker.errors.APIError as exc:  # e.g. "is not running"
+        raise ClauderonError(f"cannot run a command in container {container[:12]}: {exc.explanation or exc}",
+                             status=409) from None
+    deadline = time.monotonic() + timeout
+    out, err, size = [], [], 0
+    for chunk_out, chunk_err in client.api.exec_start(exec_id, stream=True, demux=True):
+        for chunk, into in ((chunk_out, out), (chunk_err, err)):
+            if chunk:
+                into.append(chunk)
+                size += len(chunk)
+        if size > max_output:
+            raise ClauderonError(f"`{what}` in container {container[:12]} printed over {max_output >> 20} MiB; refused")
+        if time.monotonic() > deadline:
+            raise ClauderonError(f"`{what}` in container {container[:12]} took over {timeout:.0f}s; refused")
+    code = client.api.exec_inspect(exec_id).get("ExitCode")
+    return ExecResult(b"".join(out), b"".join(err), code)
 
 
 def container_name(name: str) -> str:
@@ -287,6 +320,45 @@ class DockerBackend(Backend):
                     raise ClauderonError(f"cannot remove container {backend_id[:12]}: {exc.explanation or exc}") from exc
 
         await self._call(remove)
+
+    # -- the work inside ---------------------------------------------------------------------------
+
+    async def exec(self, backend_id: str, argv: list[str], *, timeout: float = 120.0,
+                   max_output: int = MAX_EXEC_OUTPUT) -> ExecResult:
+        """Run `argv` in the container (no TTY) and collect stdout, stderr and the exit code.
+
+        Output is read as it comes and refused past `max_output` bytes, so a sandbox cannot make the
+        engine buffer without bound. The command runs under coreutils' `timeout`, killed after `timeout`
+        seconds: Docker cannot stop an exec, and a command the agent made hang (a FIFO where git reads)
+        would otherwise hold an engine thread for good."""
+        bounded = ["timeout", "-s", "KILL", f"{timeout:.0f}", *argv]
+
+        def run(client: Any) -> ExecResult:
+            result = _exec(client, backend_id, bounded, timeout, max_output, argv[0])
+            if result.exit_code == 137:
+                raise ClauderonError(f"`{argv[0]}` in container {backend_id[:12]} took over {timeout:.0f}s and "
+                                     "was stopped (something in the sandbox made it wait)")
+            return result
+
+        try:
+            return await asyncio.wait_for(self._call(run), timeout + 5)
+        except asyncio.TimeoutError:
+            raise ClauderonError(f"`{argv[0]}` in container {backend_id[:12]} took over {timeout:.0f}s; "
+                                 "is the sandbox overloaded?") from None
+
+    async def fetch_bundle(self, backend_id: str, branch: str, *, known: str | None = None) -> bytes:
+        """A git bundle of `branch` from the container's /workspace, leaving out what `known` (a commit
+        the user's repository has) already holds; the whole branch when `known` is not in the sandbox."""
+        base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-C", WORKSPACE_PATH,
+                "bundle", "create", "--quiet", "-", f"refs/heads/{branch}"]
+        bound = dict(timeout=BUNDLE_SECONDS, max_output=MAX_BUNDLE_BYTES)
+        result = await self.exec(backend_id, [*base, f"^{known}"] if known else base, **bound)
+        if result.exit_code != 0 and known:  # e.g. the agent's history no longer contains `known`
+            result = await self.exec(backend_id, base, **bound)
+        if result.exit_code != 0:
+            lines = result.stderr.decode(errors="replace").strip().splitlines()
+            raise ClauderonError(f"could not bundle {branch} in the sandbox: {lines[-1] if lines else 'no error output'}")
+        return result.stdout
 
     async def status(self, backend_id: str) -> Status:
         import docker.errors

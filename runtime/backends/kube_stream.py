@@ -16,13 +16,12 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from websocket import WebSocketException
 
 from ..errors import ClauderonError
-from .base import Attachment
+from .base import Attachment, ExecResult
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +178,6 @@ def join_replay(log_bytes: bytes, live: bytes) -> bytes:
         if log_bytes.endswith(live[:k]):
             return log_bytes + live[k:]
     return log_bytes + live
-
-
-@dataclass
-class ExecResult:
-    stdout: bytes
-    stderr: bytes
-    exit_code: int | None
 
 
 def run_exec(api_factory: ApiFactory, namespace: str, pod: str, container: str, argv: list[str], *,
