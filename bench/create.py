@@ -72,11 +72,13 @@ def clauderon_once(cli: Cli, repo: Path, i: int) -> float:
     return time.perf_counter() - start
 
 
-def engine_once(cli: Cli, repo: Path, i: int) -> float:
+def engine_once(cli: Cli, repo: Path, i: int, network: str = "sealed") -> float:
+    name = f"api-{network}-{i}"
+
     async def go(client: EngineClient) -> float:
         start = time.perf_counter()
-        await client.create_session({"repo": str(repo), "name": f"api-{i}", "agent": "shell"}, wait=True)
-        await _first_output(client, f"api-{i}")
+        await client.create_session({"repo": str(repo), "name": name, "agent": "shell", "network": network}, wait=True)
+        await _first_output(client, name)
         return time.perf_counter() - start
 
     return asyncio.run(_with_client(cli, go))
@@ -144,16 +146,20 @@ def main() -> None:
         baseline = [baseline_once(repo, base, i) for i in range(RUNS)]
         ours = [clauderon_once(cli, repo, i) for i in range(RUNS)]
         engine = [engine_once(cli, repo, i) for i in range(RUNS)]
+        open_net = [engine_once(cli, repo, i, "host") for i in range(RUNS)]
         b, c, e = statistics.median(baseline), statistics.median(ours), statistics.median(engine)
+        h = statistics.median(open_net)
         print(f"baseline (git worktree add + docker run, first output): median {b * 1000:.0f} ms  runs {[round(x * 1000) for x in baseline]}")
         print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {[round(x * 1000) for x in ours]}")
         print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {[round(x * 1000) for x in engine]}")
-        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}")
+        print(f"engine alone, host network (the baseline's network):  median {h * 1000:.0f} ms  runs {[round(x * 1000) for x in open_net]}")
+        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}; the sealed network's relay costs {(e - h) * 1000:.0f} ms")
         repository_models(base)
     finally:
         for i in range(RUNS):
             cli("delete", f"bench-{i}", "--force", check=False)
-            cli("delete", f"api-{i}", "--force", check=False)
+            for network in ("sealed", "host"):
+                cli("delete", f"api-{network}-{i}", "--force", check=False)
         cli.cleanup()
         shutil.rmtree(base, ignore_errors=True)
 

@@ -60,7 +60,9 @@ def create_session_repo(path: Path, branch: str, start: str, object_dirs: list[P
     repo = GitContext(path / ".git", None, path)
     repo.run(["init", "--quiet", "--initial-branch", branch])
     (path / ".git" / "objects" / "info" / "alternates").write_text("".join(f"{d}\n" for d in object_dirs))
-    repo.run(["update-ref", f"refs/heads/{branch}", start])
+    ref = path / ".git" / "refs" / "heads" / branch  # a fresh repository of ours: the ref is a plain file
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(f"{start}\n")
     repo.run(["reset", "--quiet", "--hard", start])
 
 

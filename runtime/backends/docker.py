@@ -227,9 +227,14 @@ class DockerBackend(Backend):
         try:
             client = await asyncio.to_thread(self._client_sync)
             self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
-            await self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))
+            # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
+            # only start once the namespace it joins exists.
+            steps = [self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))]
             if relay is not None:
-                await self._call(_start_relay, relay, spec, container_id)
+                steps.append(self._call(_create_relay, relay, spec, container_id))
+            started = await asyncio.gather(*steps)
+            if relay is not None:
+                await self._call(_start_relay, started[1], spec.name)
         except BaseException:
             early = self._early.pop(container_id, None)
             if early is not None:
@@ -427,29 +432,36 @@ def _create(client: Any, kwargs: dict[str, Any]) -> str:
         raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
 
 
-def _start_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> None:
+def _create_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> str:
     """The relay container of a sealed session: it joins the agent's network namespace (the agent owns
     it, so a restarted relay rejoins the same one) and carries 127.0.0.1:RELAY_PORT to the engine's socket
     directory, mounted read-only (the directory, not the socket: a recreated socket is then still seen).
-    It holds nothing: read-only root, no capabilities, an unprivileged user, a few MiB."""
+    It holds nothing: read-only root, no capabilities, an unprivileged user, a few MiB. Returns its id."""
     from docker.types import Mount as DockerMount
 
     _remove_relays(client, agent_id, name=relay_name(spec.name))
     # Not the session label: that names the agent's container alone (re-adoption, tools, tests).
     labels = {LABEL_HOME: spec.home_id, LABEL_ROLE: RELAY_ROLE, "clauderon.relay-of": spec.session_id,
               "clauderon.agent-container": agent_id}
+    host_config = client.api.create_host_config(
+        network_mode=f"container:{agent_id}", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        mem_limit="16m", pids_limit=256, restart_policy={"Name": "unless-stopped"},
+        mounts=[DockerMount(target=RELAY_SOCKET_DIR, source=spec.proxy_socket_dir, type="bind", read_only=True)])
     try:
-        relay = client.containers.create(
+        return client.api.create_container(
             image=image, name=relay_name(spec.name), command=[str(RELAY_PORT), f"{RELAY_SOCKET_DIR}/proxy.sock"],
-            labels=labels, network_mode=f"container:{agent_id}", read_only=True, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], user=RELAY_USER, mem_limit="16m", pids_limit=256,
-            restart_policy={"Name": "unless-stopped"}, detach=True,
-            mounts=[DockerMount(target=RELAY_SOCKET_DIR, source=spec.proxy_socket_dir, type="bind", read_only=True)],
-        )
-        relay.start()
+            labels=labels, user=RELAY_USER, host_config=host_config)["Id"]
     except Exception as exc:
         explanation = getattr(exc, "explanation", None) or exc
-        raise ClauderonError(f"cannot start the sealed network's relay for {spec.name}: {explanation}") from exc
+        raise ClauderonError(f"cannot create the sealed network's relay for {spec.name}: {explanation}") from exc
+
+
+def _start_relay(client: Any, relay_id: str, name: str) -> None:
+    try:
+        client.api.start(relay_id)
+    except Exception as exc:
+        explanation = getattr(exc, "explanation", None) or exc
+        raise ClauderonError(f"cannot start the sealed network's relay for {name}: {explanation}") from exc
 
 
 def _remove_relays(client: Any, agent_id: str, name: str | None = None) -> None:
