@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # How long backend availability answers are reused (doctor-grade checks are slow).
 HEALTH_TTL_S = 10.0
+UNREACHABLE = 503
+"""The status a backend's error carries when the backend itself cannot be reached (not the sandbox)."""
 RECENT_OUTPUT_BYTES = 256 * 1024
 
 
@@ -68,6 +70,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._codex_watchers: dict[str, asyncio.Task[Any]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
+        self._reachable_waits: dict[str, asyncio.Task[None]] = {}  # backend -> the task waiting for it
         self.hooks: Any = None  # the agent hooks handler, installed on start
         from .landing_ops import Landing
 
@@ -120,31 +123,77 @@ class Engine:
         return task
 
     async def _reconcile(self) -> None:
-        known = {s.id: s for s in self.store.sessions()}
-        for name, backend in self.backends.items():
-            ok, _ = await backend.available()
-            if not ok:
+        for name in self.backends:
+            await self._reconcile_backend(name)
+        for session in self.store.sessions():
+            if session.backend not in self.backends:  # a backend this engine no longer has
+                await self._resume_tracking(session)
+
+    async def _reconcile_backend(self, name: str) -> None:
+        """Adopt what the backend runs for this home and resume its sessions. A backend that cannot be
+        reached is a state of the engine, not of its sessions: they are kept as they were, their proxy
+        credentials stay registered (their sandboxes may well be running), and this is retried until the
+        backend answers."""
+        backend = self.backends[name]
+        known = {s.id: s for s in self.store.sessions() if s.backend == name}
+        ok, reason = await backend.available()
+        if not ok:
+            if any(s.status in (Status.RUNNING, Status.CREATING) for s in known.values()):
+                await self._backend_lost(name, reason)
+            return
+        try:
+            found = await backend.list_owned(self.home.home_id)
+        except ClauderonError as exc:
+            if exc.status == UNREACHABLE:
+                return await self._backend_lost(name, exc.message)
+            log.warning("cannot list %s sessions: %s", name, exc)
+            found = []
+        for item in found:
+            if item.session_id in known:
                 continue
-            try:
-                found = await backend.list_owned(self.home.home_id)
-            except ClauderonError as exc:
-                log.warning("cannot list %s sessions: %s", name, exc)
+            if self.store.is_tombstoned(item.session_id):
+                log.info("removing %s %s left by a deleted session", name, item.backend_id)
+                await backend.remove(item.backend_id)
                 continue
-            for item in found:
-                if item.session_id in known:
-                    continue
-                if self.store.is_tombstoned(item.session_id):
-                    log.info("removing %s %s left by a deleted session", name, item.backend_id)
-                    await backend.remove(item.backend_id)
-                    continue
-                adopted = self._record_from_labels(item.labels, item.backend_id, name)
-                if adopted is None:
-                    log.warning("%s %s carries this home's label but no record; leaving it alone", name, item.backend_id)
-                    continue
-                log.warning("re-adopting session %s (%s %s) that the store did not know", adopted.name, name, item.backend_id)
-                known[adopted.id] = self.store.put(adopted)
-        for session in known.values():
-            await self._resume_tracking(session)
+            adopted = self._record_from_labels(item.labels, item.backend_id, name)
+            if adopted is None:
+                log.warning("%s %s carries this home's label but no record; leaving it alone", name, item.backend_id)
+                continue
+            log.warning("re-adopting session %s (%s %s) that the store did not know", adopted.name, name, item.backend_id)
+            known[adopted.id] = self.store.put(adopted)
+        try:
+            for session in known.values():
+                await self._resume_tracking(session)
+        except ClauderonError as exc:
+            if exc.status != UNREACHABLE:
+                raise
+            await self._backend_lost(name, exc.message)
+
+    async def _backend_lost(self, name: str, reason: str) -> None:
+        """Keep the backend's running sessions reachable through the proxy (their sandboxes may well be
+        running) and wait, in one task per backend, for it to answer again."""
+        waiting = self._reachable_waits.get(name)
+        if waiting is not None and not waiting.done():
+            return
+        log.warning("%s is unreachable (%s); keeping its sessions and retrying", name, reason)
+        for session in self.store.sessions():
+            if session.backend == name and session.status == Status.RUNNING:
+                self.egress.restore(session)
+                if self.egress.sealed.directory(session.id).exists():
+                    await self.egress.sealed.open(session.id)
+        self.forget_health()
+        self._reachable_waits[name] = self.spawn(self._when_reachable(name))
+
+    async def _when_reachable(self, name: str, *, first: float = 1.0, longest: float = 15.0) -> None:
+        """Retry an unreachable backend (backing off) and reconcile it once it answers."""
+        delay = first
+        while not (await self.backends[name].available())[0]:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+        log.warning("%s is reachable again; re-adopting its sessions", name)
+        self.forget_health()
+        self._reachable_waits.pop(name, None)
+        await self._reconcile_backend(name)
 
     @staticmethod
     def _record_from_labels(labels: dict[str, str], backend_id: str, backend: str) -> Session | None:
@@ -175,6 +224,9 @@ class Engine:
         self.egress.restore(session)
         if self.egress.sealed.directory(session.id).exists():  # a sealed session: its relay needs the socket
             await self.egress.sealed.open(session.id)
+        pump = self._pumps.get(session.id)
+        if pump is not None and not pump.done():  # already live (re-adoption after the backend came back)
+            return
         prefill = b""
         try:
             prefill = await self.backend(session).recent_output(session.backend_id or "", RECENT_OUTPUT_BYTES)
@@ -184,11 +236,14 @@ class Engine:
         self.follow_agent(session)
 
     async def _backend_status(self, session: Session) -> Status:
+        """The sandbox's state; raises (status `UNREACHABLE`) when the backend cannot be asked."""
         if not session.backend_id or session.backend not in self.backends:
             return Status.FAILED
         try:
             return await self.backends[session.backend].status(session.backend_id)
-        except ClauderonError:
+        except ClauderonError as exc:
+            if exc.status == UNREACHABLE:
+                raise
             return Status.FAILED
 
     # ------------------------------------------------------------------ lookups
@@ -264,7 +319,10 @@ class Engine:
         session = self.store.find(session_id)
         if session is None or session.status != Status.RUNNING:
             return
-        status = await self._backend_status(session)
+        try:
+            status = await self._backend_status(session)
+        except ClauderonError as exc:  # the daemon went away: the session is as it was, the engine waits
+            return await self._backend_lost(session.backend, exc.message)
         if status != Status.RUNNING:
             self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
         else:
