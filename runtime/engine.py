@@ -213,7 +213,10 @@ class Engine:
             if session.backend_id and await self._backend_status(session) == Status.RUNNING:
                 session = self.store.update(session.id, status=Status.RUNNING, progress=session.progress.model_copy(update={"message": ""}))
             else:
-                self.store.update(session.id, status=Status.FAILED, error="the engine stopped while this session was being created; delete it and create again")
+                await self.lifecycle.discard_interrupted(session)
+                self.store.update(session.id, status=Status.FAILED, backend_id=None,
+                                  error="the engine stopped while this session was being created; what it had made "
+                                        "was removed: create it again")
                 return
         if session.status != Status.RUNNING:
             return

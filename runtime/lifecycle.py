@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PAUSE_ENV = "CLAUDERON_TEST_PAUSE_CREATE_AT_STEP"
 CREATE_STEPS = ["checking the request", "creating the worktree", "preparing the agent home", "starting the sandbox", "attaching the terminal"]
 
 
@@ -65,8 +67,9 @@ class Lifecycle:
             if not Path(mount.host).exists():
                 raise ClauderonError(f"mount source {mount.host} does not exist")
         base_branch = request.base_branch or await asyncio.to_thread(engine.worktrees.current_branch, repo_root)
-        if existing is not None:
-            engine.store.remove(existing)  # a failed attempt of the same name: replace it
+        if existing is not None:  # a failed attempt of the same name: whatever it left goes, then its record
+            await self.discard_interrupted(existing)
+            engine.store.remove(existing)
         session = Session(
             name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
             branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
@@ -99,23 +102,23 @@ class Lifecycle:
         created: dict[str, Any] = {}
         try:
             async with engine._ops, engine.lock_for(session.id):
-                self._progress(session, 2)
+                await self._step(session, 2)
                 info = await asyncio.to_thread(
                     engine.worktrees.create, session.repo_path, session.name, session.base_branch,
                     reuse_branch=reuse_branch, own_repository=session.own_repository,
                     include_check=engine.egress.include_check(engine.settings.worktree.allow_secret_files))
                 created["worktree"] = info
                 session.included_paths = list(info.included)
-                self._progress(session, 3)
+                await self._step(session, 3)
                 await asyncio.to_thread(
                     prepare_agent_home, engine.home, session.id, git_user_name=None, git_user_email=None, repo_path=session.repo_path
                 )
                 created["agent_home"] = engine.home.agent_home(session.id)
-                self._progress(session, 4)
+                await self._step(session, 4)
                 spec = await self._launch_spec(session, resume=False)
                 session.backend_id = await engine.backend(session).create(spec, progress=lambda m: self._progress(session, 4, m))
                 created["backend_id"] = session.backend_id
-                self._progress(session, 5)
+                await self._step(session, 5)
                 await engine.start_stream(session, fresh=True)
                 session.status, session.error = Status.RUNNING, None
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
@@ -170,11 +173,38 @@ class Lifecycle:
             return BRIDGE_PROXY_HOST, None
         return HOST_NETWORK_PROXY_HOST, None
 
+    async def _step(self, session: Session, step: int) -> None:
+        """Announce a create step. `CLAUDERON_TEST_PAUSE_CREATE_AT_STEP=<n>` (tests only) holds the create
+        there for good, so a test can kill the engine at that step."""
+        self._progress(session, step)
+        if os.environ.get(PAUSE_ENV) == str(step):
+            log.warning("create of %s held at step %d (%s is set)", session.name, step, PAUSE_ENV)
+            await asyncio.Event().wait()
+
     def _progress(self, session: Session, step: int, message: str | None = None) -> None:
         session.progress = Progress(step=step, total=len(CREATE_STEPS), message=message or CREATE_STEPS[step - 1])
         # Announced, not stored: progress is transient (a restarted engine marks an unfinished create
         # failed anyway), and an fsync per step was a third of the engine's create time.
         self.engine.publish(session)
+
+    async def discard_interrupted(self, session: Session) -> None:
+        """Remove what a create the engine did not finish may have made (its sandbox found by name, its
+        worktree, its agent home); a branch holding commits is kept, as `delete` keeps it."""
+        engine = self.engine
+        try:
+            await engine.backend(session).remove_leftovers(session.id, session.name, engine.home.home_id)
+        except ClauderonError as exc:
+            log.warning("could not remove the sandbox of the interrupted create of %s: %s", session.name, exc)
+        def discard_worktree() -> None:
+            if Path(session.worktree_path).exists() or engine.worktrees.branch_exists(session.repo_path, session.branch):
+                engine.worktrees.remove(session, True)
+
+        try:
+            await asyncio.to_thread(discard_worktree)
+        except ClauderonError as exc:  # e.g. the repository is gone: nothing of it to undo
+            log.warning("could not remove the worktree of the interrupted create of %s: %s", session.name, exc)
+        shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
+        await engine.egress.sealed.close(session.id)
 
     async def _rollback(self, session: Session, created: dict[str, Any]) -> None:
         engine = self.engine

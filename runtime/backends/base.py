@@ -153,3 +153,9 @@ class Backend(abc.ABC):
     async def owner_of(self, name: str) -> str | None:
         """The home id labelling an existing sandbox called `clauderon-<name>`, or None if there is none."""
         return None
+
+    async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
+        """Remove the sandbox an interrupted create may have left behind (its id was never recorded),
+        when it is this home's: found by its name, `clauderon-<name>`."""
+        if await self.owner_of(name) == home_id:
+            await self.remove(f"clauderon-{name}")

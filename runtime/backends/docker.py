@@ -365,6 +365,22 @@ class DockerBackend(Backend):
             raise ClauderonError(f"could not bundle {branch} in the sandbox: {lines[-1] if lines else 'no error output'}")
         return result.stdout
 
+    async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
+        """The container (and its relay) by name, when it is this home's: a relay is labelled with its
+        agent container's id, so the name is resolved first."""
+        import docker.errors
+
+        def owned_id(client: Any) -> str | None:
+            try:
+                info = client.api.inspect_container(container_name(name))
+            except docker.errors.NotFound:
+                return None
+            return info["Id"] if (info["Config"].get("Labels") or {}).get(LABEL_HOME) == home_id else None
+
+        container_id = await self._call(owned_id)
+        if container_id is not None:
+            await self.remove(container_id)
+
     async def status(self, backend_id: str) -> Status:
         import docker.errors
 

@@ -102,6 +102,10 @@ class LocalBackend(Backend):
         log.info("local session %s held by pid %s", spec.session_id, verdict.split()[-1])
         return spec.session_id
 
+    async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
+        """A local session's holder is known by the session id alone."""
+        await self.remove(session_id)
+
     async def remove(self, backend_id: str) -> None:
         state = self._read_state(backend_id)
         if state is None:
