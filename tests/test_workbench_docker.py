@@ -108,3 +108,22 @@ def test_info_route_inspects_and_samples_the_container(cli: Cli, git_repo: Path)
     assert info["stats"]["memory_bytes"] > 0 and info["stats"]["cpu_percent"] >= 0
     assert info["session"]["name"] == "inf" and isinstance(info["audit"], list)
     assert quick["stats"] is None and quick["container"]["id"] == container["id"]
+
+
+def test_many_concurrent_reads_never_starve_the_engine(cli: Cli, git_repo: Path) -> None:
+    """Each diff or listing waits, from a worker thread, for exec calls into the container. Two dozen at
+    once (more than the loop's default executor has threads) all answer: the backend's calls run on
+    threads of its own. With one shared pool they held every thread and waited for one more, for good."""
+    cli("create", "--repo", str(git_repo), "--name", "many", "--agent", "shell")
+    cli.wait_screen("many", "/workspace")
+
+    async def ask() -> list:
+        client = EngineClient(Home(cli.home))
+        try:
+            reads = [client.diff("many") for _ in range(16)] + [client.list_files("many") for _ in range(8)]
+            return await asyncio.wait_for(asyncio.gather(*reads), 150)
+        finally:
+            await client.close()
+
+    answers = asyncio.run(ask())
+    assert len(answers) == 24 and all(a["branch"] == "clauderon/many" for a in answers[:16])

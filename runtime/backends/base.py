@@ -7,8 +7,11 @@ a backend only knows *where* and *how* to run it and how to attach a terminal to
 from __future__ import annotations
 
 import abc
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from ..models import Mount, Status
 
@@ -110,6 +113,17 @@ class Backend(abc.ABC):
     sandboxed: bool = True
     copies_workspace: bool = False
     """True when the sandbox cannot mount the worktree (a remote pod): the branch is copied in instead."""
+
+    _pool: ThreadPoolExecutor | None = None
+    POOL_THREADS = 16
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking call (an SDK request) on this backend's own threads, never the loop's default
+        executor: the workbench readers wait for backend calls from default-executor threads, so sharing
+        one pool let a few concurrent reads hold every thread and wait for one more, for good."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.POOL_THREADS, thread_name_prefix=f"clauderon-{self.name}")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     @abc.abstractmethod
     async def available(self) -> tuple[bool, str]:

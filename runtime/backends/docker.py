@@ -1,6 +1,6 @@
 """Run sessions in Docker containers (one per session, labelled with its home and session).
 
-Every docker SDK call runs in a thread (`asyncio.to_thread`) so the caller's loop stays free. Attaching
+Every docker SDK call runs on the backend's own threads (`Backend._blocking`) so the caller's loop stays free. Attaching
 is done by hand on the engine's socket (see `docker_attach`).
 """
 
@@ -125,7 +125,7 @@ class DockerBackend(Backend):
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `fn(client, ...)` in a thread; connection failures become the one clear line."""
-        return await asyncio.to_thread(self._run_sync, fn, *args, **kwargs)
+        return await self._blocking(self._run_sync, fn, *args, **kwargs)
 
     def _run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import docker.errors
@@ -225,7 +225,7 @@ class DockerBackend(Backend):
         # Attach before start, as `docker run -it` does: a program started with nobody attached (bash
         # is one) may never print its first prompt. The attachment waits for `attach(replay=True)`.
         try:
-            client = await asyncio.to_thread(self._client_sync)
+            client = await self._blocking(self._client_sync)
             self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
             # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
             # only start once the namespace it joins exists.
@@ -427,7 +427,7 @@ class DockerBackend(Backend):
             await attachment.close()
             attachment = None
         if attachment is None:  # else: attached since before start, it already holds every byte
-            client = await asyncio.to_thread(self._client_sync)
+            client = await self._blocking(self._client_sync)
             attachment = await open_attach(self.base_url, client.api._version, backend_id, logs=replay)
 
         async def resize(cols: int, rows: int) -> None:

@@ -90,7 +90,7 @@ class KubernetesBackend(Backend):
         with self._load_lock:
             core, self._core = self._core, None
         if core is not None:
-            await asyncio.to_thread(core.api_client.close)
+            await self._blocking(core.api_client.close)
 
     def _fresh_api(self) -> Any:
         """A CoreV1Api on its own ApiClient, for one websocket stream (see `kube_stream`)."""
@@ -101,7 +101,7 @@ class KubernetesBackend(Backend):
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`fn(core_api, ...)` in a thread; unreachable clusters become the one clear line."""
-        return await asyncio.to_thread(self._run_sync, fn, *args, **kwargs)
+        return await self._blocking(self._run_sync, fn, *args, **kwargs)
 
     def _run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import urllib3.exceptions
@@ -253,7 +253,7 @@ class KubernetesBackend(Backend):
         source = next((m.host for m in spec.mounts if m.path == objects.AGENT_HOME and os.path.isdir(m.host)), None)
         if source is None:
             return
-        data = await asyncio.to_thread(_tar_directory, source)
+        data = await self._blocking(_tar_directory, source)
         script = f"head -c {len(data)} | tar -x -f - -C {shlex.quote(objects.AGENT_HOME)}"
         await self._exec_checked(name, ["sh", "-c", script], stdin=data, what="copying the agent home")
 
@@ -262,7 +262,7 @@ class KubernetesBackend(Backend):
     async def exec(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None,
                    timeout: float = 600.0) -> ExecResult:
         """Run `argv` in the session's container (no TTY) and collect stdout, stderr and the exit code."""
-        return await asyncio.to_thread(run_exec, self._fresh_api, self.namespace, backend_id, objects.CONTAINER,
+        return await self._blocking(run_exec, self._fresh_api, self.namespace, backend_id, objects.CONTAINER,
                                        argv, stdin=stdin, timeout=timeout)
 
     async def _exec_checked(self, backend_id: str, argv: list[str], *, stdin: bytes | None = None,
@@ -360,14 +360,14 @@ class KubernetesBackend(Backend):
 
     async def attach(self, backend_id: str, *, replay: bool = False) -> Attachment:
         """The pod's TTY; with `replay`, the pod log first, joined to the live stream without overlap."""
-        ws = await asyncio.to_thread(open_stream, self._fresh_api, "attach", self.namespace, backend_id,
+        ws = await self._blocking(open_stream, self._fresh_api, "attach", self.namespace, backend_id,
                                      container=objects.CONTAINER, tty=True, stdin=True)
         attachment = KubeAttachment(ws, asyncio.get_running_loop(), lambda: self._run_sync(self._exit_code, backend_id))
         first = b""
         if replay:
             # The stream is open before the log is read, so nothing printed in between is lost.
             log_bytes = await self._call(self._log, backend_id)
-            first = join_replay(log_bytes, await asyncio.to_thread(attachment.take_buffered))
+            first = join_replay(log_bytes, await self._blocking(attachment.take_buffered))
         attachment.start(first)
         return attachment
 
