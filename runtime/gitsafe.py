@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -91,10 +92,11 @@ class GitContext:
 
     def run(self, args: Sequence[str], *, check: bool = True, input: str | None = None,
             cwd: Path | None = None, extra_config: Sequence[tuple[str, str]] = (),
-            stdin_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+            stdin_file: Path | None = None, max_output: int | None = None) -> subprocess.CompletedProcess[str]:
         """Run `git <args>` in this context through `run_git`."""
         return run_git(args, git_dir=self.git_dir, common_dir=self.common_dir, work_tree=self.work_tree,
-                       cwd=cwd, check=check, input=input, extra_config=extra_config, stdin_file=stdin_file)
+                       cwd=cwd, check=check, input=input, extra_config=extra_config, stdin_file=stdin_file,
+                       max_output=max_output)
 
 
 def clean_environ() -> dict[str, str]:
@@ -175,6 +177,7 @@ def run_git(
     timeout: float = GIT_TIMEOUT,
     extra_config: Sequence[tuple[str, str]] = (),
     stdin_file: Path | None = None,
+    max_output: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `git <args>` against an explicitly named repository with everything executable disabled.
 
@@ -192,7 +195,10 @@ def run_git(
     env.update(override_env(configured_drivers(env, run_in, args[0] if args else "config"), extra_config))
     full = safe_args(args)
     log.debug("git %s (GIT_DIR=%s, %d extra config pairs)", " ".join(full[2:]), git_dir, len(extra_config))
-    proc = _exec(full, env, run_in, input, timeout, stdin_file)
+    if max_output is not None:  # read at most that much, then stop git: a huge diff never lands in memory
+        proc = _exec_capped(full, env, run_in, timeout, max_output)
+    else:
+        proc = _exec(full, env, run_in, input, timeout, stdin_file)
     if check and proc.returncode != 0:
         raise _error(args, proc, tree or git_dir)
     return proc
@@ -241,6 +247,28 @@ def _exec(argv: list[str], env: dict[str, str], cwd: Path, input: str | None,
             f"git {argv[2] if len(argv) > 2 else ''} took longer than {timeout:.0f}s in {cwd}; "
             "check the repository for locks (.git/*.lock) or a very slow disk"
         ) from exc
+
+
+def _exec_capped(argv: list[str], env: dict[str, str], cwd: Path, timeout: float,
+                 limit: int) -> subprocess.CompletedProcess[str]:
+    """Run git, keep the first `limit` + 1 bytes of its output (so the caller can tell it was cut), and
+    kill it there: output past the cap is never read into memory."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        out = proc.stdout.read(limit + 1)
+        cut = len(out) > limit
+        if cut:
+            proc.kill()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    return subprocess.CompletedProcess(argv, 0 if cut else code, out.decode("utf-8", "replace"),
+                                       err.decode("utf-8", "replace"))
 
 
 def _error(args: Sequence[str], proc: subprocess.CompletedProcess[str], where: Path) -> ClauderonError:

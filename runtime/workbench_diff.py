@@ -21,7 +21,7 @@ from .workbench_files import read_page
 log = logging.getLogger(__name__)
 
 MAX_PATCH_CHARS = 400_000
-"""Patch text kept per section (the rest is cut, with a note)."""
+"""Patch bytes read per section (the rest is never read: cut, with a note)."""
 MAX_UNTRACKED_BYTES = 256 * 1024
 """Untracked files larger than this are listed without their content."""
 
@@ -74,7 +74,7 @@ def _name_status(ctx: GitContext, args: list[str]) -> dict[str, str]:
 
 
 def _patches(ctx: GitContext, args: list[str]) -> tuple[dict[str, str], bool]:
-    text = ctx.run(["diff", "--no-color", "--no-renames", "--patch", *args]).stdout
+    text = ctx.run(["diff", "--no-color", "--no-renames", "--patch", *args], max_output=MAX_PATCH_CHARS).stdout
     truncated = len(text) > MAX_PATCH_CHARS
     text = text[:MAX_PATCH_CHARS]
     patches: dict[str, str] = {}

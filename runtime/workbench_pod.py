@@ -101,12 +101,17 @@ class Pod:
     def sh(self, script: str, *args: str) -> Any:
         return self.exec(["sh", "-c", script, "sh", *args])
 
-    def run(self, args: Sequence[str], *, check: bool = True, **_: Any) -> subprocess.CompletedProcess[str]:
-        """`git <args>` in /workspace, shaped like `GitContext.run` so the host's diff parser reads it."""
+    def run(self, args: Sequence[str], *, check: bool = True, max_output: int | None = None,
+            **_: Any) -> subprocess.CompletedProcess[str]:
+        """`git <args>` in /workspace, shaped like `GitContext.run` so the host's diff parser reads it;
+        with `max_output`, only that much + 1 byte of its output leaves the sandbox (`head -c`)."""
         args = list(args)
         if args and args[0] == "diff":
             args = ["diff", "--no-ext-diff", "--no-textconv", *args[1:]]
-        result = self.exec([*GIT, *args])
+        argv = [*GIT, *args]
+        if max_output is not None:
+            argv = ["sh", "-c", f'"$@" | head -c {max_output + 1}', "sh", *argv]
+        result = self.exec(argv)
         out = result.stdout.decode("utf-8", errors="replace")
         err = result.stderr.decode("utf-8", errors="replace")
         if check and result.exit_code != 0:
