@@ -25,6 +25,7 @@ from .policy import Blocked, Unresolvable, classify_error, egress_allowed, read_
 from .rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from .sessions import SessionProxyConfig, SessionRegistry
 from .target import canonical_host, clean_text, same_target
+from . import tripwire
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ BLOCKED = "clauderon.blocked"
 AUDITED = "clauderon.audited"
 TOKEN = "clauderon.token_endpoint"
 ERROR_TYPE = "clauderon.error_type"
+REDACT_PATH = "clauderon.redact_path"  # the path may hold what the tripwire found: never audited
 
 HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict, bytes]]
 
@@ -185,8 +187,9 @@ class HooksHost:
 
 
 class Tripwire:
-    """A request carrying a real credential value (which only the host should hold) is refused before
-    anything is injected: something inside the container has a secret it must not have."""
+    """A request carrying a real credential value (which only the host should hold), in any encoding
+    `proxy.tripwire` knows, is refused before anything is injected: something inside the container has a
+    secret it must not have. Its path is never audited (it may be what carried the value)."""
 
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
@@ -197,7 +200,7 @@ class Tripwire:
         values = self.credentials.real_values()
         if values is not self._values:  # recompiled only when the credentials change (e.g. a refresh)
             self._values = values
-            self._pattern = re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
+            self._pattern = tripwire.compile_needles(values)
         return self._pattern
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -207,16 +210,23 @@ class Tripwire:
         if pattern is None:
             return
         req = flow.request
-        hay = [req.path.encode(), *(v.encode("utf-8", "surrogateescape") for v in req.headers.values())]
+        hay = [req.path.encode("utf-8", "surrogateescape"), *tripwire.header_haystacks(req.headers.fields)]
         if req.raw_content:
             hay.append(req.raw_content)
             if "content-encoding" in req.headers:
-                # A gzip/zstd/br body hides the value from a search of the raw bytes: search what the
-                # upstream will decode too (undecodable bodies stay raw; they were searched above).
-                hay.append(req.get_content(strict=False) or b"")
-        if any(pattern.search(h) for h in hay):
+                # A compressed body hides the value from a search of its bytes: search what the upstream
+                # will decode too, every layer of it; a stack that cannot be undone cannot be searched.
+                try:
+                    hay.append(tripwire.undo_content_encoding(req.raw_content, req.headers["content-encoding"]))
+                except tripwire.Undecodable as exc:
+                    flow.metadata[REDACT_PATH] = True
+                    refuse(flow, 415, "undecodable_body", f"request refused: {exc}; the proxy must be able to read "
+                           "what leaves a sandbox")
+                    return
+        if tripwire.carries_secret(pattern, hay):
             logger.warning("tripwire: session %s sent a real credential to %s", session_of(flow).session_id,
                            flow.metadata[HOST])
+            flow.metadata[REDACT_PATH] = True
             refuse(flow, 403, "tripwire", "request refused: it contains a real credential value")
 
 
@@ -404,7 +414,7 @@ class Auditor:
             # Container-chosen strings are stored without control characters (the audit is printed).
             "host": clean_text(str(flow.metadata.get(HOST, req.host)), 300),
             "method": clean_text(req.method, 32),
-            "path": clean_text(req.path.split("?", 1)[0], 2000),
+            "path": "(withheld)" if flow.metadata.get(REDACT_PATH) else clean_text(req.path.split("?", 1)[0], 2000),
             "credential": flow.metadata.get(CREDENTIAL),
             "status": status,
             "blocked": flow.metadata.get(BLOCKED),
