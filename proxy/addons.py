@@ -63,9 +63,10 @@ class ProxyAuth:
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
-    def __init__(self, registry: SessionRegistry, auditor: "Auditor") -> None:
+    def __init__(self, registry: SessionRegistry, auditor: "Auditor", max_body_bytes: int = 64 * 1024 * 1024) -> None:
         self.registry = registry
         self.auditor = auditor
+        self.max_body_bytes = max_body_bytes
         self._tunnels: dict[str, tuple[str, tuple[str, int]]] = {}  # client id -> (session id, target)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
@@ -116,6 +117,11 @@ class ProxyAuth:
         if misdirection:
             logger.warning("session %s: %s", cfg.session_id, misdirection)
             refuse(flow, 421, "misdirected", misdirection)
+            return
+        length = req.headers.get("content-length", "")
+        if length.strip().isdigit() and int(length) > self.max_body_bytes:  # refused before it is read
+            refuse(flow, 413, "body_too_large", f"the request body ({int(length)} bytes) is over [proxy] "
+                   f"max_body_bytes ({self.max_body_bytes}); raise it in proxy.toml if this upload is meant")
 
     @staticmethod
     def _misdirection(flow: http.HTTPFlow, target: tuple[str, int], *, tunnelled: bool) -> str | None:

@@ -78,7 +78,7 @@ class ProxyService:
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
         self._addons = [
-            addons.ProxyAuth(self.registry, auditor),
+            addons.ProxyAuth(self.registry, auditor, pcfg.max_body_bytes),
             self._hooks,
             addons.Tripwire(self.credentials),
             addons.AccessPolicy(list(pcfg.allowlist)),

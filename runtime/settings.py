@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ClauderonError
 from .home import Home
@@ -173,6 +173,9 @@ class ProxySettings(Section):
     """Credentials every session gets on top of its agent's model credential and `github_token`."""
     grafana_host: str | None = None
     """Grafana host (like `grafana.example.com`) that gets `grafana_api_key` as a Bearer token."""
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """The largest request body a sandbox may send (its Content-Length); larger ones get 413 before any
+    byte of the body is read."""
     injection_rules: list["InjectionRuleSettings"] = []
     """Extra injection rules, tried before the built-in ones (`[[proxy.injection_rules]]` tables)."""
     upstream_ca_bundle: str | None = None

@@ -91,3 +91,14 @@ def test_base64_forms_are_found_wherever_the_value_starts() -> None:
             assert carries_secret(pattern, [encoded.replace(b"+", b"-").replace(b"/", b"_")])
     assert not carries_secret(pattern, [base64.b64encode(b"sk-ant-api03-abcdefghijklmnoX")])
     assert carries_secret(pattern, header_haystacks([(b"a", value[:10]), (b"A", value[10:])]))
+
+
+def test_a_body_over_max_body_bytes_is_refused_before_it_is_read(world, tmp_path):  # noqa: F811
+    curl = world.session("tw-big", creds={"github_token"})
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as out:
+        out.truncate(64 * 1024 * 1024 + 1)  # one byte over the default limit
+    status, _, body = curl(URL.format("big"), "--data-binary", f"@{big}", "-H", "Expect:")
+    assert status == 413 and "max_body_bytes" in body, (status, body)
+    assert not [s for s in world.upstream.seen if s.path.startswith("/tw-big")]
+    assert [r["blocked"] for r in read_audit(world.home, "tw-big")] == ["body_too_large"]
