@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 from urllib.parse import urlsplit
 
-from mitmproxy import connection, http
+from mitmproxy import connection, http, tcp
 from mitmproxy.proxy import server_hooks
 
 from .audit import AuditLog
@@ -63,10 +63,12 @@ class ProxyAuth:
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
-    def __init__(self, registry: SessionRegistry, auditor: "Auditor", max_body_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, registry: SessionRegistry, auditor: "Auditor", max_body_bytes: int = 64 * 1024 * 1024,
+                 allowlist: list[str] | None = None) -> None:
         self.registry = registry
         self.auditor = auditor
         self.max_body_bytes = max_body_bytes
+        self.allowlist = list(allowlist or [])
         self._tunnels: dict[str, tuple[str, tuple[str, int]]] = {}  # client id -> (session id, target)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
@@ -80,6 +82,10 @@ class ProxyAuth:
             flow.metadata[HOST], flow.metadata[PORT] = target
             if cfg is None:
                 refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
+            elif cfg.egress == "allowlist" and not egress_allowed(target[0], cfg.agent, [*self.allowlist, *cfg.allowlist]):
+                # Decided for the tunnel as a whole too: nothing at all reaches an unlisted host.
+                flow.metadata[SESSION] = cfg
+                refuse(flow, 403, "egress", f"{target[0]} is not on session {cfg.name}'s egress allowlist")
         if flow.response is not None or cfg is None or target is None:
             # Audited here: the Auditor's response hook skips CONNECTs, so this line must carry the refusal.
             self.auditor.record(flow, flow.response.status_code if flow.response else 407)
@@ -149,6 +155,10 @@ class ProxyAuth:
         if not flow.response and SESSION not in flow.metadata:
             flow.metadata.setdefault(HOST, flow.request.host)
             refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
+
+    def tunnel_of(self, client: connection.Client) -> tuple[str, tuple[str, int]] | None:
+        """(session id, target) of the CONNECT tunnel `client` opened, or None."""
+        return self._tunnels.get(client.id)
 
     def client_disconnected(self, client: connection.Client) -> None:
         self._tunnels.pop(client.id, None)
@@ -312,6 +322,10 @@ class Router:
         if server.address is None or tuple(server.address) in self._route_targets:
             return
         host, port = server.address
+        route = self.routes.get(str(host).lower())
+        if route is not None:  # a tunnel's raw TCP (HTTP flows were routed in `request`)
+            server.address = (route[1], route[2])
+            return
         ip = self._pins.get((host, port))
         if ip is None:  # not seen by `request` (should not happen with lazy connections): check here too
             try:
@@ -402,6 +416,43 @@ class Streamer:
             flow.response.stream = True
 
 
+class RawTunnels:
+    """Tunnels carry HTTP only. Bytes that are neither HTTP nor TLS around HTTP (what mitmproxy hands to
+    its TCP layer) skip everything HTTP-level (allowlist, read-only, tripwire): they are cut at once and
+    audited, unless `[proxy] raw_tcp` names that host:port; then one audit line per connection records
+    the bytes each way."""
+
+    def __init__(self, auth: ProxyAuth, auditor: "Auditor", allowed: list[str]) -> None:
+        self.auth, self.auditor = auth, auditor
+        self.allowed = {a.strip().lower() for a in allowed}
+        self._refused: set[str] = set()  # ids of server connections a refused raw flow would open
+
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        session_id, (host, port) = self.auth.tunnel_of(flow.client_conn) or (None, ("?", 0))
+        flow.metadata[SESSION], flow.metadata[HOST], flow.metadata[PORT] = session_id, host, port
+        if f"{host}:{port}" in self.allowed:
+            return
+        logger.warning("session %s: raw TCP to %s:%s refused (tunnels carry HTTP only)", session_id, host, port)
+        flow.metadata[BLOCKED] = "raw_tcp"
+        self.auditor.record_tcp(flow)
+        self._refused.add(flow.server_conn.id)  # mitmproxy opens it next: `server_connect` stops that
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        if data.server.id in self._refused:
+            self._refused.discard(data.server.id)
+            data.server.error = "clauderon: tunnels carry HTTP only; raw TCP refused"
+
+    def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        if flow.metadata.get(BLOCKED):  # a second wall: not one byte of a refused flow is relayed
+            flow.messages[-1].content = b""
+
+    def tcp_end(self, flow: tcp.TCPFlow) -> None:
+        if not flow.metadata.get(BLOCKED):
+            self.auditor.record_tcp(flow)
+
+    tcp_error = tcp_end
+
+
 class Auditor:
     """One audit line per request (never a credential value), and the error type of failed upstreams."""
 
@@ -426,6 +477,16 @@ class Auditor:
             "blocked": flow.metadata.get(BLOCKED),
             "error_type": error_type or flow.metadata.get(ERROR_TYPE),
             "duration_ms": round((time.time() - req.timestamp_start) * 1000, 1),
+        })
+
+    def record_tcp(self, flow: tcp.TCPFlow) -> None:
+        """One line per raw TCP connection: refused, or allowed with the bytes each way."""
+        up = sum(len(m.content) for m in flow.messages if m.from_client)
+        self.log.write({
+            "ts": round(time.time(), 3), "session": flow.metadata.get(SESSION),
+            "host": clean_text(str(flow.metadata.get(HOST)), 300), "method": "TCP", "path": "",
+            "credential": None, "status": None, "blocked": flow.metadata.get(BLOCKED),
+            "bytes_up": up, "bytes_down": sum(len(m.content) for m in flow.messages) - up,
         })
 
     def response(self, flow: http.HTTPFlow) -> None:

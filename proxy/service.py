@@ -77,8 +77,10 @@ class ProxyService:
         self._hooks = addons.HooksHost()
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
+        auth = addons.ProxyAuth(self.registry, auditor, pcfg.max_body_bytes, list(pcfg.allowlist))
         self._addons = [
-            addons.ProxyAuth(self.registry, auditor, pcfg.max_body_bytes),
+            auth,
+            addons.RawTunnels(auth, auditor, list(pcfg.raw_tcp)),
             self._hooks,
             addons.Tripwire(self.credentials),
             addons.AccessPolicy(list(pcfg.allowlist)),

@@ -173,6 +173,9 @@ class ProxySettings(Section):
     """Credentials every session gets on top of its agent's model credential and `github_token`."""
     grafana_host: str | None = None
     """Grafana host (like `grafana.example.com`) that gets `grafana_api_key` as a Bearer token."""
+    raw_tcp: list[str] = []
+    """`host:port` targets whose CONNECT tunnels may carry raw TCP (not HTTP); each connection is audited.
+    Everything else in a tunnel must be HTTP."""
     max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     """The largest request body a sandbox may send (its Content-Length); larger ones get 413 before any
     byte of the body is read."""
