@@ -6,6 +6,7 @@ import time
 from typing import Any, Iterable
 
 from runtime.models import Session
+from .formatting import isolation_label
 from runtime.textsafe import display_text
 
 
@@ -29,7 +30,7 @@ def session_table(sessions: list[Session], now: float) -> str:
         return "no sessions yet: `clauderon create --repo PATH` makes one"
     return _table(
         ["NAME", "STATUS", "AGENT", "AGENT STATUS", "BACKEND", "BRANCH", "AGE"],
-        ([s.name, s.status.value, s.agent, s.agent_status.value, s.backend, s.branch, age(now - s.created_at)] for s in sessions),
+        ([s.name, s.status.value, s.agent, s.agent_status.value, isolation_label(s), s.branch, age(now - s.created_at)] for s in sessions),
     )
 
 

@@ -28,6 +28,19 @@ AGENT_WORDS: dict[AgentStatus, tuple[str, str]] = {
 """Short word and colour for each agent status."""
 
 
+OPEN_NETWORKS = ("host", "bridge")
+"""Docker network modes with a way out of their own (the proxy is a path there, not the only one)."""
+
+
+def isolation_label(session: Session) -> str:
+    """The backend as a person should read it: `docker`, `docker (open network: host)`, `local (unsandboxed)`."""
+    if session.backend == "local":
+        return "local (unsandboxed)"
+    if session.backend == "docker" and session.network_mode in OPEN_NETWORKS:
+        return f"docker (open network: {session.network_mode})"
+    return session.backend
+
+
 class SessionFilter(StrEnum):
     """The sidebar's filters, in the order `f` cycles through them."""
 

@@ -415,3 +415,26 @@ def test_info_sums_up_the_branch_sync_and_shows_paths_literally() -> None:
     console.print(field_table({"sandbox_changes": failed}))
     shown = console.export_text()
     assert "branch sync" in shown and "[@click=app.access_mode]click me[/]" in shown and "\x1b" not in shown
+
+
+def test_open_networks_are_marked_wherever_a_session_is_listed() -> None:
+    from rich.console import Console
+
+    from clauderon_tui.cli_format import session_table
+    from clauderon_tui.widgets.info import field_table
+    from clauderon_tui.widgets.sidebar import session_prompt
+    from tests.fake_engine import FROZEN_NOW
+
+    sealed, local = make_session("sealed"), make_session("here", backend="local")
+    opened = make_session("opened").model_copy(update={"network_mode": "host"})
+    bridged = make_session("bridged").model_copy(update={"network_mode": "bridge"})
+    rows = {s.name: str(session_prompt(s, FROZEN_NOW)).splitlines()[1] for s in (sealed, local, opened, bridged)}
+    assert "open network" not in rows["sealed"] and "· docker ·" in rows["sealed"]
+    assert "docker (open network: host)" in rows["opened"] and "docker (open network: bridge)" in rows["bridged"]
+    assert "local (unsandboxed)" in rows["here"]
+    listed = session_table([sealed, opened, local], FROZEN_NOW)
+    assert "docker (open network: host)" in listed and "local (unsandboxed)" in listed
+    assert listed.count("open network") == 1
+    console = Console(width=300, record=True, color_system=None)
+    console.print(field_table(opened.public()))
+    assert "host (open network" in console.export_text()

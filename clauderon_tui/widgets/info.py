@@ -22,7 +22,7 @@ from textual.widgets import Sparkline, Static
 
 from runtime.textsafe import display_text
 
-from ..formatting import PR_STAGES
+from ..formatting import OPEN_NETWORKS, PR_STAGES
 from .session_pane import SessionPane
 
 SAMPLE_SECONDS = 3.0
@@ -51,6 +51,8 @@ def field_table(fields: dict[str, Any]) -> Table:
     for key, value in fields.items():
         if key == "sandbox_changes":
             key, value = "branch sync", sync_summary(value)
+        elif key == "network_mode" and value in OPEN_NETWORKS and fields.get("backend") == "docker":
+            value = f"{value} (open network: the proxy is a way out, not the only one)"
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
         table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
     return table

@@ -18,7 +18,8 @@ from textual.widgets.option_list import Option
 from runtime.models import Session
 
 from ..formatting import (
-    AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, matches_filter, matches_search, pr_badge, sort_key,
+    AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, isolation_label, matches_filter, matches_search, pr_badge,
+    sort_key,
 )
 
 
@@ -39,7 +40,7 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
             word = f"creating {session.progress.step}/{session.progress.total}"
     if word:
         first = first + Content.from_markup(f"  [{word_colour}]$word[/]", word=word)
-    backend = session.backend if session.backend != "local" else "local (unsandboxed)"
+    backend = isolation_label(session)
     second = Content.from_markup(
         "[$text-muted]  $age · $agent · $backend · $branch[/]",
         agent=session.agent, backend=backend, branch=session.branch, age=format_age(now - session.created_at),
