@@ -25,6 +25,7 @@ from . import addons
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 18100
+PRIVATE_MODE = "regular@127.0.0.1:0"
 PORT_FILE = "proxy.port"
 _active_lock = threading.Lock()
 _active: "ProxyService | None" = None
@@ -44,9 +45,13 @@ def choose_port(home, preferred: int = DEFAULT_PORT) -> int:
     port; recorded on first choice so containers keep working across restarts and homes never collide."""
     path = Path(home.root) / PORT_FILE
     try:
-        return int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        pass
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        text = None
+    if text is not None:
+        if text.isdigit() and 1 <= int(text) <= 65535:
+            return int(text)
+        logger.warning("%s holds %r, not a port (1-65535); picking a fresh one", path, text[:20])
     port = preferred if _port_free(preferred) else 0
     if port == 0:
         with socket.socket() as s:
@@ -65,6 +70,10 @@ class ProxyService:
         self.home = home
         self.settings = settings
         self._port = port or settings.proxy.port or choose_port(home)
+        self.private_port: int | None = None
+        """The engine-private loopback port (kernel-chosen at start) that sealed sessions' bridges dial."""
+        self.shared_error: str | None = None
+        """Why the shared port is not listening (held by another process), or None."""
         self.listen_hosts = tuple(listen_hosts)
         self.credentials = credential_sources or credential_store_for(home, settings)
         self.registry = SessionRegistry()
@@ -175,10 +184,13 @@ class ProxyService:
         master = Master(opts, event_loop=asyncio.get_running_loop())
         master.addons.add(core.Core(), proxyserver.Proxyserver(), next_layer.NextLayer(),
                           tlsconfig.TlsConfig(), *self._addons)
+        shared = [f"regular@{h}:{self._port}" if ":" not in h else f"regular@[{h}]:{self._port}"
+                  for h in self.listen_hosts]
         opts.update(
             confdir=str(confdir),
-            mode=[f"regular@{h}:{self._port}" if ":" not in h else f"regular@[{h}]:{self._port}"
-                  for h in self.listen_hosts],
+            # The shared port (open-network sandboxes dial it) and a private one the kernel picks, which
+            # only the engine's own sealed-session bridges know: nobody can hold it before the engine.
+            mode=[*shared, PRIVATE_MODE],
             connection_strategy="lazy",
             http2=False,  # HTTP/1.1 to clients: one error-page path to type, and every agent speaks it
             ssl_verify_upstream_trusted_ca=str(trust) if trust else None,
@@ -188,15 +200,22 @@ class ProxyService:
         install_error_typing()
         run_task = asyncio.create_task(master.run())
         pserver = master.addons.get("proxyserver")
-        if not await pserver.setup_servers():
-            errors = [str(s.last_exception) for s in pserver.servers if s.last_exception]
-            result["error"] = (f"cannot listen on port {self._port} ({'; '.join(errors) or 'address unavailable'});"
-                               f" free it or remove {Path(self.home.root) / PORT_FILE} to pick another")
+        await pserver.setup_servers()
+        private = next((s for s in pserver.servers if s.mode.full_spec == PRIVATE_MODE and s.is_running), None)
+        if private is None:
+            result["error"] = "cannot listen on a private loopback port for sealed sessions"
             await pserver.servers.update([])
             master.shutdown()
             await run_task
             uninstall_error_typing()
             return
+        self.private_port = private.listen_addrs[0][1]
+        failed = [s for s in pserver.servers if s.mode.full_spec != PRIVATE_MODE and not s.is_running]
+        if failed:  # someone holds the shared port: sealed sessions go on, open-network ones cannot
+            self.shared_error = (f"port {self._port} is held by another process ({failed[0].last_exception}); "
+                                 "open-network sessions cannot reach the proxy: free it, or delete "
+                                 f"{Path(self.home.root) / PORT_FILE} to pick another port at the next start")
+            logger.warning("%s", self.shared_error)
         ready.set()
         await run_task
         uninstall_error_typing()

@@ -33,7 +33,8 @@ class Egress:
         self.settings = settings
         self.service = ProxyService(home, settings, listen_hosts=listen_hosts)
         self.error: str | None = None
-        self.sealed = SealedSockets(home, lambda: self.port)
+        # Sealed sessions reach the proxy on its private port, which no other process can hold.
+        self.sealed = SealedSockets(home, lambda: self.service.private_port)
 
     def add_listen_host(self, host: str) -> None:
         """Also listen on `host` (before `start`)."""
@@ -65,7 +66,15 @@ class Egress:
         audit = self.service.audit.problem()
         if audit:  # the proxy refuses every request meanwhile (fail closed): the header and doctor say why
             return {"ok": False, "port": self.port, "detail": f"audit failing, requests refused: {audit}"}
+        if self.service.shared_error:  # sealed sessions are served; open-network ones are not
+            return {"ok": False, "port": self.port, "detail": self.service.shared_error}
         return {"ok": True, "port": self.port, "detail": f"listening on port {self.port}"}
+
+    def require_shared_port(self) -> None:
+        """Open-network sandboxes dial the shared port: refuse to launch one while another process holds it."""
+        if self.service.shared_error:
+            raise ClauderonError(f"cannot start an open-network session: {self.service.shared_error}; "
+                                 "sealed sessions (the default) are not affected")
 
     def require_running(self) -> None:
         if not self.running:

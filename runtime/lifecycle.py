@@ -169,6 +169,7 @@ class Lifecycle:
         network = await backend.resolve_network(session.network_mode) if backend.sandboxed else "host"
         if network == "sealed":
             return HOST_NETWORK_PROXY_HOST, RELAY_PORT  # the relay, inside the agent's own namespace
+        self.engine.egress.require_shared_port()
         if network == "bridge":
             return BRIDGE_PROXY_HOST, None
         return HOST_NETWORK_PROXY_HOST, None

@@ -7,6 +7,8 @@ import stat
 
 import pytest
 
+from runtime.errors import ClauderonError
+
 from proxy import ProxyError, ProxyService, choose_port
 from proxy.credentials import CredentialStore
 from runtime.home import Home
@@ -67,17 +69,56 @@ def test_start_stop_really_closes_and_restarts_on_the_same_port(short_tmp):
     assert not connects("127.0.0.1", port)
 
 
-def test_busy_port_is_one_clear_error(short_tmp):
+def test_a_squatted_port_stops_only_open_networks_and_sealed_sessions_never_reach_the_squatter(short_tmp):
+    """Another process holds the shared port before the engine starts (a host-network container did it while
+    the engine restarted). The proxy starts anyway on its private port; the sealed path (SealedSockets)
+    is served by the real proxy, the squatter never gets a connection, and health says what is wrong."""
+    import asyncio
+
+    from runtime.egress import Egress
+
     home = Home.open(short_tmp / "h")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        busy = s.getsockname()[1]
-        with pytest.raises(ProxyError, match=f"cannot listen on port {busy}"):
-            service(home, port=busy).start()
-    ok = service(home, port=closed_port())  # the failed start left the process free for another
-    ok.start()
-    ok.stop()
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    squatter.settimeout(0.5)
+    busy = squatter.getsockname()[1]
+    (home.root / "proxy.port").write_text(f"{busy}\n")
+    egress = Egress(home, Settings())
+    egress.start()
+    try:
+        assert egress.service.private_port and egress.service.private_port != busy
+        health = egress.health()
+        assert not health["ok"] and f"port {busy} is held by another process" in health["detail"]
+        with pytest.raises(ClauderonError, match="cannot start an open-network session"):
+            egress.require_shared_port()
+
+        async def through_the_sealed_path() -> bytes:
+            directory = await egress.sealed.open("sess-sq")
+            reader, writer = await asyncio.open_unix_connection(str(directory / "proxy.sock"))
+            writer.write(b"GET http://example.invalid/ HTTP/1.1\r\nHost: example.invalid\r\n\r\n")
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(200), 10)
+            writer.close()
+            await egress.sealed.close_all()
+            return answer
+
+        answer = asyncio.run(through_the_sealed_path())
+        assert answer.startswith(b"HTTP/1.1 407"), answer  # the real proxy asks for the session's credentials
+        with pytest.raises(socket.timeout):
+            squatter.accept()
+    finally:
+        egress.stop()
+        squatter.close()
+
+
+@pytest.mark.parametrize("text", ["0", "99999", "-5", "port", ""])
+def test_a_bad_proxy_port_file_gets_a_fresh_port(short_tmp, text, caplog):
+    home = Home.open(short_tmp / "h")
+    (home.root / "proxy.port").write_text(text)
+    port = choose_port(home)
+    assert 1 <= port <= 65535 and (home.root / "proxy.port").read_text().strip() == str(port)
+    assert "not a port" in caplog.text
 
 
 def test_ca_generated_once_with_a_private_key_kept_private(short_tmp):
