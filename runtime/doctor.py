@@ -42,9 +42,13 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
 
     kube = KubernetesBackend(settings.kubernetes, home.home_id)
     ok, reason = await kube.available()
-    await kube.close()
     checks.append(_check("kubernetes", "ok" if ok else "warn", reason,
                          "set [kubernetes] kubeconfig, context and proxy_url to run sessions as pods"))
+    if ok:
+        enforced, detail = await kube.network_policy_report()
+        checks.append(_check("pod egress", "ok" if enforced else "warn", detail,
+                             "install a network plugin that enforces NetworkPolicy (docs/kubernetes.md)"))
+    await kube.close()
     checks.append(_audit_check(home))
     checks.append(_check("worktrees", "ok", f"{home.worktrees}/<name> is agent territory: git or tools run there on "
                          "this host run what the agent planted (a hook, an fsmonitor in its .git/config). Look through "

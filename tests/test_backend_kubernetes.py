@@ -142,7 +142,8 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
     spec = make_spec(mounts=[Mount(host=str(agent_home), path="/home/agent"),
                              Mount(host="/host/ca.pem", path=CA_PATH, readonly=True)],
                      cpu=1.5, memory="2g", extra_capabilities=["net_bind_service"])
-    backend = backend_for(kube_settings(fake, short_tmp, storage_class="fast"), HOME, ca_cert_pem=CA_PEM)
+    backend = backend_for(kube_settings(fake, short_tmp, storage_class="fast", proxy_url="http://10.0.0.7:18100"),
+                          HOME, ca_cert_pem=CA_PEM)
     progress: list[str] = []
     backend_id = await backend.create(spec, progress.append, bundle=WorkspaceBundle(bundle, "work"))
     try:
@@ -170,6 +171,15 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         assert secret["metadata"] == {"name": "clauderon-s1-proxy", "labels": labels}
         assert base64.b64decode(secret["data"]["HTTPS_PROXY"]).decode() == PLACEHOLDER_ENV["HTTPS_PROXY"]
         assert set(secret["data"]) == {"HTTPS_PROXY"}
+        # No ingress at all, and egress to the proxy's one address and port only; made before the pod.
+        [policy] = fake.sent("NetworkPolicy")
+        assert policy["metadata"] == {"name": "clauderon-s1-egress", "labels": labels}
+        assert policy["spec"] == {
+            "podSelector": {"matchLabels": {LABEL_SESSION: "id-s1"}}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [], "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.7/32"}}],
+                                       "ports": [{"protocol": "TCP", "port": 18100}]}]}
+        kinds = [body["kind"] for body in fake.received]
+        assert kinds.index("NetworkPolicy") < kinds.index("Pod")
         assert container["volumeMounts"] == [
             {"name": "session", "mountPath": "/workspace", "subPath": "workspace"},
             {"name": "session", "mountPath": "/home/agent", "subPath": "home"},
@@ -203,6 +213,19 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
     finally:
         await backend.remove(backend_id)
     assert fake.store.get((NAMESPACE, "secrets"), {}) == {}  # the proxy credentials went with the session
+    assert fake.store.get((NAMESPACE, "networkpolicies"), {}) == {}  # and its egress policy
+
+
+def test_a_proxy_host_name_allows_only_its_port_and_cluster_dns() -> None:
+    from runtime.backends.kube_objects import network_policy
+
+    egress = network_policy(make_spec(), "https://proxy.clauderon.svc:8443")["spec"]["egress"]
+    assert egress == [
+        {"ports": [{"protocol": "TCP", "port": 8443}]},
+        {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
+    v6 = network_policy(make_spec(), "http://[fd00::7]:18100")["spec"]["egress"]
+    assert v6[0]["to"] == [{"ipBlock": {"cidr": "fd00::7/128"}}]
 
 
 def test_resources_follow_settings_and_keep_requests_under_limits() -> None:
@@ -461,3 +484,16 @@ async def test_real_cluster_round_trip(short_tmp: Path) -> None:
         assert att.exit_code in (4, None)  # attach streams may end without a status on some runtimes
     finally:
         await backend.remove(backend_id)
+
+
+async def test_doctor_says_whether_network_policy_is_enforced(fake: FakeKubeAPI, short_tmp: Path) -> None:
+    backend = backend_for(kube_settings(fake, short_tmp), HOME)
+    try:
+        enforced, detail = await backend.network_policy_report()
+        assert not enforced and "no NetworkPolicy-enforcing network plugin" in detail
+        fake.store.setdefault(("kube-system", "pods"), {})["calico-node-x1"] = {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "calico-node-x1", "namespace": "kube-system"}}
+        enforced, detail = await backend.network_policy_report()
+        assert enforced and "calico" in detail
+    finally:
+        await backend.close()

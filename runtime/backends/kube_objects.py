@@ -9,9 +9,11 @@ engine's `LaunchSpec`, which only ever holds placeholders and the session's own 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import shlex
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ClauderonError
 from ..settings import KubernetesSettings
@@ -157,6 +159,34 @@ def proxy_secret(spec: LaunchSpec) -> dict[str, Any]:
     data = {key: base64.b64encode(spec.env[key].encode()).decode() for key in PROXY_ENV if key in spec.env}
     meta = {"name": proxy_secret_name(spec.name), "labels": labels_of(spec)}
     return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta, "data": data}
+
+
+def network_policy_name(name: str) -> str:
+    return f"{PREFIX}{name}-egress"
+
+
+def network_policy(spec: LaunchSpec, proxy_url: str) -> dict[str, Any]:
+    """The session pod's NetworkPolicy: no ingress, and egress to the proxy only. An IP in `proxy_url` is
+    allowed as that one address and port; a host name cannot be named in a policy, so then egress is
+    allowed to the proxy's port (any address) plus cluster DNS to find it. It is a wall only where the
+    cluster's network plugin enforces NetworkPolicy (docs/kubernetes.md says how to check)."""
+    url = urlsplit(proxy_url)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    proxy_port = [{"protocol": "TCP", "port": port}]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        dns = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+               "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+        egress = [{"ports": proxy_port}, dns]
+    else:
+        egress = [{"to": [{"ipBlock": {"cidr": f"{address}/{address.max_prefixlen}"}}], "ports": proxy_port}]
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": network_policy_name(spec.name), "labels": labels_of(spec)},
+        "spec": {"podSelector": {"matchLabels": {LABEL_SESSION: spec.session_id}},
+                 "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": egress},
+    }
 
 
 def env_entries(spec: LaunchSpec) -> list[dict[str, Any]]:

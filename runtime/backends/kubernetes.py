@@ -40,6 +40,10 @@ class WorkspaceBundle:
     branch: str
 
 
+ENFORCING_PLUGINS = ("calico", "cilium", "antrea", "weave-net", "kube-router", "canal")
+"""Name prefixes of kube-system pods of network plugins that enforce NetworkPolicy."""
+
+
 class KubernetesBackend(Backend):
     """Sessions as pods in one namespace. `backend_id` is the pod name, `clauderon-<name>`."""
 
@@ -152,6 +156,23 @@ class KubernetesBackend(Backend):
 
     # -- create -----------------------------------------------------------------------------------
 
+    async def network_policy_report(self) -> tuple[bool, str]:
+        """(enforced as far as can be seen, one line): NetworkPolicy is only a wall if the cluster's network
+        plugin enforces it, which the API cannot say; the plugin's pods in kube-system are the best hint."""
+        def plugins(core: Any) -> list[str]:
+            listing = self._get(core, "list_namespaced_pod", "kube-system") or {}
+            return [item["metadata"]["name"] for item in listing.get("items", [])]
+
+        try:
+            names = await self._call(plugins)
+        except ClauderonError as exc:
+            return False, f"cannot tell whether NetworkPolicy is enforced ({exc.message})"
+        seen = sorted({plugin for plugin in ENFORCING_PLUGINS for name in names if name.startswith(plugin)})
+        if seen:
+            return True, f"NetworkPolicy enforced by {', '.join(seen)} (seen in kube-system): pods reach only the proxy"
+        return False, ("no NetworkPolicy-enforcing network plugin seen in kube-system (calico, cilium, antrea, "
+                       "weave, kube-router); without one a pod's egress is not limited to the proxy")
+
     async def owner_of(self, name: str) -> str | None:
         def owner(core: Any) -> str | None:
             for method in ("read_namespaced_pod", "read_namespaced_persistent_volume_claim"):
@@ -178,6 +199,8 @@ class KubernetesBackend(Backend):
         await _report(progress, f"{'creating' if created_pvc else 'reusing'} volume {name} in namespace {self.namespace}")
         try:
             await self._call(self._put_proxy_secret, objects.proxy_secret(spec))
+            if self.settings.proxy_url:  # before the pod: it never runs a moment without the wall
+                await self._call(self._put_network_policy, objects.network_policy(spec, self.settings.proxy_url))
             await _report(progress, f"creating pod {name}")
             await self._call(lambda core: self._send(core, "create_namespaced_pod", self.namespace, pod))
             await self._wait_running(name, progress)
@@ -299,12 +322,25 @@ class KubernetesBackend(Backend):
         self._send(core, "delete_namespaced_secret", name, self.namespace, ok_statuses=(404,))
         self._send(core, "create_namespaced_secret", self.namespace, body)
 
+    def _put_network_policy(self, core: Any, body: dict[str, Any]) -> None:
+        from kubernetes import client
+
+        networking = client.NetworkingV1Api(core.api_client)
+        name = body["metadata"]["name"]
+        self._send(networking, "delete_namespaced_network_policy", name, self.namespace, ok_statuses=(404,))
+        self._send(networking, "create_namespaced_network_policy", self.namespace, body)
+
     async def _delete(self, name: str, *, volume: bool) -> None:
         def delete(core: Any) -> None:
+            from kubernetes import client
+
             self._send(core, "delete_namespaced_pod", name, self.namespace, grace_period_seconds=0, ok_statuses=(404,))
-            # The proxy password goes with the pod (archive included: the next launch makes a new one).
-            secret = objects.proxy_secret_name(name.removeprefix(objects.PREFIX))
-            self._send(core, "delete_namespaced_secret", secret, self.namespace, ok_statuses=(404,))
+            # The proxy password and the egress policy go with the pod (archive too: the next launch makes new ones).
+            session = name.removeprefix(objects.PREFIX)
+            self._send(core, "delete_namespaced_secret", objects.proxy_secret_name(session), self.namespace,
+                       ok_statuses=(404,))
+            self._send(client.NetworkingV1Api(core.api_client), "delete_namespaced_network_policy",
+                       objects.network_policy_name(session), self.namespace, ok_statuses=(404,))
             if volume:
                 self._send(core, "delete_namespaced_persistent_volume_claim", name, self.namespace, ok_statuses=(404,))
 

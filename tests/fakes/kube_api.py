@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 TOKEN = "fake-cluster-token"
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 KINDS = {"pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "configmaps": "ConfigMap", "events": "Event",
-         "secrets": "Secret"}
+         "secrets": "Secret", "networkpolicies": "NetworkPolicy"}
 
 
 def _now() -> str:
@@ -147,7 +147,8 @@ class FakeKubeAPI:
     def __init__(self, root: Path, *, protocols: tuple[str, ...] = PROTOCOLS) -> None:
         self.root = root
         self.protocols = protocols
-        self.namespaces: dict[str, dict[str, Any]] = {"default": {"metadata": {"name": "default"}}}
+        self.namespaces: dict[str, dict[str, Any]] = {
+            name: {"metadata": {"name": name}} for name in ("default", "kube-system")}  # as every cluster has
         self.store: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (namespace, plural) -> name -> obj
         self.runtimes: dict[tuple[str, str], PodRuntime] = {}
         self.requests: list[tuple[str, str]] = []
@@ -173,6 +174,9 @@ class FakeKubeAPI:
         app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/exec", self._exec)
         app.router.add_route("*", "/api/v1/namespaces/{ns}/{plural}", self._collection)
         app.router.add_route("*", "/api/v1/namespaces/{ns}/{plural}/{name}", self._item)
+        # networking.k8s.io/v1 (NetworkPolicy) is another API group with the same REST shapes.
+        app.router.add_route("*", "/apis/networking.k8s.io/v1/namespaces/{ns}/{plural}", self._collection)
+        app.router.add_route("*", "/apis/networking.k8s.io/v1/namespaces/{ns}/{plural}/{name}", self._item)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
