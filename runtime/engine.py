@@ -169,6 +169,14 @@ class Engine:
                 raise
             await self._backend_lost(name, exc.message)
 
+    async def _release(self, session: Session) -> None:
+        """A sandbox that stopped (its program exited, the daemon restarted) frees what only served it."""
+        if session.backend_id:
+            try:
+                await self.backend(session).release(session.backend_id)
+            except ClauderonError as exc:
+                log.warning("could not release what the stopped sandbox of %s held: %s", session.name, exc)
+
     async def _backend_lost(self, name: str, reason: str) -> None:
         """Keep the backend's running sessions reachable through the proxy (their sandboxes may well be
         running) and wait, in one task per backend, for it to answer again."""
@@ -223,6 +231,7 @@ class Engine:
         status = await self._backend_status(session)
         if status != Status.RUNNING:
             self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None)
+            await self._release(session)
             return
         self.egress.restore(session)
         if self.egress.sealed.directory(session.id).exists():  # a sealed session: its relay needs the socket
@@ -328,6 +337,7 @@ class Engine:
             return await self._backend_lost(session.backend, exc.message)
         if status != Status.RUNNING:
             self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
+            await self._release(session)
         else:
             # Attach dropped but the program lives (daemon restart, network): attach again shortly.
             await asyncio.sleep(1)

@@ -85,13 +85,13 @@ def world():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_in_session(cli: Cli, command: str, tag: str, timeout: float = 60) -> str:
+def run_in_session(cli: Cli, command: str, tag: str, timeout: float = 60, name: str = SESSION) -> str:
     """Run `command` in the session's shell; returns what it printed between two markers."""
-    cli("send", SESSION, "--enter", f"echo {tag}-start; {command}; echo {tag}-end")
+    cli("send", name, "--enter", f"echo {tag}-start; {command}; echo {tag}-end")
     deadline = time.monotonic() + timeout
     screen = ""
     while time.monotonic() < deadline:
-        screen = cli("screen", SESSION, check=False).out
+        screen = cli("screen", name, check=False).out
         found = re.search(rf"^{tag}-start\n(.*?)^{tag}-end", screen, re.S | re.M)
         if found:
             return found.group(1)
@@ -153,3 +153,29 @@ def test_the_relay_is_clauderons_own_and_locked_down(world) -> None:
     [agent] = client.containers.list(filters={"name": f"^clauderon-{SESSION}$"})
     assert agent.attrs["HostConfig"]["NetworkMode"] == "none"
     assert json.dumps(agent.attrs["Mounts"]).count("proxy.sock") == 0  # the agent never sees the socket
+
+
+def test_a_stopped_agent_frees_its_relay_and_restart_brings_both_back(cli, git_repo) -> None:
+    """What a Docker daemon restart does to a session (its containers are stopped), done to one agent
+    container: the engine marks the session stopped and removes the relay (it would restart for good into
+    a namespace that is gone); `clauderon restart` makes both again and the proxy path works."""
+    import docker
+
+    client = docker.from_env()
+    cli("create", "--repo", str(git_repo), "--name", "halt", "--agent", "shell")
+    cli.wait_screen("halt", "/workspace")
+    client.containers.get("clauderon-halt").kill()
+    deadline = time.monotonic() + 60  # a bound for slow machines, not a speed check
+    while time.monotonic() < deadline:
+        [record] = cli("list", "--json").json()
+        relays = client.containers.list(all=True, filters={"name": "clauderon-halt-relay"})
+        if record["status"] == "stopped" and not relays:
+            break
+        time.sleep(0.5)
+    assert record["status"] == "stopped" and relays == [], (record["status"], relays)
+    cli("restart", "halt")
+    cli.wait_screen("halt", "/workspace")
+    assert client.containers.list(filters={"name": "clauderon-halt-relay"})
+    out = run_in_session(cli, 'curl -s -o /dev/null -w "status=%{http_code}\\n" --noproxy "" -x "$HTTPS_PROXY" '
+                              "http://127.0.0.1:9/", "back", name="halt")
+    assert "status=403" in out, out  # the proxy answered (a loopback target is refused there)

@@ -168,6 +168,10 @@ class Backend(abc.ABC):
         """The home id labelling an existing sandbox called `clauderon-<name>`, or None if there is none."""
         return None
 
+    async def release(self, backend_id: str) -> None:
+        """Free what only served a sandbox that has stopped (a sealed session's relay); it stays removable
+        and restartable. Default: nothing to free."""
+
     async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
         """Remove the sandbox an interrupted create may have left behind (its id was never recorded),
         when it is this home's: found by its name, `clauderon-<name>`."""

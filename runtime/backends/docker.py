@@ -365,6 +365,11 @@ class DockerBackend(Backend):
             raise ClauderonError(f"could not bundle {branch} in the sandbox: {lines[-1] if lines else 'no error output'}")
         return result.stdout
 
+    async def release(self, backend_id: str) -> None:
+        """A stopped agent container's relay would restart (its policy) into a namespace that is gone, for
+        good: it is removed; a restart of the session makes a new one."""
+        await self._call(_remove_relays, backend_id)
+
     async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
         """The container (and its relay) by name, when it is this home's: a relay is labelled with its
         agent container's id, so the name is resolved first."""
