@@ -179,3 +179,34 @@ def test_a_stopped_agent_frees_its_relay_and_restart_brings_both_back(cli, git_r
     out = run_in_session(cli, 'curl -s -o /dev/null -w "status=%{http_code}\\n" --noproxy "" -x "$HTTPS_PROXY" '
                               "http://127.0.0.1:9/", "back", name="halt")
     assert "status=403" in out, out  # the proxy answered (a loopback target is refused there)
+
+
+BARE_IMAGE = "clauderon-test-bare:latest"
+
+
+def bare_image() -> str:
+    """The test agent image without perl, python or socat (built once, offline, cached by tag)."""
+    import io
+
+    import docker
+
+    client = docker.from_env()
+    try:
+        client.images.get(BARE_IMAGE)
+    except docker.errors.ImageNotFound:
+        dockerfile = (f"FROM {TEST_AGENT_IMAGE}\nRUN rm -f /usr/bin/perl* /usr/bin/python* /usr/bin/socat "
+                      "/usr/bin/nc /bin/nc /usr/bin/ncat\n")
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=BARE_IMAGE, network_mode="none", rm=True)
+    return BARE_IMAGE
+
+
+def test_the_sealed_path_needs_nothing_from_the_agent_image(cli, git_repo) -> None:
+    """The relay is clauderon's own: an agent image with nothing but bash, curl and git still gets out."""
+    cli("create", "--repo", str(git_repo), "--name", "bare", "--agent", "shell", "--image", bare_image())
+    cli.wait_screen("bare", "/workspace")
+    tools = run_in_session(cli, "for t in perl python3 socat nc; do command -v $t || echo no-$t; done", "tools",
+                           name="bare")
+    assert all(f"no-{t}" in tools for t in ("perl", "python3", "socat", "nc")), tools
+    out = run_in_session(cli, 'curl -s -o /dev/null -w "status=%{http_code}\\n" --noproxy "" -x "$HTTPS_PROXY" '
+                              "http://127.0.0.1:9/", "out", name="bare")
+    assert "status=403" in out, out  # answered by the proxy, through the relay
