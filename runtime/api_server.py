@@ -7,6 +7,7 @@ can drive the engine.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -56,6 +57,12 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return web.json_response({"error": f"{where}: {err['msg']}"}, status=400)
     except json.JSONDecodeError:
         return web.json_response({"error": "request body is not valid JSON"}, status=400)
+    except OSError as exc:  # the engine's own files: a full disk, a permission, said in one line
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        if exc.errno == errno.ENOSPC:
+            return web.json_response({"error": "no space left in CLAUDERON_HOME (" + str(exc.filename or exc.strerror)
+                                      + "); free some space, nothing was changed"}, status=507)
+        return web.json_response({"error": f"the engine could not do that: {exc.strerror or exc}"}, status=500)
 
 
 class ApiServer:

@@ -141,7 +141,9 @@ class Egress:
             self.service.unregister_session(session.id)
 
     def set_access_mode(self, session_id: str, mode: str) -> None:
-        if self.running:
+        """Apply a mode to a live session's next request; a session the proxy does not serve now (stopped)
+        gets the stored mode when it is launched again."""
+        if self.running and self.service.registry.get(session_id) is not None:
             self.service.set_access_mode(session_id, mode)
 
     def refuse_real_credentials(self, env: dict[str, str], fields: dict[str, str | None] | None = None) -> None:

@@ -339,8 +339,15 @@ class Lifecycle:
             raise ClauderonError(f"access mode {mode!r} must be read-write or read-only")
         engine = self.engine
         session = engine.require_known(ref)
-        engine.egress.set_access_mode(session.id, mode)
-        return engine.update(session.id, access_mode=mode)
+        # Both or neither: the store first (a full disk refuses it before the proxy changes), then the
+        # proxy; if that fails, the stored mode is put back.
+        updated = engine.update(session.id, access_mode=mode)
+        try:
+            engine.egress.set_access_mode(session.id, mode)
+        except Exception:
+            engine.update(session.id, access_mode=session.access_mode)
+            raise
+        return updated
 
     async def pull(self, ref: str) -> dict[str, Any]:
         """Bring a remote sandbox's commits back to the host repository as the session branch."""

@@ -228,3 +228,26 @@ async def test_handoff_to_a_background_engine_keeps_sessions_live(short_tmp: Pat
         while engine_running(home) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
     assert not engine_running(home)
+
+
+async def test_access_mode_changes_store_and_proxy_together_or_neither(host: EngineHost, git_repo: Path,
+                                                                       monkeypatch) -> None:
+    client = EngineClient(host.home)
+    try:
+        created = await client.create_session({"repo": str(git_repo), "name": "mode", "backend": "local"}, wait=True)
+        registry = host.engine.egress.service.registry
+        assert (await client.set_access_mode("mode", "read-only")).access_mode == "read-only"
+        assert registry.get(created.id).access_mode == "read-only"
+
+        def disk_full(*_, **__):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(host.engine.store, "update", disk_full)
+        with pytest.raises(ClauderonError, match="no space left in CLAUDERON_HOME") as refused:
+            await client.set_access_mode("mode", "read-write")
+        assert refused.value.status == 507 and "\n" not in str(refused.value)
+        assert registry.get(created.id).access_mode == "read-only"  # the proxy did not change alone
+        monkeypatch.undo()
+        await client.delete_session("mode", force=True)
+    finally:
+        await client.close()
