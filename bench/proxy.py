@@ -3,6 +3,8 @@
 One HTTPS upstream (aiohttp, own process, cert from a throwaway CA). Each path is measured in the same run:
   direct          client -> upstream
   clauderon       client -> ProxyService (own process; auth, tripwire, policy, route, injection, audit)
+  sealed          client -> clauderon's relay (the static binary a sealed container runs) -> the session's
+                  unix socket -> the engine's bridge -> ProxyService's private port: a sealed session's path
   mitmdump        client -> `mitmdump` from the venv (lazy connections, streaming on), the reference
 Figures: 1,000 sequential small HTTPS requests on one keep-alive connection (median and p99 latency,
 and latency added over direct), SSE time to first byte (median of 30), 50 concurrent SSE streams (wall time).
@@ -90,6 +92,17 @@ def serve_clauderon(home: str, port: int, upstream_port: int, ca: str, password_
     svc = ProxyService(h, settings, port=port, credential_sources=store)
     svc.start()
     svc.register_session(SessionProxyConfig("bench", "bench", password_hash, "claude", {"github_token"}))
+    # The engine's side of the sealed path: the session's unix socket, bridged to the private port.
+    import asyncio
+    import threading
+
+    from runtime.sealed import SealedSockets
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    sealed = SealedSockets(h, lambda: svc.private_port)
+    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), loop).result(30)
+    (Path(home) / "sealed.path").write_text(str(directory / "proxy.sock"))
     sys.stdin.read()  # until the parent closes our stdin
     svc.stop()
 
@@ -172,7 +185,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="clbench-"))
     ca_path, ca_key, ca_cert = make_ca(tmp, "bench-ca")
     cert, key = make_leaf(tmp, ca_key, ca_cert, "upstream")
-    up, ours, mitm = free_port(), free_port(), free_port()
+    up, ours, mitm, relay_port = free_port(), free_port(), free_port(), free_port()
     password, digest = new_proxy_password()
     me = [sys.executable, __file__, "--child"]
     procs = [
@@ -186,10 +199,19 @@ def main() -> None:
     try:
         for p in (up, ours, mitm):
             wait_port(p)
+        from runtime.relay import compile_relay
+
+        socket_file = tmp / "home" / "sealed.path"
+        while not socket_file.exists():
+            time.sleep(0.05)
+        procs.append(subprocess.Popen([str(compile_relay(tmp)), str(relay_port), socket_file.read_text()]))
+        wait_port(relay_port)
         time.sleep(0.5)
         paths = [
             Path_("direct", str(ca_path), None, "127.0.0.1", up, None),
             Path_("clauderon", str(tmp / "home" / "proxy-ca" / "proxy-ca.pem"), ours, ROUTE_HOST, 443,
+                  f"bench:{password}"),
+            Path_("sealed", str(tmp / "home" / "proxy-ca" / "proxy-ca.pem"), relay_port, ROUTE_HOST, 443,
                   f"bench:{password}"),
             Path_("mitmdump", str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), mitm, "127.0.0.1", up, None),
         ]
@@ -217,7 +239,9 @@ def main() -> None:
         for name, r in results.items():
             print(f"{name:<10} {r['median_ms']:>10.3f} {r['p99_ms']:>8.3f} {r['median_ms'] - d['median_ms']:>10.3f} "
                   f"{r['p99_ms'] - d['p99_ms']:>10.3f} {r['sse_ttfb_ms']:>12.2f} {r['streams_wall_s']:>13.3f}")
-        c, m = results["clauderon"], results["mitmdump"]
+        c, m, sealed = results["clauderon"], results["mitmdump"], results["sealed"]
+        print(f"sealed path over the TCP path: median +{sealed['median_ms'] - c['median_ms']:.3f} ms, "
+              f"p99 +{sealed['p99_ms'] - c['p99_ms']:.3f} ms (goal: <= 0.5 ms median)")
         print("ratios clauderon/mitmdump: "
               f"median {c['median_ms'] / m['median_ms']:.2f}, p99 {c['p99_ms'] / m['p99_ms']:.2f}, "
               f"added median {(c['median_ms'] - d['median_ms']) / max(1e-9, m['median_ms'] - d['median_ms']):.2f}, "
@@ -226,7 +250,7 @@ def main() -> None:
     finally:
         procs[1].stdin.close()
         procs[1].wait(30)
-        for p in (procs[0], procs[2]):
+        for p in (procs[0], *procs[2:]):
             p.terminate()
             p.wait(30)
 

@@ -63,11 +63,9 @@ class ProxyAuth:
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
-    def __init__(self, registry: SessionRegistry, auditor: "Auditor", max_body_bytes: int = 64 * 1024 * 1024,
-                 allowlist: list[str] | None = None) -> None:
+    def __init__(self, registry: SessionRegistry, auditor: "Auditor", allowlist: list[str] | None = None) -> None:
         self.registry = registry
         self.auditor = auditor
-        self.max_body_bytes = max_body_bytes
         self.allowlist = list(allowlist or [])
         self._tunnels: dict[str, tuple[str, tuple[str, int]]] = {}  # client id -> (session id, target)
 
@@ -123,11 +121,6 @@ class ProxyAuth:
         if misdirection:
             logger.warning("session %s: %s", cfg.session_id, misdirection)
             refuse(flow, 421, "misdirected", misdirection)
-            return
-        length = req.headers.get("content-length", "")
-        if length.strip().isdigit() and int(length) > self.max_body_bytes:  # refused before it is read
-            refuse(flow, 413, "body_too_large", f"the request body ({int(length)} bytes) is over [proxy] "
-                   f"max_body_bytes ({self.max_body_bytes}); raise it in proxy.toml if this upload is meant")
 
     @staticmethod
     def _misdirection(flow: http.HTTPFlow, target: tuple[str, int], *, tunnelled: bool) -> str | None:
@@ -497,6 +490,10 @@ class Auditor:
         if flow.request.method == "CONNECT":
             return
         msg = flow.error.msg if flow.error else ""
+        if "body_size_limit" in msg:  # mitmproxy's own 413 (errorpages): the body was not read, or not all
+            flow.metadata.setdefault(BLOCKED, "body_too_large")
+            self.record(flow, 413)
+            return
         error_type = classify_error(msg)
         flow.metadata.setdefault(BLOCKED, "upstream_error")
         logger.info("upstream error for %s: %s (%s)", flow.metadata.get(HOST), msg, error_type)

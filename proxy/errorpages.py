@@ -1,31 +1,49 @@
-"""Typed 502s: mitmproxy builds the error page for a failed upstream itself, with no hook to add a
-header, so while a proxy runs its HTTP/1 error-page builder is wrapped to add `X-Proxy-Error-Type`
-(classified from the same message the `error` hook sees). Clients speak HTTP/1.1 to the proxy
-(`http2=False`), so this is the only path. Pinned to mitmproxy 11.0.2."""
+"""Two patches of mitmproxy, in place only while a proxy runs (pinned to mitmproxy 11.0.2):
+
+- Typed 502s: mitmproxy builds the error page for a failed upstream itself, with no hook to add a header,
+  so its HTTP/1 error-page builder is wrapped to add `X-Proxy-Error-Type` (classified from the same
+  message the `error` hook sees), and to say which setting a 413 comes from. Clients speak HTTP/1.1 to
+  the proxy (`http2=False`), so this is the only path.
+- `body_size_limit` for requests only: it refuses an oversized request with 413 before reading its body
+  (by its Content-Length, or as a buffered body grows), but mitmproxy applies the same limit to responses
+  (502 for any large download); responses are streamed here, so the check is kept for requests alone."""
 
 from __future__ import annotations
 
 from mitmproxy import http, version
-from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http import HttpStream, _http1
 from mitmproxy.proxy.layers.http._base import format_error
 from mitmproxy.net.http import http1
 
 from .policy import classify_error
 
 _original = _http1.make_error_response
+_original_check_body_size = HttpStream.check_body_size
+TOO_LARGE = ("the request body is over [proxy] max_body_bytes; raise it in proxy.toml if this upload is meant "
+             "(the body was not read)")
 
 
 def typed_error_response(status_code: int, message: str = "") -> bytes:
-    """mitmproxy's error page, plus `X-Proxy-Error-Type` on 502s."""
+    """mitmproxy's error page, plus `X-Proxy-Error-Type` on 502s, and a 413 that names the setting."""
     headers = http.Headers(Server=version.MITMPROXY, Connection="close", Content_Type="text/html")
     if status_code == 502:
         headers["X-Proxy-Error-Type"] = classify_error(message)
+    if status_code == 413:
+        message = TOO_LARGE
     return http1.assemble_response(http.Response.make(status_code, format_error(status_code, message), headers))
+
+
+def _request_bodies_only(self, request: bool):
+    if not request:
+        return False
+    return (yield from _original_check_body_size(self, request))
 
 
 def install_error_typing() -> None:
     _http1.make_error_response = typed_error_response
+    HttpStream.check_body_size = _request_bodies_only
 
 
 def uninstall_error_typing() -> None:
     _http1.make_error_response = _original
+    HttpStream.check_body_size = _original_check_body_size

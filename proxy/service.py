@@ -86,7 +86,7 @@ class ProxyService:
         self._hooks = addons.HooksHost()
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
-        auth = addons.ProxyAuth(self.registry, auditor, pcfg.max_body_bytes, list(pcfg.allowlist))
+        auth = addons.ProxyAuth(self.registry, auditor, list(pcfg.allowlist))
         self._addons = [
             auth,
             addons.RawTunnels(auth, auditor, list(pcfg.raw_tcp)),
@@ -195,6 +195,8 @@ class ProxyService:
             http2=False,  # HTTP/1.1 to clients: one error-page path to type, and every agent speaks it
             ssl_verify_upstream_trusted_ca=str(trust) if trust else None,
             stream_large_bodies=None,
+            # Request bodies only (see errorpages): a larger one gets 413 before it is read.
+            body_size_limit=str(self.settings.proxy.max_body_bytes),
         )
         self._master = master
         install_error_typing()

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ClauderonError, Conflict
+from .gitsafe import porcelain_entries
 from .models import AgentStatus, Session, Status
 from .session_repo import Imported, import_bundle
+from .workbench_pod import GIT
 from .worktrees import ignored_is_work
 
 if TYPE_CHECKING:
@@ -31,14 +33,15 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 30.0
 """How often a working session's branch is brought back (the settled bound is 60 s of staleness)."""
+SANDBOX_GIT_SECONDS = 30.0
+"""The longest one git command in the sandbox may take for an import (one the agent made hang is killed)."""
 RETRY_AFTER = 300.0
 """Seconds the timer leaves a session alone after its import failed."""
 MAX_LISTED = 1000
 """Paths of each kind kept in a session's summary (a delete names the first ten and counts the rest)."""
 TURN_ENDS = frozenset({AgentStatus.IDLE, AgentStatus.WAITING_INPUT, AgentStatus.EXITED})
 # In the sandbox: what is not committed, one path per entry; ignored directories come collapsed.
-STATUS = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-C", "/workspace",
-          "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignored=matching",
+STATUS = [*GIT, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignored=matching",
           "--ignore-submodules=all"]
 
 
@@ -99,8 +102,12 @@ class BranchSync:
         ref = f"refs/heads/{session.branch}"
         known = (await asyncio.to_thread(repo.run, ["rev-parse", "--verify", "--quiet", ref], check=False)).stdout.strip()
         try:
-            data = await backend.fetch_bundle(session.backend_id, session.branch, known=known or None)
-            imported = await asyncio.to_thread(import_bundle, repo, session.name, session.branch, data)
+            tip = await self._sandbox_tip(backend, session)
+            if tip == known:  # nothing new: no bundle (an empty one is refused, a full one is waste)
+                imported = Imported(session.branch, tip, None)
+            else:
+                data = await backend.fetch_bundle(session.backend_id, session.branch, known=known or None)
+                imported = await asyncio.to_thread(import_bundle, repo, session.name, session.branch, data)
             changes = await self._changes(backend, session)
         except ClauderonError as exc:
             message = f"cannot bring {session.branch} back from the sandbox: {exc.message}"
@@ -111,21 +118,24 @@ class BranchSync:
             log.info("session %s: %s is now %s", session.name, session.branch, imported.tip[:12])
         return imported
 
+    @staticmethod
+    async def _sandbox_tip(backend: Any, session: Session) -> str:
+        result = await backend.exec(session.backend_id, [*GIT, "rev-parse", "--verify", f"refs/heads/{session.branch}"],
+                                    timeout=SANDBOX_GIT_SECONDS)
+        tip = result.stdout.decode(errors="replace").strip()
+        if result.exit_code != 0 or not tip:
+            raise ClauderonError(f"the sandbox has no branch {session.branch} any more")
+        return tip
+
     async def _changes(self, backend: Any, session: Session) -> dict[str, list[str]]:
         """The uncommitted and the ignored paths in the sandbox (at most `MAX_LISTED` of each)."""
-        result = await backend.exec(session.backend_id, STATUS)
+        result = await backend.exec(session.backend_id, STATUS, timeout=SANDBOX_GIT_SECONDS)
         if result.exit_code != 0:  # what the sandbox holds is unknown: nothing may count it as nothing
             lines = result.stderr.decode(errors="replace").strip().splitlines()
             raise ClauderonError(f"git status failed in the sandbox: {lines[-1] if lines else 'no output'}")
-        uncommitted, ignored = [], []
-        entries = result.stdout.decode("utf-8", errors="replace").split("\0")
-        skip = False
-        for entry in entries:
-            if skip or len(entry) < 4:
-                skip = False
-                continue
-            code, path = entry[:2], entry[3:]
-            skip = code[0] in "RC"  # a rename carries its source path as the next entry
+        uncommitted: list[str] = []
+        ignored: list[str] = []
+        for code, path in porcelain_entries(result.stdout.decode("utf-8", errors="replace")):
             listed = ignored if code == "!!" else uncommitted
             if len(listed) < MAX_LISTED:
                 listed.append(path)

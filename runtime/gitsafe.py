@@ -204,6 +204,20 @@ def run_git(
     return proc
 
 
+def porcelain_entries(out: str) -> list[tuple[str, str]]:
+    """(two-letter code, path) of each entry of `git status --porcelain=v1 -z` output; a rename's or
+    copy's source path (the entry after it) is skipped."""
+    entries: list[tuple[str, str]] = []
+    skip = False
+    for item in out.split("\0"):
+        if skip or len(item) < 4:
+            skip = False
+            continue
+        entries.append((item[:2], item[3:]))
+        skip = item[0] in "RC"
+    return entries
+
+
 def discover(path: Path | str, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a read-only discovery command (such as `rev-parse`) from `path`, letting git find the repo.
 

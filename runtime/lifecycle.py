@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 from .agent_home import prepare_agent_home
+from .branch_sync import unsaved_work
 from .egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST
 from .errors import ClauderonError, Conflict
 from .agents import new_agent_session_id
@@ -21,7 +22,6 @@ from .models import AgentStatus, Progress, Session, Status
 from .names import suggest_name, validate_name
 from .relay import RELAY_PORT
 from .requests import CreateRequest, parse_mount, refuse_home_mount
-from .branch_sync import unsaved_work
 from .worktree_bundle import bundle_branch, import_bundle
 
 if TYPE_CHECKING:
@@ -184,8 +184,8 @@ class Lifecycle:
 
     def _progress(self, session: Session, step: int, message: str | None = None) -> None:
         session.progress = Progress(step=step, total=len(CREATE_STEPS), message=message or CREATE_STEPS[step - 1])
-        # Announced, not stored: progress is transient (a restarted engine marks an unfinished create
-        # failed anyway), and an fsync per step was a third of the engine's create time.
+        # Announced, not stored: progress is transient (a restarted engine rolls an unfinished create back
+        # anyway), and an fsync per step was a third of the engine's create time.
         self.engine.publish(session)
 
     async def discard_interrupted(self, session: Session) -> None:
@@ -196,6 +196,7 @@ class Lifecycle:
             await engine.backend(session).remove_leftovers(session.id, session.name, engine.home.home_id)
         except ClauderonError as exc:
             log.warning("could not remove the sandbox of the interrupted create of %s: %s", session.name, exc)
+
         def discard_worktree() -> None:
             if Path(session.worktree_path).exists() or engine.worktrees.branch_exists(session.repo_path, session.branch):
                 engine.worktrees.remove(session, True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClauderonError, NotFound
+from .gitsafe import porcelain_entries
 
 PAGE_BYTES = 64 * 1024
 """Default bytes per content page."""
@@ -210,13 +211,7 @@ def text_page(rel: str, size: int, offset: int, data: bytes) -> dict[str, Any]:
 def status_marks(porcelain: str) -> dict[str, str]:
     """Path -> one-letter mark (M, A, D, R, ?) from `git status --porcelain=v1 -z` output."""
     marks: dict[str, str] = {}
-    items = porcelain.split("\0")
-    skip = False
-    for item in items:
-        if skip or len(item) < 4:
-            skip = False
-            continue
-        code, path = item[:2], item[3:]
+    for code, path in porcelain_entries(porcelain):
         if code == "??":
             mark = "?"
         elif "D" in code:
@@ -225,7 +220,6 @@ def status_marks(porcelain: str) -> dict[str, str]:
             mark = "A"
         elif code[0] in "RC":
             mark = "R"
-            skip = True  # the source path follows
         else:
             mark = "M"
         marks[path.rstrip("/")] = mark

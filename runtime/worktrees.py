@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .errors import ClauderonError, Conflict
-from .gitsafe import GitContext, discover, last_line
+from .gitsafe import GitContext, discover, last_line, porcelain_entries
 from .home import Home
 from .models import Mount
 from .names import validate_name
@@ -214,14 +214,7 @@ class WorktreeManager:
             return []
         out = info.context().run(
             ["status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignore-submodules=dirty"]).stdout
-        entries, skip = [], False
-        for entry in out.split("\0"):
-            if skip or not entry:
-                skip = False
-                continue
-            entries.append(entry[3:])
-            skip = entry[0] in "RC"  # a rename carries its source path as the next entry
-        return entries
+        return [path for _, path in porcelain_entries(out)]
 
     def unsaved_paths(self, info: WorktreeInfo | Mapping[str, Any] | Any, included: Sequence[str],
                       disposable: Sequence[str]) -> list[str]:
@@ -232,7 +225,7 @@ class WorktreeManager:
             return []
         out = info.context().run(["status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignored=matching",
                                   "--ignore-submodules=dirty"]).stdout
-        ignored = [e[3:] for e in out.split("\0") if e.startswith("!! ")]
+        ignored = [path for code, path in porcelain_entries(out) if code == "!!"]
         return [*self.dirty_paths(info), *(p for p in ignored if ignored_is_work(p, included, disposable))]
 
     def is_dirty(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> bool:

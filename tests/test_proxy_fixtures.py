@@ -106,6 +106,14 @@ class FakeUpstream:
                     self._chunk(b"event: two\ndata: second\n\n")
                     self.wfile.write(b"0\r\n\r\n")
                     return
+                if self.path.startswith("/big-download"):  # 80 MiB, over the proxy's request-body limit
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(80 * 1024 * 1024))
+                    self.end_headers()
+                    block = b"x" * (1024 * 1024)
+                    for _ in range(80):
+                        self.wfile.write(block)
+                    return
                 if self.path.startswith("/oauth/token"):
                     out = json.dumps(upstream.token_reply).encode()
                 else:

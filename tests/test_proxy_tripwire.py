@@ -102,3 +102,30 @@ def test_a_body_over_max_body_bytes_is_refused_before_it_is_read(world, tmp_path
     assert status == 413 and "max_body_bytes" in body, (status, body)
     assert not [s for s in world.upstream.seen if s.path.startswith("/tw-big")]
     assert [r["blocked"] for r in read_audit(world.home, "tw-big")] == ["body_too_large"]
+
+
+def test_a_chunked_body_is_cut_at_max_body_bytes(world, tmp_path):  # noqa: F811
+    """No Content-Length to refuse by: the body is read only up to the limit, then refused (it never
+    grows past it in the engine)."""
+    curl = world.session("tw-chunked", creds={"github_token"})
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as out:
+        out.truncate(80 * 1024 * 1024)
+    status, _, body = curl(URL.format("chunked"), "--data-binary", f"@{big}", "-H", "Transfer-Encoding: chunked",
+                           "-H", "Expect:")
+    assert status == 413 and "max_body_bytes" in body, (status, body)
+    assert not [s for s in world.upstream.seen if s.path.startswith("/tw-chunked")]
+    assert [r["blocked"] for r in read_audit(world.home, "tw-chunked")] == ["body_too_large"]
+
+
+def test_a_response_larger_than_the_request_limit_streams_through(world, tmp_path):  # noqa: F811
+    """The body limit is for what a sandbox sends; downloads (packages, models) stream through whole."""
+    import subprocess
+
+    curl = world.session("tw-download", creds={"github_token"})
+    out = tmp_path / "download.bin"
+    done = subprocess.run(
+        ["curl", "-sS", "-o", str(out), "-w", "%{http_code}", "--noproxy", "", "--cacert", str(curl.ca),
+         "--proxy", f"http://{curl.user}:{curl.password}@127.0.0.1:{curl.port}", "--max-time", "60",
+         "https://api.github.com/big-download"], capture_output=True, text=True, timeout=90)
+    assert done.stdout == "200" and out.stat().st_size == 80 * 1024 * 1024, (done.stdout, done.stderr)

@@ -22,16 +22,9 @@ def peak_rss_mib(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-@pytest.fixture
-def cli(short_tmp: Path):
-    cli = Cli(short_tmp / "h", image="unused")
-    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    yield cli
-    cli.cleanup()
-
-
 @pytest.mark.timeout(300)
-def test_a_150_mb_file_in_a_commit_does_not_grow_the_engine(cli: Cli, git_repo: Path) -> None:
+def test_a_150_mb_file_in_a_commit_does_not_grow_the_engine(local_cli: Cli, git_repo: Path) -> None:
+    cli = local_cli
     created = cli("create", "--repo", str(git_repo), "--name", "big", "--agent", "shell", "--json").json()
     tree = Path(created["worktree_path"])
     line = "a line of generated text that goes on for a while, " * 2 + "\n"

@@ -59,14 +59,6 @@ def interrupt_and_recover(cli: Cli, git_repo: Path, name: str, step: int, backen
     cli("delete", name, "--force")
 
 
-@pytest.fixture
-def local_cli(short_tmp: Path):
-    cli = Cli(short_tmp / "h", image="unused")
-    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    yield cli
-    cli.cleanup()
-
-
 @pytest.mark.timeout(300)
 def test_kill_9_at_each_create_step_rolls_that_create_back(local_cli: Cli, git_repo: Path) -> None:
     for step in range(2, len(CREATE_STEPS) + 1):

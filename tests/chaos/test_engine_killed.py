@@ -11,17 +11,9 @@ import pytest
 from tests.cli_harness import Cli
 
 
-@pytest.fixture
-def cli(short_tmp: Path):
-    cli = Cli(short_tmp / "h", image="unused")
-    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    yield cli
-    cli("engine", "stop", check=False, timeout=60)
-    cli.kill_engine()
-
-
 @pytest.mark.timeout(240)
-def test_the_next_command_after_kill_9_finds_a_live_engine(cli: Cli, git_repo: Path) -> None:
+def test_the_next_command_after_kill_9_finds_a_live_engine(local_cli: Cli, git_repo: Path) -> None:
+    cli = local_cli
     cli("create", "--repo", str(git_repo), "--name", "survivor", "--agent", "shell")
     for round_ in range(3):
         pid = cli.engine_pid()
