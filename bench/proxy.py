@@ -94,14 +94,11 @@ def serve_clauderon(home: str, port: int, upstream_port: int, ca: str, password_
     svc.register_session(SessionProxyConfig("bench", "bench", password_hash, "claude", {"github_token"}))
     # The engine's side of the sealed path: the session's unix socket, bridged to the private port.
     import asyncio
-    import threading
 
     from runtime.sealed import SealedSockets
 
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    sealed = SealedSockets(h, lambda: svc.private_port)
-    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), loop).result(30)
+    sealed = SealedSockets(h, lambda: svc.private_port, lambda: svc.loop)
+    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), svc.loop).result(30)
     (Path(home) / "sealed.path").write_text(str(directory / "proxy.sock"))
     sys.stdin.read()  # until the parent closes our stdin
     svc.stop()

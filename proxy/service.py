@@ -108,6 +108,11 @@ class ProxyService:
         return self._port
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The proxy's own event loop (its thread), while it runs."""
+        return self._loop if self._thread is not None else None
+
+    @property
     def ca_cert_path(self) -> Path:
         """The public CA certificate to mount read-only at `/etc/clauderon/proxy-ca.pem`."""
         return ensure_ca(self.ca_dir).public_cert

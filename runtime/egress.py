@@ -34,7 +34,7 @@ class Egress:
         self.service = ProxyService(home, settings, listen_hosts=listen_hosts)
         self.error: str | None = None
         # Sealed sessions reach the proxy on its private port, which no other process can hold.
-        self.sealed = SealedSockets(home, lambda: self.service.private_port)
+        self.sealed = SealedSockets(home, lambda: self.service.private_port, lambda: self.service.loop)
 
     def add_listen_host(self, host: str) -> None:
         """Also listen on `host` (before `start`)."""
