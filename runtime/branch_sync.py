@@ -76,6 +76,10 @@ class BranchSync:
             queue.waiting = asyncio.ensure_future(self._next_turn(queue, session.id))
         return await asyncio.shield(queue.waiting)
 
+    def forget(self, session_id: str) -> None:
+        """A deleted session's queue goes with it."""
+        self._queues.pop(session_id, None)
+
     def schedule(self, session: Session) -> None:
         """Sync in the background (a turn ended); a failure is logged and recorded on the session."""
         if self.applies(session):

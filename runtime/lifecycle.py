@@ -245,6 +245,7 @@ class Lifecycle:
             engine.egress.forget(session)
             await engine.egress.sealed.close(session.id)
             engine.hooks.forget(session.id)
+            engine.branches.forget(session.id)
             engine.store.remove(session)
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
             return result
