@@ -57,10 +57,9 @@ class BranchSync:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
         self._queues: dict[str, _Queue] = {}
-        self._timer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._timer = self.engine.spawn(self._every_interval())
+        self.engine.spawn(self._every_interval())
 
     @staticmethod
     def applies(session: Session) -> bool:

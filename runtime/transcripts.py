@@ -340,15 +340,6 @@ def _regular_sorted(agent_home: Path, paths: Iterable[Path]) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime)
 
 
-def last_assistant_text(path: Path, agent: str = "claude", *, lines: int = 200) -> str | None:
-    """The text of the last assistant message near the end of a transcript (the question a Stop asks)."""
-    try:
-        with TranscriptReader(path, agent) as reader:
-            return last_assistant_in(reader, lines=lines)
-    except (OSError, ValueError):
-        return None
-
-
 def last_assistant_in(reader: TranscriptReader, *, lines: int = 200) -> str | None:
     """The text of the last main-conversation assistant message in the last `lines` lines of `reader`."""
     page = reader.tail(lines)
@@ -360,4 +351,4 @@ def last_assistant_in(reader: TranscriptReader, *, lines: int = 200) -> str | No
 
 __all__ = ["Message", "MessageKind", "Page", "TranscriptReader", "parse_lines", "parse_file", "pair_tool_results",
            "parser_for", "TranscriptRefused", "agent_relative_path", "open_in_home",
-           "open_agent_transcript", "last_assistant_in", "claude_transcripts", "codex_transcripts", "last_assistant_text"]
+           "open_agent_transcript", "last_assistant_in", "claude_transcripts", "codex_transcripts"]

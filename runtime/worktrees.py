@@ -228,10 +228,6 @@ class WorktreeManager:
         ignored = [path for code, path in porcelain_entries(out) if code == "!!"]
         return [*self.dirty_paths(info), *(p for p in ignored if ignored_is_work(p, included, disposable))]
 
-    def is_dirty(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> bool:
-        """Whether the worktree has uncommitted changes."""
-        return bool(self.dirty_paths(info))
-
     def commits_ahead(self, info: WorktreeInfo | Mapping[str, Any] | Any) -> int:
         """How many commits the session branch has that its base branch does not."""
         info = self.info_of(info)

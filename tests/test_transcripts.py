@@ -10,7 +10,7 @@ import pytest
 
 from runtime.transcript_codex import codex_turn_state, read_new_entries
 from runtime.transcripts import (Message, TranscriptReader, claude_transcripts, codex_transcripts,
-                                 last_assistant_text, open_agent_transcript, parse_file, TranscriptRefused)
+                                 last_assistant_in, open_agent_transcript, parse_file, TranscriptRefused)
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -65,7 +65,8 @@ def test_claude_thinking_errors_and_meta_lines(tmp_path: Path) -> None:
         ("user", "hi"), ("thinking", "let me think"), ("thinking", "(redacted)"), ("assistant", "answer"),
         ("error", "API Error: 529 overloaded"), ("assistant", "sub"), ("error", "connection reset")]
     assert page.messages[5].sidechain and page.malformed == 0
-    assert last_assistant_text(path) == "answer"  # a subagent's words are not the question
+    with TranscriptReader(path, "claude") as reader:
+        assert last_assistant_in(reader) == "answer"  # a subagent's words are not the question
 
 
 def test_codex_sample_parses_into_the_conversation() -> None:
@@ -78,7 +79,8 @@ def test_codex_sample_parses_into_the_conversation() -> None:
     assert user.text == "run the thing PROMPT-CX-CAP" and reply.text == "FAKE-CODEX-CAP-1"
     assert "echo TOOL-OUT" in ok.input and "TOOL-OUT-42" in ok.result
     assert '"exit_code":3' in failed.result
-    assert last_assistant_text(SAMPLES / "codex_rollout.jsonl", "codex") == "FAKE-CODEX-CAP-1"
+    with TranscriptReader(SAMPLES / "codex_rollout.jsonl", "codex") as reader:
+        assert last_assistant_in(reader) == "FAKE-CODEX-CAP-1"
 
 
 def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:

@@ -193,13 +193,13 @@ def test_worktreeinclude_refuses_parent_paths(git_repo: Path, short_tmp: Path) -
 def test_dirty_detection(manager: WorktreeManager, git_repo: Path) -> None:
     info = manager.create(str(git_repo), "d")
     wt = info.worktree_path
-    assert not manager.is_dirty(info)
+    assert manager.dirty_paths(info) == []
     (wt / ".gitignore").write_text("*.log\n")
     assert manager.dirty_paths(info) == [".gitignore"]
     run_git(wt, "add", ".gitignore")
     run_git(wt, "commit", "-q", "-m", "ignore logs")
     (wt / "debug.log").write_text("ignored\n")
-    assert not manager.is_dirty(info)
+    assert manager.dirty_paths(info) == []
     (wt / "README.md").write_text("changed\n")
     assert manager.dirty_paths(info) == ["README.md"]
 
