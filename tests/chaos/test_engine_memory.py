@@ -23,17 +23,9 @@ def rss_mib(pid: int) -> float:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-@pytest.fixture
-def cli(short_tmp: Path):
-    cli = Cli(short_tmp / "h", image="unused")
-    (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    yield cli
-    cli("engine", "stop", check=False, timeout=60)
-    cli.kill_engine()
-
-
 @pytest.mark.timeout(600)
-def test_engine_memory_stays_flat_across_create_flood_delete_rounds(cli: Cli, git_repo: Path) -> None:
+def test_engine_memory_stays_flat_across_create_flood_delete_rounds(local_cli: Cli, git_repo: Path) -> None:
+    cli = local_cli
     sizes: list[float] = []
     for round_ in range(ROUNDS):
         name = f"flood-{round_}"
