@@ -93,7 +93,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CreateSessionScreen {
         align: center middle;
-        #create { width: 100; height: 95%; background: $surface; border: round $primary; padding: 0 1; }
+        #create { width: 100; max-width: 100%; height: 95%; background: $surface; border: round $primary; padding: 0 1; }
         #create-title { text-style: bold; color: $primary; height: 1; }
         .row { height: auto; }
         .row { margin-bottom: 1; }
