@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import ClauderonError, Conflict
 from .gitsafe import porcelain_entries
 from .models import AgentStatus, Session, Status
+from .session_repo import SANDBOX_GIT as GIT
 from .session_repo import Imported, import_bundle
-from .workbench_pod import GIT
 from .worktrees import ignored_is_work
 
 if TYPE_CHECKING:

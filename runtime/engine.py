@@ -169,6 +169,13 @@ class Engine:
                 raise
             await self._backend_lost(name, exc.message)
 
+    async def _serve_proxy_path(self, session: Session) -> None:
+        """Register a running session's proxy credentials again and, for a sealed one, serve its socket
+        (its relay connects there)."""
+        self.egress.restore(session)
+        if self.egress.sealed.directory(session.id).exists():
+            await self.egress.sealed.open(session.id)
+
     async def _release(self, session: Session) -> None:
         """A sandbox that stopped (its program exited, the daemon restarted) frees what only served it."""
         if session.backend_id:
@@ -186,9 +193,7 @@ class Engine:
         log.warning("%s is unreachable (%s); keeping its sessions and retrying", name, reason)
         for session in self.store.sessions():
             if session.backend == name and session.status == Status.RUNNING:
-                self.egress.restore(session)
-                if self.egress.sealed.directory(session.id).exists():
-                    await self.egress.sealed.open(session.id)
+                await self._serve_proxy_path(session)
         self.forget_health()
         self._reachable_waits[name] = self.spawn(self._when_reachable(name))
 
@@ -233,9 +238,7 @@ class Engine:
             self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None)
             await self._release(session)
             return
-        self.egress.restore(session)
-        if self.egress.sealed.directory(session.id).exists():  # a sealed session: its relay needs the socket
-            await self.egress.sealed.open(session.id)
+        await self._serve_proxy_path(session)
         pump = self._pumps.get(session.id)
         if pump is not None and not pump.done():  # already live (re-adoption after the backend came back)
             return

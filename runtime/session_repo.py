@@ -28,6 +28,11 @@ from .models import Mount
 
 log = logging.getLogger(__name__)
 
+SANDBOX_WORKSPACE = "/workspace"
+"""Where a sandbox has the session's checkout."""
+SANDBOX_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.pager=cat",
+               "-C", SANDBOX_WORKSPACE]
+"""git as the engine runs it inside a sandbox, on the checkout, with nothing the agent planted run."""
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 """The largest bundle a session may send back; a larger history is refused with one line."""
 PREVIOUS_TIPS_KEPT = 5

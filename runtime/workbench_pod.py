@@ -22,17 +22,16 @@ from .errors import ClauderonError, NotFound
 from .gitsafe import GitContext
 from .models import Session
 from .transcripts import Page, _split_lines, parse_lines, parser_for
+from .session_repo import SANDBOX_GIT as GIT
+from .session_repo import SANDBOX_WORKSPACE as WORKSPACE
 from .workbench_diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
 from .workbench_files import (BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused,
                               binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page)
 from .worktrees import WorktreeInfo
 
-WORKSPACE = "/workspace"
 AGENT_HOME = "/home/agent"
 TRANSCRIPT_WINDOW = 4 * 1024 * 1024
 """Bytes of a transcript fetched per page (a page holds the whole lines in them)."""
-GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.pager=cat",
-       "-C", WORKSPACE]
 STATUS = ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"]
 
 # $1: a cleaned relative path ("" for the top). Exit 4: missing, 5: a link on the way or outside, 6: not a dir.

@@ -18,13 +18,13 @@ from .gitsafe import GitContext, discover, last_line, porcelain_entries
 from .home import Home
 from .models import Mount
 from .names import validate_name
+from .session_repo import SANDBOX_WORKSPACE as CONTAINER_WORKSPACE
 from .session_repo import adopt_checkout, borrowed_object_dirs, create_session_repo, session_repo_mounts
 from .worktree_include import IncludeCheck, copy_worktree_includes
 
 log = logging.getLogger(__name__)
 
 BRANCH_PREFIX = "clauderon/"
-CONTAINER_WORKSPACE = "/workspace"
 
 
 def ignored_is_work(path: str, included: Sequence[str], disposable: Sequence[str]) -> bool:

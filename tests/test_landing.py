@@ -26,7 +26,7 @@ from runtime.pr_watch import PrState, PrWatcher
 from runtime.settings import GitHubSettings
 from runtime.worktrees import WorktreeManager
 from tests.conftest import run_git
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, new_token
 
 OWNER, REPO = "acme", "widgets"
 
@@ -73,11 +73,10 @@ def argv_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 @pytest.fixture
 async def world(git_repo: Path, short_tmp: Path):
-    token = "ghp_" + secrets.token_hex(18)
+    token = new_token()
     fake = FakeGitHub(token, root=short_tmp / "gh")
     await fake.start()
-    fake.add_repo(OWNER, REPO, git_repo)
-    run_git(git_repo, "remote", "add", "origin", fake.repo_url(OWNER, REPO))
+    fake.serve_as_origin(OWNER, REPO, git_repo)
     info = WorktreeManager(Home.open(short_tmp / "home")).create(git_repo, "counter", "main")
     run_git(info.worktree_path, "config", "user.name", "Agent")  # shared config; fine for a test repo
     session = Session(name="counter", repo_path=str(git_repo), base_branch="main", branch=info.branch,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,16 @@ from runtime.client import EngineClient
 from runtime.home import Home
 from tests.cli_harness import Cli
 from tests.conftest import run_git
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, new_token
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def test_pr_checks_and_merge_from_the_cli(short_tmp: Path, git_repo: Path) -> None:
-    token = "ghp_" + secrets.token_hex(18)
+    token = new_token()
     fake = FakeGitHub(token, root=short_tmp / "gh")
     fake.start_in_thread()
-    fake.add_repo("acme", "widget", git_repo)
-    run_git(git_repo, "remote", "add", "origin", fake.repo_url("acme", "widget"))
+    fake.serve_as_origin("acme", "widget", git_repo)
     cli = Cli(short_tmp / "home", image="unused")
     (cli.home / "config.toml").write_text(
         '[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n'

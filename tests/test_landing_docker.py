@@ -5,24 +5,22 @@ fsmonitor planted in the worktree never fires on the host along the way."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
 
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import FakeGitHub, new_token
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
 
 def test_pr_and_merge_of_a_sandboxed_session(short_tmp: Path, git_repo: Path) -> None:
-    token = "ghp_" + secrets.token_hex(18)
+    token = new_token()
     fake = FakeGitHub(token, root=short_tmp / "gh")
     fake.start_in_thread()
-    fake.add_repo("acme", "widget", git_repo)
-    run_git(git_repo, "remote", "add", "origin", fake.repo_url("acme", "widget"))
+    fake.serve_as_origin("acme", "widget", git_repo)
     marker = short_tmp / "fsmonitor-ran"
     cli = Cli(short_tmp / "home", image=TEST_AGENT_IMAGE)
     with open(cli.home / "config.toml", "a") as config:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ClauderonError, Conflict
 from ..models import Status
-from ..session_repo import MAX_BUNDLE_BYTES
+from ..session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
 from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
 from ..relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 from .docker_attach import open_attach
@@ -40,7 +40,6 @@ MAX_EXEC_OUTPUT = 64 * 1024 * 1024
 """The most a command run in a container (git status, a file page) may print back to the engine."""
 BUNDLE_SECONDS = 30.0
 """The longest a sandbox may take to bundle its branch."""
-WORKSPACE_PATH = "/workspace"
 PULL_POLICIES = ("never", "missing", "always")
 NETWORK_MODES = ("auto", "sealed", "host", "bridge")
 OPEN_NETWORKS = ("host", "bridge")
@@ -354,8 +353,7 @@ class DockerBackend(Backend):
     async def fetch_bundle(self, backend_id: str, branch: str, *, known: str | None = None) -> bytes:
         """A git bundle of `branch` from the container's /workspace, leaving out what `known` (a commit
         the user's repository has) already holds; the whole branch when `known` is not in the sandbox."""
-        base = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-C", WORKSPACE_PATH,
-                "bundle", "create", "--quiet", "-", f"refs/heads/{branch}"]
+        base = [*SANDBOX_GIT, "bundle", "create", "--quiet", "-", f"refs/heads/{branch}"]
         bound = dict(timeout=BUNDLE_SECONDS, max_output=MAX_BUNDLE_BYTES)
         result = await self.exec(backend_id, [*base, f"^{known}"] if known else base, **bound)
         if result.exit_code != 0 and known:  # e.g. the agent's history no longer contains `known`

@@ -29,6 +29,11 @@ _IDENTITY = {"GIT_AUTHOR_NAME": "Fake GitHub", "GIT_AUTHOR_EMAIL": "noreply@gith
              "GIT_COMMITTER_NAME": "Fake GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.test"}
 
 
+def new_token() -> str:
+    """A token of GitHub's shape, new for each test."""
+    return "ghp_" + os.urandom(18).hex()
+
+
 @dataclass
 class FakePull:
     number: int
@@ -77,6 +82,11 @@ class FakeGitHub(FakeUpstream):
 
     def bare(self, owner: str, name: str) -> Path:
         return self.root / owner / f"{name}.git"
+
+    def serve_as_origin(self, owner: str, name: str, repo: Path) -> None:
+        """Serve `repo` as `owner/name` and make this fake its `origin` remote."""
+        self.add_repo(owner, name, repo)
+        subprocess.run(["git", "remote", "add", "origin", self.repo_url(owner, name)], cwd=repo, check=True)
 
     def add_repo(self, owner: str, name: str, source: Path) -> Path:
         """A bare copy of `source` served as `<owner>/<name>`."""
