@@ -47,6 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     ok, reason = docker_reachable()
     if ok:
+        remove_orphans_of_dead_test_runs()
         return
     if os.environ.get("CI") == "true":
         raise pytest.UsageError(f"CI=true requires Docker for the docker tests: {reason}")
@@ -54,6 +55,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("docker"):
             item.add_marker(skip)
+
+
+def remove_orphans_of_dead_test_runs() -> None:
+    """A test run killed mid-way (CI timeout, a restarted machine) leaves containers behind whose names would
+    refuse the next run's sessions. A container is the orphan of a dead run when all it mounts lies in one
+    temporary test directory (`/tmp/cl-*`) that is gone, or whose engines are all stopped."""
+    import docker
+
+    client = docker.from_env(timeout=10)
+    for container in client.containers.list(all=True, filters={"label": "clauderon.home"}):
+        sources = {m.get("Source", "") for m in container.attrs.get("Mounts", []) if m.get("Type") == "bind"}
+        roots = {Path(*Path(s).parts[:3]) for s in sources}
+        if len(roots) != 1 or not (root := roots.pop()).name.startswith("cl-") or root.parent != Path("/tmp"):
+            continue
+        locks = list(root.glob("*/engine.lock"))
+        if not root.exists() or (locks and not any(_held(lock) for lock in locks)):
+            container.remove(force=True)
+
+
+def _held(lock: Path) -> bool:
+    import fcntl
+
+    with open(lock, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
 @pytest.fixture
