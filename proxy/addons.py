@@ -1,8 +1,10 @@
 """The mitmproxy addons, one concern each, in the order they run for a request:
 
-ProxyAuth (407) -> HooksHost -> Tripwire (403) -> AccessPolicy (read-only, egress) -> Router (routes,
-non-public targets, DNS pinning) -> Injector -> TokenRefresh, then Streamer and Auditor on the way back.
-Each `request` hook returns early once an earlier addon has answered the flow (`flow.response` set).
+ProxyAuth (407, 421) -> Tripwire on path and headers (403) -> AccessPolicy (read-only, egress) -> Router
+(routes, non-public targets, DNS pinning) -> Injector -> TokenRefresh -> BodyStreams, all decided from the
+request's headers (`requestheaders`), so that a body can stream upstream as it arrives. What needs the
+whole body runs once it is in (`request`): HooksHost, the Tripwire on a buffered body, TokenRefresh's
+rewrite. Then Streamer and Auditor on the way back. Each hook returns early once the flow is `answered`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .credentials import CODEX_OAUTH, CredentialStore
 from .policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
 from .rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from .sessions import SessionProxyConfig, SessionRegistry
+from .errorpages import REFUSED
 from .target import canonical_host, clean_text, same_target
 from . import tripwire
 
@@ -43,14 +46,25 @@ HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict, bytes]]
 
 
 def refuse(flow: http.HTTPFlow, status: int, reason: str, message: str, headers: dict | None = None) -> None:
-    """Answer the flow ourselves and remember why, for the audit line."""
+    """Answer the flow ourselves and remember why, for the audit line (no credential went out with it)."""
     flow.metadata[BLOCKED] = reason
+    flow.metadata.pop(CREDENTIAL, None)
     flow.response = http.Response.make(status, f"clauderon proxy: {message}\n",
                                        {"Content-Type": "text/plain", **(headers or {})})
 
 
 def session_of(flow: http.HTTPFlow) -> SessionProxyConfig:
     return flow.metadata[SESSION]
+
+
+def answered(flow: http.HTTPFlow) -> bool:
+    """Nothing more to decide: refused already, or for the engine's hooks (answered here, never forwarded)."""
+    return flow.response is not None or flow.metadata.get(HOST) == HOOKS_HOST
+
+
+def has_body(req: http.Request) -> bool:
+    length = req.headers.get("content-length", "0").strip()
+    return "transfer-encoding" in req.headers or not length.isdigit() or int(length) > 0
 
 
 class ProxyAuth:
@@ -198,40 +212,52 @@ class HooksHost:
 class Tripwire:
     """A request carrying a real credential value (which only the host should hold), in any encoding
     `proxy.tripwire` knows, is refused before anything is injected: something inside the container has a
-    secret it must not have. Its path is never audited (it may be what carried the value)."""
+    secret it must not have. Its path is never audited (it may be what carried the value).
+
+    Path and headers are searched as they arrive; a body either as it streams (`BodyStreams`) or, when it
+    had to be read whole, once it is in."""
 
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
         self._values: frozenset[str] | None = None
         self._pattern: re.Pattern[bytes] | None = None
 
-    def _needles(self) -> re.Pattern[bytes] | None:
+    def needles(self) -> tuple[re.Pattern[bytes] | None, int]:
+        """The pattern matching any real value in any form, and the longest value's length."""
         values = self.credentials.real_values()
         if values is not self._values:  # recompiled only when the credentials change (e.g. a refresh)
             self._values = values
             self._pattern = tripwire.compile_needles(values)
-        return self._pattern
+        return self._pattern, max(map(len, values), default=0)
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
-            return
-        pattern = self._needles()
-        if pattern is None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        pattern, _ = self.needles()
+        if answered(flow) or pattern is None:
             return
         req = flow.request
-        hay = [req.path.encode("utf-8", "surrogateescape"), *tripwire.header_haystacks(req.headers.fields)]
-        if req.raw_content:
-            hay.append(req.raw_content)
-            if "content-encoding" in req.headers:
-                # A compressed body hides the value from a search of its bytes: search what the upstream
-                # will decode too, every layer of it; a stack that cannot be undone cannot be searched.
-                try:
-                    hay.append(tripwire.undo_content_encoding(req.raw_content, req.headers["content-encoding"]))
-                except tripwire.Undecodable as exc:
-                    flow.metadata[REDACT_PATH] = True
-                    refuse(flow, 415, "undecodable_body", f"request refused: {exc}; the proxy must be able to read "
-                           "what leaves a sandbox")
-                    return
+        self._check(flow, pattern, [req.path.encode("utf-8", "surrogateescape"),
+                                    *tripwire.header_haystacks(req.headers.fields)])
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        pattern, _ = self.needles()
+        req = flow.request
+        if answered(flow) or pattern is None or req.stream or not req.raw_content:
+            return
+        hay = [req.raw_content]
+        if "content-encoding" in req.headers:
+            # A compressed body hides the value from a search of its bytes: search what the upstream will
+            # decode too, every layer of it; a stack that cannot be undone cannot be searched.
+            try:
+                hay.append(tripwire.undo_content_encoding(req.raw_content, req.headers["content-encoding"]))
+            except tripwire.Undecodable as exc:
+                flow.metadata[REDACT_PATH] = True
+                refuse(flow, 415, "undecodable_body", f"request refused: {exc}; the proxy must be able to read "
+                       "what leaves a sandbox")
+                return
+        self._check(flow, pattern, hay)
+
+    @staticmethod
+    def _check(flow: http.HTTPFlow, pattern: re.Pattern[bytes], hay: list[bytes]) -> None:
         if tripwire.carries_secret(pattern, hay):
             logger.warning("tripwire: session %s sent a real credential to %s", session_of(flow).session_id,
                            flow.metadata[HOST])
@@ -250,9 +276,7 @@ def read_only_disguise(req: http.Request) -> str | None:
             return f"the {name} header is refused"
     if req.headers.get("upgrade") or "upgrade" in req.headers.get("connection", "").lower():
         return "protocol upgrades (websockets) are refused"
-    length = req.headers.get("content-length", "0").strip()
-    has_body = "transfer-encoding" in req.headers or not length.isdigit() or int(length) > 0
-    if req.method.upper() in ("GET", "HEAD", "OPTIONS") and has_body:
+    if req.method.upper() in ("GET", "HEAD", "OPTIONS") and has_body(req):
         return "a read with a body is refused"
     return None
 
@@ -263,8 +287,8 @@ class AccessPolicy:
     def __init__(self, allowlist: list[str]) -> None:
         self.allowlist = allowlist
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if answered(flow):
             return
         cfg, host, req = session_of(flow), flow.metadata[HOST], flow.request
         if cfg.access_mode == "read-only":
@@ -294,8 +318,8 @@ class Router:
         self._route_targets = {(h, p) for _, h, p in self.routes.values()}
         self._pins: dict[tuple[str, int], str] = {}
 
-    async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if answered(flow):
             return
         req = flow.request
         route = self.routes.get(flow.metadata[HOST].lower())
@@ -320,7 +344,7 @@ class Router:
             server.address = (route[1], route[2])
             return
         ip = self._pins.get((host, port))
-        if ip is None:  # not seen by `request` (should not happen with lazy connections): check here too
+        if ip is None:  # not seen by `requestheaders` (should not happen with lazy connections): check here too
             try:
                 ip = await self.resolve(host, port)
             except (Blocked, Unresolvable) as exc:
@@ -339,8 +363,8 @@ class Injector:
         self.credentials = credentials
         self.rules = rules
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if answered(flow):
             return
         cfg, host, headers = session_of(flow), flow.metadata[HOST], flow.request.headers
         chosen: InjectionRule | None = None
@@ -369,13 +393,16 @@ class TokenRefresh:
     def __init__(self, credentials: CredentialStore) -> None:
         self.credentials = credentials
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if answered(flow) or (flow.metadata[HOST], flow.request.path.split("?")[0]) not in TOKEN_ENDPOINTS:
+            return
+        if self.credentials.codex is not None and CODEX_OAUTH in session_of(flow).credential_names:
+            flow.metadata[TOKEN] = True  # read whole (BodyStreams), rewritten in `request`
+
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or (flow.metadata[HOST], flow.request.path.split("?")[0]) not in TOKEN_ENDPOINTS:
-            return
         codex = self.credentials.codex
-        if codex is None or CODEX_OAUTH not in session_of(flow).credential_names:
+        if answered(flow) or not flow.metadata.get(TOKEN) or codex is None:
             return
-        flow.metadata[TOKEN] = True
         flow.metadata[CREDENTIAL] = CODEX_OAUTH
         body = flow.request.raw_content or b""
         flow.request.content = body.replace(PLACEHOLDERS["codex_refresh_token"].encode(), codex.refresh_token.encode())
@@ -399,6 +426,27 @@ class TokenRefresh:
         if id_token:
             data["id_token"] = placeholder_jwt(id_token)
         flow.response.content = json.dumps(data).encode()
+
+
+class BodyStreams:
+    """A large request body goes upstream as it arrives, through the tripwire's `BodyScanner`, so a 1 GB
+    upload never sits in the engine: one with no length given (chunked) or over `STREAM_ABOVE`. A smaller
+    one is read whole and searched before one byte of it goes out, so a refused request never reaches the
+    upstream at all. Read whole too: hooks and token refreshes (answered or rewritten here) and
+    content-encoded bodies (decoded whole to be searched), all up to max_body_bytes."""
+
+    STREAM_ABOVE = 1024 * 1024
+
+    def __init__(self, wire: Tripwire, max_body_bytes: int) -> None:
+        self.wire, self.max_body_bytes = wire, max_body_bytes
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        req = flow.request
+        if answered(flow) or flow.metadata.get(TOKEN) or "content-encoding" in req.headers or not has_body(req):
+            return
+        length = req.headers.get("content-length", "").strip()
+        if "transfer-encoding" in req.headers or not length.isdigit() or int(length) > self.STREAM_ABOVE:
+            req.stream = tripwire.BodyScanner(*self.wire.needles(), self.max_body_bytes)
 
 
 class Streamer:
@@ -490,6 +538,15 @@ class Auditor:
         if flow.request.method == "CONNECT":
             return
         msg = flow.error.msg if flow.error else ""
+        refusal = flow.metadata.get(REFUSED)
+        if refusal is not None:  # a streamed body refused part-way (errorpages); the upstream never got all of it
+            flow.metadata[BLOCKED] = refusal.reason
+            if refusal.reason == "tripwire":
+                flow.metadata[REDACT_PATH] = True
+                logger.warning("tripwire: session %s sent a real credential to %s", session_of(flow).session_id,
+                               flow.metadata[HOST])
+            self.record(flow, refusal.status)
+            return
         if "body_size_limit" in msg:  # mitmproxy's own 413 (errorpages): the body was not read, or not all
             flow.metadata.setdefault(BLOCKED, "body_too_large")
             self.record(flow, 413)

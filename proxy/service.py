@@ -87,16 +87,18 @@ class ProxyService:
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
         auth = addons.ProxyAuth(self.registry, auditor, list(pcfg.allowlist))
+        wire = addons.Tripwire(self.credentials)
         self._addons = [
             auth,
             addons.RawTunnels(auth, auditor, list(pcfg.raw_tcp)),
             self._hooks,
-            addons.Tripwire(self.credentials),
+            wire,
             addons.AccessPolicy(list(pcfg.allowlist)),
             self._router,
             addons.Injector(self.credentials, build_rules(
                 [r.model_dump() for r in getattr(pcfg, "injection_rules", [])], getattr(pcfg, "grafana_host", None))),
             addons.TokenRefresh(self.credentials),
+            addons.BodyStreams(wire, pcfg.max_body_bytes),
             addons.Streamer(),
             auditor,
         ]

@@ -125,3 +125,46 @@ def carries_secret(pattern: re.Pattern[bytes], haystacks: Iterable[bytes]) -> bo
 
 __all__ = ["Undecodable", "base64_forms", "carries_secret", "compile_needles", "decoded_forms",
            "header_haystacks", "undo_content_encoding"]
+
+
+LONGEST_ENCODING = 18
+"""Bytes one secret byte can take in the forms `decoded_forms` undoes: a JSON `\\u00XX` escape (6 bytes)
+whose every byte is percent-encoded again (3 each)."""
+
+
+class Refused(Exception):
+    """A streamed request body refused part-way: the upstream connection is cut, the client gets `status`."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+class BodyScanner:
+    """A request body's stream callable (mitmproxy `Request.stream`): each chunk is searched together with
+    the bytes held back from the chunk before, and only what no secret can still begin in is passed on.
+
+    Holding back as many bytes as the longest encoded form of a secret means any form that ends in a new
+    chunk began in what is held, so it is found before one byte of it has gone upstream, wherever the
+    stream was split. Memory stays one chunk plus the hold, however long the body."""
+
+    def __init__(self, pattern: re.Pattern[bytes] | None, longest_value: int, limit: int) -> None:
+        self.pattern, self.limit = pattern, limit
+        self.hold = LONGEST_ENCODING * longest_value if pattern else 0
+        self.received = 0
+        self._held = b""
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if not chunk:  # the end of the body: what was held has been searched already
+            rest, self._held = self._held, b""
+            return rest
+        self.received += len(chunk)
+        if self.received > self.limit:
+            raise Refused(413, "body_too_large", "the request body is over [proxy] max_body_bytes; raise it in "
+                          "proxy.toml if this upload is meant (the request was cut before it completed)")
+        window = self._held + chunk
+        if self.pattern is not None and carries_secret(self.pattern, [window]):
+            raise Refused(403, "tripwire", "request refused: it contains a real credential value")
+        cut = max(0, len(window) - self.hold)
+        self._held = window[cut:]
+        return window[:cut]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -67,11 +68,45 @@ class Seen:
     host: str
     headers: dict[str, str]
     body: bytes
+    """As far as it arrived (for `/count` paths, nothing: see `size` and `sha256`)."""
+    complete: bool = True
+    """Whether the whole body arrived (a cut stream leaves an incomplete request no server acts on)."""
+    size: int = 0
+    sha256: str = ""
+
+
+class BodyReader:
+    """A request body off an HTTP/1.1 stream, by Content-Length or chunked, in pieces."""
+
+    def __init__(self, rfile, headers) -> None:
+        self.rfile, self.headers = rfile, headers
+        self.complete = False
+
+    def __iter__(self):
+        try:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"x", 16):
+                    yield from self._exactly(size)
+                    self.rfile.readline()
+                self.rfile.readline()
+            else:
+                yield from self._exactly(int(self.headers.get("Content-Length") or 0))
+            self.complete = True
+        except (ValueError, OSError):  # a stream cut part-way
+            return
+
+    def _exactly(self, size: int):
+        while size:
+            piece = self.rfile.read(min(size, 1 << 20))
+            if not piece:
+                raise ValueError("cut")
+            size -= len(piece)
+            yield piece
 
 
 @dataclass
 class FakeUpstream:
-    """An HTTPS server on 127.0.0.1 that records every request and answers:
+    """An HTTPS server on 127.0.0.1 that records every request (`/count` ones by size and digest) and answers:
     `/sse` with two events, the second only once `sse_release` is set by the client;
     `/oauth/token` with fresh tokens from `token_reply`; anything else with 200 and a JSON echo."""
 
@@ -92,10 +127,18 @@ class FakeUpstream:
                 pass
 
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                reader, digest, size, pieces = BodyReader(self.rfile, self.headers), hashlib.sha256(), 0, []
+                for piece in reader:
+                    digest.update(piece)
+                    size += len(piece)
+                    if not self.path.startswith("/count"):
+                        pieces.append(piece)
                 upstream.seen.append(Seen(self.command, self.path, self.headers.get("Host", ""),
-                                          {k.lower(): v for k, v in self.headers.items()}, body))
+                                          {k.lower(): v for k, v in self.headers.items()}, b"".join(pieces),
+                                          reader.complete, size, digest.hexdigest()))
+                if not reader.complete:
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/sse"):
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")

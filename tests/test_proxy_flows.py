@@ -45,7 +45,7 @@ ALL_SECRET_VALUES = [v for k, v in SECRETS.items() if k != "CODEX_ACCOUNT_ID"] +
 class World:
     """The running proxy, its upstreams, and a way to make sessions."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **proxy_settings) -> None:
         (tmp / "certs").mkdir()
         ca_path, ca_key, ca_cert = make_ca(tmp / "certs", "test-ca")
         _, bad_key, bad_cert = make_ca(tmp / "certs", "untrusted-ca")
@@ -58,7 +58,7 @@ class World:
         routes["badtls.example"] = f"https://127.0.0.1:{bad}"
         self.settings = Settings.model_validate({
             "routes": routes,
-            "proxy": {"upstream_ca_bundle": str(ca_path), "grafana_host": "grafana.example.com"},
+            "proxy": {"upstream_ca_bundle": str(ca_path), "grafana_host": "grafana.example.com", **proxy_settings},
         })
         self.home = Home.open(tmp / "h")
         self.store = CredentialStore(secrets_dir=self.home.secrets, environ=dict(SECRETS),
