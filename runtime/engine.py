@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from . import __version__
-from .backends.base import LABEL_RECORD, Backend
+from .backends.base import LABEL_RECORD, Backend, Found
 from .egress import Egress
 from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
@@ -24,7 +24,7 @@ from .branch_sync import BranchSync
 from .hooks import install_hooks, watch_codex_turns
 from .models import AgentStatus, Session, Status
 from .settings import LoadedSettings
-from .store import Store
+from .store import VOLATILE, Store
 from .terminal import TerminalStream
 from .worktrees import WorktreeManager
 
@@ -149,18 +149,13 @@ class Engine:
             log.warning("cannot list %s sessions: %s", name, exc)
             found = []
         for item in found:
-            if item.session_id in known:
-                continue
-            if self.store.is_tombstoned(item.session_id):
+            if item.session_id not in known and self.store.is_tombstoned(item.session_id):
                 log.info("removing %s %s left by a deleted session", name, item.backend_id)
                 await backend.remove(item.backend_id)
                 continue
-            adopted = self._record_from_labels(item.labels, item.backend_id, name)
-            if adopted is None:
-                log.warning("%s %s carries this home's label but no record; leaving it alone", name, item.backend_id)
-                continue
-            log.warning("re-adopting session %s (%s %s) that the store did not know", adopted.name, name, item.backend_id)
-            known[adopted.id] = self.store.put(adopted)
+            adopted = self._readopt(known.get(item.session_id), item, name)
+            if adopted is not None:
+                known[adopted.id] = self.store.put(adopted)
         try:
             for session in known.values():
                 await self._resume_tracking(session)
@@ -208,17 +203,47 @@ class Engine:
         self._reachable_waits.pop(name, None)
         await self._reconcile_backend(name)
 
-    @staticmethod
-    def _record_from_labels(labels: dict[str, str], backend_id: str, backend: str) -> Session | None:
-        raw = labels.get(LABEL_RECORD)
-        if not raw:
+    def _readopt(self, stored: Session | None, item: Found, backend: str) -> Session | None:
+        """The session to track for a sandbox found carrying this home's label, when the store's record of
+        it is missing or stale (a lost db, a restored backup); None when the store's record stands.
+
+        The session's record file (store.py) is preferred: it holds what changed after create (access
+        mode, egress, proxy-password hash). The label's create-time record is the last resort."""
+        if stored is not None and stored.status == Status.CREATING:
+            return None  # an interrupted create: `_resume_tracking` finishes or rolls it back
+        record = self.store.adoption_record(item.session_id)
+        if stored is not None:
+            if record is not None and record.updated_at > stored.updated_at:
+                log.warning("session %s: the store is older than its record file (restored from a backup?); "
+                            "taking the record file's access mode, egress and credentials", stored.name)
+                stored = Session.model_validate({**stored.model_dump(mode="json"),
+                                                 **record.model_dump(mode="json", exclude=VOLATILE)})
+            elif stored.backend_id == item.backend_id:
+                return None
+            if stored.backend_id != item.backend_id:
+                log.warning("session %s runs in %s %s, not the %s the store had", stored.name, backend,
+                            item.backend_id, stored.backend_id)
+            stored.backend_id = item.backend_id
+            if item.status == Status.RUNNING:
+                stored.status = Status.RUNNING
+            return stored
+        session = record or self._record_from_label(item.labels)
+        if session is None:
+            log.warning("%s %s carries this home's label but no record; leaving it alone", backend, item.backend_id)
             return None
+        if record is None:
+            session.error = (f"re-adopted from its {backend} label alone (no record file): its proxy credentials "
+                             f"are unknown, so `clauderon restart {session.name}` before using it")
+        log.warning("re-adopting session %s (%s %s) that the store did not know", session.name, backend, item.backend_id)
+        session.backend, session.backend_id, session.status = backend, item.backend_id, Status.RUNNING
+        return session
+
+    @staticmethod
+    def _record_from_label(labels: dict[str, str]) -> Session | None:
         try:
-            session = Session.model_validate(json.loads(raw))
+            return Session.model_validate(json.loads(labels.get(LABEL_RECORD) or ""))
         except (ValueError, TypeError):
             return None
-        session.backend, session.backend_id, session.status = backend, backend_id, Status.RUNNING
-        return session
 
     async def _resume_tracking(self, session: Session) -> None:
         if session.status == Status.CREATING:

@@ -49,7 +49,7 @@ class Home:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(path, 0o700)
         home = cls(path)
-        for sub in (home.logs, home.worktrees, home.agent_homes, home.secrets, home.run):
+        for sub in (home.logs, home.worktrees, home.agent_homes, home.secrets, home.run, home.records):
             sub.mkdir(mode=0o700, exist_ok=True)
         return home
 
@@ -68,6 +68,8 @@ class Home:
     agent_homes = property(lambda self: self.root / "agents")
     secrets = property(lambda self: self.root / "secrets")
     run = property(lambda self: self.root / "run")
+    records = property(lambda self: self.root / "records")
+    """One file per session with what re-adoption needs that can change after create (store.py)."""
     engine_lock = property(lambda self: self.root / "engine.lock")
     engine_info = property(lambda self: self.root / "engine.json")
     socket_pointer = property(lambda self: self.root / "engine.sock.path")

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 RECENT_REPOS_KEPT = 20
 BACKUP_INTERVAL_S = 30.0
+VOLATILE = {"status", "agent_status", "agent_detail", "progress", "error", "sandbox_changes", "pr", "updated_at"}
+"""Session fields a record file does not follow: re-adoption sets or recomputes them."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -174,6 +176,7 @@ class Store:
 
     def __init__(self, home: Home, backup_count: int = 5) -> None:
         self.home = home
+        self._records_written: dict[str, dict[str, Any]] = {}
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
         self._depth = 0
@@ -256,6 +259,7 @@ class Store:
         session.touch()
         with self.transaction() as db:
             db.table("sessions").upsert(session.model_dump(mode="json"), Query().id == session.id)
+            self._write_record(session)
         return session
 
     def update(self, id_or_name: str, **changes: Any) -> Session:
@@ -272,6 +276,31 @@ class Store:
             db.table("sessions").remove(Query().id == session.id)
             tomb = Tombstone(id=session.id, name=session.name, backend_id=session.backend_id)
             db.table("tombstones").upsert(tomb.model_dump(mode="json"), Query().id == session.id)
+            self._record_path(session.id).unlink(missing_ok=True)
+            self._records_written.pop(session.id, None)
+
+    # adoption records -----------------------------------------------------------------------------
+    # Docker fixes a container's labels at creation, so what can change later and what re-adoption needs
+    # (access mode, egress, the proxy-password hash, the agent's conversation id, the sandbox id) is kept
+    # in a file per session, 0600 in the home, written with the store. Re-adoption reads it when the store
+    # does not know a sandbox (db lost) or knows an older state of it (restored from a backup).
+    def _record_path(self, session_id: str) -> Path:
+        return self.home.records / f"{session_id}.json"
+
+    def _write_record(self, session: Session) -> None:
+        record = session.model_dump(mode="json", exclude=VOLATILE)
+        if self._records_written.get(session.id) == record:
+            return  # agent-status churn: nothing re-adoption reads has changed
+        self.home.records.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(self._record_path(session.id), json.dumps({**record, "updated_at": session.updated_at}))
+        self._records_written[session.id] = record
+
+    def adoption_record(self, session_id: str) -> Session | None:
+        """The session as its record file has it, or None (no file, or one that does not validate)."""
+        try:
+            return Session.model_validate_json(self._record_path(session_id).read_bytes())
+        except (OSError, ValueError):
+            return None
 
     def is_tombstoned(self, session_id: str) -> bool:
         with self.transaction() as db:

@@ -120,3 +120,21 @@ def test_home_is_private(short_tmp: Path) -> None:
     assert os.stat(home.root).st_mode & 0o777 == 0o700
     Store(home)
     assert os.stat(home.db_file).st_mode & 0o077 == 0
+
+
+def test_the_record_file_follows_what_re_adoption_reads_and_nothing_else(short_tmp: Path) -> None:
+    home = Home.open(short_tmp / "h")
+    store = Store(home)
+    session = store.put(_session("rec", proxy_password_hash="ab" * 32, access_mode="read-write"))
+    path = home.records / f"{session.id}.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    written = path.stat().st_mtime_ns, path.stat().st_ino
+    store.update("rec", status=Status.RUNNING, error="x")  # churn re-adoption recomputes: not rewritten
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == written
+    store.update("rec", access_mode="read-only")
+    record = store.adoption_record(session.id)
+    assert record is not None and record.access_mode == "read-only" and record.proxy_password_hash == "ab" * 32
+    path.write_text('{"id": 5}')
+    assert store.adoption_record(session.id) is None  # a file that does not validate is not trusted
+    store.remove(store.get("rec"))
+    assert not path.exists()
