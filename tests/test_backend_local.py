@@ -198,3 +198,29 @@ async def test_a_large_paste_into_an_echoing_program_never_deadlocks(home: Home,
     assert received.read_bytes() == paste  # every byte reached the program, in order
     await att.close()
     await engine.remove(sid)
+
+
+async def test_a_state_file_naming_a_reused_pid_never_gets_that_process_killed(home: Home, short_tmp: Path) -> None:
+    """After a reboot (or pid reuse) the pids a state file names belong to someone else: the session is
+    not running, and removing it signals nobody."""
+    import signal
+    import subprocess
+
+    backend = LocalBackend(home)
+    spec = _spec(home, short_tmp, ["sh"])
+    await backend.create(spec)
+    state_file = home.run / f"{spec.session_id}.json"
+    state = json.loads(state_file.read_text())
+    os.killpg(state["child_pid"], signal.SIGKILL)
+    os.kill(state["pid"], signal.SIGKILL)
+    bystander = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        # The holder and its program are gone; a stranger now has "their" pid (simulated by rewriting it).
+        state_file.write_text(json.dumps({**state, "pid": bystander.pid, "child_pid": bystander.pid}))
+        assert await backend.status(spec.session_id) == Status.FAILED
+        await backend.remove(spec.session_id)
+        assert bystander.poll() is None, "a process that merely reused the pid was killed"
+        assert not state_file.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

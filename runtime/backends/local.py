@@ -20,7 +20,8 @@ from ..errors import ClauderonError
 from ..home import Home, fits_unix_socket
 from ..models import Status
 from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .local_holder import ATTACH, REPLAY, EXIT, INPUT, OUTPUT, READY, RESIZE, TAIL, frame, read_frame
+from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, RESIZE, TAIL, frame, process_identity,
+                           read_frame)
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,10 @@ class LocalBackend(Backend):
         if state is None:
             return
         if state.get("status") == "running":
-            # The program runs in its own session (ptyprocess calls setsid): its pgid is its pid.
-            for pid, kill in ((state.get("child_pid"), os.killpg), (state.get("pid"), os.kill)):
+            # The program runs in its own session (ptyprocess calls setsid): its pgid is its pid. A pid
+            # is signalled only while it is still the process the state file names (not a reused one).
+            for key, kill in (("child", os.killpg), ("pid", os.kill)):
+                pid = _alive(state, key)
                 if pid:
                     try:
                         kill(pid, signal.SIGKILL if kill is os.killpg else signal.SIGTERM)
@@ -120,10 +123,10 @@ class LocalBackend(Backend):
                         pass
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STOP_WAIT_SECONDS
-            while _alive(state.get("pid")) and loop.time() < deadline:
+            while _alive(state) and loop.time() < deadline:
                 await asyncio.sleep(0.05)
-            if _alive(state.get("pid")):
-                os.kill(state["pid"], signal.SIGKILL)
+            if pid := _alive(state):
+                os.kill(pid, signal.SIGKILL)
         await self._cleanup(backend_id, state.get("socket"))
 
     async def _cleanup(self, session_id: str, socket: str | None) -> None:
@@ -230,25 +233,31 @@ class LocalAttachment(Attachment):
             pass
 
 
-def _alive(pid: int | None) -> bool:
-    """True while `pid` exists and is not a zombie (an unreaped holder counts as gone)."""
+def _alive(state: dict, which: str = "pid") -> int | None:
+    """The holder's (`pid`) or its program's (`child`) pid while that very process runs (not a zombie,
+    not a later process given the same pid after a reboot), else None."""
+    pid = state.get("child_pid" if which == "child" else "pid")
     if not pid:
-        return False
+        return None
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+            if handle.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                return None
     except (FileNotFoundError, IndexError):
-        return False
+        return None
     except OSError:
         try:
             os.kill(pid, 0)
-            return True
         except ProcessLookupError:
-            return False
+            return None
+    identity = state.get("child_identity" if which == "child" else "pid_identity")
+    if identity is not None and process_identity(pid) != identity:
+        return None  # the state file names a process that is gone; this pid is someone else's now
+    return pid
 
 
 def _status_of(state: dict) -> Status:
     if state.get("status") == "exited":
         return Status.STOPPED
     # "running" but the holder is gone: it was killed or crashed, so the program went with it.
-    return Status.RUNNING if _alive(state.get("pid")) else Status.FAILED
+    return Status.RUNNING if _alive(state) else Status.FAILED

@@ -45,6 +45,19 @@ MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
 MAX_PENDING_INPUT = 1024 * 1024
 
 
+def process_identity(pid: int | None) -> str | None:
+    """What tells this process from a later one given the same pid (after a reboot, or pid reuse): the
+    boot's id and the process's start time in clock ticks since boot. None when it cannot be read."""
+    if not pid:
+        return None
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        return f"{boot}:{int(stat.rsplit(b')', 1)[1].split()[19])}"
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
     return HEADER.pack(kind, len(payload)) + payload
 
@@ -95,8 +108,10 @@ class Holder:
         os.set_blocking(self.proc.fd, False)
 
     def state(self, status: str) -> dict:
+        child = self.proc.pid if self.proc else None
         return {
-            "pid": os.getpid(), "child_pid": self.proc.pid if self.proc else None,
+            "pid": os.getpid(), "child_pid": child,
+            "pid_identity": process_identity(os.getpid()), "child_identity": process_identity(child),
             "socket": str(self.socket_path), "session_id": self.spec["session_id"],
             "home_id": self.spec["home_id"], "name": self.spec["name"], "status": status,
             "exit_code": self.exit_code, "log": self.spec.get("log"), "labels": self.spec.get("labels") or {},
