@@ -30,6 +30,9 @@ from .worktrees import WorktreeManager
 
 log = logging.getLogger(__name__)
 
+SEEN_KEY = "engine_seen_at"
+HEARTBEAT_SECONDS = 60.0
+
 # How long backend availability answers are reused (doctor-grade checks are slow).
 HEALTH_TTL_S = 10.0
 UNREACHABLE = 503
@@ -90,9 +93,18 @@ class Engine:
         await asyncio.to_thread(self.egress.start)
         install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
         freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
+        self._last_seen = self.store.get_meta(SEEN_KEY, 0.0)
         await self._reconcile()
+        self.spawn(self._heartbeat())
         self.landing.start()
         self.branches.start()
+
+    async def _heartbeat(self) -> None:
+        """Note, now and then, that this engine saw its sessions running: a sandbox that was running then
+        and is gone at the next start, with its daemon restarted since, went with the restart."""
+        while True:
+            await asyncio.to_thread(self.store.set_meta, SEEN_KEY, time.time())
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _listen_on_bridge(self) -> None:
         """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
@@ -260,7 +272,14 @@ class Engine:
             return
         status = await self._backend_status(session)
         if status != Status.RUNNING:
-            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None)
+            why = await self._lost_in_restart(session)
+            if why:
+                self.spawn(self._recreate(session, why))
+                return
+            gone = None if status == Status.STOPPED else (
+                f"its sandbox is gone; `clauderon restart {session.name}` makes a new one on the same worktree")
+            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None,
+                              error=gone or session.error)
             await self._release(session)
             return
         await self._serve_proxy_path(session)
@@ -274,6 +293,31 @@ class Engine:
             log.warning("no recent output for %s: %s", session.name, exc)
         await self.start_stream(session, prefill=prefill)
         self.follow_agent(session)
+
+    async def _lost_in_restart(self, session: Session) -> str | None:
+        if not self.settings.engine.recreate_missing or not session.backend_id:
+            return None
+        try:
+            return await self.backend(session).lost_in_restart(session.backend_id, self._last_seen)
+        except ClauderonError as exc:
+            log.warning("cannot tell whether %s's sandbox went with a restart: %s", session.name, exc)
+            return None
+
+    async def _recreate(self, session: Session, why: str) -> None:
+        """A sandbox that went with a reboot or daemon restart comes back on the same worktree and agent
+        home, the agent resuming its conversation; the session says so while it happens."""
+        log.warning("recreating %s: %s while it ran", session.name, why)
+        self.update(session.id, progress=session.progress.model_copy(
+            update={"message": f"recreating: {why} while it ran"}))
+        try:
+            await self.lifecycle.restart(session.id)
+        except ClauderonError as exc:
+            log.warning("could not recreate %s: %s", session.name, exc)
+            return
+        session = self.store.get(session.id)
+        self.update(session.id, progress=session.progress.model_copy(update={"message": ""}),
+                    error=None)
+        log.info("recreated %s after %s", session.name, why)
 
     async def _backend_status(self, session: Session) -> Status:
         """The sandbox's state; raises (status `UNREACHABLE`) when the backend cannot be asked."""

@@ -172,6 +172,13 @@ class Backend(abc.ABC):
         """Free what only served a sandbox that has stopped (a sealed session's relay); it stays removable
         and restartable. Default: nothing to free."""
 
+    async def lost_in_restart(self, backend_id: str, seen_running_at: float) -> str | None:
+        """Why a sandbox last seen running at `seen_running_at` is not running now, when that is a restart
+        of what runs it (the host rebooted, the daemon restarted since) and not something it or the user
+        did; None otherwise, or when the backend cannot tell. Such a sandbox is recreated at engine start
+        (`[engine] recreate_missing`)."""
+        return None
+
     async def remove_leftovers(self, session_id: str, name: str, home_id: str) -> None:
         """Remove the sandbox an interrupted create may have left behind (its id was never recorded),
         when it is this home's: found by its name, `clauderon-<name>`."""

@@ -7,6 +7,7 @@ is done by hand on the engine's socket (see `docker_attach`).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 import logging
 import os
@@ -396,6 +397,27 @@ class DockerBackend(Backend):
 
         return await self._call(state)
 
+    async def lost_in_restart(self, backend_id: str, seen_running_at: float) -> str | None:
+        """The daemon's socket is made when it starts (or, socket-activated, at boot), so its change time
+        says when the daemon last came up; a daemon behind TCP cannot be told apart and is never assumed
+        to have restarted. The container went with it when it is gone, or ended before that start."""
+        import docker.errors
+
+        daemon_up = _daemon_started_at(self.base_url)
+        if daemon_up is None or daemon_up <= seen_running_at:
+            return None
+
+        def gone_with_daemon(client: Any) -> bool:
+            try:
+                state = client.api.inspect_container(backend_id).get("State") or {}
+            except docker.errors.NotFound:
+                return True
+            return _status_of(state) != Status.RUNNING and _timestamp(state.get("FinishedAt")) <= daemon_up + 5
+
+        if await self._call(gone_with_daemon):
+            return f"the Docker daemon restarted at {time.strftime('%H:%M:%S', time.localtime(daemon_up))}"
+        return None
+
     async def list_owned(self, home_id: str) -> list[Found]:
         def owned(client: Any) -> list[Found]:
             found = []
@@ -518,6 +540,25 @@ def _start_and_size(client: Any, container_id: str, name: str, size: tuple[int, 
         client.api.resize(container_id, height=rows, width=cols)
     except docker.errors.APIError as exc:  # a program that already exited has no tty to size
         log.info("could not size %s: %s", name, exc)
+
+
+def _daemon_started_at(base_url: str) -> float | None:
+    if not base_url.startswith("unix://"):
+        return None
+    try:
+        return os.stat(base_url.removeprefix("unix://")).st_ctime
+    except OSError:
+        return None
+
+
+def _timestamp(rfc3339: str | None) -> float:
+    """Docker's `2026-12-04T03:08:45.180179536Z` (nanoseconds, which `fromisoformat` does not take)."""
+    if not rfc3339 or rfc3339.startswith("0001-"):
+        return 0.0
+    head, _, rest = rfc3339.rstrip("Z").partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
+    when = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
 def _status_of(state: dict[str, Any]) -> Status:

@@ -20,8 +20,8 @@ from ..errors import ClauderonError
 from ..home import Home, fits_unix_socket
 from ..models import Status
 from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, RESIZE, TAIL, frame, process_identity,
-                           read_frame)
+from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, RESIZE, TAIL, current_boot_id, frame,
+                           process_identity, read_frame)
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,16 @@ class LocalBackend(Backend):
         if state is None:
             return Status.FAILED
         return _status_of(state)
+
+    async def lost_in_restart(self, backend_id: str, seen_running_at: float) -> str | None:
+        """A holder that was running in an earlier boot of this host went with it."""
+        state = self._read_state(backend_id)
+        if state is None or state.get("status") != "running" or not state.get("pid_identity"):
+            return None
+        booted_in = state["pid_identity"].split(":", 1)[0]
+        if booted_in != current_boot_id():
+            return "the host restarted"
+        return None
 
     async def list_owned(self, home_id: str) -> list[Found]:
         found = []

@@ -51,11 +51,14 @@ def process_identity(pid: int | None) -> str | None:
     if not pid:
         return None
     try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         stat = Path(f"/proc/{pid}/stat").read_bytes()
-        return f"{boot}:{int(stat.rsplit(b')', 1)[1].split()[19])}"
+        return f"{current_boot_id()}:{int(stat.rsplit(b')', 1)[1].split()[19])}"
     except (OSError, IndexError, ValueError):
         return None
+
+
+def current_boot_id() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
