@@ -205,7 +205,7 @@ class Lifecycle:
             await asyncio.to_thread(discard_worktree)
         except ClauderonError as exc:  # e.g. the repository is gone: nothing of it to undo
             log.warning("could not remove the worktree of the interrupted create of %s: %s", session.name, exc)
-        shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, engine.home.agent_home(session.id), ignore_errors=True)
         await engine.egress.sealed.close(session.id)
 
     async def _rollback(self, session: Session, created: dict[str, Any]) -> None:
@@ -223,7 +223,7 @@ class Lifecycle:
             except Exception:
                 log.exception("rollback: could not remove worktree of %s", session.name)
         if "agent_home" in created:
-            shutil.rmtree(created["agent_home"], ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, created["agent_home"], ignore_errors=True)
 
     # ------------------------------------------------------------------ delete / archive / restart
     async def delete(self, ref: str, force: bool = False) -> dict[str, Any]:
@@ -241,7 +241,8 @@ class Lifecycle:
             if has_worktree or session.status != Status.FAILED:
                 removed = await asyncio.to_thread(engine.worktrees.remove, session, force)
                 result = {"branch_kept": removed.branch_kept, "reason": removed.reason}
-            shutil.rmtree(engine.home.agent_home(session.id), ignore_errors=True)
+            # An agent home holds the agent's caches (thousands of files): never removed on the loop.
+            await asyncio.to_thread(shutil.rmtree, engine.home.agent_home(session.id), ignore_errors=True)
             engine.egress.forget(session)
             await engine.egress.sealed.close(session.id)
             engine.hooks.forget(session.id)
