@@ -8,7 +8,7 @@ import stat
 from typing import Any
 
 from .engine_host import engine_running
-from .home import Home
+from .home import Home, disk_report
 from .settings import LoadedSettings
 
 
@@ -49,6 +49,9 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
         checks.append(_check("pod egress", "ok" if enforced else "warn", detail,
                              "install a network plugin that enforces NetworkPolicy (docs/kubernetes.md)"))
     await kube.close()
+    disk = disk_report(home.root, settings.engine.min_free_space)
+    checks.append(_check("disk", "ok" if disk["ok"] else "fail", disk["detail"],
+                         f"free space on the disk holding {home.root}"))
     checks.append(_audit_check(home))
     checks.append(_check("worktrees", "ok", f"{home.worktrees}/<name> is agent territory: git or tools run there on "
                          "this host run what the agent planted (a hook, an fsmonitor in its .git/config). Look through "

@@ -19,7 +19,7 @@ from .egress import Egress
 from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
 from .gc_policy import freeze_boot_objects
-from .home import Home
+from .home import Home, disk_report
 from .branch_sync import BranchSync
 from .hooks import install_hooks, watch_codex_turns
 from .models import AgentStatus, Session, Status
@@ -445,6 +445,7 @@ class Engine:
                        "started_at": self.started_at, "sessions": len(self.store.sessions())},
             "proxy": self.egress.health(),
             "backends": self._health_cache[1],
+            "disk": disk_report(self.home.root, self.settings.engine.min_free_space),
         }
 
     def forget_health(self) -> None:

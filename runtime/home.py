@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -116,3 +117,18 @@ class Home:
 
     def agent_home(self, session_id: str) -> Path:
         return self.agent_homes / session_id
+
+
+def disk_report(root: Path, floor: int) -> dict:
+    """Free space on the disk holding `root` against `floor` bytes: `ok`, `free`, a one-line `detail` and
+    a `short` form for the app's header."""
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError as exc:
+        return {"ok": False, "free": None, "short": "unreadable",
+                "detail": f"cannot read free space of {root}: {exc.strerror or exc}"}
+    shown = f"{free / 2 ** 30:.1f} GiB" if free >= 2 ** 30 else f"{free / 2 ** 20:.0f} MiB"
+    if free < floor:
+        return {"ok": False, "free": free, "short": f"{shown} free", "detail": f"only {shown} free for "
+                f"CLAUDERON_HOME ({root}); free space there or lower [engine] min_free_space"}
+    return {"ok": True, "free": free, "short": f"{shown} free", "detail": f"{shown} free"}

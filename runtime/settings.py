@@ -37,6 +37,9 @@ class EngineSettings(Section):
     """Raw output bytes kept per terminal stream for late joiners."""
     backup_count: int = 5
     """Rolling backups of the store kept in `backups/`."""
+    min_free_space: int = 1 << 30
+    """Bytes that should stay free on the disk holding CLAUDERON_HOME; below it the app's header, `doctor`
+    and `engine status` say so (the store, the audit and the worktrees all live there)."""
     recreate_missing: bool = True
     """After a reboot or a Docker daemon restart, recreate the sessions whose sandbox went with it, on the
     same worktree and agent home (the agent resumes its conversation)."""

@@ -438,3 +438,14 @@ def test_open_networks_are_marked_wherever_a_session_is_listed() -> None:
     console = Console(width=300, record=True, color_system=None)
     console.print(field_table(opened.public()))
     assert "host (open network" in console.export_text()
+
+
+async def test_a_disk_below_the_floor_shows_in_the_header() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        bar = app.query_one(HealthBar)
+        await wait_until(pilot, lambda: bar.health is not None, "health")
+        assert "disk" not in str(bar.render())  # a healthy disk is not mentioned
+        app.client.emit({"type": "health", "health": {**bar.health, "disk": {"ok": False, "short": "90 MiB free"}}})
+        await wait_until(pilot, lambda: "disk ✖ 90 MiB free" in str(bar.render()), "the disk warning")
