@@ -45,13 +45,15 @@ def choose_port(home, preferred: int = DEFAULT_PORT) -> int:
     port; recorded on first choice so containers keep working across restarts and homes never collide."""
     path = Path(home.root) / PORT_FILE
     try:
-        text = path.read_text().strip()
+        text = path.read_text(errors="replace").strip()
     except FileNotFoundError:
         text = None
     if text is not None:
         if text.isdigit() and 1 <= int(text) <= 65535:
             return int(text)
         logger.warning("%s holds %r, not a port (1-65535); picking a fresh one", path, text[:20])
+        # Open-network sandboxes started with the old port lose the proxy until restarted; sealed ones
+        # reach it through their socket and never knew the port.
     port = preferred if _port_free(preferred) else 0
     if port == 0:
         with socket.socket() as s:

@@ -77,13 +77,14 @@ class AtomicJSONStorage(Storage):
 
     def read(self) -> dict[str, Any] | None:
         try:
-            with open(self.path) as fh:
+            with open(self.path, "rb") as fh:
                 stat = os.fstat(fh.fileno())
-                text = fh.read()
+                raw = fh.read()
         except FileNotFoundError:
             return None
         identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         try:
+            text = raw.decode()  # garbled bytes are a corrupt store too (UnicodeDecodeError is a ValueError)
             if identity == self._trusted:  # validated before, or written by us: parse only
                 return json.loads(text)
             data = self._parse(text)

@@ -20,13 +20,14 @@ from ..errors import ClauderonError
 from ..home import Home, fits_unix_socket
 from ..models import Status
 from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, RESIZE, TAIL, current_boot_id, frame,
-                           process_identity, read_frame)
+from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, MISSING, REPAIR_SECONDS, RESIZE, TAIL,
+                           current_boot_id, frame, process_identity, read_frame, read_state_file)
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STOP_WAIT_SECONDS = 5.0
+STATE_READ_ATTEMPTS = 6
 
 
 # The host variables a local agent inherits; everything else (API keys above all) stays in the engine.
@@ -54,11 +55,19 @@ class LocalBackend(Backend):
             return natural
         return self.home.short_socket_dir() / f"{session_id}.sock"
 
-    def _read_state(self, session_id: str) -> dict | None:
-        try:
-            return json.loads(self.state_file(session_id).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+    async def _read_state(self, session_id: str) -> dict | None:
+        """The holder's state file; a damaged one is rewritten by its holder within a second (it checks
+        its file every `REPAIR_SECONDS`), so it is read again for a while before the holder counts as gone."""
+        path = self.state_file(session_id)
+        for attempt in range(STATE_READ_ATTEMPTS):
+            state = read_state_file(path)
+            if state is not MISSING and state is not None:
+                return state
+            if state is MISSING:
+                return None
+            await asyncio.sleep(REPAIR_SECONDS / 2)
+        log.warning("the state file %s is damaged and no holder repaired it", path)
+        return None
 
     # -- Backend ----------------------------------------------------------------------------------
 
@@ -68,7 +77,7 @@ class LocalBackend(Backend):
     async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None) -> str:
         if not spec.host_workdir or not Path(spec.host_workdir).is_dir():
             raise ClauderonError(f"local session {spec.name} needs an existing host working directory, got {spec.host_workdir!r}")
-        if self._read_state(spec.session_id) is not None:
+        if await self._read_state(spec.session_id) is not None:
             raise ClauderonError(f"local session {spec.session_id} already has a holder: remove it first")
         # Only a plain login environment: the engine's own variables may hold real credentials.
         env = {k: os.environ[k] for k in PASSED_HOST_ENV if k in os.environ}
@@ -108,7 +117,7 @@ class LocalBackend(Backend):
         await self.remove(session_id)
 
     async def remove(self, backend_id: str) -> None:
-        state = self._read_state(backend_id)
+        state = await self._read_state(backend_id)
         if state is None:
             return
         if state.get("status") == "running":
@@ -135,14 +144,14 @@ class LocalBackend(Backend):
         self.state_file(session_id).unlink(missing_ok=True)
 
     async def status(self, backend_id: str) -> Status:
-        state = self._read_state(backend_id)
+        state = await self._read_state(backend_id)
         if state is None:
             return Status.FAILED
         return _status_of(state)
 
     async def lost_in_restart(self, backend_id: str, seen_running_at: float) -> str | None:
         """A holder that was running in an earlier boot of this host went with it."""
-        state = self._read_state(backend_id)
+        state = await self._read_state(backend_id)
         if state is None or state.get("status") != "running" or not state.get("pid_identity"):
             return None
         booted_in = state["pid_identity"].split(":", 1)[0]
@@ -155,17 +164,14 @@ class LocalBackend(Backend):
         for path in sorted(self.home.run.glob("*.json")):
             if path.name.endswith(".launch.json"):
                 continue
-            try:
-                state = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if state.get("home_id") == home_id:
+            state = await self._read_state(path.stem)
+            if state is not None and state.get("home_id") == home_id:
                 found.append(Found(session_id=state["session_id"], backend_id=state["session_id"],
                                    status=_status_of(state), labels=state.get("labels") or {}))
         return found
 
     async def _connect(self, backend_id: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        state = self._read_state(backend_id)
+        state = await self._read_state(backend_id)
         if state is None or _status_of(state) != Status.RUNNING:
             raise ClauderonError(f"local session {backend_id} is not running: start it again")
         try:

@@ -43,6 +43,8 @@ RING_BYTES = 256 * 1024
 MAX_CLIENT_BACKLOG = 8 * 1024 * 1024
 # Input queued for the program beyond what its pty takes; past this the viewer's socket is no longer read.
 MAX_PENDING_INPUT = 1024 * 1024
+REPAIR_SECONDS = 0.5
+"""How often a holder checks that its state file still says what it is."""
 
 
 def process_identity(pid: int | None) -> str | None:
@@ -80,6 +82,20 @@ def write_state(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))
     os.replace(tmp, path)
+
+
+MISSING = object()
+"""`read_state_file` of a file that does not exist (None means one that exists but is damaged)."""
+
+
+def read_state_file(path: Path) -> dict | None | object:
+    try:
+        state = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return MISSING
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 class Holder:
@@ -131,7 +147,9 @@ class Holder:
         loop.add_signal_handler(signal.SIGTERM, self.terminate)
         write_state(self.state_path, self.state("running"))
         self.ready.set()
+        repair = asyncio.ensure_future(self.keep_state())
         await self.done.wait()
+        repair.cancel()
         server.close()
         self.socket_path.unlink(missing_ok=True)
         write_state(self.state_path, self.state("exited"))
@@ -167,6 +185,14 @@ class Holder:
         """SIGCHLD: the program may have exited while a grandchild still holds the pty open."""
         if self.proc is not None and not self.proc.isalive():
             asyncio.ensure_future(self.reap())
+
+    async def keep_state(self) -> None:
+        """The engine finds this holder by its state file alone: one damaged or deleted while it runs (a
+        crash mid-write elsewhere, a user's mistake) is written again."""
+        while True:
+            await asyncio.sleep(REPAIR_SECONDS)
+            if read_state_file(self.state_path) != self.state("running"):
+                write_state(self.state_path, self.state("running"))
 
     async def reap(self) -> None:
         if self.done.is_set():
