@@ -138,3 +138,14 @@ def test_the_record_file_follows_what_re_adoption_reads_and_nothing_else(short_t
     assert store.adoption_record(session.id) is None  # a file that does not validate is not trusted
     store.remove(store.get("rec"))
     assert not path.exists()
+
+
+def test_the_public_list_is_rendered_once_per_version_of_the_store(short_tmp: Path) -> None:
+    store = Store(Home.open(short_tmp / "h"))
+    store.put(_session("one"))
+    first = store.public_list()
+    assert store.public_list() is first  # unchanged store: the same rendering
+    assert [s["name"] for s in json.loads(first)] == ["one"]
+    assert "proxy_password_hash" not in first.decode()
+    store.put(_session("two"))
+    assert [s["name"] for s in json.loads(store.public_list())] == ["one", "two"]
