@@ -114,9 +114,9 @@ class BranchSync:
             changes = await self._changes(backend, session)
         except ClauderonError as exc:
             message = f"cannot bring {session.branch} back from the sandbox: {exc.message}"
-            self._record(session_id, error=message)
+            await self._record(session_id, error=message)
             raise ClauderonError(message) from None
-        self._record(session_id, tip=imported.tip, **changes)
+        await self._record(session_id, tip=imported.tip, **changes)
         if imported.previous != imported.tip:
             log.info("session %s: %s is now %s", session.name, session.branch, imported.tip[:12])
         return imported
@@ -144,11 +144,9 @@ class BranchSync:
                 listed.append(path)
         return {"uncommitted": uncommitted, "ignored": ignored}
 
-    def _record(self, session_id: str, **summary: Any) -> None:
+    async def _record(self, session_id: str, **summary: Any) -> None:
         """Keep what this import saw on the session (`sandbox_changes`), with when."""
-        if self.engine.store.find(session_id) is None:
-            return
-        self.engine.update(session_id, sandbox_changes={"taken_at": time.time(), **summary})
+        await self.engine.apply(session_id, sandbox_changes={"taken_at": time.time(), **summary})
 
     async def _every_interval(self) -> None:
         while True:

@@ -126,6 +126,7 @@ class Engine:
         self.events.close()
         await self.egress.sealed.close_all()  # the sockets' files stay: a successor engine serves them again
         await asyncio.to_thread(self.egress.stop)
+        await asyncio.to_thread(self.store.writer.shutdown)  # the writes already handed over still land
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a background task the engine cancels on stop."""
@@ -354,10 +355,29 @@ class Engine:
 
     def update(self, session_id: str, **changes: Any) -> Session:
         before = self.store.get(session_id).agent_status if "agent_status" in changes else None
-        session = self.store.update(session_id, **changes)
+        return self._updated(before, self.store.update(session_id, **changes))
+
+    async def apply(self, session_id: str, **changes: Any) -> Session | None:
+        """`update` for the changes that come often (agent status from hooks, what a branch sync saw): the
+        store's read, write and fsync run on its writer thread, one at a time in order, never on the loop
+        the terminals share. A change that changes nothing is not written; None when the session is gone."""
+        def write() -> tuple[Any, Session] | None:
+            with self.store.transaction():
+                current = self.store.find(session_id)
+                if current is None or all(getattr(current, k, None) == v for k, v in changes.items()):
+                    return None
+                return current.agent_status, self.store.update(session_id, **changes)
+
+        done = await asyncio.get_running_loop().run_in_executor(self.store.writer, write)
+        if done is None:
+            return None
+        before, session = done
+        return self._updated(before if "agent_status" in changes else None, session)
+
+    def _updated(self, status_before: Any, session: Session) -> Session:
         self.publish(session)
-        if before is not None:
-            self.branches.after_update(before, session)  # a turn that ended brings its commits back
+        if status_before is not None:
+            self.branches.after_update(status_before, session)  # a turn that ended brings its commits back
         return session
 
     # ------------------------------------------------------------------ terminal streams

@@ -308,11 +308,8 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
     loop = asyncio.get_running_loop()
 
     async def apply(session_id: str, changes: dict[str, Any]) -> None:
-        current = engine.session(session_id)
         # A tool call fires PreToolUse and PostToolUse; only a real change is stored and published.
-        if all(getattr(current, key, None) == value for key, value in changes.items()):
-            return
-        engine.update(session_id, **changes)
+        await engine.apply(session_id, **changes)
 
     def update(session_id: str, changes: dict[str, Any]) -> None:
         asyncio.run_coroutine_threadsafe(apply(session_id, changes), loop).result(timeout)
@@ -350,8 +347,7 @@ async def watch_codex_turns(engine: Any, session_id: str, *, interval: float = 1
                 changes: dict[str, Any] = {"agent_status": AgentStatus(status)}
                 if "agent_detail" in Session.model_fields:
                     changes["agent_detail"] = {"question": _clip(question)} if question else None
-                if any(getattr(session, key, None) != value for key, value in changes.items()):
-                    engine.update(session_id, **changes)
+                await engine.apply(session_id, **changes)
         await asyncio.sleep(interval)
 
 

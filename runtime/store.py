@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -179,6 +180,8 @@ class Store:
         self.home = home
         self._records_written: dict[str, dict[str, Any]] = {}
         self._rendered: tuple[tuple, bytes] | None = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clauderon-store")
+        """The engine's thread for frequent writes (`Engine.apply`): one at a time, off its loop."""
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
         self._depth = 0

@@ -322,6 +322,38 @@ def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_servic
           f"max {max(latencies):.1f} ms")
 
 
+def applied(session: Session, stored: list[dict], changes: dict) -> Session | None:
+    """What `Engine.apply` promises (tested on a real engine below): a change that changes nothing is not
+    written."""
+    if all(getattr(session, key, None) == value for key, value in changes.items()):
+        return None
+    stored.append(changes)
+    for key, value in changes.items():
+        setattr(session, key, value)
+    return session
+
+
+def test_engine_apply_writes_off_the_loop_and_skips_no_op_changes(host) -> None:
+    import threading
+
+    engine = host.engine
+    session = engine.store.put(Session(name="ap", repo_path="/r", base_branch="main", branch="b", worktree_path="/w"))
+    threads: list[str] = []
+    real_update = engine.store.update
+
+    def recording_update(*args, **kw):
+        threads.append(threading.current_thread().name)
+        return real_update(*args, **kw)
+
+    engine.store.update = recording_update
+    run = lambda **changes: asyncio.run_coroutine_threadsafe(engine.apply(session.id, **changes), host.loop).result(10)
+    assert run(agent_status=W).agent_status == W
+    assert run(agent_status=W) is None  # nothing changed: not written, not published
+    assert run(agent_status=Q).agent_status == Q
+    assert threads and all(name.startswith("clauderon-store") for name in threads) and len(threads) == 2
+    assert engine.store.get("ap").agent_status == Q
+
+
 async def test_install_hooks_applies_changes_on_the_engine_loop(tmp_path: Path) -> None:
     """`install_hooks` with an engine stand-in: changes run on the engine loop; repeats are not stored."""
     session = Session(name="n", repo_path="/r", base_branch="main", branch="b", worktree_path="/w", agent="claude")
@@ -329,15 +361,11 @@ async def test_install_hooks_applies_changes_on_the_engine_loop(tmp_path: Path) 
     loop_thread: list[bool] = []
     registered: list = []
 
-    def update(session_id: str, **changes) -> Session:
+    async def apply(session_id: str, **changes) -> Session | None:
         loop_thread.append(asyncio.get_running_loop() is not None)
-        stored.append(changes)
-        for key, value in changes.items():
-            setattr(session, key, value)
-        return session
+        return applied(session, stored, changes)
 
-    engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), update=update,
-                             session=lambda ref: session,
+    engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), apply=apply,
                              egress=SimpleNamespace(service=SimpleNamespace(set_hooks_handler=registered.append)))
     handler = install_hooks(engine)
     assert registered == [handler] and engine.hooks is handler
@@ -362,13 +390,10 @@ async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
                       status="running")
     updates: list[dict] = []
 
-    def update(session_id: str, **changes) -> Session:
-        updates.append(changes)
-        for key, value in changes.items():
-            setattr(session, key, value)
-        return session
+    async def apply(session_id: str, **changes) -> Session | None:
+        return applied(session, updates, changes)
 
-    engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), update=update,
+    engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), apply=apply,
                              store=SimpleNamespace(find=lambda sid: session))
     watcher = asyncio.ensure_future(watch_codex_turns(engine, session.id, interval=0.01))
 
