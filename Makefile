@@ -31,6 +31,8 @@ bench: $(STAMP) images
 	$(BIN)/python -m bench.hooks
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/churn.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

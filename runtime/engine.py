@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 SEEN_KEY = "engine_seen_at"
 HEARTBEAT_SECONDS = 60.0
+RESTART_WINDOW = 120.0
+"""How long after a sandbox stops a restart of its daemon still counts as what stopped it."""
 
 # How long backend availability answers are reused (doctor-grade checks are slow).
 HEALTH_TTL_S = 10.0
@@ -79,6 +81,8 @@ class Engine:
 
         self.landing = Landing(self)
         self.started_at = time.time()
+        self._last_seen = 0.0
+        """When this engine last knew its running sessions' sandboxes to be running (`lost_in_restart`)."""
         from .lifecycle import Lifecycle
 
         self.lifecycle = Lifecycle(self)
@@ -93,8 +97,9 @@ class Engine:
         await asyncio.to_thread(self.egress.start)
         install_hooks(self)  # agent hooks -> agent_status (runtime/hooks.py)
         freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
-        self._last_seen = self.store.get_meta(SEEN_KEY, 0.0)
+        self._last_seen = self.store.get_meta(SEEN_KEY, 0.0)  # the previous engine's last look
         await self._reconcile()
+        self._last_seen = time.time()  # from here on this engine watches: a daemon start after it is a restart
         self.spawn(self._heartbeat())
         self.landing.start()
         self.branches.start()
@@ -304,6 +309,23 @@ class Engine:
             log.warning("cannot tell whether %s's sandbox went with a restart: %s", session.name, exc)
             return None
 
+    async def _watch_for_restart(self, session: Session, stopped_at: float) -> None:
+        """A daemon that stops takes its containers down first and goes away after, so a sandbox seen to
+        stop may be the start of a daemon restart: it is watched for `RESTART_WINDOW` seconds, and if its
+        daemon starts again meanwhile the session is recreated as if it had never stopped."""
+        backend = self.backends.get(session.backend)
+        while backend is not None and time.time() < stopped_at + RESTART_WINDOW:
+            try:
+                why = await backend.lost_in_restart(session.backend_id or "", stopped_at - 1)
+            except ClauderonError:  # the daemon is away: the restart is under way
+                why = None
+            if why:
+                current = self.store.find(session.id)
+                if current is not None and current.status == Status.STOPPED and current.backend_id == session.backend_id:
+                    await self._recreate(current, why)
+                return
+            await asyncio.sleep(2)
+
     async def _recreate(self, session: Session, why: str) -> None:
         """A sandbox that went with a reboot or daemon restart comes back on the same worktree and agent
         home, the agent resuming its conversation; the session says so while it happens."""
@@ -430,6 +452,8 @@ class Engine:
         if status != Status.RUNNING:
             self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
             await self._release(session)
+            if self.settings.engine.recreate_missing:
+                self.spawn(self._watch_for_restart(session, time.time()))
         else:
             # Attach dropped but the program lives (daemon restart, network): attach again shortly.
             await asyncio.sleep(1)

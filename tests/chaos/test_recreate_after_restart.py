@@ -85,3 +85,41 @@ def test_a_local_session_from_an_earlier_boot_comes_back(local_cli: Cli, git_rep
     cli("send", "host", "--enter", "echo back-$((6*7))")
     cli.wait_screen("host", "back-42")
     assert json.loads(state_file.read_text())["pid"] != state["pid"]
+
+
+def test_a_real_daemon_restart_under_a_running_engine_brings_the_session_back(cli: Cli, git_repo: Path) -> None:
+    """dockerd itself is stopped (which stops every container) and started again with the same command
+    line, while the engine runs: the session's terminal comes back live on a new container, same worktree."""
+    import signal
+    import subprocess
+
+    import docker
+
+    pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
+    if len(pids) != 1 or os.environ.get("DOCKER_HOST", f"unix://{SOCKET}") != f"unix://{SOCKET}":
+        pytest.skip("needs the one local dockerd this test can restart")
+    pid = int(pids[0])
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    environ = dict(line.split(b"=", 1) for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in line)
+
+    cli("create", "--repo", str(git_repo), "--name", "daemon", "--agent", "shell")
+    (cli.home / "worktrees" / "daemon" / "kept.txt").write_text("kept across the restart\n")
+    before = container_id("daemon")
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
+    log = open("/tmp/clauderon-test-dockerd.log", "ab")
+    subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+
+    def answers() -> bool:
+        try:
+            return docker.from_env(timeout=5).ping()
+        except Exception:  # starting up
+            return False
+
+    wait_for(answers, timeout=60)
+    wait_for(lambda: container_id("daemon") not in (None, before)
+             and cli("screen", "daemon", check=False).code == 0, timeout=120)
+    cli("send", "daemon", "--enter", "cat kept.txt")
+    cli.wait_screen("daemon", "kept across the restart", timeout=60)
+    [record] = cli("list", "--json").json()
+    assert record["status"] == "running"
