@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 from .agent_home import prepare_agent_home
+from .agent_user import agent_user
 from .branch_sync import unsaved_work
 from .egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST
 from .errors import ClauderonError, Conflict
@@ -150,6 +151,10 @@ class Lifecycle:
         engine.store.put(session)  # the new password hash and credential set
         spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
                                  extra_env=env, extra_mounts=mounts)
+        if backend.sandboxed and not backend.copies_workspace:
+            spec.user = await asyncio.to_thread(
+                agent_user, Path(session.worktree_path), engine.home.agent_home(session.id),
+                [Path(m.host) for m in spec.mounts if m.readonly], engine.settings.docker.run_as_user)
         spec.record = json.dumps(session.public())
         if proxy_port == RELAY_PORT and not backend.copies_workspace:
             spec.proxy_socket_dir = str(await engine.egress.sealed.open(session.id))

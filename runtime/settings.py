@@ -64,8 +64,7 @@ class DockerSettings(Section):
     network: Literal["auto", "sealed", "bridge", "host"] = "auto"
     """Network mode: `sealed` gives the agent's container no network but loopback, with clauderon's relay
     to the proxy as the only way out; `bridge` and `host` are open networks (a program that ignores the
-    proxy variables goes around the proxy); `auto` picks bridge when the daemon has a usable bridge, else
-    host."""
+    proxy variables goes around the proxy); `auto` is sealed."""
     cpu: float | None = None
     """CPUs per container (none: unlimited)."""
     memory: str | None = None
@@ -74,6 +73,9 @@ class DockerSettings(Section):
     """Docker engine address; default from `DOCKER_HOST` or the local socket."""
     extra_capabilities: list[str] = []
     """Capabilities added on top of the minimal set agents need."""
+    run_as_user: int = 1000
+    """The uid (and gid) agents run as when clauderon itself runs as root, with the session's worktree and
+    agent home owned to match; any other user's agents run as that user."""
 
 
 class KubernetesSettings(Section):

@@ -103,6 +103,7 @@ def store_upload(source: str | Path, agent_home: Path, *, sandboxed: bool = True
         try:
             out_fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                              dir_fd=dir_fd)
+            _give_to_agent(out_fd, dir_fd)
             written = 0
             try:
                 with os.fdopen(out_fd, "wb") as out:
@@ -123,6 +124,14 @@ def store_upload(source: str | Path, agent_home: Path, *, sandboxed: bool = True
     return Upload(host_path, agent_path, written)
 
 
+def _give_to_agent(fd: int, owner_fd: int) -> None:
+    """An agent that is not root (clauderon running as root hands the agent home to another uid) must be
+    able to read what is put in its home: it gets the home's owner."""
+    owner = os.fstat(owner_fd)
+    if os.getuid() == 0 and os.fstat(fd).st_uid != owner.st_uid:
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
 def _uploads_dir(agent_home: Path) -> int:
     """A descriptor of `<agent_home>/uploads`, created 0700 when missing, refused when it is a symlink."""
     home_fd = os.open(agent_home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -132,7 +141,9 @@ def _uploads_dir(agent_home: Path) -> int:
         except FileExistsError:
             pass
         try:
-            return os.open(UPLOADS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=home_fd)
+            uploads = os.open(UPLOADS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=home_fd)
+            _give_to_agent(uploads, home_fd)
+            return uploads
         except OSError:
             raise UploadRefused(f"{agent_home / UPLOADS_DIR} is not a directory (a symlink?); delete it so "
                                 "clauderon can store uploads there") from None

@@ -114,7 +114,17 @@ def git_repo(short_tmp: Path) -> Path:
     """A git repository with one commit on `main`."""
     repo = short_tmp / "repo"
     repo.mkdir()
+    umask = os.umask(0o022)  # as a user's repository usually is (the test process may run under 077)
+    try:
+        _fill_repo(repo)
+    finally:
+        os.umask(umask)
+    return repo
+
+
+def _fill_repo(repo: Path) -> None:
     run_git(repo, "init", "-q", "-b", "main")
+    run_git(repo, "config", "core.sharedRepository", "world")  # later commits too, whatever the umask
     run_git(repo, "config", "user.name", "Test User")
     run_git(repo, "config", "user.email", "test@example.test")
     (repo / "README.md").write_text("hello\n")
@@ -122,7 +132,6 @@ def git_repo(short_tmp: Path) -> Path:
     (repo / "src" / "app.py").write_text("print('hi')\n")
     run_git(repo, "add", ".")
     run_git(repo, "commit", "-q", "-m", "initial")
-    return repo
 
 
 @pytest.fixture

@@ -169,11 +169,14 @@ class WatchedCodex:
     def __init__(self, home: Path, session_id: str) -> None:
         self.state = SimpleNamespace(status="running", agent_status="unknown", agent_detail=None)
         self.updates: list[str] = []
-        engine = SimpleNamespace(home=Home(home), store=SimpleNamespace(find=lambda sid: self.state), update=self._update)
+        engine = SimpleNamespace(home=Home(home), store=SimpleNamespace(find=lambda sid: self.state), apply=self._apply)
         self.thread = threading.Thread(target=asyncio.run, args=(watch_codex_turns(engine, session_id, interval=0.2),))
         self.thread.start()
 
-    def _update(self, session_id: str, **changes) -> None:
+    async def _apply(self, session_id: str, **changes) -> None:
+        """What `Engine.apply` does with a change: nothing when nothing changes."""
+        if all(getattr(self.state, key, None) == value for key, value in changes.items()):
+            return
         self.updates.append(str(changes["agent_status"]))
         for key, value in changes.items():
             setattr(self.state, key, value)

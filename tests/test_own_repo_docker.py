@@ -61,8 +61,9 @@ def test_the_users_git_cannot_be_written_from_the_container(cli: Cli, git_repo: 
 
     # The agent's own repository is its to wreck: a reflog link to a host path, a subject that would run
     # code if a shell ever evaluated it, and its objects read through the borrowed store.
-    in_container(cli, "atk", f"ln -sf {canary} .git/logs/HEAD && echo work > work.txt && git add work.txt && "
-                 "git -c user.name=a -c user.email=a@a.test commit -qm 'fix $(touch /tmp/pwned)'", "own")
+    in_container(cli, "atk", "echo work > work.txt && git add work.txt && "
+                 "git -c user.name=a -c user.email=a@a.test commit -qm 'fix $(touch /tmp/pwned)' && "
+                 f"ln -sf {canary} .git/logs/HEAD", "own")
     cli("pull", "atk")
     agent_commit = run_git(git_repo, "rev-parse", "clauderon/atk").strip()
 
@@ -145,3 +146,17 @@ def test_a_real_claude_turn_brings_its_commit_back_by_itself(tmp: Path) -> None:
         assert subject in log, log
     finally:
         rig.close()
+
+
+def test_the_agent_is_never_root_in_its_container(cli: Cli, git_repo: Path) -> None:
+    """clauderon runs as root here (as CI does): the agent still gets an unprivileged uid, owns its
+    worktree and home, and what it writes stays the user's to read."""
+    import os
+
+    if os.getuid() != 0:
+        pytest.skip("as a non-root user the agent runs as that user")
+    created = cli("create", "--repo", str(git_repo), "--name", "uid", "--agent", "shell", "--json").json()
+    cli.wait_screen("uid", "/workspace")
+    assert in_container(cli, "uid", 'test "$(id -u)" = 1000 && touch made-by-agent && ! touch /etc/owned', "uid") == "0"
+    made = Path(created["worktree_path"], "made-by-agent")
+    assert made.stat().st_uid == 1000 and made.read_bytes() == b""

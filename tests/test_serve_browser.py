@@ -46,7 +46,7 @@ async def open_session_terminal(page, name: str) -> None:
     await wait_text(page, name)
     await page.locator(".xterm-screen").click(position={"x": 60, "y": 120})  # the sidebar, not the terminal
     await page.keyboard.press("Enter")
-    await wait_text(page, "/workspace#")
+    await wait_text(page, "/workspace$")  # the shell prompt of the unprivileged agent
     # The footer names the prefix key once the terminal has the focus (keys typed before that go to the list).
     await wait_text(page, "ctrl+] Prefix")
 

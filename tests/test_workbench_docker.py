@@ -79,8 +79,10 @@ def test_planted_drivers_and_links_from_the_container(cli: Cli, git_repo: Path, 
     assert all("HOST SECRET" not in r for r in refusals)
     assert "pointing outside the worktree" in refusals[0] and "leaves the worktree" in refusals[2]
 
-    # The control: plain git, left to itself on the host, does run what was planted.
-    subprocess.run(["git", "diff"], cwd=tree, capture_output=True,
+    # The control: plain git, left to itself on the host, does run what was planted. (As root, git first
+    # refuses a repository the agent's uid owns; a user running as themselves, the agent's uid, gets no
+    # such warning, so the control says it trusts the directory.)
+    subprocess.run(["git", "-c", "safe.directory=*", "diff"], cwd=tree, capture_output=True,
                    env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
     assert marker.exists(), "the plant should be live for plain git (else this test proves nothing)"
 

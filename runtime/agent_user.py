@@ -1,0 +1,66 @@
+"""Who a Docker agent runs as: never root. A non-root user's agents run as that user; when clauderon runs
+as root they run as `[docker] run_as_user`, and the session's worktree and agent home are handed to that
+uid (the host's root can still read and write them). Pods do the same through their security context."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def agent_user(worktree: Path, agent_home: Path, readonly_sources: list[Path], run_as: int) -> str:
+    """`uid:gid` for the container, after giving `worktree` and `agent_home` to it when that is needed.
+
+    The borrowed object stores are mounted read-only as they are: if the user's repository keeps them
+    private (created under umask 077), an unprivileged agent could not read its own history, so that
+    session runs as root, as before, and the log says why."""
+    uid, gid = os.getuid(), os.getgid()
+    if uid != 0:
+        return f"{uid}:{gid}"
+    private = next((p for p in readonly_sources if not readable_by_all(p)), None)
+    if private is not None:
+        log.warning("%s is not readable by other users; the agent runs as root so it can read it "
+                    "(chmod -R o+rX it to run agents unprivileged)", private)
+        return "0:0"
+    for tree in (worktree, agent_home):
+        give_tree(tree, run_as)
+    return f"{run_as}:{run_as}"
+
+
+def readable_by_all(path: Path, limit: int = 200_000) -> bool:
+    """Whether others may read `path` and, for a directory, enter it and read everything in it (an object
+    store is a few hundred directories and packs; past `limit` entries the rest is assumed alike)."""
+    try:
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISDIR(mode):
+            return bool(mode & stat.S_IROTH)
+        seen = 0
+        for directory, dirs, files in os.walk(path):
+            for name in [".", *dirs, *files]:
+                mode = os.lstat(os.path.join(directory, name)).st_mode
+                wanted = stat.S_IROTH | stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
+                if not stat.S_ISLNK(mode) and mode & wanted != wanted:
+                    return False
+                seen += 1
+                if seen > limit:
+                    return True
+        return True
+    except OSError:
+        return False
+
+
+def give_tree(root: Path, uid: int) -> None:
+    """Own `root` and everything under it to `uid:uid`, never following a link (the agent made them)."""
+    if not root.exists():
+        return
+    os.lchown(root, uid, uid)
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                os.lchown(os.path.join(directory, name), uid, uid)
+            except FileNotFoundError:  # removed while walking (the agent works on)
+                pass
