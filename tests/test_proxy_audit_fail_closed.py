@@ -15,16 +15,20 @@ from runtime.settings import Settings
 from tests.test_proxy_fixtures import Curl, FakeUpstream, closed_port, make_ca, make_leaf
 
 
-@pytest.fixture
-def small_disk(short_tmp: Path):
-    """A 1 MiB tmpfs: the home lives on it so it can really fill up (needs root, as CI and the image are)."""
-    mount = short_tmp / "disk"
+def tmpfs(mount: Path, size: str):
+    """A tmpfs of `size` at `mount` for as long as the generator runs: a home that can really fill up
+    (needs root, as CI and the image are)."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the full-disk test: {done.stderr.strip()}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def small_disk(short_tmp: Path):
+    yield from tmpfs(short_tmp / "disk", "1m")
 
 
 def fill(directory: Path) -> Path:

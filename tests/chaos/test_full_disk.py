@@ -4,26 +4,19 @@ header's health and `doctor` say it, and once there is room again everything wor
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cli_harness import Cli
-from tests.test_proxy_audit_fail_closed import fill
+from tests.test_proxy_audit_fail_closed import fill, tmpfs
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
 def disk(short_tmp: Path):
-    mount = short_tmp / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the full-disk test: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    yield from tmpfs(short_tmp / "disk", "64m")  # room for the engine's own files, then filled
 
 
 def test_a_full_home_is_said_in_one_line_and_nothing_is_half_made(disk: Path, git_repo: Path) -> None:
