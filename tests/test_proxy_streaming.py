@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import threading
 import time
 from urllib.parse import quote_plus
 
