@@ -42,15 +42,15 @@ class HealthBar(Static):
                 "engine [$success]●[/] v$version pid $pid", version=str(engine.get("version", "?")),
                 pid=str(engine.get("pid", "?")),
             ))
+        disk = health.get("disk") or {}
+        if disk and not disk.get("ok"):  # said only when it matters: the bar stays short otherwise
+            parts.append(Content.from_markup("disk [$error]✖ $short[/]", short=str(disk.get("short", "low"))))
         proxy = health.get("proxy")
         if proxy:
             if proxy.get("ok"):
                 parts.append(Content.from_markup("proxy [$success]●[/] :$port", port=str(proxy.get("port"))))
             else:
                 parts.append(Content.from_markup("proxy [$error]✖ $detail[/]", detail=str(proxy.get("detail", "down"))))
-        disk = health.get("disk") or {}
-        if disk and not disk.get("ok"):  # said only when it matters: the bar stays short otherwise
-            parts.append(Content.from_markup("disk [$error]✖ $short[/]", short=str(disk.get("short", "low"))))
         backends = health.get("backends") or {}
         if backends:
             marks = [
