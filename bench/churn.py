@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,14 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import make_repo, percentile  # noqa: E402
 from runtime.client import EngineClient  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def poll_list(client: EngineClient, stop: asyncio.Event) -> list[float]:
@@ -73,12 +67,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="cl-churn-", dir="/tmp"))
     cli = Cli(base / "home", image="unused")
     (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
-    repo = base / "repo"
-    repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
-    for git in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
-        subprocess.run(["git", *git], cwd=repo, check=True, env=env)
+    repo = make_repo(base)
     try:
         cli("list")
         quiet, busy = asyncio.run(measure(cli.home, repo, args.sessions, args.rounds))

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import GIT_ENV, make_repo  # noqa: E402
 from runtime.client import EngineClient  # noqa: E402
 from runtime.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
 from runtime.home import Home  # noqa: E402
@@ -32,15 +33,6 @@ from tests.cli_harness import Cli  # noqa: E402
 from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402
 
 RUNS = 5
-
-
-def make_repo(base: Path) -> Path:
-    repo = base / "repo"
-    repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
-    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
-    return repo
 
 
 def baseline_once(repo: Path, base: Path, i: int) -> float:
@@ -90,10 +82,6 @@ async def _with_client(cli: Cli, fn):
         return await fn(client)
     finally:
         await client.close()
-
-
-GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
 
 
 def history_repo(base: Path, commits: int = 2000, files: int = 500) -> Path:

@@ -14,7 +14,6 @@ import asyncio
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import make_repo  # noqa: E402
 from clauderon_tui.serve import ClauderonServer, resolve_options  # noqa: E402
 from clauderon_tui.serve_auth import ServeAuth  # noqa: E402
 from runtime.settings import ServeSettings  # noqa: E402
@@ -110,12 +110,7 @@ async def clauderon(serve: ServeProcess) -> tuple[list[float], list[float]]:
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="cl-", dir="/tmp"))
     cli = Cli(base / "home", image=TEST_AGENT_IMAGE)
-    repo = base / "repo"
-    repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
-    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    repo = make_repo(base)
     serve = ServeProcess(cli.home)
     try:
         for i in range(3):

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import make_repo, percentile  # noqa: E402
 from runtime.client import EngineClient  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
@@ -44,11 +45,6 @@ def rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Round:
@@ -71,12 +67,7 @@ async def soak_round(client: EngineClient, pid: int, names: list[str], seconds: 
 
 
 async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) -> list[Round]:
-    repo = base / "repo"
-    repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
-    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
+    repo = make_repo(base)
     cli = Cli(base / "home", image="unused")
     (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n'
                                           f'max_concurrent_operations = 4\n')
