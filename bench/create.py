@@ -13,7 +13,6 @@ model). Reported, not a test: run `make bench` or `.venv/bin/python bench/create
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import statistics
 import subprocess
