@@ -61,10 +61,10 @@ class LocalBackend(Backend):
         path = self.state_file(session_id)
         for attempt in range(STATE_READ_ATTEMPTS):
             state = read_state_file(path)
-            if state is not MISSING and state is not None:
-                return state
             if state is MISSING:
                 return None
+            if state is not None:
+                return state
             await asyncio.sleep(REPAIR_SECONDS / 2)
         log.warning("the state file %s is damaged and no holder repaired it", path)
         return None

@@ -145,9 +145,10 @@ class Holder:
         loop.add_reader(self.proc.fd, self.on_output)
         loop.add_signal_handler(signal.SIGCHLD, self.check_child)
         loop.add_signal_handler(signal.SIGTERM, self.terminate)
-        write_state(self.state_path, self.state("running"))
+        running = self.state("running")
+        write_state(self.state_path, running)
         self.ready.set()
-        repair = asyncio.ensure_future(self.keep_state())
+        repair = asyncio.ensure_future(self.keep_state(running))
         await self.done.wait()
         repair.cancel()
         server.close()
@@ -186,13 +187,14 @@ class Holder:
         if self.proc is not None and not self.proc.isalive():
             asyncio.ensure_future(self.reap())
 
-    async def keep_state(self) -> None:
+    async def keep_state(self, running: dict) -> None:
         """The engine finds this holder by its state file alone: one damaged or deleted while it runs (a
-        crash mid-write elsewhere, a user's mistake) is written again."""
+        crash mid-write elsewhere, a user's mistake) is written again. `running` is what it said at start:
+        nothing in it changes while the program runs."""
         while True:
             await asyncio.sleep(REPAIR_SECONDS)
-            if read_state_file(self.state_path) != self.state("running"):
-                write_state(self.state_path, self.state("running"))
+            if read_state_file(self.state_path) != running:
+                write_state(self.state_path, running)
 
     async def reap(self) -> None:
         if self.done.is_set():
