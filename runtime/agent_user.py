@@ -26,9 +26,17 @@ def agent_user(worktree: Path, agent_home: Path, readonly_sources: list[Path], r
         log.warning("%s is not readable by other users; the agent runs as root so it can read it "
                     "(chmod -R o+rX it to run agents unprivileged)", private)
         return "0:0"
-    for tree in (worktree, agent_home):
-        give_tree(tree, run_as)
+    if not _owned_by(worktree, run_as):  # handed over once: from then on only the agent writes there
+        give_tree(worktree, run_as)
+    give_tree(agent_home, run_as)  # the engine rewrites the agent's config at each launch
     return f"{run_as}:{run_as}"
+
+
+def _owned_by(path: Path, uid: int) -> bool:
+    try:
+        return os.lstat(path).st_uid == uid
+    except OSError:
+        return False
 
 
 def readable_by_all(path: Path, limit: int = 200_000) -> bool:
