@@ -140,7 +140,7 @@ def test_failed_create_rolls_back(manager: WorktreeManager, git_repo: Path, reus
     with pytest.raises(ClauderonError, match="leaves the repository"):
         manager.create(str(git_repo), "rb", reuse_branch=reuse)
     assert not manager.home.worktree("rb").exists()
-    assert "rb" not in _worktree_list(git_repo)
+    assert str(manager.home.worktree("rb")) not in _worktree_list(git_repo)  # not the bare letters: tmp names hold them
     assert manager.branch_exists(git_repo, "clauderon/rb") is reuse  # only a branch this call made goes
 
 
