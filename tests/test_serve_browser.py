@@ -5,6 +5,7 @@ Every request the page makes must stay on loopback: anything else is aborted and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import signal
@@ -46,7 +47,11 @@ async def open_session_terminal(page, name: str) -> None:
     await wait_text(page, name)
     await page.locator(".xterm-screen").click(position={"x": 60, "y": 120})  # the sidebar, not the terminal
     await page.keyboard.press("Enter")
-    await wait_text(page, "/workspace$")  # the shell prompt of the unprivileged agent
+    # The unprivileged agent's prompt ("I have no name!@<host>:/workspace$") may wrap in the pane.
+    deadline = time.monotonic() + 60
+    while "/workspace$" not in (await screen_text(page)).replace("\n", ""):
+        assert time.monotonic() < deadline, "the shell prompt never appeared in the browser"
+        await asyncio.sleep(0.2)
     # The footer names the prefix key once the terminal has the focus (keys typed before that go to the list).
     await wait_text(page, "ctrl+] Prefix")
 
