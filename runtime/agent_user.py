@@ -72,3 +72,25 @@ def give_tree(root: Path, uid: int) -> None:
                 os.lchown(os.path.join(directory, name), uid, uid)
             except FileNotFoundError:  # removed while walking (the agent works on)
                 pass
+
+
+AGENT_NAME = "agent"
+
+
+def with_agent_account(passwd: str, group: str, uid: int, gid: int, home: str) -> tuple[str, str] | None:
+    """The image's /etc/passwd and /etc/group with an account for `uid:gid`, or None when it has one.
+
+    Without it the agent is a number: bash says "I have no name!", `whoami` fails and ssh refuses to
+    run at all ("No user exists for uid 1000"). The login shell is root's, so it exists in the image."""
+    users = [line.split(":") for line in passwd.splitlines() if line.count(":") == 6]
+    if any(fields[2] == str(uid) for fields in users):
+        return None
+    taken = {fields[0] for fields in users}
+    name = AGENT_NAME if AGENT_NAME not in taken else f"{AGENT_NAME}{uid}"
+    shell = next((fields[6] for fields in users if fields[2] == "0"), "/bin/sh") or "/bin/sh"
+    passwd = f"{passwd.rstrip(chr(10))}\n{name}:x:{uid}:{gid}:clauderon agent:{home}:{shell}\n".lstrip("\n")
+    groups = [line.split(":") for line in group.splitlines() if line.count(":") == 3]
+    if not any(fields[2] == str(gid) for fields in groups):
+        group_name = name if name not in {fields[0] for fields in groups} else f"{name}-{gid}"
+        group = f"{group.rstrip(chr(10))}\n{group_name}:x:{gid}:\n".lstrip("\n")
+    return passwd, group

@@ -156,7 +156,10 @@ def test_the_agent_is_never_root_in_its_container(cli: Cli, git_repo: Path) -> N
     if os.getuid() != 0:
         pytest.skip("as a non-root user the agent runs as that user")
     created = cli("create", "--repo", str(git_repo), "--name", "uid", "--agent", "shell", "--json").json()
-    cli.wait_screen("uid", "/workspace")
+    prompt = cli.wait_screen("uid", "/workspace")
     assert in_container(cli, "uid", 'test "$(id -u)" = 1000 && touch made-by-agent && ! touch /etc/owned', "uid") == "0"
+    # It has a name, so bash, whoami and ssh know who it is (and its prompt is not "I have no name!").
+    assert in_container(cli, "uid", 'test "$(whoami)" = agent && test ~ = /home/agent', "named") == "0"
+    assert "agent@" in prompt and "I have no name" not in prompt
     made = Path(created["worktree_path"], "made-by-agent")
     assert made.stat().st_uid == 1000 and made.read_bytes() == b""

@@ -71,12 +71,7 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         cli("create", "--repo", str(git_repo), "--name", "e2e-shell", "--agent", "shell", timeout=180)
         app.wait_for("e2e-shell")
         app.keys("Enter")
-        # The shell's prompt (typeahead before it may be flushed by bash); in the app's narrow pane the
-        # unprivileged prompt ("I have no name!@<host>:/workspace$") wraps, so its lines are joined.
-        deadline = time.monotonic() + 60
-        while "/workspace$" not in cli("screen", "e2e-shell").out.replace("\n", ""):
-            assert time.monotonic() < deadline, "the shell prompt never appeared"
-            time.sleep(0.2)
+        cli.wait_screen("e2e-shell", "/workspace$", timeout=60)  # typeahead before the prompt may be flushed
         app.type("echo one-$((40+2))")
         app.keys("Enter")
         app.wait_for("one-42")

@@ -14,11 +14,13 @@ import os
 import time
 from typing import Any
 
+from ..agents import CONTAINER_HOME
 from ..errors import ClauderonError, Conflict
 from ..models import Status
 from ..session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
 from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
 from ..relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
+from .docker_account import name_the_agent
 from .docker_attach import open_attach
 
 log = logging.getLogger(__name__)
@@ -229,6 +231,8 @@ class DockerBackend(Backend):
             self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
             # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
             # only start once the namespace it joins exists.
+            if spec.user and not spec.user.startswith("0:"):
+                await self._call(name_the_agent, container_id, spec.user, spec.env.get("HOME", CONTAINER_HOME))
             steps = [self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))]
             if relay is not None:
                 steps.append(self._call(_create_relay, relay, spec, container_id))
