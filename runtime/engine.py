@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from . import __version__
 from .backends.base import LABEL_RECORD, Backend, Found
@@ -29,6 +29,7 @@ from .terminal import TerminalStream
 from .worktrees import WorktreeManager
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SEEN_KEY = "engine_seen_at"
 HEARTBEAT_SECONDS = 60.0
@@ -108,7 +109,7 @@ class Engine:
         """Note, now and then, that this engine saw its sessions running: a sandbox that was running then
         and is gone at the next start, with its daemon restarted since, went with the restart."""
         while True:
-            await asyncio.to_thread(self.store.set_meta, SEEN_KEY, time.time())
+            await self.write(self.store.set_meta, SEEN_KEY, time.time())
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _listen_on_bridge(self) -> None:
@@ -173,7 +174,7 @@ class Engine:
                 continue
             adopted = self._readopt(known.get(item.session_id), item, name)
             if adopted is not None:
-                known[adopted.id] = self.store.put(adopted)
+                known[adopted.id] = await self.write(self.store.put, adopted)
         try:
             for session in known.values():
                 await self._resume_tracking(session)
@@ -267,10 +268,10 @@ class Engine:
         if session.status == Status.CREATING:
             # The engine died mid-create: adopt what got as far as running, else mark it failed.
             if session.backend_id and await self._backend_status(session) == Status.RUNNING:
-                session = self.store.update(session.id, status=Status.RUNNING, progress=session.progress.model_copy(update={"message": ""}))
+                session = await self.update(session.id, status=Status.RUNNING, progress=session.progress.model_copy(update={"message": ""}))
             else:
                 await self.lifecycle.discard_interrupted(session)
-                self.store.update(session.id, status=Status.FAILED, backend_id=None,
+                await self.update(session.id, status=Status.FAILED, backend_id=None,
                                   error="the engine stopped while this session was being created; what it had made "
                                         "was removed: create it again")
                 return
@@ -284,7 +285,7 @@ class Engine:
                 return
             gone = None if status == Status.STOPPED else (
                 f"its sandbox is gone; `clauderon restart {session.name}` makes a new one on the same worktree")
-            self.store.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None,
+            await self.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None,
                               error=gone or session.error)
             await self._release(session)
             return
@@ -330,7 +331,7 @@ class Engine:
         """A sandbox that went with a reboot or daemon restart comes back on the same worktree and agent
         home, the agent resuming its conversation; the session says so while it happens."""
         log.warning("recreating %s: %s while it ran", session.name, why)
-        self.update(session.id, progress=session.progress.model_copy(
+        await self.update(session.id, progress=session.progress.model_copy(
             update={"message": f"recreating: {why} while it ran"}))
         try:
             await self.lifecycle.restart(session.id)
@@ -338,8 +339,8 @@ class Engine:
             log.warning("could not recreate %s: %s", session.name, exc)
             return
         session = self.store.get(session.id)
-        self.update(session.id, progress=session.progress.model_copy(update={"message": ""}),
-                    error=None)
+        await self.update(session.id, progress=session.progress.model_copy(update={"message": ""}),
+                          error=None)
         log.info("recreated %s after %s", session.name, why)
 
     async def _backend_status(self, session: Session) -> Status:
@@ -369,20 +370,29 @@ class Engine:
     def publish(self, session: Session) -> None:
         self.events.publish({"type": "session", "session": session.public()})
 
-    def save(self, session: Session) -> Session:
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` (store I/O: a read-modify-write, flock and fsync) on the store's writer thread, one at
+        a time in order, never on the loop the terminals share. Its errors (a full disk) reach the caller."""
+        return await asyncio.get_running_loop().run_in_executor(self.store.writer, fn, *args)
+
+    async def save(self, session: Session) -> Session:
         """Persist and announce a changed session."""
-        self.store.put(session)
+        await self.write(self.store.put, session)
         self.publish(session)
         return session
 
-    def update(self, session_id: str, **changes: Any) -> Session:
-        before = self.store.get(session_id).agent_status if "agent_status" in changes else None
-        return self._updated(before, self.store.update(session_id, **changes))
+    async def update(self, session_id: str, **changes: Any) -> Session:
+        """Change fields of a stored session (NotFound when it is gone)."""
+        def write() -> tuple[Any, Session]:
+            with self.store.transaction():
+                return self.store.get(session_id).agent_status, self.store.update(session_id, **changes)
+
+        before, session = await self.write(write)
+        return self._updated(before if "agent_status" in changes else None, session)
 
     async def apply(self, session_id: str, **changes: Any) -> Session | None:
-        """`update` for the changes that come often (agent status from hooks, what a branch sync saw): the
-        store's read, write and fsync run on its writer thread, one at a time in order, never on the loop
-        the terminals share. A change that changes nothing is not written; None when the session is gone."""
+        """`update` for the changes that come often (agent status from hooks, what a branch sync saw): a
+        change that changes nothing is neither written nor announced; None when the session is gone."""
         def write() -> tuple[Any, Session] | None:
             with self.store.transaction():
                 current = self.store.find(session_id)
@@ -390,7 +400,7 @@ class Engine:
                     return None
                 return current.agent_status, self.store.update(session_id, **changes)
 
-        done = await asyncio.get_running_loop().run_in_executor(self.store.writer, write)
+        done = await self.write(write)
         if done is None:
             return None
         before, session = done
@@ -450,7 +460,7 @@ class Engine:
         except ClauderonError as exc:  # the daemon went away: the session is as it was, the engine waits
             return await self._backend_lost(session.backend, exc.message)
         if status != Status.RUNNING:
-            self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
+            await self.update(session_id, status=Status.STOPPED, agent_status=AgentStatus.EXITED, agent_detail=None)
             await self._release(session)
             if self.settings.engine.recreate_missing:
                 self.spawn(self._watch_for_restart(session, time.time()))

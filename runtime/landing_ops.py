@@ -62,7 +62,7 @@ class Landing:
         pull = await create_pr(session, self.settings, token, draft=draft, summary=None)
         state = await pr_state(session, self.settings, token, pull.number)
         if state is not None:
-            self._store(session, state)
+            await self._store(session, state)
         self.watcher.watch(session, pull.number, state)
         return {**asdict(pull), "state": state.to_json() if state else None}
 
@@ -82,13 +82,13 @@ class Landing:
             number = int(session.pr["number"]) if session.pr else None
             state = await pr_state(session, self.settings, self._token(), number)
             if state is not None:
-                session = self._store(session, state)
+                session = await self._store(session, state)
                 self.watcher.watch(session, state.number, state)
         conflicts = await asyncio.to_thread(local_conflicts, session, self.settings.remote)
         return {**(session.pr or {"number": None}), "local_conflicts": conflicts}
 
-    def _store(self, session: Session, state: PrState) -> Session:
-        return self.engine.update(session.id, pr=state.to_json())
+    async def _store(self, session: Session, state: PrState) -> Session:
+        return await self.engine.update(session.id, pr=state.to_json())
 
     async def _fetch(self, session: Session, number: int) -> PrState:
         state = await pr_state(session, self.settings, self._token(), number)
@@ -101,6 +101,6 @@ class Landing:
         if session is None:
             self.watcher.unwatch(name)
             return
-        self._store(session, new)
+        await self._store(session, new)
         if notify:
             self.engine.events.publish({"type": "attention", "session_id": session.id, "name": name, "reasons": notify})

@@ -38,6 +38,7 @@ class Lifecycle:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
         self._settled: dict[str, asyncio.Event] = {}
+        self._naming = asyncio.Lock()
 
     # ------------------------------------------------------------------ create
     async def create(self, request: CreateRequest) -> Session:
@@ -52,41 +53,42 @@ class Lifecycle:
         if not ok:
             raise ClauderonError(f"backend {backend_name} is unavailable: {reason}")
         repo_root, subdir = await asyncio.to_thread(engine.worktrees.resolve_repo, request.repo)
-        taken = {s.name: s for s in engine.store.sessions()}
-        name = request.name or suggest_name(request.prompt, set(taken), fallback=_fallback_name(repo_root))
-        validate_name(name)
-        existing = taken.get(name)
-        if existing is not None and existing.status != Status.FAILED:
-            raise Conflict(f"a session named {name} already exists; pick another --name or delete it first")
-        if existing is None and (owner := await backend.owner_of(name)) and owner != engine.home.home_id:
-            raise Conflict(f"a container clauderon-{name} belongs to another clauderon home; pick another --name")
-        engine.egress.refuse_real_credentials(request.env, {
-            "prompt": request.prompt, "name": name, "image": request.image, "base branch": request.base_branch,
-            "mounts": " ".join(request.mounts)})
-        mounts = [refuse_home_mount(parse_mount(m), engine.home.root) for m in request.mounts]
-        for mount in mounts:
-            if not Path(mount.host).exists():
-                raise ClauderonError(f"mount source {mount.host} does not exist")
-        base_branch = request.base_branch or await asyncio.to_thread(engine.worktrees.current_branch, repo_root)
-        if existing is not None:  # a failed attempt of the same name: whatever it left goes, then its record
-            await self.discard_interrupted(existing)
-            engine.store.remove(existing)
-        session = Session(
-            name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
-            branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
-            agent=request.agent or settings.session.agent, image=request.image or _default_image(settings, backend_name),
-            network_mode=request.network or settings.docker.network, cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
-            memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
-            access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
-            skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
-            egress=settings.proxy.egress,
-            # A container that mounts the checkout gets a repository of its own; a pod copies it anyway.
-            own_repository=backend.sandboxed and not backend.copies_workspace,
-            progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
-        )
-        session.agent_session_id = new_agent_session_id(session.agent)
-        engine.save(session)
-        engine.store.add_recent_repo(str(repo_root))
+        async with self._naming:  # from the name check to the record: two creates of one name cannot cross
+            taken = {s.name: s for s in engine.store.sessions()}
+            name = request.name or suggest_name(request.prompt, set(taken), fallback=_fallback_name(repo_root))
+            validate_name(name)
+            existing = taken.get(name)
+            if existing is not None and existing.status != Status.FAILED:
+                raise Conflict(f"a session named {name} already exists; pick another --name or delete it first")
+            if existing is None and (owner := await backend.owner_of(name)) and owner != engine.home.home_id:
+                raise Conflict(f"a container clauderon-{name} belongs to another clauderon home; pick another --name")
+            engine.egress.refuse_real_credentials(request.env, {
+                "prompt": request.prompt, "name": name, "image": request.image, "base branch": request.base_branch,
+                "mounts": " ".join(request.mounts)})
+            mounts = [refuse_home_mount(parse_mount(m), engine.home.root) for m in request.mounts]
+            for mount in mounts:
+                if not Path(mount.host).exists():
+                    raise ClauderonError(f"mount source {mount.host} does not exist")
+            base_branch = request.base_branch or await asyncio.to_thread(engine.worktrees.current_branch, repo_root)
+            if existing is not None:  # a failed attempt of the same name: whatever it left goes, then its record
+                await self.discard_interrupted(existing)
+                await engine.write(engine.store.remove, existing)
+            session = Session(
+                name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
+                branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
+                agent=request.agent or settings.session.agent, image=request.image or _default_image(settings, backend_name),
+                network_mode=request.network or settings.docker.network, cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
+                memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
+                access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
+                skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
+                egress=settings.proxy.egress,
+                # A container that mounts the checkout gets a repository of its own; a pod copies it anyway.
+                own_repository=backend.sandboxed and not backend.copies_workspace,
+                progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
+            )
+            session.agent_session_id = new_agent_session_id(session.agent)
+            await engine.save(session)
+            await engine.write(engine.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()
         engine.spawn(self._create_work(session, request.reuse_branch))
         return session
@@ -123,7 +125,7 @@ class Lifecycle:
                 await engine.start_stream(session, fresh=True)
                 session.status, session.error = Status.RUNNING, None
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
-                engine.save(session)
+                await engine.save(session)
                 engine.follow_agent(session)
         except Exception as exc:  # roll back everything, then say why in one line
             message = str(exc) if isinstance(exc, ClauderonError) else f"unexpected error: {exc.__class__.__name__}: {exc}"
@@ -133,7 +135,7 @@ class Lifecycle:
             session.status, session.error, session.backend_id = Status.FAILED, message, None
             session.progress = Progress(step=0, total=len(CREATE_STEPS), message="failed")
             if engine.store.find(session.id) is not None:
-                engine.save(session)
+                await engine.save(session)
         finally:
             event = self._settled.pop(session.id, None)
             if event is not None:
@@ -148,7 +150,7 @@ class Lifecycle:
                                                proxy_port=proxy_port)
         workspace = WORKSPACE if backend.sandboxed else session.worktree_path
         await asyncio.to_thread(engine.egress.write_agent_files, session, env, engine.home.agent_home(session.id), workspace)
-        engine.store.put(session)  # the new password hash and credential set
+        await engine.write(engine.store.put, session)  # the new password hash and credential set
         spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
                                  extra_env=env, extra_mounts=mounts)
         if backend.sandboxed and not backend.copies_workspace:
@@ -252,7 +254,7 @@ class Lifecycle:
             await engine.egress.sealed.close(session.id)
             engine.hooks.forget(session.id)
             engine.branches.forget(session.id)
-            engine.store.remove(session)
+            await engine.write(engine.store.remove, session)
             engine.events.publish({"type": "deleted", "session_id": session.id, "name": session.name})
             return result
 
@@ -295,7 +297,7 @@ class Lifecycle:
                 await engine.backend(session).archive(session.backend_id)
             session.status, session.backend_id = Status.ARCHIVED, None
             session.agent_status, session.agent_detail = AgentStatus.UNKNOWN, None
-            return engine.save(session)
+            return await engine.save(session)
 
     async def unarchive(self, ref: str) -> Session:
         session = self.engine.require_known(ref)
@@ -324,7 +326,7 @@ class Lifecycle:
                 # A session from before the own-repository model moves to it now, its sandbox stopped.
                 await asyncio.to_thread(engine.worktrees.move_to_own_repository, session)
                 session.own_repository = True
-                engine.save(session)
+                await engine.save(session)
             engine.home.agent_home(session.id).mkdir(mode=0o700, exist_ok=True)
             spec = await self._launch_spec(session, resume=True)
             try:
@@ -334,10 +336,10 @@ class Lifecycle:
                 if session.backend_id:
                     await backend.remove(session.backend_id)
                 session.status, session.error, session.backend_id = Status.FAILED, str(exc), None
-                engine.save(session)
+                await engine.save(session)
                 raise
             session.status, session.agent_status, session.agent_detail = Status.RUNNING, AgentStatus.UNKNOWN, None
-            engine.save(session)
+            await engine.save(session)
             engine.follow_agent(session)
             return session
 
@@ -349,11 +351,11 @@ class Lifecycle:
         session = engine.require_known(ref)
         # Both or neither: the store first (a full disk refuses it before the proxy changes), then the
         # proxy; if that fails, the stored mode is put back.
-        updated = engine.update(session.id, access_mode=mode)
+        updated = await engine.update(session.id, access_mode=mode)
         try:
             engine.egress.set_access_mode(session.id, mode)
         except Exception:
-            engine.update(session.id, access_mode=session.access_mode)
+            await engine.update(session.id, access_mode=session.access_mode)
             raise
         return updated
 

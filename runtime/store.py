@@ -66,6 +66,8 @@ class AtomicJSONStorage(Storage):
         """Raises ValueError when a parsed store is not one this clauderon can use (a wrongly typed field)."""
         self.recovered_from: Path | None = None
         self._last_backup = 0.0
+        self.writes = 0
+        """Writes made through this storage: a file rewritten within one mtime tick is still seen to change."""
         self._trusted: tuple[int, int, int] | None = None  # (inode, mtime, size) of a file known good
 
     def _parse(self, text: str) -> dict[str, Any]:
@@ -124,6 +126,7 @@ class AtomicJSONStorage(Storage):
         text = json.dumps(data)
         if backup:
             self._rotate_backup()
+        self.writes += 1
         atomic_write(self.path, text)
         stat = os.stat(self.path)
         self._trusted = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
@@ -185,6 +188,8 @@ class Store:
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
         self._depth = 0
+        self._holder: int | None = None  # the thread inside a transaction
+        self._view: tuple[tuple, list[dict[str, Any]]] | None = None
         self._db = TinyDB(
             str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count,
             validate=validate_tables,
@@ -201,6 +206,7 @@ class Store:
         """Exclusive access across threads and processes; reads inside see every earlier commit."""
         with self._thread_lock:
             if self._depth == 0:
+                self._holder = threading.get_ident()
                 self._lock_fd = os.open(self.home.db_lock, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
                 self._db.clear_cache()
@@ -215,6 +221,7 @@ class Store:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                     os.close(self._lock_fd)
                     self._lock_fd = None
+                    self._holder = None
 
     def _migrate(self, db: TinyDB) -> None:
         meta = db.table("meta")
@@ -241,31 +248,58 @@ class Store:
 
     # sessions -------------------------------------------------------------------------------------
     def sessions(self, include_archived: bool = True) -> list[Session]:
-        with self.transaction() as db:
-            rows = db.table("sessions").all()
-        sessions = [Session.model_validate(r) for r in rows]
+        sessions = [Session.model_validate(r) for r in self._session_rows()]
         if not include_archived:
             sessions = [s for s in sessions if s.status != Status.ARCHIVED]
         return sorted(sessions, key=lambda s: s.created_at)
+
+    def _file_version(self) -> tuple:
+        try:
+            stat = os.stat(self.home.db_file)
+        except FileNotFoundError:
+            return (None, self._db.storage.writes)  # type: ignore[attr-defined]
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size, self._db.storage.writes)  # type: ignore[attr-defined]
+
+    def _session_rows(self) -> list[dict[str, Any]]:
+        """The session rows. Outside a transaction they are read without the lock: a write replaces the
+        file whole, so any open finds a complete version, and a read on the engine's loop never waits
+        for the writer thread's fsync. The rows of the version read last are kept, not parsed again."""
+        if self._holder == threading.get_ident():
+            return self._locked_session_rows()
+        writes = self._db.storage.writes  # type: ignore[attr-defined]  # before the open: never newer than it
+        try:
+            with open(self.home.db_file, "rb") as fh:
+                stat = os.fstat(fh.fileno())
+                version = (stat.st_ino, stat.st_mtime_ns, stat.st_size, writes)
+                if self._view is not None and self._view[0] == version:
+                    return self._view[1]
+                data = json.loads(fh.read())
+            validate_tables(data)
+            rows = list(data.get("sessions", {}).values())
+        except (OSError, ValueError, AttributeError):  # missing or unusable: the locked read recovers it
+            return self._locked_session_rows()
+        self._view = (version, rows)
+        return rows
+
+    def _locked_session_rows(self) -> list[dict[str, Any]]:
+        with self.transaction() as db:
+            return db.table("sessions").all()
 
     def public_list(self, include_archived: bool = True) -> bytes:
         """The sessions as the API lists them, as JSON, rendered once per version of the store file: at a
         hundred sessions validating and rendering costs tens of milliseconds, and lists are asked for far
         more often than the store changes."""
-        with self.transaction():
-            stat = os.stat(self.home.db_file)
-            key = (stat.st_ino, stat.st_mtime_ns, stat.st_size, include_archived)
-            if self._rendered is not None and self._rendered[0] == key:
-                return self._rendered[1]
-            sessions = self.sessions(include_archived)
+        key = (self._file_version(), include_archived)  # taken before the read: never newer than it
+        if self._rendered is not None and self._rendered[0] == key:
+            return self._rendered[1]
+        sessions = self.sessions(include_archived)
         body = json.dumps([s.public() for s in sessions]).encode()
         self._rendered = (key, body)
         return body
 
     def find(self, id_or_name: str) -> Session | None:
-        with self.transaction() as db:
-            q = Query()
-            row = db.table("sessions").get((q.id == id_or_name) | (q.name == id_or_name))
+        row = next((r for r in self._session_rows() if r["id"] == id_or_name), None) or \
+            next((r for r in self._session_rows() if r["name"] == id_or_name), None)
         return Session.model_validate(row) if row else None
 
     def get(self, id_or_name: str) -> Session:

@@ -149,3 +149,53 @@ def test_the_public_list_is_rendered_once_per_version_of_the_store(short_tmp: Pa
     assert "proxy_password_hash" not in first.decode()
     store.put(_session("two"))
     assert [s["name"] for s in json.loads(store.public_list())] == ["one", "two"]
+
+
+def test_a_read_outside_a_transaction_does_not_wait_for_the_writer(short_tmp: Path) -> None:
+    """The engine's loop reads while the writer thread is inside a transaction (a slow fsync): it gets
+    the last committed state at once, and the new one as soon as it is committed."""
+    import threading
+
+    store = Store(Home.open(short_tmp / "h"))
+    store.put(_session("before", error="old"))
+    store.sessions()  # the view is read
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_write() -> None:
+        with store.transaction():
+            store.update("before", error="new")
+            inside.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=slow_write)
+    writer.start()
+    try:
+        assert inside.wait(10)
+        reader = threading.Thread(target=lambda: results.append(store.find("before")))
+        results: list = []
+        reader.start()
+        reader.join(2)
+        assert results and results[0].error in ("old", "new"), "the read waited for the writer's lock"
+    finally:
+        release.set()
+        writer.join(10)
+    assert store.find("before").error == "new"
+
+
+def test_a_write_by_another_process_is_seen(short_tmp: Path) -> None:
+    root = short_tmp / "h"
+    first = Store(Home.open(root))
+    first.put(_session("mine"))
+    assert [s.name for s in first.sessions()] == ["mine"]
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_put_named, args=(str(root), "theirs"))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert [s.name for s in first.sessions()] == ["mine", "theirs"]
+    assert first.find("theirs") is not None
+    assert b"theirs" in first.public_list()
+
+
+def _put_named(root: str, name: str) -> None:
+    Store(Home.open(root)).put(_session(name))

@@ -28,7 +28,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 200
 def set_fields(host: EngineHost, session_id: str, **changes) -> None:
     """Change a session record on the engine's own loop (the store has one owner)."""
     async def change() -> None:
-        host.engine.update(session_id, **changes)
+        await host.engine.update(session_id, **changes)
     asyncio.run_coroutine_threadsafe(change(), host.loop).result(10)
 
 
