@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (("screen", "the session's current screen as plain text"),
                             ("restart", "a fresh sandbox on the same worktree and agent home"),
+                            ("resume", "thaw a session paused because the disk ran short"),
                             ("archive", "remove the sandbox, keep worktree and agent home"),
                             ("unarchive", "bring an archived session back")):
         sp = sub.add_parser(name, help=help_text)
@@ -189,7 +190,7 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
         result = with_client(home, lambda c: c.delete_session(name, force=args.force))
         print(f"deleted {name}" + (f"; {result['reason']}" if result.get("reason") else ""))
     else:
-        method = {"restart": "restart_session", "archive": "archive_session", "unarchive": "unarchive_session"}[args.command]
+        method = {"restart": "restart_session", "resume": "resume_session", "archive": "archive_session", "unarchive": "unarchive_session"}[args.command]
         session = with_client(home, lambda c: getattr(c, method)(name))
         print(f"{session.name} is {session.status}")
     return 0
@@ -352,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_create(home, args)
         if command == "list":
             return cmd_list(home, args)
-        if command in ("screen", "send", "restart", "delete", "archive", "unarchive"):
+        if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive"):
             return cmd_simple(home, args)
         if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)

@@ -25,12 +25,19 @@ def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
+def disk(size: int | None) -> str:
+    if size is None:
+        return "-"
+    return f"{size / 2 ** 30:.1f}G" if size >= 2 ** 30 else f"{size / 2 ** 20:.0f}M"
+
+
 def session_table(sessions: list[Session], now: float) -> str:
     if not sessions:
         return "no sessions yet: `clauderon create --repo PATH` makes one"
     return _table(
-        ["NAME", "STATUS", "AGENT", "AGENT STATUS", "BACKEND", "BRANCH", "AGE"],
-        ([s.name, s.status.value, s.agent, s.agent_status.value, isolation_label(s), s.branch, age(now - s.created_at)] for s in sessions),
+        ["NAME", "STATUS", "AGENT", "AGENT STATUS", "BACKEND", "BRANCH", "DISK", "AGE"],
+        ([s.name, "paused" if s.paused else s.status.value, s.agent, s.agent_status.value, isolation_label(s), s.branch,
+          disk(s.disk_bytes), age(now - s.created_at)] for s in sessions),
     )
 
 

@@ -24,6 +24,7 @@ class PaletteAction:
 PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
     PaletteAction("New session", "Open the create dialog", "new_session"),
     PaletteAction("Restart session", "Restart the selected session's container and agent", "restart"),
+    PaletteAction("Resume session", "Thaw the selected session, paused because the disk ran short", "resume"),
     PaletteAction("Delete session", "Delete the selected session (asks first)", "delete"),
     PaletteAction("Archive session", "Archive the selected session", "archive"),
     PaletteAction("Unarchive session", "Bring the selected archived session back", "unarchive"),

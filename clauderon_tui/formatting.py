@@ -51,8 +51,8 @@ class SessionFilter(StrEnum):
 
 
 def needs_attention(session: Session) -> bool:
-    """The agent waits on the person, or the session broke."""
-    return session.status == Status.FAILED or session.agent_status in (
+    """The agent waits on the person, or the session broke or was paused."""
+    return session.status == Status.FAILED or bool(session.paused) or session.agent_status in (
         AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.ERROR,
     )
 

@@ -56,10 +56,12 @@ def session_attention(previous: Session | None, session: Session) -> Attention |
 
 
 def event_attention(event: dict[str, Any], sessions: dict[str, Session]) -> Attention | None:
-    """An `Attention` for an engine `attention` event (pull-request changes)."""
+    """An `Attention` for an engine `attention` event (pull-request changes, a session paused)."""
     session_id = str(event.get("session_id") or "")
     known = sessions.get(session_id)
     name = str(event.get("name") or (known.name if known else session_id))
+    if event.get("kind") == "paused" and session_id:
+        return Attention(session_id, f"{name} was paused", " ".join(map(str, event.get("reasons") or [])))
     reasons = [REASON_WORDS.get(str(r), str(r).replace("_", " ")) for r in event.get("reasons") or []]
     if not session_id:
         return None

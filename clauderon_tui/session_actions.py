@@ -46,6 +46,10 @@ class SessionActions:
         """Restart the selected session."""
         self._life_cycle("restart_session", "restarting")
 
+    def action_resume(self) -> None:
+        """Thaw the selected session, paused by the engine because the disk ran short."""
+        self._life_cycle("resume_session", "resuming")
+
     def action_archive(self) -> None:
         """Archive the selected session (or unarchive it if archived)."""
         session = self._selected()

@@ -80,6 +80,10 @@ def add_routes(server: "ApiServer") -> None:
     async def unarchive(request: web.Request) -> web.Response:
         return session_json(await life.unarchive(request.match_info["ref"]))
 
+    @routes.post(API + "/sessions/{ref}/resume")
+    async def resume(request: web.Request) -> web.Response:
+        return session_json(await life.resume(request.match_info["ref"]))
+
     @routes.post(API + "/sessions/{ref}/restart")
     async def restart(request: web.Request) -> web.Response:
         return session_json(await life.restart(request.match_info["ref"]))

@@ -185,6 +185,9 @@ class EngineClient:
     async def unarchive_session(self, ref: str) -> Session:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/unarchive", timeout=None))
 
+    async def resume_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/resume"))
+
     async def restart_session(self, ref: str) -> Session:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
 

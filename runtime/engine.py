@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from . import __version__
 from .backends.base import LABEL_RECORD, Backend, Found
+from .disk_guard import DiskGuard
 from .egress import Egress
 from .errors import ClauderonError, Conflict, NotFound
 from .events import EventBus
@@ -88,6 +89,7 @@ class Engine:
 
         self.lifecycle = Lifecycle(self)
         self.branches = BranchSync(self)
+        self.disk = DiskGuard(self)
 
     # ------------------------------------------------------------------ start / stop
     async def start(self) -> None:
@@ -102,6 +104,7 @@ class Engine:
         await self._reconcile()
         self._last_seen = time.time()  # from here on this engine watches: a daemon start after it is a restart
         self.spawn(self._heartbeat())
+        self.spawn(self.disk.run())
         self.landing.start()
         self.branches.start()
 

@@ -321,7 +321,7 @@ class Lifecycle:
             backend = engine.backend(session)
             if session.backend_id:
                 await backend.remove(session.backend_id)
-            session.backend_id, session.error = None, None
+            session.backend_id, session.error, session.paused = None, None, None
             if backend.sandboxed and not backend.copies_workspace and not session.own_repository:
                 # A session from before the own-repository model moves to it now, its sandbox stopped.
                 await asyncio.to_thread(engine.worktrees.move_to_own_repository, session)
@@ -342,6 +342,17 @@ class Lifecycle:
             await engine.save(session)
             engine.follow_agent(session)
             return session
+
+    async def resume(self, ref: str) -> Session:
+        """Thaw a session the disk guard paused (after the user made room)."""
+        engine = self.engine
+        session = engine.require_known(ref)
+        async with engine.lock_for(session.id):
+            session = engine.store.get(session.id)
+            if not session.paused:
+                raise Conflict(f"session {session.name} is not paused")
+            await engine.backend(session).pause(session.backend_id or "", False)
+            return await engine.update(session.id, paused=None)
 
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         """Switch read-write / read-only; the proxy applies it to the next request, live."""

@@ -81,6 +81,11 @@ class Session(BaseModel):
     agent_detail: dict[str, Any] | None = None
     """What the agent status is about: `tool`, `input`, `message`, `question` or `reason` (from hooks)."""
     error: str | None = None
+    paused: str | None = None
+    """Why the engine froze the sandbox (its worktree grew while the disk was below `min_free_space`);
+    None while it runs. `clauderon resume` thaws it."""
+    disk_bytes: int | None = None
+    """What the worktree and agent home take on the disk, as last measured."""
     progress: Progress = Field(default_factory=Progress)
     agent_session_id: str | None = None
     credential_names: list[str] = Field(default_factory=list)

@@ -39,7 +39,11 @@ class EngineSettings(Section):
     """Rolling backups of the store kept in `backups/`."""
     min_free_space: int = 1 << 30
     """Bytes that should stay free on the disk holding CLAUDERON_HOME; below it the app's header, `doctor`
-    and `engine status` say so (the store, the audit and the worktrees all live there)."""
+    and `engine status` say so (the store, the audit and the worktrees all live there), and the engine
+    pauses the session whose worktree grows."""
+    disk_check_seconds: float = 10.0
+    """How often free space is checked; each session's disk use is measured every 30 checks, and at
+    every check while space is short."""
     recreate_missing: bool = True
     """After a reboot or a Docker daemon restart, recreate the sessions whose sandbox went with it, on the
     same worktree and agent home (the agent resumes its conversation)."""

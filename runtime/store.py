@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 RECENT_REPOS_KEPT = 20
 BACKUP_INTERVAL_S = 30.0
-VOLATILE = {"status", "agent_status", "agent_detail", "progress", "error", "sandbox_changes", "pr", "updated_at"}
+VOLATILE = {"status", "agent_status", "agent_detail", "progress", "error", "sandbox_changes", "pr", "disk_bytes",
+            "updated_at"}
 """Session fields a record file does not follow: re-adoption sets or recomputes them."""
 
 

@@ -259,6 +259,9 @@ class FakeEngineClient:
     async def restart_session(self, ref: str) -> Session:
         return await self._change("restart", ref, status=Status.RUNNING)
 
+    async def resume_session(self, ref: str) -> Session:
+        return await self._change("resume", ref, paused=None)
+
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         return await self._change("access_mode", ref, access_mode=mode)
 

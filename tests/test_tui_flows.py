@@ -449,3 +449,30 @@ async def test_a_disk_below_the_floor_shows_in_the_header() -> None:
         assert "disk" not in str(bar.render())  # a healthy disk is not mentioned
         app.client.emit({"type": "health", "health": {**bar.health, "disk": {"ok": False, "short": "90 MiB free"}}})
         await wait_until(pilot, lambda: "disk ✖ 90 MiB free" in str(bar.render()), "the disk warning")
+
+
+async def test_a_paused_session_is_flagged_toasted_and_resumed_from_the_palette() -> None:
+    from clauderon_tui.widgets.sidebar import session_prompt
+    from tests.fake_engine import FROZEN_NOW
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        reason = "paused: its worktree grew 900 MiB while only 80 MiB were free in CLAUDERON_HOME"
+        paused = app.sessions["id-fix-login"].model_copy(update={"paused": reason})
+        app.client.update(paused)
+        app.client.emit({"type": "attention", "kind": "paused", "session_id": paused.id, "name": paused.name,
+                         "reasons": [reason]})
+        await wait_until(pilot, lambda: any("was paused" in str(n.title) and "900 MiB" in str(n.message)
+                                            for n in app._notifications), "the toast")
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].paused == reason, "the paused record")
+        assert "paused: disk short" in str(session_prompt(app.sessions["id-fix-login"], FROZEN_NOW))
+        app.show_session("id-fix-login")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        for letter in "resume session":
+            await pilot.press(letter if letter != " " else "space")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: ("resume", "id-fix-login") in app.client.calls, "the resume call")
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].paused is None, "thawed")

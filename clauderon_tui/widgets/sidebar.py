@@ -38,6 +38,8 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
         word, word_colour = session.status.value, colour
         if session.status.value == "creating" and session.progress.total:
             word = f"creating {session.progress.step}/{session.progress.total}"
+    if session.paused and session.status.value == "running":
+        word, word_colour = "paused: disk short", "$warning"
     if word:
         first = first + Content.from_markup(f"  [{word_colour}]$word[/]", word=word)
     backend = isolation_label(session)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from ..errors import ClauderonError
 from ..models import Mount, Status
 
 ProgressFn = Callable[[str], Awaitable[None] | None]
@@ -140,6 +141,10 @@ class Backend(abc.ABC):
     async def archive(self, backend_id: str) -> None:
         """Remove the sandbox but keep what must survive archive (a pod's volume); default: `remove`."""
         await self.remove(backend_id)
+
+    async def pause(self, backend_id: str, paused: bool) -> None:
+        """Freeze (`paused`) or thaw every process of the sandbox; its terminal and files stay as they are."""
+        raise ClauderonError(f"the {self.name} backend cannot pause a session")
 
     @abc.abstractmethod
     async def status(self, backend_id: str) -> Status:

@@ -330,6 +330,19 @@ class DockerBackend(Backend):
 
         await self._call(remove)
 
+    async def pause(self, backend_id: str, paused: bool) -> None:
+        def pause(client: Any) -> None:
+            try:
+                (client.api.pause if paused else client.api.unpause)(backend_id)
+            except Exception as exc:
+                if "is not paused" in str(exc) or "is already paused" in str(exc):
+                    return
+                explanation = getattr(exc, "explanation", None) or exc
+                raise ClauderonError(f"cannot {'pause' if paused else 'unpause'} container {backend_id[:12]}: "
+                                     f"{explanation}") from exc
+
+        await self._call(pause)
+
     # -- the work inside ---------------------------------------------------------------------------
 
     async def exec(self, backend_id: str, argv: list[str], *, timeout: float = 120.0,

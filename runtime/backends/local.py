@@ -138,6 +138,17 @@ class LocalBackend(Backend):
                 os.kill(pid, signal.SIGKILL)
         await self._cleanup(backend_id, state.get("socket"))
 
+    async def pause(self, backend_id: str, paused: bool) -> None:
+        """SIGSTOP / SIGCONT to the program's process group (the holder itself keeps serving the terminal)."""
+        state = await self._read_state(backend_id)
+        pid = _alive(state, "child") if state else None
+        if not pid:
+            raise ClauderonError(f"session {backend_id} has no running program to {'pause' if paused else 'resume'}")
+        try:
+            os.killpg(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+        except (ProcessLookupError, PermissionError) as exc:
+            raise ClauderonError(f"cannot signal the program of {backend_id}: {exc.strerror or exc}") from exc
+
     async def _cleanup(self, session_id: str, socket: str | None) -> None:
         if socket:
             Path(socket).unlink(missing_ok=True)
