@@ -385,21 +385,21 @@ class Engine:
         return session
 
     async def update(self, session_id: str, **changes: Any) -> Session:
-        """Change fields of a stored session (NotFound when it is gone)."""
-        def write() -> tuple[Any, Session]:
-            with self.store.transaction():
-                return self.store.get(session_id).agent_status, self.store.update(session_id, **changes)
-
-        before, session = await self.write(write)
-        return self._updated(before if "agent_status" in changes else None, session)
+        """Change fields of a stored session and announce it (NotFound when it is gone)."""
+        session = await self._change(session_id, changes, always=True)
+        assert session is not None
+        return session
 
     async def apply(self, session_id: str, **changes: Any) -> Session | None:
         """`update` for the changes that come often (agent status from hooks, what a branch sync saw): a
         change that changes nothing is neither written nor announced; None when the session is gone."""
+        return await self._change(session_id, changes, always=False)
+
+    async def _change(self, session_id: str, changes: dict[str, Any], *, always: bool) -> Session | None:
         def write() -> tuple[Any, Session] | None:
             with self.store.transaction():
-                current = self.store.find(session_id)
-                if current is None or all(getattr(current, k, None) == v for k, v in changes.items()):
+                current = self.store.get(session_id) if always else self.store.find(session_id)
+                if current is None or (not always and all(getattr(current, k, None) == v for k, v in changes.items())):
                     return None
                 return current.agent_status, self.store.update(session_id, **changes)
 
@@ -407,12 +407,9 @@ class Engine:
         if done is None:
             return None
         before, session = done
-        return self._updated(before if "agent_status" in changes else None, session)
-
-    def _updated(self, status_before: Any, session: Session) -> Session:
         self.publish(session)
-        if status_before is not None:
-            self.branches.after_update(status_before, session)  # a turn that ended brings its commits back
+        if "agent_status" in changes:
+            self.branches.after_update(before, session)  # a turn that ended brings its commits back
         return session
 
     # ------------------------------------------------------------------ terminal streams
