@@ -73,6 +73,8 @@ class Lifecycle:
             if existing is not None:  # a failed attempt of the same name: whatever it left goes, then its record
                 await self.discard_interrupted(existing)
                 await engine.write(engine.store.remove, existing)
+                # Viewers drop its row: the retry is a new session of the same name, never a second row.
+                engine.events.publish({"type": "deleted", "session_id": existing.id, "name": existing.name})
             session = Session(
                 name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
                 branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,

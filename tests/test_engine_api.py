@@ -148,6 +148,18 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
         assert "allow_secret_files" in failed.error and secret not in failed.error
         assert not (home.worktrees / "leaky").exists()
         assert "clauderon/leaky" not in run_git(git_repo, "branch", "--list")
+        # The retry of the same name replaces the failed record, and viewers are told to drop its row.
+        (git_repo / ".worktreeinclude").unlink()
+        events = client.events()
+        assert (await anext(events))["state"] == "connected"
+        assert (await anext(events))["type"] == "snapshot"
+        again = await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local"}, wait=True)
+        assert again.status == "running" and again.id != failed.id
+        while (event := await asyncio.wait_for(anext(events), 20))["type"] != "deleted":
+            pass
+        assert event["session_id"] == failed.id
+        await events.aclose()
+        assert [s.id for s in await client.list_sessions()] == [again.id]
     finally:
         await client.close()
         engine_host.stop()
