@@ -475,10 +475,13 @@ class ClauderonApp(SessionActions, App[None]):
 
 async def run_app(client: Any, settings: Settings, *, themes_dir: Path | None = None,
                   persist_theme: Callable[[str], None] | None = None,
-                  engine_ready: Callable[[], None] | None = None) -> None:
-    """Run the app until the person quits (`asyncio.run(run_app(client, settings))`).
+                  engine_ready: Callable[[], None] | None = None) -> int:
+    """Run the app until the person quits (`asyncio.run(run_app(client, settings))`); returns how many
+    sessions were running when it quit (the quit line says what becomes of them).
 
     The app connects the client on mount and closes its consoles and the client on the way out.
     """
-    await ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme,
-                       engine_ready=engine_ready).run_async()
+    app = ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme,
+                       engine_ready=engine_ready)
+    await app.run_async()
+    return sum(s.status == Status.RUNNING for s in app.sessions.values())

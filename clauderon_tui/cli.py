@@ -162,6 +162,9 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
     }
     request = {k: v for k, v in request.items() if v is not None}
     session = with_client(home, lambda c: c.create_session(request, wait=True))
+    if args.prompt and session.agent == "shell":
+        print(f"note: the shell agent ignores --prompt (nothing was typed into {session.name}'s shell); "
+              "--agent claude or codex takes it", file=sys.stderr)
     if args.json:
         print(json.dumps(session.public(), indent=2))
     if session.status == "failed":
@@ -291,21 +294,34 @@ def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) ->
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, leave)
+    running = 0
     try:
-        asyncio.run(run_app(EngineClient(home), loaded.settings, themes_dir=home.themes,
-                            persist_theme=lambda name: save_setting(home, "tui", "theme", name),
-                            engine_ready=host.wait_ready if host is not None else None))
+        running = asyncio.run(run_app(EngineClient(home), loaded.settings, themes_dir=home.themes,
+                                      persist_theme=lambda name: save_setting(home, "tui", "theme", name),
+                                      engine_ready=host.wait_ready if host is not None else None))
     finally:
-        if host is not None:
-            finish_host(host, loaded)
+        line = finish_host(host, loaded) if host is not None else None
+    print(line or fmt.quit_line(running, engine_pid(home)))
     return 0
 
 
-def finish_host(host: EngineHost, loaded: LoadedSettings) -> None:
-    if loaded.settings.engine.on_exit == "handoff" and host.has_running_sessions():
-        host.handoff()
-    else:
-        host.stop()
+def finish_host(host: EngineHost, loaded: LoadedSettings) -> str | None:
+    """Hand the in-process engine over, or stop it; the quit line says which, or None without sessions."""
+    running = host.running_count()
+    if loaded.settings.engine.on_exit == "handoff" and running:
+        return fmt.quit_line(running, host.handoff())
+    host.stop()
+    if running:
+        return (f"engine stopped ([engine] on_exit = \"stop\"): {running} running session{'s' * (running != 1)} "
+                "have no proxy until `clauderon` starts again")
+    return None
+
+
+def engine_pid(home: Home) -> int | None:
+    try:
+        return int(json.loads(home.engine_info.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def cmd_config(loaded: LoadedSettings, args: argparse.Namespace) -> int:

@@ -55,6 +55,14 @@ def config_table(rows: list[tuple[str, Any, str]]) -> str:
     return _table(["KEY", "VALUE", "SOURCE"], ([k, repr(v) if isinstance(v, str) else str(v), s] for k, v, s in rows))
 
 
+def quit_line(running: int, engine_pid: int | None) -> str:
+    """What the person is told when the app quits: agents keep running, and how to come back to them."""
+    if not running:
+        return "no session is running"
+    where = f"the background engine (pid {engine_pid})" if engine_pid else "the background engine"
+    return f"{running} session{'s' * (running != 1)} keep{'s' * (running == 1)} running in {where}; `clauderon` brings them back"
+
+
 def engine_status(info: dict[str, Any]) -> str:
     if not info["running"]:
         return f"no engine is running for {info['home']}"

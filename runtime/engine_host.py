@@ -162,16 +162,17 @@ class EngineHost:
             self.request_stop()
             self._thread.join(timeout)
 
-    def has_running_sessions(self) -> bool:
+    def running_count(self) -> int:
         if self.engine is None:
-            return False
-        return any(s.status == "running" for s in self.engine.store.sessions(include_archived=False))
+            return 0
+        return sum(s.status == "running" for s in self.engine.store.sessions(include_archived=False))
 
-    def handoff(self) -> None:
-        """Give the engine to a background `clauderon engine` so running agents keep their engine."""
+    def handoff(self) -> int:
+        """Give the engine to a background `clauderon engine` so running agents keep their engine; its pid."""
         proc = spawn_background_engine(self.home, wait_lock=True)
         log.info("handing the engine over to background engine pid %d", proc.pid)
         self.stop()
+        return proc.pid
 
 
 def spawn_background_engine(home: Home, *, wait_lock: bool = False) -> subprocess.Popen[bytes]:

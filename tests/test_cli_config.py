@@ -40,3 +40,15 @@ def test_audit_table_never_prints_escape_sequences() -> None:
     table = audit_lines([record])
     assert not any(ch in table for ch in "\x1b\x07\x9b\x00")
     assert "evil.example" in table and "/x" in table
+
+
+def test_a_prompt_for_the_shell_agent_is_said_to_be_ignored(short_tmp: Path, git_repo: Path) -> None:
+    cli = Cli(short_tmp / "home", image="unused")
+    try:
+        made = cli("create", "--repo", str(git_repo), "--name", "sh", "--agent", "shell", "--backend", "local",
+                   "--prompt", "fix the login bug")
+        assert "the shell agent ignores --prompt" in made.err and len(made.err.strip().splitlines()) == 1
+        quiet = cli("create", "--repo", str(git_repo), "--name", "sh2", "--agent", "shell", "--backend", "local")
+        assert quiet.err.strip() == ""
+    finally:
+        cli.cleanup()

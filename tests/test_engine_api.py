@@ -222,12 +222,12 @@ async def test_handoff_to_a_background_engine_keeps_sessions_live(short_tmp: Pat
         await client.create_session({"repo": str(git_repo), "name": "kept", "backend": "local"}, wait=True)
         await client.send("kept", "echo before-handoff", enter=True)
         await wait_screen(client, "kept", "before-handoff")
-        assert in_app.has_running_sessions()
+        assert in_app.running_count() == 1
         old_pid = (await client.health())["engine"]["pid"]
-        await asyncio.to_thread(in_app.handoff)
+        new_pid = await asyncio.to_thread(in_app.handoff)
         await asyncio.to_thread(wait_for_socket, home, 60)
         health = await client.health()
-        assert health["engine"]["pid"] != old_pid  # a detached background engine now owns the home
+        assert health["engine"]["pid"] == new_pid != old_pid  # a detached background engine now owns the home
         await wait_screen(client, "kept", "before-handoff")  # its screen was rebuilt from recent output
         await client.send("kept", "echo after-handoff", enter=True)
         await wait_screen(client, "kept", "after-handoff")

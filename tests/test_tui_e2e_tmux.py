@@ -63,7 +63,8 @@ class Tmux:
 
 
 def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
-    app = Tmux(f"{shlex.quote(sys.executable)} -m clauderon_tui.cli", {"CLAUDERON_HOME": str(cli.home)})
+    app = Tmux(f"{shlex.quote(sys.executable)} -m clauderon_tui.cli",
+               {"CLAUDERON_HOME": str(cli.home), "CLAUDERON_ENGINE_ON_EXIT": "handoff"})
     try:
         app.wait_for("No sessions yet")
         app.wait_for("engine ●")
@@ -103,7 +104,12 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         app.keys("Escape")
         # The same screen seen through the engine: the app's typing really reached the session.
         assert "one-42" in cli("screen", "e2e-shell").out
+        # Quitting says what becomes of the agents: they keep running in the engine it hands over to.
         app.keys("C-q")
         app.wait_exit()
+        said = app.wait_for("2 sessions keep running in the background engine (pid ")
+        pid = int(said.split("(pid ", 1)[1].split(")", 1)[0])
+        assert "after-2" in cli("screen", "e2e-shell").out  # the agents live on, in that engine
+        assert cli.engine_pid() == pid
     finally:
         app.kill()

@@ -95,7 +95,8 @@ async def test_prefix_leave_next_previous_and_jump() -> None:
         index = shown.index(app.selected_id)
         await pilot.press(PREFIX)
         assert app.terminal.prefix_pending
-        assert "PREFIX" in str(app.query_one("#pane-title").render())
+        title = str(app.query_one("#pane-title").render())
+        assert "PREFIX" in title and "[ scroll" in title and "[[" not in title
         await pilot.press("n")
         assert not app.terminal.prefix_pending
         assert app.selected_id == shown[index + 1]
@@ -468,6 +469,8 @@ async def test_a_paused_session_is_flagged_toasted_and_resumed_from_the_palette(
         await wait_until(pilot, lambda: app.sessions["id-fix-login"].paused == reason, "the paused record")
         assert "paused: disk short" in str(session_prompt(app.sessions["id-fix-login"], FROZEN_NOW))
         app.show_session("id-fix-login")
+        await pilot.pause()
+        assert "paused: disk short" in str(app.query_one("#pane-title").render())
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         for letter in "resume session":

@@ -14,6 +14,10 @@ from ..formatting import AGENT_WORDS, STATUS_GLYPHS
 from .terminal import TerminalView
 
 
+PREFIX_HINT = "n/p next/prev · 1-9 · s switch · o leave · [ scroll · y copy · ? help"
+"""What the keys after the prefix do (a value, not markup: `[` would open a tag)."""
+
+
 class TerminalPane(Vertical):
     """Title line (session, branch, access mode, prefix/scroll indicators) over the `TerminalView`."""
 
@@ -81,12 +85,14 @@ class TerminalPane(Vertical):
         parts = [Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)]
         if session.status != Status.RUNNING:
             parts.append(Content.from_markup(f"[{colour}]$status[/]", status=session.status.value))
+        elif session.paused:  # frozen by the disk guard: typing reaches it only once it is resumed
+            parts.append(Content.from_markup("[$warning]paused: disk short (palette: Resume session)[/]"))
         elif word:
             parts.append(Content.from_markup(f"[{word_colour}]$word[/]", word=word))
         parts.append(Content.from_markup("[$text-muted]$branch · $mode[/]", branch=session.branch,
                                          mode=session.access_mode))
         if terminal.prefix_pending:
-            parts.append(Content.from_markup("[reverse b $warning] PREFIX [/] [$text-muted]n/p/1-9/s/o/[[/y[/]"))
+            parts.append(Content.from_markup("[reverse b $warning] PREFIX [/] [$text-muted]$hint[/]", hint=PREFIX_HINT))
         elif terminal.selecting:
             parts.append(Content.from_markup("[reverse b $accent] COPY [/] [$text-muted]v select · y copy · q exit[/]"))
         elif terminal.scroll_mode:
