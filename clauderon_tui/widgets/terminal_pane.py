@@ -83,17 +83,19 @@ class TerminalPane(Vertical):
         glyph, colour = STATUS_GLYPHS[session.status]
         word, word_colour = AGENT_WORDS[session.agent_status]
         parts = [Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)]
+        if terminal.prefix_pending:  # the keys' hint needs the room more than the status and branch then
+            parts.append(Content.from_markup("[reverse b $warning] PREFIX [/] [$text-muted]$hint[/]", hint=PREFIX_HINT))
+            title.update(Content("  ").join(parts))
+            return
         if session.status != Status.RUNNING:
             parts.append(Content.from_markup(f"[{colour}]$status[/]", status=session.status.value))
         elif session.paused:  # frozen by the disk guard: typing reaches it only once it is resumed
-            parts.append(Content.from_markup("[$warning]paused: disk short (palette: Resume session)[/]"))
+            parts.append(Content.from_markup("[$warning]paused: disk short[/]"))
         elif word:
             parts.append(Content.from_markup(f"[{word_colour}]$word[/]", word=word))
         parts.append(Content.from_markup("[$text-muted]$branch · $mode[/]", branch=session.branch,
                                          mode=session.access_mode))
-        if terminal.prefix_pending:
-            parts.append(Content.from_markup("[reverse b $warning] PREFIX [/] [$text-muted]$hint[/]", hint=PREFIX_HINT))
-        elif terminal.selecting:
+        if terminal.selecting:
             parts.append(Content.from_markup("[reverse b $accent] COPY [/] [$text-muted]v select · y copy · q exit[/]"))
         elif terminal.scroll_mode:
             parts.append(Content.from_markup("[reverse b $accent] SCROLL [/] [$text-muted]↑↓ PgUp PgDn g G · q exit[/]"))
