@@ -229,10 +229,10 @@ class DockerBackend(Backend):
         try:
             client = await self._blocking(self._client_sync)
             self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
-            # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
-            # only start once the namespace it joins exists.
             if spec.user and not spec.user.startswith("0:"):
                 await self._call(name_the_agent, container_id, spec.user, spec.env.get("HOME", CONTAINER_HOME))
+            # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
+            # only start once the namespace it joins exists.
             steps = [self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))]
             if relay is not None:
                 steps.append(self._call(_create_relay, relay, spec, container_id))
