@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 def name_the_agent(client: Any, container_id: str, user: str, home: str) -> None:
     """Give the agent's uid an account in the created container's /etc/passwd and /etc/group (see
     `with_agent_account`). An image without those files, or one that cannot be read, keeps its own."""
-    uid, gid = (int(part) for part in user.split(":"))
+    try:
+        uid, gid = (int(part) for part in user.split(":"))
+    except ValueError:  # a user name: the image has that account already
+        return
     try:
         passwd, group = (_read_container_file(client, container_id, f"/etc/{name}") for name in ("passwd", "group"))
         changed = with_agent_account(passwd, group, uid, gid, home)
