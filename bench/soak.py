@@ -79,8 +79,11 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
     try:
         print(f"engine pid {pid}, RSS at start {rss_mb(pid):.0f} MB", flush=True)
         for r in range(rounds):
-            await asyncio.gather(*(client.create_session({"repo": str(repo), "name": n, "agent": "shell"}, wait=True)
-                                   for n in names))
+            made = await asyncio.gather(*(client.create_session({"repo": str(repo), "name": n, "agent": "shell"},
+                                                                wait=True) for n in names))
+            failed = [f"{s.name}: {s.error}" for s in made if s.status != "running"]
+            if failed:
+                raise SystemExit(f"{len(failed)} creates failed, the first: {failed[0]}")
             for name in names:
                 await client.send(name, LOOP, enter=True)
             result = await soak_round(client, pid, names, seconds)
@@ -92,6 +95,8 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
             await asyncio.gather(*(client.delete_session(n, force=True) for n in names))
         print(f"after the last delete: RSS {rss_mb(pid):.0f} MB", flush=True)
     finally:
+        # Local sessions outlive their engine by design: a soak that stops early removes its own.
+        await asyncio.gather(*(client.delete_session(n, force=True) for n in names), return_exceptions=True)
         await client.close()
         cli("engine", "stop", check=False, timeout=120)
         cli.kill_engine()

@@ -79,7 +79,21 @@ class Cli:
     def cleanup(self) -> None:
         self("engine", "stop", check=False, timeout=60)
         self.kill_engine()
+        kill_home_processes(self.home)  # an engine handed over to after the stop (a test that failed early)
         remove_home_containers(Home(self.home).home_id)
+
+
+def kill_home_processes(home: Path) -> None:
+    """SIGKILL every process of this user whose environment names `home` as CLAUDERON_HOME."""
+    marker = f"CLAUDERON_HOME={home}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
 
 def remove_home_containers(home_id: str) -> None:
