@@ -472,6 +472,18 @@ async def wait_until(pilot: Any, predicate: Any, what: str = "condition", tries:
     raise AssertionError(f"gave up waiting for {what}")
 
 
+async def run_from_palette(pilot: Any, app: Any, words: str) -> None:
+    """Open the command palette, type `words` and run the first match, as a person would."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+    for letter in words:
+        await pilot.press(letter if letter != " " else "space")
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+
+
 def fake_app(client: FakeEngineClient | None = None, **settings_overrides: Any) -> Any:
     """A `ClauderonApp` on a fake client with a frozen clock."""
     from clauderon_tui.app import ClauderonApp

@@ -9,7 +9,7 @@ from clauderon_tui.screens.switcher import SessionSwitcher
 from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import AgentStatus, Status
-from tests.fake_engine import FakeEngineClient, fake_app, make_session, sample_sessions, wait_until
+from tests.fake_engine import FakeEngineClient, fake_app, make_session, run_from_palette, sample_sessions, wait_until
 
 SIZE = (120, 36)
 PREFIX = "ctrl+right_square_bracket"
@@ -173,12 +173,7 @@ async def test_palette_runs_an_action() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
         app.show_session("id-fix-login")
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        for letter in "restart session":
-            await pilot.press(letter if letter != " " else "space")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "restart session")
         await wait_until(pilot, lambda: ("restart", "id-fix-login") in app.client.calls, "the restart call")
 
 
@@ -471,11 +466,6 @@ async def test_a_paused_session_is_flagged_toasted_and_resumed_from_the_palette(
         app.show_session("id-fix-login")
         await pilot.pause()
         assert "paused: disk short" in str(app.query_one("#pane-title").render())
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        for letter in "resume session":
-            await pilot.press(letter if letter != " " else "space")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "resume session")
         await wait_until(pilot, lambda: ("resume", "id-fix-login") in app.client.calls, "the resume call")
         await wait_until(pilot, lambda: app.sessions["id-fix-login"].paused is None, "thawed")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.command import CommandPalette
 from textual.widgets import Static
 
 from clauderon_tui.formatting import pr_badge
@@ -14,7 +13,8 @@ from clauderon_tui.widgets.info import NO_PR, InfoPane, pr_section
 from clauderon_tui.widgets.sidebar import session_prompt
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import AgentStatus
-from tests.fake_engine import FROZEN_NOW, FakeEngineClient, fake_app, make_session, sample_sessions, wait_until
+from tests.fake_engine import (FROZEN_NOW, FakeEngineClient, fake_app, make_session, run_from_palette, sample_sessions,
+                               wait_until)
 
 SIZE = (120, 36)
 FIX = "id-fix-login"
@@ -226,10 +226,5 @@ async def test_palette_and_help_list_the_landing_actions() -> None:
         assert "pull request" in keys["P"] and "Push" in keys["U"] and "Merge" in keys["M"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        for letter in "merge pull":
-            await pilot.press(letter if letter != " " else "space")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, app, "merge pull")
         await wait_until(pilot, lambda: isinstance(app.screen, MergeScreen), "the merge dialog from the palette")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE
+from tests.test_agents_docker import wait_until
 from tests.test_proxy_audit_fail_closed import tmpfs
 
 pytestmark = pytest.mark.timeout(300)
@@ -25,14 +26,8 @@ def disk(short_tmp: Path):
     yield from tmpfs(short_tmp / "disk", "128m")
 
 
-def wait_for(what: str, check, timeout: float = 60):
-    deadline = time.monotonic() + timeout  # a bound for slow machines, not a speed check
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} never happened")
+def wait_for(what: str, check):
+    return wait_until(check, 60, what)
 
 
 def sessions(cli: Cli) -> dict[str, dict]:
