@@ -43,10 +43,6 @@ def human_bytes(size: float | int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-def disk(size: int) -> str:
-    return f"{size / 2 ** 30:.1f} GiB" if size >= 2 ** 30 else f"{size / 2 ** 20:.0f} MiB"
-
-
 def field_table(fields: dict[str, Any]) -> Table:
     """Two columns, field and value, for every session field."""
     table = Table.grid(padding=(0, 2))
@@ -56,7 +52,7 @@ def field_table(fields: dict[str, Any]) -> Table:
         if key == "sandbox_changes":
             key, value = "branch sync", sync_summary(value)
         elif key == "disk_bytes":
-            key, value = "disk use", disk(value) if value is not None else "not measured yet"
+            key, value = "disk use", human_bytes(value) if value is not None else "not measured yet"
         elif key == "network_mode" and value in OPEN_NETWORKS and fields.get("backend") == "docker":
             value = f"{value} (open network: the proxy is a way out, not the only one)"
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
