@@ -77,5 +77,4 @@ def test_the_growing_session_is_paused_and_the_others_work_on(backend: str, disk
         cli("delete", "hog", "--force", timeout=120)
         wait_for("the reserve to come back", reserve.exists)
     finally:
-        cli("engine", "stop", check=False, timeout=60)
-        cli.kill_engine()
+        cli.cleanup()  # the engine, the local holders and the containers of this home
