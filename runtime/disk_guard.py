@@ -106,19 +106,21 @@ class DiskGuard:
     async def measure(self) -> dict[str, int]:
         """Measure every session with a worktree; returns how much each grew since the last measurement."""
         grown: dict[str, int] = {}
+        sizes: dict[str, int] = {}  # deleted and archived sessions drop out
         for session in self.engine.store.sessions(include_archived=False):
             size = await disk_use(Path(session.worktree_path), self.engine.home.agent_home(session.id))
-            if size is None:
-                continue
             before = self.sizes.get(session.id)
-            self.sizes[session.id] = size
+            if size is None:  # not measured this time: the last figure stands
+                if before is not None:
+                    sizes[session.id] = before
+                continue
+            sizes[session.id] = size
             if before is not None:
                 grown[session.id] = size - before
             shown = round(size / MIB) * MIB  # a change under a MiB is not worth a store write
             if shown != session.disk_bytes:
                 await self.engine.apply(session.id, disk_bytes=shown)
-        for gone in set(self.sizes) - {s.id for s in self.engine.store.sessions()}:
-            self.sizes.pop(gone, None)
+        self.sizes = sizes
         return grown
 
     async def _pause_the_grower(self, grown: dict[str, int], free: int | None) -> None:

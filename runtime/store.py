@@ -190,7 +190,7 @@ class Store:
         self._lock_fd: int | None = None
         self._depth = 0
         self._holder: int | None = None  # the thread inside a transaction
-        self._view: tuple[tuple, list[dict[str, Any]]] | None = None
+        self._view: tuple[tuple | None, list[dict[str, Any]]] | None = None
         self._db = TinyDB(
             str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count,
             validate=validate_tables,
@@ -249,38 +249,38 @@ class Store:
 
     # sessions -------------------------------------------------------------------------------------
     def sessions(self, include_archived: bool = True) -> list[Session]:
-        sessions = [Session.model_validate(r) for r in self._session_rows()]
+        return self._sessions_of(self._session_rows()[1], include_archived)
+
+    @staticmethod
+    def _sessions_of(rows: list[dict[str, Any]], include_archived: bool) -> list[Session]:
+        sessions = [Session.model_validate(r) for r in rows]
         if not include_archived:
             sessions = [s for s in sessions if s.status != Status.ARCHIVED]
         return sorted(sessions, key=lambda s: s.created_at)
 
-    def _file_version(self) -> tuple:
-        try:
-            stat = os.stat(self.home.db_file)
-        except FileNotFoundError:
-            return (None, self._db.storage.writes)  # type: ignore[attr-defined]
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size, self._db.storage.writes)  # type: ignore[attr-defined]
+    def _session_rows(self) -> tuple[tuple | None, list[dict[str, Any]]]:
+        """The session rows and the version of the file they were read from (None inside a transaction).
 
-    def _session_rows(self) -> list[dict[str, Any]]:
-        """The session rows. Outside a transaction they are read without the lock: a write replaces the
-        file whole, so any open finds a complete version, and a read on the engine's loop never waits
-        for the writer thread's fsync. The rows of the version read last are kept, not parsed again."""
+        Outside a transaction they are read without the lock: a write replaces the file whole, so any
+        open finds a complete version, and a read on the engine's loop never waits for the writer
+        thread's fsync. The rows of the version read last are kept, not parsed again. A version is the
+        file's identity plus this process's write count (a rewrite within one mtime tick still counts)."""
         if self._holder == threading.get_ident():
-            return self._locked_session_rows()
+            return None, self._locked_session_rows()
         writes = self._db.storage.writes  # type: ignore[attr-defined]  # before the open: never newer than it
         try:
             with open(self.home.db_file, "rb") as fh:
                 stat = os.fstat(fh.fileno())
                 version = (stat.st_ino, stat.st_mtime_ns, stat.st_size, writes)
                 if self._view is not None and self._view[0] == version:
-                    return self._view[1]
+                    return self._view
                 data = json.loads(fh.read())
             validate_tables(data)
             rows = list(data.get("sessions", {}).values())
         except (OSError, ValueError, AttributeError):  # missing or unusable: the locked read recovers it
-            return self._locked_session_rows()
+            return None, self._locked_session_rows()
         self._view = (version, rows)
-        return rows
+        return self._view
 
     def _locked_session_rows(self) -> list[dict[str, Any]]:
         with self.transaction() as db:
@@ -290,17 +290,18 @@ class Store:
         """The sessions as the API lists them, as JSON, rendered once per version of the store file: at a
         hundred sessions validating and rendering costs tens of milliseconds, and lists are asked for far
         more often than the store changes."""
-        key = (self._file_version(), include_archived)  # taken before the read: never newer than it
-        if self._rendered is not None and self._rendered[0] == key:
+        version, rows = self._session_rows()
+        key = (version, include_archived)
+        if version is not None and self._rendered is not None and self._rendered[0] == key:
             return self._rendered[1]
-        sessions = self.sessions(include_archived)
-        body = json.dumps([s.public() for s in sessions]).encode()
+        body = json.dumps([s.public() for s in self._sessions_of(rows, include_archived)]).encode()
         self._rendered = (key, body)
         return body
 
     def find(self, id_or_name: str) -> Session | None:
-        row = next((r for r in self._session_rows() if r["id"] == id_or_name), None) or \
-            next((r for r in self._session_rows() if r["name"] == id_or_name), None)
+        rows = self._session_rows()[1]
+        row = next((r for r in rows if r["id"] == id_or_name), None) or \
+            next((r for r in rows if r["name"] == id_or_name), None)
         return Session.model_validate(row) if row else None
 
     def get(self, id_or_name: str) -> Session:

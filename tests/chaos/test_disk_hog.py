@@ -26,10 +26,6 @@ def disk(short_tmp: Path):
     yield from tmpfs(short_tmp / "disk", "128m")
 
 
-def wait_for(what: str, check):
-    return wait_until(check, 60, what)
-
-
 def sessions(cli: Cli) -> dict[str, dict]:
     return {s["name"]: s for s in cli("list", "--json").json()}
 
@@ -45,12 +41,12 @@ def test_the_growing_session_is_paused_and_the_others_work_on(backend: str, disk
             cli("create", "--repo", str(git_repo), "--name", name, "--agent", "shell", timeout=180)
             cli.wait_screen(name, ":/", timeout=60)  # the prompt: typeahead before it may be flushed
         reserve = cli.home / "reserve"
-        wait_for("the reserve", reserve.exists)
+        wait_until(reserve.exists, 60, "the reserve")
         assert reserve.stat().st_size == FLOOR // 4
         worktree = Path(sessions(cli)["hog"]["worktree_path"])
 
         cli("send", "hog", HOG, "--enter")
-        hog = wait_for("the pause", lambda: sessions(cli)["hog"]["paused"] and sessions(cli)["hog"])
+        hog = wait_until(lambda: sessions(cli)["hog"]["paused"] and sessions(cli)["hog"], 60, "the pause")
         assert "worktree grew" in hog["paused"] and "clauderon resume hog" in hog["paused"]
         assert hog["status"] == "running" and hog["disk_bytes"] >= 32 << 20
         assert not sessions(cli)["calm"]["paused"]
@@ -73,8 +69,8 @@ def test_the_growing_session_is_paused_and_the_others_work_on(backend: str, disk
         (worktree / "big.bin").unlink()
         cli("resume", "hog")
         assert sessions(cli)["hog"]["paused"] is None
-        wait_for("the thawed agent to write", lambda: (worktree / "big.bin").exists())
+        wait_until(lambda: (worktree / "big.bin").exists(), 60, "the thawed agent to write")
         cli("delete", "hog", "--force", timeout=120)
-        wait_for("the reserve to come back", reserve.exists)
+        wait_until(reserve.exists, 60, "the reserve to come back")
     finally:
         cli.cleanup()  # the engine, the local holders and the containers of this home
