@@ -43,7 +43,9 @@ def test_sandboxes_that_went_with_the_daemon_come_back_and_removed_ones_do_not(c
         pytest.skip("the test marks a daemon restart on the local socket")
     for name in ("boot", "gone"):
         cli("create", "--repo", str(git_repo), "--name", name, "--agent", "shell")
-    (cli.home / "worktrees" / "boot" / "notes.txt").write_text("uncommitted work\n")
+    dropped = cli.home / "worktrees" / "boot" / "notes.txt"
+    dropped.write_text("uncommitted work\n")
+    dropped.chmod(0o644)  # readable by the agent's uid whatever this process's umask (an in-process engine sets 077)
     before = container_id("boot")
     cli("engine", "stop")  # the sandboxes keep running without an engine
 
@@ -103,7 +105,9 @@ def test_a_real_daemon_restart_under_a_running_engine_brings_the_session_back(cl
     environ = dict(line.split(b"=", 1) for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in line)
 
     cli("create", "--repo", str(git_repo), "--name", "daemon", "--agent", "shell")
-    (cli.home / "worktrees" / "daemon" / "kept.txt").write_text("kept across the restart\n")
+    dropped = cli.home / "worktrees" / "daemon" / "kept.txt"
+    dropped.write_text("kept across the restart\n")
+    dropped.chmod(0o644)  # readable by the agent's uid whatever this process's umask (an in-process engine sets 077)
     before = container_id("daemon")
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
