@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import make_repo, percentile  # noqa: E402
-from runtime.client import EngineClient  # noqa: E402
+from runtime.api.client import EngineClient  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
 

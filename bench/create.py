@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import GIT_ENV, make_repo  # noqa: E402
-from runtime.client import EngineClient  # noqa: E402
-from runtime.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
+from runtime.api.client import EngineClient  # noqa: E402
+from runtime.git.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
 from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402

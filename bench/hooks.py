@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.home import Home
 
 SESSION = "hookbench"

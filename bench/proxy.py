@@ -95,7 +95,7 @@ def serve_clauderon(home: str, port: int, upstream_port: int, ca: str, password_
     # The engine's side of the sealed path: the session's unix socket, bridged to the private port.
     import asyncio
 
-    from runtime.sealed import SealedSockets
+    from runtime.engine.sealed import SealedSockets
 
     sealed = SealedSockets(h, lambda: svc.private_port, lambda: svc.loop)
     directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), svc.loop).result(30)

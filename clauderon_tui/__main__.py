@@ -1,3 +1,3 @@
-from .cli import main
+from clauderon_tui.cli import main
 
 raise SystemExit(main())

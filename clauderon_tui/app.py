@@ -27,21 +27,21 @@ from runtime.models import Session, Status
 from runtime.settings import Settings
 from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
 
-from .commands import ClauderonCommands
-from .consoles import ConsolePool
-from .formatting import as_session, needs_attention, not_running_message, sort_key
-from .help_text import binding_rows
-from .notifications import Attention, event_attention, session_attention
-from .screens.create import CreateSessionScreen
-from .screens.help import HelpScreen
-from .screens.switcher import SessionSwitcher
-from .session_actions import SessionActions
-from .widgets.compact_bar import CompactBar
-from .widgets.health_bar import HealthBar
-from .widgets.sidebar import SessionSidebar
-from .widgets.terminal import TerminalView
-from .widgets.terminal_pane import TerminalPane
-from .workbench import WORKBENCH_PANES, Workbench, pane_for_key
+from clauderon_tui.commands import ClauderonCommands
+from clauderon_tui.consoles import ConsolePool
+from clauderon_tui.formatting import as_session, needs_attention, not_running_message, sort_key
+from clauderon_tui.help_text import binding_rows
+from clauderon_tui.notifications import Attention, event_attention, session_attention
+from clauderon_tui.screens.create import CreateSessionScreen
+from clauderon_tui.screens.help import HelpScreen
+from clauderon_tui.screens.switcher import SessionSwitcher
+from clauderon_tui.session_actions import SessionActions
+from clauderon_tui.widgets.compact_bar import CompactBar
+from clauderon_tui.widgets.health_bar import HealthBar
+from clauderon_tui.widgets.sidebar import SessionSidebar
+from clauderon_tui.widgets.terminal import TerminalView
+from clauderon_tui.widgets.terminal_pane import TerminalPane
+from clauderon_tui.workbench import WORKBENCH_PANES, Workbench, pane_for_key
 
 log = logging.getLogger(__name__)
 

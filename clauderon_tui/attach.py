@@ -16,7 +16,7 @@ import sys
 import termios
 import tty
 
-from runtime.client import RESIZED, RESYNC, EngineClient
+from runtime.api.client import RESIZED, RESYNC, EngineClient
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.terminal.sanitize import OutputFilter

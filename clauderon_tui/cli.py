@@ -14,14 +14,14 @@ import sys
 import time
 from typing import Any, Awaitable, Callable
 
-from runtime.client import EngineClient
-from runtime.engine_host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
+from runtime.api.client import EngineClient
+from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.requests import parse_env_pair
 from runtime.settings import LoadedSettings, load_settings, save_setting
 
-from . import cli_format as fmt
+from clauderon_tui import cli_format as fmt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,7 +275,7 @@ def run_headless_engine(home: Home, loaded: LoadedSettings, *, wait_lock: bool) 
 
 
 def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) -> int:
-    from .app import run_app
+    from clauderon_tui.app import run_app
 
     setup_logging(home, "app")
     host: EngineHost | None = None
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "tui":
             return cmd_tui(home, loaded, client_only=getattr(args, "client_only", False))
         if command == "serve":
-            from .serve import run_serve
+            from clauderon_tui.serve.command import run_serve
 
             return run_serve(home, loaded, args)
         if command == "create":
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         if command in ("set-access-mode", "credentials", "audit"):
             return cmd_proxy(home, args)
         if command == "attach":
-            from .attach import attach
+            from clauderon_tui.attach import attach
 
             ensure_engine(home)
             return attach(home, args.name, loaded.settings.tui.prefix_key,

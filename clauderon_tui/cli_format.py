@@ -6,7 +6,7 @@ import time
 from typing import Any, Iterable
 
 from runtime.models import Session
-from .formatting import isolation_label
+from clauderon_tui.formatting import isolation_label
 from runtime.textsafe import display_text
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from .app import ClauderonApp
+    from clauderon_tui.app import ClauderonApp
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class ClauderonCommands(Provider):
         entries: list[tuple[str, str, object]] = [
             (entry.title, entry.help, partial(app.run_action, entry.action)) for entry in PALETTE_ACTIONS
         ]
-        from .workbench import WORKBENCH_PANES
+        from clauderon_tui.workbench import WORKBENCH_PANES
 
         for spec in WORKBENCH_PANES:
             entries.append((f"Show {spec.title} tab", f"The selected session's {spec.title.lower()} ({spec.key.upper()})",

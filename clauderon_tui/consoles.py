@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from runtime.client import RESIZED, RESYNC
+from runtime.api.client import RESIZED, RESYNC
 from runtime.errors import ClauderonError
 from runtime.terminal import TerminalEmulator
 

@@ -134,7 +134,7 @@ PR_STAGES: dict[str, tuple[str, str]] = {
     "merged": ("merged", "$accent"),
     "closed": ("closed", "$text-muted"),
 }
-"""Mark and theme colour for each pull-request stage (see `runtime/pr_watch.py`)."""
+"""Mark and theme colour for each pull-request stage (see `runtime/git/pr_watch.py`)."""
 
 
 def pr_badge(pr: dict[str, Any] | None) -> tuple[str, str] | None:

@@ -28,7 +28,7 @@ SCROLL_HELP: tuple[tuple[str, str], ...] = (
 
 def binding_rows(prefix_key: str) -> list[tuple[str, str, str]]:
     """(where, key, what) for every binding, for the help screen."""
-    from .widgets.sidebar import SessionSidebar
+    from clauderon_tui.widgets.sidebar import SessionSidebar
 
     rows: list[tuple[str, str, str]] = [
         ("anywhere", "ctrl+q", "quit (not while typing in a terminal)"),
@@ -43,7 +43,7 @@ def binding_rows(prefix_key: str) -> list[tuple[str, str, str]]:
     rows.append(("terminal", "any key", "goes to the program (ctrl+c, ctrl+p, ctrl+q, esc too)"))
     rows.append(("terminal", prefix_key, "prefix: the next key is a command"))
     rows.extend(("after prefix", key, what) for key, what in PREFIX_HELP)
-    from .workbench import WORKBENCH_PANES
+    from clauderon_tui.workbench import WORKBENCH_PANES
 
     rows.extend(("after prefix", spec.key, f"show the {spec.title} tab") for spec in WORKBENCH_PANES)
     rows.extend(("session list", spec.key.upper(), f"show the {spec.title} tab") for spec in WORKBENCH_PANES)

@@ -18,7 +18,7 @@ REASON_WORDS = {
     "checks-failing": "checks failing", "changes-requested": "changes requested",
     "conflict": "merge conflicts", "ready-to-merge": "ready to merge", "merged": "merged", "closed": "closed",
 }
-"""How the engine's `attention` reasons (`runtime.pr_watch.notifications`) read in a toast."""
+"""How the engine's `attention` reasons (`runtime.git.pr_watch.notifications`) read in a toast."""
 NEEDS_ACTION = {"checks-failing", "changes-requested", "conflict"}
 
 

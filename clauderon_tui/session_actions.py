@@ -12,9 +12,9 @@ from textual import work
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 
-from .screens.confirm_delete import ConfirmDeleteScreen
-from .screens.create import CreateSessionScreen
-from .screens.landing import MergeChoice, MergeScreen, OpenPrScreen
+from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
+from clauderon_tui.screens.create import CreateSessionScreen
+from clauderon_tui.screens.landing import MergeChoice, MergeScreen, OpenPrScreen
 
 log = logging.getLogger(__name__)
 

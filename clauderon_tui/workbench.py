@@ -22,10 +22,10 @@ from textual.widgets import TabbedContent, TabPane
 
 from runtime.models import Session
 
-from .widgets.chat import ChatPane
-from .widgets.diff import DiffPane
-from .widgets.files import FilesPane
-from .widgets.info import InfoPane
+from clauderon_tui.widgets.chat import ChatPane
+from clauderon_tui.widgets.diff import DiffPane
+from clauderon_tui.widgets.files import FilesPane
+from clauderon_tui.widgets.info import InfoPane
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,12 @@
 """The credential-injecting HTTPS proxy. Talk to it through this package's exports only."""
 
-from .audit import AUDIT_FILE, AuditLog, read_audit
-from .credentials import (CREDENTIAL_NAMES, CredentialStore, credential_store_for, credentials_report, masked)
-from .errors import ProxyError
-from .rules import (CA_MOUNT_PATH, HOOKS_HOST, PLACEHOLDERS, container_env, default_credential_names,
-                    dummy_codex_auth_json)
-from .secrets_1p import DictResolver, OnePasswordResolver, SecretResolver
-from .service import ProxyService, choose_port
-from .sessions import SessionProxyConfig, new_proxy_password
+from proxy.audit import AUDIT_FILE, AuditLog, read_audit
+from proxy.credentials import CREDENTIAL_NAMES, CredentialStore, credential_store_for, credentials_report, masked
+from proxy.errors import ProxyError
+from proxy.rules import CA_MOUNT_PATH, HOOKS_HOST, PLACEHOLDERS, container_env, default_credential_names, dummy_codex_auth_json
+from proxy.secrets_1p import DictResolver, OnePasswordResolver, SecretResolver
+from proxy.service import ProxyService, choose_port
+from proxy.sessions import SessionProxyConfig, new_proxy_password
 
 __all__ = [
     "AUDIT_FILE", "AuditLog", "CA_MOUNT_PATH", "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "HOOKS_HOST", "OnePasswordResolver",

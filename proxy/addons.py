@@ -21,14 +21,14 @@ from urllib.parse import urlsplit
 from mitmproxy import connection, http, tcp
 from mitmproxy.proxy import server_hooks
 
-from .audit import AuditLog
-from .credentials import CODEX_OAUTH, CredentialStore
-from .policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
-from .rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
-from .sessions import SessionProxyConfig, SessionRegistry
-from .errorpages import REFUSED
-from .target import canonical_host, clean_text, same_target
-from . import tripwire
+from proxy.audit import AuditLog
+from proxy.credentials import CODEX_OAUTH, CredentialStore
+from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
+from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
+from proxy.sessions import SessionProxyConfig, SessionRegistry
+from proxy.errorpages import REFUSED
+from proxy.target import canonical_host, clean_text, same_target
+from proxy import tripwire
 
 logger = logging.getLogger(__name__)
 

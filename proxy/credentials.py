@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ProxyError
-from .secrets_1p import OnePasswordResolver, SecretResolver
+from proxy.errors import ProxyError
+from proxy.secrets_1p import OnePasswordResolver, SecretResolver
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from mitmproxy.proxy.layers.http import HttpErrorHook, HttpStream, RequestProtoc
     SendHttp, _http1
 from mitmproxy.proxy.layers.http._base import format_error
 
-from .policy import classify_error
-from .tripwire import Refused
+from proxy.policy import classify_error
+from proxy.tripwire import Refused
 
 _original = _http1.make_error_response
 _original_check_body_size = HttpStream.check_body_size

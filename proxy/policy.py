@@ -7,7 +7,7 @@ import asyncio
 import ipaddress
 import socket
 
-from .rules import MODEL_CALLS, MODEL_HOSTS
+from proxy.rules import MODEL_CALLS, MODEL_HOSTS
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

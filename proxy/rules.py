@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .credentials import CODEX_OAUTH
+from proxy.credentials import CODEX_OAUTH
 
 if TYPE_CHECKING:
-    from .credentials import CredentialStore
+    from proxy.credentials import CredentialStore
 
 CA_MOUNT_PATH = "/etc/clauderon/proxy-ca.pem"
 HOOKS_HOST = "clauderon.internal"

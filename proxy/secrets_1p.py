@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Protocol
 
-from .errors import ProxyError
+from proxy.errors import ProxyError
 
 logger = logging.getLogger(__name__)
 

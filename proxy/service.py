@@ -13,14 +13,14 @@ import socket
 import threading
 from pathlib import Path
 
-from .audit import AUDIT_FILE, AuditLog
-from .ca import ensure_ca, upstream_trust_bundle
-from .credentials import CredentialStore, credential_store_for
-from .errors import ProxyError
-from .errorpages import install_error_typing, uninstall_error_typing
-from .rules import build_rules
-from .sessions import SessionProxyConfig, SessionRegistry
-from . import addons
+from proxy.audit import AUDIT_FILE, AuditLog
+from proxy.ca import ensure_ca, upstream_trust_bundle
+from proxy.credentials import CredentialStore, credential_store_for
+from proxy.errors import ProxyError
+from proxy.errorpages import install_error_typing, uninstall_error_typing
+from proxy.rules import build_rules
+from proxy.sessions import SessionProxyConfig, SessionRegistry
+from proxy import addons
 
 logger = logging.getLogger(__name__)
 

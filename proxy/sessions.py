@@ -14,7 +14,7 @@ import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 
-from .errors import ProxyError
+from proxy.errors import ProxyError
 
 ACCESS_MODES = ("read-write", "read-only")
 EGRESS_POLICIES = ("open", "allowlist")

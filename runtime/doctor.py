@@ -7,9 +7,9 @@ import shutil
 import stat
 from typing import Any
 
-from .engine_host import engine_running
-from .home import Home, disk_report
-from .settings import LoadedSettings
+from runtime.engine.host import engine_running
+from runtime.home import Home, disk_report
+from runtime.settings import LoadedSettings
 
 
 def _check(name: str, status: str, detail: str, fix: str = "") -> dict[str, Any]:
@@ -17,7 +17,7 @@ def _check(name: str, status: str, detail: str, fix: str = "") -> dict[str, Any]
 
 
 async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]:
-    from .backends.docker import DockerBackend
+    from runtime.backends.docker import DockerBackend
 
     settings = loaded.settings
     checks = []
@@ -38,7 +38,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
                              f"{settings.docker.image} {'present' if has_image else 'missing'}",
                              "clauderon image build"))
     checks.append(_check("local backend", "ok", "available, unsandboxed: agents run on this host with your permissions"))
-    from .backends.kubernetes import KubernetesBackend
+    from runtime.backends.kubernetes import KubernetesBackend
 
     kube = KubernetesBackend(settings.kubernetes, home.home_id)
     ok, reason = await kube.available()
@@ -77,7 +77,7 @@ def _audit_check(home: Home) -> dict[str, Any]:
 
 async def _relay_check(docker: Any) -> dict[str, Any]:
     """Sealed sessions need the relay image, built once from source with gcc."""
-    from .relay import relay_image
+    from runtime.relay import relay_image
 
     image = relay_image()
     if await docker.image_present(image):

@@ -37,7 +37,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import ClauderonError
+from runtime.errors import ClauderonError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ClauderonError
+from runtime.errors import ClauderonError
 
 # Full-match only: `$` would accept a trailing newline, and such a name breaks `list` and `delete`.
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .errors import ClauderonError
-from .models import Mount
+from runtime.errors import ClauderonError
+from runtime.models import Mount
 
 
 class CreateRequest(BaseModel):

@@ -17,8 +17,8 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ClauderonError
-from .home import Home
+from runtime.errors import ClauderonError
+from runtime.home import Home
 
 
 class Section(BaseModel):

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from .errors import ClauderonError, NotFound
-from .home import Home
-from .models import Session, Status, Tombstone
+from runtime.errors import ClauderonError, NotFound
+from runtime.home import Home
+from runtime.models import Session, Status, Tombstone
 
 log = logging.getLogger(__name__)
 

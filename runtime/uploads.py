@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .agents import CONTAINER_HOME
-from .errors import ClauderonError
+from runtime.agents import CONTAINER_HOME
+from runtime.errors import ClauderonError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 """The largest image a message may carry (the Anthropic API's own limit per image is lower)."""

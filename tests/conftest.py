@@ -139,7 +139,7 @@ def host(short_tmp: Path):
     """An in-process engine (local backend, no Docker) on a fresh home; its sessions are removed after."""
     import asyncio
 
-    from runtime.engine_host import EngineHost, try_lock
+    from runtime.engine.host import EngineHost, try_lock
     from runtime.home import Home
     from runtime.settings import load_settings
 

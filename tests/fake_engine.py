@@ -291,13 +291,13 @@ class FakeEngineClient:
 
     @staticmethod
     def _wire(agent: str, path: Path | None, page: Any) -> dict[str, Any]:
-        from runtime.api_transcript import page_json
-        from runtime.client import _decode_page
+        from runtime.api.transcript import page_json
+        from runtime.api.client import _decode_page
 
         return _decode_page(json.loads(json.dumps(page_json(agent, path.name if path else None, page))))
 
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
-        from runtime.transcripts import Page, TranscriptReader
+        from runtime.agents.transcripts import Page, TranscriptReader
 
         self.calls.append(("transcript", (ref, before, limit)))
         found = self._transcript_of(self._find(ref))
@@ -311,7 +311,7 @@ class FakeEngineClient:
             return self._wire(agent, path, reader.tail(limit))
 
     async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
-        from runtime.transcripts import TranscriptReader
+        from runtime.agents.transcripts import TranscriptReader
 
         session = self._find(ref)
         found = self._transcript_of(session)
@@ -360,7 +360,7 @@ class FakeEngineClient:
         return session, root
 
     async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
-        from runtime.workbench_files import list_directory, marks_for
+        from runtime.workbench.files import list_directory, marks_for
 
         self.calls.append(("list_files", (ref, path)))
         session, root = self._worktree(ref)
@@ -369,7 +369,7 @@ class FakeEngineClient:
                                       "left_out": left_out}))
 
     async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
-        from runtime.workbench_files import read_page
+        from runtime.workbench.files import read_page
 
         self.calls.append(("read_file", (ref, path, offset, limit)))
         return read_page(self._worktree(ref)[1], path, offset, limit)
@@ -391,7 +391,7 @@ class FakeEngineClient:
 
     # -- landing: answers shaped like the engine's routes (docs/landing.md) -----------------------------------
     def _landing(self, method: str, ref: str, *, writes: bool) -> Session:
-        from runtime.landing import ReadOnlySession
+        from runtime.git.landing import ReadOnlySession
 
         session = self._find(ref)
         if method in self.landing_errors:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.agent_user import agent_user, readable_by_all, with_agent_account
+from runtime.agents.user import agent_user, readable_by_all, with_agent_account
 
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="what happens when clauderon runs as root")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.home import Home
 from tests.fakes.anthropic import FakeAnthropic, TextReply
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture

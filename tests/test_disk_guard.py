@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runtime.disk_guard import disk_use, reserve_size
+from runtime.engine.disk_guard import disk_use, reserve_size
 
 
 async def test_a_hard_linked_file_counts_once_and_a_missing_root_is_nothing(tmp_path: Path) -> None:

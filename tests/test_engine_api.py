@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import run_git
 
-from runtime.client import EngineClient
-from runtime.engine_host import EngineHost, try_lock
+from runtime.api.client import EngineClient
+from runtime.engine.host import EngineHost, try_lock
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.settings import load_settings
@@ -211,7 +211,7 @@ async def test_no_engine_is_one_clear_line(short_tmp: Path) -> None:
 
 
 async def test_handoff_to_a_background_engine_keeps_sessions_live(short_tmp: Path, git_repo: Path) -> None:
-    from runtime.engine_host import engine_running, wait_for_socket
+    from runtime.engine.host import engine_running, wait_for_socket
 
     home = Home.open(short_tmp / "h")
     home.config_file.write_text('[session]\nbackend = "local"\n')

@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.home import Home
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git

@@ -5,7 +5,7 @@ DIR @anthropic-ai/claude-code @openai/codex`); without it they are installed onc
 `~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable). Only the
 native binaries inside the per-platform packages run, so Node is not needed. Each run uses a throwaway HOME
 and talks only to a fake on 127.0.0.1, with the argv from `runtime.agents.agent_command` and the config
-files from `runtime.agent_setup.write_agent_config`.
+files from `runtime.agents.setup.write_agent_config`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pyte
 import pytest
 from ptyprocess import PtyProcess
 
-from runtime.agent_setup import placeholder_credential_env, write_agent_config
+from runtime.agents.setup import placeholder_credential_env, write_agent_config
 from runtime.agents import agent_command, new_agent_session_id
 from runtime.models import Session
 from tests.fakes import make_test_certificate
@@ -34,7 +34,7 @@ from tests.fakes.anthropic import FakeAnthropic, ToolUseReply
 from tests.fakes.openai import FakeOpenAI, codex_shell_call, fake_id_token
 
 CLI_CACHE = Path.home() / ".cache" / "clauderon" / "agents-test"
-# The versions whose behaviour runtime.agents and runtime.agent_setup were checked against.
+# The versions whose behaviour runtime.agents and runtime.agents.setup were checked against.
 CLI_PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.171.0")
 PLACEHOLDER_ANTHROPIC_KEY = "sk-ant-api03-clauderon-placeholder-0000000000000000-TESTKEY42"
 PLACEHOLDER_OPENAI_KEY = "sk-proj-clauderon-placeholder-00000000000000000000-TESTKEY42"

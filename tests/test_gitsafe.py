@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 from runtime.errors import ClauderonError
-from runtime.gitsafe import GitContext, configured_drivers, clean_environ, run_git, safe_args
+from runtime.git.safety import GitContext, configured_drivers, clean_environ, run_git, safe_args
 from tests.conftest import run_git as plain_git
 
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.test"]

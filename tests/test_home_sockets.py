@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import EngineClient
-from runtime.engine_host import EngineHost, try_lock
+from runtime.api.client import EngineClient
+from runtime.engine.host import EngineHost, try_lock
 from runtime.home import Home, is_private_dir
 from runtime.settings import load_settings
 

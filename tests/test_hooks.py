@@ -24,8 +24,8 @@ import pytest
 from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
 from runtime.errors import NotFound
-from runtime.hook_install import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, install_agent_hooks
-from runtime.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify, watch_codex_turns
+from runtime.agents.hook_install import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, install_agent_hooks
+from runtime.engine.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify, watch_codex_turns
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings
@@ -515,7 +515,7 @@ def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path:
     the transcript executor, and hooks that read nothing are not held up."""
     import threading
 
-    import runtime.hooks as hooks
+    import runtime.engine.hooks as hooks
 
     home, container_path = _claude_home(tmp_path)
     release = threading.Event()

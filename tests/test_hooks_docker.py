@@ -24,7 +24,7 @@ import pytest
 
 from proxy.credentials import ENV_NAMES
 from runtime.home import Home
-from runtime.hooks import watch_codex_turns
+from runtime.engine.hooks import watch_codex_turns
 from runtime.models import Session
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import ClauderonError
-from runtime.github import GitHubError, parse_remote_url
+from runtime.git.github import GitHubError, parse_remote_url
 from runtime.home import Home
-from runtime.landing import (MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text,
+from runtime.git.landing import (MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text,
                              push)
 from runtime.models import Session
-from runtime.pr_watch import PrState, PrWatcher
+from runtime.git.pr_watch import PrState, PrWatcher
 from runtime.settings import GitHubSettings
-from runtime.worktrees import WorktreeManager
+from runtime.git.worktrees import WorktreeManager
 from tests.conftest import run_git
 from tests.fakes.github import FakeGitHub, new_token
 
@@ -435,13 +435,13 @@ def _state(**kw) -> PrState:
     ({}, "needs-review"),
 ])
 def test_derive_stage(fields: dict, stage: str) -> None:
-    from runtime.pr_watch import derive_stage
+    from runtime.git.pr_watch import derive_stage
 
     assert derive_stage(_state(**fields)) == stage
 
 
 def test_review_decision_takes_each_reviewers_latest_decisive_review() -> None:
-    from runtime.pr_watch import review_decision
+    from runtime.git.pr_watch import review_decision
 
     def r(i: int, who: str, state: str) -> dict:
         return {"id": i, "user": {"login": who}, "state": state, "submitted_at": f"2026-01-01T00:00:{i:02d}Z"}
@@ -455,7 +455,7 @@ def test_review_decision_takes_each_reviewers_latest_decisive_review() -> None:
 
 
 def test_summarize_checks_combines_check_runs_and_statuses() -> None:
-    from runtime.pr_watch import summarize_checks
+    from runtime.git.pr_watch import summarize_checks
 
     run = lambda name, status, conclusion=None: {"name": name, "status": status, "conclusion": conclusion}  # noqa: E731
     assert summarize_checks([], None) == ("none", [], [])
@@ -466,7 +466,7 @@ def test_summarize_checks_combines_check_runs_and_statuses() -> None:
 
 
 def test_notifications_fire_on_the_change_into_a_state_only() -> None:
-    from runtime.pr_watch import notifications
+    from runtime.git.pr_watch import notifications
 
     quiet = _state(checks="pending", stage="working")
     failing = _state(checks="failing", failing_checks=["tests"], stage="blocked")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.backends.local import LocalBackend
-from runtime.engine import Engine
+from runtime.engine.core import Engine
 from runtime.home import Home
 from runtime.settings import load_settings
 

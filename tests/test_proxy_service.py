@@ -75,7 +75,7 @@ def test_a_squatted_port_stops_only_open_networks_and_sealed_sessions_never_reac
     is served by the real proxy, the squatter never gets a connection, and health says what is wrong."""
     import asyncio
 
-    from runtime.egress import Egress
+    from runtime.engine.egress import Egress
 
     home = Home.open(short_tmp / "h")
     squatter = socket.socket()

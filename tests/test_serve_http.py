@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from clauderon_tui.serve import ClauderonServer, ServeOptions, resolve_options
-from clauderon_tui.serve_auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, origin_of, new_token
+from clauderon_tui.serve.command import ClauderonServer, ServeOptions, resolve_options
+from clauderon_tui.serve.auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, origin_of, new_token
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
 

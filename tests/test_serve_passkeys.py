@@ -21,10 +21,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clauderon_tui.passkey_store import FILE_NAME, PasskeyStore, sign_count_ok
-from clauderon_tui.serve import ClauderonServer, ServeOptions, resolve_options
-from clauderon_tui.serve_auth import COOKIE_NAME
-from clauderon_tui.serve_passkeys import PasskeyAuth
+from clauderon_tui.serve.passkey_store import FILE_NAME, PasskeyStore, sign_count_ok
+from clauderon_tui.serve.command import ClauderonServer, ServeOptions, resolve_options
+from clauderon_tui.serve.auth import COOKIE_NAME
+from clauderon_tui.serve.passkeys import PasskeyAuth
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
 from tests.serve_harness import CHROMIUM, CHROMIUM_ARGS, free_port, is_loopback_url
@@ -411,7 +411,7 @@ async def test_real_serve_registers_into_the_home_and_closes_registration_on_res
 async def test_the_password_login_form_posts_our_origin_from_a_real_browser(chromium: Chromium) -> None:
     """Regression: under `Referrer-Policy: no-referrer` Chromium sends `Origin: null` with a form POST, and the
     Origin check on POST /login refused the password form (found while wiring the passkey pages' forms)."""
-    from clauderon_tui.serve_auth import ServeAuth
+    from clauderon_tui.serve.auth import ServeAuth
 
     port = free_port()
     public = f"http://localhost:{port}"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import runtime.session_repo as session_repo
+import runtime.git.session_repo as session_repo
 from runtime.errors import ClauderonError
-from runtime.gitsafe import GitContext
-from runtime.session_repo import borrowed_object_dirs, create_session_repo, import_bundle
+from runtime.git.safety import GitContext
+from runtime.git.session_repo import borrowed_object_dirs, create_session_repo, import_bundle
 from tests.conftest import run_git
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.api_transcript import chat_bytes, open_transcript
-from runtime.client import EngineClient
-from runtime.engine_host import EngineHost
+from runtime.api.transcript import chat_bytes, open_transcript
+from runtime.api.client import EngineClient
+from runtime.engine.host import EngineHost
 from runtime.errors import ClauderonError
 from tests.test_engine_api import wait_screen
 

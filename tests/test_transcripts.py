@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.transcript_codex import codex_turn_state, read_new_entries
-from runtime.transcripts import (Message, TranscriptReader, claude_transcripts, codex_transcripts,
+from runtime.agents.transcript_codex import codex_turn_state, read_new_entries
+from runtime.agents.transcripts import (Message, TranscriptReader, claude_transcripts, codex_transcripts,
                                  last_assistant_in, open_agent_transcript, parse_file, TranscriptRefused)
 
 SAMPLES = Path(__file__).parent / "samples"

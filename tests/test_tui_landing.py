@@ -21,7 +21,7 @@ FIX = "id-fix-login"
 
 
 def pr(number: int, stage: str, **fields: Any) -> dict[str, Any]:
-    """A stored PrState JSON (see runtime/pr_watch.py) at `stage`."""
+    """A stored PrState JSON (see runtime/git/pr_watch.py) at `stage`."""
     return {"number": number, "html_url": f"https://github.com/dev/webapp/pull/{number}", "state": "open",
             "merged": False, "draft": False, "checks": "passing", "failing_checks": [], "pending_checks": [],
             "review": "approved", "mergeable": True, "mergeable_state": "clean", "conflicts": False,

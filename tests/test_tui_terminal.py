@@ -211,7 +211,7 @@ async def test_console_end_reconnects_while_running() -> None:
 
 
 async def test_resync_rebuilds_the_screen_from_the_snapshot() -> None:
-    from runtime.client import RESYNC
+    from runtime.api.client import RESYNC
 
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -238,7 +238,7 @@ async def test_theme_change_repaints_with_its_palette() -> None:
 
 
 async def test_resize_by_another_viewer_is_followed_in_stream_order() -> None:
-    from runtime.client import RESIZED
+    from runtime.api.client import RESIZED
 
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import EngineClient
-from runtime.engine_host import EngineHost
+from runtime.api.client import EngineClient
+from runtime.engine.host import EngineHost
 from runtime.errors import ClauderonError
 from tests.conftest import run_git
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from tests.cli_harness import Cli

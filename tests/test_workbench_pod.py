@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from runtime.backends.kubernetes import KubernetesBackend
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import KubernetesSettings
-from runtime.workbench_pod import Pod, transcript_page
+from runtime.workbench.pod import Pod, transcript_page
 from tests.cli_harness import Cli
 from tests.fakes.kube_api import FakeKubeThread
 from tests.test_engine_kubernetes import NAMESPACE

@@ -6,8 +6,8 @@ import pytest
 
 from clauderon_tui.notifications import event_attention, session_attention
 from runtime.models import AgentStatus
-from runtime.workbench_files import Refused, clean_path, link_points_inside, status_marks
-from runtime.workbench_stats import summarize_inspect, summarize_stats
+from runtime.workbench.files import Refused, clean_path, link_points_inside, status_marks
+from runtime.workbench.stats import summarize_inspect, summarize_stats
 from tests.fake_engine import make_session
 
 

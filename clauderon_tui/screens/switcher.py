@@ -12,8 +12,8 @@ from textual.widgets.option_list import Option
 
 from runtime.models import Session
 
-from ..formatting import fuzzy_score
-from ..widgets.sidebar import session_prompt
+from clauderon_tui.formatting import fuzzy_score
+from clauderon_tui.widgets.sidebar import session_prompt
 
 
 class SessionSwitcher(ModalScreen[str | None]):

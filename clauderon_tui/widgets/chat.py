@@ -21,9 +21,9 @@ from textual.widgets import Button, Input, Static, TextArea
 
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.transcripts import Message
+from runtime.agents.transcripts import Message
 
-from .chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
+from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
 
 PAGE_LINES = 100
 """Transcript lines per page (the first page and each earlier one)."""

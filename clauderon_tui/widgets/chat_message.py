@@ -14,7 +14,7 @@ from textual.widget import Widget
 from rich.markdown import Markdown as RichMarkdown
 from textual.widgets import Collapsible, Static
 
-from runtime.transcripts import Message
+from runtime.agents.transcripts import Message
 
 TITLE_CHARS = 100
 """How much of a tool's input its collapsed title shows."""

@@ -20,8 +20,8 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from .files import MARK_COLOURS, syntax_theme
-from .session_pane import SessionPane
+from clauderon_tui.widgets.files import MARK_COLOURS, syntax_theme
+from clauderon_tui.widgets.session_pane import SessionPane
 
 SECTIONS = (("committed", "Committed"), ("uncommitted", "Uncommitted"))
 

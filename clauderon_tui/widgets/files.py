@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .session_pane import SessionPane
+from clauderon_tui.widgets.session_pane import SessionPane
 
 MARK_COLOURS = {"M": "$warning", "A": "$success", "?": "$success", "D": "$error", "R": "$accent"}
 """Colour of each git status mark."""

@@ -22,8 +22,8 @@ from textual.widgets import Sparkline, Static
 
 from runtime.textsafe import display_text
 
-from ..formatting import OPEN_NETWORKS, PR_STAGES
-from .session_pane import SessionPane
+from clauderon_tui.formatting import OPEN_NETWORKS, PR_STAGES
+from clauderon_tui.widgets.session_pane import SessionPane
 
 SAMPLE_SECONDS = 3.0
 """Seconds between container samples while the tab is shown."""

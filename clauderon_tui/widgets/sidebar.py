@@ -17,10 +17,7 @@ from textual.widgets.option_list import Option
 
 from runtime.models import Session
 
-from ..formatting import (
-    AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, isolation_label, matches_filter, matches_search, pr_badge,
-    sort_key,
-)
+from clauderon_tui.formatting import AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, isolation_label, matches_filter, matches_search, pr_badge, sort_key
 
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:

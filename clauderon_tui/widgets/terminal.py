@@ -21,10 +21,10 @@ from textual.widget import Widget
 
 from themes import terminal_palette
 
-from ..consoles import FEED_CHUNK, ConsoleChannel
-from ..keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
-from .terminal_rows import RowPainter
-from .terminal_scroll import ScrollModeMixin
+from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
+from clauderon_tui.keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
+from clauderon_tui.widgets.terminal_rows import RowPainter
+from clauderon_tui.widgets.terminal_scroll import ScrollModeMixin
 
 RESIZE_DEBOUNCE = 0.1
 """Seconds the size must hold still before the console is resized."""

@@ -10,8 +10,8 @@ from textual.widgets import Static
 
 from runtime.models import Session, Status
 
-from ..formatting import AGENT_WORDS, STATUS_GLYPHS
-from .terminal import TerminalView
+from clauderon_tui.formatting import AGENT_WORDS, STATUS_GLYPHS
+from clauderon_tui.widgets.terminal import TerminalView
 
 
 PREFIX_HINT = "n/p next/prev · 1-9 · s switch · o leave · [ scroll · y copy · ? help"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .terminal import TerminalView
+    from clauderon_tui.widgets.terminal import TerminalView
 
 
 class ScrollModeMixin:

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from ..errors import ClauderonError
-from ..models import Mount, Status
+from runtime.errors import ClauderonError
+from runtime.models import Mount, Status
 
 ProgressFn = Callable[[str], Awaitable[None] | None]
 

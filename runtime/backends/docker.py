@@ -14,14 +14,14 @@ import os
 import time
 from typing import Any
 
-from ..agents import CONTAINER_HOME
-from ..errors import ClauderonError, Conflict
-from ..models import Status
-from ..session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
-from .base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
-from ..relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
-from .docker_account import name_the_agent
-from .docker_attach import open_attach
+from runtime.agents import CONTAINER_HOME
+from runtime.errors import ClauderonError, Conflict
+from runtime.models import Status
+from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
+from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
+from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
+from runtime.backends.docker_account import name_the_agent
+from runtime.backends.docker_attach import open_attach
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import tarfile
 import time
 from typing import Any
 
-from ..agent_user import with_agent_account
+from runtime.agents.user import with_agent_account
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import asyncio
 import logging
 from urllib.parse import quote, urlsplit
 
-from ..errors import ClauderonError
-from .base import Attachment
+from runtime.errors import ClauderonError
+from runtime.backends.base import Attachment
 
 log = logging.getLogger(__name__)
 

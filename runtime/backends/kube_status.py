@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import ClauderonError
-from ..models import Status
+from runtime.errors import ClauderonError
+from runtime.models import Status
 
 # Waiting reasons that mean the image will not come without someone fixing something.
 IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from websocket import WebSocketException
 
-from ..errors import ClauderonError
-from .base import Attachment, ExecResult
+from runtime.errors import ClauderonError
+from runtime.backends.base import Attachment, ExecResult
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import ClauderonError, Conflict
-from ..models import Status
-from ..settings import KubernetesSettings
-from . import kube_objects as objects
-from .base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .kube_status import StartWatch, status_of
-from .kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
+from runtime.errors import ClauderonError, Conflict
+from runtime.models import Status
+from runtime.settings import KubernetesSettings
+from runtime.backends import kube_objects as objects
+from runtime.backends.base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from runtime.backends.kube_status import StartWatch, status_of
+from runtime.backends.kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ import struct
 import sys
 from pathlib import Path
 
-from ..errors import ClauderonError
-from ..home import Home, fits_unix_socket
-from ..models import Status
-from .base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from .local_holder import (ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, MISSING, REPAIR_SECONDS, RESIZE, TAIL,
-                           current_boot_id, frame, process_identity, read_frame, read_state_file)
+from runtime.errors import ClauderonError
+from runtime.home import Home, fits_unix_socket
+from runtime.models import Status
+from runtime.backends.base import Attachment, Backend, Found, LaunchSpec, ProgressFn
+from runtime.backends.local_holder import ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, MISSING, REPAIR_SECONDS, RESIZE, TAIL, current_boot_id, frame, process_identity, read_frame, read_state_file
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ClauderonError
+from runtime.errors import ClauderonError
 
 log = logging.getLogger(__name__)
 

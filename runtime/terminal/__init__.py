@@ -1,8 +1,8 @@
 """Terminal emulation (a pyte-based screen) and the engine-side terminal streams."""
 
-from .colors import color_ansi_index, color_to_rgb, color_to_rich
-from .emulator import TerminalEmulator
-from .stream import Chunk, ChunkKind, ScreenReplica, TerminalStream, Viewer, ViewerClosed
+from runtime.terminal.colors import color_ansi_index, color_to_rgb, color_to_rich
+from runtime.terminal.emulator import TerminalEmulator
+from runtime.terminal.stream import Chunk, ChunkKind, ScreenReplica, TerminalStream, Viewer, ViewerClosed
 
 __all__ = [
     "Chunk",

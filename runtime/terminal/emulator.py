@@ -14,9 +14,9 @@ from typing import Callable, Iterator
 from pyte import modes as mo
 from pyte.screens import Char, Cursor
 
-from .parser import TerminalParser
-from .screen import EmulatorScreen
-from .snapshot import encode_snapshot
+from runtime.terminal.parser import TerminalParser
+from runtime.terminal.screen import EmulatorScreen
+from runtime.terminal.snapshot import encode_snapshot
 
 MOUSE_MODES = (1000, 1002, 1003)
 _BRACKETED_PASTE = 2004 << 5

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pyte
 
-from .sgr import flatten_sgr_groups
+from runtime.terminal.sgr import flatten_sgr_groups
 
 log = logging.getLogger(__name__)
 

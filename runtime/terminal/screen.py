@@ -23,8 +23,8 @@ from pyte import charsets as cs
 from pyte import modes as mo
 from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
 
-from .history import History
-from .sgr import apply_delta, drop_underline_colour, sgr_delta
+from runtime.terminal.history import History
+from runtime.terminal.sgr import apply_delta, drop_underline_colour, sgr_delta
 
 Line = StaticDefaultDict  # one screen row: column -> Char, missing columns read as the default
 

@@ -18,8 +18,8 @@ from pyte import graphics as g
 from pyte import modes as mo
 from pyte.screens import Char, wcwidth
 
-from .colors import color_to_rgb
-from .screen import ALT_SCREEN_FLAGS, EmulatorScreen
+from runtime.terminal.colors import color_to_rgb
+from runtime.terminal.screen import ALT_SCREEN_FLAGS, EmulatorScreen
 
 _DEFAULT_ATTRS = Char(" ")[1:]
 _FG_CODES = {name: code for code, name in {**g.FG_ANSI, **g.FG_AIXTERM}.items() if name != "default"}

@@ -15,8 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from ..backends.base import Attachment
-from .emulator import TerminalEmulator
+from runtime.backends.base import Attachment
+from runtime.terminal.emulator import TerminalEmulator
 
 log = logging.getLogger(__name__)
 

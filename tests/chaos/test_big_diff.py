@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import EngineClient
+from runtime.api.client import EngineClient
 from runtime.home import Home
 from tests.cli_harness import Cli
 from tests.conftest import run_git

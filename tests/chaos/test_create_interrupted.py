@@ -14,7 +14,7 @@ import docker
 import pytest
 
 from runtime.home import Home
-from runtime.lifecycle import CREATE_STEPS, PAUSE_ENV
+from runtime.engine.lifecycle import CREATE_STEPS, PAUSE_ENV
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git
 

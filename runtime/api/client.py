@@ -1,0 +1,312 @@
+"""`EngineClient`: the one way every UI (terminal app, browser tab, CLI) talks to the engine.
+
+It speaks the HTTP + websocket API over the home's unix socket, and its event stream reconnects by
+itself, starting again from a fresh snapshot, so a UI survives the engine moving to another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator
+from urllib.parse import quote
+
+import aiohttp
+
+from runtime.errors import ClauderonError, EngineUnavailable
+from runtime.home import Home
+from runtime.models import Session
+from runtime.agents.transcripts import Message
+
+log = logging.getLogger(__name__)
+
+BASE = "http://clauderon"
+RECONNECT_DELAY_S = 0.3
+
+
+class ConsoleConnection:
+    """A live view of one session's terminal: a snapshot to start from, then raw output bytes."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, cols: int, rows: int, snapshot: bytes) -> None:
+        self._ws = ws
+        self.cols, self.rows, self.snapshot = cols, rows, snapshot
+        self._pending_snapshot: tuple[int, int] | None = None
+
+    async def read(self) -> bytes:
+        """Next output bytes; b"" when the console ended. Two markers need action from the caller:
+        `RESYNC` (rebuild the screen from `self.snapshot` at `self.cols` x `self.rows`: the viewer
+        fell behind) and `RESIZED` (the terminal is now `self.cols` x `self.rows`)."""
+        while True:
+            msg = await self._ws.receive()
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                if self._pending_snapshot is not None:
+                    self.cols, self.rows = self._pending_snapshot
+                    self._pending_snapshot = None
+                    self.snapshot = msg.data
+                    return RESYNC
+                return msg.data
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                control = json.loads(msg.data)
+                kind = control.get("type")
+                if kind == "snapshot":
+                    self._pending_snapshot = (control["cols"], control["rows"])
+                elif kind == "resize":
+                    self.cols, self.rows = control["cols"], control["rows"]
+                    return RESIZED
+                elif kind == "ended":
+                    return b""
+                continue
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        if not self._ws.closed:
+            await self._ws.send_bytes(data)
+
+    async def resize(self, cols: int, rows: int) -> None:
+        if not self._ws.closed:
+            await self._ws.send_json({"type": "resize", "cols": cols, "rows": rows})
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
+# Markers `ConsoleConnection.read()` returns instead of output bytes (see its docstring).
+RESYNC = b"\x00clauderon-resync\x00"
+RESIZED = b"\x00clauderon-resized\x00"
+
+
+class EngineClient:
+    """Async client of one home's engine."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._http: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ plumbing
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            connector = aiohttp.UnixConnector(path=str(self.home.socket_path))
+            self._http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=5))
+        return self._http
+
+    async def connect(self) -> None:
+        """Check the engine answers (raises `EngineUnavailable` otherwise)."""
+        await self.health()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._http is not None:
+            await self._http.close()
+
+    async def _call(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
+                    timeout: float | None = 60) -> Any:
+        try:
+            async with self._session().request(
+                method, f"{BASE}/api/v1{path}", json=json_body, params=params,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status >= 400:
+                    message = body.get("error") if isinstance(body, dict) else None
+                    raise ClauderonError(message or f"engine answered HTTP {resp.status}", status=resp.status)
+                return body
+        except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
+            raise EngineUnavailable(
+                f"no engine is answering at {self.home.socket_path} ({exc.__class__.__name__}); start one with `clauderon engine`"
+            ) from exc
+        except asyncio.TimeoutError as exc:
+            raise EngineUnavailable(f"the engine did not answer {method} {path} within {timeout}s") from exc
+
+    @staticmethod
+    def _ref(ref: str) -> str:
+        return quote(ref, safe="")
+
+    # ------------------------------------------------------------------ queries
+    async def health(self) -> dict[str, Any]:
+        return await self._call("GET", "/health", timeout=15)
+
+    async def list_sessions(self, include_archived: bool = True) -> list[Session]:
+        rows = await self._call("GET", "/sessions", params={"all": "1" if include_archived else "0"})
+        return [Session.model_validate(r) for r in rows]
+
+    async def get_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("GET", f"/sessions/{self._ref(ref)}"))
+
+    async def screen(self, ref: str) -> str:
+        return (await self._call("GET", f"/sessions/{self._ref(ref)}/screen"))["text"]
+
+    async def recent_repos(self) -> list[str]:
+        return await self._call("GET", "/repos/recent")
+
+    async def branches(self, repo: str) -> list[str]:
+        return await self._call("GET", "/repos/branches", params={"repo": repo})
+
+    async def suggest_name(self, prompt: str) -> str:
+        return (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
+
+    async def credentials(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "/credentials")
+
+    async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params = {"limit": str(limit), **({"session": ref} if ref else {})}
+        return await self._call("GET", "/audit", params=params)
+
+    # ------------------------------------------------------------------ workbench (files, diff, info)
+    async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
+        """One worktree directory: `{"path", "entries": [{name, path, kind, size, status, target?}], "left_out"}`."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/files", params={"path": path})
+
+    async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
+        """One page of a worktree file: `{"path", "size", "offset", "next_offset", "binary", "text", "link"?}`."""
+        params = {"path": path, "offset": str(offset), "limit": str(limit)}
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/file", params=params)
+
+    async def diff(self, ref: str) -> dict[str, Any]:
+        """The session's changes against its base branch: `{"base", "merge_base", "committed", "uncommitted"}`."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/diff", timeout=None)
+
+    async def session_info(self, ref: str, stats: bool = True) -> dict[str, Any]:
+        """`{"session", "container", "stats", "reason", "audit"}` (container facts only for docker sessions)."""
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/info", params={"stats": "1" if stats else "0"})
+
+    # ------------------------------------------------------------------ operations
+    async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
+        params = {"wait": "1"} if wait else None
+        return Session.model_validate(await self._call("POST", "/sessions", json_body=request, params=params, timeout=None))
+
+    async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]:
+        return await self._call("DELETE", f"/sessions/{self._ref(ref)}", params={"force": "1" if force else "0"}, timeout=None)
+
+    async def archive_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/archive", timeout=None))
+
+    async def unarchive_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/unarchive", timeout=None))
+
+    async def resume_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/resume"))
+
+    async def restart_session(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
+
+    async def set_access_mode(self, ref: str, mode: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/access-mode", json_body={"mode": mode}))
+
+    async def send(self, ref: str, text: str, enter: bool = False) -> None:
+        await self._call("POST", f"/sessions/{self._ref(ref)}/send", json_body={"text": text, "enter": enter})
+
+    async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """Type a chat message into the session's agent (a bracketed paste, then Enter), with images (paths
+        on the engine's machine) copied into its agent home; returns `{"ok", "images": [agent paths]}`."""
+        body = {"text": text, "images": list(images)}
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/chat", json_body=body)
+
+    async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """The newest page of the agent's transcript, or the page before the cursor `before`: `messages`
+        (as `Message`s), `before` (cursor of the page before; None at the start), `malformed`, `file`."""
+        params = {"limit": str(limit), **({"before": before} if before else {})}
+        return _decode_page(await self._call("GET", f"/sessions/{self._ref(ref)}/transcript", params=params))
+
+    async def resize(self, ref: str, cols: int, rows: int) -> None:
+        await self._call("POST", f"/sessions/{self._ref(ref)}/resize", json_body={"cols": cols, "rows": rows})
+
+    async def pull(self, ref: str) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/pull", timeout=None)
+
+    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/push", json_body={"force": force}, timeout=None)
+
+    async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/pr", json_body={"draft": draft}, timeout=None)
+
+    async def pr_state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
+        return await self._call("GET", f"/sessions/{self._ref(ref)}/pr", params={"refresh": "1" if refresh else "0"})
+
+    async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
+        body = {"method": method, "delete_branch": delete_branch}
+        return await self._call("POST", f"/sessions/{self._ref(ref)}/merge", json_body=body, timeout=None)
+
+    async def stop_engine(self) -> None:
+        await self._call("POST", "/engine/stop")
+
+    # ------------------------------------------------------------------ streams
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Engine events forever: a snapshot first (and after every reconnect), then changes."""
+        announced_down = False
+        while not self._closed:
+            try:
+                async with self._session().ws_connect(f"{BASE}/ws/v1/events", heartbeat=20) as ws:
+                    yield {"type": "connection", "state": "connected"}
+                    announced_down = False
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        yield _decode_event(json.loads(msg.data))
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                log.debug("event stream dropped: %s", exc)
+            if self._closed:
+                return
+            if not announced_down:
+                yield {"type": "connection", "state": "reconnecting"}
+                announced_down = True
+            if self._http is not None:
+                await self._http.close()  # the socket may now belong to a new engine
+                self._http = None
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+    async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> ConsoleConnection:
+        """A live console. `active` makes this viewer's size the terminal's size before the snapshot
+        (an interactive attach); otherwise the size applies once this viewer types or resizes."""
+        url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}&active={int(active)}"
+        try:
+            ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=16 * 1024 * 1024)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise ClauderonError(await _handshake_error(self, ref, exc), status=exc.status) from exc
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise EngineUnavailable(f"no engine is answering at {self.home.socket_path}") from exc
+        header = await ws.receive_json()
+        snapshot = await ws.receive_bytes()
+        return ConsoleConnection(ws, header["cols"], header["rows"], snapshot)
+
+    async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        """The agent's transcript live: `{"type": "page", ...}` first (and again when the agent starts a
+        new transcript), then `{"type": "append", "messages", "malformed"}`; ends when the engine goes."""
+        url = f"{BASE}/ws/v1/transcript/{self._ref(ref)}?limit={limit}"
+        try:
+            ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=64 * 1024 * 1024)
+        except aiohttp.WSServerHandshakeError as exc:
+            await self.transcript(ref, limit=1)  # raises the engine's own reason (unknown session, no transcript)
+            raise ClauderonError(f"no live transcript for {ref} (HTTP {exc.status})", status=exc.status) from exc
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise EngineUnavailable(f"no engine is answering at {self.home.socket_path}") from exc
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                yield _decode_page(json.loads(msg.data))
+        finally:
+            await ws.close()
+
+
+async def _handshake_error(client: EngineClient, ref: str, exc: aiohttp.WSServerHandshakeError) -> str:
+    try:
+        session = await client.get_session(ref)
+    except ClauderonError as inner:
+        return str(inner)
+    return f"session {session.name} is {session.status}; its terminal is not live (`clauderon restart {session.name}`)"
+
+
+def _decode_event(event: dict[str, Any]) -> dict[str, Any]:
+    if event.get("type") == "snapshot":
+        event["sessions"] = [Session.model_validate(s) for s in event.get("sessions", [])]
+    elif event.get("type") == "session":
+        event["session"] = Session.model_validate(event["session"])
+    return event
+
+
+def _decode_page(page: dict[str, Any]) -> dict[str, Any]:
+    if "messages" in page:
+        page["messages"] = [Message(**m) for m in page["messages"]]
+    return page

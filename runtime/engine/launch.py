@@ -1,0 +1,60 @@
+"""Turns a session record into the `LaunchSpec` a backend runs: command, environment, mounts, limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import PurePosixPath
+
+from runtime.agents import CONTAINER_HOME, agent_command
+from runtime.backends.base import LaunchSpec
+from runtime.home import Home
+from runtime.models import Mount, Session
+from runtime.settings import Settings
+from runtime.git.worktrees import WorktreeManager
+
+WORKSPACE = "/workspace"
+
+
+def build_launch_spec(
+    home: Home, settings: Settings, worktrees: WorktreeManager, session: Session, *,
+    resume: bool, extra_env: dict[str, str] | None = None, extra_mounts: list[Mount] | None = None,
+) -> LaunchSpec:
+    """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
+    agent_home = home.agent_home(session.id)
+    command = agent_command(session, resume=resume, agent_home=agent_home)
+    sandboxed = session.backend != "local"
+    env = {
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "LANG": "C.UTF-8",
+        "HOME": CONTAINER_HOME if sandboxed else str(agent_home),
+        "CLAUDERON_SESSION": session.name,
+        **command.env,
+        **(extra_env or {}),
+        **session.env,
+    }
+    mounts: list[Mount] = []
+    if sandboxed:
+        info = worktrees.info(session.repo_path, session.name, session.base_branch, session.subdir, session.branch,
+                              session.own_repository)
+        mounts = [*worktrees.container_mounts(info), Mount(host=str(agent_home), path=CONTAINER_HOME)]
+    mounts += list(extra_mounts or []) + list(session.mounts)
+    workdir = str(PurePosixPath(WORKSPACE) / session.subdir) if session.subdir else WORKSPACE
+    return LaunchSpec(
+        session_id=session.id,
+        name=session.name,
+        home_id=home.home_id,
+        command=command.argv,
+        workdir=workdir,
+        env=env,
+        mounts=mounts,
+        image=session.image or settings.docker.image,
+        pull_policy=settings.docker.pull_policy,
+        network=session.network_mode,
+        cpu=session.cpu,
+        memory=session.memory,
+        user=f"{os.getuid()}:{os.getgid()}",
+        extra_capabilities=list(settings.docker.extra_capabilities),
+        branch=session.branch,
+        host_workdir=os.path.join(session.worktree_path, session.subdir) if session.subdir else session.worktree_path,
+    )
