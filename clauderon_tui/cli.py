@@ -22,6 +22,7 @@ from runtime.requests import parse_env_pair
 from runtime.settings import LoadedSettings, load_settings, save_setting
 
 from clauderon_tui import cli_format as fmt
+from clauderon_tui.hosted_engine import finish_host
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -303,18 +304,6 @@ def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) ->
         line = finish_host(host, loaded) if host is not None else None
     print(line or fmt.quit_line(running, engine_pid(home)))
     return 0
-
-
-def finish_host(host: EngineHost, loaded: LoadedSettings) -> str | None:
-    """Hand the in-process engine over, or stop it; the quit line says which, or None without sessions."""
-    running = host.running_count()
-    if loaded.settings.engine.on_exit == "handoff" and running:
-        return fmt.quit_line(running, host.handoff())
-    host.stop()
-    if running:
-        return (f"engine stopped ([engine] on_exit = \"stop\"): {running} running session{'s' * (running != 1)} "
-                "have no proxy until `clauderon` starts again")
-    return None
 
 
 def engine_pid(home: Home) -> int | None:
