@@ -18,11 +18,13 @@ PROJECT_PACKAGES = ("runtime", "proxy", "clauderon_tui", "themes")
 
 @dataclass(frozen=True)
 class ImportEdge:
-    """One import statement: `importer` names `imported` (a project module or an outside one) at `line`."""
+    """One import statement: `importer` names `imported` (a project module or an outside one) at `line`;
+    `name` is what `from imported import name` takes when that is not a submodule."""
 
     importer: str
     imported: str
     line: int
+    name: str | None = None
 
 
 @dataclass
@@ -61,6 +63,19 @@ class ImportGraph:
         return "\n".join(lines)
 
 
+def is_private(name: str) -> bool:
+    """`_name` is private to its module; dunders (`__version__`, `__future__`) are not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports(graph: ImportGraph) -> list[ImportEdge]:
+    """Imports of another module's private name (`from a import _b`) or of a private module (`a._b`)."""
+    return [
+        edge for edge in graph.edges
+        if any(is_private(part) for part in edge.imported.split(".")) or (edge.name and is_private(edge.name))
+    ]
+
+
 def module_files(root: Path, packages: Iterable[str]) -> dict[str, Path]:
     """Dotted module name to source file for every `.py` under each package directory of `root`."""
     files: dict[str, Path] = {}
@@ -94,7 +109,10 @@ def _imports_in(importer: str, path: Path, known: dict[str, Path]) -> Iterator[I
             base = _absolute_base(importer, is_package, node)
             for alias in node.names:
                 submodule = f"{base}.{alias.name}"
-                yield ImportEdge(importer, submodule if submodule in known else base, node.lineno)
+                if submodule in known:
+                    yield ImportEdge(importer, submodule, node.lineno)
+                else:
+                    yield ImportEdge(importer, base, node.lineno, None if alias.name == "*" else alias.name)
 
 
 def build_graph(root: Path, packages: Iterable[str] = PROJECT_PACKAGES) -> ImportGraph:
