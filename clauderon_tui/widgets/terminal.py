@@ -52,7 +52,7 @@ class TerminalView(Widget, can_focus=True):
 
     prefix_pending: reactive[bool] = reactive(False)
     """The prefix key was pressed; the next key is a command."""
-    scroll_offset: reactive[int] = reactive(0, repaint=False)
+    history_offset: reactive[int] = reactive(0, repaint=False)
     """Lines scrolled back into history (0: the live screen)."""
     scroll_mode: reactive[bool] = reactive(False)
     """Keys move through history instead of reaching the program."""
@@ -127,7 +127,7 @@ class TerminalView(Widget, can_focus=True):
         self._generation = -1 if self.channel is None else self.channel.generation
         self.scroll_mode = False
         self.selecting = False
-        self.scroll_offset = 0
+        self.history_offset = 0
         self.prefix_pending = False
 
     def set_palette(self, palette: tuple[str, ...]) -> None:
@@ -167,7 +167,7 @@ class TerminalView(Widget, can_focus=True):
             self._history = None
             self.refresh()
         if channel.pump(FEED_CHUNK):
-            if not self.scroll_offset:
+            if not self.history_offset:
                 # Scrolled back, the history stays as it was when scrolling began (rebuilding 10,000
                 # rows per frame during a flood would stall the UI); at the live screen it is rebuilt lazily.
                 self._history = None
@@ -183,7 +183,7 @@ class TerminalView(Widget, can_focus=True):
         dirty = self.emulator.take_dirty()  # includes the rows the cursor left and entered
         for row in dirty:
             self._rows.pop(row, None)
-        if self.scroll_offset:  # rows sit at other places on screen: repaint everything
+        if self.history_offset:  # rows sit at other places on screen: repaint everything
             self.refresh()
             return
         width = self.size.width
@@ -209,9 +209,9 @@ class TerminalView(Widget, can_focus=True):
         if emulator is None:
             return Strip.blank(width, self.rich_style)
         rows = emulator.rows
-        if self.scroll_offset:
+        if self.history_offset:
             history = self._history_rows()
-            index = len(history) - self.scroll_offset + y
+            index = len(history) - self.history_offset + y
             if index < 0:
                 strip = Strip.blank(width)
             elif index < len(history):
@@ -245,10 +245,10 @@ class TerminalView(Widget, can_focus=True):
         """Move the view `lines` back (positive) or forward into the history."""
         if self.emulator is None:
             return
-        if not self.scroll_offset:
+        if not self.history_offset:
             self._history = None  # scrolling starts: take the history as it is now
         limit = len(self._history_rows())
-        self.scroll_offset = max(0, min(limit, self.scroll_offset + lines))
+        self.history_offset = max(0, min(limit, self.history_offset + lines))
         self.refresh()
 
     def enter_scroll_mode(self, select: bool = False) -> None:
@@ -265,7 +265,7 @@ class TerminalView(Widget, can_focus=True):
         """Back to the live screen; keys reach the program again."""
         self.scroll_mode = False
         self.selecting = False
-        self.scroll_offset = 0
+        self.history_offset = 0
         self.refresh()
 
     def _scroll_key(self, key: str) -> None:
@@ -279,7 +279,7 @@ class TerminalView(Widget, can_focus=True):
         elif key == "g":
             self._move_scroll_cursor(-10**9)
         elif key in ("G", "upper_g", "shift+g"):
-            self.scroll_offset = 0
+            self.history_offset = 0
             self._scroll_cursor = height - 1
             self.refresh()
         elif key in ("v", "space"):
@@ -293,14 +293,14 @@ class TerminalView(Widget, can_focus=True):
         height = self._view_height()
         target = self._scroll_cursor + delta
         if target < 0:
-            before = self.scroll_offset
+            before = self.history_offset
             self.scroll_history(-target)
-            self._anchor += self.scroll_offset - before
+            self._anchor += self.history_offset - before
             target = 0
         elif target >= height:
-            before = self.scroll_offset
+            before = self.history_offset
             self.scroll_history(-(target - height + 1))
-            self._anchor += self.scroll_offset - before
+            self._anchor += self.history_offset - before
             target = height - 1
         self._scroll_cursor = target
         self.refresh()
@@ -309,7 +309,7 @@ class TerminalView(Widget, can_focus=True):
         """The plain text of the view's row `y` as currently scrolled."""
         emulator = self.emulator
         history = self._history_rows()
-        index = len(history) - self.scroll_offset + y
+        index = len(history) - self.history_offset + y
         if 0 <= index < len(history):
             line = history[index]
         elif 0 <= index - len(history) < emulator.rows:
@@ -344,8 +344,8 @@ class TerminalView(Widget, can_focus=True):
         """Write bytes to the console (scrolling the view back to live)."""
         if self.channel is None or not data:
             return
-        if self.scroll_offset:
-            self.scroll_offset = 0
+        if self.history_offset:
+            self.history_offset = 0
             self.refresh()
         self.channel.send(data)
 
