@@ -31,8 +31,13 @@ class ImportEdge:
 class ImportGraph:
     """Modules of the packages read, and every import each makes (project and outside modules alike)."""
 
+    root: Path
     files: dict[str, Path]
     edges: list[ImportEdge] = field(default_factory=list)
+
+    def where(self, edge: ImportEdge) -> str:
+        """`path:line` of an import, relative to the root read."""
+        return f"{self.files[edge.importer].relative_to(self.root)}:{edge.line}"
 
     def internal_edges(self) -> dict[str, set[str]]:
         """Adjacency between project modules only (outside modules dropped), without self-imports."""
@@ -59,7 +64,7 @@ class ImportGraph:
                 if pair in seen:
                     continue
                 seen.add(pair)
-                lines.append(f"    {edge.importer} -> {edge.imported}  ({self.files[edge.importer]}:{edge.line})")
+                lines.append(f"    {edge.importer} -> {edge.imported}  ({self.where(edge)})")
         return "\n".join(lines)
 
 
@@ -118,7 +123,7 @@ def _imports_in(importer: str, path: Path, known: dict[str, Path]) -> Iterator[I
 def build_graph(root: Path, packages: Iterable[str] = PROJECT_PACKAGES) -> ImportGraph:
     """Read every module of `packages` under `root` and collect its imports."""
     files = module_files(root, packages)
-    graph = ImportGraph(files)
+    graph = ImportGraph(root, files)
     for name, path in files.items():
         graph.edges.extend(_imports_in(name, path, files))
     return graph

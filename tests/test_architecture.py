@@ -24,7 +24,7 @@ def _top(module: str) -> str:
 
 def _violations(graph: ImportGraph, importer_package: str, forbidden: set[str]) -> list[str]:
     return [
-        f"{graph.files[edge.importer].relative_to(ROOT)}:{edge.line} imports {edge.imported}"
+        f"{graph.where(edge)} imports {edge.imported}"
         for edge in graph.edges
         if _top(edge.importer) == importer_package and _top(edge.imported) in forbidden
     ]
@@ -57,13 +57,16 @@ def test_proxy_never_imports_runtime(project_graph: ImportGraph) -> None:
     assert _violations(project_graph, "proxy", {"runtime"}) == []
 
 
-def test_runtime_uses_the_proxy_only_through_its_package_exports(project_graph: ImportGraph) -> None:
-    reaching_in = [
-        f"{project_graph.files[edge.importer].relative_to(ROOT)}:{edge.line} imports {edge.imported}"
-        for edge in project_graph.edges
+def _reaching_into_proxy(graph: ImportGraph) -> list[str]:
+    return [
+        f"{graph.where(edge)} imports {edge.imported}"
+        for edge in graph.edges
         if _top(edge.importer) == "runtime" and _top(edge.imported) == "proxy" and edge.imported != "proxy"
     ]
-    assert reaching_in == []
+
+
+def test_runtime_uses_the_proxy_only_through_its_package_exports(project_graph: ImportGraph) -> None:
+    assert _reaching_into_proxy(project_graph) == []
 
 
 MITMPROXY_PATCH = "proxy.errorpages"
@@ -74,7 +77,7 @@ states, which have no public hook, pinned to one mitmproxy version (its docstrin
 def test_no_module_imports_private_names(project_graph: ImportGraph) -> None:
     # ruff's SLF001 sees `obj._name` but not `from module import _name`: this is the other half of the rule.
     found = [
-        f"{project_graph.files[edge.importer].relative_to(ROOT)}:{edge.line} imports "
+        f"{project_graph.where(edge)} imports "
         + (f"{edge.name} from {edge.imported}" if edge.name else edge.imported)
         for edge in private_imports(project_graph)
         if not (edge.importer == MITMPROXY_PATCH and _top(edge.imported) == "mitmproxy")
@@ -169,6 +172,20 @@ def test_private_imports_are_found(tmp_path: Path) -> None:
     })
     found = {(edge.importer, edge.imported, edge.name) for edge in private_imports(build_graph(tmp_path, ["pkg"]))}
     assert found == {("pkg", "pkg.a", "_helper"), ("pkg.a", "textual._xterm_parser", None)}
+
+
+def test_layering_violations_are_found(tmp_path: Path) -> None:
+    _package(tmp_path, {
+        "runtime/__init__.py": "",
+        "runtime/view.py": "def show() -> None:\n    from textual.app import App\n",
+        "runtime/uses_proxy.py": "from proxy import Service\nfrom proxy.service import Service\n",
+        "proxy/__init__.py": "",
+        "proxy/service.py": "import runtime.view\nclass Service: ...\n",
+    })
+    graph = build_graph(tmp_path, ["runtime", "proxy"])
+    assert _violations(graph, "runtime", {"textual"}) == ["runtime/view.py:2 imports textual.app"]
+    assert _violations(graph, "proxy", {"runtime"}) == ["proxy/service.py:1 imports runtime.view"]
+    assert _reaching_into_proxy(graph) == ["runtime/uses_proxy.py:2 imports proxy.service"]
 
 
 def test_self_import_is_not_a_cycle(tmp_path: Path) -> None:
