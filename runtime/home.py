@@ -107,9 +107,9 @@ class Home:
         if is_private_dir(predictable):
             return predictable
         fresh = Path(tempfile.mkdtemp(prefix=f"clauderon-{os.getuid()}-", dir=base))
-        tmp = pointer.with_name(f".socket-dir.{os.getpid()}")
-        tmp.write_text(str(fresh))
-        os.replace(tmp, pointer)
+        from proxy import atomic_write  # here, not at the top: the proxy package loads mitmproxy, too slow for every CLI start
+
+        atomic_write(pointer, str(fresh), mode=0o600)
         return fresh
 
     def worktree(self, name: str) -> Path:

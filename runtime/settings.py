@@ -321,6 +321,6 @@ def save_setting(home: Home, section: str, key: str, value: Any) -> None:
     data = _read_toml(path)
     data.setdefault(section, {})[key] = value
     Settings.model_validate({**_read_toml(home.config_file), **_read_toml(home.proxy_config_file), **data})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data))
-    os.replace(tmp, path)
+    from proxy import atomic_write  # here, not at the top: the proxy package loads mitmproxy, too slow for every CLI start
+
+    atomic_write(path, tomli_w.dumps(data), mode=0o600)

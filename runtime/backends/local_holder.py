@@ -79,9 +79,9 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None
 
 def write_state(path: Path, state: dict) -> None:
     """Atomically replace the state file (readers never see half a file)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+    from proxy import atomic_write  # here, not at the top: the proxy package loads mitmproxy, too slow for a holder's start
+
+    atomic_write(path, json.dumps(state), mode=0o600)
 
 
 MISSING = object()
