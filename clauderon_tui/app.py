@@ -21,6 +21,7 @@ from textual.theme import Theme
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
+from runtime.api.client import EngineClientProtocol
 from runtime.gc_policy import freeze_boot_objects
 from runtime.textsafe import display_text
 from runtime.models import Session, Status
@@ -74,7 +75,7 @@ class ClauderonApp(SessionActions, App[None]):
                   tooltip=f"Show the {spec.title} tab") for spec in WORKBENCH_PANES),
     ]
 
-    def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None,
+    def __init__(self, client: EngineClientProtocol, settings: Settings, *, clock: Callable[[], float] | None = None,
                  themes_dir: Path | None = None, persist_theme: Callable[[str], None] | None = None,
                  engine_ready: Callable[[], None] | None = None) -> None:
         """`themes_dir` holds user themes (`CLAUDERON_HOME/themes`); `persist_theme(name)` saves a theme
@@ -473,7 +474,7 @@ class ClauderonApp(SessionActions, App[None]):
         self.sidebar.action_search()
 
 
-async def run_app(client: Any, settings: Settings, *, themes_dir: Path | None = None,
+async def run_app(client: EngineClientProtocol, settings: Settings, *, themes_dir: Path | None = None,
                   persist_theme: Callable[[str], None] | None = None,
                   engine_ready: Callable[[], None] | None = None) -> int:
     """Run the app until the person quits (`asyncio.run(run_app(client, settings))`); returns how many
