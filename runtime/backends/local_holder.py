@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from proxy import atomic_write
+
 log = logging.getLogger("clauderon.local_holder")
 
 HEADER = struct.Struct(">cI")
@@ -79,8 +81,6 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None
 
 def write_state(path: Path, state: dict) -> None:
     """Atomically replace the state file (readers never see half a file)."""
-    from proxy import atomic_write  # here, not at the top: the proxy package loads mitmproxy, too slow for a holder's start
-
     atomic_write(path, json.dumps(state), mode=0o600)
 
 
