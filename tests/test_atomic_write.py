@@ -90,3 +90,31 @@ def test_the_rename_is_made_durable_by_syncing_the_directory(tmp_path: Path, mon
     assert len(synced) == 2
     assert Path(synced[0]).name.startswith(".a.json.")  # the data, before the rename
     assert synced[1] == str(tmp_path)  # then the directory entry
+
+
+def test_the_serve_token_file_stays_private_after_its_token_is_used(tmp_path: Path) -> None:
+    """It was written 0600 by `publish` but with the umask's mode by `consume` (a bug the one helper fixed)."""
+    from clauderon_tui.serve.auth import TokenFile
+
+    tokens = TokenFile(tmp_path / "serve-token.json")
+    old = os.umask(0o022)
+    try:
+        tokens.publish("https://example.test", "one-time-token", pid=1)
+        assert _mode(tokens.path) == 0o600
+        assert tokens.consume("one-time-token") and not tokens.consume("one-time-token")
+    finally:
+        os.umask(old)
+    assert _mode(tokens.path) == 0o600
+
+
+def test_call_sites_keep_their_modes(tmp_path: Path) -> None:
+    from runtime.agents.home import write_agent_file
+
+    agent_home = tmp_path / "agent"
+    agent_home.mkdir()
+    written = write_agent_file(agent_home, ".claude/settings.json", "{}", mode=0o644)
+    assert _mode(written) == 0o644 and _mode(write_agent_file(agent_home, ".claude.json", "{}")) == 0o600
+    (agent_home / "victim").write_text("precious")
+    (agent_home / ".codex").symlink_to(agent_home / "victim")
+    write_agent_file(agent_home, ".codex", "mine")
+    assert (agent_home / "victim").read_text() == "precious"
