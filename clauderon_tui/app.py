@@ -22,6 +22,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from runtime.errors import ClauderonError
+from runtime.api.client import EngineClientProtocol
 from runtime.gc_policy import freeze_boot_objects
 from runtime.textsafe import display_text
 from runtime.models import Session, Status
@@ -76,7 +77,7 @@ class ClauderonApp(App[None]):
                   tooltip=f"Show the {spec.title} tab") for spec in WORKBENCH_PANES),
     ]
 
-    def __init__(self, client: Any, settings: Settings, *, clock: Callable[[], float] | None = None,
+    def __init__(self, client: EngineClientProtocol, settings: Settings, *, clock: Callable[[], float] | None = None,
                  themes_dir: Path | None = None, persist_theme: Callable[[str], None] | None = None,
                  engine_ready: Callable[[], None] | None = None) -> None:
         """`themes_dir` holds user themes (`CLAUDERON_HOME/themes`); `persist_theme(name)` saves a theme
@@ -596,7 +597,7 @@ class ClauderonApp(App[None]):
             self._show_selected()
 
 
-async def run_app(client: Any, settings: Settings, *, themes_dir: Path | None = None,
+async def run_app(client: EngineClientProtocol, settings: Settings, *, themes_dir: Path | None = None,
                   persist_theme: Callable[[str], None] | None = None,
                   engine_ready: Callable[[], None] | None = None) -> int:
     """Run the app until the person quits (`asyncio.run(run_app(client, settings))`); returns how many

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from proxy.atomicfile import atomic_write
 from proxy.errors import ProxyError
 from proxy.secrets_1p import OnePasswordResolver, SecretResolver
 
@@ -266,11 +267,7 @@ class CredentialStore:
         from datetime import datetime, timezone
 
         data["last_refresh"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-        tmp = path.with_name(path.name + ".clauderon-tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2), mode=0o600)
 
 
 def credential_store_for(home, settings, *, environ: Mapping[str, str] | None = None,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proxy import atomic_write
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -321,6 +322,4 @@ def save_setting(home: Home, section: str, key: str, value: Any) -> None:
     data = _read_toml(path)
     data.setdefault(section, {})[key] = value
     Settings.model_validate({**_read_toml(home.config_file), **_read_toml(home.proxy_config_file), **data})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data))
-    os.replace(tmp, path)
+    atomic_write(path, tomli_w.dumps(data), mode=0o600)

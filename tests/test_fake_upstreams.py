@@ -2,7 +2,8 @@
 
 The CLIs come from npm: `CLAUDERON_AGENT_CLI_DIR` names an npm prefix holding them (`npm install --prefix
 DIR @anthropic-ai/claude-code @openai/codex`); without it they are installed once (pinned versions) into
-`~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable). Only the
+`~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable), and fail
+instead under `CI=true`, where a skipped contract check would pass unseen. Only the
 native binaries inside the per-platform packages run, so Node is not needed. Each run uses a throwaway HOME
 and talks only to a fake on 127.0.0.1, with the argv from `runtime.agents.agent_command` and the config
 files from `runtime.agents.setup.write_agent_config`.
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import aiohttp
 import pyte
@@ -63,21 +65,47 @@ def find_native_clis(prefix: Path) -> dict[str, Path]:
     return found
 
 
+def clis_unavailable(reason: str) -> NoReturn:
+    """Skip the real-CLI tests, except under `CI=true`: there they fail, as the docker tests do without Docker."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true requires the real agent CLIs: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def agent_clis() -> dict[str, Path]:
+    return find_or_install_clis()
+
+
+def find_or_install_clis() -> dict[str, Path]:
+    """The native CLIs, from `CLAUDERON_AGENT_CLI_DIR` or installed into the cache (see `clis_unavailable`)."""
     configured = os.environ.get("CLAUDERON_AGENT_CLI_DIR")
     prefix = Path(configured) if configured else CLI_CACHE
     found = find_native_clis(prefix)
     if len(found) < 2 and not configured and shutil.which("npm"):
         prefix.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *CLI_PACKAGES],
-                              capture_output=True, text=True, timeout=600)
+        try:
+            proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *CLI_PACKAGES],
+                                  capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            clis_unavailable("npm install of the agent CLIs took over 600 s")
         if proc.returncode != 0:
-            pytest.skip(f"npm install of the agent CLIs failed: {proc.stderr.strip()[-200:]}")
+            clis_unavailable(f"npm install of the agent CLIs failed: {proc.stderr.strip()[-200:]}")
         found = find_native_clis(prefix)
     if len(found) < 2:
-        pytest.skip(f"agent CLIs not found under {prefix} (set CLAUDERON_AGENT_CLI_DIR to an npm prefix holding them)")
+        clis_unavailable(f"agent CLIs not found under {prefix} (set CLAUDERON_AGENT_CLI_DIR to an npm prefix "
+                         "holding them, or install npm)")
     return found
+
+
+def test_missing_clis_skip_but_fail_under_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDERON_AGENT_CLI_DIR", str(tmp_path))  # an npm prefix holding nothing
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="agent CLIs not found"):
+        find_or_install_clis()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires the real agent CLIs"):
+        find_or_install_clis()
 
 
 # -- a terminal for them ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from textual.widgets import (
     Button, Checkbox, Collapsible, Footer, Input, Label, RadioButton, RadioSet, Select, Static, TextArea,
 )
 
+from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
@@ -119,7 +120,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "submit", "Create"),
     ]
 
-    def __init__(self, client: Any, settings: Settings, health: dict[str, Any] | None) -> None:
+    def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None) -> None:
         super().__init__()
         self.client = client
         self.settings = settings

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
+from runtime.api.client import EngineClientProtocol
 from runtime.textsafe import display_text
 
 from clauderon_tui.formatting import OPEN_NETWORKS, PR_STAGES
@@ -135,7 +136,7 @@ class InfoPane(SessionPane):
     }
     """
 
-    def __init__(self, client: Any, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
         self.cpu_history: deque[float] = deque(maxlen=HISTORY)
         """CPU percent samples, oldest first."""
