@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Button, Input, RadioSet, TextArea
 
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
-from clauderon_tui.screens.create import CreateSessionScreen, parse_env_lines, parse_mount_lines
+from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import Status
 from tests.fake_engine import FakeEngineClient, fake_app, sample_sessions, wait_until
@@ -116,18 +116,7 @@ async def test_bad_advanced_fields_open_advanced_and_block() -> None:
         assert app.client.create_requests == []
         assert not screen.query_one("#advanced").collapsed
         text = str(screen.query_one("#advanced-error").render())
-        assert "cpu" in text and "mount line 1" in text
-
-
-def test_env_and_mount_parsers() -> None:
-    assert parse_env_lines("A=1\n\nB=x=y\n") == {"A": "1", "B": "x=y"}
-    assert parse_mount_lines("/a:/b\n/c:/d:ro\n") == ["/a:/b", "/c:/d:ro"]
-    for bad in ("A", "=1"):
-        try:
-            parse_env_lines(bad)
-        except ValueError:
-            continue
-        raise AssertionError(bad)
+        assert "cpu" in text and "mounts: 'relative:/x' is not HOST:PATH[:ro]" in text
 
 
 async def test_delete_confirm_deletes() -> None:
