@@ -4,6 +4,7 @@ parser, docs/api.md's routes against the routes the engine API registers."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 from collections import defaultdict
@@ -146,3 +147,35 @@ def test_api_route_table_matches_the_registered_routes(engine: Engine) -> None:
     documented = documented_routes()
     assert documented - registered == set(), "docs/api.md lists routes the engine does not register"
     assert registered - documented == set(), "the engine registers routes docs/api.md does not list"
+
+
+# ------------------------------------------------------------------------------------------------ names
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    paths = {match.rstrip(".,)") for doc in DOCS
+             for match in re.findall(r"\b(?:runtime|proxy|clauderon_tui|tests|bench)/[\w/.-]+", doc.read_text())}
+    assert {p for p in paths if not (ROOT / p).exists()} == set()
+
+
+def test_every_dotted_name_the_docs_give_resolves() -> None:
+    """`runtime.engine.core.default_backends` and the like: the module imports and holds the name
+    (`proxy.<key>` in the docs are settings keys, not modules)."""
+    names = {match for doc in DOCS for match in re.findall(r"`((?:runtime|clauderon_tui)(?:\.\w+)+)", doc.read_text())}
+    missing = []
+    for name in sorted(names):
+        parts = name.split(".")
+        for split in range(len(parts), 0, -1):  # the longest importable prefix, then attributes
+            try:
+                target: object = importlib.import_module(".".join(parts[:split]))
+            except ModuleNotFoundError:
+                continue
+            for attribute in parts[split:]:
+                target = getattr(target, attribute, None)
+            if target is None:
+                missing.append(name)
+            break
+        else:
+            missing.append(name)
+    assert missing == []
