@@ -1,4 +1,5 @@
-"""The env and mount rules, and that the API, the CLI and the create dialog all refuse with the same line."""
+"""The env and mount rules, and that the API and the CLI refuse with the same line (the create dialog:
+`tests/test_tui_dialogs.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from textual.widgets import Input, TextArea
 
 from clauderon_tui import cli
 from runtime.api.server import errors_as_json
@@ -22,8 +22,6 @@ from runtime.requests import (
     parse_mount,
     parse_mount_entries,
 )
-from tests.fake_engine import fake_app
-from tests.test_tui_dialogs import SIZE, _open_create
 
 BAD_ENV = "1X=y"
 BAD_ENV_LINE = "env: '1X' is not a variable name (letters, digits and _, not starting with a digit)"
@@ -81,17 +79,3 @@ def test_cli_refuses_with_the_same_line_before_asking_the_engine(
     monkeypatch.setattr(cli, "with_client", lambda *_: pytest.fail("the engine was asked"))
     assert cli.main(["create", "--repo", str(tmp_path), *flags]) == 1
     assert capsys.readouterr().err.strip() == f"clauderon: {line}"
-
-
-@pytest.mark.parametrize(("field", "text", "line"), [("#env", f"OK=1\n{BAD_ENV}", BAD_ENV_LINE),
-                                                    ("#mounts", f"\n {BAD_MOUNT} \n", BAD_MOUNT_LINE)])
-async def test_dialog_shows_the_same_line(field: str, text: str, line: str) -> None:
-    app = fake_app()
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await _open_create(pilot)
-        screen.query_one("#name", Input).value = "ok-name"
-        screen.query_one(field, TextArea).text = text
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.client.create_requests == []
-        assert str(screen.query_one("#advanced-error").render()) == line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Input, RadioSet, TextArea
 
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
@@ -9,6 +10,7 @@ from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import Status
 from tests.fake_engine import FakeEngineClient, fake_app, sample_sessions, wait_until
+from tests.test_launch_options import BAD_ENV, BAD_ENV_LINE, BAD_MOUNT, BAD_MOUNT_LINE
 
 SIZE = (120, 36)
 
@@ -117,6 +119,20 @@ async def test_bad_advanced_fields_open_advanced_and_block() -> None:
         assert not screen.query_one("#advanced").collapsed
         text = str(screen.query_one("#advanced-error").render())
         assert "cpu" in text and "mounts: 'relative:/x' is not HOST:PATH[:ro]" in text
+
+
+@pytest.mark.parametrize(("field", "text", "line"), [("#env", f"OK=1\n{BAD_ENV}", BAD_ENV_LINE),
+                                                    ("#mounts", f"\n {BAD_MOUNT} \n", BAD_MOUNT_LINE)])
+async def test_dialog_refuses_env_and_mounts_with_the_apis_line(field: str, text: str, line: str) -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "ok-name"
+        screen.query_one(field, TextArea).text = text
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        assert str(screen.query_one("#advanced-error").render()) == line
 
 
 async def test_delete_confirm_deletes() -> None:
