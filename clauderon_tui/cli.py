@@ -18,7 +18,7 @@ from runtime.api.client import EngineClient
 from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
-from runtime.requests import parse_env_pair
+from runtime.requests import parse_env_entries, parse_mount_entries
 from runtime.settings import LoadedSettings, load_settings, save_setting
 
 from clauderon_tui import cli_format as fmt
@@ -158,7 +158,7 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "repo": os.path.abspath(args.repo), "name": args.name, "agent": args.agent, "backend": args.backend,
         "image": args.image, "network": args.network, "base_branch": args.base_branch, "prompt": args.prompt,
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
-        "memory": args.memory, "env": dict(parse_env_pair(p) for p in args.env), "mounts": args.mount,
+        "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
         "reuse_branch": args.reuse_branch,
     }
     request = {k: v for k, v in request.items() if v is not None}

@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import socket
 
+from proxy.hosts import host_matches
 from proxy.rules import MODEL_CALLS, MODEL_HOSTS
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -68,14 +69,6 @@ async def resolve_public(host: str, port: int) -> str:
         if not is_public(ip):
             raise Blocked(f"{host} resolves to non-public address {ip}")
     return addresses[0]
-
-
-def host_matches(host: str, pattern: str) -> bool:
-    """Exact match, or `*.example.com` matching any subdomain of example.com."""
-    host, pattern = host.lower(), pattern.lower()
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
 
 
 def egress_allowed(host: str, agent: str, allowlist: list[str] | tuple[str, ...]) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from proxy.credentials import CODEX_OAUTH
+from proxy.hosts import host_matches
 
 if TYPE_CHECKING:
     from proxy.credentials import CredentialStore
@@ -72,9 +73,8 @@ class InjectionRule:
     """More (header, template) pairs set together with this one."""
 
     def matches(self, host: str) -> bool:
-        if self.host.startswith("*."):
-            return host.endswith(self.host[1:]) or host == self.host[2:]
-        return host == self.host
+        """Whether this rule applies to `host` (the shared pattern rule of `proxy.hosts`)."""
+        return host_matches(host, self.host)
 
 
 def _bearer(host: str, credential: str) -> InjectionRule:

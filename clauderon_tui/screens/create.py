@@ -22,6 +22,7 @@ from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
+from runtime.requests import LaunchOptionError, entry_lines, parse_env_entries, parse_mount_entries
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,35 +58,6 @@ class RepoSuggester(Suggester):
         if not names or (names[0] == stem and len(names) == 1):
             return None
         return value[: len(value) - len(stem)] + names[0] + "/"
-
-
-def parse_env_lines(text: str) -> dict[str, str]:
-    """`KEY=VALUE` per line (blank lines ignored)."""
-    env: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.strip().partition("=")
-        if not sep or not key:
-            raise ValueError(f"env line {number} is not KEY=VALUE")
-        env[key] = value
-    return env
-
-
-def parse_mount_lines(text: str) -> list[str]:
-    """`HOST:PATH[:ro]` per line, both paths absolute."""
-    mounts = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.split(":")
-        if len(parts) not in (2, 3) or not parts[0].startswith("/") or not parts[1].startswith("/") or (
-            len(parts) == 3 and parts[2] not in ("ro", "rw")
-        ):
-            raise ValueError(f"mount line {number} is not HOST:PATH[:ro] with absolute paths")
-        mounts.append(line)
-    return mounts
 
 
 class CreateSessionScreen(ModalScreen[str | None]):
@@ -277,13 +249,13 @@ class CreateSessionScreen(ModalScreen[str | None]):
             except ValueError:
                 advanced.append(f"cpu {cpu_text!r} is not a number")
         try:
-            env = parse_env_lines(self.query_one("#env", TextArea).text)
-        except ValueError as exc:
+            env = parse_env_entries(entry_lines(self.query_one("#env", TextArea).text))
+        except LaunchOptionError as exc:
             advanced.append(str(exc))
             env = {}
         try:
-            mounts = parse_mount_lines(self.query_one("#mounts", TextArea).text)
-        except ValueError as exc:
+            mounts = parse_mount_entries(entry_lines(self.query_one("#mounts", TextArea).text))
+        except LaunchOptionError as exc:
             advanced.append(str(exc))
             mounts = []
         if advanced:
