@@ -15,11 +15,12 @@ from runtime.backends.docker import DockerBackend
 from runtime.backends.kubernetes import KubernetesBackend
 from runtime.backends.local import LocalBackend
 from runtime.backends.registry import DEFAULT_BACKEND, backend_names, capabilities_of, is_backend
+from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.models import Session
 from runtime.requests import CreateRequest
-from runtime.settings import Settings
+from runtime.settings import Settings, load_settings
 from runtime.workbench.stats import container_facts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +161,11 @@ def test_no_module_outside_the_backends_names_a_backend() -> None:
             found += [f"{relative}:{line}" for line in backend_name_literals(path.read_text(encoding="utf-8"), names)]
     assert not found, ("ask the backend's capabilities (`backend.capabilities`, `capabilities_of(name)` in "
                        f"runtime/backends/registry.py) instead of its name: {found}")
+
+
+async def test_the_health_payload_carries_each_backend_s_capabilities(short_tmp: Path) -> None:
+    home = Home.open(short_tmp / "h")
+    engine = Engine(home, load_settings(home, environ={}), backends={"local": LocalBackend(home)})
+    backends = (await engine.health())["backends"]
+    assert backends["local"]["sandboxed"] is False  # the field the app read before capabilities, kept
+    assert backends["local"]["capabilities"] == capabilities_of("local").public()

@@ -180,7 +180,8 @@ class DockerBackend(Backend):
             running = (info.get("State") or {}).get("Running")
             return info, client.api.stats(backend_id, stream=False) if with_stats and running else None
 
-        return await self._call(sample)
+        sampled: tuple[dict[str, Any] | None, dict[str, Any] | None] = await self._call(sample)
+        return sampled
 
     async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
