@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from runtime.settings import Settings
 
 ProgressFn = Callable[[str], Awaitable[None] | None]
+ContainerSample = tuple[dict[str, Any] | None, dict[str, Any] | None]
+"""A sandbox's inspect answer (None when it is gone) and one stats answer (None when not sampled)."""
 
 # Labels every backend puts on what it creates, so an engine adopts or removes only its own home's things.
 LABEL_SESSION = "clauderon.session"
@@ -178,7 +180,7 @@ class Backend(abc.ABC):
         backend without a bridge network, or whose bridge has no gateway."""
         return None
 
-    async def sample_container(self, backend_id: str, *, with_stats: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    async def sample_container(self, backend_id: str, *, with_stats: bool) -> ContainerSample:
         """For a backend that `has_stats`: the sandbox's inspect answer (None when it is gone) and, when
         `with_stats` and it runs, one stats answer (else None)."""
         raise ClauderonError(f"the {self.name} backend samples no container details")

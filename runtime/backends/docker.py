@@ -19,7 +19,7 @@ from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
 from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
 from runtime.backends.registry import capabilities_of
-from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
+from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ContainerSample, ExecResult, Found, LaunchSpec, ProgressFn
 from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 from runtime.backends.docker_account import name_the_agent
 from runtime.backends.docker_attach import open_attach
@@ -167,12 +167,12 @@ class DockerBackend(Backend):
     def default_image(self, settings: Settings) -> str | None:
         return settings.docker.image
 
-    async def sample_container(self, backend_id: str, *, with_stats: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    async def sample_container(self, backend_id: str, *, with_stats: bool) -> ContainerSample:
         """`docker inspect` of the container (None when it is gone) and, when `with_stats` and it runs, one
         `docker stats` answer."""
         import docker.errors
 
-        def sample(client: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        def sample(client: Any) -> ContainerSample:
             try:
                 info = client.api.inspect_container(backend_id)
             except docker.errors.NotFound:
@@ -180,7 +180,7 @@ class DockerBackend(Backend):
             running = (info.get("State") or {}).get("Running")
             return info, client.api.stats(backend_id, stream=False) if with_stats and running else None
 
-        sampled: tuple[dict[str, Any] | None, dict[str, Any] | None] = await self._call(sample)
+        sampled: ContainerSample = await self._call(sample)
         return sampled
 
     async def bridge_gateway(self) -> str | None:
