@@ -4,7 +4,10 @@ Code holding a backend object asks `backend.capabilities`; code holding only a s
 asks `capabilities_of(session.backend)`. This module imports no backend module, so asking costs no import
 of an SDK and creates no import cycle (the backend modules import `runtime.settings`, which takes its
 `BackendName` from here). Each backend class declares `capabilities = capabilities_of(name)`; a test holds
-the classes and this table together.
+the classes and this table together (tests/test_backend_capabilities.py).
+
+Adding a backend: its module with a `Backend` subclass, its line here, and its construction in
+`runtime.engine.core.default_backends`.
 """
 
 from __future__ import annotations
