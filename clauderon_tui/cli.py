@@ -15,6 +15,7 @@ import time
 from typing import Any, Awaitable, Callable
 
 from runtime.api.client import EngineClient
+from runtime.backends.registry import backend_names
 from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--repo", required=True, help="repository path (a path inside a repo means that subdirectory)")
     c.add_argument("--name")
     c.add_argument("--agent", choices=["shell", "claude", "codex"])
-    c.add_argument("--backend", choices=["docker", "local", "kubernetes"])
+    c.add_argument("--backend", choices=backend_names())
     c.add_argument("--image")
     c.add_argument("--network", choices=["auto", "sealed", "bridge", "host"],
                    help="sealed: no network but the proxy (loopback only); bridge/host: open networks")

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
+from runtime.backends.registry import BackendName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
 
@@ -26,7 +27,7 @@ class CreateRequest(BaseModel):
     repo: str
     name: str | None = None
     agent: Literal["shell", "claude", "codex"] | None = None
-    backend: Literal["docker", "local", "kubernetes"] | None = None
+    backend: BackendName | None = None
     image: str | None = None
     network: Literal["auto", "sealed", "bridge", "host"] | None = None
     base_branch: str | None = None

@@ -18,6 +18,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxy import atomic_write
+from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -53,7 +54,7 @@ class EngineSettings(Section):
 class SessionDefaults(Section):
     agent: Literal["shell", "claude", "codex"] = "shell"
     """Agent for new sessions."""
-    backend: Literal["docker", "local", "kubernetes"] = "docker"
+    backend: BackendName = DEFAULT_BACKEND
     """Backend for new sessions."""
     access_mode: Literal["read-write", "read-only"] = "read-write"
     """Access mode for new sessions."""

@@ -19,6 +19,7 @@ from textual.widgets import (
 )
 
 from runtime.api.client import EngineClientProtocol
+from runtime.backends.registry import backend_names
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
@@ -107,7 +108,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         defaults = self.settings.session
-        backends = self.health.get("backends") or {"docker": {"available": True}, "local": {"available": True}}
+        # Before the engine's first health answer every backend is offered; the engine refuses one it lacks.
+        backends = self.health.get("backends") or {name: {"available": True} for name in backend_names()}
         with VerticalScroll(id="create"):
             yield Static("New session", id="create-title")
             yield self._row("repository", Input(placeholder="/path/to/repo", id="repo", classes="field", compact=True))

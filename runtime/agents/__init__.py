@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError
 from runtime.models import Session
 
@@ -107,7 +108,7 @@ def _codex(session: Session, *, resume: bool) -> AgentCommand:
     elif session.initial_prompt:
         argv += ["--", session.initial_prompt]
     env: dict[str, str] = {}
-    if session.backend != "local":
+    if capabilities_of(session.backend).sandboxed:
         # In a sandbox HOME is CONTAINER_HOME; a local session's HOME is the host agent home and
         # Codex's default ($HOME/.codex) already points there.
         env["CODEX_HOME"] = f"{CONTAINER_HOME}/.codex"

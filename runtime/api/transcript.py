@@ -324,10 +324,11 @@ def add_transcript_routes(server: "ApiServer") -> None:
         session = engine.require_known(request.match_info["ref"])
         stream = engine.stream(session.id)  # 409 when the terminal is not live
         agent_home = engine.home.agent_home(session.id)
+        sandboxed = engine.backend(session).capabilities.sandboxed
         uploads = []
         try:
             for image in images:
-                uploads.append(await asyncio.to_thread(store_upload, image, agent_home, sandboxed=session.backend != "local"))
+                uploads.append(await asyncio.to_thread(store_upload, image, agent_home, sandboxed=sandboxed))
         except ClauderonError:  # one refused image: the message is not sent, so none of its copies stay
             for upload in uploads:
                 upload.host_path.unlink(missing_ok=True)

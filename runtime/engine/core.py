@@ -49,11 +49,12 @@ def default_backends(home: Home, loaded: LoadedSettings, ca_cert_pem: bytes) -> 
     from runtime.backends.kubernetes import KubernetesBackend
     from runtime.backends.local import LocalBackend
 
-    return {
-        "docker": DockerBackend(base_url=loaded.settings.docker.base_url),
-        "local": LocalBackend(home),
-        "kubernetes": KubernetesBackend(loaded.settings.kubernetes, home.home_id, ca_cert_pem=ca_cert_pem),
-    }
+    backends: list[Backend] = [
+        DockerBackend(base_url=loaded.settings.docker.base_url),
+        LocalBackend(home),
+        KubernetesBackend(loaded.settings.kubernetes, home.home_id, ca_cert_pem=ca_cert_pem),
+    ]
+    return {backend.name: backend for backend in backends}
 
 
 class Engine:
@@ -117,13 +118,12 @@ class Engine:
 
     async def _listen_on_bridge(self) -> None:
         """Bridge-networked containers reach the proxy at the bridge gateway (`host.docker.internal`)."""
-        docker = self.backends.get("docker")
-        bridge_gateway = getattr(docker, "bridge_gateway", None)
-        if bridge_gateway is None or not (await docker.available())[0]:
-            return
-        gateway = await bridge_gateway()
-        if gateway:
-            self.egress.add_listen_host(gateway)
+        for backend in self.backends.values():
+            if "bridge" not in backend.capabilities.network_modes or not (await backend.available())[0]:
+                continue
+            gateway = await backend.bridge_gateway()
+            if gateway:
+                self.egress.add_listen_host(gateway)
 
     async def stop(self) -> None:
         """Detach from every session (they keep running) and stop background work."""
@@ -492,7 +492,8 @@ class Engine:
             backends = {}
             for name, backend in self.backends.items():
                 ok, reason = await backend.available()
-                backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.sandboxed}
+                backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.capabilities.sandboxed,
+                                  "capabilities": backend.capabilities.public()}
             self._health_cache = (now, backends)
         return {
             "engine": {"pid": os.getpid(), "home": str(self.home.root), "version": __version__,

@@ -13,6 +13,7 @@ from runtime.agents.setup import write_agent_config
 from runtime.agents import CONTAINER_HOME
 from runtime.agents.hook_install import install_agent_hooks
 
+from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.models import Mount, Session
@@ -128,7 +129,7 @@ class Egress:
     def write_agent_hooks(session: Session, agent_home: Path) -> None:
         """The status hooks (runtime.agents.hook_install), after the config they merge into; a local agent
         sees its home at the host path, a sandboxed one at CONTAINER_HOME."""
-        home_in_agent = str(agent_home) if session.backend == "local" else CONTAINER_HOME
+        home_in_agent = CONTAINER_HOME if capabilities_of(session.backend).sandboxed else str(agent_home)
         install_agent_hooks(agent_home, session.agent, home_in_agent=home_in_agent)
 
     def restore(self, session: Session) -> None:

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from runtime.agents import CONTAINER_HOME, agent_command
 from runtime.backends.base import LaunchSpec
+from runtime.backends.registry import capabilities_of
 from runtime.home import Home
 from runtime.models import Mount, Session
 from runtime.settings import Settings
@@ -22,7 +23,7 @@ def build_launch_spec(
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
     agent_home = home.agent_home(session.id)
     command = agent_command(session, resume=resume, agent_home=agent_home)
-    sandboxed = session.backend != "local"
+    sandboxed = capabilities_of(session.backend).sandboxed
     env = {
         "TERM": "xterm-256color",
         "COLORTERM": "truecolor",

@@ -78,14 +78,14 @@ class Lifecycle:
             session = Session(
                 name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
                 branch=f"clauderon/{name}", worktree_path=str(engine.home.worktree(name)), backend=backend_name,
-                agent=request.agent or settings.session.agent, image=request.image or _default_image(settings, backend_name),
+                agent=request.agent or settings.session.agent, image=request.image or backend.default_image(settings),
                 network_mode=request.network or settings.docker.network, cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
                 memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
                 access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
                 skip_permissions=settings.session.skip_permissions if request.skip_permissions is None else request.skip_permissions,
                 egress=settings.proxy.egress,
                 # A container that mounts the checkout gets a repository of its own; a pod copies it anyway.
-                own_repository=backend.sandboxed and not backend.copies_workspace,
+                own_repository=backend.capabilities.sandboxed and not backend.capabilities.copies_workspace,
                 progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
             )
             session.agent_session_id = new_agent_session_id(session.agent)
@@ -148,21 +148,21 @@ class Lifecycle:
         engine = self.engine
         backend = engine.backend(session)
         proxy_host, proxy_port = await self._proxy_address(session)
-        env, mounts = engine.egress.launch_env(session, sandboxed=backend.sandboxed, proxy_host=proxy_host,
+        env, mounts = engine.egress.launch_env(session, sandboxed=backend.capabilities.sandboxed, proxy_host=proxy_host,
                                                proxy_port=proxy_port)
-        workspace = WORKSPACE if backend.sandboxed else session.worktree_path
+        workspace = WORKSPACE if backend.capabilities.sandboxed else session.worktree_path
         await asyncio.to_thread(engine.egress.write_agent_files, session, env, engine.home.agent_home(session.id), workspace)
         await engine.write(engine.store.put, session)  # the new password hash and credential set
         spec = build_launch_spec(engine.home, engine.settings, engine.worktrees, session, resume=resume,
                                  extra_env=env, extra_mounts=mounts)
-        if backend.sandboxed and not backend.copies_workspace:
+        if backend.capabilities.sandboxed and not backend.capabilities.copies_workspace:
             spec.user = await asyncio.to_thread(
                 agent_user, Path(session.worktree_path), engine.home.agent_home(session.id),
                 [Path(m.host) for m in spec.mounts if m.readonly], engine.settings.docker.run_as_user)
         spec.record = json.dumps(session.public())
-        if proxy_port == RELAY_PORT and not backend.copies_workspace:
+        if proxy_port == RELAY_PORT and not backend.capabilities.copies_workspace:
             spec.proxy_socket_dir = str(await engine.egress.sealed.open(session.id))
-        if backend.copies_workspace and not resume:
+        if backend.capabilities.copies_workspace and not resume:
             spec.workspace_bundle = await asyncio.to_thread(bundle_branch, engine.worktrees, session)
         return spec
 
@@ -170,12 +170,12 @@ class Lifecycle:
         """Where this sandbox reaches the proxy: loopback (host network, local), the bridge gateway, or
         for pods the configured `[kubernetes] proxy_url`."""
         backend = self.engine.backend(session)
-        if backend.copies_workspace:
+        if backend.capabilities.copies_workspace:
             url = urlsplit(self.engine.settings.kubernetes.proxy_url or "")
             if not url.hostname:
                 raise ClauderonError("set [kubernetes] proxy_url (how pods reach this engine's proxy) before creating pod sessions")
             return url.hostname, url.port
-        network = await backend.resolve_network(session.network_mode) if backend.sandboxed else "host"
+        network = await backend.resolve_network(session.network_mode) if backend.capabilities.sandboxed else "host"
         if network == "sealed":
             return HOST_NETWORK_PROXY_HOST, RELAY_PORT  # the relay, inside the agent's own namespace
         self.engine.egress.require_shared_port()
@@ -324,7 +324,7 @@ class Lifecycle:
             if session.backend_id:
                 await backend.remove(session.backend_id)
             session.backend_id, session.error, session.paused = None, None, None
-            if backend.sandboxed and not backend.copies_workspace and not session.own_repository:
+            if backend.capabilities.sandboxed and not backend.capabilities.copies_workspace and not session.own_repository:
                 # A session from before the own-repository model moves to it now, its sandbox stopped.
                 await asyncio.to_thread(engine.worktrees.move_to_own_repository, session)
                 session.own_repository = True
@@ -383,7 +383,7 @@ class Lifecycle:
                                f"{session.branch} in {session.repo_path}")
             imported = await engine.branches.sync(session)
             return {"branch": session.branch, "sha": imported.tip if imported else None}
-        if not backend.copies_workspace:
+        if not backend.capabilities.copies_workspace:
             raise Conflict(f"session {session.name} works on the host worktree; its commits are already in {session.repo_path}")
         if not session.backend_id:
             raise Conflict(f"session {session.name} is {session.status}; restart it to pull its work")
@@ -400,10 +400,6 @@ class Lifecycle:
         if enter:
             await asyncio.sleep(0.15)
             await stream.write(b"\r")
-
-
-def _default_image(settings: Any, backend: str) -> str | None:
-    return {"docker": settings.docker.image, "kubernetes": settings.kubernetes.image}.get(backend)
 
 
 def _fallback_name(repo_root: Path) -> str:

@@ -81,7 +81,7 @@ def pod_backend(engine: Any, session: Session) -> Backend | None:
         backend = engine.backend(session)
     except ClauderonError:
         return None
-    return backend if getattr(backend, "copies_workspace", False) else None
+    return backend if backend.capabilities.copies_workspace else None
 
 
 class Pod:
