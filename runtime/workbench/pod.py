@@ -2,7 +2,7 @@
 pods): files, one file's pages, the diff and transcript pages, read in the pod through the backend's exec.
 
 The answers have the same JSON shapes as the host readers (`workbench_files`, `workbench_diff`,
-`api_transcript`), whose validation and parsers are reused: a path is cleaned (`..`, absolute, NUL refused)
+`runtime/api/transcript.py`), whose validation and parsers are reused: a path is cleaned (`..`, absolute, NUL refused)
 before anything is sent, and every path is passed to `sh -c` as an argument, never spliced into the script.
 In the pod a path must resolve (`realpath`) to itself under /workspace (so no link anywhere on the way);
 a link as the last component is described, never followed. Git runs with hooks, fsmonitor, external diff
@@ -27,6 +27,7 @@ from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
 from runtime.workbench.diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
 from runtime.workbench.files import BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused, binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page
 from runtime.git.worktrees import WorktreeInfo
+from runtime.workbench.transcript_json import empty_page, page_json
 
 AGENT_HOME = "/home/agent"
 TRANSCRIPT_WINDOW = 4 * 1024 * 1024
@@ -260,9 +261,7 @@ def _page_before(pod: Pod, relative: str, agent: str, end: int | None, limit: in
 
 
 def transcript_page(pod: Pod, session: Session, before: str | None, limit: int) -> dict[str, Any]:
-    """The `transcript` answer for a pod session (same shape and cursors as `api_transcript.read_page`)."""
-    from runtime.api.transcript import _empty, page_json
-
+    """The `transcript` answer for a pod session (same shape and cursors as `runtime.api.transcript.read_page`)."""
     files = transcript_files(pod, session.agent)
     if before:
         relative, _, offset_text = before.rpartition(":")
@@ -270,7 +269,7 @@ def transcript_page(pod: Pod, session: Session, before: str | None, limit: int) 
             raise ClauderonError("before is not a cursor this session's transcripts gave out")
         return page_json(session.agent, relative, _page_before(pod, relative, session.agent, int(offset_text), limit))
     if not files:
-        return _empty(session.agent)
+        return empty_page(session.agent)
     own = f"{session.agent_session_id}.jsonl" if session.agent_session_id else None
     _, relative = max(files, key=lambda f: (f[0], posixpath.basename(f[1]) == own))
     return page_json(session.agent, relative, _page_before(pod, relative, session.agent, None, limit))
