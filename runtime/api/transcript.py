@@ -245,7 +245,7 @@ class TranscriptRoutes:
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
         # The transcript of a pod session is read in the pod.
-        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+        if (backend := workbench_pod.pod_backend(engine.backend, session)) is not None:
             pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
             return web.json_response(await asyncio.to_thread(workbench_pod.transcript_page, pod, session,
                                                              request.query.get("before"), limit))
@@ -258,7 +258,7 @@ class TranscriptRoutes:
         session = engine.require_known(request.match_info["ref"])
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
-        if workbench_pod.pod_backend(engine, session) is not None:
+        if workbench_pod.pod_backend(engine.backend, session) is not None:
             raise ClauderonError(f"the live transcript is not available for pod sessions yet; read pages from "
                                  f"/api/v1/sessions/{session.name}/transcript", status=409)
         ws = web.WebSocketResponse(heartbeat=20)

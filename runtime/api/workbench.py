@@ -3,7 +3,7 @@
 Files are read on the engine's host where the worktree is, confined to it (see `workbench_files`);
 host git runs only through `gitsafe` and only on the user's repository or a linked worktree of it.
 Where the session's git lives in its sandbox, git runs there, through the backend's exec, with the
-same answers (`workbench_pod`): pods (`copies_workspace`, files too) and Docker sessions with a
+same answers (`runtime/workbench/pod.py`): pods (`copies_workspace`, files too) and Docker sessions with a
 repository of their own (status and diff; a stopped one shows its branch as last brought back).
 """
 
@@ -66,7 +66,7 @@ class WorkbenchRoutes:
 
     def sandbox_of(self, session: Session) -> workbench_pod.Pod | None:
         """An exec handle into the session's sandbox when its git lives there and it runs, else None."""
-        backend = workbench_pod.pod_backend(self.engine, session)
+        backend = workbench_pod.pod_backend(self.engine.backend, session)
         if backend is None and session.own_repository and session.backend_id and session.status == Status.RUNNING:
             backend = self.engine.backend(session)
         return workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop()) if backend else None
@@ -103,7 +103,7 @@ class WorkbenchRoutes:
         path = request.query.get("path", "")
         offset = _int(request.query.get("offset"), 0, "offset")
         limit = _int(request.query.get("limit"), PAGE_BYTES, "limit")
-        if (backend := workbench_pod.pod_backend(self.engine, session)) is not None:
+        if (backend := workbench_pod.pod_backend(self.engine.backend, session)) is not None:
             pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
             return web.json_response(await asyncio.to_thread(workbench_pod.read_page, pod, path, offset, limit))
         root = Path(session.worktree_path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from runtime.backends.base import Backend
@@ -24,7 +24,7 @@ from runtime.models import Session
 from runtime.agents.transcripts import Page, _split_lines, parse_lines, parser_for
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
-from runtime.workbench.diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
+from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
 from runtime.workbench.files import BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused, binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page
 from runtime.git.worktrees import WorktreeInfo
 from runtime.workbench.transcript_json import empty_page, page_json
@@ -76,10 +76,10 @@ READ_SCRIPT = (
 )
 
 
-def pod_backend(engine: Any, session: Session) -> Backend | None:
+def pod_backend(backend_of: Callable[[Session], Backend], session: Session) -> Backend | None:
     """The session's backend when its work lives in the sandbox (pods), else None (read the host)."""
     try:
-        backend = engine.backend(session)
+        backend = backend_of(session)
     except ClauderonError:
         return None
     return backend if getattr(backend, "copies_workspace", False) else None
@@ -194,11 +194,11 @@ def session_diff(pod: Pod, info: WorktreeInfo, host: GitContext) -> dict[str, An
 
     A pod's clone holds only the session branch, so the merge-base with the base branch is taken in the
     user's repository `host` (the branch's history came from there) and must exist in the sandbox."""
-    merge_base = host.run(["merge-base", _base_ref(host, info.base_branch), f"refs/heads/{info.branch}"]).stdout.strip()
+    merge_base = host.run(["merge-base", base_ref(host, info.base_branch), f"refs/heads/{info.branch}"]).stdout.strip()
     if pod.run(["cat-file", "-e", f"{merge_base}^{{commit}}"], check=False).returncode != 0:
         raise ClauderonError(f"the pod's workspace does not hold the merge-base {merge_base[:12]}; nothing to compare")
-    committed = _section(pod, [merge_base, f"refs/heads/{info.branch}", "--"])
-    uncommitted = _section(pod, ["HEAD", "--"])
+    committed = diff_section(pod, [merge_base, f"refs/heads/{info.branch}", "--"])
+    uncommitted = diff_section(pod, ["HEAD", "--"])
     return diff_answer(info, merge_base, committed, uncommitted, pod.run(STATUS).stdout,
                        lambda path: read_page(pod, path, 0, MAX_UNTRACKED_BYTES))
 
