@@ -17,16 +17,29 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from runtime.agents.transcripts import Page, _split_lines, parse_lines, parser_for
 from runtime.backends.base import Backend
 from runtime.errors import ClauderonError, NotFound
 from runtime.git.safety import GitContext
-from runtime.models import Session
-from runtime.agents.transcripts import Page, _split_lines, parse_lines, parser_for
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
-from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
-from runtime.workbench.files import BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused, binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page
 from runtime.git.worktrees import WorktreeInfo
+from runtime.models import Session
+from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
+from runtime.workbench.files import (
+    BINARY_SNIFF_BYTES,
+    MAX_ENTRIES,
+    MAX_PAGE_BYTES,
+    PAGE_BYTES,
+    Entry,
+    Refused,
+    binary_page,
+    clean_path,
+    link_points_inside,
+    marks_for,
+    status_marks,
+    text_page,
+)
 from runtime.workbench.transcript_json import empty_page, page_json
 
 AGENT_HOME = "/home/agent"
@@ -115,7 +128,8 @@ class Pod:
         err = result.stderr.decode("utf-8", errors="replace")
         if check and result.exit_code != 0:
             lines = err.strip().splitlines()
-            raise ClauderonError(f"git {args[0]} failed in pod {self.backend_id}: {lines[-1] if lines else 'no output'}")
+            last = lines[-1] if lines else "no output"
+            raise ClauderonError(f"git {args[0]} failed in pod {self.backend_id}: {last}")
         return subprocess.CompletedProcess(args, result.exit_code or 0, out, err)
 
 
@@ -230,7 +244,8 @@ def transcript_files(pod: Pod, agent: str) -> list[tuple[float, str]]:
 def _read(pod: Pod, relative: str, start: int, count: int) -> tuple[int, bytes]:
     result = pod.sh(READ_SCRIPT, relative, str(start), str(count))
     if result.exit_code != 0:
-        raise ClauderonError(f"cannot open the transcript {posixpath.basename(relative)} in the pod; refused", status=403)
+        raise ClauderonError(f"cannot open the transcript {posixpath.basename(relative)} in the pod; refused",
+                             status=403)
     header, _, data = result.stdout.partition(b"\n")
     return int(header), data
 
