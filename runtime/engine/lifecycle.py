@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from runtime.agents import new_agent_session_id
 from runtime.agents.home import prepare_agent_home
 from runtime.agents.user import agent_user
-from runtime.backends.base import LaunchSpec
+from runtime.backends.base import Backend, LaunchSpec
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST, Egress
 from runtime.engine.launch import WORKSPACE, build_launch_spec
@@ -352,7 +352,7 @@ class Lifecycle:
             await self.streams.stop(session.id)  # the stream itself stays: viewers see the new sandbox
             backend = self.backends.of(session)
             if session.backend_id:
-                await backend.remove(session.backend_id)
+                await self._drop_sandbox(backend, session.backend_id)
             session.backend_id, session.error, session.paused = None, None, None
             if backend.capabilities.sandboxed and not backend.capabilities.copies_workspace and not session.own_repository:
                 # A session from before the own-repository model moves to it now, its sandbox stopped.
@@ -366,7 +366,7 @@ class Lifecycle:
                 await self.streams.start(session, fresh=True)
             except ClauderonError as exc:
                 if session.backend_id:
-                    await backend.remove(session.backend_id)
+                    await self._drop_sandbox(backend, session.backend_id)
                 session.status, session.error, session.backend_id = Status.FAILED, str(exc), None
                 await self.records.save(session)
                 raise
@@ -374,6 +374,15 @@ class Lifecycle:
             await self.records.save(session)
             self.follow_agent(session)
             return session
+
+    @staticmethod
+    async def _drop_sandbox(backend: Backend, backend_id: str) -> None:
+        """Remove a sandbox that is about to be replaced. One that copies the workspace holds the session's only
+        copy of its work (a pod's volume), so it is archived instead: the next `create` reuses what it kept."""
+        if backend.capabilities.copies_workspace:
+            await backend.archive(backend_id)
+        else:
+            await backend.remove(backend_id)
 
     async def resume(self, ref: str) -> Session:
         """Thaw a session the disk guard paused (after the user made room)."""
