@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from runtime.agents.registry import AgentName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
 
@@ -18,7 +19,7 @@ class CreateRequest(BaseModel):
 
     repo: str
     name: str | None = None
-    agent: Literal["shell", "claude", "codex"] | None = None
+    agent: AgentName | None = None
     backend: Literal["docker", "local", "kubernetes"] | None = None
     image: str | None = None
     network: Literal["auto", "sealed", "bridge", "host"] | None = None

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.agents.registry import DEFAULT_AGENT, AgentName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -50,7 +51,7 @@ class EngineSettings(Section):
 
 
 class SessionDefaults(Section):
-    agent: Literal["shell", "claude", "codex"] = "shell"
+    agent: AgentName = DEFAULT_AGENT
     """Agent for new sessions."""
     backend: Literal["docker", "local", "kubernetes"] = "docker"
     """Backend for new sessions."""

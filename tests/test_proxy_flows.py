@@ -14,6 +14,7 @@ import pytest
 from proxy import (PLACEHOLDERS, CredentialStore, ProxyService, SessionProxyConfig, new_proxy_password,
                    read_audit)
 from proxy.credentials import CODEX_OAUTH
+from runtime.agents.registry import agent_named
 from runtime.home import Home
 from runtime.settings import Settings
 from tests.test_proxy_fixtures import Curl, FakeUpstream, closed_port, make_ca, make_leaf, random_secret, tunnel
@@ -70,7 +71,8 @@ class World:
 
     def session(self, sid: str, agent: str = "claude", creds: set[str] = frozenset(), **kw) -> "CheckedCurl":
         password, digest = new_proxy_password()
-        self.service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, agent, set(creds), **kw))
+        self.service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, agent, set(creds),
+                                                         traffic=agent_named(agent).traffic, **kw))
         return CheckedCurl(self.port, self.ca, sid, password)
 
     def close(self) -> None:
@@ -379,7 +381,8 @@ def test_two_host_headers_are_refused(world):
     import socket
 
     password, digest = new_proxy_password()
-    world.service.register_session(SessionProxyConfig("s-two", "name-s-two", digest, "claude", set()))
+    world.service.register_session(SessionProxyConfig("s-two", "name-s-two", digest, "claude", set(),
+                                                          traffic=agent_named("claude").traffic))
     auth = b64.b64encode(f"s-two:{password}".encode()).decode()
     with socket.create_connection(("127.0.0.1", world.port), timeout=30) as sock:
         sock.sendall(f"GET http://api.github.com/two-hosts HTTP/1.1\r\nHost: api.github.com\r\n"
@@ -397,7 +400,8 @@ def test_a_tls_sni_naming_another_host_than_the_tunnel_is_421(world):
     import ssl
 
     password, digest = new_proxy_password()
-    world.service.register_session(SessionProxyConfig("s-sni", "name-s-sni", digest, "claude", {"anthropic_api_key"}))
+    world.service.register_session(SessionProxyConfig("s-sni", "name-s-sni", digest, "claude", {"anthropic_api_key"},
+                                                          traffic=agent_named("claude").traffic))
     raw = socket.create_connection(("127.0.0.1", world.port), timeout=30)
     auth = b64.b64encode(f"s-sni:{password}".encode()).decode()
     raw.sendall(f"CONNECT attacker.example:443 HTTP/1.1\r\nHost: attacker.example:443\r\n"

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, TypeVar
 
 from runtime import __version__
+from runtime.agents.registry import agent_named
 from runtime.backends.base import LABEL_RECORD, Backend, Found
 from runtime.engine.disk_guard import DiskGuard
 from runtime.engine.egress import Egress
@@ -22,7 +23,7 @@ from runtime.events import EventBus
 from runtime.gc_policy import freeze_boot_objects
 from runtime.home import Home, disk_report
 from runtime.git.branch_sync import BranchSync
-from runtime.engine.hooks import install_hooks, watch_codex_turns
+from runtime.engine.hooks import install_hooks, watch_transcript_turns
 from runtime.models import AgentStatus, Session, Status
 from runtime.settings import LoadedSettings
 from runtime.store import VOLATILE, Store
@@ -75,7 +76,7 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._ops = asyncio.Semaphore(self.settings.engine.max_concurrent_operations)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._codex_watchers: dict[str, asyncio.Task[Any]] = {}
+        self._turn_watchers: dict[str, asyncio.Task[Any]] = {}
         self._health_cache: tuple[float, dict[str, Any]] | None = None
         self._reachable_waits: dict[str, asyncio.Task[None]] = {}  # backend -> the task waiting for it
         self.hooks: Any = None  # the agent hooks handler, installed on start
@@ -435,11 +436,11 @@ class Engine:
         return stream
 
     def follow_agent(self, session: Session) -> None:
-        """Once a session runs: Codex has no hook for a turn starting, its transcript tells (one follower
-        per session; it ends by itself when the session stops)."""
-        task = self._codex_watchers.get(session.id)
-        if session.agent == "codex" and (task is None or task.done()):
-            self._codex_watchers[session.id] = self.spawn(watch_codex_turns(self, session.id))
+        """Once a session runs: an agent with no hook for a turn starting (`Agent.follows_turns`, Codex) is
+        followed through its transcript (one follower per session; it ends by itself when the session stops)."""
+        task = self._turn_watchers.get(session.id)
+        if agent_named(session.agent).follows_turns and (task is None or task.done()):
+            self._turn_watchers[session.id] = self.spawn(watch_transcript_turns(self, session.id))
 
     async def _pump(self, session_id: str, stream: TerminalStream, attachment: Any, prefill: bytes) -> None:
         try:

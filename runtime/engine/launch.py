@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
-from runtime.agents import CONTAINER_HOME, agent_command
+from runtime.agents.home import CONTAINER_HOME
+from runtime.agents.registry import agent_named
 from runtime.backends.base import LaunchSpec
 from runtime.home import Home
 from runtime.models import Mount, Session
@@ -21,7 +22,7 @@ def build_launch_spec(
 ) -> LaunchSpec:
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
     agent_home = home.agent_home(session.id)
-    command = agent_command(session, resume=resume, agent_home=agent_home)
+    command = agent_named(session.agent).command(session, resume=resume, agent_home=agent_home)
     sandboxed = session.backend != "local"
     env = {
         "TERM": "xterm-256color",

@@ -17,7 +17,7 @@ from runtime.agents.user import agent_user
 from runtime.git.branch_sync import unsaved_work
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST
 from runtime.errors import ClauderonError, Conflict
-from runtime.agents import new_agent_session_id
+from runtime.agents.registry import agent_named
 from runtime.engine.launch import WORKSPACE, build_launch_spec
 from runtime.models import AgentStatus, Progress, Session, Status
 from runtime.names import suggest_name, validate_name
@@ -88,7 +88,7 @@ class Lifecycle:
                 own_repository=backend.sandboxed and not backend.copies_workspace,
                 progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
             )
-            session.agent_session_id = new_agent_session_id(session.agent)
+            session.agent_session_id = agent_named(session.agent).new_conversation_id()
             await engine.save(session)
             await engine.write(engine.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()
