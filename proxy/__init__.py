@@ -15,8 +15,14 @@ if TYPE_CHECKING:
     from proxy.audit import AUDIT_FILE, AuditLog, read_audit
     from proxy.credentials import CREDENTIAL_NAMES, CredentialStore, credential_store_for, credentials_report, masked
     from proxy.errors import ProxyError
-    from proxy.rules import (CA_MOUNT_PATH, HOOKS_HOST, PLACEHOLDERS, container_env, default_credential_names,
-                             placeholder_jwt)
+    from proxy.rules import (
+        CA_MOUNT_PATH,
+        HOOKS_HOST,
+        PLACEHOLDERS,
+        container_env,
+        default_credential_names,
+        placeholder_jwt,
+    )
     from proxy.secrets_1p import DictResolver, OnePasswordResolver, SecretResolver
     from proxy.service import ProxyService, choose_port
     from proxy.sessions import SessionProxyConfig, new_proxy_password

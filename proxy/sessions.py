@@ -63,7 +63,7 @@ class SessionProxyConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SessionProxyConfig":
+    def from_dict(cls, data: dict) -> SessionProxyConfig:
         fields = dict(data)
         fields["traffic"] = AgentTraffic.from_dict(fields.get("traffic") or {})
         return cls(**fields)

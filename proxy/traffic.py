@@ -56,7 +56,8 @@ class AgentTraffic:
             model_hosts=tuple(data.get("model_hosts", ())),
             model_calls=tuple((str(m), str(h), str(p)) for m, h, p in data.get("model_calls", ())),
             token_endpoints=tuple((str(h), str(p)) for h, p in data.get("token_endpoints", ())),
-            model_credentials=tuple(ModelCredential(c["name"], c.get("env")) for c in data.get("model_credentials", ())),
+            model_credentials=tuple(ModelCredential(c["name"], c.get("env"))
+                                    for c in data.get("model_credentials", ())),
         )
 
 

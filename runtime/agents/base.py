@@ -18,7 +18,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from proxy import AgentTraffic
-
 from runtime.agents.transcripts import Message, TranscriptLocation, find_transcripts
 from runtime.models import AgentStatus, Session
 
@@ -179,8 +178,18 @@ def trusted_dirs(workspace: str, subdir: str = "") -> list[str]:
 
 def clip(text: Any) -> str:
     """`text` as a string of at most `MAX_DETAIL_CHARS` (and an ellipsis)."""
-    text = "" if text is None else str(text)
-    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "…"
+    string = "" if text is None else str(text)
+    return string if len(string) <= MAX_DETAIL_CHARS else string[:MAX_DETAIL_CHARS] + "…"
+
+
+def table(value: Any) -> dict[str, Any]:
+    """`value` when it is an object (a dict), else a new empty one: what a CLI or user wrote may hold anything."""
+    return value if isinstance(value, dict) else {}
+
+
+def items(value: Any) -> list[Any]:
+    """`value` when it is a list, else a new empty one."""
+    return value if isinstance(value, list) else []
 
 
 def read_toml(path: Path, log: logging.Logger) -> dict[str, Any]:
@@ -188,10 +197,11 @@ def read_toml(path: Path, log: logging.Logger) -> dict[str, Any]:
     if not path.is_file() or path.is_symlink():
         return {}
     try:
-        return tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         log.warning("replacing unreadable %s: %s", path, exc)
         return {}
+    return data
 
 
 def read_json_object(path: Path, log: logging.Logger) -> dict[str, Any]:
@@ -203,8 +213,9 @@ def read_json_object(path: Path, log: logging.Logger) -> dict[str, Any]:
     except (ValueError, OSError) as exc:
         log.warning("replacing unreadable %s: %s", path, exc)
         return {}
-    return data if isinstance(data, dict) else {}
+    return table(data)
 
 
-__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "read_json_object", "read_toml", "trusted_dirs",
+__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "items", "read_json_object", "read_toml", "table",
+           "trusted_dirs",
            "Agent", "AgentCommand", "HookContext", "HookRejected", "LineParser", "StatusChange", "TurnState"]

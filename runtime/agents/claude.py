@@ -39,9 +39,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from proxy import AgentTraffic, ModelCredential
-
-from runtime.agents.base import (HOOKS_URL, MAX_DETAIL_CHARS, Agent, AgentCommand, HookContext, HookRejected,
-                                 StatusChange, clip, hook_post, read_json_object, trusted_dirs)
+from runtime.agents.base import (
+    HOOKS_URL,
+    MAX_DETAIL_CHARS,
+    Agent,
+    AgentCommand,
+    HookContext,
+    HookRejected,
+    StatusChange,
+    clip,
+    hook_post,
+    items,
+    read_json_object,
+    table,
+    trusted_dirs,
+)
 from runtime.agents.home import write_agent_file
 from runtime.agents.transcripts import Message, TranscriptLocation
 from runtime.models import AgentStatus, Session
@@ -184,9 +196,9 @@ def write_claude_state(agent_home: Path, trusted: list[str], *, placeholder_key:
     """Merge the first-run answers into `~/.claude.json`: onboarding done, folders trusted, key approved."""
     state = read_json_object(agent_home / ".claude.json", log)
     state["hasCompletedOnboarding"] = True
-    projects = state.get("projects") if isinstance(state.get("projects"), dict) else {}
+    projects = table(state.get("projects"))
     for directory in trusted:
-        entry = projects.get(directory) if isinstance(projects.get(directory), dict) else {}
+        entry = table(projects.get(directory))
         entry["hasTrustDialogAccepted"] = True
         # Otherwise the first start in a project shows its "tips for this project" onboarding.
         entry.setdefault("hasCompletedProjectOnboarding", True)
@@ -213,7 +225,7 @@ def write_claude_settings(agent_home: Path, *, skip_permissions: bool) -> Path:
     `skipDangerousModePermissionPrompt` is set, so it is set exactly for sessions that use the flag.
     """
     settings = read_json_object(agent_home / ".claude" / "settings.json", log)
-    env = settings.get("env") if isinstance(settings.get("env"), dict) else {}
+    env = table(settings.get("env"))
     # The same variables are in the process environment; here they also hold for anything Claude
     # Code starts with a clean environment (hooks, a `claude` typed in its own shell).
     env.update({k: v for k, v in CLAUDE_ENV.items() if k != "IS_SANDBOX"})
@@ -226,10 +238,10 @@ def write_claude_settings(agent_home: Path, *, skip_permissions: bool) -> Path:
 def claude_hooks_config(existing: dict[str, Any]) -> dict[str, Any]:
     """`existing` settings with clauderon's hook on every status event (the user's hooks kept)."""
     settings = dict(existing)
-    hooks = settings.get("hooks") if isinstance(settings.get("hooks"), dict) else {}
+    hooks = table(settings.get("hooks"))
     hooks = dict(hooks)
     for event in CLAUDE_HOOK_EVENTS:
-        groups = hooks.get(event) if isinstance(hooks.get(event), list) else []
+        groups = items(hooks.get(event))
         kept = [group for group in groups if not _is_ours(group)]
         # $HOME, not /home/agent: the same settings serve a local session, whose HOME is the host path.
         command = f'bash "$HOME/{HOOK_SCRIPT}" {event}'
@@ -274,7 +286,7 @@ def map_claude_event(event: str, payload: dict[str, Any], *, last_tool: dict[str
     if event == "Notification":
         return _map_notification(payload, last_tool)
     if event == "Stop":
-        question = payload.get("last_assistant_message")
+        question: str | None = payload.get("last_assistant_message")
         if not isinstance(question, str) or not question.strip():
             path = payload.get("transcript_path")
             question = question_from_transcript(path) if question_from_transcript and isinstance(path, str) else None
@@ -284,8 +296,8 @@ def map_claude_event(event: str, payload: dict[str, Any], *, last_tool: dict[str
         reason = " ".join(str(p) for p in (payload.get("error"), payload.get("error_details")) if p) or "unknown error"
         return StatusChange(AgentStatus.ERROR, {"reason": clip(reason)})
     if event == "SessionEnd":
-        reason = payload.get("reason")
-        return StatusChange(AgentStatus.EXITED, {"reason": reason} if isinstance(reason, str) else None)
+        ended = payload.get("reason")
+        return StatusChange(AgentStatus.EXITED, {"reason": ended} if isinstance(ended, str) else None)
     if event == "SessionStart":
         # Started (or resumed, or cleared) and not yet given anything to do; a prompt given on the
         # command line follows at once as UserPromptSubmit.
@@ -295,7 +307,7 @@ def map_claude_event(event: str, payload: dict[str, Any], *, last_tool: dict[str
 
 def _map_notification(payload: dict[str, Any], last_tool: dict[str, Any] | None) -> StatusChange | None:
     kind = payload.get("notification_type")
-    message = payload.get("message") if isinstance(payload.get("message"), str) else ""
+    message = payload["message"] if isinstance(payload.get("message"), str) else ""
     if kind == "permission_prompt" or (kind is None and _PERMISSION_MESSAGE_RE.search(message)):
         detail = {**(last_tool or {}), "message": clip(message)} if message else dict(last_tool or {})
         return StatusChange(AgentStatus.NEEDS_PERMISSION, detail or None)
@@ -329,7 +341,7 @@ def _clip_value(value: Any) -> Any:
 def parse_claude_line(entry: dict[str, Any]) -> list[Message]:
     """The messages in one transcript line (none for bookkeeping lines)."""
     kind = entry.get("type")
-    common = {"timestamp": entry.get("timestamp"), "sidechain": bool(entry.get("isSidechain"))}
+    common: dict[str, Any] = {"timestamp": entry.get("timestamp"), "sidechain": bool(entry.get("isSidechain"))}
     if kind == "user":
         if entry.get("isMeta"):
             return []

@@ -31,11 +31,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import tomli_w
+
 import proxy
 from proxy import AgentTraffic, ModelCredential
-
-from runtime.agents.base import (HOOKS_URL, Agent, AgentCommand, HookContext, HookRejected, StatusChange, TurnState,
-                                 clip, hook_post, read_toml, trusted_dirs)
+from runtime.agents.base import (
+    HOOKS_URL,
+    Agent,
+    AgentCommand,
+    HookContext,
+    HookRejected,
+    StatusChange,
+    TurnState,
+    clip,
+    hook_post,
+    read_toml,
+    table,
+    trusted_dirs,
+)
 from runtime.agents.home import CONTAINER_HOME, write_agent_file
 from runtime.agents.transcripts import Message, TranscriptLocation
 from runtime.models import AgentStatus, Session
@@ -69,7 +81,8 @@ class CodexAgent(Agent):
     entry_point: ClassVar[str | None] = "node_modules/@openai/codex/bin/codex.js"
     traffic: ClassVar[AgentTraffic] = AgentTraffic(
         model_hosts=("api.openai.com", "chatgpt.com", "*.chatgpt.com", "auth.openai.com"),
-        model_calls=(("POST", "api.openai.com", "/v1/responses"), ("POST", "chatgpt.com", "/backend-api/codex/responses")),
+        model_calls=(("POST", "api.openai.com", "/v1/responses"),
+                     ("POST", "chatgpt.com", "/backend-api/codex/responses")),
         # The ChatGPT sign-in's token refresh: the container holds placeholder tokens (see `oauth_file`).
         token_endpoints=(("auth.openai.com", "/oauth/token"),),
         # With OAuth Codex reads `auth.json` (no variable); the API key's variable is set for tools in the
@@ -164,13 +177,12 @@ def codex_config(existing: dict[str, Any], trusted: list[str], *, skip_permissio
     # Features whose start-up fetches leave the API host: the plugin catalogue (github.com,
     # chatgpt.com) and model discovery (chatgpt.com, even with an API key).
     features = {"plugins": False, "api_key_model_discovery": False}
-    for table, values in (("analytics", {"enabled": False}), ("feedback", {"enabled": False}),
-                          ("notice", {"hide_full_access_warning": True}), ("features", features)):
-        merged = config.get(table) if isinstance(config.get(table), dict) else {}
-        config[table] = {**merged, **values}
-    projects = config.get("projects") if isinstance(config.get("projects"), dict) else {}
+    for section, values in (("analytics", {"enabled": False}), ("feedback", {"enabled": False}),
+                            ("notice", {"hide_full_access_warning": True}), ("features", features)):
+        config[section] = {**table(config.get(section)), **values}
+    projects = table(config.get("projects"))
     for directory in trusted:
-        entry = projects.get(directory) if isinstance(projects.get(directory), dict) else {}
+        entry = table(projects.get(directory))
         projects[directory] = {**entry, "trust_level": "trusted"}
     config["projects"] = projects
     return config
@@ -280,7 +292,7 @@ def _output_text(output: Any) -> str:
 def _failed(text: str) -> bool:
     """Whether a command's output reports a non-zero exit code (Codex has no is_error flag)."""
     match = _EXIT_CODE_RE.search(text)
-    return bool(match) and int(next(g for g in match.groups() if g is not None)) != 0
+    return match is not None and int(next(g for g in match.groups() if g is not None)) != 0
 
 
 def _maybe_json(raw: Any) -> Any:

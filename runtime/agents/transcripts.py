@@ -105,7 +105,7 @@ def pair_tool_results(messages: list[Message]) -> list[Message]:
         if message.kind == "tool_call" and message.call_id:
             calls[message.call_id] = message
         elif message.kind == "tool_result" and message.call_id in calls:
-            call = calls.pop(message.call_id)  # type: ignore[arg-type]
+            call = calls.pop(message.call_id)
             call.result, call.is_error = message.text, message.is_error
             continue
         out.append(message)
@@ -348,7 +348,8 @@ def last_assistant_in(reader: TranscriptReader, *, lines: int = 200) -> str | No
     return None
 
 
-def read_new_entries(path: Path, offset: int | None, *, first_look: int = 256 * 1024) -> tuple[list[dict[str, Any]], int]:
+def read_new_entries(path: Path, offset: int | None, *,
+                     first_look: int = 256 * 1024) -> tuple[list[dict[str, Any]], int]:
     """The whole JSON-object lines appended to a JSON-lines transcript since `offset`, and the offset to go on from.
 
     `offset=None` (first look) starts `first_look` bytes before the end, at a line start, so a huge

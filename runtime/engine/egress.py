@@ -6,16 +6,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from proxy import (CA_MOUNT_PATH, ProxyError, ProxyService, SessionProxyConfig, container_env,
-                   default_credential_names, new_proxy_password)
-
+from proxy import (
+    CA_MOUNT_PATH,
+    ProxyError,
+    ProxyService,
+    SessionProxyConfig,
+    container_env,
+    default_credential_names,
+    new_proxy_password,
+)
 from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
-
+from runtime.engine.sealed import SealedSockets
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.models import Mount, Session
-from runtime.engine.sealed import SealedSockets
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,7 +108,8 @@ class Egress:
         if not session.credential_names:
             session.credential_names = self.credential_names(session.agent)
         self.service.register_session(self._config(session))
-        env = container_env(session.id, password, proxy_host, proxy_port or self.port, agent_named(session.agent).traffic,
+        traffic = agent_named(session.agent).traffic
+        env = container_env(session.id, password, proxy_host, proxy_port or self.port, traffic,
                             self.service.credentials, set(session.credential_names))
         if not sandboxed:  # a local agent reads the CA from the host path; nothing is mounted
             for var, value in list(env.items()):

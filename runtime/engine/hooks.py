@@ -27,12 +27,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from runtime.agents.base import MAX_DETAIL_CHARS, HookRejected, LineParser, StatusChange, clip
+from runtime.agents.base import MAX_DETAIL_CHARS, HookRejected, LineParser, clip
 from runtime.agents.registry import agent_named, all_agents
 from runtime.agents.transcripts import TranscriptRefused, last_assistant_in, open_agent_transcript, read_new_entries
 from runtime.errors import ClauderonError
