@@ -165,7 +165,7 @@ def container_env(session_id: str, password: str, proxy_host: str, port: int, tr
     if chosen is not None and chosen.env:
         env[chosen.env] = PLACEHOLDERS[chosen.name]
     for name in names:
-        var = PLACEHOLDER_ENV.get(name)
-        if var and var not in env:
-            env[var] = PLACEHOLDERS[name]
+        placeholder_var = PLACEHOLDER_ENV.get(name)
+        if placeholder_var and placeholder_var not in env:
+            env[placeholder_var] = PLACEHOLDERS[name]
     return env

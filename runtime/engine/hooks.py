@@ -71,6 +71,8 @@ class HooksHandler:
         self._lock = threading.Lock()
         self._last_at: dict[str, int] = {}
         self._last_tool: dict[str, dict[str, Any]] = {}
+        # The agents with hooks, by the name their hook paths carry.
+        self._agents = {agent.name: agent for agent in all_agents() if agent.hook_events}
 
     def __call__(self, session_id: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -84,11 +86,10 @@ class HooksHandler:
             return _reply(405, {"error": "hooks take POST"})
         url = urlsplit(path)
         parts = url.path.removeprefix(HOOKS_PREFIX).split("/") if url.path.startswith(HOOKS_PREFIX) else []
-        hooked = {agent.name: agent for agent in all_agents() if agent.hook_events}
-        if len(parts) != 2 or parts[0] not in hooked or not _EVENT_RE.match(parts[1]):
-            expected = " or ".join(agent.hook_events or "" for agent in hooked.values())
+        if len(parts) != 2 or parts[0] not in self._agents or not _EVENT_RE.match(parts[1]):
+            expected = " or ".join(agent.hook_events or "" for agent in self._agents.values())
             return _reply(404, {"error": f"expected {expected}"})
-        agent, event = hooked[parts[0]], parts[1]
+        agent, event = self._agents[parts[0]], parts[1]
         if len(body) > MAX_BODY_BYTES:
             return _reply(413, {"error": "hook payload too large"})
         try:
