@@ -24,7 +24,7 @@ from mitmproxy.proxy import server_hooks
 from proxy.audit import AuditLog
 from proxy.credentials import CODEX_OAUTH, CredentialStore
 from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
-from proxy.rules import HOOKS_HOST, PLACEHOLDERS, InjectionRule, placeholder_jwt, render
+from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from proxy.sessions import SessionProxyConfig, SessionRegistry
 from proxy.errorpages import REFUSED
 from proxy.target import canonical_host, clean_text, same_target
@@ -293,7 +293,7 @@ class AccessPolicy:
         cfg, host, req = session_of(flow), flow.metadata[HOST], flow.request
         if cfg.access_mode == "read-only":
             why = read_only_disguise(req) or (
-                None if read_only_allows(req.method, host, req.path, cfg.traffic.read_only_calls) else f"{req.method} is a write")
+                None if read_only_allows(req.method, host, req.path, cfg.traffic.model_calls) else f"{req.method} is a write")
             if why:
                 refuse(flow, 403, "read_only", f"session {cfg.name} is read-only: {clean_text(req.method, 32)} "
                        f"{host}{clean_text(req.path, 200)} refused ({why}; switch the session to read-write "
@@ -394,12 +394,9 @@ class TokenRefresh:
         self.credentials = credentials
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if answered(flow):
+        if answered(flow) or (flow.metadata[HOST], flow.request.path.split("?")[0]) not in TOKEN_ENDPOINTS:
             return
-        cfg = session_of(flow)
-        if (flow.metadata[HOST], flow.request.path.split("?")[0]) not in cfg.traffic.token_endpoints:
-            return
-        if self.credentials.codex is not None and CODEX_OAUTH in cfg.credential_names:
+        if self.credentials.codex is not None and CODEX_OAUTH in session_of(flow).credential_names:
             flow.metadata[TOKEN] = True  # read whole (BodyStreams), rewritten in `request`
 
     def request(self, flow: http.HTTPFlow) -> None:

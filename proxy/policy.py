@@ -84,7 +84,7 @@ def egress_allowed(host: str, model_hosts: tuple[str, ...], allowlist: list[str]
 
 
 def read_only_allows(method: str, host: str, path: str, calls: tuple[ModelCall, ...]) -> bool:
-    """Read-only sessions may read anything, make their agent's model `calls` (`AgentTraffic.read_only_calls`),
+    """Read-only sessions may read anything, make their agent's model `calls` (`AgentTraffic.model_calls`),
     and fetch over git (upload-pack is a POST that only reads); every other write is refused."""
     method = method.upper()
     if method in READ_METHODS:

@@ -46,6 +46,11 @@ PLACEHOLDER_ENV: dict[str, str] = {
     "npm_token": "NPM_TOKEN",
 }
 
+# The token endpoint of the `codex_oauth` credential (the ChatGPT sign-in Codex stores): a refresh through it
+# goes up with the real refresh token and comes back with placeholders, for any session holding the credential.
+TOKEN_ENDPOINTS: frozenset[tuple[str, str]] = frozenset({("auth.openai.com", "/oauth/token")})
+
+
 @dataclass(frozen=True)
 class InjectionRule:
     """Set `header` to `template` for requests to `host` (exact, or `*.suffix` for subdomains)."""

@@ -1,9 +1,9 @@
 """What the proxy must know about a session's agent, handed to it by the engine (the proxy names no agent).
 
 An agent's `AgentTraffic` says which hosts serve its model (always reachable, even under an egress
-allowlist), which calls a read-only session may still make to them, which OAuth token endpoints the proxy
-rewrites (placeholder refresh token up, real tokens kept on the host), and which model credentials it can
-use, in preference order, with the environment variable that carries each one's placeholder.
+allowlist), which calls a read-only session may still make to them, and which model credentials it can
+use, in preference order, with the environment variable that carries each one's placeholder. (How a
+credential is injected or refreshed is the credential's business, whichever agent holds it: `proxy.rules`.)
 """
 
 from __future__ import annotations
@@ -32,21 +32,13 @@ class AgentTraffic:
     model_hosts: tuple[str, ...] = ()
     """Hosts (exact, or `*.suffix`) of the model API, reachable under any egress policy."""
     model_calls: tuple[ModelCall, ...] = ()
-    """The writes a read-only session may still make: the model calls themselves."""
-    token_endpoints: tuple[tuple[str, str], ...] = ()
-    """(host, path) of OAuth token exchanges whose tokens the proxy swaps for placeholders."""
+    """The writes a read-only session may still make: the model calls (and the sign-in's token refresh)."""
     model_credentials: tuple[ModelCredential, ...] = field(default=())
     """In preference order: the first the host has wins; the last is the fallback when it has none."""
-
-    @property
-    def read_only_calls(self) -> tuple[ModelCall, ...]:
-        """The model calls plus the token refreshes (a POST) a read-only session may make."""
-        return (*self.model_calls, *(("POST", host, path) for host, path in self.token_endpoints))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form (lists for tuples)."""
         return {"model_hosts": list(self.model_hosts), "model_calls": [list(c) for c in self.model_calls],
-                "token_endpoints": [list(t) for t in self.token_endpoints],
                 "model_credentials": [{"name": c.name, "env": c.env} for c in self.model_credentials]}
 
     @classmethod
@@ -55,7 +47,6 @@ class AgentTraffic:
         return cls(
             model_hosts=tuple(data.get("model_hosts", ())),
             model_calls=tuple((str(m), str(h), str(p)) for m, h, p in data.get("model_calls", ())),
-            token_endpoints=tuple((str(h), str(p)) for h, p in data.get("token_endpoints", ())),
             model_credentials=tuple(ModelCredential(c["name"], c.get("env"))
                                     for c in data.get("model_credentials", ())),
         )

@@ -97,9 +97,9 @@ def test_the_proxy_knows_no_model_host_of_its_own() -> None:
         for host in agent.traffic.model_hosts:
             assert not egress_allowed(host.removeprefix("*."), (), [])
             assert egress_allowed(host.replace("*", "sub"), agent.traffic.model_hosts, [])
-        for method, host, path in agent.traffic.read_only_calls:
+        for method, host, path in agent.traffic.model_calls:
             assert not read_only_allows(method, host, path, ())
-            assert read_only_allows(method, host, path, agent.traffic.read_only_calls)
+            assert read_only_allows(method, host, path, agent.traffic.model_calls)
 
 
 def test_the_session_config_carries_the_agents_traffic_through_a_restart() -> None:

@@ -167,7 +167,7 @@ class WatchedCodex:
     stand-in that records what it would set (the engine wiring is the lead's)."""
 
     def __init__(self, home: Path, session_id: str) -> None:
-        self.state = SimpleNamespace(status="running", agent_status="unknown", agent_detail=None)
+        self.state = SimpleNamespace(status="running", agent="codex", agent_status="unknown", agent_detail=None)
         self.updates: list[str] = []
         engine = SimpleNamespace(home=Home(home), store=SimpleNamespace(find=lambda sid: self.state), apply=self._apply)
         self.thread = threading.Thread(target=asyncio.run, args=(watch_transcript_turns(engine, session_id, interval=0.2),))

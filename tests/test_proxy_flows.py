@@ -307,6 +307,20 @@ def test_codex_token_refresh_swapped_both_ways(world):
         f"Bearer {NEW_TOKENS['access_token']}"
 
 
+def test_a_token_refresh_belongs_to_the_credential_not_the_agent(world):
+    """A shell session holding `codex_oauth` (a user refreshing by hand) gets the same swap as Codex: the
+    refresh endpoint is the credential's, not in any agent's tables."""
+    world.upstream.token_reply = dict(NEW_TOKENS, token_type="Bearer", expires_in=3600)
+    real_refresh = world.store.codex.refresh_token
+    curl = world.session("s-shell-refresh", agent="shell", creds={CODEX_OAUTH})
+    body = json.dumps({"grant_type": "refresh_token", "refresh_token": PLACEHOLDERS["codex_refresh_token"]})
+    status, _, out = curl("https://auth.openai.com/oauth/token", "-X", "POST",
+                          "-H", "Content-Type: application/json", "-d", body)
+    assert status == 200
+    assert json.loads(last_seen(world, "/oauth/token").body)["refresh_token"] == real_refresh
+    assert json.loads(out)["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
+
+
 def test_hooks_host_answered_by_the_engine_handler(world):
     curl = world.session("s-hook", creds=set())
     assert curl("https://clauderon.internal/hooks/stop")[0] == 404

@@ -58,9 +58,9 @@ def test_egress_and_read_only_rules():
     assert not egress_allowed("example.org", agent_named("shell").traffic.model_hosts, ["*.example.com"])
     assert egress_allowed("api.anthropic.com", agent_named("claude").traffic.model_hosts, [])
     assert not egress_allowed("api.anthropic.com", agent_named("codex").traffic.model_hosts, [])
-    assert read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("codex").traffic.read_only_calls)
-    assert not read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("claude").traffic.read_only_calls)
-    assert not read_only_allows("DELETE", "api.github.com", "/repos/x", agent_named("claude").traffic.read_only_calls)
+    assert read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("codex").traffic.model_calls)
+    assert not read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("claude").traffic.model_calls)
+    assert not read_only_allows("DELETE", "api.github.com", "/repos/x", agent_named("claude").traffic.model_calls)
 
 
 @pytest.mark.parametrize("message,kind", [

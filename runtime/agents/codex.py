@@ -81,10 +81,10 @@ class CodexAgent(Agent):
     entry_point: ClassVar[str | None] = "node_modules/@openai/codex/bin/codex.js"
     traffic: ClassVar[AgentTraffic] = AgentTraffic(
         model_hosts=("api.openai.com", "chatgpt.com", "*.chatgpt.com", "auth.openai.com"),
+        # The last: the ChatGPT sign-in's token refresh (the proxy swaps its tokens, `proxy.rules.TOKEN_ENDPOINTS`).
         model_calls=(("POST", "api.openai.com", "/v1/responses"),
-                     ("POST", "chatgpt.com", "/backend-api/codex/responses")),
-        # The ChatGPT sign-in's token refresh: the container holds placeholder tokens (see `oauth_file`).
-        token_endpoints=(("auth.openai.com", "/oauth/token"),),
+                     ("POST", "chatgpt.com", "/backend-api/codex/responses"),
+                     ("POST", "auth.openai.com", "/oauth/token")),
         # With OAuth Codex reads `auth.json` (no variable); the API key's variable is set for tools in the
         # sandbox, while Codex itself reads the key from `auth.json` too.
         model_credentials=(ModelCredential("codex_oauth"), ModelCredential("openai_api_key", "OPENAI_API_KEY")),
