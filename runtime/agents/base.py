@@ -3,7 +3,8 @@
 An agent says how it is started (`command`), what it needs in its agent home (`write_setup`,
 `install_hooks`), where and in what format it keeps its transcript, what its status hooks mean
 (`hook_status`), and what the proxy must know about its model traffic (`traffic`). The engine, the API and
-the proxy ask an agent from the registry (`runtime.agents.registry`) and never test its name.
+the app ask the registry (`runtime.agents.registry`) for an agent and never test its name; the proxy gets
+the agent's `traffic` as data in each session's config.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from proxy import AgentTraffic
-from runtime.agents.transcripts import Message, TranscriptLocation, find_transcripts
+from runtime.agents.transcripts import LineParser, Message, TranscriptLocation, find_transcripts
 from runtime.models import AgentStatus, Session
 
 if TYPE_CHECKING:
@@ -69,7 +70,6 @@ class HookContext(Protocol):
         """`find(agent_home)` run time-bound; None when the home is unknown or the listing failed."""
 
 
-LineParser = Callable[[dict[str, Any]], list[Message]]
 TurnState = tuple[str, str | None]
 
 
