@@ -29,6 +29,7 @@ from runtime.api.client import EngineClient  # noqa: E402
 from runtime.engine.host import EngineHost, try_lock  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from runtime.settings import load_settings  # noqa: E402
+from runtime.agents.registry import agent_named  # noqa: E402
 from runtime.agents.transcripts import parse_file  # noqa: E402
 from tests.test_transcript_api import write_transcript  # noqa: E402
 
@@ -97,7 +98,7 @@ def main() -> None:
             times = [asyncio.run(open_once(home, "bench")) for _ in range(RUNS)]
             rows.append((label, path.stat().st_size, statistics.median(times)))
         started = time.perf_counter()
-        parse_file(path, "claude")
+        parse_file(path, agent_named("claude").parse_transcript_line)
         naive = time.perf_counter() - started
         baseline = rows[0][2]
         for label, size, median in rows:

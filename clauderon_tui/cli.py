@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any, Awaitable, Callable
 
+from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClient
 from runtime.backends.registry import backend_names
 from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("create", help="create a session; returns once it runs (or failed)")
     c.add_argument("--repo", required=True, help="repository path (a path inside a repo means that subdirectory)")
     c.add_argument("--name")
-    c.add_argument("--agent", choices=["shell", "claude", "codex"])
+    c.add_argument("--agent", choices=agent_names())
     c.add_argument("--backend", choices=backend_names())
     c.add_argument("--image")
     c.add_argument("--network", choices=["auto", "sealed", "bridge", "host"],
@@ -164,9 +165,10 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
     }
     request = {k: v for k, v in request.items() if v is not None}
     session = with_client(home, lambda c: c.create_session(request, wait=True))
-    if args.prompt and session.agent == "shell":
-        print(f"note: the shell agent ignores --prompt (nothing was typed into {session.name}'s shell); "
-              "--agent claude or codex takes it", file=sys.stderr)
+    if args.prompt and not agent_named(session.agent).takes_prompt:
+        takers = " or ".join(a.name for a in all_agents() if a.takes_prompt)
+        print(f"note: the {session.agent} agent ignores --prompt (nothing was typed into {session.name}'s shell); "
+              f"--agent {takers} takes it", file=sys.stderr)
     if args.json:
         print(json.dumps(session.public(), indent=2))
     if session.status == "failed":

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 from runtime.backends.registry import BackendName
+from runtime.agents.registry import AgentName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
 
@@ -26,7 +27,7 @@ class CreateRequest(BaseModel):
 
     repo: str
     name: str | None = None
-    agent: Literal["shell", "claude", "codex"] | None = None
+    agent: AgentName | None = None
     backend: BackendName | None = None
     image: str | None = None
     network: Literal["auto", "sealed", "bridge", "host"] | None = None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxy import atomic_write
 from runtime.backends.registry import DEFAULT_BACKEND, BackendName
+from runtime.agents.registry import DEFAULT_AGENT, AgentName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -52,7 +53,7 @@ class EngineSettings(Section):
 
 
 class SessionDefaults(Section):
-    agent: Literal["shell", "claude", "codex"] = "shell"
+    agent: AgentName = DEFAULT_AGENT
     """Agent for new sessions."""
     backend: BackendName = DEFAULT_BACKEND
     """Backend for new sessions."""

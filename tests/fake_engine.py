@@ -353,6 +353,7 @@ class FakeEngineClient(EngineClientProtocol):
         return _decode_page(json.loads(json.dumps(page_json(agent, path.name if path else None, page))))
 
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        from runtime.agents.registry import agent_named
         from runtime.agents.transcripts import Page, TranscriptReader
 
         self.calls.append(("transcript", (ref, before, limit)))
@@ -360,13 +361,14 @@ class FakeEngineClient(EngineClientProtocol):
         if found is None:
             return self._wire("claude", None, Page([], 0, 0))
         path, agent = found
-        with TranscriptReader(path, agent) as reader:
+        with TranscriptReader(path, agent_named(agent).parse_transcript_line) as reader:
             if before:
                 offset = int(before.rpartition(":")[2])
                 return self._wire(agent, path, reader.before(Page([], offset, offset), limit))
             return self._wire(agent, path, reader.tail(limit))
 
     async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        from runtime.agents.registry import agent_named
         from runtime.agents.transcripts import TranscriptReader
 
         session = self._find(ref)
@@ -378,7 +380,7 @@ class FakeEngineClient(EngineClientProtocol):
         path, agent = found
         changed = asyncio.Event()
         self._transcript_changed.setdefault(session.id, []).append(changed)
-        with TranscriptReader(path, agent) as reader:
+        with TranscriptReader(path, agent_named(agent).parse_transcript_line) as reader:
             page = reader.tail(limit)
             yield {"type": "page", **self._wire(agent, path, page)}
             offset = page.end

@@ -20,6 +20,7 @@ from textual.widgets import (
 
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
+from runtime.agents.registry import agent_names
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
@@ -28,7 +29,7 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-AGENTS = ("shell", "claude", "codex")
+AGENTS = tuple(agent_names())
 NETWORKS = ("auto", "sealed", "bridge", "host")
 NETWORK_HELP = ("auto = sealed: no way out but the proxy. bridge, host: open networks (a program that ignores "
                 "the proxy goes around it). Sealed still reaches public hosts through the proxy: the allowlist "

@@ -18,6 +18,8 @@ from runtime.home import Home
 
 log = logging.getLogger(__name__)
 
+# Where the per-session agent home is mounted in a container; it is the agent user's HOME.
+CONTAINER_HOME = "/home/agent"
 FALLBACK_NAME = "clauderon"
 FALLBACK_EMAIL = "clauderon@localhost"
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")

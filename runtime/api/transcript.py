@@ -23,11 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
-from runtime.agents.transcripts import Page, TranscriptReader, claude_transcripts, codex_transcripts, open_in_home
+from runtime.agents.transcripts import Page, TranscriptReader, open_in_home
 from runtime.api.http import API, OpenSockets, cancel_quietly, read_json
 from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.models import Session
+from runtime.agents.base import Agent
+from runtime.agents.registry import agent_named, agent_names
 from runtime.uploads import store_upload
 from runtime.workbench import pod as workbench_pod
 from runtime.workbench.transcript_json import empty_page, message_json, page_json
@@ -49,13 +51,19 @@ PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 # -- finding and opening transcripts -----------------------------------------------------------------
 
 
+def transcript_agent(name: str) -> Agent | None:
+    """The agent called `name` when it keeps a transcript (`Agent.transcript`), else None."""
+    agent = agent_named(name) if name in agent_names() else None
+    return agent if agent is not None and agent.transcript is not None else None
+
+
 def transcript_files(agent_home: Path, agent: str) -> list[Path]:
     """The agent's transcripts inside its home (no symlinks, nothing resolving outside), newest last."""
-    finder = {"claude": claude_transcripts, "codex": codex_transcripts}.get(agent)
-    if finder is None:
+    keeper = transcript_agent(agent)
+    if keeper is None:
         return []
     try:
-        found = finder(agent_home)
+        found = keeper.find_transcripts(agent_home)
     except OSError:  # a file went away between listing and sorting: the next poll sees the new state
         return []
     home = os.path.realpath(agent_home)
@@ -82,7 +90,10 @@ def open_transcript(agent_home: Path, path: Path, agent: str) -> TranscriptReade
     try:
         relative = PurePosixPath(path.relative_to(agent_home).as_posix())
         # Component by component from the home, no symlink anywhere, regular files only, never waiting.
-        reader = TranscriptReader(path, agent, fd=open_in_home(agent_home, relative))
+        keeper = transcript_agent(agent)
+        if keeper is None:
+            raise ValueError(f"{agent!r} keeps no transcript")
+        reader = TranscriptReader(path, keeper.parse_transcript_line, fd=open_in_home(agent_home, relative))
     except (OSError, ValueError) as exc:
         raise ClauderonError(f"cannot open the transcript {path.name}: {exc}", status=403) from None
     opened = _opened_path(reader)
@@ -95,7 +106,7 @@ def open_transcript(agent_home: Path, path: Path, agent: str) -> TranscriptReade
 def _opened_path(reader: TranscriptReader) -> str | None:
     """The real path of the file a reader holds open (Linux), to check it after opening: no race."""
     try:
-        return os.readlink(f"/proc/self/fd/{reader._file.fileno()}")  # noqa: SLF001 - the reader's own fd
+        return os.readlink(f"/proc/self/fd/{reader.fileno()}")
     except OSError:
         return None
 
@@ -220,7 +231,7 @@ def _chat_request(body: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def _needs_transcript(session: Session) -> None:
-    if session.agent not in ("claude", "codex"):
+    if transcript_agent(session.agent) is None:
         raise ClauderonError(f"session {session.name} runs {session.agent!r}, which keeps no transcript", status=409)
 
 

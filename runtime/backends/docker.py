@@ -14,7 +14,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from runtime.agents import CONTAINER_HOME
+from runtime.agents.home import CONTAINER_HOME
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
 from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT

@@ -22,10 +22,11 @@ from typing import Any, TypeVar
 
 from runtime.backends.base import Backend
 from runtime.engine.backend_set import BackendSet, default_backends
+from runtime.agents.registry import agent_named
 from runtime.engine.disk_guard import DiskGuard
 from runtime.engine.egress import Egress
 from runtime.engine.health import EngineHealth
-from runtime.engine.hooks import HooksHandler, install_hooks, watch_codex_turns
+from runtime.engine.hooks import HooksHandler, install_hooks
 from runtime.engine.landing import Landing
 from runtime.engine.lifecycle import Lifecycle
 from runtime.engine.reconcile import Reconciler
@@ -35,12 +36,13 @@ from runtime.engine.tasks import BackgroundTasks
 from runtime.events import EventBus
 from runtime.gc_policy import freeze_boot_objects
 from runtime.git.branch_sync import BranchSync
-from runtime.git.worktrees import WorktreeManager
-from runtime.home import Home
+from runtime.engine.hooks import watch_transcript_turns
 from runtime.models import Session
 from runtime.settings import LoadedSettings
 from runtime.store import Store
 from runtime.terminal import TerminalStream
+from runtime.git.worktrees import WorktreeManager
+from runtime.home import Home
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -114,11 +116,11 @@ class Engine:
 
     # ------------------------------------------------------------------ agents
     def follow_agent(self, session: Session) -> None:
-        """Once a session runs: Codex has no hook for a turn starting, its transcript tells (one follower
-        per session; it ends by itself when the session stops)."""
+        """Once a session runs: an agent with no hook for a turn starting (`Agent.follows_turns`, Codex) is
+        followed through its transcript (one follower per session; it ends by itself when the session stops)."""
         task = self._agent_followers.get(session.id)
-        if session.agent == "codex" and (task is None or task.done()):
-            self._agent_followers[session.id] = self.spawn(watch_codex_turns(self, session.id))
+        if agent_named(session.agent).follows_turns and (task is None or task.done()):
+            self._agent_followers[session.id] = self.spawn(watch_transcript_turns(self, session.id))
 
     def _forget_agent_status(self, session_id: str) -> None:
         if self.hooks is not None:

@@ -13,18 +13,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runtime.agents import new_agent_session_id
 from runtime.agents.home import prepare_agent_home
 from runtime.agents.user import agent_user
 from runtime.backends.base import Backend, LaunchSpec
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST, Egress
+from runtime.git.branch_sync import unsaved_work
+from runtime.errors import ClauderonError, Conflict
+from runtime.agents.registry import agent_named
 from runtime.engine.launch import WORKSPACE, build_launch_spec
 from runtime.engine.records import SessionRecords
 from runtime.engine.streams import TerminalStreams
 from runtime.engine.tasks import BackgroundTasks
-from runtime.errors import ClauderonError, Conflict
-from runtime.git.branch_sync import BranchSync, unsaved_work
+from runtime.git.branch_sync import BranchSync
 from runtime.git.bundles import bundle_branch, import_bundle
 from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home
@@ -120,7 +121,7 @@ class Lifecycle:
                 own_repository=backend.capabilities.sandboxed and not backend.capabilities.copies_workspace,
                 progress=Progress(step=1, total=len(CREATE_STEPS), message=CREATE_STEPS[0]),
             )
-            session.agent_session_id = new_agent_session_id(session.agent)
+            session.agent_session_id = agent_named(session.agent).new_conversation_id()
             await self.records.save(session)
             await self.records.write(self.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()

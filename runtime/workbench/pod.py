@@ -17,14 +17,16 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runtime.agents.transcripts import Page, _split_lines, parse_lines, parser_for
+from runtime.agents.transcripts import Page, parse_lines
 from runtime.backends.base import Backend
 from runtime.errors import ClauderonError, NotFound
 from runtime.git.safety import GitContext
+from runtime.models import Session
+from runtime.agents.registry import agent_named
+from runtime.agents.transcripts import split_lines
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
 from runtime.git.worktrees import WorktreeInfo
-from runtime.models import Session
 from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
 from runtime.workbench.files import (
     BINARY_SNIFF_BYTES,
@@ -219,20 +221,19 @@ def session_diff(pod: Pod, info: WorktreeInfo, host: GitContext) -> dict[str, An
 
 # -- transcripts -------------------------------------------------------------------------------------------
 
-_TRANSCRIPTS = {"claude": (".claude/projects", "*.jsonl"), "codex": (".codex/sessions", "rollout-*.jsonl")}
-
-
 def transcript_files(pod: Pod, agent: str) -> list[tuple[float, str]]:
     """(mtime, path relative to the agent home) of the agent's transcripts in the pod, oldest first."""
-    if agent not in _TRANSCRIPTS:
+    location = agent_named(agent).transcript
+    if location is None:
         return []
-    directory, pattern = _TRANSCRIPTS[agent]
-    result = pod.sh(FIND_SCRIPT, directory, pattern)
+    directory = location.directory
+    result = pod.sh(FIND_SCRIPT, directory, location.pattern)
     fields = result.stdout.decode("utf-8", errors="replace").split("\0")
     found = []
     for i in range(0, len(fields) - 1, 2):
         relative = f"{directory}/{fields[i + 1]}"
-        if agent == "claude" and relative.count("/") != 3:  # .claude/projects/<project>/<id>.jsonl only
+        # At the agent's depth only (Claude: .claude/projects/<project>/<id>.jsonl).
+        if location.depth is not None and relative.count("/") != directory.count("/") + 1 + location.depth:
             continue
         try:
             found.append((float(fields[i]), relative))
@@ -271,7 +272,7 @@ def _page_before(pod: Pod, relative: str, agent: str, end: int | None, limit: in
     kept = lines[-limit:]
     first = end - sum(len(line) + 1 for line in kept)
     chunk = data[first - start:]
-    messages, malformed, count = parse_lines(_split_lines(chunk, first), parser_for(agent))
+    messages, malformed, count = parse_lines(split_lines(chunk, first), agent_named(agent).parse_transcript_line)
     return Page(messages, first, end, malformed, count)
 
 
