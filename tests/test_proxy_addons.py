@@ -34,6 +34,7 @@ from proxy.policy import Blocked, Unresolvable
 from proxy.rules import DEFAULT_RULES, HOOKS_HOST
 from proxy.sessions import SessionRegistry
 from proxy.tripwire import BodyScanner, Refused
+from runtime.agents.registry import agent_named
 
 SECRETS = {
     "GITHUB_TOKEN": "ghp_REALgithubTOKENvalue0123456789abcdef",
@@ -89,6 +90,8 @@ class World:
 
     def session(self, name: str = "s1", **fields: Any) -> tuple[SessionProxyConfig, str]:
         password, digest = new_proxy_password()
+        if "agent" in fields:  # the proxy knows an agent only by the traffic it hands over, as the engine does
+            fields.setdefault("traffic", agent_named(fields["agent"]).traffic)
         cfg = SessionProxyConfig(f"id-{name}", name, digest, **fields)
         self.registry.register(cfg)
         return cfg, "Basic " + base64.b64encode(f"{cfg.session_id}:{password}".encode()).decode()
