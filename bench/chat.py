@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 from textual.app import App, ComposeResult  # noqa: E402
 
 from clauderon_tui.widgets.chat import ChatPane  # noqa: E402
+from runtime.agents.transcripts import parse_file  # noqa: E402
 from runtime.api.client import EngineClient  # noqa: E402
 from runtime.engine.host import EngineHost, try_lock  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from runtime.settings import load_settings  # noqa: E402
-from runtime.agents.transcripts import parse_file  # noqa: E402
 from tests.test_transcript_api import write_transcript  # noqa: E402
 
 RUNS = 5
@@ -78,7 +78,8 @@ def main() -> None:
         async def create() -> str:
             client = EngineClient(home)
             try:
-                session = await client.create_session({"repo": str(repo), "name": "bench", "backend": "local"}, wait=True)
+                request = {"repo": str(repo), "name": "bench", "backend": "local"}
+                session = await client.create_session(request, wait=True)
             finally:
                 await client.close()
             return session.id
@@ -101,7 +102,8 @@ def main() -> None:
         naive = time.perf_counter() - started
         baseline = rows[0][2]
         for label, size, median in rows:
-            print(f"chat open {label:>16} ({size / 1e6:7.1f} MB): {median * 1000:7.1f} ms  (x{median / baseline:.2f} of baseline)")
+            print(f"chat open {label:>16} ({size / 1e6:7.1f} MB): {median * 1000:7.1f} ms  "
+                  f"(x{median / baseline:.2f} of baseline)")
         print(f"naive full parse of the 100 MB transcript: {naive * 1000:.0f} ms")
     finally:
         async def remove() -> None:

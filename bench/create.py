@@ -39,8 +39,8 @@ def baseline_once(repo: Path, base: Path, i: int) -> float:
     start = time.perf_counter()
     subprocess.run(["git", "worktree", "add", "-q", "-b", f"bench/{i}", str(worktree), "main"], cwd=repo, check=True)
     proc = subprocess.Popen(
-        ["docker", "run", "--rm", "-t", "--network", "host", "--name", f"bench-baseline-{i}", "-v", f"{worktree}:/workspace",
-         "-w", "/workspace", TEST_AGENT_IMAGE, "bash", "-l"],
+        ["docker", "run", "--rm", "-t", "--network", "host", "--name", f"bench-baseline-{i}",
+         "-v", f"{worktree}:/workspace", "-w", "/workspace", TEST_AGENT_IMAGE, "bash", "-l"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     proc.stdout.read(1)
@@ -115,7 +115,8 @@ def repository_models(base: Path) -> None:
             shutil.rmtree(target, ignore_errors=True)
         return statistics.median(runs)
 
-    borrowed = timed(lambda t, i: create_session_repo(t, f"clauderon/b{i}", start_sha, borrowed_object_dirs(repo / ".git")))
+    borrowed = timed(
+        lambda t, i: create_session_repo(t, f"clauderon/b{i}", start_sha, borrowed_object_dirs(repo / ".git")))
     cloned = timed(lambda t, i: subprocess.run(["git", "clone", "-q", "-b", "main", str(bundle), str(t)], check=True))
     linked = timed(lambda t, i: subprocess.run(["git", "worktree", "add", "-q", "-b", f"bench/w{i}", str(t), "main"],
                                                cwd=repo, check=True))
@@ -136,11 +137,17 @@ def main() -> None:
         open_net = [engine_once(cli, repo, i, "host") for i in range(RUNS)]
         b, c, e = statistics.median(baseline), statistics.median(ours), statistics.median(engine)
         h = statistics.median(open_net)
-        print(f"baseline (git worktree add + docker run, first output): median {b * 1000:.0f} ms  runs {[round(x * 1000) for x in baseline]}")
-        print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {[round(x * 1000) for x in ours]}")
-        print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {[round(x * 1000) for x in engine]}")
-        print(f"engine alone, host network (the baseline's network):  median {h * 1000:.0f} ms  runs {[round(x * 1000) for x in open_net]}")
-        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}; the sealed network's relay costs {(e - h) * 1000:.0f} ms")
+        def runs(times: list[float]) -> list[int]:
+            return [round(x * 1000) for x in times]
+
+        print(f"baseline (git worktree add + docker run, first output): median {b * 1000:.0f} ms  "
+              f"runs {runs(baseline)}")
+        print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {runs(ours)}")
+        print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {runs(engine)}")
+        print(f"engine alone, host network (the baseline's network):  median {h * 1000:.0f} ms  "
+              f"runs {runs(open_net)}")
+        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}; "
+              f"the sealed network's relay costs {(e - h) * 1000:.0f} ms")
         repository_models(base)
     finally:
         for i in range(RUNS):

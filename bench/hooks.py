@@ -125,7 +125,8 @@ async def _measure(home: Home, repo: Path, events: int) -> list[str]:
         await client.close()
 
     def row(name: str, values: list[float]) -> str:
-        return (f"  {name:38} median {_percentile(values, 50) * 1e3:7.1f} ms  p99 {_percentile(values, 99) * 1e3:7.1f} ms"
+        return (f"  {name:38} median {_percentile(values, 50) * 1e3:7.1f} ms  "
+                f"p99 {_percentile(values, 99) * 1e3:7.1f} ms"
                 f"  max {max(values) * 1e3:7.1f} ms  (n={len(values)})")
 
     return ["hook -> sidebar event latency, local shell session, real engine process (goal: p99 <= 250 ms)",

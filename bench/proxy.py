@@ -176,8 +176,8 @@ def main() -> None:
             serve_clauderon(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4])
         return
 
-    from tests.test_proxy_fixtures import make_ca, make_leaf
     from proxy import new_proxy_password
+    from tests.test_proxy_fixtures import make_ca, make_leaf
 
     tmp = Path(tempfile.mkdtemp(prefix="clbench-"))
     ca_path, ca_key, ca_cert = make_ca(tmp, "bench-ca")
@@ -224,8 +224,8 @@ def main() -> None:
         for path in paths:
             sse = [sse_once(path) for _ in range(30)]
             wall = concurrent_streams(path, args.streams)
-            l = lat[path.name]
-            results[path.name] = {"median_ms": statistics.median(l) * 1e3, "p99_ms": pct(l, 99) * 1e3,
+            times = lat[path.name]
+            results[path.name] = {"median_ms": statistics.median(times) * 1e3, "p99_ms": pct(times, 99) * 1e3,
                                   "sse_ttfb_ms": statistics.median(t for t, _ in sse) * 1e3,
                                   "streams_wall_s": wall}
         d = results["direct"]
@@ -242,7 +242,8 @@ def main() -> None:
         print("ratios clauderon/mitmdump: "
               f"median {c['median_ms'] / m['median_ms']:.2f}, p99 {c['p99_ms'] / m['p99_ms']:.2f}, "
               f"added median {(c['median_ms'] - d['median_ms']) / max(1e-9, m['median_ms'] - d['median_ms']):.2f}, "
-              f"SSE TTFB {c['sse_ttfb_ms'] / m['sse_ttfb_ms']:.2f}, 50 streams {c['streams_wall_s'] / m['streams_wall_s']:.2f}")
+              f"SSE TTFB {c['sse_ttfb_ms'] / m['sse_ttfb_ms']:.2f}, "
+              f"50 streams {c['streams_wall_s'] / m['streams_wall_s']:.2f}")
         print(json.dumps(results))
     finally:
         procs[1].stdin.close()

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import make_repo  # noqa: E402
-from clauderon_tui.serve.command import ClauderonServer, resolve_options  # noqa: E402
 from clauderon_tui.serve.auth import ServeAuth  # noqa: E402
+from clauderon_tui.serve.command import ClauderonServer, resolve_options  # noqa: E402
 from runtime.settings import ServeSettings  # noqa: E402
 from tests.cli_harness import Cli  # noqa: E402
 from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402

@@ -205,8 +205,9 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
       terminal escape codes (headless Textual skips that step; we do it and discard the bytes, so the
       cost of a real frame is counted).
     """
-    from tests.fake_engine import FakeConsole, FakeEngineClient, fake_app, make_session
     from textual._compositor import CompositorUpdate
+
+    from tests.fake_engine import FakeConsole, FakeEngineClient, fake_app, make_session
 
     class FloodConsole(FakeConsole):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

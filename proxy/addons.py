@@ -14,21 +14,21 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 from urllib.parse import urlsplit
 
 from mitmproxy import connection, http, tcp
 from mitmproxy.proxy import server_hooks
 
+from proxy import tripwire
 from proxy.audit import AuditLog
 from proxy.credentials import CODEX_OAUTH, CredentialStore
+from proxy.errorpages import REFUSED
 from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
 from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from proxy.sessions import SessionProxyConfig, SessionRegistry
-from proxy.errorpages import REFUSED
 from proxy.target import canonical_host, clean_text, same_target
-from proxy import tripwire
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class ProxyAuth:
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
-    def __init__(self, registry: SessionRegistry, auditor: "Auditor", allowlist: list[str] | None = None) -> None:
+    def __init__(self, registry: SessionRegistry, auditor: Auditor, allowlist: list[str] | None = None) -> None:
         self.registry = registry
         self.auditor = auditor
         self.allowlist = list(allowlist or [])
@@ -94,7 +94,8 @@ class ProxyAuth:
             flow.metadata[HOST], flow.metadata[PORT] = target
             if cfg is None:
                 refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
-            elif cfg.egress == "allowlist" and not egress_allowed(target[0], cfg.agent, [*self.allowlist, *cfg.allowlist]):
+            elif cfg.egress == "allowlist" and not egress_allowed(target[0], cfg.agent,
+                                                                  [*self.allowlist, *cfg.allowlist]):
                 # Decided for the tunnel as a whole too: nothing at all reaches an unlisted host.
                 flow.metadata[SESSION] = cfg
                 refuse(flow, 403, "egress", f"{target[0]} is not on session {cfg.name}'s egress allowlist")
@@ -463,7 +464,7 @@ class RawTunnels:
     audited, unless `[proxy] raw_tcp` names that host:port; then one audit line per connection records
     the bytes each way."""
 
-    def __init__(self, auth: ProxyAuth, auditor: "Auditor", allowed: list[str]) -> None:
+    def __init__(self, auth: ProxyAuth, auditor: Auditor, allowed: list[str]) -> None:
         self.auth, self.auditor = auth, auditor
         self.allowed = {a.strip().lower() for a in allowed}
         self._refused: set[str] = set()  # ids of server connections a refused raw flow would open

@@ -5,6 +5,7 @@ A line never holds a credential value, only the name of the credential injected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,10 +74,8 @@ class AuditLog:
                 self.error = f"cannot write the audit log {self.path}: {exc.strerror or exc}"
                 logger.error("%s", self.error)
                 if self._fh is not None:  # reopen next time: a half-written buffer must not linger
-                    try:
+                    with contextlib.suppress(OSError):
                         self._fh.close()
-                    except OSError:
-                        pass
                     self._fh = None
 
     def _rotate(self) -> None:

@@ -13,9 +13,10 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
-from typing import Mapping
 
 from proxy.errors import ProxyError
 from proxy.secrets_1p import OnePasswordResolver, SecretResolver
@@ -263,9 +264,9 @@ class CredentialStore:
         tokens = data.setdefault("tokens", {})
         tokens.update({"access_token": codex.access_token, "refresh_token": codex.refresh_token,
                        "id_token": codex.id_token, "account_id": codex.account_id})
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        data["last_refresh"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        data["last_refresh"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         tmp = path.with_name(path.name + ".clauderon-tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

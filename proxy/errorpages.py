@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from mitmproxy import flow, http, version
 from mitmproxy.net.http import http1
-from mitmproxy.proxy.layers.http import HttpErrorHook, HttpStream, RequestProtocolError, ResponseProtocolError, \
-    SendHttp, _http1
+from mitmproxy.proxy.layers.http import (
+    HttpErrorHook,
+    HttpStream,
+    RequestProtocolError,
+    ResponseProtocolError,
+    SendHttp,
+    _http1,
+)
 from mitmproxy.proxy.layers.http._base import format_error
 
 from proxy.policy import classify_error

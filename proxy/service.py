@@ -13,14 +13,14 @@ import socket
 import threading
 from pathlib import Path
 
+from proxy import addons
 from proxy.audit import AUDIT_FILE, AuditLog
 from proxy.ca import ensure_ca, upstream_trust_bundle
 from proxy.credentials import CredentialStore, credential_store_for
-from proxy.errors import ProxyError
 from proxy.errorpages import install_error_typing, uninstall_error_typing
+from proxy.errors import ProxyError
 from proxy.rules import build_rules
 from proxy.sessions import SessionProxyConfig, SessionRegistry
-from proxy import addons
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ DEFAULT_PORT = 18100
 PRIVATE_MODE = "regular@127.0.0.1:0"
 PORT_FILE = "proxy.port"
 _active_lock = threading.Lock()
-_active: "ProxyService | None" = None
+_active: ProxyService | None = None
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:

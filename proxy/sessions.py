@@ -58,7 +58,7 @@ class SessionProxyConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SessionProxyConfig":
+    def from_dict(cls, data: dict) -> SessionProxyConfig:
         return cls(**data)
 
 

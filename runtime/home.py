@@ -5,6 +5,7 @@ Everything inside is private to the user: the home is created 0700 and the proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -42,7 +43,7 @@ class Home:
     root: Path
 
     @classmethod
-    def open(cls, root: Path | str | None = None) -> "Home":
+    def open(cls, root: Path | str | None = None) -> Home:
         """Resolve and create the home (0700) and set umask 077 for this process."""
         os.umask(0o077)
         path = Path(root).expanduser() if root else default_home()
@@ -100,10 +101,8 @@ class Home:
             return recorded
         base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
         predictable = base / f"clauderon-{os.getuid()}-{self.home_id}"
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(predictable, 0o700)
-        except FileExistsError:
-            pass
         if is_private_dir(predictable):
             return predictable
         fresh = Path(tempfile.mkdtemp(prefix=f"clauderon-{os.getuid()}-", dir=base))

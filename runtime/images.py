@@ -34,8 +34,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from runtime.errors import ClauderonError
 
@@ -63,7 +63,7 @@ RUN set -e; mkdir -p /workspace /etc/clauderon; {links} \\
     for tool in bash git curl; do command -v "$tool" >/dev/null || echo "warning: $tool missing from the base image" >&2; done
 LABEL clauderon.image=agent
 WORKDIR /workspace
-"""
+"""  # noqa: E501 - the RUN line stays as built before, so images built by earlier versions keep their cached layer
 
 
 def cache_root() -> Path:

@@ -14,10 +14,11 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
@@ -230,7 +231,8 @@ class Store:
         version = row["value"] if row else (SCHEMA_VERSION if not db.table("sessions") else 0)
         if version > SCHEMA_VERSION:
             raise ClauderonError(
-                f"{self.home.db_file} has schema version {version}, newer than this clauderon ({SCHEMA_VERSION}); upgrade clauderon"
+                f"{self.home.db_file} has schema version {version}, newer than this clauderon ({SCHEMA_VERSION}); "
+                "upgrade clauderon"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             if target in MIGRATIONS:

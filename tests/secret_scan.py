@@ -11,9 +11,9 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 # `docker diff` kinds: 0 changed, 1 added, 2 deleted.
 _DIFF_DELETED = 2

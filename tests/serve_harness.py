@@ -129,7 +129,7 @@ class Browser:
         self.outside: list[str] = []
         self.requests: list[str] = []
 
-    async def __aenter__(self) -> "Browser":
+    async def __aenter__(self) -> Browser:
         from playwright.async_api import async_playwright
 
         self._pw = await async_playwright().start()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.agents.setup import placeholder_credential_env, write_agent_config
 from runtime.agents import CONTAINER_HOME, agent_command, new_agent_session_id
+from runtime.agents.setup import placeholder_credential_env, write_agent_config
 from runtime.errors import ClauderonError
 from runtime.models import Session
 

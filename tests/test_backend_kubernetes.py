@@ -7,8 +7,8 @@ real cluster (see docs/kubernetes.md).
 
 from __future__ import annotations
 
-import base64
 import asyncio
+import base64
 import codecs
 import json
 import os

@@ -14,8 +14,14 @@ from textual.widgets import Collapsible, Input, Static
 
 from clauderon_tui.widgets import chat as chat_module
 from clauderon_tui.widgets.chat import ChatInput, ChatPane
-from clauderon_tui.widgets.chat_message import (AssistantMessage, ErrorMessage, ThinkingMessage, ToolCallMessage,
-                                                ToolResultMessage, UserMessage)
+from clauderon_tui.widgets.chat_message import (
+    AssistantMessage,
+    ErrorMessage,
+    ThinkingMessage,
+    ToolCallMessage,
+    ToolResultMessage,
+    UserMessage,
+)
 from tests.fake_engine import FakeEngineClient, make_session, wait_until
 
 SAMPLES = Path(__file__).parent / "samples"

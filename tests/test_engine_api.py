@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_git
-
 from runtime.api.client import EngineClient
 from runtime.engine.host import EngineHost, try_lock
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.settings import load_settings
 from runtime.terminal import TerminalEmulator
+from tests.conftest import run_git
 
 pytestmark = pytest.mark.timeout(180)
 

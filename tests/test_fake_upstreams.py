@@ -26,8 +26,8 @@ import pyte
 import pytest
 from ptyprocess import PtyProcess
 
-from runtime.agents.setup import placeholder_credential_env, write_agent_config
 from runtime.agents import agent_command, new_agent_session_id
+from runtime.agents.setup import placeholder_credential_env, write_agent_config
 from runtime.models import Session
 from tests.fakes import make_test_certificate
 from tests.fakes.anthropic import FakeAnthropic, ToolUseReply
@@ -337,11 +337,10 @@ async def test_fake_anthropic_streams_sse_over_https(tmp_path: Path) -> None:
         client_ssl = ssl.create_default_context(cafile=str(certificate.ca))
         body = {"model": "m", "max_tokens": 10, "stream": True, "tools": [{"name": "Bash"}],
                 "messages": [{"role": "user", "content": "hi"}]}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{url}/v1/messages", json=body, ssl=client_ssl,
-                                 headers={"x-api-key": "placeholder"}) as response:
-                assert response.headers["Content-Type"].startswith("text/event-stream")
-                raw = (await response.read()).decode()
+        async with aiohttp.ClientSession() as http, http.post(f"{url}/v1/messages", json=body, ssl=client_ssl,
+                             headers={"x-api-key": "placeholder"}) as response:
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            raw = (await response.read()).decode()
         events = [line.split(": ", 1)[1] for line in raw.splitlines() if line.startswith("event: ")]
         assert events == ["message_start", "content_block_start", "content_block_delta", "content_block_delta",
                           "content_block_stop", "message_delta", "message_stop"]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from runtime.errors import ClauderonError
-from runtime.git.safety import GitContext, configured_drivers, clean_environ, run_git, safe_args
+from runtime.git.safety import GitContext, clean_environ, configured_drivers, run_git, safe_args
 from tests.conftest import run_git as plain_git
 
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.test"]

@@ -23,9 +23,9 @@ import pytest
 
 from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
-from runtime.errors import NotFound
 from runtime.agents.hook_install import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, install_agent_hooks
 from runtime.engine.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify, watch_codex_turns
+from runtime.errors import NotFound
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings
@@ -459,7 +459,6 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     as `transcript_path`. Each hook is answered with the path refused, and meanwhile another session's
     hook (which reads its own transcript) and proxy requests are served. Before the fix the FIFO's
     blocking open held every hook worker for good, and the other session's hook got 504."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     home_a, _ = _claude_home(tmp_path / "a")

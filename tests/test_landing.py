@@ -18,13 +18,12 @@ import pytest
 
 from runtime.errors import ClauderonError
 from runtime.git.github import GitHubError, parse_remote_url
-from runtime.home import Home
-from runtime.git.landing import (MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text,
-                             push)
-from runtime.models import Session
+from runtime.git.landing import MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text, push
 from runtime.git.pr_watch import PrState, PrWatcher
-from runtime.settings import GitHubSettings
 from runtime.git.worktrees import WorktreeManager
+from runtime.home import Home
+from runtime.models import Session
+from runtime.settings import GitHubSettings
 from tests.conftest import run_git
 from tests.fakes.github import FakeGitHub, new_token
 

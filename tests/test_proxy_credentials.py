@@ -8,8 +8,17 @@ import os
 
 import pytest
 
-from proxy import (CA_MOUNT_PATH, PLACEHOLDERS, CredentialStore, DictResolver, ProxyError, container_env,
-                   credentials_report, dummy_codex_auth_json, masked)
+from proxy import (
+    CA_MOUNT_PATH,
+    PLACEHOLDERS,
+    CredentialStore,
+    DictResolver,
+    ProxyError,
+    container_env,
+    credentials_report,
+    dummy_codex_auth_json,
+    masked,
+)
 from proxy.credentials import CODEX_OAUTH
 from proxy.rules import default_credential_names, placeholder_jwt
 from proxy.secrets_1p import OnePasswordResolver, validate_reference

@@ -66,7 +66,7 @@ class World:
             time.sleep(0.3)
         raise AssertionError(f"{pattern!r} never matched {SESSION}'s screen:\n{screen}")
 
-    def curl(self, tag: str, args: str) -> "Reply":
+    def curl(self, tag: str, args: str) -> Reply:
         """Run curl in the container; returns what it got (read from the worktree) and the status shown on screen."""
         self.send(f"curl -sS --max-time 20 -o /workspace/o/{tag}.body -D /workspace/o/{tag}.head "
                   f"-w '\\n{tag}=%{{http_code}}/%{{http_connect}}\\n' {args} 2>/workspace/o/{tag}.err")

@@ -7,10 +7,9 @@ import stat
 
 import pytest
 
-from runtime.errors import ClauderonError
-
 from proxy import ProxyError, ProxyService, choose_port
 from proxy.credentials import CredentialStore
+from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import Settings
 from tests.test_proxy_fixtures import closed_port

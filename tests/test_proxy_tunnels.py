@@ -8,7 +8,6 @@ import socket
 import socketserver
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +59,7 @@ def raw_tunnel(port: int, session: str, password: str, target: str, payload: byt
                 back += chunk
                 if len(back) >= len(payload):
                     break
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
         return back
 

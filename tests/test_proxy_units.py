@@ -9,9 +9,9 @@ import pytest
 from proxy import SessionProxyConfig, new_proxy_password, read_audit
 from proxy.audit import AuditLog
 from proxy.policy import Blocked, classify_error, egress_allowed, is_public, read_only_allows, resolve_public
-from proxy.target import canonical_host, clean_text, same_target
 from proxy.rules import build_rules
 from proxy.sessions import SessionRegistry
+from proxy.target import canonical_host, clean_text, same_target
 from runtime.home import Home
 
 

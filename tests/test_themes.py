@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from themes import BUILT_IN, DEFAULT_THEME, ThemeFileError, load_themes, load_user_themes, parse_theme_file, terminal_palette
+from themes import (
+    BUILT_IN,
+    DEFAULT_THEME,
+    ThemeFileError,
+    load_themes,
+    load_user_themes,
+    parse_theme_file,
+    terminal_palette,
+)
 
 PALETTE = ", ".join(f'"#{i:02x}0000"' for i in range(16))
 

@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 from runtime.agents.transcript_codex import codex_turn_state, read_new_entries
-from runtime.agents.transcripts import (Message, TranscriptReader, claude_transcripts, codex_transcripts,
-                                 last_assistant_in, open_agent_transcript, parse_file, TranscriptRefused)
+from runtime.agents.transcripts import (
+    Message,
+    TranscriptReader,
+    TranscriptRefused,
+    claude_transcripts,
+    codex_transcripts,
+    last_assistant_in,
+    open_agent_transcript,
+    parse_file,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 

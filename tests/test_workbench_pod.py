@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.backends.kubernetes import KubernetesBackend
 from runtime.api.client import EngineClient
+from runtime.backends.kubernetes import KubernetesBackend
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import KubernetesSettings

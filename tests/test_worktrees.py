@@ -11,13 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from runtime.agents.home import (FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity, prepare_agent_home,
-                                write_agent_file)
+from runtime.agents.home import FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity, prepare_agent_home, write_agent_file
 from runtime.errors import ClauderonError
-from runtime.home import Home
-from runtime.settings import Settings
 from runtime.git.include import copy_worktree_includes
 from runtime.git.worktrees import BranchExists, WorktreeManager
+from runtime.home import Home
+from runtime.settings import Settings
 from tests.conftest import run_git
 
 

@@ -19,11 +19,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static, TextArea
 
+from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
+from runtime.agents.transcripts import Message
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.agents.transcripts import Message
-
-from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
 
 PAGE_LINES = 100
 """Transcript lines per page (the first page and each earlier one)."""
@@ -46,13 +45,13 @@ class ChatInput(TextArea):
     class Submitted(TextualMessage):
         """Enter was pressed: send `text`."""
 
-        def __init__(self, chat_input: "ChatInput", text: str) -> None:
+        def __init__(self, chat_input: ChatInput, text: str) -> None:
             super().__init__()
             self.chat_input = chat_input
             self.text = text
 
         @property
-        def control(self) -> "ChatInput":
+        def control(self) -> ChatInput:
             return self.chat_input
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -103,7 +102,8 @@ class ChatPane(Vertical):
     """
 
     BINDINGS = [
-        Binding("ctrl+home", "load_earlier", "Earlier", show=False, tooltip="Load the earlier part of the conversation"),
+        Binding("ctrl+home", "load_earlier", "Earlier", show=False,
+                tooltip="Load the earlier part of the conversation"),
     ]
 
     session_ref: reactive[str | None] = reactive(None)

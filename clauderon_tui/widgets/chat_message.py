@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.content import Content
 from textual.widget import Widget
-from rich.markdown import Markdown as RichMarkdown
 from textual.widgets import Collapsible, Static
 
 from runtime.agents.transcripts import Message

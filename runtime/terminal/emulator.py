@@ -8,8 +8,8 @@ parser/screen pairing (pyte binds them at construction) cannot be got wrong.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from pyte import modes as mo
 from pyte.screens import Char, Cursor

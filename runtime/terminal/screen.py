@@ -15,8 +15,9 @@ import copy
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pyte
 from pyte import charsets as cs
@@ -101,7 +102,7 @@ class EmulatorScreen(pyte.Screen):
             end = x + len(data)
             if end <= self.columns:  # The commonest case: a plain run that fits on the row.
                 get = self._glyphs_for(cursor.attrs).__getitem__
-                self.buffer[cursor.y].update(zip(range(x, end), map(get, data)))
+                self.buffer[cursor.y].update(zip(range(x, end), map(get, data), strict=False))
                 cursor.x = end
             else:
                 self._draw_ascii(data, 0, len(data))
@@ -158,7 +159,7 @@ class EmulatorScreen(pyte.Screen):
                 line[x] = get(data[i])
             else:
                 # Looked up and stored in C; only a new (attributes, char) pair runs Python.
-                line.update(zip(range(x, x + k), map(get, data[i:i + k])))
+                line.update(zip(range(x, x + k), map(get, data[i:i + k]), strict=False))
             cursor.x = x + k
             i += k
 
@@ -219,7 +220,7 @@ class EmulatorScreen(pyte.Screen):
         self.dirty.update(range(top, bottom + 1))
         # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
         # not copied, exactly as stock pyte does).
-        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1)))))
+        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1))), strict=False))
         buffer.pop(bottom, None)
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:

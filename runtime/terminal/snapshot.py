@@ -11,8 +11,8 @@ rendered left to right on blank rows, so the shift only moves blanks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 from pyte import graphics as g
 from pyte import modes as mo

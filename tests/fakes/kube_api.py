@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
 import copy
 import json
 import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ KINDS = {"pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "conf
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
