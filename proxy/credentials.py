@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from typing import Any, Protocol
 
 from proxy.errors import ProxyError
 from proxy.secrets_1p import OnePasswordResolver, SecretResolver
@@ -220,7 +221,7 @@ class CredentialStore:
             return False
         return any(v in value for v in self.real_values())
 
-    def report(self) -> list[dict]:
+    def report(self) -> list[dict[str, Any]]:
         """Rows for `clauderon credentials [--json]`: name, available, source, masked (never the value)."""
         self._ensure_loaded()
         rows = []
@@ -274,7 +275,32 @@ class CredentialStore:
         os.replace(tmp, path)
 
 
-def credential_store_for(home, settings, *, environ: Mapping[str, str] | None = None,
+class CredentialHome(Protocol):
+    """What the store needs of a clauderon home: where secrets and the Codex token file live."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def secrets(self) -> Path: ...
+
+
+class OnePasswordReferences(Protocol):
+    """The `[onepassword]` settings section: credential name -> `op://` reference."""
+
+    @property
+    def credentials(self) -> Mapping[str, str]: ...
+
+
+class CredentialSettings(Protocol):
+    """What the store needs of the settings: the 1Password references."""
+
+    @property
+    def onepassword(self) -> OnePasswordReferences: ...
+
+
+def credential_store_for(home: CredentialHome, settings: CredentialSettings, *,
+                         environ: Mapping[str, str] | None = None,
                          resolver: SecretResolver | None = None) -> CredentialStore:
     """The store for a home and its settings (what `clauderon credentials` and the proxy use)."""
     return CredentialStore(
@@ -286,7 +312,8 @@ def credential_store_for(home, settings, *, environ: Mapping[str, str] | None = 
     )
 
 
-def credentials_report(home, settings, *, environ: Mapping[str, str] | None = None,
-                       resolver: SecretResolver | None = None) -> list[dict]:
+def credentials_report(home: CredentialHome, settings: CredentialSettings, *,
+                       environ: Mapping[str, str] | None = None,
+                       resolver: SecretResolver | None = None) -> list[dict[str, Any]]:
     """`clauderon credentials [--json]` without a running proxy."""
     return credential_store_for(home, settings, environ=environ, resolver=resolver).report()

@@ -13,6 +13,7 @@ import hmac
 import secrets
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from proxy.errors import ProxyError
 
@@ -52,13 +53,13 @@ class SessionProxyConfig:
             raise ProxyError(f"egress policy {self.egress!r} is not one of {', '.join(EGRESS_POLICIES)}")
         self.credential_names = set(self.credential_names)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["credential_names"] = sorted(self.credential_names)
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> SessionProxyConfig:
+    def from_dict(cls, data: dict[str, Any]) -> SessionProxyConfig:
         return cls(**data)
 
 
