@@ -36,8 +36,12 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.errors import ClauderonError
+
+if TYPE_CHECKING:  # docker is imported when an image is built (start-up speed)
+    from docker import DockerClient
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +134,7 @@ def _link_tree(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, symlinks=True)
 
 
-def _docker_client(base_url: str | None):
+def _docker_client(base_url: str | None) -> DockerClient:
     import docker
 
     try:
@@ -178,7 +182,7 @@ def build_agent_image(
     return image_id
 
 
-def _docker_build(client, context: Path, tag: str, progress: ImageProgress | None) -> str:
+def _docker_build(client: DockerClient, context: Path, tag: str, progress: ImageProgress | None) -> str:
     """Run the legacy builder through the low-level API so its output streams to `progress`."""
     image_id = ""
     try:
@@ -196,7 +200,9 @@ def _docker_build(client, context: Path, tag: str, progress: ImageProgress | Non
     except Exception as exc:
         raise ClauderonError(f"docker build of {tag} failed: {exc}") from exc
     if not image_id:
-        image_id = client.images.get(tag).id
+        image_id = client.images.get(tag).id or ""
+        if not image_id:  # docker-py reads `Id` with .get(); an image always has one
+            raise ClauderonError(f"docker build of {tag} left no image id")
     return image_id
 
 

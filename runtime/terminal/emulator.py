@@ -15,7 +15,7 @@ from pyte import modes as mo
 from pyte.screens import Char, Cursor
 
 from runtime.terminal.parser import TerminalParser
-from runtime.terminal.screen import EmulatorScreen
+from runtime.terminal.screen import EmulatorScreen, Line
 from runtime.terminal.snapshot import encode_snapshot
 
 MOUSE_MODES = (1000, 1002, 1003)
@@ -76,7 +76,7 @@ class TerminalEmulator:
         return self.screen.cursor
 
     @property
-    def buffer(self):  # noqa: ANN201 - pyte's defaultdict of rows
+    def buffer(self) -> dict[int, Line]:
         """Visible rows: `buffer[y][x]` is a pyte `Char` (``data`` "" marks a wide char's right half)."""
         return self.screen.buffer
 

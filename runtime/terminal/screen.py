@@ -25,9 +25,9 @@ from pyte import modes as mo
 from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
 
 from runtime.terminal.history import History
-from runtime.terminal.sgr import apply_delta, drop_underline_colour, sgr_delta
+from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, sgr_delta
 
-Line = StaticDefaultDict  # one screen row: column -> Char, missing columns read as the default
+Line = StaticDefaultDict[int, Char]  # one screen row: column -> Char, missing columns read as the default
 
 # Private modes are stored shifted by 5 bits in pyte's `mode` set.
 ALT_SCREEN_MODES = (1049, 1047, 47)
@@ -43,7 +43,7 @@ PRIMARY_DA = "\x1b[?62;22c"  # VT220 with ANSI colour.
 SECONDARY_DA = "\x1b[>1;10;0c"
 
 
-class _Glyphs(dict):
+class _Glyphs(dict[str, Char]):
     """char -> Char for one set of attributes; cells are immutable so rows can share them,
     which keeps allocations (and garbage-collector work) down for repetitive output."""
 
@@ -66,7 +66,7 @@ class AltScreenState:
     """What is kept of the main screen while the alternate screen is shown."""
 
     mode: int
-    main_buffer: Any
+    main_buffer: dict[int, Line]
     saved_cursor: Cursor | None
 
 
@@ -79,7 +79,7 @@ class EmulatorScreen(pyte.Screen):
         self.history = History(scrollback)
         self.alt: AltScreenState | None = None
         self._glyphs: dict[Char, _Glyphs] = {}
-        self._sgr_deltas: dict[tuple, tuple] = {}
+        self._sgr_deltas: dict[tuple[tuple[int, ...], bool], Delta] = {}
         self._last_attrs: Char | None = None
         self._last_glyphs = _Glyphs(Char(" "))
         super().__init__(columns, lines)
