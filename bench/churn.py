@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import make_repo, percentile  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
+from bench.common import make_repo, percentile
+from runtime.api.client import EngineClient
+from runtime.home import Home
+from tests.cli_harness import Cli
 
 
 async def poll_list(client: EngineClient, stop: asyncio.Event) -> list[float]:

@@ -19,19 +19,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import GIT_ENV, make_repo  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.git.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
-from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402
+from bench.common import GIT_ENV, make_repo
+from runtime.api.client import EngineClient
+from runtime.git.session_repo import borrowed_object_dirs, create_session_repo
+from runtime.home import Home
+from tests.cli_harness import Cli
+from tests.conftest import TEST_AGENT_IMAGE
 
 RUNS = 5
+T = TypeVar("T")
 
 
 def baseline_once(repo: Path, base: Path, i: int) -> float:
@@ -43,6 +46,7 @@ def baseline_once(repo: Path, base: Path, i: int) -> float:
          "-v", f"{worktree}:/workspace", "-w", "/workspace", TEST_AGENT_IMAGE, "bash", "-l"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
+    assert proc.stdout is not None  # stdout=PIPE
     proc.stdout.read(1)
     elapsed = time.perf_counter() - start
     subprocess.run(["docker", "rm", "-f", f"bench-baseline-{i}"], capture_output=True)
@@ -75,7 +79,7 @@ def engine_once(cli: Cli, repo: Path, i: int, network: str = "sealed") -> float:
     return asyncio.run(_with_client(cli, go))
 
 
-async def _with_client(cli: Cli, fn):
+async def _with_client(cli: Cli, fn: Callable[[EngineClient], Awaitable[T]]) -> T:
     client = EngineClient(Home(cli.home))
     try:
         return await fn(client)
@@ -105,7 +109,7 @@ def repository_models(base: Path) -> None:
     bundle = base / "main.bundle"
     subprocess.run(["git", "bundle", "create", "-q", str(bundle), "main"], cwd=repo, check=True, env=GIT_ENV)
 
-    def timed(make) -> float:
+    def timed(make: Callable[[Path, int], object]) -> float:
         runs = []
         for i in range(RUNS):
             target = base / f"m{time.perf_counter_ns()}"

@@ -39,7 +39,8 @@ SSE_GAP_S = 0.02
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_port(port: int, timeout: float = 30) -> None:
@@ -60,10 +61,10 @@ def serve_upstream(port: int, cert: str, key: str) -> None:
 
     from aiohttp import web
 
-    async def small(_req):
+    async def small(_req: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    async def sse(req):
+    async def sse(req: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(req)
         for i in range(SSE_EVENTS):
@@ -98,7 +99,9 @@ def serve_clauderon(home: str, port: int, upstream_port: int, ca: str, password_
     from runtime.engine.sealed import SealedSockets
 
     sealed = SealedSockets(h, lambda: svc.private_port, lambda: svc.loop)
-    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), svc.loop).result(30)
+    loop = svc.loop
+    assert loop is not None, "the proxy was started above"
+    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), loop).result(30)
     (Path(home) / "sealed.path").write_text(str(directory / "proxy.sock"))
     sys.stdin.read()  # until the parent closes our stdin
     svc.stop()
@@ -212,7 +215,7 @@ def main() -> None:
                   f"bench:{password}"),
             Path_("mitmdump", str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), mitm, "127.0.0.1", up, None),
         ]
-        results: dict[str, dict] = {}
+        results: dict[str, dict[str, float]] = {}
         lat: dict[str, list[float]] = {p.name: [] for p in paths}
         for path in paths:
             small_requests(path, 50)  # warm up: TLS contexts, cert generation, imports
@@ -246,11 +249,13 @@ def main() -> None:
               f"50 streams {c['streams_wall_s'] / m['streams_wall_s']:.2f}")
         print(json.dumps(results))
     finally:
-        procs[1].stdin.close()
-        procs[1].wait(30)
-        for p in (procs[0], *procs[2:]):
-            p.terminate()
-            p.wait(30)
+        clauderon = procs[1]
+        if clauderon.stdin is not None:  # closing it is the child's signal to stop
+            clauderon.stdin.close()
+        clauderon.wait(30)
+        for proc in (procs[0], *procs[2:]):
+            proc.terminate()
+            proc.wait(30)
 
 
 if __name__ == "__main__":

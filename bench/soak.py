@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import make_repo, percentile  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
+from bench.common import make_repo, percentile
+from runtime.api.client import EngineClient
+from runtime.home import Home
+from tests.cli_harness import Cli
 
 LOOP = "while :; do echo soak line $((n=n+1)) of a session that keeps printing; sleep 0.1; done"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,6 +73,8 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
                                           'max_concurrent_operations = 4\n')
     cli("list")  # starts the background engine
     pid = cli.engine_pid()
+    if pid is None:
+        raise SystemExit(f"the engine did not start; see {cli.home / 'logs'}")
     client = EngineClient(Home(cli.home))
     names = [f"soak-{i}" for i in range(sessions)]
     results = []

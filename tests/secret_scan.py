@@ -131,4 +131,5 @@ def scan_container_path(container, path: str, needles: Mapping[str, str]) -> lis
     return hits
 
 
-__all__ = ["env_without_credentials", "Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths", "scan_container_path"]
+__all__ = ["env_without_credentials", "Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths",
+           "scan_container_path"]

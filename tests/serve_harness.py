@@ -12,7 +12,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # playwright is imported when a browser starts
+    from playwright.async_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -110,7 +114,7 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("serve did not stop on its signal")
+                raise AssertionError("serve did not stop on its signal") from None
         return self.proc.returncode
 
 
@@ -160,7 +164,7 @@ class Browser:
                 self.outside.append(ws.url)
         page.on("websocket", websocket)
 
-    async def new_page(self):
+    async def new_page(self) -> Page:
         return await self.context.new_page()
 
 

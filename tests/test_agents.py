@@ -86,7 +86,8 @@ def test_codex_new_and_resume() -> None:
 
 def test_codex_without_skip_runs_unsandboxed_with_approvals() -> None:
     command = agent_command(make_session("codex"), resume=False)
-    assert command.argv == ["codex", "--no-daemon", "--sandbox", "danger-full-access", "--ask-for-approval", "on-request"]
+    assert command.argv == ["codex", "--no-daemon", "--sandbox", "danger-full-access",
+                            "--ask-for-approval", "on-request"]
 
 
 def test_codex_local_session_keeps_codex_home_under_its_home() -> None:
@@ -199,7 +200,8 @@ def test_codex_config_keeps_the_users_settings(tmp_path: Path) -> None:
 
 def test_codex_oauth_writes_the_given_auth_file_only(tmp_path: Path) -> None:
     dummy = json.dumps({"auth_mode": "chatgpt", "tokens": {"refresh_token": "placeholder"}})
-    written = write_agent_config(tmp_path, make_session("codex"), placeholder_key="k", oauth=True, codex_auth_json=dummy)
+    written = write_agent_config(tmp_path, make_session("codex"), placeholder_key="k", oauth=True,
+                                 codex_auth_json=dummy)
     assert (tmp_path / ".codex" / "auth.json").read_text() == dummy
     assert len(written) == 2
     other = tmp_path / "other"

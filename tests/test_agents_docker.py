@@ -109,7 +109,8 @@ def tmp() -> Path:
     ("ANTHROPIC_API_KEY", "sk-ant-api03-", "anthropic_api_key"),
     ("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-", "anthropic_oauth_token"),
 ])
-def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: str, prefix: str, credential: str) -> None:
+def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: str, prefix: str,
+                                                           credential: str) -> None:
     key = real_looking(prefix)
     reply = f"FAKE-CLAUDE-REPLY-{pysecrets.token_hex(4)}"
     fake = FakeAnthropic(default_reply="side reply")
@@ -129,8 +130,8 @@ def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: 
         else:
             assert {r.header("authorization") for r in calls} == {f"Bearer {key}"}
             assert all(r.header("x-api-key") is None for r in calls)
-        lines = [l for l in rig.cli("audit", "cc", "--limit", "1000", "--json").json() if l["path"] == "/v1/messages"]
-        assert lines and {l["credential"] for l in lines} == {credential}
+        lines = [row for row in rig.cli("audit", "cc", "--limit", "1000", "--json").json() if row["path"] == "/v1/messages"]
+        assert lines and {row["credential"] for row in lines} == {credential}
         env = rig.container(session).attrs["Config"]["Env"]
         assert f"{variable}={PLACEHOLDERS[credential]}" in env
         rig.assert_nowhere({variable: key}, session)
@@ -151,8 +152,8 @@ def test_real_codex_in_a_container_through_the_proxy(tmp: Path) -> None:
         assert calls, fake.paths()
         assert any("say hello" in r.text for r in fake.turn_requests())
         assert {r.header("authorization") for r in calls} == {f"Bearer {key}"}
-        lines = [l for l in rig.cli("audit", "cx", "--limit", "1000", "--json").json() if l["path"] == "/v1/responses"]
-        assert lines and {l["credential"] for l in lines} == {"openai_api_key"}
+        lines = [row for row in rig.cli("audit", "cx", "--limit", "1000", "--json").json() if row["path"] == "/v1/responses"]
+        assert lines and {row["credential"] for row in lines} == {"openai_api_key"}
         rig.assert_nowhere({"OPENAI_API_KEY": key}, session)
     finally:
         rig.close()
@@ -225,8 +226,8 @@ def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
         # the new real tokens are on the host only
         stored = json.loads((rig.home / "codex-tokens.json").read_text())["tokens"]
         assert (stored["access_token"], stored["refresh_token"]) == (f"fake-access-token-{n}", f"fake-refresh-token-{n}")
-        audit = [l for l in rig.cli("audit", "--limit", "1000", "--json").json() if l["path"] == "/oauth/token"]
-        assert len(audit) == n and {l["credential"] for l in audit} == {"codex_oauth"}
+        audit = [row for row in rig.cli("audit", "--limit", "1000", "--json").json() if row["path"] == "/oauth/token"]
+        assert len(audit) == n and {row["credential"] for row in audit} == {"codex_oauth"}
 
         # 3. None of the real values, old or new, is anywhere a container or the home (outside its stores) shows.
         refreshed = {f"r{i}-{kind}": f"fake-{kind}-token-{i}" for i in range(1, n + 1) for kind in ("access", "refresh")}

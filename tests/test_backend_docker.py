@@ -68,7 +68,8 @@ async def test_create_applies_labels_user_mounts_limits_and_hardening(home_id: s
     info = _inspect(cid)
     assert info["Name"] == f"/{container_name(spec.name)}"
     labels = info["Config"]["Labels"]
-    assert labels[LABEL_HOME] == home_id and labels[LABEL_SESSION] == spec.session_id and labels[LABEL_NAME] == spec.name
+    assert labels[LABEL_HOME] == home_id and labels[LABEL_SESSION] == spec.session_id
+    assert labels[LABEL_NAME] == spec.name
     assert info["Config"]["User"] == "1000:1000"
     assert info["Config"]["Tty"] is True and info["Config"]["OpenStdin"] is True
     assert "FOO=bar" in info["Config"]["Env"]

@@ -277,7 +277,8 @@ async def test_bundle_in_through_exec_and_back_out(fake: FakeKubeAPI, short_tmp:
         await backend.remove(backend_id)
 
 
-async def test_a_bundle_that_cannot_be_cloned_fails_create_and_leaves_nothing(fake: FakeKubeAPI, short_tmp: Path) -> None:
+async def test_a_bundle_that_cannot_be_cloned_fails_create_and_leaves_nothing(fake: FakeKubeAPI,
+                                                                               short_tmp: Path) -> None:
     _, bundle = host_repo(short_tmp)
     backend = backend_for(kube_settings(fake, short_tmp), HOME)
     with pytest.raises(ClauderonError, match=r"copying branch nope into the workspace failed .*exit 128") as err:

@@ -10,6 +10,7 @@ fields Claude Code's source sets for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -18,6 +19,7 @@ import time
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -58,11 +60,11 @@ class Recorder:
 
 # -- the mapping table --------------------------------------------------------------------------------
 
-W, P, Q, I, E, X = (AgentStatus.WORKING, AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.IDLE,
+W, P, Q, IDLE, E, X = (AgentStatus.WORKING, AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.IDLE,
                     AgentStatus.ERROR, AgentStatus.EXITED)
 
 MAPPING = [
-    ("skip-SessionStart", I, None),
+    ("skip-SessionStart", IDLE, None),
     ("skip-UserPromptSubmit", W, None),
     ("skip-PreToolUse", W, {"tool": "Bash"}),
     ("skip-PostToolUse", W, None),
@@ -76,7 +78,7 @@ MAPPING = [
 ]
 
 SYNTHETIC = [
-    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input", "notification_type": "idle_prompt"}, I, None),
+    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input", "notification_type": "idle_prompt"}, IDLE, None),
     ({"hook_event_name": "Notification", "message": "Claude needs your permission to use Bash"}, P,
      {"message": "Claude needs your permission to use Bash"}),  # no notification_type: older CLIs
     ({"hook_event_name": "Notification", "message": "Pick a branch", "notification_type": "elicitation_dialog"}, Q,
@@ -96,7 +98,8 @@ def test_every_captured_event_maps(name: str, status: AgentStatus, detail: dict 
     assert change is not None and (change.agent_status, change.detail) == (status, detail)
 
 
-@pytest.mark.parametrize("payload,status,detail", SYNTHETIC, ids=[p[0]["hook_event_name"] + str(i) for i, p in enumerate(SYNTHETIC)])
+@pytest.mark.parametrize("payload,status,detail", SYNTHETIC,
+                         ids=[p[0]["hook_event_name"] + str(i) for i, p in enumerate(SYNTHETIC)])
 def test_events_not_captured_map(payload: dict, status: AgentStatus, detail: dict | None) -> None:
     change = map_claude_event(payload["hook_event_name"], payload)
     assert change is not None and (change.agent_status, change.detail) == (status, detail)
@@ -170,7 +173,8 @@ def test_permission_notification_names_the_tool_of_the_last_pre_tool_use() -> No
     handler("s1", "POST", "/hooks/claude/Notification", body(sample("perm-Notification")))
     sid, changes = recorder.calls[-1]
     assert sid == "s1" and changes["agent_status"] == P
-    assert changes["agent_detail"]["tool"] == "Bash" and changes["agent_detail"]["message"] == "Claude needs your permission"
+    assert changes["agent_detail"]["tool"] == "Bash"
+    assert changes["agent_detail"]["message"] == "Claude needs your permission"
     assert changes["agent_detail"]["input"]["command"].startswith("touch made-by-agent")
 
 
@@ -182,7 +186,8 @@ def test_an_older_event_cannot_undo_a_newer_status() -> None:
     assert late[0] == 200 and json.loads(late[2])["forwarded"] is False
     assert [c["agent_status"] for _, c in recorder.calls] == [Q]
     handler("s1", "POST", "/hooks/claude/UserPromptSubmit?t=300", body(sample("skip-UserPromptSubmit")))
-    handler("s2", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))  # other session: own clock
+    # Another session: its own clock.
+    handler("s2", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))
     assert [c["agent_status"] for _, c in recorder.calls] == [Q, W, W]
 
 
@@ -261,7 +266,8 @@ def test_codex_notify_is_set_and_other_config_kept(tmp_path: Path) -> None:
     assert config["notify"] == ["bash", "/home/agent/.clauderon/codex-notify.sh"]
     assert config["model"] == "o4" and config["projects"]["/workspace"]["trust_level"] == "trusted"
     install_agent_hooks(home, "codex", home_in_agent=str(home))  # a local session sees the host path
-    assert tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"][1] == f"{home}/.clauderon/codex-notify.sh"
+    notify = tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"]
+    assert notify[1] == f"{home}/.clauderon/codex-notify.sh"
     assert install_agent_hooks(home, "shell") == []
 
 
@@ -299,7 +305,8 @@ def _session_env(service: ProxyService, sid: str, home: Path) -> dict[str, str]:
             "CURL_CA_BUNDLE": str(service.ca_cert_path)}
 
 
-def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_service: ProxyService, tmp_path: Path) -> None:
+def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_service: ProxyService,
+                                                                    tmp_path: Path) -> None:
     home = tmp_path / "agent"
     home.mkdir()
     install_agent_hooks(home, "claude")
@@ -346,7 +353,9 @@ def test_engine_apply_writes_off_the_loop_and_skips_no_op_changes(host) -> None:
         return real_update(*args, **kw)
 
     engine.store.update = recording_update
-    run = lambda **changes: asyncio.run_coroutine_threadsafe(engine.apply(session.id, **changes), host.loop).result(10)
+    def run(**changes: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(engine.apply(session.id, **changes), host.loop).result(10)
+
     assert run(agent_status=W).agent_status == W
     assert run(agent_status=W) is None  # nothing changed: not written, not published
     assert run(agent_status=Q).agent_status == Q
@@ -381,7 +390,7 @@ async def test_install_hooks_applies_changes_on_the_engine_loop(tmp_path: Path) 
 async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
     """Codex has no "turn started" hook: the watcher sees it in the rollout, and the end too."""
     lines = (SAMPLES / "codex_rollout.jsonl").read_text().splitlines(keepends=True)
-    started = next(i for i, l in enumerate(lines) if '"task_started"' in l)
+    started = next(i for i, row in enumerate(lines) if '"task_started"' in row)
     day = tmp_path / ".codex" / "sessions" / "2026" / "11" / "27"
     day.mkdir(parents=True)
     rollout = day / "rollout-2026-11-27T16-53-36-t1.jsonl"
@@ -503,10 +512,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
 
 def _release_fifo(fifo: Path) -> None:
     """Open and close the write end: any open of the read end still waiting returns (at EOF)."""
-    try:
+    with contextlib.suppress(OSError):  # ENXIO: nobody is waiting on it
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:  # ENXIO: nobody is waiting on it
-        pass
 
 
 def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path: Path, monkeypatch) -> None:

@@ -458,8 +458,10 @@ def test_summarize_checks_combines_check_runs_and_statuses() -> None:
 
     run = lambda name, status, conclusion=None: {"name": name, "status": status, "conclusion": conclusion}  # noqa: E731
     assert summarize_checks([], None) == ("none", [], [])
-    assert summarize_checks([run("a", "completed", "success"), run("b", "completed", "skipped")], {}) == ("passing", [], [])
-    assert summarize_checks([run("a", "queued")], {"statuses": [{"context": "ci", "state": "success"}]}) == ("pending", [], ["a"])
+    passed = [run("a", "completed", "success"), run("b", "completed", "skipped")]
+    assert summarize_checks(passed, {}) == ("passing", [], [])
+    statuses = {"statuses": [{"context": "ci", "state": "success"}]}
+    assert summarize_checks([run("a", "queued")], statuses) == ("pending", [], ["a"])
     assert summarize_checks([run("a", "completed", "timed_out"), run("b", "in_progress")],
                             {"statuses": [{"context": "ci", "state": "error"}]}) == ("failing", ["a", "ci"], ["b"])
 

@@ -276,10 +276,10 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     assert by_path[("api.openai.com", "/inject/Iapiopenaicom")]["credential"] == "openai_api_key"
     assert by_path[("api.github.com", "/ro/post1")]["blocked"] == "read_only"
     assert by_path[("api.github.com", "/ro/post2")]["blocked"] is None
-    assert [(l["method"], l["blocked"]) for l in lines if l["host"] == UNLISTED_HOST] == [
+    assert [(row["method"], row["blocked"]) for row in lines if row["host"] == UNLISTED_HOST] == [
         ("CONNECT", "egress"), ("GET", "egress")]
     # A tripped request's path is withheld (it may be what carried the value).
-    assert [l["blocked"] for l in lines if l["path"] == "(withheld)"] == ["tripwire", "tripwire"]
+    assert [row["blocked"] for row in lines if row["path"] == "(withheld)"] == ["tripwire", "tripwire"]
     assert not [p for h, p in by_path if p.startswith("/trip")]
     assert by_path[("127.0.0.1", "/loop")]["blocked"] == "private_address"
     down = by_path[(CLOSED_HOST, "/down")]
@@ -287,7 +287,7 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     assert by_path[("api.github.com", "/sse")]["status"] == 200
     # the failed proxy authentication has no session; it is in the unfiltered log
     everything = world.cli("audit", "--limit", "1000", "--json").json()
-    assert any(l["blocked"] == "proxy_auth" and l["session"] is None and l["status"] == 407 for l in everything)
+    assert any(row["blocked"] == "proxy_auth" and row["session"] is None and row["status"] == 407 for row in everything)
     world.assert_clean(world.cli("audit", "--limit", "1000", "--json").out, "clauderon audit")
     credentials = world.cli("credentials", "--json").out
     world.assert_clean(credentials, "clauderon credentials")
@@ -315,5 +315,5 @@ def test_a_forged_host_header_never_carries_a_real_key_elsewhere(world: World, u
     assert reply.status == 421, reply.everything()
     assert world.seen(path) == []
     lines = world.cli("audit", SESSION, "--limit", "1000", "--json").json()
-    [line] = [l for l in lines if l["path"] == path]
+    [line] = [row for row in lines if row["path"] == path]
     assert (line["host"], line["credential"], line["blocked"]) == (ATTACKER_HOST, None, "misdirected")

@@ -226,7 +226,7 @@ def parse_curl(raw: str) -> tuple[int, dict[str, str], str]:
         head, _, rest = blocks.partition("\n\n")
         lines = head.split("\n")
         status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        headers = {k.strip().lower(): v.strip() for k, _, v in (row.partition(":") for row in lines[1:])}
         body, blocks = rest, rest
     return status, headers, body
 

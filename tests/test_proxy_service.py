@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import stat
 
@@ -34,10 +35,8 @@ def test_port_is_chosen_once_and_kept(short_tmp):
     assert (home.root / "proxy.port").read_text().strip() == str(first)
     with socket.socket() as s:  # even if that port is busy later, the home keeps its port
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
+        with contextlib.suppress(OSError):
             s.bind(("127.0.0.1", first))
-        except OSError:
-            pass
         assert choose_port(home) == first
 
 

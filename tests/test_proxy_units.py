@@ -28,7 +28,8 @@ def test_passwords_stored_as_hashes_and_checked():
     assert reg.authenticate(basic("sid", password + "x")) is None
     assert reg.authenticate(basic("other", password)) is None
     assert reg.authenticate("Bearer x") is None and reg.authenticate("Basic !!!") is None
-    restored = SessionProxyConfig.from_dict(SessionProxyConfig("sid", "n", digest, credential_names={"b", "a"}).to_dict())
+    original = SessionProxyConfig("sid", "n", digest, credential_names={"b", "a"})
+    restored = SessionProxyConfig.from_dict(original.to_dict())
     assert restored.credential_names == {"a", "b"}
 
 
@@ -112,4 +113,5 @@ def test_same_target(authority, scheme, same):
 
 
 def test_audit_text_loses_control_characters():
-    assert clean_text("evil\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J.example\x9b") == "evil]52;c;Y3VybCBldmlsfHNo[2J.example"
+    assert (clean_text("evil\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J.example\x9b")
+            == "evil]52;c;Y3VybCBldmlsfHNo[2J.example")

@@ -52,9 +52,9 @@ def _claude_line(template: dict, **changes) -> str:
 
 def test_claude_thinking_errors_and_meta_lines(tmp_path: Path) -> None:
     """Shapes the fake does not produce, built on a real assistant/user line of the sample."""
-    lines = [json.loads(l) for l in (SAMPLES / "claude_transcript.jsonl").read_text().splitlines()]
-    assistant = next(l for l in lines if l["type"] == "assistant")
-    user = next(l for l in lines if l["type"] == "user")
+    lines = [json.loads(row) for row in (SAMPLES / "claude_transcript.jsonl").read_text().splitlines()]
+    assistant = next(row for row in lines if row["type"] == "assistant")
+    user = next(row for row in lines if row["type"] == "user")
     thinking = {**assistant["message"], "content": [{"type": "thinking", "thinking": "let me think", "signature": "x"},
                                                     {"type": "redacted_thinking", "data": "abc"},
                                                     {"type": "text", "text": "answer"}]}
@@ -111,7 +111,7 @@ def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:
 
 
 def test_codex_turn_state_from_the_rollout_tail() -> None:
-    entries = [json.loads(l) for l in (SAMPLES / "codex_rollout.jsonl").read_text().splitlines()]
+    entries = [json.loads(row) for row in (SAMPLES / "codex_rollout.jsonl").read_text().splitlines()]
     assert codex_turn_state(entries) == ("waiting-input", "FAKE-CODEX-CAP-1")
     started = next(i for i, e in enumerate(entries) if e.get("payload", {}).get("type") == "task_started")
     assert codex_turn_state(entries[: started + 3]) == ("working", None)
@@ -124,7 +124,7 @@ def test_read_new_entries_first_look_starts_at_a_line_and_then_follows(tmp_path:
     path.write_text("".join(lines))
     entries, offset = read_new_entries(path, None, first_look=3000)  # starts mid-file, mid-line
     assert 0 < len(entries) < len(lines) and offset == path.stat().st_size
-    assert entries == [json.loads(l) for l in lines[-len(entries):]]  # whole lines only, up to the end
+    assert entries == [json.loads(row) for row in lines[-len(entries):]]  # whole lines only, up to the end
     with path.open("a") as handle:
         handle.write(lines[0] + "{broken\n" + lines[1][:10])
     more, offset2 = read_new_entries(path, offset)
@@ -227,7 +227,7 @@ def test_pages_backwards_cover_the_file_exactly(tmp_path: Path) -> None:
                 break
             page = reader.before(page, 7)
     pages.reverse()
-    assert all(a.end == b.start for a, b in zip(pages, pages[1:])) and pages[0].start == 0
+    assert all(a.end == b.start for a, b in zip(pages, pages[1:], strict=False)) and pages[0].start == 0
     assert sum(p.lines for p in pages) == full.lines
     # A tool call and its result may land on different pages; then the result is its own message.
     joined = [m for p in pages for m in p.messages]

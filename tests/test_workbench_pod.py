@@ -82,7 +82,7 @@ def test_pod_workbench_reads_the_pod(kube: FakeKubeThread, short_tmp: Path, git_
                                        ("out-link", "outside the worktree", 403),
                                        ("nope.txt", "does not exist", 404)):
             with pytest.raises(ClauderonError, match=expected) as err:
-                asyncio.run(_ask(cli.home, lambda c: c.read_file("wbpod", path)))
+                asyncio.run(_ask(cli.home, lambda c, path=path: c.read_file("wbpod", path)))
             assert err.value.status == status, path
         with pytest.raises(ClauderonError, match="leaves the worktree") as err:
             asyncio.run(_ask(cli.home, lambda c: c.list_files("wbpod", "src/../..")))

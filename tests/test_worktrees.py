@@ -146,7 +146,8 @@ def test_failed_create_rolls_back(manager: WorktreeManager, git_repo: Path, reus
 # ---- .worktreeinclude -----------------------------------------------------------------------------
 
 
-def test_worktreeinclude_copies_untracked_files_safely(manager: WorktreeManager, git_repo: Path, short_tmp: Path) -> None:
+def test_worktreeinclude_copies_untracked_files_safely(manager: WorktreeManager, git_repo: Path,
+                                                       short_tmp: Path) -> None:
     outside = short_tmp / "outside"
     outside.mkdir()
     (outside / "secret").write_text("host secret\n")

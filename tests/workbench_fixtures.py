@@ -96,7 +96,7 @@ def info_answers() -> list[dict[str, Any]]:
     return [{"container": container, "reason": "", "audit": audit,
              "stats": {"cpu_percent": cpu, "memory_bytes": mem, "memory_limit": 2 * 1024 ** 3,
                        "taken_at": FROZEN_NOW}}
-            for cpu, mem in zip(CPU_SERIES, MEMORY_SERIES)]
+            for cpu, mem in zip(CPU_SERIES, MEMORY_SERIES, strict=True)]
 
 
 def workbench_client(tmp: Path) -> FakeEngineClient:

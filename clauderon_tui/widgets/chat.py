@@ -323,7 +323,7 @@ class ChatPane(Vertical):
         widgets: list[Widget] = []
         for message in messages:
             if message.kind == "tool_result" and message.call_id in self._calls:
-                self._calls[message.call_id].set_result(message.text, message.is_error)  # type: ignore[index]
+                self._calls[message.call_id].set_result(message.text, message.is_error)
                 continue
             widget = message_widget(message)
             if isinstance(widget, ToolCallMessage) and widget.call_id:

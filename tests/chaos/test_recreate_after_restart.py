@@ -111,8 +111,8 @@ def test_a_real_daemon_restart_under_a_running_engine_brings_the_session_back(cl
     before = container_id("daemon")
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
-    log = open("/tmp/clauderon-test-dockerd.log", "ab")
-    subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    with open("/tmp/clauderon-test-dockerd.log", "ab") as log:  # the daemon keeps its own copy of the descriptor
+        subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
 
     def answers() -> bool:
         try:

@@ -95,7 +95,8 @@ class FakeUpstream:
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None
-        recorded = RecordedRequest(request.method, request.path, dict(request.query), dict(request.headers), body, parsed)
+        recorded = RecordedRequest(request.method, request.path, dict(request.query), dict(request.headers), body,
+                                   parsed)
         with self._lock:
             self.requests.append(recorded)
         log.debug("%s %s %s", type(self).__name__, request.method, request.path_qs)

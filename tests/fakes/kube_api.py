@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 import logging
@@ -132,10 +133,8 @@ class PodRuntime:
 
     def kill(self) -> None:
         if self.exit_code is None:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(self.proc.fd)
-            except (ValueError, OSError):
-                pass
             self.proc.terminate(force=True)
             if not self.done.is_set():  # end the attach streams as the container's death would
                 self._loop.create_task(self._reap())
@@ -539,10 +538,8 @@ class FakeKubeAPI:
                 if data[0] == 0 and proc.stdin is not None and not proc.stdin.is_closing():
                     record.stdin += data[1:]
                     proc.stdin.write(data[1:])
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         await proc.stdin.drain()
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
                 elif data[0] == 255 and data[1:2] == b"\x00" and proc.stdin is not None:
                     proc.stdin.close()  # v5: the client closed stdin
 

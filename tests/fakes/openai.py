@@ -35,7 +35,10 @@ class TextReply:
 
 @dataclass(frozen=True)
 class FunctionCallReply:
-    """A `function_call` output item with JSON `arguments` (Codex 0.171's function tools: `wait`, `request_user_input`...)."""
+    """A `function_call` output item with JSON `arguments`.
+
+    Codex 0.171's function tools: `wait`, `request_user_input`...
+    """
 
     name: str
     arguments: dict[str, Any]
@@ -230,5 +233,6 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=status)
 
 
-__all__ = ["FakeOpenAI", "TextReply", "FunctionCallReply", "CustomToolCallReply", "Reply", "codex_shell_call", "response_events", "fake_id_token", "wants_json_schema",
+__all__ = ["FakeOpenAI", "TextReply", "FunctionCallReply", "CustomToolCallReply", "Reply", "codex_shell_call",
+           "response_events", "fake_id_token", "wants_json_schema",
            "DEFAULT_MODEL"]
