@@ -28,7 +28,10 @@ SCREEN_JS = """() => {
   const ts = window.textualTerminals;
   if (!ts || !ts.length) return "";
   const t = ts[0].terminal, b = t.buffer.active, rows = [];
-  for (let i = 0; i < t.rows; i++) { const line = b.getLine(b.viewportY + i); rows.push(line ? line.translateToString(true) : ""); }
+  for (let i = 0; i < t.rows; i++) {
+    const line = b.getLine(b.viewportY + i);
+    rows.push(line ? line.translateToString(true) : "");
+  }
   return rows.join("\\n");
 }"""
 

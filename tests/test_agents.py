@@ -190,7 +190,8 @@ def test_codex_skip_permissions_never_asks(tmp_path: Path) -> None:
 def test_codex_config_keeps_the_users_settings(tmp_path: Path) -> None:
     (tmp_path / ".codex").mkdir()
     (tmp_path / ".codex" / "config.toml").write_text(
-        'model = "gpt-5"\n[notice]\nhide_rate_limit_model_nudge = true\n[projects."/other"]\ntrust_level = "untrusted"\n')
+        'model = "gpt-5"\n[notice]\nhide_rate_limit_model_nudge = true\n'
+        '[projects."/other"]\ntrust_level = "untrusted"\n')
     write_agent_config(tmp_path, make_session("codex"), placeholder_key="k")
     config = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
     assert config["model"] == "gpt-5"

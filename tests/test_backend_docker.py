@@ -93,7 +93,8 @@ async def test_create_applies_labels_user_mounts_limits_and_hardening(home_id: s
 async def test_missing_image_is_one_clear_error_and_leaves_nothing(home_id: str) -> None:
     spec = _spec(home_id, ["true"])
     spec.image = "clauderon-test-missing:nope"
-    with pytest.raises(ClauderonError, match=r"image clauderon-test-missing:nope not found locally: run `clauderon image build`"):
+    missing = r"image clauderon-test-missing:nope not found locally: run `clauderon image build`"
+    with pytest.raises(ClauderonError, match=missing):
         await DockerBackend().create(spec)
     assert _inspect(container_name(spec.name)) == {}
 

@@ -119,7 +119,8 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
     client = EngineClient(home)
     try:
         with pytest.raises(ClauderonError, match="--env TOKEN holds a real credential"):
-            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local", "env": {"TOKEN": secret}})
+            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                         "env": {"TOKEN": secret}})
         # A key typed into the prompt or an image reference would be stored and labelled: refused too.
         with pytest.raises(ClauderonError, match="session's prompt holds a real credential"):
             await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",

@@ -273,7 +273,8 @@ def test_codex_turn_and_resume(agent_clis: dict[str, Path], scratch: Path) -> No
         turns = [r for r in fake.turn_requests() if "PROMPT-CX-1" in r.text]
         assert turns and turns[0].json["stream"] is True
         assert all(r.header("Authorization") == f"Bearer {PLACEHOLDER_OPENAI_KEY}" for r in fake.response_requests())
-        outputs = [item for turn in turns for item in turn.json["input"] if item.get("type") == "custom_tool_call_output"]
+        outputs = [item for turn in turns for item in turn.json["input"]
+                   if item.get("type") == "custom_tool_call_output"]
         assert outputs and "TOOL-OUT-42" in json.dumps(outputs[0]["output"])
 
         resumed = agent_command(session, resume=True)

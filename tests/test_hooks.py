@@ -78,7 +78,8 @@ MAPPING = [
 ]
 
 SYNTHETIC = [
-    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input", "notification_type": "idle_prompt"}, IDLE, None),
+    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input",
+      "notification_type": "idle_prompt"}, IDLE, None),
     ({"hook_event_name": "Notification", "message": "Claude needs your permission to use Bash"}, P,
      {"message": "Claude needs your permission to use Bash"}),  # no notification_type: older CLIs
     ({"hook_event_name": "Notification", "message": "Pick a branch", "notification_type": "elicitation_dialog"}, Q,
@@ -212,7 +213,8 @@ def test_stop_without_last_message_reads_the_question_from_the_transcript(tmp_pa
 def test_transcript_path_never_leads_out_of_the_agent_home(tmp_path: Path) -> None:
     home, _ = _claude_home(tmp_path)
     secret = tmp_path / "host-secret.jsonl"
-    secret.write_text(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "HOST-SECRET"}]}}) + "\n")
+    message = {"content": [{"type": "text", "text": "HOST-SECRET"}]}
+    secret.write_text(json.dumps({"type": "assistant", "message": message}) + "\n")
     (home / ".claude" / "projects" / "-workspace" / "evil.jsonl").symlink_to(secret)
     (home / "link-dir").symlink_to(tmp_path)
     recorder = Recorder()
@@ -260,7 +262,8 @@ def test_claude_hooks_merge_with_the_users_and_are_idempotent(tmp_path: Path) ->
 def test_codex_notify_is_set_and_other_config_kept(tmp_path: Path) -> None:
     home = tmp_path / "agent"
     (home / ".codex").mkdir(parents=True)
-    (home / ".codex" / "config.toml").write_text('model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
+    (home / ".codex" / "config.toml").write_text(
+        'model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
     install_agent_hooks(home, "codex")
     config = tomllib.loads((home / ".codex" / "config.toml").read_text())
     assert config["notify"] == ["bash", "/home/agent/.clauderon/codex-notify.sh"]
@@ -277,7 +280,8 @@ def test_scripts_print_nothing_and_exit_0_when_the_proxy_is_down(tmp_path: Path)
     install_agent_hooks(home, "claude")
     install_agent_hooks(home, "codex")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "HTTPS_PROXY": f"http://u:p@127.0.0.1:{closed_port()}"}
-    for argv, stdin in (([str(home / HOOK_SCRIPT), "Stop"], b'{"a": 1}'), ([str(home / HOOK_SCRIPT), "bad;event"], b"{}"),
+    for argv, stdin in (([str(home / HOOK_SCRIPT), "Stop"], b'{"a": 1}'),
+                        ([str(home / HOOK_SCRIPT), "bad;event"], b"{}"),
                         ([str(home / ".clauderon/codex-notify.sh"), '{"type": "agent-turn-complete"}'], b"")):
         done = subprocess.run(["bash", *argv], input=stdin, capture_output=True, env=env, timeout=30)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
@@ -476,7 +480,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     fifo = project / "fifo.jsonl"
     os.mkfifo(fifo)
     outside = tmp_path / "host-secret.jsonl"
-    outside.write_text(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "HOST"}]}}) + "\n")
+    message = {"content": [{"type": "text", "text": "HOST"}]}
+    outside.write_text(json.dumps({"type": "assistant", "message": message}) + "\n")
     (project / "evil.jsonl").symlink_to(outside)
     homes = {"sess-fa": home_a, "sess-fb": home_b}
     recorder = Recorder()
@@ -487,8 +492,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     container = "/home/agent/.claude/projects/-workspace/"
     try:
         with ThreadPoolExecutor(max_workers=10) as pool:
-            attacks = [pool.submit(_hook_through_proxy, env_a, "Stop", {**stop, "transcript_path": container + "fifo.jsonl"})
-                       for _ in range(8)]
+            fifo_stop = {**stop, "transcript_path": container + "fifo.jsonl"}
+            attacks = [pool.submit(_hook_through_proxy, env_a, "Stop", fifo_stop) for _ in range(8)]
             attacks.append(pool.submit(_hook_through_proxy, env_a, "Stop",
                                        {**stop, "transcript_path": container + "evil.jsonl"}))
             # Another session, while the attack is under way: its hook reads its own transcript.
@@ -540,7 +545,8 @@ def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path:
     stop = {k: v for k, v in sample("skip-Stop").items() if k != "last_assistant_message"}
     try:
         for _ in range(3):  # more than the transcript executor has threads: they all stay stuck
-            code, _, reply = handler("s1", "POST", "/hooks/claude/Stop", body({**stop, "transcript_path": container_path}))
+            code, _, reply = handler("s1", "POST", "/hooks/claude/Stop",
+                                     body({**stop, "transcript_path": container_path}))
             assert code == 200 and "over" in json.loads(reply)["transcript_refused"]
         code, _, reply = handler("s2", "POST", "/hooks/claude/PreToolUse", body(sample("skip-PreToolUse")))
         assert code == 200 and json.loads(reply)["forwarded"] is True

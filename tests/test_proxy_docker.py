@@ -71,8 +71,8 @@ class World:
         self.send(f"curl -sS --max-time 20 -o /workspace/o/{tag}.body -D /workspace/o/{tag}.head "
                   f"-w '\\n{tag}=%{{http_code}}/%{{http_connect}}\\n' {args} 2>/workspace/o/{tag}.err")
         found = self.wait_regex(rf"\b{tag}=(\d{{3}})/(\d{{3}})")
-        files = {ext: (self.out / f"{tag}.{ext}").read_text(errors="replace") if (self.out / f"{tag}.{ext}").exists() else ""
-                 for ext in ("body", "head", "err")}
+        paths = {ext: self.out / f"{tag}.{ext}" for ext in ("body", "head", "err")}
+        files = {ext: path.read_text(errors="replace") if path.exists() else "" for ext, path in paths.items()}
         reply = Reply(int(found.group(1)), int(found.group(2)), files["body"], files["head"], files["err"])
         self.assert_clean(reply.everything(), f"curl output of {tag}")
         return reply
@@ -173,7 +173,8 @@ def test_real_credential_injected_per_host(world: World, host: str, header: str,
     path = f"/inject/{tag}"
     # the container sends its placeholder (as a real tool would); the proxy replaces it
     auth = {"api.anthropic.com": "-H \"x-api-key: $ANTHROPIC_API_KEY\"",
-            "api.openai.com": "-H \"Authorization: Bearer $OPENAI_API_KEY\""}.get(host, "-H \"Authorization: Bearer $GITHUB_TOKEN\"")
+            "api.openai.com": "-H \"Authorization: Bearer $OPENAI_API_KEY\""}.get(
+        host, "-H \"Authorization: Bearer $GITHUB_TOKEN\"")
     reply = world.curl(tag, f"{auth} https://{host}{path}")
     assert (reply.status, reply.connect_status) == (200, 200), reply.everything()
     assert json.loads(reply.body) == {"ok": True, "path": path}

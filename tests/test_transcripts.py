@@ -61,11 +61,14 @@ def test_claude_thinking_errors_and_meta_lines(tmp_path: Path) -> None:
     failed = {**assistant["message"], "content": [{"type": "text", "text": "API Error: 529 overloaded"}]}
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join([
-        _claude_line(user, isMeta=True, message={"role": "user", "content": "<local-command-caveat>...</local-command-caveat>"}),
-        _claude_line(user, message={"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image", "source": {}}]}),
+        _claude_line(user, isMeta=True,
+                     message={"role": "user", "content": "<local-command-caveat>...</local-command-caveat>"}),
+        _claude_line(user, message={"role": "user",
+                                    "content": [{"type": "text", "text": "hi"}, {"type": "image", "source": {}}]}),
         _claude_line(assistant, message=thinking),
         _claude_line(assistant, message=failed, isApiErrorMessage=True),
-        _claude_line(assistant, isSidechain=True, message={**assistant["message"], "content": [{"type": "text", "text": "sub"}]}),
+        _claude_line(assistant, isSidechain=True,
+                     message={**assistant["message"], "content": [{"type": "text", "text": "sub"}]}),
         json.dumps({"type": "system", "subtype": "api_error", "level": "error", "content": "connection reset"}),
     ]) + "\n")
     page = parse_file(path, "claude")
@@ -94,7 +97,8 @@ def test_codex_sample_parses_into_the_conversation() -> None:
 def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:
     path = tmp_path / "rollout.jsonl"
     entries = [
-        {"type": "response_item", "payload": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "plan"}],
+        {"type": "response_item", "payload": {"type": "reasoning",
+                                              "summary": [{"type": "summary_text", "text": "plan"}],
                                               "encrypted_content": "xx"}},
         {"type": "response_item", "payload": {"type": "function_call", "name": "shell", "call_id": "c1",
                                               "arguments": json.dumps({"command": ["ls"]})}},
@@ -159,7 +163,8 @@ def _generate(path: Path, target_bytes: int) -> int:
             {"type": "user", "message": {"role": "user", "content": f"prompt {n}"}},
             {"type": "assistant", "message": {"content": [{"type": "tool_use", "id": call, "name": "Bash",
                                                            "input": {"command": f"echo {n}"}}]}},
-            {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": call, "content": "x" * 300}]}},
+            {"type": "user",
+             "message": {"content": [{"type": "tool_result", "tool_use_id": call, "content": "x" * 300}]}},
             {"type": "assistant", "message": {"content": [{"type": "text", "text": f"reply {n}"}]}},
         ):
             line = json.dumps(entry) + "\n"

@@ -148,7 +148,8 @@ def test_pod_transcript_pages(kube: FakeKubeThread, short_tmp: Path, git_repo: P
         os.symlink("/etc/passwd", project / "zzz.jsonl")
 
         fake_session = _session_like(created)
-        page = asyncio.run_coroutine_threadsafe(asyncio.to_thread(transcript_page, pod, fake_session, None, 10), loop).result(60)
+        reading = asyncio.to_thread(transcript_page, pod, fake_session, None, 10)
+        page = asyncio.run_coroutine_threadsafe(reading, loop).result(60)
         assert page["file"] == ".claude/projects/-workspace/conv.jsonl"
         assert [m["text"] for m in page["messages"]] == [f"message {n}" for n in range(20, 30)]
         assert page["end"] == len("".join(lines).encode()) and page["malformed"] == 0 and page["lines"] == 10

@@ -12,9 +12,9 @@ No API server can be installed here, so this one answers what the official `kube
 
 A pod's container is real: its command runs on the host under a pty (`ptyprocess`), so attach, echo
 and resize (`stty size`) are real; exec runs real commands (git, tar, sh). Volumes are host directories
-(one per PVC with `subPath`s inside it, one per pod and emptyDir, ConfigMap keys written to files); container paths in the command,
-arguments, environment and working directory are rewritten to those directories, the way a kubelet's
-mounts would make them appear. Security contexts, resources and images are recorded, not enforced;
+(one per PVC with `subPath`s inside it, one per pod and emptyDir, ConfigMap keys written to files); container
+paths in the command, arguments, environment and working directory are rewritten to those directories, the way
+a kubelet's mounts would make them appear. Security contexts, resources and images are recorded, not enforced;
 an image listed in `failing_images` never pulls (`ErrImagePull`, then `ImagePullBackOff`, with events).
 
 Every request is recorded (`requests`), every object body exactly as sent (`received`), and every
@@ -446,7 +446,8 @@ class FakeKubeAPI:
             return None, _status(404, "NotFound", f'pods "{name}" not found')
         runtime = self.runtimes.get((ns, name))
         if runtime is None:
-            return None, _status(400, "BadRequest", f'container "agent" in pod "{name}" is waiting to start: ContainerCreating')
+            return None, _status(400, "BadRequest",
+                                 f'container "agent" in pod "{name}" is waiting to start: ContainerCreating')
         return runtime, None
 
     async def _log(self, request: web.Request) -> web.Response:
