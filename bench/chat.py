@@ -24,13 +24,14 @@ sys.path.insert(0, str(ROOT))
 
 from textual.app import App, ComposeResult
 
-from clauderon_tui.widgets.chat import ChatPane
-from runtime.agents.transcripts import parse_file
-from runtime.api.client import EngineClient
-from runtime.engine.host import EngineHost, try_lock
-from runtime.home import Home
-from runtime.settings import load_settings
-from tests.test_transcript_api import write_transcript
+from clauderon_tui.widgets.chat import ChatPane  # noqa: E402
+from runtime.api.client import EngineClient  # noqa: E402
+from runtime.engine.host import EngineHost, try_lock  # noqa: E402
+from runtime.home import Home  # noqa: E402
+from runtime.settings import load_settings  # noqa: E402
+from runtime.agents.registry import agent_named  # noqa: E402
+from runtime.agents.transcripts import parse_file  # noqa: E402
+from tests.test_transcript_api import write_transcript  # noqa: E402
 
 RUNS = 5
 
@@ -103,7 +104,7 @@ def main() -> None:
             times = [asyncio.run(open_once(home, "bench")) for _ in range(RUNS)]
             rows.append((label, path.stat().st_size, statistics.median(times)))
         started = time.perf_counter()
-        parse_file(path, "claude")
+        parse_file(path, agent_named("claude").parse_transcript_line)
         naive = time.perf_counter() - started
         baseline = rows[0][2]
         for label, size, median in rows:

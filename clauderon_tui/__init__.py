@@ -1,1 +1,2 @@
-"""clauderon's user interfaces: the Textual app, its widgets, the CLI and `serve`."""
+"""clauderon's user interfaces, all pure clients of the engine: the Textual app (its screens, widgets, workbench
+tabs and command palette), the `clauderon` command line and `attach`, and `serve` (the app in a browser)."""

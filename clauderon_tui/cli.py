@@ -14,14 +14,17 @@ import sys
 import time
 from typing import Any, Awaitable, Callable
 
+from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClient
+from runtime.backends.registry import backend_names
 from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
-from runtime.requests import parse_env_pair
+from runtime.requests import parse_env_entries, parse_mount_entries
 from runtime.settings import LoadedSettings, load_settings, save_setting
 
 from clauderon_tui import cli_format as fmt
+from clauderon_tui.hosted_engine import finish_host
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("create", help="create a session; returns once it runs (or failed)")
     c.add_argument("--repo", required=True, help="repository path (a path inside a repo means that subdirectory)")
     c.add_argument("--name")
-    c.add_argument("--agent", choices=["shell", "claude", "codex"])
-    c.add_argument("--backend", choices=["docker", "local", "kubernetes"])
+    c.add_argument("--agent", choices=agent_names())
+    c.add_argument("--backend", choices=backend_names())
     c.add_argument("--image")
     c.add_argument("--network", choices=["auto", "sealed", "bridge", "host"],
                    help="sealed: no network but the proxy (loopback only); bridge/host: open networks")
@@ -157,14 +160,15 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "repo": os.path.abspath(args.repo), "name": args.name, "agent": args.agent, "backend": args.backend,
         "image": args.image, "network": args.network, "base_branch": args.base_branch, "prompt": args.prompt,
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
-        "memory": args.memory, "env": dict(parse_env_pair(p) for p in args.env), "mounts": args.mount,
+        "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
         "reuse_branch": args.reuse_branch,
     }
     request = {k: v for k, v in request.items() if v is not None}
     session = with_client(home, lambda c: c.create_session(request, wait=True))
-    if args.prompt and session.agent == "shell":
-        print(f"note: the shell agent ignores --prompt (nothing was typed into {session.name}'s shell); "
-              "--agent claude or codex takes it", file=sys.stderr)
+    if args.prompt and not agent_named(session.agent).takes_prompt:
+        takers = " or ".join(a.name for a in all_agents() if a.takes_prompt)
+        print(f"note: the {session.agent} agent ignores --prompt (nothing was typed into {session.name}'s shell); "
+              f"--agent {takers} takes it", file=sys.stderr)
     if args.json:
         print(json.dumps(session.public(), indent=2))
     if session.status == "failed":
@@ -303,18 +307,6 @@ def cmd_tui(home: Home, loaded: LoadedSettings, *, client_only: bool = False) ->
         line = finish_host(host, loaded) if host is not None else None
     print(line or fmt.quit_line(running, engine_pid(home)))
     return 0
-
-
-def finish_host(host: EngineHost, loaded: LoadedSettings) -> str | None:
-    """Hand the in-process engine over, or stop it; the quit line says which, or None without sessions."""
-    running = host.running_count()
-    if loaded.settings.engine.on_exit == "handoff" and running:
-        return fmt.quit_line(running, host.handoff())
-    host.stop()
-    if running:
-        return (f"engine stopped ([engine] on_exit = \"stop\"): {running} running session{'s' * (running != 1)} "
-                "have no proxy until `clauderon` starts again")
-    return None
 
 
 def engine_pid(home: Home) -> int | None:

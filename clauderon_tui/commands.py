@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.theme import Theme
 
-if TYPE_CHECKING:
-    from clauderon_tui.app import ClauderonApp
+from runtime.models import Session
+
+from clauderon_tui.workbench import WORKBENCH_PANES
 
 
 @dataclass(frozen=True)
@@ -46,25 +49,40 @@ PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
 )
 
 
+class PaletteApp(Protocol):
+    """What the palette needs of the app it runs in (`ClauderonApp` is one): its actions, themes and sessions."""
+
+    theme: str
+    user_theme_names: set[str]
+
+    @property
+    def available_themes(self) -> dict[str, Theme]: ...
+
+    def run_action(self, action: str, /) -> Awaitable[bool]: ...
+
+    def sorted_sessions(self) -> list[Session]: ...
+
+    def show_session(self, session_id: str) -> None: ...
+
+
 class ClauderonCommands(Provider):
     """Actions and sessions for the command palette."""
 
     @property
-    def _app(self) -> ClauderonApp:
-        return self.app  # type: ignore[return-value]
+    def palette_app(self) -> PaletteApp:
+        """The running app, seen through what the palette uses of it."""
+        return cast(PaletteApp, self.app)
 
-    def _entries(self) -> list[tuple[str, str, object]]:
-        app = self._app
-        entries: list[tuple[str, str, object]] = [
+    def _entries(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.palette_app
+        entries: list[tuple[str, str, Callable[[], Any]]] = [
             (entry.title, entry.help, partial(app.run_action, entry.action)) for entry in PALETTE_ACTIONS
         ]
-        from clauderon_tui.workbench import WORKBENCH_PANES
-
         for spec in WORKBENCH_PANES:
             entries.append((f"Show {spec.title} tab", f"The selected session's {spec.title.lower()} ({spec.key.upper()})",
                             partial(app.run_action, f"show_tab('{spec.id}')")))
         for name in sorted(app.available_themes):
-            if name.startswith("clauderon") or name in getattr(app, "user_theme_names", ()):
+            if name.startswith("clauderon") or name in app.user_theme_names:
                 entries.append((f"Theme: {name}", "Switch the theme (saved in config.toml)",
                                 partial(setattr, app, "theme", name)))
         for session in app.sorted_sessions():

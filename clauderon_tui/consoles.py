@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from runtime.api.client import RESIZED, RESYNC
+from runtime.api.client import RESIZED, RESYNC, EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.terminal import TerminalEmulator
 
@@ -84,11 +84,11 @@ class ConsoleChannel:
         self._opener: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
 
-    def start(self, client: Any, cols: int, rows: int) -> None:
+    def start(self, client: EngineClientProtocol, cols: int, rows: int) -> None:
         """Connect in the background (`open`); `state` says how it went."""
         self._opener = asyncio.get_running_loop().create_task(self.open(client, cols, rows))
 
-    async def open(self, client: Any, cols: int, rows: int) -> None:
+    async def open(self, client: EngineClientProtocol, cols: int, rows: int) -> None:
         """Connect, build the emulator from the snapshot, and start reading."""
         try:
             self.connection = await client.console(self.session_id, cols, rows)
@@ -227,7 +227,7 @@ class ConsoleChannel:
 class ConsolePool:
     """Open console channels by session id, least recently shown first out."""
 
-    def __init__(self, client: Any, scrollback: int = 10000, max_open: int = MAX_OPEN) -> None:
+    def __init__(self, client: EngineClientProtocol, scrollback: int = 10000, max_open: int = MAX_OPEN) -> None:
         self.client = client
         self.scrollback = scrollback
         self.max_open = max_open

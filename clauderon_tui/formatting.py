@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from runtime.backends.registry import capabilities_of, is_backend
 from runtime.models import AgentStatus, Session, Status
 
 STATUS_GLYPHS: dict[Status, tuple[str, str]] = {
@@ -28,16 +29,18 @@ AGENT_WORDS: dict[AgentStatus, tuple[str, str]] = {
 """Short word and colour for each agent status."""
 
 
-OPEN_NETWORKS = ("host", "bridge")
-"""Docker network modes with a way out of their own (the proxy is a path there, not the only one)."""
+def on_open_network(backend: str | None, network_mode: str) -> bool:
+    """Whether a sandbox of `backend` in `network_mode` has a way out of its own (the proxy is a path there, not
+    the only one): Docker's `host` and `bridge`. A backend this version does not know counts as closed."""
+    return backend is not None and is_backend(backend) and network_mode in capabilities_of(backend).open_networks
 
 
 def isolation_label(session: Session) -> str:
     """The backend as a person should read it: `docker`, `docker (open network: host)`, `local (unsandboxed)`."""
-    if session.backend == "local":
-        return "local (unsandboxed)"
-    if session.backend == "docker" and session.network_mode in OPEN_NETWORKS:
-        return f"docker (open network: {session.network_mode})"
+    if is_backend(session.backend) and not capabilities_of(session.backend).sandboxed:
+        return f"{session.backend} (unsandboxed)"
+    if on_open_network(session.backend, session.network_mode):
+        return f"{session.backend} (open network: {session.network_mode})"
     return session.backend
 
 

@@ -6,7 +6,9 @@ Encoding starts from `event.key`, never `event.character`: Pilot reports `delete
 
 from __future__ import annotations
 
-from textual.keys import REPLACED_KEYS, key_to_character
+import unicodedata
+
+from textual.keys import ASCII_KEY_NAMES, KEY_NAME_REPLACEMENTS, REPLACED_KEYS, key_to_character
 
 ESC = "\x1b"
 CSI = ESC + "["
@@ -121,13 +123,21 @@ def encode_key(key: str, character: str | None = None, *, application_cursor: bo
     return char.encode()
 
 
+def character_key_name(character: str) -> str:
+    """The key name Textual gives one non-alphanumeric character (`]` -> `right_square_bracket`): its Unicode
+    name, or its ASCII control name, with Textual's replacements (`textual.keys` keeps its own helper private)."""
+    try:
+        name = unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
+    except ValueError:
+        name = ASCII_KEY_NAMES.get(character, character)
+    return KEY_NAME_REPLACEMENTS.get(name, name)
+
+
 def textual_key_name(spec: str) -> str:
     """A setting such as `ctrl+]` as the name Textual gives that key (`ctrl+right_square_bracket`)."""
     mods, base = split_modifiers(spec.strip().lower())
     if len(base) == 1 and not base.isalnum():
-        from textual.keys import _character_to_key
-
-        base = _character_to_key(base)
+        base = character_key_name(base)
     return "+".join([*(m for m in ("ctrl", "alt", "shift", "meta", "super") if m in mods), base])
 
 

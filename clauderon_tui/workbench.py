@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 
+from runtime.api.client import EngineClientProtocol
 from runtime.models import Session
 
 from clauderon_tui.widgets.chat import ChatPane
@@ -76,7 +77,7 @@ class Workbench(Vertical):
             super().__init__()
             self.pane_id = pane_id
 
-    def __init__(self, client: Any, terminal: Widget, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, terminal: Widget, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._client = client
         self._terminal = terminal

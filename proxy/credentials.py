@@ -19,6 +19,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol
 
+from proxy.atomicfile import atomic_write
 from proxy.errors import ProxyError
 from proxy.secrets_1p import OnePasswordResolver, SecretResolver
 
@@ -267,12 +268,8 @@ class CredentialStore:
                        "id_token": codex.id_token, "account_id": codex.account_id})
         from datetime import datetime
 
-        data["last_refresh"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        tmp = path.with_name(path.name + ".clauderon-tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
+        data["last_refresh"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        atomic_write(path, json.dumps(data, indent=2), mode=0o600)
 
 
 class CredentialHome(Protocol):

@@ -7,7 +7,8 @@ import asyncio
 import ipaddress
 import socket
 
-from proxy.rules import MODEL_CALLS, MODEL_HOSTS
+from proxy.hosts import host_matches
+from proxy.traffic import ModelCall
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -70,28 +71,19 @@ async def resolve_public(host: str, port: int) -> str:
     return addresses[0]
 
 
-def host_matches(host: str, pattern: str) -> bool:
-    """Exact match, or `*.example.com` matching any subdomain of example.com."""
-    host, pattern = host.lower(), pattern.lower()
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:])
-    return host == pattern
+def egress_allowed(host: str, model_hosts: tuple[str, ...], allowlist: list[str] | tuple[str, ...]) -> bool:
+    """Whether an allowlist-policy session may reach `host`; its agent's own `model_hosts` always are."""
+    return any(host_matches(host, p) for p in (*allowlist, *model_hosts))
 
 
-def egress_allowed(host: str, agent: str, allowlist: list[str] | tuple[str, ...]) -> bool:
-    """Whether an allowlist-policy session may reach `host`; the agent's own model hosts always are."""
-    return any(host_matches(host, p) for p in (*allowlist, *MODEL_HOSTS.get(agent, ())))
-
-
-def read_only_allows(method: str, host: str, path: str, agent: str) -> bool:
-    """Read-only sessions may read anything, call their own model API, and fetch over git (upload-pack is
-    a POST that only reads); every other write is refused."""
+def read_only_allows(method: str, host: str, path: str, calls: tuple[ModelCall, ...]) -> bool:
+    """Read-only sessions may read anything, make their agent's model `calls` (`AgentTraffic.model_calls`),
+    and fetch over git (upload-pack is a POST that only reads); every other write is refused."""
     method = method.upper()
     if method in READ_METHODS:
         return True
     if host == "github.com" and path.split("?", 1)[0].endswith("/git-upload-pack"):
         return True
-    calls = (*MODEL_CALLS.get(agent, ()), *(("POST", "auth.openai.com", "/oauth/token"),) * (agent == "codex"))
     return any(method == m and host == h and path.startswith(p) for m, h, p in calls)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from proxy.credentials import CODEX_OAUTH
+from proxy.hosts import host_matches
+from proxy.traffic import AgentTraffic, ModelCredential
 
 if TYPE_CHECKING:
     from proxy.credentials import CredentialStore
@@ -45,15 +47,8 @@ PLACEHOLDER_ENV: dict[str, str] = {
     "npm_token": "NPM_TOKEN",
 }
 
-# Hosts of each agent's model API, and the calls a read-only session may still make (method, host, path prefix).
-MODEL_CALLS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "claude": (("POST", "api.anthropic.com", "/v1/messages"),),
-    "codex": (("POST", "api.openai.com", "/v1/responses"), ("POST", "chatgpt.com", "/backend-api/codex/responses")),
-}
-MODEL_HOSTS: dict[str, tuple[str, ...]] = {
-    "claude": ("api.anthropic.com",),
-    "codex": ("api.openai.com", "chatgpt.com", "*.chatgpt.com", "auth.openai.com"),
-}
+# The token endpoint of the `codex_oauth` credential (the ChatGPT sign-in Codex stores): a refresh through it
+# goes up with the real refresh token and comes back with placeholders, for any session holding the credential.
 TOKEN_ENDPOINTS: frozenset[tuple[str, str]] = frozenset({("auth.openai.com", "/oauth/token")})
 
 
@@ -72,9 +67,8 @@ class InjectionRule:
     """More (header, template) pairs set together with this one."""
 
     def matches(self, host: str) -> bool:
-        if self.host.startswith("*."):
-            return host.endswith(self.host[1:]) or host == self.host[2:]
-        return host == self.host
+        """Whether this rule applies to `host` (the shared pattern rule of `proxy.hosts`)."""
+        return host_matches(host, self.host)
 
 
 def _bearer(host: str, credential: str) -> InjectionRule:
@@ -116,19 +110,28 @@ def render(template: str, token: str, account_id: str = "") -> str:
     return template.format(token=token, basic=basic, account_id=account_id)
 
 
-def model_credential_names(agent: str, credentials: "CredentialStore") -> set[str]:
-    """The model credential an agent's session gets: OAuth when the host has it, else the API key."""
-    if agent == "claude":
-        return {"anthropic_oauth_token" if credentials.has("anthropic_oauth_token") else "anthropic_api_key"}
-    if agent == "codex":
-        return {CODEX_OAUTH if credentials.codex else "openai_api_key"}
-    return set()
+def model_credential(traffic: AgentTraffic, credentials: CredentialStore,
+                     names: set[str] | None = None) -> ModelCredential | None:
+    """The model credential a session's agent uses: the first of `traffic.model_credentials` that is in
+    `names` (all of them when None) and available on the host, else the last one (the fallback)."""
+    for candidate in traffic.model_credentials:
+        if (names is None or candidate.name in names) and credentials.has(candidate.name):
+            return candidate
+    return traffic.model_credentials[-1] if traffic.model_credentials else None
 
 
-def default_credential_names(agent: str, credentials: "CredentialStore", extra: list[str] | tuple[str, ...] = ()) -> set[str]:
+def model_credential_names(traffic: AgentTraffic, credentials: CredentialStore) -> set[str]:
+    """The model credential an agent's session gets: the first its agent prefers that the host has
+    (OAuth before an API key), else the fallback."""
+    chosen = model_credential(traffic, credentials)
+    return {chosen.name} if chosen else set()
+
+
+def default_credential_names(traffic: AgentTraffic, credentials: CredentialStore,
+                             extra: list[str] | tuple[str, ...] = ()) -> set[str]:
     """A session's default credential set: its agent's model credential, `github_token`, and `extra`
     (`settings.proxy.credential_set`)."""
-    return model_credential_names(agent, credentials) | {"github_token", *extra}
+    return model_credential_names(traffic, credentials) | {"github_token", *extra}
 
 
 def _b64url(data: bytes) -> str:
@@ -149,25 +152,8 @@ def placeholder_jwt(real_jwt: str = "", claims: dict | None = None) -> str:
     return f"{header}.{_b64url(json.dumps(payload, separators=(',', ':')).encode())}.clauderon-placeholder"
 
 
-def dummy_codex_auth_json(credentials: "CredentialStore") -> str:
-    """The `auth.json` a Codex container gets in the OAuth case: same shape, placeholder tokens."""
-    codex = credentials.codex
-    if codex is None:
-        raise ValueError("the host has no Codex OAuth tokens; Codex containers use OPENAI_API_KEY instead")
-    return json.dumps({
-        "OPENAI_API_KEY": None,
-        "tokens": {
-            "id_token": placeholder_jwt(codex.id_token),
-            "access_token": PLACEHOLDERS["codex_access_token"],
-            "refresh_token": PLACEHOLDERS["codex_refresh_token"],
-            "account_id": codex.account_id,
-        },
-        "last_refresh": "2000-01-01T00:00:00Z",
-    }, indent=2)
-
-
-def container_env(session_id: str, password: str, proxy_host: str, port: int, agent: str,
-                  credentials: "CredentialStore", credential_names: set[str] | None = None) -> dict[str, str]:
+def container_env(session_id: str, password: str, proxy_host: str, port: int, traffic: AgentTraffic,
+                  credentials: CredentialStore, credential_names: set[str] | None = None) -> dict[str, str]:
     """Everything a session's container needs in its environment: proxy URLs with the session's
     credentials, NO_PROXY, the CA variables, and placeholder credentials for its agent and set."""
     url = f"http://{session_id}:{password}@{proxy_host}:{port}"
@@ -177,16 +163,14 @@ def container_env(session_id: str, password: str, proxy_host: str, port: int, ag
     }
     for var in ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"):
         env[var] = CA_MOUNT_PATH
-    names = credential_names if credential_names is not None else default_credential_names(agent, credentials)
-    if agent == "claude":
-        if "anthropic_oauth_token" in names and credentials.has("anthropic_oauth_token"):
-            env["CLAUDE_CODE_OAUTH_TOKEN"] = PLACEHOLDERS["anthropic_oauth_token"]
-        else:
-            env["ANTHROPIC_API_KEY"] = PLACEHOLDERS["anthropic_api_key"]
-    elif agent == "codex" and not (CODEX_OAUTH in names and credentials.codex):
-        env["OPENAI_API_KEY"] = PLACEHOLDERS["openai_api_key"]
+    names = credential_names if credential_names is not None else default_credential_names(traffic, credentials)
+    # The agent's model credential: the one it prefers that is in the set and on the host, else its fallback,
+    # whose placeholder it always gets (an agent without one would stop at a sign-in screen).
+    chosen = model_credential(traffic, credentials, names)
+    if chosen is not None and chosen.env:
+        env[chosen.env] = PLACEHOLDERS[chosen.name]
     for name in names:
-        var = PLACEHOLDER_ENV.get(name)
-        if var and var not in env:
-            env[var] = PLACEHOLDERS[name]
+        placeholder_var = PLACEHOLDER_ENV.get(name)
+        if placeholder_var and placeholder_var not in env:
+            env[placeholder_var] = PLACEHOLDERS[name]
     return env

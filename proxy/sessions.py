@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from proxy.errors import ProxyError
+from proxy.traffic import AgentTraffic
 
 ACCESS_MODES = ("read-write", "read-only")
 EGRESS_POLICIES = ("open", "allowlist")
@@ -40,11 +41,14 @@ class SessionProxyConfig:
     session_id: str
     name: str
     password_hash: str
-    agent: str = "shell"
+    agent: str = ""
+    """The agent's name, for people reading a config; the proxy acts on `traffic`."""
     credential_names: set[str] = field(default_factory=set)
     access_mode: str = "read-write"
     egress: str = "open"
     allowlist: list[str] = field(default_factory=list)
+    traffic: AgentTraffic = field(default_factory=AgentTraffic)
+    """The agent's model hosts, calls and credentials (from the engine's agent; `agent` is only its name)."""
 
     def __post_init__(self) -> None:
         if self.access_mode not in ACCESS_MODES:
@@ -56,11 +60,14 @@ class SessionProxyConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["credential_names"] = sorted(self.credential_names)
+        data["traffic"] = self.traffic.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionProxyConfig:
-        return cls(**data)
+        fields = dict(data)
+        fields["traffic"] = AgentTraffic.from_dict(fields.get("traffic") or {})
+        return cls(**fields)
 
 
 class SessionRegistry:

@@ -28,7 +28,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
                          shutil.which("git") or "git not found", "apt-get install git"))
     docker = DockerBackend(base_url=settings.docker.base_url)
     ok, reason = await docker.available()
-    checks.append(_check("docker", "ok" if ok else "fail", reason,
+    checks.append(_check(docker.name, "ok" if ok else "fail", reason,
                          "install docker.io and start dockerd (or set DOCKER_HOST / [docker] base_url)"))
     if ok:
         checks.append(_check("network", "ok", await docker.network_report()))
@@ -43,7 +43,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
 
     kube = KubernetesBackend(settings.kubernetes, home.home_id)
     ok, reason = await kube.available()
-    checks.append(_check("kubernetes", "ok" if ok else "warn", reason,
+    checks.append(_check(kube.name, "ok" if ok else "warn", reason,
                          "set [kubernetes] kubeconfig, context and proxy_url to run sessions as pods"))
     if ok:
         enforced, detail = await kube.network_policy_report()

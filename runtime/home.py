@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy import atomic_write
+
 # A unix socket path longer than this cannot be bound (sun_path is 108 bytes with its NUL).
 MAX_UNIX_SOCKET_PATH = 104
 
@@ -151,9 +153,7 @@ class Home:
         if is_private_dir(predictable):
             return predictable
         fresh = Path(tempfile.mkdtemp(prefix=f"clauderon-{os.getuid()}-", dir=base))
-        tmp = pointer.with_name(f".socket-dir.{os.getpid()}")
-        tmp.write_text(str(fresh))
-        os.replace(tmp, pointer)
+        atomic_write(pointer, str(fresh), mode=0o600)
         return fresh
 
     def worktree(self, name: str) -> Path:

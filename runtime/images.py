@@ -38,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runtime.agents.base import Agent
+from runtime.agents.registry import all_agents
 from runtime.errors import ClauderonError
 
 if TYPE_CHECKING:  # docker is imported when an image is built (start-up speed)
@@ -47,17 +49,7 @@ log = logging.getLogger(__name__)
 
 ImageProgress = Callable[[str], None]
 
-# Agent name -> the npm packages that bring it.
-AGENT_PACKAGES: dict[str, tuple[str, ...]] = {
-    "claude": ("@anthropic-ai/claude-code",),
-    "codex": ("@openai/codex",),
-}
-
 NPM_PREFIX_IN_IMAGE = "/opt/clauderon/npm"
-ENTRY_POINTS: dict[str, str] = {
-    "claude": f"{NPM_PREFIX_IN_IMAGE}/node_modules/@anthropic-ai/claude-code/bin/claude.exe",
-    "codex": f"{NPM_PREFIX_IN_IMAGE}/node_modules/@openai/codex/bin/codex.js",
-}
 
 _DOCKERFILE = """\
 FROM {base}
@@ -76,12 +68,18 @@ def cache_root() -> Path:
     return Path(base) / "clauderon"
 
 
+def installable_agents() -> dict[str, Agent]:
+    """The agents whose CLI comes from npm (`Agent.npm_packages`), by name."""
+    return {agent.name: agent for agent in all_agents() if agent.npm_packages}
+
+
 def _packages_for(agents: tuple[str, ...]) -> list[str]:
+    installable = installable_agents()
     packages: list[str] = []
     for agent in agents:
-        if agent not in AGENT_PACKAGES:
-            raise ClauderonError(f"unknown agent {agent!r}: choose from {', '.join(sorted(AGENT_PACKAGES))}")
-        packages.extend(AGENT_PACKAGES[agent])
+        if agent not in installable:
+            raise ClauderonError(f"unknown agent {agent!r}: choose from {', '.join(sorted(installable))}")
+        packages.extend(installable[agent].npm_packages)
     return packages
 
 
@@ -151,11 +149,12 @@ def _docker_client(base_url: str | None) -> DockerClient:
 def build_agent_image(
     base: str = "debian:bookworm-slim",
     tag: str = "clauderon-agent:latest",
-    agents: tuple[str, ...] = ("claude", "codex"),
+    agents: tuple[str, ...] | None = None,
     progress: ImageProgress | None = None,
     base_url: str | None = None,
 ) -> str:
-    """Build `tag` from the local image `base` with the given agents' CLIs; returns the image id.
+    """Build `tag` from the local image `base` with the given agents' CLIs (default: every agent installed from
+    npm); returns the image id.
 
     Blocking (npm and docker build): call it from a thread when on an event loop.
     """
@@ -168,9 +167,11 @@ def build_agent_image(
         raise ClauderonError(
             f"base image {base} not found locally: `docker pull {base}` or pass --base with a local image"
         ) from None
+    installable = installable_agents()
+    agents = tuple(installable) if agents is None else agents
     npm_dir = fetch_agents(agents, progress)
     node = _node_binary()
-    links = " ".join(f"ln -sf {ENTRY_POINTS[a]} /usr/local/bin/{a};" for a in agents)
+    links = " ".join(f"ln -sf {NPM_PREFIX_IN_IMAGE}/{installable[a].entry_point} /usr/local/bin/{a};" for a in agents)
     with tempfile.TemporaryDirectory(prefix="clauderon-build-", dir=cache_root()) as tmp:
         context = Path(tmp)
         _link_tree(npm_dir, context / "npm")

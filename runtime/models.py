@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime.backends.registry import DEFAULT_BACKEND
+
 
 class Status(StrEnum):
     """The container's (or pod's, or process's) life."""
@@ -64,7 +66,7 @@ class Session(BaseModel):
     sandbox_changes: dict[str, Any] | None = None
     """The last look inside the sandbox (`branch_sync`): `taken_at`, `tip`, `uncommitted` and `ignored`
     paths, or `error` when the branch could not be brought back."""
-    backend: str = "docker"
+    backend: str = DEFAULT_BACKEND
     backend_id: str | None = None
     agent: str = "shell"
     image: str | None = None

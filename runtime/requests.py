@@ -1,12 +1,21 @@
-"""What a create request may say, validated once at the engine's door."""
+"""What a create request may say, validated once at the engine's door.
+
+The env and mount rules live here once: the API's `CreateRequest`, `clauderon create --env/--mount` and
+the create dialog's text areas all parse through them, and a refusal reads the same everywhere
+(`env: '1X' is not a variable name ...`), the field named as the API names it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
+from runtime.backends.registry import BackendName
+from runtime.agents.registry import AgentName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
 
@@ -18,8 +27,8 @@ class CreateRequest(BaseModel):
 
     repo: str
     name: str | None = None
-    agent: Literal["shell", "claude", "codex"] | None = None
-    backend: Literal["docker", "local", "kubernetes"] | None = None
+    agent: AgentName | None = None
+    backend: BackendName | None = None
     image: str | None = None
     network: Literal["auto", "sealed", "bridge", "host"] | None = None
     base_branch: str | None = None
@@ -35,10 +44,20 @@ class CreateRequest(BaseModel):
     @field_validator("env")
     @classmethod
     def _env_keys(cls, env: dict[str, str]) -> dict[str, str]:
-        for key in env:
-            if not key or not (key[0].isalpha() or key[0] == "_") or not all(c.isalnum() or c == "_" for c in key):
-                raise ValueError(f"environment variable name {key!r} is not valid (letters, digits and _)")
+        try:
+            for key in env:
+                check_env_name(key)
+        except LaunchOptionError as exc:  # the API answers `env: <reason>`, as the CLI and dialog do
+            raise PydanticCustomError("launch_option", exc.reason) from None
         return env
+
+    @field_validator("mounts")
+    @classmethod
+    def _mounts(cls, mounts: list[str]) -> list[str]:
+        try:
+            return parse_mount_entries(mounts)
+        except LaunchOptionError as exc:
+            raise PydanticCustomError("launch_option", exc.reason) from None
 
     @field_validator("memory")
     @classmethod
@@ -59,26 +78,61 @@ class CreateRequest(BaseModel):
         return cpu
 
 
-def parse_env_pair(pair: str) -> tuple[str, str]:
-    """`KEY=VALUE` from the command line."""
-    key, sep, value = pair.partition("=")
-    if not sep or not key:
-        raise ClauderonError(f"--env {pair!r} is not KEY=VALUE")
-    return key, value
+class LaunchOptionError(ClauderonError):
+    """An env or mount entry that breaks the rules; reads `<field>: <reason>`, as the API's answer does."""
+
+    def __init__(self, field: Literal["env", "mounts"], reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def check_env_name(name: str) -> str:
+    """`name` if it is an environment variable name: letters, digits and _, not starting with a digit."""
+    if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
+        raise LaunchOptionError("env", f"{name!r} is not a variable name (letters, digits and _, "
+                                "not starting with a digit)")
+    return name
+
+
+def parse_env_entry(entry: str) -> tuple[str, str]:
+    """`KEY=VALUE` (the value may hold `=` and may be empty) as (key, value)."""
+    key, sep, value = entry.partition("=")
+    if not sep:
+        raise LaunchOptionError("env", f"{entry!r} is not KEY=VALUE")
+    return check_env_name(key), value
+
+
+def parse_env_entries(entries: Iterable[str]) -> dict[str, str]:
+    """`KEY=VALUE` entries (one per `--env`, or per line) as a dict; a later key wins."""
+    return dict(parse_env_entry(entry) for entry in entries)
 
 
 def parse_mount(text: str) -> Mount:
-    """`HOST:PATH[:ro]` with both paths absolute."""
+    """`HOST:PATH[:ro|:rw]` with both paths absolute and the container path outside /workspace."""
     parts = text.split(":")
     readonly = False
     if len(parts) == 3 and parts[2] in ("ro", "rw"):
         readonly = parts[2] == "ro"
         parts = parts[:2]
     if len(parts) != 2 or not parts[0].startswith("/") or not parts[1].startswith("/"):
-        raise ClauderonError(f"mount {text!r} is not HOST:PATH[:ro] with absolute paths")
+        raise LaunchOptionError("mounts", f"{text!r} is not HOST:PATH[:ro] with absolute paths")
     if parts[1] == "/workspace" or parts[1].startswith("/workspace/"):
-        raise ClauderonError(f"mount {text!r} would cover /workspace, which holds the session's worktree")
+        raise LaunchOptionError("mounts", f"{text!r} would cover /workspace, which holds the session's worktree")
     return Mount(host=parts[0], path=parts[1], readonly=readonly)
+
+
+def parse_mount_entries(entries: Iterable[str]) -> list[str]:
+    """The mount entries, each checked by `parse_mount`, in the text form a create request carries."""
+    checked = list(entries)
+    for entry in checked:
+        parse_mount(entry)
+    return checked
+
+
+def entry_lines(text: str) -> list[str]:
+    """The entries of a one-per-line text box: each line without its surrounding blanks, blank lines dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def refuse_home_mount(mount: Mount, home_root: Path) -> Mount:

@@ -17,6 +17,9 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proxy import atomic_write
+from runtime.backends.registry import DEFAULT_BACKEND, BackendName
+from runtime.agents.registry import DEFAULT_AGENT, AgentName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -50,9 +53,9 @@ class EngineSettings(Section):
 
 
 class SessionDefaults(Section):
-    agent: Literal["shell", "claude", "codex"] = "shell"
+    agent: AgentName = DEFAULT_AGENT
     """Agent for new sessions."""
-    backend: Literal["docker", "local", "kubernetes"] = "docker"
+    backend: BackendName = DEFAULT_BACKEND
     """Backend for new sessions."""
     access_mode: Literal["read-write", "read-only"] = "read-write"
     """Access mode for new sessions."""
@@ -322,6 +325,4 @@ def save_setting(home: Home, section: str, key: str, value: Any) -> None:
     data = _read_toml(path)
     data.setdefault(section, {})[key] = value
     Settings.model_validate({**_read_toml(home.config_file), **_read_toml(home.proxy_config_file), **data})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data))
-    os.replace(tmp, path)
+    atomic_write(path, tomli_w.dumps(data), mode=0o600)

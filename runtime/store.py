@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from proxy import atomic_write
 from runtime.errors import ClauderonError, NotFound
 from runtime.home import Home
 from runtime.models import Session, Status, Tombstone
@@ -38,25 +39,6 @@ BACKUP_INTERVAL_S = 30.0
 VOLATILE = {"status", "agent_status", "agent_detail", "progress", "error", "sandbox_changes", "pr", "disk_bytes",
             "updated_at"}
 """Session fields a record file does not follow: re-adoption sets or recomputes them."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to `path` so a crash leaves either the old or the new file, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class AtomicJSONStorage(Storage):
@@ -133,7 +115,7 @@ class AtomicJSONStorage(Storage):
         if backup:
             self._rotate_backup()
         self.writes += 1
-        atomic_write(self.path, text)
+        atomic_write(self.path, text, mode=0o600)
         stat = os.stat(self.path)
         self._trusted = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
@@ -357,7 +339,8 @@ class Store:
         if self._records_written.get(session.id) == record:
             return  # agent-status churn: nothing re-adoption reads has changed
         self.home.records.mkdir(mode=0o700, exist_ok=True)
-        atomic_write(self._record_path(session.id), json.dumps({**record, "updated_at": session.updated_at}))
+        atomic_write(self._record_path(session.id), json.dumps({**record, "updated_at": session.updated_at}),
+                     mode=0o600)
         self._records_written[session.id] = record
 
     def adoption_record(self, session_id: str) -> Session | None:

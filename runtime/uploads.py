@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.agents import CONTAINER_HOME
+from runtime.agents.home import CONTAINER_HOME
 from runtime.errors import ClauderonError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""An in-memory `EngineClient` for TUI snapshot and Pilot tests.
+"""An in-memory `EngineClientProtocol` for TUI snapshot and Pilot tests.
 
 It holds fixed sessions, answers every client call from memory, records what the UI asked for, and gives each
 session a fake console that echoes what is typed (and records every byte and resize it receives).
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from runtime.api.client import RESIZED, ConsoleProtocol, EngineClientProtocol
 from runtime.errors import ClauderonError, Conflict, NotFound
 from runtime.models import AgentStatus, Progress, Session, Status
 
@@ -77,7 +78,7 @@ def sample_sessions() -> list[Session]:
     ]
 
 
-class FakeConsole:
+class FakeConsole(ConsoleProtocol):
     """A `ConsoleConnection` whose program echoes every byte written to it and records resizes."""
 
     def __init__(self, session_id: str, cols: int, rows: int, snapshot: bytes = b"", echo: bool = True) -> None:
@@ -116,8 +117,8 @@ class FakeConsole:
         self._output.put_nowait(b"")
 
 
-class FakeEngineClient:
-    """The `EngineClient` interface over in-memory data."""
+class FakeEngineClient(EngineClientProtocol):
+    """The `EngineClientProtocol` over in-memory data."""
 
     def __init__(
         self,
@@ -160,7 +161,20 @@ class FakeEngineClient:
         self.pr_answers: dict[str, dict[str, Any]] = {}
         """Session id -> the `pr_state()` answer (PrState JSON plus `local_conflicts`); absent: 404 no PR yet."""
         self.landing_errors: dict[str, Exception] = {}
-        """Method name (`push`, `open_pr`, `pr_state`, `merge`) -> the error it raises, as the engine would."""
+        """Method name (`push`, `open_pr`, `pr_state`, `merge`, `pull`) -> the error it raises, as the engine would."""
+        self.terminal_sizes: dict[str, tuple[int, int]] = {}
+        """Session id -> the terminal's size, once `resize()` or an active `console()` set it."""
+        self.credential_rows: list[dict[str, Any]] = [
+            {"name": "ANTHROPIC_API_KEY", "available": True, "source": "env ANTHROPIC_API_KEY", "masked": "sk-a…7f3c"},
+            {"name": "GITHUB_TOKEN", "available": False, "source": "", "masked": "",
+             "error": "op://dev/github/token: 1Password is locked"},
+        ]
+        """What `credentials()` answers (rows as the engine's `/credentials`: never a value)."""
+        self.audit_records: list[dict[str, Any]] = []
+        """What `audit()` filters, oldest first (records as the proxy's audit log holds them)."""
+        self.engine_hosted_by_app = False
+        """When set, `stop_engine()` is refused as the engine refuses it when an app hosts it."""
+        self.stop_requested = False
 
     # -- test helpers --------------------------------------------------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -200,7 +214,7 @@ class FakeEngineClient:
     async def get_session(self, ref: str) -> Session:
         return self._find(ref)
 
-    async def create_session(self, request: dict[str, Any]) -> Session:
+    async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
         from runtime.requests import CreateRequest
 
         json.dumps(request)  # it must cross the wire
@@ -214,7 +228,10 @@ class FakeEngineClient:
                                agent_status=AgentStatus.UNKNOWN, age=0, repo=request["repo"])
         session.progress = Progress(step=0, total=3, message="queued")
         self.sessions[session.id] = session
-        asyncio.get_running_loop().create_task(self._run_create(session.id))
+        creation = asyncio.get_running_loop().create_task(self._run_create(session.id))
+        if wait:  # the engine answers once the session settled (running or failed)
+            await creation
+            return self.sessions[session.id]
         return session
 
     async def _run_create(self, session_id: str) -> None:
@@ -271,6 +288,45 @@ class FakeEngineClient:
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         self.calls.append(("send", (ref, text, enter)))
 
+    async def resize(self, ref: str, cols: int, rows: int) -> None:
+        """The terminal takes the size; an open console hears of it (`RESIZED`), as from the engine."""
+        self.calls.append(("resize", (ref, cols, rows)))
+        for value, what in ((cols, "cols"), (rows, "rows")):
+            if not 2 <= value <= 1000:
+                raise ClauderonError(f"{what} must be between 2 and 1000")
+        session = self._live(ref)
+        self.terminal_sizes[session.id] = (cols, rows)
+        console = self.consoles.get(session.id)
+        if console is not None and not console.closed:
+            console.cols, console.rows = cols, rows
+            console.feed_output(RESIZED)
+
+    def _live(self, ref: str) -> Session:
+        session = self._find(ref)
+        if session.status != Status.RUNNING:
+            raise Conflict(f"session {session.name} is {session.status.value}; its terminal is not live")
+        return session
+
+    async def credentials(self) -> list[dict[str, Any]]:
+        self.calls.append(("credentials", None))
+        return json.loads(json.dumps(self.credential_rows))
+
+    async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest `limit` of `audit_records` (oldest first), of one session when `ref` is given."""
+        self.calls.append(("audit", (ref, limit)))
+        if not 2 <= limit <= 100_000:
+            raise ClauderonError("limit must be between 2 and 100000")
+        session_id = self._find(ref).id if ref else None
+        rows = [r for r in self.audit_records if session_id is None or r.get("session") == session_id]
+        return json.loads(json.dumps(rows[-limit:]))
+
+    async def stop_engine(self) -> None:
+        self.calls.append(("stop_engine", None))
+        if self.engine_hosted_by_app:
+            raise ClauderonError("this engine is hosted by an app; quit the app to stop it", status=409)
+        self.stop_requested = True
+        self.emit({"type": "connection", "state": "reconnecting"})
+
     # -- transcripts and chat: real transcript files read with the engine's own reader ------------------------
     def set_transcript(self, name: str, path: Path, agent: str = "claude") -> None:
         """Serve `path` (a transcript file the test wrote) as the session's transcript."""
@@ -297,6 +353,7 @@ class FakeEngineClient:
         return _decode_page(json.loads(json.dumps(page_json(agent, path.name if path else None, page))))
 
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        from runtime.agents.registry import agent_named
         from runtime.agents.transcripts import Page, TranscriptReader
 
         self.calls.append(("transcript", (ref, before, limit)))
@@ -304,13 +361,14 @@ class FakeEngineClient:
         if found is None:
             return self._wire("claude", None, Page([], 0, 0))
         path, agent = found
-        with TranscriptReader(path, agent) as reader:
+        with TranscriptReader(path, agent_named(agent).parse_transcript_line) as reader:
             if before:
                 offset = int(before.rpartition(":")[2])
                 return self._wire(agent, path, reader.before(Page([], offset, offset), limit))
             return self._wire(agent, path, reader.tail(limit))
 
     async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        from runtime.agents.registry import agent_named
         from runtime.agents.transcripts import TranscriptReader
 
         session = self._find(ref)
@@ -322,7 +380,7 @@ class FakeEngineClient:
         path, agent = found
         changed = asyncio.Event()
         self._transcript_changed.setdefault(session.id, []).append(changed)
-        with TranscriptReader(path, agent) as reader:
+        with TranscriptReader(path, agent_named(agent).parse_transcript_line) as reader:
             page = reader.tail(limit)
             yield {"type": "page", **self._wire(agent, path, page)}
             offset = page.end
@@ -400,6 +458,17 @@ class FakeEngineClient:
             raise ReadOnlySession(f"session {session.name} is read-only; it cannot push, open or merge a pull request")
         return session
 
+    async def pull(self, ref: str) -> dict[str, Any]:
+        """The sandbox's commits come back as the session branch (refused where the engine refuses)."""
+        self.calls.append(("pull", ref))
+        session = self._landing("pull", ref, writes=False)
+        if session.backend == "local":
+            raise Conflict(f"session {session.name} works on the host worktree; its commits are already in "
+                           f"{session.repo_path}")
+        if session.status != Status.RUNNING:
+            raise Conflict(f"session {session.name} is {session.status}; restart it to pull its work")
+        return {"branch": session.branch, "sha": "89abcdef0123456789abcdef0123456789abcdef"}
+
     async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
         self.calls.append(("push", (ref, force)))
         session = self._landing("push", ref, writes=True)
@@ -451,14 +520,19 @@ class FakeEngineClient:
         while True:
             yield await self._queue.get()
 
-    async def console(self, ref: str, cols: int, rows: int) -> FakeConsole:
+    async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> FakeConsole:
+        """A console on the session; an `active` one (an interactive attach) sizes the terminal first."""
+        self.calls.append(("console", (ref, cols, rows, active)))
         if self.console_gate is not None:
             await self.console_gate.wait()
         session = self._find(ref)
         if session.status != Status.RUNNING:
             raise Conflict(f"session {session.name} is {session.status.value}; restart it to attach")
+        if active and cols and rows:
+            self.terminal_sizes[session.id] = (cols, rows)
         # 0 means "keep yours" (a hidden or not yet laid out view): the engine keeps its own size.
-        console = FakeConsole(session.id, cols or 80, rows or 24, self.screens.get(session.id, b""), echo=self.echo)
+        size = self.terminal_sizes.get(session.id, (cols or 80, rows or 24))
+        console = FakeConsole(session.id, *size, self.screens.get(session.id, b""), echo=self.echo)
         self.consoles[session.id] = console
         return console
 

@@ -7,11 +7,13 @@ import stat
 import tomllib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime.agents import CONTAINER_HOME, agent_command, new_agent_session_id
-from runtime.agents.setup import placeholder_credential_env, write_agent_config
+from runtime.agents.home import CONTAINER_HOME
+from runtime.agents.base import AgentCommand
+from runtime.agents.registry import agent_named
 from runtime.errors import ClauderonError
 from runtime.models import Session
 
@@ -23,6 +25,16 @@ def make_session(agent: str, **changes) -> Session:
     fields = dict(name="s", repo_path="/r", base_branch="main", branch="b", worktree_path="/w", agent=agent,
                   backend="docker")
     return Session(**{**fields, **changes})
+
+
+def agent_command(session: Session, **options: Any) -> AgentCommand:
+    """The session's agent's command, looked up in the registry as the engine does."""
+    return agent_named(session.agent).command(session, **options)
+
+
+def write_agent_config(agent_home: Path, session: Session, **options: Any) -> list[Path]:
+    """The session's agent's config files, looked up in the registry as the engine does."""
+    return agent_named(session.agent).write_config(agent_home, session, **options)
 
 
 def write_transcript(agent_home: Path, session_id: str) -> None:
@@ -100,10 +112,10 @@ def test_unknown_agent_is_refused() -> None:
 
 
 def test_new_agent_session_id() -> None:
-    first, second = new_agent_session_id("claude"), new_agent_session_id("claude")
+    first, second = agent_named("claude").new_conversation_id(), agent_named("claude").new_conversation_id()
     assert uuid.UUID(first).version == 4 and first != second
-    assert new_agent_session_id("codex") is None
-    assert new_agent_session_id("shell") is None
+    assert agent_named("codex").new_conversation_id() is None
+    assert agent_named("shell").new_conversation_id() is None
 
 
 # -- Claude Code files ----------------------------------------------------------------------------------
@@ -201,8 +213,7 @@ def test_codex_config_keeps_the_users_settings(tmp_path: Path) -> None:
 
 def test_codex_oauth_writes_the_given_auth_file_only(tmp_path: Path) -> None:
     dummy = json.dumps({"auth_mode": "chatgpt", "tokens": {"refresh_token": "placeholder"}})
-    written = write_agent_config(tmp_path, make_session("codex"), placeholder_key="k", oauth=True,
-                                 codex_auth_json=dummy)
+    written = write_agent_config(tmp_path, make_session("codex"), placeholder_key="k", oauth=True, oauth_file=dummy)
     assert (tmp_path / ".codex" / "auth.json").read_text() == dummy
     assert len(written) == 2
     other = tmp_path / "other"
@@ -212,7 +223,7 @@ def test_codex_oauth_writes_the_given_auth_file_only(tmp_path: Path) -> None:
     third = tmp_path / "third"
     third.mkdir()
     with pytest.raises(ValueError):
-        write_agent_config(third, make_session("codex"), placeholder_key="k", oauth=True, codex_auth_json="{nope")
+        write_agent_config(third, make_session("codex"), placeholder_key="k", oauth=True, oauth_file="{nope")
     assert list(third.iterdir()) == []
 
 
@@ -222,7 +233,7 @@ def test_shell_needs_no_files(tmp_path: Path) -> None:
 
 
 def test_placeholder_credential_env() -> None:
-    assert placeholder_credential_env("claude", "sk-ant-placeholder") == {"ANTHROPIC_API_KEY": "sk-ant-placeholder"}
-    assert placeholder_credential_env("claude", "tok", oauth=True) == {"CLAUDE_CODE_OAUTH_TOKEN": "tok"}
-    assert placeholder_credential_env("codex", "sk-placeholder") == {}
-    assert placeholder_credential_env("shell", "x") == {}
+    assert agent_named("claude").placeholder_env("sk-ant-placeholder") == {"ANTHROPIC_API_KEY": "sk-ant-placeholder"}
+    assert agent_named("claude").placeholder_env("tok", oauth=True) == {"CLAUDE_CODE_OAUTH_TOKEN": "tok"}
+    assert agent_named("codex").placeholder_env("sk-placeholder") == {}
+    assert agent_named("shell").placeholder_env("x") == {}

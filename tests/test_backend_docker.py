@@ -225,7 +225,7 @@ async def test_attach_keeps_the_first_bytes_after_the_upgrade(home_id: str) -> N
     cid = created.stdout.strip()
     backend = DockerBackend()
     client = backend._client_sync()
-    att = await open_attach(backend.base_url, client.api._version, cid)
+    att = await open_attach(backend.base_url, client.api.api_version, cid)
     try:
         subprocess.run(["docker", "start", cid], capture_output=True, check=True)
         seen = bytearray()

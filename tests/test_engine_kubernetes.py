@@ -64,6 +64,14 @@ def test_pod_session_life_cycle(kube: FakeKubeThread, short_tmp: Path, git_repo:
         cli("send", "podded", "--enter", "cat pod.txt")
         cli.wait_screen("podded", "from-pod")  # the same volume, the pod's own commit still there
 
+        # A restart keeps the volume too: work not yet pulled (here not even committed) survives it.
+        cli("send", "podded", "--enter", "echo kept-over-restart-$((3*3)) > unpulled.txt && echo wrote-$((2+2))")
+        cli.wait_screen("podded", "wrote-4")
+        cli("restart", "podded")
+        assert list(kube.api.objects(NAMESPACE, "persistentvolumeclaims")) == ["clauderon-podded"]
+        cli("send", "podded", "--enter", "cat unpulled.txt")
+        cli.wait_screen("podded", "kept-over-restart-9")  # printed only by cat: the command line says $((3*3))
+
         cli("delete", "podded", "--force")
         assert kube.api.objects(NAMESPACE, "pods") == {}
         assert kube.api.objects(NAMESPACE, "persistentvolumeclaims") == {}

@@ -2,10 +2,11 @@
 
 The CLIs come from npm: `CLAUDERON_AGENT_CLI_DIR` names an npm prefix holding them (`npm install --prefix
 DIR @anthropic-ai/claude-code @openai/codex`); without it they are installed once (pinned versions) into
-`~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable). Only the
+`~/.cache/clauderon/agents-test`; the tests skip when neither works (no npm, registry unreachable), and fail
+instead under `CI=true`, where a skipped contract check would pass unseen. Only the
 native binaries inside the per-platform packages run, so Node is not needed. Each run uses a throwaway HOME
-and talks only to a fake on 127.0.0.1, with the argv from `runtime.agents.agent_command` and the config
-files from `runtime.agents.setup.write_agent_config`.
+and talks only to a fake on 127.0.0.1, with the argv from `Agent.command` and the config
+files from `Agent.write_config`.
 """
 
 from __future__ import annotations
@@ -20,27 +21,39 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
+from typing import Any
 
 import aiohttp
 import pyte
 import pytest
 from ptyprocess import PtyProcess
 
-from runtime.agents import agent_command, new_agent_session_id
-from runtime.agents.setup import placeholder_credential_env, write_agent_config
+from runtime.agents.base import AgentCommand
+from runtime.agents.registry import agent_named
 from runtime.models import Session
 from tests.fakes import make_test_certificate
 from tests.fakes.anthropic import FakeAnthropic, ToolUseReply
 from tests.fakes.openai import FakeOpenAI, codex_shell_call, fake_id_token
 
 CLI_CACHE = Path.home() / ".cache" / "clauderon" / "agents-test"
-# The versions whose behaviour runtime.agents and runtime.agents.setup were checked against.
+# The versions whose behaviour runtime.agents.claude and runtime.agents.codex were checked against.
 CLI_PACKAGES = ("@anthropic-ai/claude-code@2.1.197", "@openai/codex@0.171.0")
 PLACEHOLDER_ANTHROPIC_KEY = "sk-ant-api03-clauderon-placeholder-0000000000000000-TESTKEY42"
 PLACEHOLDER_OPENAI_KEY = "sk-proj-clauderon-placeholder-00000000000000000000-TESTKEY42"
 
 
 # -- finding the CLIs ---------------------------------------------------------------------------------
+
+
+def agent_command(session: Session, **options: Any) -> AgentCommand:
+    """The session's agent's command, looked up in the registry as the engine does."""
+    return agent_named(session.agent).command(session, **options)
+
+
+def write_agent_config(agent_home: Path, session: Session, **options: Any) -> list[Path]:
+    """The session's agent's config files, looked up in the registry as the engine does."""
+    return agent_named(session.agent).write_config(agent_home, session, **options)
 
 
 def _npm_arch() -> str:
@@ -63,21 +76,47 @@ def find_native_clis(prefix: Path) -> dict[str, Path]:
     return found
 
 
+def clis_unavailable(reason: str) -> NoReturn:
+    """Skip the real-CLI tests, except under `CI=true`: there they fail, as the docker tests do without Docker."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true requires the real agent CLIs: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def agent_clis() -> dict[str, Path]:
+    return find_or_install_clis()
+
+
+def find_or_install_clis() -> dict[str, Path]:
+    """The native CLIs, from `CLAUDERON_AGENT_CLI_DIR` or installed into the cache (see `clis_unavailable`)."""
     configured = os.environ.get("CLAUDERON_AGENT_CLI_DIR")
     prefix = Path(configured) if configured else CLI_CACHE
     found = find_native_clis(prefix)
     if len(found) < 2 and not configured and shutil.which("npm"):
         prefix.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *CLI_PACKAGES],
-                              capture_output=True, text=True, timeout=600)
+        try:
+            proc = subprocess.run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", *CLI_PACKAGES],
+                                  capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            clis_unavailable("npm install of the agent CLIs took over 600 s")
         if proc.returncode != 0:
-            pytest.skip(f"npm install of the agent CLIs failed: {proc.stderr.strip()[-200:]}")
+            clis_unavailable(f"npm install of the agent CLIs failed: {proc.stderr.strip()[-200:]}")
         found = find_native_clis(prefix)
     if len(found) < 2:
-        pytest.skip(f"agent CLIs not found under {prefix} (set CLAUDERON_AGENT_CLI_DIR to an npm prefix holding them)")
+        clis_unavailable(f"agent CLIs not found under {prefix} (set CLAUDERON_AGENT_CLI_DIR to an npm prefix "
+                         "holding them, or install npm)")
     return found
+
+
+def test_missing_clis_skip_but_fail_under_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLAUDERON_AGENT_CLI_DIR", str(tmp_path))  # an npm prefix holding nothing
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="agent CLIs not found"):
+        find_or_install_clis()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires the real agent CLIs"):
+        find_or_install_clis()
 
 
 # -- a terminal for them ------------------------------------------------------------------------------
@@ -146,7 +185,7 @@ def _base_env(home: Path) -> dict[str, str]:
 def _session(agent: str, work: Path, prompt: str) -> Session:
     return Session(name=f"t-{agent}", repo_path=str(work), base_branch="main", branch="b", worktree_path=str(work),
                    backend="local", agent=agent, initial_prompt=prompt, skip_permissions=True,
-                   agent_session_id=new_agent_session_id(agent))
+                   agent_session_id=agent_named(agent).new_conversation_id())
 
 
 @pytest.fixture
@@ -184,7 +223,7 @@ def test_claude_turn_tool_call_and_resume(agent_clis: dict[str, Path], scratch: 
         write_agent_config(home, session, placeholder_key=PLACEHOLDER_ANTHROPIC_KEY, workspace=str(work))
         command = agent_command(session, resume=False, agent_home=home)
         env = {**_base_env(home), **command.env, "ANTHROPIC_BASE_URL": url, "NODE_EXTRA_CA_CERTS": ca_file,
-               **placeholder_credential_env("claude", PLACEHOLDER_ANTHROPIC_KEY)}
+               **agent_named("claude").placeholder_env(PLACEHOLDER_ANTHROPIC_KEY)}
         fake.script(ToolUseReply("Bash", {"command": "echo TOOL-OUT-$((6*7))", "description": "echo"}),
                     "FAKE-CLAUDE-DONE-1")
         term, shown = _run([str(agent_clis["claude"]), *command.argv[1:]], env, work, "FAKE-CLAUDE-DONE-1")
@@ -229,7 +268,7 @@ def test_claude_oauth_token_goes_out_as_bearer(agent_clis: dict[str, Path], scra
         write_agent_config(home, session, placeholder_key="unused", workspace=str(work), oauth=True)
         command = agent_command(session, resume=False, agent_home=home)
         env = {**_base_env(home), **command.env, "ANTHROPIC_BASE_URL": url,
-               **placeholder_credential_env("claude", "sk-ant-oat01-placeholder", oauth=True)}
+               **agent_named("claude").placeholder_env("sk-ant-oat01-placeholder", oauth=True)}
         term, shown = _run([str(agent_clis["claude"]), *command.argv[1:]], env, work, "FAKE-CLAUDE-OAUTH")
         try:
             assert shown, f"reply not on screen; fake saw {fake.paths()}:\n{term.text()}"
@@ -304,7 +343,7 @@ def test_codex_refreshes_oauth_tokens_at_the_fake(agent_clis: dict[str, Path], s
                 "tokens": {"id_token": fake_id_token("acct-placeholder"), "access_token": "placeholder-access",
                            "refresh_token": "placeholder-refresh", "account_id": "acct-placeholder"}}
         write_agent_config(home, session, placeholder_key="unused", workspace=str(work), oauth=True,
-                           codex_auth_json=json.dumps(auth))
+                           oauth_file=json.dumps(auth))
         command = agent_command(session, resume=False)
         env = {**_base_env(home), **command.env, "CODEX_REFRESH_TOKEN_URL_OVERRIDE": f"{url}/oauth/token"}
         term = PtyScreen(_codex_argv(agent_clis["codex"], command.argv, "chatgpt_base_url", f"{url}/backend-api/"),

@@ -25,9 +25,12 @@ import pytest
 
 from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
-from runtime.agents.hook_install import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, install_agent_hooks
-from runtime.engine.hooks import HooksHandler, install_hooks, map_claude_event, map_codex_notify, watch_codex_turns
 from runtime.errors import NotFound
+from runtime.agents.claude import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, map_claude_event
+from runtime.agents.codex import map_codex_notify
+from runtime.agents.home import CONTAINER_HOME
+from runtime.agents.registry import agent_named
+from runtime.engine.hooks import HooksHandler, install_hooks, watch_transcript_turns
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings
@@ -247,8 +250,8 @@ def test_claude_hooks_merge_with_the_users_and_are_idempotent(tmp_path: Path) ->
     (home / ".claude").mkdir(parents=True)
     mine = {"matcher": "Bash", "hooks": [{"type": "command", "command": "echo mine"}]}
     (home / ".claude" / "settings.json").write_text(json.dumps({"model": "opus", "hooks": {"PreToolUse": [mine]}}))
-    install_agent_hooks(home, "claude")
-    install_agent_hooks(home, "claude")
+    agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
+    agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
     settings = json.loads((home / ".claude" / "settings.json").read_text())
     assert settings["model"] == "opus"
     assert set(settings["hooks"]) == set(CLAUDE_HOOK_EVENTS)
@@ -262,23 +265,21 @@ def test_claude_hooks_merge_with_the_users_and_are_idempotent(tmp_path: Path) ->
 def test_codex_notify_is_set_and_other_config_kept(tmp_path: Path) -> None:
     home = tmp_path / "agent"
     (home / ".codex").mkdir(parents=True)
-    (home / ".codex" / "config.toml").write_text(
-        'model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
-    install_agent_hooks(home, "codex")
+    (home / ".codex" / "config.toml").write_text('model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
+    agent_named("codex").install_hooks(home, home_in_agent=CONTAINER_HOME)
     config = tomllib.loads((home / ".codex" / "config.toml").read_text())
     assert config["notify"] == ["bash", "/home/agent/.clauderon/codex-notify.sh"]
     assert config["model"] == "o4" and config["projects"]["/workspace"]["trust_level"] == "trusted"
-    install_agent_hooks(home, "codex", home_in_agent=str(home))  # a local session sees the host path
-    notify = tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"]
-    assert notify[1] == f"{home}/.clauderon/codex-notify.sh"
-    assert install_agent_hooks(home, "shell") == []
+    agent_named("codex").install_hooks(home, home_in_agent=str(home))  # a local session sees the host path
+    assert tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"][1] == f"{home}/.clauderon/codex-notify.sh"
+    assert agent_named("shell").install_hooks(home, home_in_agent=CONTAINER_HOME) == []
 
 
 def test_scripts_print_nothing_and_exit_0_when_the_proxy_is_down(tmp_path: Path) -> None:
     home = tmp_path / "agent"
     home.mkdir()
-    install_agent_hooks(home, "claude")
-    install_agent_hooks(home, "codex")
+    agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
+    agent_named("codex").install_hooks(home, home_in_agent=CONTAINER_HOME)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "HTTPS_PROXY": f"http://u:p@127.0.0.1:{closed_port()}"}
     for argv, stdin in (([str(home / HOOK_SCRIPT), "Stop"], b'{"a": 1}'),
                         ([str(home / HOOK_SCRIPT), "bad;event"], b"{}"),
@@ -303,7 +304,8 @@ def proxy_service(tmp_path_factory) -> ProxyService:
 
 def _session_env(service: ProxyService, sid: str, home: Path) -> dict[str, str]:
     password, digest = new_proxy_password()
-    service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, "claude", set()))
+    service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, "claude", set(),
+                                                    traffic=agent_named("claude").traffic))
     proxy = f"http://{sid}:{password}@127.0.0.1:{service.port}"
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "HTTPS_PROXY": proxy, "https_proxy": proxy,
             "CURL_CA_BUNDLE": str(service.ca_cert_path)}
@@ -313,7 +315,7 @@ def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_servic
                                                                     tmp_path: Path) -> None:
     home = tmp_path / "agent"
     home.mkdir()
-    install_agent_hooks(home, "claude")
+    agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
     env = _session_env(proxy_service, "sess-a", home)
     arrived: list[tuple[float, str, dict]] = []
     proxy_service.set_hooks_handler(HooksHandler(lambda sid, ch: arrived.append((time.perf_counter(), sid, ch))))
@@ -408,7 +410,7 @@ async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
 
     engine = SimpleNamespace(home=SimpleNamespace(agent_home=lambda sid: tmp_path), apply=apply,
                              store=SimpleNamespace(find=lambda sid: session))
-    watcher = asyncio.ensure_future(watch_codex_turns(engine, session.id, interval=0.01))
+    watcher = asyncio.ensure_future(watch_transcript_turns(engine, session.id, interval=0.01))
 
     async def until(predicate, what: str) -> None:
         for _ in range(2000):  # a bound for slow machines, not a speed check

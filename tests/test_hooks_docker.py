@@ -23,8 +23,8 @@ from types import SimpleNamespace
 import pytest
 
 from proxy.credentials import ENV_NAMES
-from runtime.engine.hooks import watch_codex_turns
 from runtime.home import Home
+from runtime.engine.hooks import watch_transcript_turns
 from runtime.models import Session
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git
@@ -164,14 +164,14 @@ def test_claude_permission_prompt_is_needs_permission(tmp: Path) -> None:
 
 
 class WatchedCodex:
-    """`watch_codex_turns` run from the test against the live session's agent home, with an engine
+    """`watch_transcript_turns` run from the test against the live session's agent home, with an engine
     stand-in that records what it would set (the engine wiring is the lead's)."""
 
     def __init__(self, home: Path, session_id: str) -> None:
-        self.state = SimpleNamespace(status="running", agent_status="unknown", agent_detail=None)
+        self.state = SimpleNamespace(status="running", agent="codex", agent_status="unknown", agent_detail=None)
         self.updates: list[str] = []
         engine = SimpleNamespace(home=Home(home), store=SimpleNamespace(find=lambda sid: self.state), apply=self._apply)
-        self.thread = threading.Thread(target=asyncio.run, args=(watch_codex_turns(engine, session_id, interval=0.2),))
+        self.thread = threading.Thread(target=asyncio.run, args=(watch_transcript_turns(engine, session_id, interval=0.2),))
         self.thread.start()
 
     async def _apply(self, session_id: str, **changes) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.backends.local import LocalBackend
+from runtime.backends.registry import capabilities_of
 from runtime.engine.core import Engine
 from runtime.home import Home
 from runtime.settings import load_settings
@@ -17,7 +18,10 @@ GATEWAY = "127.0.0.2"  # a loopback address standing in for the bridge gateway
 
 
 class BridgedBackend(LocalBackend):
+    """A local backend standing in for Docker: it declares Docker's bridge network, and a gateway on loopback."""
+
     name = "docker"
+    capabilities = capabilities_of(name)
 
     async def bridge_gateway(self) -> str | None:
         return GATEWAY

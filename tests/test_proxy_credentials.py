@@ -8,19 +8,12 @@ import os
 
 import pytest
 
-from proxy import (
-    CA_MOUNT_PATH,
-    PLACEHOLDERS,
-    CredentialStore,
-    DictResolver,
-    ProxyError,
-    container_env,
-    credentials_report,
-    dummy_codex_auth_json,
-    masked,
-)
+from proxy import (CA_MOUNT_PATH, PLACEHOLDERS, CredentialStore, DictResolver, ProxyError, container_env,
+                   credentials_report, masked)
 from proxy.credentials import CODEX_OAUTH
 from proxy.rules import default_credential_names, placeholder_jwt
+from runtime.agents.codex import dummy_codex_auth_json
+from runtime.agents.registry import agent_named
 from proxy.secrets_1p import OnePasswordResolver, validate_reference
 from runtime.home import Home
 from runtime.settings import Settings
@@ -129,7 +122,7 @@ def test_codex_tokens_from_auth_json_written_back_on_refresh(home, short_tmp):
 def test_container_env_for_claude_follows_the_host_credential(home):
     oauth = CredentialStore(home.secrets, environ={"CLAUDE_CODE_OAUTH_TOKEN": random_secret(),
                                                    "GITHUB_TOKEN": random_secret()})
-    env = container_env("sid1", "pw", "127.0.0.1", 18100, "claude", oauth)
+    env = container_env("sid1", "pw", "127.0.0.1", 18100, agent_named("claude").traffic, oauth)
     assert env["HTTPS_PROXY"] == "http://sid1:pw@127.0.0.1:18100"
     assert env["NO_PROXY"] == "localhost,127.0.0.1,::1"
     assert env["CLAUDE_CODE_OAUTH_TOKEN"] == PLACEHOLDERS["anthropic_oauth_token"] and "ANTHROPIC_API_KEY" not in env
@@ -137,15 +130,15 @@ def test_container_env_for_claude_follows_the_host_credential(home):
     assert all(env[v] == CA_MOUNT_PATH for v in ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
                                                   "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"))
     key = CredentialStore(home.secrets, environ={"ANTHROPIC_API_KEY": random_secret()})
-    env = container_env("sid1", "pw", "127.0.0.1", 18100, "claude", key)
+    env = container_env("sid1", "pw", "127.0.0.1", 18100, agent_named("claude").traffic, key)
     assert env["ANTHROPIC_API_KEY"].startswith("sk-ant-api03-") and "CLAUDE_CODE_OAUTH_TOKEN" not in env
-    assert default_credential_names("claude", key, ["npm_token"]) == {"anthropic_api_key", "github_token", "npm_token"}
+    assert default_credential_names(agent_named("claude").traffic, key, ["npm_token"]) == {"anthropic_api_key", "github_token", "npm_token"}
 
 
 def test_container_env_for_codex(home):
     oauth = CredentialStore(home.secrets, environ={"CODEX_ACCESS_TOKEN": "a" * 20, "CODEX_REFRESH_TOKEN": "r" * 20})
-    assert "OPENAI_API_KEY" not in container_env("s", "p", "h", 1, "codex", oauth)
+    assert "OPENAI_API_KEY" not in container_env("s", "p", "h", 1, agent_named("codex").traffic, oauth)
     key = CredentialStore(home.secrets, environ={"OPENAI_API_KEY": random_secret()})
-    assert container_env("s", "p", "h", 1, "codex", key)["OPENAI_API_KEY"] == PLACEHOLDERS["openai_api_key"]
+    assert container_env("s", "p", "h", 1, agent_named("codex").traffic, key)["OPENAI_API_KEY"] == PLACEHOLDERS["openai_api_key"]
     with pytest.raises(ValueError):
         dummy_codex_auth_json(key)

@@ -13,6 +13,7 @@ import pytest
 
 from proxy import PLACEHOLDERS, CredentialStore, ProxyService, SessionProxyConfig, new_proxy_password, read_audit
 from proxy.credentials import CODEX_OAUTH
+from runtime.agents.registry import agent_named
 from runtime.home import Home
 from runtime.settings import Settings
 from tests.test_proxy_fixtures import Curl, FakeUpstream, closed_port, make_ca, make_leaf, random_secret, tunnel
@@ -69,7 +70,8 @@ class World:
 
     def session(self, sid: str, agent: str = "claude", creds: set[str] = frozenset(), **kw) -> CheckedCurl:
         password, digest = new_proxy_password()
-        self.service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, agent, set(creds), **kw))
+        self.service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, agent, set(creds),
+                                                         traffic=agent_named(agent).traffic, **kw))
         return CheckedCurl(self.port, self.ca, sid, password)
 
     def close(self) -> None:
@@ -304,6 +306,20 @@ def test_codex_token_refresh_swapped_both_ways(world):
         f"Bearer {NEW_TOKENS['access_token']}"
 
 
+def test_a_token_refresh_belongs_to_the_credential_not_the_agent(world):
+    """A shell session holding `codex_oauth` (a user refreshing by hand) gets the same swap as Codex: the
+    refresh endpoint is the credential's, not in any agent's tables."""
+    world.upstream.token_reply = dict(NEW_TOKENS, token_type="Bearer", expires_in=3600)
+    real_refresh = world.store.codex.refresh_token
+    curl = world.session("s-shell-refresh", agent="shell", creds={CODEX_OAUTH})
+    body = json.dumps({"grant_type": "refresh_token", "refresh_token": PLACEHOLDERS["codex_refresh_token"]})
+    status, _, out = curl("https://auth.openai.com/oauth/token", "-X", "POST",
+                          "-H", "Content-Type: application/json", "-d", body)
+    assert status == 200
+    assert json.loads(last_seen(world, "/oauth/token").body)["refresh_token"] == real_refresh
+    assert json.loads(out)["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
+
+
 def test_hooks_host_answered_by_the_engine_handler(world):
     curl = world.session("s-hook", creds=set())
     assert curl("https://clauderon.internal/hooks/stop")[0] == 404
@@ -378,7 +394,8 @@ def test_two_host_headers_are_refused(world):
     import socket
 
     password, digest = new_proxy_password()
-    world.service.register_session(SessionProxyConfig("s-two", "name-s-two", digest, "claude", set()))
+    world.service.register_session(SessionProxyConfig("s-two", "name-s-two", digest, "claude", set(),
+                                                          traffic=agent_named("claude").traffic))
     auth = b64.b64encode(f"s-two:{password}".encode()).decode()
     with socket.create_connection(("127.0.0.1", world.port), timeout=30) as sock:
         sock.sendall(f"GET http://api.github.com/two-hosts HTTP/1.1\r\nHost: api.github.com\r\n"
@@ -396,7 +413,8 @@ def test_a_tls_sni_naming_another_host_than_the_tunnel_is_421(world):
     import ssl
 
     password, digest = new_proxy_password()
-    world.service.register_session(SessionProxyConfig("s-sni", "name-s-sni", digest, "claude", {"anthropic_api_key"}))
+    world.service.register_session(SessionProxyConfig("s-sni", "name-s-sni", digest, "claude", {"anthropic_api_key"},
+                                                          traffic=agent_named("claude").traffic))
     raw = socket.create_connection(("127.0.0.1", world.port), timeout=30)
     auth = b64.b64encode(f"s-sni:{password}".encode()).decode()
     raw.sendall(f"CONNECT attacker.example:443 HTTP/1.1\r\nHost: attacker.example:443\r\n"

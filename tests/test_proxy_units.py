@@ -11,7 +11,7 @@ from proxy.audit import AuditLog
 from proxy.policy import Blocked, classify_error, egress_allowed, is_public, read_only_allows, resolve_public
 from proxy.rules import build_rules
 from proxy.sessions import SessionRegistry
-from proxy.target import canonical_host, clean_text, same_target
+from runtime.agents.registry import agent_named
 from runtime.home import Home
 
 
@@ -54,13 +54,13 @@ async def test_resolve_checks_without_dns_for_literals_and_reserved_names():
 
 
 def test_egress_and_read_only_rules():
-    assert egress_allowed("a.b.example.com", "shell", ["*.example.com"])
-    assert not egress_allowed("example.org", "shell", ["*.example.com"])
-    assert egress_allowed("api.anthropic.com", "claude", [])
-    assert not egress_allowed("api.anthropic.com", "codex", [])
-    assert read_only_allows("POST", "api.openai.com", "/v1/responses", "codex")
-    assert not read_only_allows("POST", "api.openai.com", "/v1/responses", "claude")
-    assert not read_only_allows("DELETE", "api.github.com", "/repos/x", "claude")
+    assert egress_allowed("a.b.example.com", agent_named("shell").traffic.model_hosts, ["*.example.com"])
+    assert not egress_allowed("example.org", agent_named("shell").traffic.model_hosts, ["*.example.com"])
+    assert egress_allowed("api.anthropic.com", agent_named("claude").traffic.model_hosts, [])
+    assert not egress_allowed("api.anthropic.com", agent_named("codex").traffic.model_hosts, [])
+    assert read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("codex").traffic.model_calls)
+    assert not read_only_allows("POST", "api.openai.com", "/v1/responses", agent_named("claude").traffic.model_calls)
+    assert not read_only_allows("DELETE", "api.github.com", "/repos/x", agent_named("claude").traffic.model_calls)
 
 
 @pytest.mark.parametrize("message,kind", [

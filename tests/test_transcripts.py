@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from runtime.agents.transcript_codex import codex_turn_state, read_new_entries
-from runtime.agents.transcripts import (
-    Message,
-    TranscriptReader,
-    TranscriptRefused,
-    claude_transcripts,
-    codex_transcripts,
-    last_assistant_in,
-    open_agent_transcript,
-    parse_file,
-)
+from runtime.agents.codex import codex_turn_state
+from runtime.agents.registry import agent_named
+from runtime.agents.transcripts import (LineParser, Message, TranscriptReader, TranscriptRefused, last_assistant_in,
+                                        open_agent_transcript, parse_file, read_new_entries)
 
 SAMPLES = Path(__file__).parent / "samples"
+CLAUDE = agent_named("claude")
+CODEX = agent_named("codex")
+
+
+def parser(agent: str) -> LineParser:
+    """The agent's transcript line parser, from the registry."""
+    return agent_named(agent).parse_transcript_line
 
 
 def summary(messages: list[Message]) -> list[tuple]:
@@ -28,7 +28,7 @@ def summary(messages: list[Message]) -> list[tuple]:
 
 
 def test_claude_sample_parses_into_the_conversation() -> None:
-    page = parse_file(SAMPLES / "claude_transcript.jsonl", "claude")
+    page = parse_file(SAMPLES / "claude_transcript.jsonl", parser("claude"))
     assert page.malformed == 0 and page.lines == 15
     assert summary(page.messages) == [
         ("user", "list the files PROMPT-CAP", None, None, False),
@@ -41,7 +41,7 @@ def test_claude_sample_parses_into_the_conversation() -> None:
 
 
 def test_claude_tool_call_waiting_for_permission_has_no_result_yet() -> None:
-    page = parse_file(SAMPLES / "claude_transcript_permission.jsonl", "claude")
+    page = parse_file(SAMPLES / "claude_transcript_permission.jsonl", parser("claude"))
     assert summary(page.messages) == [("user", "list the files PROMPT-CAP", None, None, False),
                                       ("tool_call", "", "Bash", None, False)]
 
@@ -71,17 +71,17 @@ def test_claude_thinking_errors_and_meta_lines(tmp_path: Path) -> None:
                      message={**assistant["message"], "content": [{"type": "text", "text": "sub"}]}),
         json.dumps({"type": "system", "subtype": "api_error", "level": "error", "content": "connection reset"}),
     ]) + "\n")
-    page = parse_file(path, "claude")
+    page = parse_file(path, parser("claude"))
     assert [(m.kind, m.text) for m in page.messages] == [
         ("user", "hi"), ("thinking", "let me think"), ("thinking", "(redacted)"), ("assistant", "answer"),
         ("error", "API Error: 529 overloaded"), ("assistant", "sub"), ("error", "connection reset")]
     assert page.messages[5].sidechain and page.malformed == 0
-    with TranscriptReader(path, "claude") as reader:
+    with TranscriptReader(path, parser("claude")) as reader:
         assert last_assistant_in(reader) == "answer"  # a subagent's words are not the question
 
 
 def test_codex_sample_parses_into_the_conversation() -> None:
-    page = parse_file(SAMPLES / "codex_rollout.jsonl", "codex")
+    page = parse_file(SAMPLES / "codex_rollout.jsonl", parser("codex"))
     assert page.malformed == 0 and page.lines == 28
     kinds = [(m.kind, m.tool, m.is_error) for m in page.messages]
     assert kinds == [("user", None, False), ("tool_call", "exec", False), ("tool_call", "exec", True),
@@ -90,7 +90,7 @@ def test_codex_sample_parses_into_the_conversation() -> None:
     assert user.text == "run the thing PROMPT-CX-CAP" and reply.text == "FAKE-CODEX-CAP-1"
     assert "echo TOOL-OUT" in ok.input and "TOOL-OUT-42" in ok.result
     assert '"exit_code":3' in failed.result
-    with TranscriptReader(SAMPLES / "codex_rollout.jsonl", "codex") as reader:
+    with TranscriptReader(SAMPLES / "codex_rollout.jsonl", parser("codex")) as reader:
         assert last_assistant_in(reader) == "FAKE-CODEX-CAP-1"
 
 
@@ -108,7 +108,7 @@ def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:
         {"type": "event_msg", "payload": {"type": "agent_message", "message": "duplicate of a response_item"}},
     ]
     path.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    page = parse_file(path, "codex")
+    page = parse_file(path, parser("codex"))
     assert [(m.kind, m.text, m.input, m.is_error) for m in page.messages] == [
         ("thinking", "plan", None, False), ("tool_call", "", {"command": ["ls"]}, True),
         ("error", "reconnecting 1/5", None, False)]
@@ -138,14 +138,14 @@ def test_read_new_entries_first_look_starts_at_a_line_and_then_follows(tmp_path:
 @pytest.mark.parametrize("agent,sample", [("claude", "claude_transcript.jsonl"), ("codex", "codex_rollout.jsonl")])
 def test_malformed_and_partial_lines_are_skipped_and_counted(tmp_path: Path, agent: str, sample: str) -> None:
     good = (SAMPLES / sample).read_text().splitlines()
-    clean = parse_file(SAMPLES / sample, agent)
+    clean = parse_file(SAMPLES / sample, parser(agent))
     bad = ["{not json", "[1, 2, 3]", '"a string"', good[5][: len(good[5]) // 2],  # a line cut in half
            json.dumps({"type": "user", "message": {"content": 42}}) if agent == "claude"
            else json.dumps({"type": "response_item", "payload": {"type": "message", "role": "user", "content": 42}})]
     mixed = good[:3] + bad + good[3:]
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(mixed) + "\n" + good[0][:40])  # and a last line still being written
-    with TranscriptReader(path, agent) as reader:
+    with TranscriptReader(path, parser(agent)) as reader:
         page = reader.tail(1000)
     assert page.malformed == len(bad) and page.lines == len(mixed)
     assert summary(page.messages) == summary(clean.messages)
@@ -208,7 +208,7 @@ def test_tail_of_a_big_file_reads_only_its_end(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     turns = _generate(path, 30 * 1024 * 1024)
     CountingReader.bytes_read = 0
-    with CountingReader(path, "claude") as reader:
+    with CountingReader(path, parser("claude")) as reader:
         page = reader.tail(40)
         assert page.end == path.stat().st_size and page.lines == 40
         assert [m.text for m in page.messages if m.kind == "assistant"][-1] == f"reply {turns - 1}"
@@ -222,9 +222,9 @@ def test_pages_backwards_cover_the_file_exactly(tmp_path: Path) -> None:
     """Small blocks so page and block edges fall everywhere; the pages joined equal one full parse."""
     path = tmp_path / "t.jsonl"
     _generate(path, 200 * 1024)
-    full = parse_file(path, "claude")
+    full = parse_file(path, parser("claude"))
     pages = []
-    with TranscriptReader(path, "claude", block_size=333) as reader:
+    with TranscriptReader(path, parser("claude"), block_size=333) as reader:
         page = reader.tail(7)
         while True:
             pages.append(page)
@@ -244,7 +244,7 @@ def test_pages_backwards_cover_the_file_exactly(tmp_path: Path) -> None:
 def test_follow_returns_whole_appended_lines_only(tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
     path.write_bytes((SAMPLES / "claude_transcript.jsonl").read_bytes())
-    with TranscriptReader(path, "claude") as reader:
+    with TranscriptReader(path, parser("claude")) as reader:
         offset = reader.tail(5).end
         assert reader.follow(offset).messages == []
         line = json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "LIVE-1"}]}}) + "\n"
@@ -266,20 +266,20 @@ def test_reader_refuses_symlinks_and_paths_out_of_the_home(tmp_path: Path) -> No
     link = home / ".claude" / "projects" / "p" / "x.jsonl"
     link.symlink_to(target)
     with pytest.raises(OSError):
-        TranscriptReader(link, "claude")
+        TranscriptReader(link, parser("claude"))
     with pytest.raises(TranscriptRefused, match="symlink"):
-        open_agent_transcript(home, "/home/agent/.claude/projects/p/x.jsonl")
+        open_agent_transcript(home, "/home/agent/.claude/projects/p/x.jsonl", parser("claude"))
     for outside in ("/etc/passwd", "/home/agent/../agent/.claude", "/home/agent"):
         with pytest.raises(TranscriptRefused, match="not in the agent home"):
-            open_agent_transcript(home, outside)
+            open_agent_transcript(home, outside, parser("claude"))
     (home / ".claude" / "projects" / "p" / "real.jsonl").write_text("{}\n")
     for named in ("/home/agent/.claude/projects/p/real.jsonl", f"{home}/.claude/projects/p/real.jsonl"):
-        with open_agent_transcript(home, named) as reader:
+        with open_agent_transcript(home, named, parser("claude")) as reader:
             assert reader.path == home / ".claude/projects/p/real.jsonl"
     (home / ".claude" / "projects" / "q").symlink_to(tmp_path, target_is_directory=True)  # a linked directory
     with pytest.raises(TranscriptRefused, match="on the way"):
-        open_agent_transcript(home, "/home/agent/.claude/projects/q/outside.jsonl")
-    assert [p.name for p in claude_transcripts(home)] == ["real.jsonl"]  # the planted symlink is not listed
+        open_agent_transcript(home, "/home/agent/.claude/projects/q/outside.jsonl", parser("claude"))
+    assert [p.name for p in CLAUDE.find_transcripts(home)] == ["real.jsonl"]  # the planted symlink is not listed
 
 
 def test_finding_transcripts_in_an_agent_home(tmp_path: Path) -> None:
@@ -289,5 +289,5 @@ def test_finding_transcripts_in_an_agent_home(tmp_path: Path) -> None:
     day = home / ".codex" / "sessions" / "2026" / "11" / "27"
     day.mkdir(parents=True)
     (day / "rollout-2026-11-27T16-53-36-t1.jsonl").write_text("")
-    assert [p.name for p in claude_transcripts(home, "abc")] == ["abc.jsonl"] and claude_transcripts(home, "zz") == []
-    assert [p.name for p in codex_transcripts(home, "t1")] == ["rollout-2026-11-27T16-53-36-t1.jsonl"]
+    assert [p.name for p in CLAUDE.find_transcripts(home, "abc")] == ["abc.jsonl"] and CLAUDE.find_transcripts(home, "zz") == []
+    assert [p.name for p in CODEX.find_transcripts(home, "t1")] == ["rollout-2026-11-27T16-53-36-t1.jsonl"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Input, RadioSet, TextArea
 
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
-from clauderon_tui.screens.create import CreateSessionScreen, parse_env_lines, parse_mount_lines
+from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import Status
 from tests.fake_engine import FakeEngineClient, fake_app, sample_sessions, wait_until
+from tests.test_launch_options import BAD_ENV, BAD_ENV_LINE, BAD_MOUNT, BAD_MOUNT_LINE
 
 SIZE = (120, 36)
 
@@ -116,18 +118,21 @@ async def test_bad_advanced_fields_open_advanced_and_block() -> None:
         assert app.client.create_requests == []
         assert not screen.query_one("#advanced").collapsed
         text = str(screen.query_one("#advanced-error").render())
-        assert "cpu" in text and "mount line 1" in text
+        assert "cpu" in text and "mounts: 'relative:/x' is not HOST:PATH[:ro]" in text
 
 
-def test_env_and_mount_parsers() -> None:
-    assert parse_env_lines("A=1\n\nB=x=y\n") == {"A": "1", "B": "x=y"}
-    assert parse_mount_lines("/a:/b\n/c:/d:ro\n") == ["/a:/b", "/c:/d:ro"]
-    for bad in ("A", "=1"):
-        try:
-            parse_env_lines(bad)
-        except ValueError:
-            continue
-        raise AssertionError(bad)
+@pytest.mark.parametrize(("field", "text", "line"), [("#env", f"OK=1\n{BAD_ENV}", BAD_ENV_LINE),
+                                                    ("#mounts", f"\n {BAD_MOUNT} \n", BAD_MOUNT_LINE)])
+async def test_dialog_refuses_env_and_mounts_with_the_apis_line(field: str, text: str, line: str) -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "ok-name"
+        screen.query_one(field, TextArea).text = text
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        assert str(screen.query_one("#advanced-error").render()) == line
 
 
 async def test_delete_confirm_deletes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clauderon_tui.keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
+from clauderon_tui.keys import character_key_name, encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
 
 CASES = [
     # arrows, normal and with modifiers
@@ -75,6 +75,18 @@ def test_keys_without_terminal_meaning() -> None:
 def test_prefix_key_spec(spec: str, name: str, sent: bytes) -> None:
     assert textual_key_name(spec) == name
     assert key_bytes_for_spec(spec) == sent
+
+
+def test_character_key_names_are_textuals() -> None:
+    # The app names keys as Textual's key events do without calling Textual's private helper; this test is
+    # where the two are held together, for every punctuation character a prefix key could use.
+    import string
+
+    from textual.keys import _character_to_key
+
+    for character in string.punctuation:
+        assert character_key_name(character) == _character_to_key(character), character
+    assert character_key_name("]") == "right_square_bracket" and character_key_name("+") == "plus"
 
 
 @pytest.mark.parametrize(("args", "kwargs", "expected"), [

@@ -120,14 +120,14 @@ async def test_scroll_mode_walks_history_and_exits() -> None:
         assert terminal.scroll_mode
         assert "SCROLL" in str(app.query_one("#pane-title").render())
         await pilot.press("pageup", "pageup")
-        assert terminal.scroll_offset > 0
+        assert terminal.history_offset > 0
         await pilot.press("g")
-        assert terminal.scroll_offset == terminal.emulator.history_size
+        assert terminal.history_offset == terminal.emulator.history_size
         assert terminal.view_line_text(0) == "row 0"
         await pilot.press("G")
-        assert terminal.scroll_offset == 0
+        assert terminal.history_offset == 0
         await pilot.press("pageup", "q")
-        assert not terminal.scroll_mode and terminal.scroll_offset == 0
+        assert not terminal.scroll_mode and terminal.history_offset == 0
         assert bytes(console.received) == b""
         await pilot.press("x")
         assert bytes(console.received) == b"x"
@@ -263,3 +263,18 @@ def test_output_queue_takes_from_the_front_in_order() -> None:
     assert len(queue) == 2 and bool(queue)
     assert queue.take(10) == b"fg"
     assert not queue and queue.take(5) == b""
+
+
+async def test_mouse_drag_without_mouse_tracking_keeps_the_app_running() -> None:
+    # The view's history position once shadowed Textual's `Widget.scroll_offset` (an Offset) with an int, and
+    # Textual's text selection, adding the two on a drag, raised TypeError and took the whole app down.
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal, console = await _focused_terminal(pilot)
+        await _program_prints(pilot, terminal, console, b"hello world\r\nsecond line\r\n")
+        await pilot.mouse_down(terminal, offset=(2, 1))
+        await pilot.hover(terminal, offset=(8, 3))
+        await pilot.mouse_up(terminal, offset=(8, 3))
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert bytes(console.received) == b""

@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session
 
@@ -40,7 +41,7 @@ class ConfirmDeleteScreen(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, client: SessionDeleter, session: Session) -> None:
+    def __init__(self, client: EngineClientProtocol, session: Session) -> None:
         super().__init__()
         self.client = client
         self.session = session

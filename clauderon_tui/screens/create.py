@@ -18,14 +18,18 @@ from textual.widgets import (
     Button, Checkbox, Collapsible, Footer, Input, Label, RadioButton, RadioSet, Select, Static, TextArea,
 )
 
+from runtime.api.client import EngineClientProtocol
+from runtime.backends.registry import backend_names
+from runtime.agents.registry import agent_names
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
+from runtime.requests import LaunchOptionError, entry_lines, parse_env_entries, parse_mount_entries
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-AGENTS = ("shell", "claude", "codex")
+AGENTS = tuple(agent_names())
 NETWORKS = ("auto", "sealed", "bridge", "host")
 NETWORK_HELP = ("auto = sealed: no way out but the proxy. bridge, host: open networks (a program that ignores "
                 "the proxy goes around it). Sealed still reaches public hosts through the proxy: the allowlist "
@@ -56,35 +60,6 @@ class RepoSuggester(Suggester):
         if not names or (names[0] == stem and len(names) == 1):
             return None
         return value[: len(value) - len(stem)] + names[0] + "/"
-
-
-def parse_env_lines(text: str) -> dict[str, str]:
-    """`KEY=VALUE` per line (blank lines ignored)."""
-    env: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.strip().partition("=")
-        if not sep or not key:
-            raise ValueError(f"env line {number} is not KEY=VALUE")
-        env[key] = value
-    return env
-
-
-def parse_mount_lines(text: str) -> list[str]:
-    """`HOST:PATH[:ro]` per line, both paths absolute."""
-    mounts = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        parts = line.split(":")
-        if len(parts) not in (2, 3) or not parts[0].startswith("/") or not parts[1].startswith("/") or (
-            len(parts) == 3 and parts[2] not in ("ro", "rw")
-        ):
-            raise ValueError(f"mount line {number} is not HOST:PATH[:ro] with absolute paths")
-        mounts.append(line)
-    return mounts
 
 
 class CreateSessionScreen(ModalScreen[str | None]):
@@ -119,7 +94,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "submit", "Create"),
     ]
 
-    def __init__(self, client: Any, settings: Settings, health: dict[str, Any] | None) -> None:
+    def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None) -> None:
         super().__init__()
         self.client = client
         self.settings = settings
@@ -134,7 +109,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         defaults = self.settings.session
-        backends = self.health.get("backends") or {"docker": {"available": True}, "local": {"available": True}}
+        # Before the engine's first health answer every backend is offered; the engine refuses one it lacks.
+        backends = self.health.get("backends") or {name: {"available": True} for name in backend_names()}
         with VerticalScroll(id="create"):
             yield Static("New session", id="create-title")
             yield self._row("repository", Input(placeholder="/path/to/repo", id="repo", classes="field", compact=True))
@@ -276,13 +252,13 @@ class CreateSessionScreen(ModalScreen[str | None]):
             except ValueError:
                 advanced.append(f"cpu {cpu_text!r} is not a number")
         try:
-            env = parse_env_lines(self.query_one("#env", TextArea).text)
-        except ValueError as exc:
+            env = parse_env_entries(entry_lines(self.query_one("#env", TextArea).text))
+        except LaunchOptionError as exc:
             advanced.append(str(exc))
             env = {}
         try:
-            mounts = parse_mount_lines(self.query_one("#mounts", TextArea).text)
-        except ValueError as exc:
+            mounts = parse_mount_entries(entry_lines(self.query_one("#mounts", TextArea).text))
+        except LaunchOptionError as exc:
             advanced.append(str(exc))
             mounts = []
         if advanced:

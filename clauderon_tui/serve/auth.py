@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from proxy import atomic_write
+
 COOKIE_NAME = "clauderon_session"
 FREE_FAILURES = 3
 """Wrong secrets a client may send before it has to wait."""
@@ -108,11 +110,8 @@ class TokenFile:
 
     def publish(self, public_url: str, token: str, pid: int | None = None) -> None:
         """Make `token` the one valid login token of the server (process `pid`, default this one) at `public_url`."""
-        from runtime.store import atomic_write
-
         atomic_write(self.path, json.dumps({"public_url": public_url, "pid": pid or os.getpid(),
-                                            "token_sha256": _digest(token)}))
-        os.chmod(self.path, 0o600)
+                                            "token_sha256": _digest(token)}), mode=0o600)
 
     def read(self) -> dict:
         try:
@@ -128,9 +127,7 @@ class TokenFile:
         if not isinstance(expected, str) or not hmac.compare_digest(_digest(offered), expected):
             return False
         data["token_sha256"] = None
-        from runtime.store import atomic_write
-
-        atomic_write(self.path, json.dumps(data))
+        atomic_write(self.path, json.dumps(data), mode=0o600)
         return True
 
 

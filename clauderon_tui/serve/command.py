@@ -267,7 +267,7 @@ def run_serve(home: Any, loaded: Any, args: Any) -> int:
     """The `serve` command: host or join the engine, serve until a signal, then hand the engine over."""
     from runtime.engine.host import EngineHost, setup_logging, try_lock, wait_for_socket
 
-    from clauderon_tui.cli import finish_host
+    from clauderon_tui.hosted_engine import finish_host
 
     options = resolve_options(loaded.settings.serve, host=args.host, port=args.port, public_url=args.public_url,
                               tls_cert=args.tls_cert, tls_key=args.tls_key)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from proxy import atomic_write
 
 FILE_NAME = "passkeys.json"
 
@@ -86,23 +86,7 @@ class PasskeyStore:
     def _save(self) -> None:
         data = {"user_id": b64url(self.user_id), "passkeys": [asdict(k) for k in self._keys.values()]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600, so the secret-adjacent data is never readable by others, even briefly.
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=1)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, json.dumps(data, indent=1), mode=0o600)
 
     # -- queries -------------------------------------------------------------------------------------------------
     def all(self) -> list[Passkey]:

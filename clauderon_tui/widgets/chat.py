@@ -19,8 +19,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static, TextArea
 
-from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
-from runtime.agents.transcripts import Message
+from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session
 
@@ -132,7 +131,7 @@ class ChatPane(Vertical):
             self.text = text
             self.images = images
 
-    def __init__(self, client: Any, session_ref: str | None = None, *, id: str | None = None,
+    def __init__(self, client: EngineClientProtocol, session_ref: str | None = None, *, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.client = client

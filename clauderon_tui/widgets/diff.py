@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from clauderon_tui.widgets.files import MARK_COLOURS, syntax_theme
 from clauderon_tui.widgets.session_pane import SessionPane
+from runtime.api.client import EngineClientProtocol
 
 SECTIONS = (("committed", "Committed"), ("uncommitted", "Uncommitted"))
 
@@ -64,7 +65,7 @@ class DiffPane(SessionPane):
 
     BINDINGS = [Binding("R", "reload", "Reload", tooltip="Compute the diff again")]
 
-    def __init__(self, client: Any, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
         self._changes: dict[str, dict[str, Any]] = {}
 

@@ -19,6 +19,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from clauderon_tui.widgets.session_pane import SessionPane
+from runtime.api.client import EngineClientProtocol
 
 MARK_COLOURS = {"M": "$warning", "A": "$success", "?": "$success", "D": "$error", "R": "$accent"}
 """Colour of each git status mark."""
@@ -75,7 +76,7 @@ class FilesPane(SessionPane):
         Binding("R", "reload", "Reload", tooltip="Read the worktree again"),
     ]
 
-    def __init__(self, client: Any, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
         self._path: str | None = None
         self._text = ""

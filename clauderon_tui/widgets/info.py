@@ -20,7 +20,10 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
-from clauderon_tui.formatting import OPEN_NETWORKS, PR_STAGES
+from runtime.api.client import EngineClientProtocol
+from runtime.textsafe import display_text
+
+from clauderon_tui.formatting import PR_STAGES, on_open_network
 from clauderon_tui.widgets.session_pane import SessionPane
 from runtime.textsafe import display_text
 
@@ -52,7 +55,7 @@ def field_table(fields: dict[str, Any]) -> Table:
             key, value = "branch sync", sync_summary(value)
         elif key == "disk_bytes":
             key, value = "disk use", human_bytes(value) if value is not None else "not measured yet"
-        elif key == "network_mode" and value in OPEN_NETWORKS and fields.get("backend") == "docker":
+        elif key == "network_mode" and on_open_network(fields.get("backend"), value):
             value = f"{value} (open network: the proxy is a way out, not the only one)"
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
         table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
@@ -138,7 +141,7 @@ class InfoPane(SessionPane):
     }
     """
 
-    def __init__(self, client: Any, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
         self.cpu_history: deque[float] = deque(maxlen=HISTORY)
         """CPU percent samples, oldest first."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from textual.containers import Vertical
 from textual.reactive import reactive
 
+from runtime.api.client import EngineClientProtocol
 from runtime.models import Session
 
 
@@ -22,7 +22,7 @@ class SessionPane(Vertical):
     active: reactive[bool] = reactive(False)
     """Whether the pane's tab is in front."""
 
-    def __init__(self, client: Any, *, id: str | None = None) -> None:
+    def __init__(self, client: EngineClientProtocol, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.client = client
         self._loaded_for: str | None = None

@@ -2,7 +2,8 @@
 
 Output is fed to the emulator in bounded chunks, one per refresh tick, so a flood never freezes the UI;
 only rows the emulator marks dirty are rebuilt (per-row Strip cache). Every key reaches the program except
-the prefix key (tmux-style), which opens a one-key command: switch session, leave, scroll or copy.
+the prefix key (tmux-style), which opens a one-key command: switch session, leave, scroll or copy. Scroll
+mode walks the emulator's history with the keys; copy mode selects lines and copies them (OSC 52).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from themes import terminal_palette
 from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
 from clauderon_tui.keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
 from clauderon_tui.widgets.terminal_rows import RowPainter
-from clauderon_tui.widgets.terminal_scroll import ScrollModeMixin
 
 RESIZE_DEBOUNCE = 0.1
 """Seconds the size must hold still before the console is resized."""
@@ -38,8 +38,8 @@ PREFIX_COMMANDS: dict[str, str] = {
 """What the key after the prefix does (plus `1`-`9`: show session N; any other key is posted as `other`,
 which the app maps to a workbench tab)."""
 
-class TerminalView(ScrollModeMixin, Widget, can_focus=True):
-    """Shows one `ConsoleChannel` and forwards input to it."""
+class TerminalView(Widget, can_focus=True):
+    """Shows one `ConsoleChannel` and forwards input to it; in scroll mode, walks its history and copies lines."""
 
     DEFAULT_CSS = """
     TerminalView {
@@ -52,7 +52,7 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
 
     prefix_pending: reactive[bool] = reactive(False)
     """The prefix key was pressed; the next key is a command."""
-    scroll_offset: reactive[int] = reactive(0, repaint=False)
+    history_offset: reactive[int] = reactive(0, repaint=False)
     """Lines scrolled back into history (0: the live screen)."""
     scroll_mode: reactive[bool] = reactive(False)
     """Keys move through history instead of reaching the program."""
@@ -99,7 +99,9 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         self._pump_timer: Timer | None = None
         self._resize_timer: Timer | None = None
         self._scroll_cursor = 0
+        """Scroll mode: the view row the keys move."""
         self._anchor = 0
+        """Copy mode: the view row where the selection began."""
         self._generation = -1
         self.command_handler: Callable[[TerminalView.Command], None] | None = None
         """Runs prefix commands at once (the app sets it); without one they are posted as `Command` messages."""
@@ -125,7 +127,7 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         self._generation = -1 if self.channel is None else self.channel.generation
         self.scroll_mode = False
         self.selecting = False
-        self.scroll_offset = 0
+        self.history_offset = 0
         self.prefix_pending = False
 
     def set_palette(self, palette: tuple[str, ...]) -> None:
@@ -165,7 +167,7 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
             self._history = None
             self.refresh()
         if channel.pump(FEED_CHUNK):
-            if not self.scroll_offset:
+            if not self.history_offset:
                 # Scrolled back, the history stays as it was when scrolling began (rebuilding 10,000
                 # rows per frame during a flood would stall the UI); at the live screen it is rebuilt lazily.
                 self._history = None
@@ -181,7 +183,7 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         dirty = self.emulator.take_dirty()  # includes the rows the cursor left and entered
         for row in dirty:
             self._rows.pop(row, None)
-        if self.scroll_offset:  # rows sit at other places on screen: repaint everything
+        if self.history_offset:  # rows sit at other places on screen: repaint everything
             self.refresh()
             return
         width = self.size.width
@@ -207,9 +209,9 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         if emulator is None:
             return Strip.blank(width, self.rich_style)
         rows = emulator.rows
-        if self.scroll_offset:
+        if self.history_offset:
             history = self._history_rows()
-            index = len(history) - self.scroll_offset + y
+            index = len(history) - self.history_offset + y
             if index < 0:
                 strip = Strip.blank(width)
             elif index < len(history):
@@ -225,7 +227,7 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
                 strip = self._with_cursor(strip, cursor.x)
         else:
             strip = Strip.blank(width)
-        if self.scroll_mode and self._selected(y):
+        if self.scroll_mode and self._row_selected(y):
             strip = strip.apply_style(Style(reverse=True))
         elif self.scroll_mode and y == self._scroll_cursor:
             strip = strip.apply_style(Style(underline=True))
@@ -238,6 +240,101 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         left, cell, right = strip.divide([x, x + 1, strip.cell_length]) if x else (Strip([]), *strip.divide([1, strip.cell_length]))
         return Strip.join([left, cell.apply_style(style), right])
 
+    # -- scroll and copy mode: walk the emulator's history, select lines, copy them ------------------------
+    def scroll_history(self, lines: int) -> None:
+        """Move the view `lines` back (positive) or forward into the history."""
+        if self.emulator is None:
+            return
+        if not self.history_offset:
+            self._history = None  # scrolling starts: take the history as it is now
+        limit = len(self._history_rows())
+        self.history_offset = max(0, min(limit, self.history_offset + lines))
+        self.refresh()
+
+    def enter_scroll_mode(self, select: bool = False) -> None:
+        """Keys now move through history; with `select`, copy mode starts at the bottom line."""
+        if self.emulator is None:
+            return
+        self.scroll_mode = True
+        self._scroll_cursor = self._view_height() - 1
+        self._anchor = self._scroll_cursor
+        self.selecting = select
+        self.refresh()
+
+    def exit_scroll_mode(self) -> None:
+        """Back to the live screen; keys reach the program again."""
+        self.scroll_mode = False
+        self.selecting = False
+        self.history_offset = 0
+        self.refresh()
+
+    def _scroll_key(self, key: str) -> None:
+        height = self._view_height()
+        moves = {"up": -1, "k": -1, "down": 1, "j": 1, "pageup": -height, "pagedown": height,
+                 "ctrl+u": -(height // 2), "ctrl+d": height // 2}
+        if key in ("q", "escape"):
+            self.exit_scroll_mode()
+        elif key in moves:
+            self._move_scroll_cursor(moves[key])
+        elif key == "g":
+            self._move_scroll_cursor(-10**9)
+        elif key in ("G", "upper_g", "shift+g"):
+            self.history_offset = 0
+            self._scroll_cursor = height - 1
+            self.refresh()
+        elif key in ("v", "space"):
+            self.selecting = not self.selecting
+            self._anchor = self._scroll_cursor
+            self.refresh()
+        elif key in ("y", "enter") and self.selecting:
+            self.copy_selection()
+
+    def _move_scroll_cursor(self, delta: int) -> None:
+        height = self._view_height()
+        target = self._scroll_cursor + delta
+        if target < 0:
+            before = self.history_offset
+            self.scroll_history(-target)
+            self._anchor += self.history_offset - before
+            target = 0
+        elif target >= height:
+            before = self.history_offset
+            self.scroll_history(-(target - height + 1))
+            self._anchor += self.history_offset - before
+            target = height - 1
+        self._scroll_cursor = target
+        self.refresh()
+
+    def view_line_text(self, y: int) -> str:
+        """The plain text of the view's row `y` as currently scrolled."""
+        emulator = self.emulator
+        history = self._history_rows()
+        index = len(history) - self.history_offset + y
+        if 0 <= index < len(history):
+            line = history[index]
+        elif 0 <= index - len(history) < emulator.rows:
+            line = emulator.buffer[index - len(history)]
+        else:
+            return ""
+        width = min(emulator.cols, len(line)) if isinstance(line, list) else emulator.cols
+        return "".join(line[x].data for x in range(width)).rstrip()
+
+    def copy_selection(self) -> str:
+        """Copy the selected lines to the clipboard (OSC 52), leave scroll mode, and return the text."""
+        low, high = sorted((self._anchor, self._scroll_cursor))
+        text = "\n".join(self.view_line_text(y) for y in range(low, high + 1))
+        self.app.copy_to_clipboard(text)
+        count = high - low + 1
+        self.post_message(self.Notice(f"copied {count} line{'s' if count != 1 else ''}"))
+        self.exit_scroll_mode()
+        return text
+
+    def _row_selected(self, y: int) -> bool:
+        if not self.selecting:
+            return False
+        low, high = sorted((self._anchor, self._scroll_cursor))
+        return low <= y <= high
+
     def action_prefix(self) -> None:
         """Arm the prefix (from a footer click; the key itself arms it in `on_key`)."""
         self.prefix_pending = True
@@ -247,8 +344,8 @@ class TerminalView(ScrollModeMixin, Widget, can_focus=True):
         """Write bytes to the console (scrolling the view back to live)."""
         if self.channel is None or not data:
             return
-        if self.scroll_offset:
-            self.scroll_offset = 0
+        if self.history_offset:
+            self.history_offset = 0
             self.refresh()
         self.channel.send(data)
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path, PurePosixPath
 
+from proxy import atomic_write
 from runtime.errors import ClauderonError
 from runtime.git.safety import discover
 from runtime.home import Home
 
 log = logging.getLogger(__name__)
 
+# Where the per-session agent home is mounted in a container; it is the agent user's HOME.
+CONTAINER_HOME = "/home/agent"
 FALLBACK_NAME = "clauderon"
 FALLBACK_EMAIL = "clauderon@localhost"
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -85,16 +87,7 @@ def write_agent_file(agent_home: Path, relative: str, content: str | bytes, mode
         if parent.is_symlink():
             raise ClauderonError(f"{parent} is a symlink; delete it so clauderon can write {relative}")
         parent.mkdir(mode=0o700, exist_ok=True)
-    data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)  # replaces a planted symlink instead of writing through it
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, content, mode=mode)  # replaces a planted symlink instead of writing through it
     return target
 
 

@@ -1,8 +1,9 @@
 """Agent transcripts (JSON lines written by the CLIs into the agent home) as one message model.
 
 Claude Code writes `~/.claude/projects/<cwd with / as ->/<session id>.jsonl`; Codex writes
-`~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl`. Each agent's line format is parsed by
-its own module (`transcript_claude`, `transcript_codex`) into `Message`s; this module holds the model,
+`~/.codex/sessions/YYYY/MM/DD/rollout-<time>-<thread id>.jsonl` (each agent's `TranscriptLocation`). Each
+agent's line format is parsed by its own module (`runtime.agents.claude`, `runtime.agents.codex`) into
+`Message`s, handed to the reader as a `LineParser`; this module holds the model,
 tool call/result pairing, and `TranscriptReader`, which pages a file of any size from its end without
 reading it all.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from runtime.agents import CONTAINER_HOME
+from runtime.agents.home import CONTAINER_HOME
 
 MessageKind = Literal["user", "assistant", "tool_call", "tool_result", "thinking", "error"]
 BLOCK_SIZE = 64 * 1024
@@ -66,18 +67,6 @@ class Page:
 LineParser = Callable[[dict[str, Any]], list[Message]]
 
 
-def parser_for(agent: str) -> LineParser:
-    """The line parser for an agent's transcript format."""
-    # Imported here: the format modules import `Message` from this one.
-    if agent == "claude":
-        from runtime.agents.transcript_claude import parse_claude_line
-        return parse_claude_line
-    if agent == "codex":
-        from runtime.agents.transcript_codex import parse_codex_line
-        return parse_codex_line
-    raise ValueError(f"no transcript format for agent {agent!r}")
-
-
 def parse_lines(lines: Iterable[tuple[int, bytes]], parser: LineParser) -> tuple[list[Message], int, int]:
     """(offset, raw line) pairs into messages, with tool calls paired; returns (messages, malformed, lines).
 
@@ -116,16 +105,16 @@ def pair_tool_results(messages: list[Message]) -> list[Message]:
         if message.kind == "tool_call" and message.call_id:
             calls[message.call_id] = message
         elif message.kind == "tool_result" and message.call_id in calls:
-            call = calls.pop(message.call_id)  # type: ignore[arg-type]
+            call = calls.pop(message.call_id)
             call.result, call.is_error = message.text, message.is_error
             continue
         out.append(message)
     return out
 
 
-def parse_file(path: Path, agent: str) -> Page:
+def parse_file(path: Path, parser: LineParser) -> Page:
     """A whole (small) transcript; for big ones use `TranscriptReader`."""
-    with TranscriptReader(path, agent) as reader:
+    with TranscriptReader(path, parser) as reader:
         return reader.read_range(0, reader.size())
 
 
@@ -134,17 +123,13 @@ class TranscriptReader:
     demand, `follow(offset)` for what the agent appended since. Only whole lines are parsed, so a line
     the agent is still writing is picked up by the next `follow`, not counted as malformed."""
 
-    def __init__(self, path: Path, agent: str, *, block_size: int = BLOCK_SIZE, fd: int | None = None) -> None:
+    def __init__(self, path: Path, parser: LineParser, *, block_size: int = BLOCK_SIZE, fd: int | None = None) -> None:
         """Open `path` (a symlink or anything but a regular file is refused), or take over `fd`, a file
-        already opened and checked by `open_in_home`; the reader closes it."""
+        already opened and checked by `open_in_home`; the reader closes it. `parser` reads the agent's lines
+        (`Agent.parse_transcript_line`)."""
         self.path = path
         self.block_size = block_size
-        try:
-            self.parser = parser_for(agent)
-        except ValueError:
-            if fd is not None:
-                os.close(fd)
-            raise
+        self.parser = parser
         if fd is None:
             fd = _open_regular(os.fspath(path), dir_fd=None)
         self._file = os.fdopen(fd, "rb")
@@ -157,6 +142,10 @@ class TranscriptReader:
 
     def close(self) -> None:
         self._file.close()
+
+    def fileno(self) -> int:
+        """The descriptor of the open transcript (to check where it leads, through `/proc/self/fd`)."""
+        return self._file.fileno()
 
     def size(self) -> int:
         return os.fstat(self._file.fileno()).st_size
@@ -182,7 +171,7 @@ class TranscriptReader:
         """Parse the whole lines in [start, end); `start` must be a line start."""
         self._file.seek(start)
         data = self._file.read(end - start)
-        messages, malformed, lines = parse_lines(_split_lines(data, start), self.parser)
+        messages, malformed, lines = parse_lines(split_lines(data, start), self.parser)
         return Page(messages, start, start + len(data), malformed, lines)
 
     # -- reading backwards ----------------------------------------------------------------------
@@ -219,7 +208,7 @@ class TranscriptReader:
         return floor
 
 
-def _split_lines(data: bytes, base: int) -> Iterable[tuple[int, bytes]]:
+def split_lines(data: bytes, base: int) -> Iterable[tuple[int, bytes]]:
     offset = 0
     for line in data.split(b"\n"):
         if len(line) <= MAX_LINE_BYTES:
@@ -311,26 +300,36 @@ def open_in_home(agent_home: Path, relative: PurePosixPath) -> int:
         os.close(dir_fd)
 
 
-def open_agent_transcript(agent_home: Path, agent_path: str, agent: str = "claude") -> TranscriptReader:
+def open_agent_transcript(agent_home: Path, agent_path: str, parser: LineParser) -> TranscriptReader:
     """A reader for a transcript path the agent reported (a hook's `transcript_path`), confined to the
     agent home by `open_in_home`. Raises `TranscriptRefused` (a ValueError) or OSError."""
     relative = agent_relative_path(agent_home, agent_path)
     if relative is None:
         raise TranscriptRefused(f"{agent_path} is not in the agent home; refused")
     fd = open_in_home(agent_home, relative)
-    return TranscriptReader(agent_home / relative, agent, fd=fd)
+    return TranscriptReader(agent_home / relative, parser, fd=fd)
 
 
-def claude_transcripts(agent_home: Path, session_id: str | None = None) -> list[Path]:
-    """Claude Code transcripts in an agent home (for one conversation id, when given), newest last."""
-    pattern = f"*/{session_id}.jsonl" if session_id else "*/*.jsonl"
-    return _regular_sorted(agent_home, (agent_home / ".claude" / "projects").glob(pattern))
+@dataclass(frozen=True)
+class TranscriptLocation:
+    """Where an agent writes its transcripts inside its home."""
+
+    directory: str
+    """Relative to the agent home (`.claude/projects`)."""
+    pattern: str
+    """File names (`*.jsonl`)."""
+    conversation_pattern: str
+    """File name of one conversation, `{id}` standing for its id (`{id}.jsonl`)."""
+    depth: int | None = None
+    """Directories between `directory` and a file; None for any depth."""
 
 
-def codex_transcripts(agent_home: Path, thread_id: str | None = None) -> list[Path]:
-    """Codex rollout files in an agent home (for one thread id, when given), newest last."""
-    pattern = f"rollout-*-{thread_id}.jsonl" if thread_id else "rollout-*.jsonl"
-    return _regular_sorted(agent_home, (agent_home / ".codex" / "sessions").rglob(pattern))
+def find_transcripts(agent_home: Path, location: TranscriptLocation, conversation_id: str | None = None) -> list[Path]:
+    """The transcripts at `location` in an agent home (for one conversation id, when given), newest last."""
+    name = location.conversation_pattern.format(id=conversation_id) if conversation_id else location.pattern
+    root = agent_home / location.directory
+    found = root.rglob(name) if location.depth is None else root.glob("*/" * location.depth + name)
+    return _regular_sorted(agent_home, found)
 
 
 def _regular_sorted(agent_home: Path, paths: Iterable[Path]) -> list[Path]:
@@ -349,6 +348,38 @@ def last_assistant_in(reader: TranscriptReader, *, lines: int = 200) -> str | No
     return None
 
 
+def read_new_entries(path: Path, offset: int | None, *,
+                     first_look: int = 256 * 1024) -> tuple[list[dict[str, Any]], int]:
+    """The whole JSON-object lines appended to a JSON-lines transcript since `offset`, and the offset to go on from.
+
+    `offset=None` (first look) starts `first_look` bytes before the end, at a line start, so a huge
+    transcript is not read whole. Malformed lines are skipped; a line still being written waits.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if offset is None:
+            offset = max(0, size - first_look)
+            if offset:
+                handle.seek(offset - 1)
+                skipped = handle.readline()  # the rest of a line cut by the start point
+                offset += len(skipped) - 1
+        if offset >= size:
+            return [], min(offset, size)
+        handle.seek(offset)
+        data = handle.read(size - offset)
+    whole = data[: data.rfind(b"\n") + 1]
+    entries = []
+    for line in whole.split(b"\n"):
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries, offset + len(whole)
+
+
 __all__ = ["Message", "MessageKind", "Page", "TranscriptReader", "parse_lines", "parse_file", "pair_tool_results",
-           "parser_for", "TranscriptRefused", "agent_relative_path", "open_in_home",
-           "open_agent_transcript", "last_assistant_in", "claude_transcripts", "codex_transcripts"]
+           "LineParser", "TranscriptRefused", "agent_relative_path", "open_in_home", "open_agent_transcript",
+           "last_assistant_in", "TranscriptLocation", "find_transcripts", "split_lines", "read_new_entries"]

@@ -1,6 +1,8 @@
 """`EngineClient`: the one way every UI (terminal app, browser tab, CLI) talks to the engine.
 
-It speaks the HTTP + websocket API over the home's unix socket, and its event stream reconnects by
+`EngineClientProtocol` is the contract: what the UIs may call, and what the test fake
+(tests/fake_engine.py) declares too; a test compares their methods and signatures. `EngineClient`
+speaks the HTTP + websocket API over the home's unix socket, and its event stream reconnects by
 itself, starting again from a fresh snapshot, so a UI survives the engine moving to another process.
 """
 
@@ -9,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
 
+from runtime.agents.transcripts import Message
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.models import Session
-from runtime.agents.transcripts import Message
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,176 @@ BASE = "http://clauderon"
 RECONNECT_DELAY_S = 0.3
 
 
-class ConsoleConnection:
+class ConsoleProtocol(Protocol):
+    """A live view of one session's terminal, as `EngineClientProtocol.console` returns it."""
+
+    cols: int
+    rows: int
+    snapshot: bytes
+
+    async def read(self) -> bytes:
+        """Next output bytes; b"" when the console ended; `RESYNC` / `RESIZED` markers (see `ConsoleConnection`)."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Type `data` into the terminal."""
+        ...
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """This viewer's size changed."""
+        ...
+
+    async def close(self) -> None:
+        """Stop viewing (the session keeps running)."""
+        ...
+
+
+class EngineClientProtocol(Protocol):
+    """Everything a UI may ask of the engine. Sessions are named by `ref` (id or name); errors are
+    `ClauderonError`s carrying the engine's HTTP status, or `EngineUnavailable` when none answers."""
+
+    async def connect(self) -> None:
+        """Check the engine answers (raises `EngineUnavailable` otherwise)."""
+        ...
+
+    async def close(self) -> None:
+        """Drop the connection and end the event stream."""
+        ...
+
+    async def health(self) -> dict[str, Any]:
+        """The engine's, the proxy's and each backend's state."""
+        ...
+
+    async def list_sessions(self, include_archived: bool = True) -> list[Session]:
+        """Every session, archived ones too unless told otherwise."""
+        ...
+
+    async def get_session(self, ref: str) -> Session:
+        """One session."""
+        ...
+
+    async def screen(self, ref: str) -> str:
+        """The session terminal's screen as text."""
+        ...
+
+    async def recent_repos(self) -> list[str]:
+        """Repositories sessions were recently created from, newest first."""
+        ...
+
+    async def branches(self, repo: str) -> list[str]:
+        """The local branches of `repo`."""
+        ...
+
+    async def suggest_name(self, prompt: str) -> str:
+        """A free session name drawn from a prompt."""
+        ...
+
+    async def credentials(self) -> list[dict[str, Any]]:
+        """One row a credential: `{"name", "available", "source", "masked", "error"?}` (never a value)."""
+        ...
+
+    async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest `limit` proxy audit records (oldest first), of one session when `ref` is given."""
+        ...
+
+    async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
+        """One worktree directory: `{"path", "entries", "left_out"}`."""
+        ...
+
+    async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
+        """One page of a worktree file."""
+        ...
+
+    async def diff(self, ref: str) -> dict[str, Any]:
+        """The session's changes against its base branch."""
+        ...
+
+    async def session_info(self, ref: str, stats: bool = True) -> dict[str, Any]:
+        """`{"session", "container", "stats", "reason", "audit"}`."""
+        ...
+
+    async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
+        """Start creating a session (a `CreateRequest` as JSON); with `wait`, answer once it settled."""
+        ...
+
+    async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]:
+        """Delete a session; `{"branch_kept", "reason"}`."""
+        ...
+
+    async def archive_session(self, ref: str) -> Session:
+        """Stop and archive a session."""
+        ...
+
+    async def unarchive_session(self, ref: str) -> Session:
+        """Bring an archived session back (stopped)."""
+        ...
+
+    async def resume_session(self, ref: str) -> Session:
+        """Resume a paused session."""
+        ...
+
+    async def restart_session(self, ref: str) -> Session:
+        """Restart a session's sandbox and agent."""
+        ...
+
+    async def set_access_mode(self, ref: str, mode: str) -> Session:
+        """Switch a session between read-only and read-write."""
+        ...
+
+    async def send(self, ref: str, text: str, enter: bool = False) -> None:
+        """Type `text` into the terminal, then Enter when asked."""
+        ...
+
+    async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """A chat message (with images) to the session's agent; `{"ok", "images"}`."""
+        ...
+
+    async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
+        """One page of the agent's transcript (the newest, or the one before the cursor `before`)."""
+        ...
+
+    async def resize(self, ref: str, cols: int, rows: int) -> None:
+        """Resize the session's terminal."""
+        ...
+
+    async def pull(self, ref: str) -> dict[str, Any]:
+        """Bring a sandbox's commits back to the host repository: `{"branch", "sha"}`."""
+        ...
+
+    async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
+        """Push the session branch to GitHub."""
+        ...
+
+    async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
+        """Open (or find) the session branch's pull request."""
+        ...
+
+    async def pr_state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
+        """The pull request's state (404 `ClauderonError` when there is none)."""
+        ...
+
+    async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
+        """Merge the session's pull request."""
+        ...
+
+    async def stop_engine(self) -> None:
+        """Ask the engine to stop (409 when an app hosts it)."""
+        ...
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Engine events forever: a snapshot first (and after every reconnect), then changes."""
+        ...
+
+    async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> ConsoleProtocol:
+        """A live console; `active` makes this viewer's size the terminal's before the snapshot."""
+        ...
+
+    def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
+        """The agent's transcript live: a page first, then appends."""
+        ...
+
+
+class ConsoleConnection(ConsoleProtocol):
     """A live view of one session's terminal: a snapshot to start from, then raw output bytes."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, cols: int, rows: int, snapshot: bytes) -> None:
@@ -45,7 +217,8 @@ class ConsoleConnection:
                     self._pending_snapshot = None
                     self.snapshot = msg.data
                     return RESYNC
-                return msg.data
+                output: bytes = msg.data
+                return output
             if msg.type == aiohttp.WSMsgType.TEXT:
                 control = json.loads(msg.data)
                 kind = control.get("type")
@@ -76,8 +249,8 @@ RESYNC = b"\x00clauderon-resync\x00"
 RESIZED = b"\x00clauderon-resized\x00"
 
 
-class EngineClient:
-    """Async client of one home's engine."""
+class EngineClient(EngineClientProtocol):
+    """Async client of one home's engine, over its unix socket."""
 
     def __init__(self, home: Home) -> None:
         self.home = home
@@ -88,7 +261,8 @@ class EngineClient:
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             connector = aiohttp.UnixConnector(path=str(self.home.socket_path))
-            self._http = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=5))
+            self._http = aiohttp.ClientSession(connector=connector,
+                                               timeout=aiohttp.ClientTimeout(total=None, connect=5))
         return self._http
 
     async def connect(self) -> None:
@@ -114,9 +288,10 @@ class EngineClient:
                 return body
         except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
             raise EngineUnavailable(
-                f"no engine is answering at {self.home.socket_path} ({exc.__class__.__name__}); start one with `clauderon engine`"
+                f"no engine is answering at {self.home.socket_path} ({exc.__class__.__name__}); "
+                "start one with `clauderon engine`"
             ) from exc
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise EngineUnavailable(f"the engine did not answer {method} {path} within {timeout}s") from exc
 
     @staticmethod
@@ -125,7 +300,8 @@ class EngineClient:
 
     # ------------------------------------------------------------------ queries
     async def health(self) -> dict[str, Any]:
-        return await self._call("GET", "/health", timeout=15)
+        answer: dict[str, Any] = await self._call("GET", "/health", timeout=15)
+        return answer
 
     async def list_sessions(self, include_archived: bool = True) -> list[Session]:
         rows = await self._call("GET", "/sessions", params={"all": "1" if include_archived else "0"})
@@ -135,49 +311,63 @@ class EngineClient:
         return Session.model_validate(await self._call("GET", f"/sessions/{self._ref(ref)}"))
 
     async def screen(self, ref: str) -> str:
-        return (await self._call("GET", f"/sessions/{self._ref(ref)}/screen"))["text"]
+        text: str = (await self._call("GET", f"/sessions/{self._ref(ref)}/screen"))["text"]
+        return text
 
     async def recent_repos(self) -> list[str]:
-        return await self._call("GET", "/repos/recent")
+        answer: list[str] = await self._call("GET", "/repos/recent")
+        return answer
 
     async def branches(self, repo: str) -> list[str]:
-        return await self._call("GET", "/repos/branches", params={"repo": repo})
+        answer: list[str] = await self._call("GET", "/repos/branches", params={"repo": repo})
+        return answer
 
     async def suggest_name(self, prompt: str) -> str:
-        return (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
+        name: str = (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
+        return name
 
     async def credentials(self) -> list[dict[str, Any]]:
-        return await self._call("GET", "/credentials")
+        answer: list[dict[str, Any]] = await self._call("GET", "/credentials")
+        return answer
 
     async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         params = {"limit": str(limit), **({"session": ref} if ref else {})}
-        return await self._call("GET", "/audit", params=params)
+        answer: list[dict[str, Any]] = await self._call("GET", "/audit", params=params)
+        return answer
 
     # ------------------------------------------------------------------ workbench (files, diff, info)
     async def list_files(self, ref: str, path: str = "") -> dict[str, Any]:
         """One worktree directory: `{"path", "entries": [{name, path, kind, size, status, target?}], "left_out"}`."""
-        return await self._call("GET", f"/sessions/{self._ref(ref)}/files", params={"path": path})
+        answer: dict[str, Any] = await self._call("GET", f"/sessions/{self._ref(ref)}/files", params={"path": path})
+        return answer
 
     async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
         """One page of a worktree file: `{"path", "size", "offset", "next_offset", "binary", "text", "link"?}`."""
         params = {"path": path, "offset": str(offset), "limit": str(limit)}
-        return await self._call("GET", f"/sessions/{self._ref(ref)}/file", params=params)
+        answer: dict[str, Any] = await self._call("GET", f"/sessions/{self._ref(ref)}/file", params=params)
+        return answer
 
     async def diff(self, ref: str) -> dict[str, Any]:
         """The session's changes against its base branch: `{"base", "merge_base", "committed", "uncommitted"}`."""
-        return await self._call("GET", f"/sessions/{self._ref(ref)}/diff", timeout=None)
+        answer: dict[str, Any] = await self._call("GET", f"/sessions/{self._ref(ref)}/diff", timeout=None)
+        return answer
 
     async def session_info(self, ref: str, stats: bool = True) -> dict[str, Any]:
         """`{"session", "container", "stats", "reason", "audit"}` (container facts only for docker sessions)."""
-        return await self._call("GET", f"/sessions/{self._ref(ref)}/info", params={"stats": "1" if stats else "0"})
+        params = {"stats": "1" if stats else "0"}
+        answer: dict[str, Any] = await self._call("GET", f"/sessions/{self._ref(ref)}/info", params=params)
+        return answer
 
     # ------------------------------------------------------------------ operations
     async def create_session(self, request: dict[str, Any], wait: bool = False) -> Session:
         params = {"wait": "1"} if wait else None
-        return Session.model_validate(await self._call("POST", "/sessions", json_body=request, params=params, timeout=None))
+        answer = await self._call("POST", "/sessions", json_body=request, params=params, timeout=None)
+        return Session.model_validate(answer)
 
     async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]:
-        return await self._call("DELETE", f"/sessions/{self._ref(ref)}", params={"force": "1" if force else "0"}, timeout=None)
+        params = {"force": "1" if force else "0"}
+        answer: dict[str, Any] = await self._call("DELETE", f"/sessions/{self._ref(ref)}", params=params, timeout=None)
+        return answer
 
     async def archive_session(self, ref: str) -> Session:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/archive", timeout=None))
@@ -192,7 +382,8 @@ class EngineClient:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
 
     async def set_access_mode(self, ref: str, mode: str) -> Session:
-        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/access-mode", json_body={"mode": mode}))
+        answer = await self._call("POST", f"/sessions/{self._ref(ref)}/access-mode", json_body={"mode": mode})
+        return Session.model_validate(answer)
 
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         await self._call("POST", f"/sessions/{self._ref(ref)}/send", json_body={"text": text, "enter": enter})
@@ -201,7 +392,8 @@ class EngineClient:
         """Type a chat message into the session's agent (a bracketed paste, then Enter), with images (paths
         on the engine's machine) copied into its agent home; returns `{"ok", "images": [agent paths]}`."""
         body = {"text": text, "images": list(images)}
-        return await self._call("POST", f"/sessions/{self._ref(ref)}/chat", json_body=body)
+        answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/chat", json_body=body)
+        return answer
 
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
         """The newest page of the agent's transcript, or the page before the cursor `before`: `messages`
@@ -213,20 +405,29 @@ class EngineClient:
         await self._call("POST", f"/sessions/{self._ref(ref)}/resize", json_body={"cols": cols, "rows": rows})
 
     async def pull(self, ref: str) -> dict[str, Any]:
-        return await self._call("POST", f"/sessions/{self._ref(ref)}/pull", timeout=None)
+        answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/pull", timeout=None)
+        return answer
 
     async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
-        return await self._call("POST", f"/sessions/{self._ref(ref)}/push", json_body={"force": force}, timeout=None)
+        path = f"/sessions/{self._ref(ref)}/push"
+        answer: dict[str, Any] = await self._call("POST", path, json_body={"force": force}, timeout=None)
+        return answer
 
     async def open_pr(self, ref: str, draft: bool = False) -> dict[str, Any]:
-        return await self._call("POST", f"/sessions/{self._ref(ref)}/pr", json_body={"draft": draft}, timeout=None)
+        answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/pr", json_body={"draft": draft},
+                                                  timeout=None)
+        return answer
 
     async def pr_state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
-        return await self._call("GET", f"/sessions/{self._ref(ref)}/pr", params={"refresh": "1" if refresh else "0"})
+        params = {"refresh": "1" if refresh else "0"}
+        answer: dict[str, Any] = await self._call("GET", f"/sessions/{self._ref(ref)}/pr", params=params)
+        return answer
 
     async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
         body = {"method": method, "delete_branch": delete_branch}
-        return await self._call("POST", f"/sessions/{self._ref(ref)}/merge", json_body=body, timeout=None)
+        answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/merge", json_body=body,
+                                                  timeout=None)
+        return answer
 
     async def stop_engine(self) -> None:
         await self._call("POST", "/engine/stop")
@@ -244,7 +445,7 @@ class EngineClient:
                         if msg.type != aiohttp.WSMsgType.TEXT:
                             break
                         yield _decode_event(json.loads(msg.data))
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("event stream dropped: %s", exc)
             if self._closed:
                 return

@@ -1,31 +1,36 @@
-"""Route handlers of the engine API. Every route that names a session accepts its id or its name."""
+"""The engine API's route table: one class per resource, each built with what it needs, and `route_table`,
+the one place that lists every route in registration order. Every route that names a session accepts its
+id or its name (documented in docs/api.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
+from proxy import read_audit
+from runtime.api.http import API, OpenSockets, cancel_quietly, flag, read_json
+from runtime.api.transcript import TranscriptRoutes
+from runtime.api.workbench import WorkbenchRoutes
+from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
+from runtime.models import Session
 from runtime.names import suggest_name
-from runtime.terminal import ChunkKind
 from runtime.requests import CreateRequest
-from runtime.api.server import API, cancel_quietly, read_json
-from runtime.api.transcript import add_transcript_routes
-
-if TYPE_CHECKING:
-    from runtime.api.server import ApiServer
+from runtime.terminal import ChunkKind
 
 log = logging.getLogger(__name__)
 
 # Console websocket: bytes frames carry terminal bytes both ways, text frames carry JSON control messages.
 MAX_CONSOLE_COLS, MAX_CONSOLE_ROWS = 1000, 500
+MERGE_METHODS = ("merge", "squash", "rebase")
 
 
-def _size(value: str | None, default: int, limit: int, what: str) -> int:
+def bounded_int(value: str | None, default: int, limit: int, what: str) -> int:
+    """A whole number from 2 to `limit` (`default` when absent); anything else is refused in one line."""
     if value is None:
         return default
     try:
@@ -37,153 +42,51 @@ def _size(value: str | None, default: int, limit: int, what: str) -> int:
     return size
 
 
-def add_routes(server: "ApiServer") -> None:
-    engine = server.engine
-    life = engine.lifecycle
-    routes = web.RouteTableDef()
+def session_json(session: Session) -> web.Response:
+    return web.json_response(session.public())
 
-    def session_json(session) -> web.Response:
-        return web.json_response(session.public())
 
-    @routes.get(f"{API}/health")
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response(await engine.health())
+class EngineRoutes:
+    """The engine itself: health, credentials, audit, the event stream and stopping it."""
 
-    @routes.get(f"{API}/sessions")
-    async def list_sessions(request: web.Request) -> web.Response:
-        include = request.query.get("all", "1") not in ("0", "false")
-        body = await asyncio.to_thread(engine.store.public_list, include)  # off the loop the terminals share
-        return web.Response(body=body, content_type="application/json")
+    def __init__(self, engine: Engine, sockets: OpenSockets, on_stop_request: Callable[[], None] | None) -> None:
+        self.engine = engine
+        self.sockets = sockets
+        self.on_stop_request = on_stop_request
 
-    @routes.post(f"{API}/sessions")
-    async def create(request: web.Request) -> web.Response:
-        req = CreateRequest.model_validate(await read_json(request))
-        session = await life.create(req)
-        if request.query.get("wait") in ("1", "true"):
-            session = await life.wait_settled(session.id)
-        return web.json_response(session.public(), status=201)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{API}/health", self.health),
+            web.get(f"{API}/credentials", self.credentials),
+            web.get(f"{API}/audit", self.audit),
+            web.post(f"{API}/engine/stop", self.stop),
+            web.get("/ws/v1/events", self.events),
+        ]
 
-    @routes.get(API + "/sessions/{ref}")
-    async def get(request: web.Request) -> web.Response:
-        return session_json(engine.require_known(request.match_info["ref"]))
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.engine.health())
 
-    @routes.delete(API + "/sessions/{ref}")
-    async def delete(request: web.Request) -> web.Response:
-        force = request.query.get("force") in ("1", "true")
-        return web.json_response(await life.delete(request.match_info["ref"], force=force))
+    async def credentials(self, request: web.Request) -> web.Response:
+        return web.json_response(await asyncio.to_thread(self.engine.egress.service.credentials_report))
 
-    @routes.post(API + "/sessions/{ref}/archive")
-    async def archive(request: web.Request) -> web.Response:
-        return session_json(await life.archive(request.match_info["ref"]))
-
-    @routes.post(API + "/sessions/{ref}/unarchive")
-    async def unarchive(request: web.Request) -> web.Response:
-        return session_json(await life.unarchive(request.match_info["ref"]))
-
-    @routes.post(API + "/sessions/{ref}/resume")
-    async def resume(request: web.Request) -> web.Response:
-        return session_json(await life.resume(request.match_info["ref"]))
-
-    @routes.post(API + "/sessions/{ref}/restart")
-    async def restart(request: web.Request) -> web.Response:
-        return session_json(await life.restart(request.match_info["ref"]))
-
-    @routes.post(API + "/sessions/{ref}/access-mode")
-    async def access_mode(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        return session_json(await life.set_access_mode(request.match_info["ref"], str(body.get("mode", ""))))
-
-    @routes.post(API + "/sessions/{ref}/pull")
-    async def pull(request: web.Request) -> web.Response:
-        return web.json_response(await life.pull(request.match_info["ref"]))
-
-    @routes.post(API + "/sessions/{ref}/push")
-    async def push(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        return web.json_response(await engine.landing.push(request.match_info["ref"], force=bool(body.get("force"))))
-
-    @routes.post(API + "/sessions/{ref}/pr")
-    async def open_pr(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        return web.json_response(await engine.landing.open_pr(request.match_info["ref"], draft=bool(body.get("draft"))))
-
-    @routes.get(API + "/sessions/{ref}/pr")
-    async def pr(request: web.Request) -> web.Response:
-        refresh = request.query.get("refresh") in ("1", "true")
-        return web.json_response(await engine.landing.state(request.match_info["ref"], refresh=refresh))
-
-    @routes.post(API + "/sessions/{ref}/merge")
-    async def merge(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        method = str(body.get("method", "merge"))
-        if method not in ("merge", "squash", "rebase"):
-            raise ClauderonError("method must be merge, squash or rebase")
-        result = await engine.landing.merge(request.match_info["ref"], method=method, delete_branch=bool(body.get("delete_branch")))
-        return web.json_response(result)
-
-    @routes.get(API + "/sessions/{ref}/screen")
-    async def screen(request: web.Request) -> web.Response:
-        stream = engine.stream(request.match_info["ref"])
-        cols, rows, _ = stream.snapshot()
-        return web.json_response({"text": stream.screen_text(), "cols": cols, "rows": rows})
-
-    @routes.post(API + "/sessions/{ref}/send")
-    async def send(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        text = body.get("text", "")
-        if not isinstance(text, str):
-            raise ClauderonError("text must be a string")
-        await life.send(request.match_info["ref"], text, enter=bool(body.get("enter")))
-        return web.json_response({"ok": True})
-
-    @routes.post(API + "/sessions/{ref}/resize")
-    async def resize(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        cols = _size(str(body.get("cols")), 0, MAX_CONSOLE_COLS, "cols")
-        rows = _size(str(body.get("rows")), 0, MAX_CONSOLE_ROWS, "rows")
-        await engine.stream(request.match_info["ref"]).resize(cols, rows)
-        return web.json_response({"ok": True})
-
-    @routes.get(f"{API}/repos/recent")
-    async def recent_repos(request: web.Request) -> web.Response:
-        return web.json_response(engine.store.recent_repos())
-
-    @routes.get(f"{API}/repos/branches")
-    async def branches(request: web.Request) -> web.Response:
-        repo = request.query.get("repo", "")
-        root, _ = await asyncio.to_thread(engine.worktrees.resolve_repo, repo)
-        return web.json_response(await asyncio.to_thread(engine.worktrees.branches, root))
-
-    @routes.get(f"{API}/names/suggest")
-    async def suggest(request: web.Request) -> web.Response:
-        taken = {s.name for s in engine.store.sessions()}
-        return web.json_response({"name": suggest_name(request.query.get("prompt", ""), taken)})
-
-    @routes.get(f"{API}/credentials")
-    async def credentials(request: web.Request) -> web.Response:
-        return web.json_response(await asyncio.to_thread(engine.egress.service.credentials_report))
-
-    @routes.get(f"{API}/audit")
-    async def audit(request: web.Request) -> web.Response:
-        from proxy import read_audit
-
+    async def audit(self, request: web.Request) -> web.Response:
         ref = request.query.get("session")
-        session_id = engine.require_known(ref).id if ref else None
-        limit = _size(request.query.get("limit"), 100, 100_000, "limit")
-        return web.json_response(await asyncio.to_thread(read_audit, engine.home, session_id, limit))
+        session_id = self.engine.require_known(ref).id if ref else None
+        limit = bounded_int(request.query.get("limit"), 100, 100_000, "limit")
+        return web.json_response(await asyncio.to_thread(read_audit, self.engine.home, session_id, limit))
 
-    @routes.post(f"{API}/engine/stop")
-    async def stop(request: web.Request) -> web.Response:
-        if server.on_stop_request is None:
+    async def stop(self, request: web.Request) -> web.Response:
+        if self.on_stop_request is None:
             raise ClauderonError("this engine is hosted by an app; quit the app to stop it", status=409)
-        asyncio.get_running_loop().call_soon(server.on_stop_request)
+        asyncio.get_running_loop().call_soon(self.on_stop_request)
         return web.json_response({"ok": True})
 
-    @routes.get("/ws/v1/events")
-    async def events(request: web.Request) -> web.WebSocketResponse:
+    async def events(self, request: web.Request) -> web.WebSocketResponse:
+        """A snapshot of the sessions and the health, then every engine event until either side closes."""
+        engine = self.engine
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
-        server.track(ws)
+        self.sockets.track(ws)
         queue = engine.events.subscribe()
         try:
             await ws.send_json({"type": "snapshot", "sessions": [s.public() for s in engine.store.sessions()]})
@@ -202,19 +105,149 @@ def add_routes(server: "ApiServer") -> None:
             await cancel_quietly(reader)
         finally:
             engine.events.unsubscribe(queue)
-            server.untrack(ws)
+            self.sockets.untrack(ws)
             await ws.close()
         return ws
 
-    @routes.get("/ws/v1/console/{ref}")
-    async def console(request: web.Request) -> web.WebSocketResponse:
-        stream = engine.stream(request.match_info["ref"])
-        cols = _size(request.query.get("cols"), 0, MAX_CONSOLE_COLS, "cols") or None
-        rows = _size(request.query.get("rows"), 0, MAX_CONSOLE_ROWS, "rows") or None
+
+class SessionRoutes:
+    """Sessions and their life cycle: list, create, read, delete, archive, resume, restart, access mode, pull."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lifecycle = engine.lifecycle
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{API}/sessions", self.list),
+            web.post(f"{API}/sessions", self.create),
+            web.get(API + "/sessions/{ref}", self.get),
+            web.delete(API + "/sessions/{ref}", self.delete),
+            web.post(API + "/sessions/{ref}/archive", self.archive),
+            web.post(API + "/sessions/{ref}/unarchive", self.unarchive),
+            web.post(API + "/sessions/{ref}/resume", self.resume),
+            web.post(API + "/sessions/{ref}/restart", self.restart),
+            web.post(API + "/sessions/{ref}/access-mode", self.access_mode),
+            web.post(API + "/sessions/{ref}/pull", self.pull),
+        ]
+
+    async def list(self, request: web.Request) -> web.Response:
+        include = request.query.get("all", "1") not in ("0", "false")
+        body = await asyncio.to_thread(self.engine.store.public_list, include)  # off the loop the terminals share
+        return web.Response(body=body, content_type="application/json")
+
+    async def create(self, request: web.Request) -> web.Response:
+        req = CreateRequest.model_validate(await read_json(request))
+        session = await self.lifecycle.create(req)
+        if flag(request, "wait"):
+            session = await self.lifecycle.wait_settled(session.id)
+        return web.json_response(session.public(), status=201)
+
+    async def get(self, request: web.Request) -> web.Response:
+        return session_json(self.engine.require_known(request.match_info["ref"]))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.lifecycle.delete(request.match_info["ref"], force=flag(request, "force")))
+
+    async def archive(self, request: web.Request) -> web.Response:
+        return session_json(await self.lifecycle.archive(request.match_info["ref"]))
+
+    async def unarchive(self, request: web.Request) -> web.Response:
+        return session_json(await self.lifecycle.unarchive(request.match_info["ref"]))
+
+    async def resume(self, request: web.Request) -> web.Response:
+        return session_json(await self.lifecycle.resume(request.match_info["ref"]))
+
+    async def restart(self, request: web.Request) -> web.Response:
+        return session_json(await self.lifecycle.restart(request.match_info["ref"]))
+
+    async def access_mode(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return session_json(await self.lifecycle.set_access_mode(request.match_info["ref"], str(body.get("mode", ""))))
+
+    async def pull(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.lifecycle.pull(request.match_info["ref"]))
+
+
+class LandingRoutes:
+    """Landing a session's work: push, open a pull request, its state, merge."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.landing = engine.landing
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(API + "/sessions/{ref}/push", self.push),
+            web.post(API + "/sessions/{ref}/pr", self.open_pr),
+            web.get(API + "/sessions/{ref}/pr", self.pr),
+            web.post(API + "/sessions/{ref}/merge", self.merge),
+        ]
+
+    async def push(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return web.json_response(await self.landing.push(request.match_info["ref"], force=bool(body.get("force"))))
+
+    async def open_pr(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        return web.json_response(await self.landing.open_pr(request.match_info["ref"], draft=bool(body.get("draft"))))
+
+    async def pr(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.landing.state(request.match_info["ref"], refresh=flag(request, "refresh")))
+
+    async def merge(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        method = str(body.get("method", "merge"))
+        if method not in MERGE_METHODS:
+            raise ClauderonError("method must be merge, squash or rebase")
+        result = await self.landing.merge(request.match_info["ref"], method=method,
+                                          delete_branch=bool(body.get("delete_branch")))
+        return web.json_response(result)
+
+
+class TerminalRoutes:
+    """A session's terminal: its screen as text, typing, resizing, and the console websocket."""
+
+    def __init__(self, engine: Engine, sockets: OpenSockets) -> None:
+        self.engine = engine
+        self.sockets = sockets
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(API + "/sessions/{ref}/screen", self.screen),
+            web.post(API + "/sessions/{ref}/send", self.send),
+            web.post(API + "/sessions/{ref}/resize", self.resize),
+            web.get("/ws/v1/console/{ref}", self.console),
+        ]
+
+    async def screen(self, request: web.Request) -> web.Response:
+        stream = self.engine.stream(request.match_info["ref"])
+        cols, rows, _ = stream.snapshot()
+        return web.json_response({"text": stream.screen_text(), "cols": cols, "rows": rows})
+
+    async def send(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        text = body.get("text", "")
+        if not isinstance(text, str):
+            raise ClauderonError("text must be a string")
+        await self.engine.lifecycle.send(request.match_info["ref"], text, enter=bool(body.get("enter")))
+        return web.json_response({"ok": True})
+
+    async def resize(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        cols = bounded_int(str(body.get("cols")), 0, MAX_CONSOLE_COLS, "cols")
+        rows = bounded_int(str(body.get("rows")), 0, MAX_CONSOLE_ROWS, "rows")
+        await self.engine.stream(request.match_info["ref"]).resize(cols, rows)
+        return web.json_response({"ok": True})
+
+    async def console(self, request: web.Request) -> web.WebSocketResponse:
+        """Terminal bytes both ways as binary frames; snapshot, resize and ended as JSON text frames."""
+        stream = self.engine.stream(request.match_info["ref"])
+        cols = bounded_int(request.query.get("cols"), 0, MAX_CONSOLE_COLS, "cols") or None
+        rows = bounded_int(request.query.get("rows"), 0, MAX_CONSOLE_ROWS, "rows") or None
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
-        server.track(ws)
-        if request.query.get("active") in ("1", "true") and cols and rows:
+        self.sockets.track(ws)
+        if flag(request, "active") and cols and rows:
             await stream.resize(cols, rows)  # an interactive viewer takes the size before its snapshot
         viewer = stream.subscribe(cols, rows)
         try:
@@ -246,14 +279,45 @@ def add_routes(server: "ApiServer") -> None:
             await cancel_quietly(sender)
         finally:
             stream.unsubscribe(viewer)
-            server.untrack(ws)
+            self.sockets.untrack(ws)
             await ws.close()
         return ws
 
-    server.app.add_routes(routes)
-    add_transcript_routes(server)  # transcript pages, live tail, chat (api_transcript.py)
 
-    # -- workbench (files, diff, info): its own module ------------------------------------------------
-    from runtime.api.workbench import add_workbench_routes
+class RepoRoutes:
+    """What the create dialog asks: recent repositories, a repository's branches, a name for a prompt."""
 
-    add_workbench_routes(server)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{API}/repos/recent", self.recent),
+            web.get(f"{API}/repos/branches", self.branches),
+            web.get(f"{API}/names/suggest", self.suggest_name),
+        ]
+
+    async def recent(self, request: web.Request) -> web.Response:
+        return web.json_response(self.engine.store.recent_repos())
+
+    async def branches(self, request: web.Request) -> web.Response:
+        worktrees = self.engine.worktrees
+        root, _ = await asyncio.to_thread(worktrees.resolve_repo, request.query.get("repo", ""))
+        return web.json_response(await asyncio.to_thread(worktrees.branches, root))
+
+    async def suggest_name(self, request: web.Request) -> web.Response:
+        taken = {s.name for s in self.engine.store.sessions()}
+        return web.json_response({"name": suggest_name(request.query.get("prompt", ""), taken)})
+
+
+def route_table(engine: Engine, sockets: OpenSockets, on_stop_request: Callable[[], None] | None) -> list[web.RouteDef]:
+    """Every route of the engine API (no two patterns overlap, so the order is only for reading)."""
+    return [
+        *EngineRoutes(engine, sockets, on_stop_request).routes(),
+        *SessionRoutes(engine).routes(),
+        *LandingRoutes(engine).routes(),
+        *TerminalRoutes(engine, sockets).routes(),
+        *RepoRoutes(engine).routes(),
+        *TranscriptRoutes(engine, sockets).routes(),
+        *WorkbenchRoutes(engine).routes(),
+    ]

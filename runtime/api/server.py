@@ -6,25 +6,25 @@ can drive the engine.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import logging
 import os
 import socket
 import struct
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from pydantic import ValidationError
 
+from runtime.api.http import OpenSockets
+from runtime.api.routes import route_table
 from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 
 log = logging.getLogger(__name__)
 
-API = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -34,7 +34,7 @@ def _peer_uid(request: web.Request) -> int | None:
         return None
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
+    return int(uid)
 
 
 @web.middleware
@@ -72,11 +72,9 @@ class ApiServer:
         self.engine = engine
         self.on_stop_request = on_stop_request
         self.app = web.Application(middlewares=[peer_check, errors_as_json])
+        self.sockets = OpenSockets()
+        self.app.add_routes(route_table(engine, self.sockets, on_stop_request))
         self._runner: web.AppRunner | None = None
-        self._sockets: set[web.WebSocketResponse] = set()
-        from runtime.api.routes import add_routes
-
-        add_routes(self)
 
     async def start(self, path: Path) -> None:
         path.unlink(missing_ok=True)
@@ -91,35 +89,7 @@ class ApiServer:
         os.chmod(path, 0o600)
 
     async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close()
+        await self.sockets.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def track(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.add(ws)
-
-    def untrack(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.discard(ws)
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise ClauderonError("request body must be a JSON object")
-    return body
-
-
-def ws_pump_closed(msg: Any) -> bool:
-    return msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.ERROR, WSMsgType.CLOSING)
-
-
-async def cancel_quietly(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    try:
-        await task
-    except (asyncio.CancelledError, Exception):
-        pass

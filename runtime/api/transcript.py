@@ -16,30 +16,28 @@ opens as fast as a small one.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import os
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from runtime.api.server import API, cancel_quietly, read_json
+from runtime.agents.transcripts import Page, TranscriptReader, open_in_home
+from runtime.api.http import API, OpenSockets, cancel_quietly, read_json
+from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.agents.transcripts import Message, Page, TranscriptReader, claude_transcripts, codex_transcripts, open_in_home
+from runtime.agents.base import Agent
+from runtime.agents.registry import agent_named, agent_names
 from runtime.uploads import store_upload
-
-if TYPE_CHECKING:
-    from runtime.api.server import ApiServer
+from runtime.workbench import pod as workbench_pod
+from runtime.workbench.transcript_json import empty_page, message_json, page_json
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT, MAX_LIMIT = 200, 5000
 """Transcript lines per page."""
-MAX_FIELD_CHARS = 20_000
-"""A message's text, tool result or tool input longer than this is clipped (the terminal shows it all)."""
 POLL_S = 0.3
 """How often the live tail looks for appended lines."""
 SWITCH_EVERY = 4
@@ -53,13 +51,19 @@ PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 # -- finding and opening transcripts -----------------------------------------------------------------
 
 
+def transcript_agent(name: str) -> Agent | None:
+    """The agent called `name` when it keeps a transcript (`Agent.transcript`), else None."""
+    agent = agent_named(name) if name in agent_names() else None
+    return agent if agent is not None and agent.transcript is not None else None
+
+
 def transcript_files(agent_home: Path, agent: str) -> list[Path]:
     """The agent's transcripts inside its home (no symlinks, nothing resolving outside), newest last."""
-    finder = {"claude": claude_transcripts, "codex": codex_transcripts}.get(agent)
-    if finder is None:
+    keeper = transcript_agent(agent)
+    if keeper is None:
         return []
     try:
-        found = finder(agent_home)
+        found = keeper.find_transcripts(agent_home)
     except OSError:  # a file went away between listing and sorting: the next poll sees the new state
         return []
     home = os.path.realpath(agent_home)
@@ -86,7 +90,10 @@ def open_transcript(agent_home: Path, path: Path, agent: str) -> TranscriptReade
     try:
         relative = PurePosixPath(path.relative_to(agent_home).as_posix())
         # Component by component from the home, no symlink anywhere, regular files only, never waiting.
-        reader = TranscriptReader(path, agent, fd=open_in_home(agent_home, relative))
+        keeper = transcript_agent(agent)
+        if keeper is None:
+            raise ValueError(f"{agent!r} keeps no transcript")
+        reader = TranscriptReader(path, keeper.parse_transcript_line, fd=open_in_home(agent_home, relative))
     except (OSError, ValueError) as exc:
         raise ClauderonError(f"cannot open the transcript {path.name}: {exc}", status=403) from None
     opened = _opened_path(reader)
@@ -99,7 +106,7 @@ def open_transcript(agent_home: Path, path: Path, agent: str) -> TranscriptReade
 def _opened_path(reader: TranscriptReader) -> str | None:
     """The real path of the file a reader holds open (Linux), to check it after opening: no race."""
     try:
-        return os.readlink(f"/proc/self/fd/{reader._file.fileno()}")  # noqa: SLF001 - the reader's own fd
+        return os.readlink(f"/proc/self/fd/{reader.fileno()}")
     except OSError:
         return None
 
@@ -108,43 +115,7 @@ def _inside(root: str, path: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-# -- the wire format -------------------------------------------------------------------------------------
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    """A message as JSON, with long fields clipped (`…[N more characters]`)."""
-    data = dataclasses.asdict(message)
-    for field in ("text", "result"):
-        data[field] = _clip(data[field])
-    if data["input"] is not None:
-        encoded = json.dumps(data["input"], default=str)
-        if len(encoded) > MAX_FIELD_CHARS:
-            data["input"] = _clip(encoded)
-    return data
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_FIELD_CHARS:
-        return text
-    return f"{text[:MAX_FIELD_CHARS]}\n…[{len(text) - MAX_FIELD_CHARS} more characters]"
-
-
-def page_json(agent: str, relative: str | None, page: Page) -> dict[str, Any]:
-    """A page: its messages, the cursor for the page before it (None at the start) and the malformed count."""
-    return {
-        "agent": agent,
-        "file": relative,
-        "messages": [message_json(m) for m in page.messages],
-        "start": page.start,
-        "end": page.end,
-        "before": f"{relative}:{page.start}" if relative is not None and page.start > 0 else None,
-        "malformed": page.malformed,
-        "lines": page.lines,
-    }
-
-
-def _empty(agent: str) -> dict[str, Any]:
-    return page_json(agent, None, Page([], 0, 0))
+# -- pages ------------------------------------------------------------------------------------------------
 
 
 def _relative(agent_home: Path, path: Path) -> str:
@@ -175,7 +146,7 @@ def read_page(agent_home: Path, session: Session, before: str | None, limit: int
             return page_json(session.agent, relative, reader.before(Page([], offset, offset), limit))
     path = current_transcript(agent_home, session)
     if path is None:
-        return _empty(session.agent)
+        return empty_page(session.agent)
     with open_transcript(agent_home, path, session.agent) as reader:
         return page_json(session.agent, _relative(agent_home, path), reader.tail(limit))
 
@@ -201,7 +172,7 @@ class TranscriptFollower:
             if path != self.path or (self.reader is not None and self.reader.size() < self.offset):
                 return self._open(path)
             if first:
-                return [{"type": "page", **_empty(self.session.agent)}]
+                return [{"type": "page", **empty_page(self.session.agent)}]
         if self.reader is None:
             return []
         page = self.reader.follow(self.offset)
@@ -217,7 +188,7 @@ class TranscriptFollower:
         self.close()
         self.path = path
         if path is None:
-            return [{"type": "page", **_empty(self.session.agent)}]
+            return [{"type": "page", **empty_page(self.session.agent)}]
         try:
             self.reader = open_transcript(self.agent_home, path, self.session.agent)
         except ClauderonError as exc:
@@ -260,24 +231,32 @@ def _chat_request(body: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def _needs_transcript(session: Session) -> None:
-    if session.agent not in ("claude", "codex"):
+    if transcript_agent(session.agent) is None:
         raise ClauderonError(f"session {session.name} runs {session.agent!r}, which keeps no transcript", status=409)
 
 
-def add_transcript_routes(server: "ApiServer") -> None:
-    """Register the transcript, live-transcript and chat routes."""
-    engine = server.engine
-    routes = web.RouteTableDef()
-    chat_locks: dict[str, asyncio.Lock] = {}
+class TranscriptRoutes:
+    """The transcript, live-transcript and chat routes."""
 
-    @routes.get(API + "/sessions/{ref}/transcript")
-    async def transcript(request: web.Request) -> web.Response:
+    def __init__(self, engine: Engine, sockets: OpenSockets) -> None:
+        self.engine = engine
+        self.sockets = sockets
+        self.chat_locks: dict[str, asyncio.Lock] = {}
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(API + "/sessions/{ref}/transcript", self.transcript),
+            web.get("/ws/v1/transcript/{ref}", self.transcript_live),
+            web.post(API + "/sessions/{ref}/chat", self.chat),
+        ]
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        engine = self.engine
         session = engine.require_known(request.match_info["ref"])
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
-        from runtime.workbench import pod as workbench_pod  # the transcript of a pod session is read in the pod
-
-        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+        # The transcript of a pod session is read in the pod.
+        if (backend := workbench_pod.pod_backend(engine.backend, session)) is not None:
             pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
             return web.json_response(await asyncio.to_thread(workbench_pod.transcript_page, pod, session,
                                                              request.query.get("before"), limit))
@@ -285,19 +264,17 @@ def add_transcript_routes(server: "ApiServer") -> None:
                                        request.query.get("before"), limit)
         return web.json_response(page)
 
-    @routes.get("/ws/v1/transcript/{ref}")
-    async def transcript_live(request: web.Request) -> web.WebSocketResponse:
+    async def transcript_live(self, request: web.Request) -> web.WebSocketResponse:
+        engine = self.engine
         session = engine.require_known(request.match_info["ref"])
         _needs_transcript(session)
         limit = _limit(request.query.get("limit"))
-        from runtime.workbench import pod as workbench_pod
-
-        if workbench_pod.pod_backend(engine, session) is not None:
+        if workbench_pod.pod_backend(engine.backend, session) is not None:
             raise ClauderonError(f"the live transcript is not available for pod sessions yet; read pages from "
                                  f"/api/v1/sessions/{session.name}/transcript", status=409)
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
-        server.track(ws)
+        self.sockets.track(ws)
         follower = TranscriptFollower(engine.home.agent_home(session.id), session, limit)
         closed = asyncio.ensure_future(ws.receive())  # any frame or the close ends the tail
         polls = 0
@@ -314,34 +291,33 @@ def add_transcript_routes(server: "ApiServer") -> None:
         finally:
             await cancel_quietly(closed)
             follower.close()
-            server.untrack(ws)
+            self.sockets.untrack(ws)
             await ws.close()
         return ws
 
-    @routes.post(API + "/sessions/{ref}/chat")
-    async def chat(request: web.Request) -> web.Response:
+    async def chat(self, request: web.Request) -> web.Response:
+        engine = self.engine
         text, images = _chat_request(await read_json(request))
         session = engine.require_known(request.match_info["ref"])
         stream = engine.stream(session.id)  # 409 when the terminal is not live
         agent_home = engine.home.agent_home(session.id)
+        sandboxed = engine.backend(session).capabilities.sandboxed
         uploads = []
         try:
             for image in images:
-                uploads.append(await asyncio.to_thread(store_upload, image, agent_home, sandboxed=session.backend != "local"))
+                uploads.append(await asyncio.to_thread(store_upload, image, agent_home, sandboxed=sandboxed))
         except ClauderonError:  # one refused image: the message is not sent, so none of its copies stay
             for upload in uploads:
                 upload.host_path.unlink(missing_ok=True)
             raise
         paths = [u.agent_path for u in uploads]
-        async with chat_locks.setdefault(session.id, asyncio.Lock()):  # one message's paste and Enter together
+        async with self.chat_locks.setdefault(session.id, asyncio.Lock()):  # one message's paste and Enter together
             bracketed = stream.emulator.bracketed_paste
             await stream.write(chat_bytes(text, paths, bracketed))
             await asyncio.sleep(ENTER_DELAY_S)
             await stream.write(b"\r")
         return web.json_response({"ok": True, "images": paths, "bracketed": bracketed})
 
-    server.app.add_routes(routes)
 
-
-__all__ = ["add_transcript_routes", "TranscriptFollower", "chat_bytes", "current_transcript", "message_json",
+__all__ = ["TranscriptRoutes", "TranscriptFollower", "chat_bytes", "current_transcript", "message_json",
            "open_transcript", "page_json", "read_page", "transcript_files"]

@@ -3,7 +3,7 @@
 Files are read on the engine's host where the worktree is, confined to it (see `workbench_files`);
 host git runs only through `gitsafe` and only on the user's repository or a linked worktree of it.
 Where the session's git lives in its sandbox, git runs there, through the backend's exec, with the
-same answers (`workbench_pod`): pods (`copies_workspace`, files too) and Docker sessions with a
+same answers (`runtime/workbench/pod.py`): pods (`copies_workspace`, files too) and Docker sessions with a
 repository of their own (status and diff; a stopped one shows its branch as last brought back).
 """
 
@@ -12,21 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aiohttp import web
 
-from runtime.api.server import API
+from proxy import read_audit
+from runtime.api.http import API
+from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
+from runtime.git.worktrees import WorktreeInfo
 from runtime.models import Session, Status
+from runtime.workbench import pod as workbench_pod
 from runtime.workbench.diff import imported_diff, session_diff, status_porcelain
 from runtime.workbench.files import PAGE_BYTES, list_directory, marks_for, read_page, status_marks
 from runtime.workbench.stats import container_facts
-from runtime.git.worktrees import WorktreeInfo
-from runtime.workbench import pod as workbench_pod
-
-if TYPE_CHECKING:
-    from runtime.api.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +42,38 @@ def _int(value: str | None, default: int, what: str) -> int:
         raise ClauderonError(f"{what} must be a whole number") from None
 
 
-def add_workbench_routes(server: "ApiServer") -> None:
-    """Register the files, file, diff and info routes on the server's app."""
-    engine = server.engine
-    routes = web.RouteTableDef()
+class WorkbenchRoutes:
+    """The files, file, diff and info routes."""
 
-    def worktree_of(session: Session) -> WorktreeInfo:
-        info = engine.worktrees.info(session.repo_path, session.name, session.base_branch, session.subdir,
-                                     session.branch, session.own_repository)
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(API + "/sessions/{ref}/files", self.files),
+            web.get(API + "/sessions/{ref}/file", self.file),
+            web.get(API + "/sessions/{ref}/diff", self.diff),
+            web.get(API + "/sessions/{ref}/info", self.info),
+        ]
+
+    def worktree_of(self, session: Session) -> WorktreeInfo:
+        """The session's worktree on this host (404 when it is gone)."""
+        info = self.engine.worktrees.info(session.repo_path, session.name, session.base_branch, session.subdir,
+                                          session.branch, session.own_repository)
         if not info.worktree_path.is_dir():
             raise ClauderonError(f"the worktree of {session.name} ({info.worktree_path}) is gone", status=404)
         return info
 
-    def sandbox_of(session: Session) -> workbench_pod.Pod | None:
+    def sandbox_of(self, session: Session) -> workbench_pod.Pod | None:
         """An exec handle into the session's sandbox when its git lives there and it runs, else None."""
-        backend = workbench_pod.pod_backend(engine, session)
+        backend = workbench_pod.pod_backend(self.engine.backend, session)
         if backend is None and session.own_repository and session.backend_id and session.status == Status.RUNNING:
-            backend = engine.backend(session)
+            backend = self.engine.backend(session)
         return workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop()) if backend else None
 
-    def listing(session: Session, path: str, sandbox: workbench_pod.Pod | None) -> dict[str, object]:
-        info = worktree_of(session)
+    def listing(self, session: Session, path: str, sandbox: workbench_pod.Pod | None) -> dict[str, object]:
+        """A directory of the host worktree, marked with git status (blocking)."""
+        info = self.worktree_of(session)
         rel, entries, left_out = list_directory(info.worktree_path, path)
         try:
             if sandbox is not None:
@@ -74,39 +84,38 @@ def add_workbench_routes(server: "ApiServer") -> None:
             marks = {}
         return {"path": rel, "entries": marks_for(rel, entries, marks), "left_out": left_out}
 
-    async def fresh_branch(session: Session) -> None:
+    async def fresh_branch(self, session: Session) -> None:
         try:
-            await engine.branches.sync(session)
+            await self.engine.branches.sync(session)
         except ClauderonError as exc:  # the diff still shows what the sandbox has
             log.warning("diff of %s: %s", session.name, exc)
 
-    @routes.get(API + "/sessions/{ref}/files")
-    async def files(request: web.Request) -> web.Response:
-        session = engine.require_known(request.match_info["ref"])
+    async def files(self, request: web.Request) -> web.Response:
+        session = self.engine.require_known(request.match_info["ref"])
         path = request.query.get("path", "")
-        sandbox = sandbox_of(session)
+        sandbox = self.sandbox_of(session)
         if sandbox is not None and not session.own_repository:  # the files live in the pod
             return web.json_response(await asyncio.to_thread(workbench_pod.listing, sandbox, path))
-        return web.json_response(await asyncio.to_thread(listing, session, path, sandbox))
+        return web.json_response(await asyncio.to_thread(self.listing, session, path, sandbox))
 
-    @routes.get(API + "/sessions/{ref}/file")
-    async def file(request: web.Request) -> web.Response:
-        session = engine.require_known(request.match_info["ref"])
+    async def file(self, request: web.Request) -> web.Response:
+        session = self.engine.require_known(request.match_info["ref"])
         path = request.query.get("path", "")
         offset = _int(request.query.get("offset"), 0, "offset")
         limit = _int(request.query.get("limit"), PAGE_BYTES, "limit")
-        if (backend := workbench_pod.pod_backend(engine, session)) is not None:
+        if (backend := workbench_pod.pod_backend(self.engine.backend, session)) is not None:
             pod = workbench_pod.Pod(backend, session.backend_id, asyncio.get_running_loop())
             return web.json_response(await asyncio.to_thread(workbench_pod.read_page, pod, path, offset, limit))
         root = Path(session.worktree_path)
         return web.json_response(await asyncio.to_thread(read_page, root, path, offset, limit))
 
-    @routes.get(API + "/sessions/{ref}/diff")
-    async def diff(request: web.Request) -> web.Response:
+    async def diff(self, request: web.Request) -> web.Response:
+        engine = self.engine
         session = engine.require_known(request.match_info["ref"])
-        await fresh_branch(session)
-        sandbox = sandbox_of(session)
+        await self.fresh_branch(session)
+        sandbox = self.sandbox_of(session)
         user_repo = await asyncio.to_thread(engine.worktrees.repo_context, session.repo_path)
+        worktree_of = self.worktree_of
         if sandbox is not None:
             return web.json_response(await asyncio.to_thread(
                 lambda: workbench_pod.session_diff(sandbox, worktree_of(session), user_repo)))
@@ -115,12 +124,11 @@ def add_workbench_routes(server: "ApiServer") -> None:
                 lambda: imported_diff(user_repo, worktree_of(session), engine.store.get(session.id).sandbox_changes)))
         return web.json_response(await asyncio.to_thread(lambda: session_diff(worktree_of(session))))
 
-    @routes.get(API + "/sessions/{ref}/info")
-    async def info(request: web.Request) -> web.Response:
-        from proxy import read_audit
-
+    async def info(self, request: web.Request) -> web.Response:
+        engine = self.engine
         session = engine.require_known(request.match_info["ref"])
         sample = request.query.get("stats", "1") not in ("0", "false")
+        facts: dict[str, Any]
         try:
             backend = engine.backend(session)
         except ClauderonError as exc:
@@ -129,5 +137,3 @@ def add_workbench_routes(server: "ApiServer") -> None:
             facts = await container_facts(backend, session.backend_id, sample=sample)
         audit = await asyncio.to_thread(read_audit, engine.home, session.id, AUDIT_TAIL)
         return web.json_response({"session": session.public(), **facts, "audit": audit})
-
-    server.app.add_routes(routes)

@@ -11,12 +11,18 @@ import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
 
+from runtime.backends.capabilities import BackendCapabilities
 from runtime.errors import ClauderonError
 from runtime.models import Mount, Status
 
+if TYPE_CHECKING:
+    from runtime.settings import Settings
+
 ProgressFn = Callable[[str], Awaitable[None] | None]
+ContainerSample = tuple[dict[str, Any] | None, dict[str, Any] | None]
+"""A sandbox's inspect answer (None when it is gone) and one stats answer (None when not sampled)."""
 
 # Labels every backend puts on what it creates, so an engine adopts or removes only its own home's things.
 LABEL_SESSION = "clauderon.session"
@@ -111,9 +117,9 @@ class Backend(abc.ABC):
     """Runs sessions. Every method that blocks runs in a thread so the caller's loop stays free."""
 
     name: str
-    sandboxed: bool = True
-    copies_workspace: bool = False
-    """True when the sandbox cannot mount the worktree (a remote pod): the branch is copied in instead."""
+    capabilities: ClassVar[BackendCapabilities]
+    """What this backend can do (`runtime.backends.registry` holds every backend's): the one thing other
+    code asks instead of the backend's name."""
 
     _pool: ThreadPoolExecutor | None = None
     POOL_THREADS = 16
@@ -164,6 +170,20 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def list_owned(self, home_id: str) -> list[Found]:
         """Everything carrying `home_id`'s label, for re-adoption after an engine restart."""
+
+    def default_image(self, settings: Settings) -> str | None:
+        """The image a new session runs when its request names none; None for a backend that runs no image."""
+        return None
+
+    async def bridge_gateway(self) -> str | None:
+        """Where on the host bridge-networked sandboxes reach it (the proxy listens there too); None for a
+        backend without a bridge network, or whose bridge has no gateway."""
+        return None
+
+    async def sample_container(self, backend_id: str, *, with_stats: bool) -> ContainerSample:
+        """For a backend that `has_stats`: the sandbox's inspect answer (None when it is gone) and, when
+        `with_stats` and it runs, one stats answer (else None)."""
+        raise ClauderonError(f"the {self.name} backend samples no container details")
 
     async def resolve_network(self, mode: str) -> str:
         """The network a sandbox gets for `mode` (`host` or `bridge`); no sandbox shares the host's."""

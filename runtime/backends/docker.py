@@ -12,16 +12,20 @@ import inspect
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.agents import CONTAINER_HOME
+from runtime.agents.home import CONTAINER_HOME
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
 from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
-from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ExecResult, Found, LaunchSpec, ProgressFn
+from runtime.backends.registry import capabilities_of
+from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ContainerSample, ExecResult, Found, LaunchSpec, ProgressFn
 from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 from runtime.backends.docker_account import name_the_agent
 from runtime.backends.docker_attach import open_attach
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,6 @@ MAX_EXEC_OUTPUT = 64 * 1024 * 1024
 BUNDLE_SECONDS = 30.0
 """The longest a sandbox may take to bundle its branch."""
 PULL_POLICIES = ("never", "missing", "always")
-NETWORK_MODES = ("auto", "sealed", "host", "bridge")
-OPEN_NETWORKS = ("host", "bridge")
-"""Modes in which the agent's container has a network of its own way out (the proxy is a path, not a wall)."""
 LABEL_ROLE = "clauderon.role"
 RELAY_ROLE = "relay"
 # The agent's first request must not come before its relay listens: wait (bounded) for the port.
@@ -92,7 +93,7 @@ class DockerBackend(Backend):
     """Sessions as containers on one Docker engine. `backend_id` is the full container id."""
 
     name = "docker"
-    sandboxed = True
+    capabilities = capabilities_of(name)
 
     def __init__(self, base_url: str | None = None) -> None:
         """`base_url` like `unix:///var/run/docker.sock` or `tcp://host:2375`; None means the environment
@@ -158,9 +159,29 @@ class DockerBackend(Backend):
     async def resolve_network(self, mode: str) -> str:
         """`sealed`, `host` or `bridge` for a requested mode; `auto` is sealed (it needs no bridge, no
         iptables and nothing from the agent's image, so it works on every daemon)."""
-        if mode not in NETWORK_MODES:
-            raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(NETWORK_MODES)}")
+        modes = self.capabilities.network_modes
+        if mode not in modes:
+            raise ClauderonError(f"unknown network mode {mode!r}: use one of {', '.join(modes)}")
         return "sealed" if mode == "auto" else mode
+
+    def default_image(self, settings: Settings) -> str | None:
+        return settings.docker.image
+
+    async def sample_container(self, backend_id: str, *, with_stats: bool) -> ContainerSample:
+        """`docker inspect` of the container (None when it is gone) and, when `with_stats` and it runs, one
+        `docker stats` answer."""
+        import docker.errors
+
+        def sample(client: Any) -> ContainerSample:
+            try:
+                info = client.api.inspect_container(backend_id)
+            except docker.errors.NotFound:
+                return None, None
+            running = (info.get("State") or {}).get("Running")
+            return info, client.api.stats(backend_id, stream=False) if with_stats and running else None
+
+        sampled: ContainerSample = await self._call(sample)
+        return sampled
 
     async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
@@ -228,7 +249,7 @@ class DockerBackend(Backend):
         # is one) may never print its first prompt. The attachment waits for `attach(replay=True)`.
         try:
             client = await self._blocking(self._client_sync)
-            self._early[container_id] = await open_attach(self.base_url, client.api._version, container_id)
+            self._early[container_id] = await open_attach(self.base_url, client.api.api_version, container_id)
             if spec.user and not spec.user.startswith("0:"):
                 await self._call(name_the_agent, container_id, spec.user, spec.env.get("HOME", CONTAINER_HOME))
             # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
@@ -470,7 +491,7 @@ class DockerBackend(Backend):
             attachment = None
         if attachment is None:  # else: attached since before start, it already holds every byte
             client = await self._blocking(self._client_sync)
-            attachment = await open_attach(self.base_url, client.api._version, backend_id, logs=replay)
+            attachment = await open_attach(self.base_url, client.api.api_version, backend_id, logs=replay)
 
         async def resize(cols: int, rows: int) -> None:
             await self._call(lambda c: c.api.resize(backend_id, height=rows, width=cols))

@@ -21,9 +21,10 @@ from typing import Any, Callable
 
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
-from runtime.settings import KubernetesSettings
+from runtime.settings import KubernetesSettings, Settings
 from runtime.backends import kube_objects as objects
 from runtime.backends.base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
+from runtime.backends.registry import capabilities_of
 from runtime.backends.kube_status import StartWatch, status_of
 from runtime.backends.kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
 
@@ -47,10 +48,8 @@ ENFORCING_PLUGINS = ("calico", "cilium", "antrea", "weave-net", "kube-router", "
 class KubernetesBackend(Backend):
     """Sessions as pods in one namespace. `backend_id` is the pod name, `clauderon-<name>`."""
 
-    copies_workspace = True
-
     name = "kubernetes"
-    sandboxed = True
+    capabilities = capabilities_of(name)
 
     def __init__(self, settings: KubernetesSettings, home_id: str, ca_cert_pem: bytes | None = None) -> None:
         """`ca_cert_pem` is the proxy's CA certificate, mounted into every pod (None: no CA mount)."""
@@ -61,6 +60,9 @@ class KubernetesBackend(Backend):
         self._configuration: Any = None
         self._core: Any = None
         self._load_lock = threading.Lock()  # calls arrive on several worker threads at once
+
+    def default_image(self, settings: Settings) -> str | None:
+        return settings.kubernetes.image
 
     # -- the client ------------------------------------------------------------------------------
 

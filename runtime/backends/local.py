@@ -20,6 +20,7 @@ from runtime.errors import ClauderonError
 from runtime.home import Home, fits_unix_socket
 from runtime.models import Status
 from runtime.backends.base import Attachment, Backend, Found, LaunchSpec, ProgressFn
+from runtime.backends.registry import capabilities_of
 from runtime.backends.local_holder import ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, MISSING, REPAIR_SECONDS, RESIZE, TAIL, current_boot_id, frame, process_identity, read_frame, read_state_file
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class LocalBackend(Backend):
     """Sessions as host processes under a pty. Constructed with the `Home` whose `run/` holds the state."""
 
     name = "local"
-    sandboxed = False
+    capabilities = capabilities_of(name)
 
     def __init__(self, home: Home) -> None:
         self.home = home

@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from proxy import atomic_write
+
 log = logging.getLogger("clauderon.local_holder")
 
 HEADER = struct.Struct(">cI")
@@ -79,9 +81,7 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None
 
 def write_state(path: Path, state: dict) -> None:
     """Atomically replace the state file (readers never see half a file)."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(state), mode=0o600)
 
 
 MISSING = object()

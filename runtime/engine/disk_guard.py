@@ -14,13 +14,13 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from runtime.engine.backend_set import BackendSet
+from runtime.engine.records import SessionRecords
 from runtime.errors import ClauderonError
+from runtime.home import Home
 from runtime.models import Session, Status
-
-if TYPE_CHECKING:
-    from runtime.engine.core import Engine
+from runtime.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,19 @@ def reserve_size(floor: int) -> int:
 
 
 class DiskGuard:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    """Keeps a reserve file while there is room, and pauses the growing session when there is not."""
+
+    def __init__(self, home: Home, settings: EngineSettings, records: SessionRecords, backends: BackendSet) -> None:
+        self.home = home
+        self.settings = settings
+        self.records = records
+        self.backends = backends
         self.sizes: dict[str, int] = {}
         self._checks = 0
 
     @property
     def reserve(self) -> Path:
-        return self.engine.home.root / "reserve"
+        return self.home.root / "reserve"
 
     async def run(self) -> None:
         while True:
@@ -67,10 +72,10 @@ class DiskGuard:
                 await self.check()
             except Exception:  # the guard must outlive one bad look at the disk
                 log.exception("disk check failed")
-            await asyncio.sleep(self.engine.settings.engine.disk_check_seconds)
+            await asyncio.sleep(self.settings.disk_check_seconds)
 
     async def check(self) -> None:
-        floor = self.engine.settings.engine.min_free_space
+        floor = self.settings.min_free_space
         free = await asyncio.to_thread(self._free_after_reserve, floor)
         short = free is not None and free < floor
         self._checks += 1
@@ -82,15 +87,15 @@ class DiskGuard:
     def _free_after_reserve(self, floor: int) -> int | None:
         """Free bytes; the reserve is let go below the floor and made again once there is room for it."""
         try:
-            free = shutil.disk_usage(self.engine.home.root).free
+            free = shutil.disk_usage(self.home.root).free
         except OSError:
             return None
         size = reserve_size(floor)
         if free < floor and self.reserve.exists():
             self.reserve.unlink(missing_ok=True)
             log.warning("free space in %s is below [engine] min_free_space: released the %d MiB reserve so the "
-                        "store and the audit can still write", self.engine.home.root, size // MIB)
-            return shutil.disk_usage(self.engine.home.root).free
+                        "store and the audit can still write", self.home.root, size // MIB)
+            return shutil.disk_usage(self.home.root).free
         if size and free >= floor + size and not self.reserve.exists():
             try:
                 fd = os.open(self.reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -107,8 +112,8 @@ class DiskGuard:
         """Measure every session with a worktree; returns how much each grew since the last measurement."""
         grown: dict[str, int] = {}
         sizes: dict[str, int] = {}  # deleted and archived sessions drop out
-        for session in self.engine.store.sessions(include_archived=False):
-            size = await disk_use(Path(session.worktree_path), self.engine.home.agent_home(session.id))
+        for session in self.records.store.sessions(include_archived=False):
+            size = await disk_use(Path(session.worktree_path), self.home.agent_home(session.id))
             before = self.sizes.get(session.id)
             if size is None:  # not measured this time: the last figure stands
                 if before is not None:
@@ -119,12 +124,12 @@ class DiskGuard:
                 grown[session.id] = size - before
             shown = round(size / MIB) * MIB  # a change under a MiB is not worth a store write
             if shown != session.disk_bytes:
-                await self.engine.apply(session.id, disk_bytes=shown)
+                await self.records.apply(session.id, disk_bytes=shown)
         self.sizes = sizes
         return grown
 
     async def _pause_the_grower(self, grown: dict[str, int], free: int | None) -> None:
-        candidates = [s for s in self.engine.store.sessions(include_archived=False)
+        candidates = [s for s in self.records.store.sessions(include_archived=False)
                       if grown.get(s.id, 0) > 0 and s.status == Status.RUNNING and s.backend_id and not s.paused]
         if not candidates:
             return
@@ -136,11 +141,11 @@ class DiskGuard:
 
     async def pause(self, session: Session, reason: str) -> None:
         try:
-            await self.engine.backend(session).pause(session.backend_id or "", True)
+            await self.backends.of(session).pause(session.backend_id or "", True)
         except ClauderonError as exc:
             log.warning("cannot pause %s although the disk is short: %s", session.name, exc)
             return
         log.warning("%s %s", session.name, reason)
-        await self.engine.update(session.id, paused=reason)
-        self.engine.events.publish({"type": "attention", "kind": "paused", "session_id": session.id,
+        await self.records.update(session.id, paused=reason)
+        self.records.events.publish({"type": "attention", "kind": "paused", "session_id": session.id,
                                     "name": session.name, "reasons": [reason]})

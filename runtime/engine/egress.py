@@ -6,17 +6,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from proxy import (CA_MOUNT_PATH, ProxyError, ProxyService, SessionProxyConfig, container_env,
-                   default_credential_names, dummy_codex_auth_json, new_proxy_password)
-
-from runtime.agents.setup import write_agent_config
-from runtime.agents import CONTAINER_HOME
-from runtime.agents.hook_install import install_agent_hooks
-
+from proxy import (
+    CA_MOUNT_PATH,
+    ProxyError,
+    ProxyService,
+    SessionProxyConfig,
+    container_env,
+    default_credential_names,
+    new_proxy_password,
+)
+from runtime.agents.home import CONTAINER_HOME
+from runtime.agents.registry import agent_named
+from runtime.engine.sealed import SealedSockets
+from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.models import Mount, Session
-from runtime.engine.sealed import SealedSockets
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,7 +87,8 @@ class Egress:
 
     # ------------------------------------------------------------------ sessions
     def credential_names(self, agent: str) -> list[str]:
-        names = default_credential_names(agent, self.service.credentials, self.settings.proxy.credential_set)
+        names = default_credential_names(agent_named(agent).traffic, self.service.credentials,
+                                         self.settings.proxy.credential_set)
         return sorted(names)
 
     def _config(self, session: Session) -> SessionProxyConfig:
@@ -90,6 +96,7 @@ class Egress:
             session_id=session.id, name=session.name, password_hash=session.proxy_password_hash or "",
             agent=session.agent, credential_names=set(session.credential_names), access_mode=session.access_mode,
             egress=session.egress, allowlist=list(self.settings.proxy.allowlist),
+            traffic=agent_named(session.agent).traffic,
         )
 
     def launch_env(self, session: Session, *, sandboxed: bool, proxy_host: str,
@@ -102,7 +109,8 @@ class Egress:
         if not session.credential_names:
             session.credential_names = self.credential_names(session.agent)
         self.service.register_session(self._config(session))
-        env = container_env(session.id, password, proxy_host, proxy_port or self.port, session.agent,
+        traffic = agent_named(session.agent).traffic
+        env = container_env(session.id, password, proxy_host, proxy_port or self.port, traffic,
                             self.service.credentials, set(session.credential_names))
         if not sandboxed:  # a local agent reads the CA from the host path; nothing is mounted
             for var, value in list(env.items()):
@@ -113,23 +121,16 @@ class Egress:
 
     def write_agent_files(self, session: Session, env: dict[str, str], agent_home: Path, workspace: str) -> None:
         """The agent's config with the same placeholder choice as its environment (OAuth or API key)."""
-        if session.agent == "claude":
-            oauth = "CLAUDE_CODE_OAUTH_TOKEN" in env
-            key = env.get("CLAUDE_CODE_OAUTH_TOKEN") or env.get("ANTHROPIC_API_KEY", "")
-            write_agent_config(agent_home, session, placeholder_key=key, workspace=workspace, oauth=oauth)
-        elif session.agent == "codex":
-            oauth = "OPENAI_API_KEY" not in env
-            auth = dummy_codex_auth_json(self.service.credentials) if oauth else None
-            write_agent_config(agent_home, session, placeholder_key=env.get("OPENAI_API_KEY", ""), workspace=workspace,
-                               oauth=oauth, codex_auth_json=auth)
+        agent_named(session.agent).write_setup(agent_home, session, env=env, credentials=self.service.credentials,
+                                               workspace=workspace)
         self.write_agent_hooks(session, agent_home)
 
     @staticmethod
     def write_agent_hooks(session: Session, agent_home: Path) -> None:
-        """The status hooks (runtime.agents.hook_install), after the config they merge into; a local agent
+        """The status hooks (`Agent.install_hooks`), after the config they merge into; a local agent
         sees its home at the host path, a sandboxed one at CONTAINER_HOME."""
-        home_in_agent = str(agent_home) if session.backend == "local" else CONTAINER_HOME
-        install_agent_hooks(agent_home, session.agent, home_in_agent=home_in_agent)
+        home_in_agent = CONTAINER_HOME if capabilities_of(session.backend).sandboxed else str(agent_home)
+        agent_named(session.agent).install_hooks(agent_home, home_in_agent=home_in_agent)
 
     def restore(self, session: Session) -> None:
         """After an engine restart: the running sandbox keeps its password; the proxy learns its hash again."""

@@ -1,15 +1,17 @@
-"""Agent hooks: turn what Claude Code's hooks and Codex's notify program report into `agent_status`.
+"""Agent hooks: turn what agents' hook programs report into `agent_status` (each agent's `hook_status`
+says what an event means; this module routes, validates, orders and applies).
 
-Inside a sandbox, `~/.clauderon/hook.sh` (see `runtime.agents.hook_install`) POSTs each hook's stdin JSON to
-`https://clauderon.internal/hooks/claude/<Event>?t=<ns>` through the session's proxy. The proxy answers
+Inside a sandbox, the hook script an agent installs (`Agent.install_hooks`) POSTs each hook's JSON to
+`https://clauderon.internal/hooks/<agent>/<event>?t=<ns>` through the session's proxy. The proxy answers
 that host itself: it calls `HooksHandler` in a worker thread with the session id taken from the proxy
 credentials, so a container can only ever set its own session's status.
 
-Paths:
+Paths (`Agent.hook_events`), for example:
 - `POST /hooks/claude/<Event>`: body is the hook's JSON input (`hook_event_name`, `tool_name`, ...).
 - `POST /hooks/codex/notify`: body is the JSON argument Codex gives its `notify` program.
 
-Codex reports only the end of a turn; `watch_codex_turns` follows its rollout for the start.
+An agent with no hook for a turn starting (`Agent.follows_turns`) is followed through its transcript by
+`watch_transcript_turns`.
 
 Payload shapes were taken from Claude Code 2.1.197 and Codex 0.171.0 run against the fakes; see
 `docs/agents.md` and `tests/samples/`.
@@ -25,31 +27,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from runtime.agents.base import MAX_DETAIL_CHARS, HookRejected, LineParser, clip
+from runtime.agents.registry import agent_named, all_agents
+from runtime.agents.transcripts import TranscriptRefused, last_assistant_in, open_agent_transcript, read_new_entries
 from runtime.errors import ClauderonError
 from runtime.models import AgentStatus, Session
-from runtime.agents.transcript_codex import codex_turn_state, read_new_entries
-from runtime.agents.transcripts import TranscriptRefused, codex_transcripts, last_assistant_in, open_agent_transcript
 
 log = logging.getLogger(__name__)
 
 HOOKS_PREFIX = "/hooks/"
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a PostToolUse carries the tool's whole output
-MAX_DETAIL_CHARS = 4000  # what a status line or a permission dialog can use; the rest stays in the transcript
 _EVENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-# A Notification without `notification_type` (older CLIs) is recognised by its message.
-_PERMISSION_MESSAGE_RE = re.compile(r"\bpermission\b", re.IGNORECASE)
-
-# Events that only mean "the agent is busy". PostToolUseFailure is a failed tool call the model sees
-# and reacts to, not an agent error; PermissionDenied (auto mode) lets the model carry on.
-_WORKING_EVENTS = frozenset({
-    "UserPromptSubmit", "UserPromptExpansion", "PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch",
-    "PermissionDenied", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
-})
 
 TRANSCRIPT_SECONDS = 3.0
 """The longest a hook waits for an agent-named transcript to be read; past it the hook goes on without."""
@@ -60,99 +52,6 @@ _TRANSCRIPT_EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cla
 
 EngineUpdate = Callable[[str, dict[str, Any]], None]
 AgentHomeOf = Callable[[str], Path | None]
-
-
-@dataclass(frozen=True)
-class StatusChange:
-    """What one hook event means for the session: its new `agent_status` and the detail to show."""
-
-    agent_status: AgentStatus
-    detail: dict[str, Any] | None = None
-
-    def changes(self) -> dict[str, Any]:
-        return {"agent_status": self.agent_status, "agent_detail": self.detail}
-
-
-# -- mapping ------------------------------------------------------------------------------------------
-
-
-def map_claude_event(event: str, payload: dict[str, Any], *, last_tool: dict[str, Any] | None = None,
-                     question_from_transcript: Callable[[str], str | None] | None = None) -> StatusChange | None:
-    """The status a Claude Code hook event means, or None for events that say nothing about it.
-
-    `last_tool` is the tool of this session's latest PreToolUse (a permission Notification does not
-    name its tool); `question_from_transcript(transcript_path)` supplies the question for a Stop
-    payload without `last_assistant_message`.
-    """
-    if event in _WORKING_EVENTS:
-        if event == "PreToolUse" and isinstance(payload.get("tool_name"), str):
-            return StatusChange(AgentStatus.WORKING, {"tool": payload["tool_name"]})
-        return StatusChange(AgentStatus.WORKING)
-    if event == "PermissionRequest":
-        return StatusChange(AgentStatus.NEEDS_PERMISSION, _tool_detail(payload) or dict(last_tool or {}) or None)
-    if event == "Notification":
-        return _map_notification(payload, last_tool)
-    if event == "Stop":
-        question = payload.get("last_assistant_message")
-        if not isinstance(question, str) or not question.strip():
-            path = payload.get("transcript_path")
-            question = question_from_transcript(path) if question_from_transcript and isinstance(path, str) else None
-        return StatusChange(AgentStatus.WAITING_INPUT, {"question": _clip(question)} if question else None)
-    if event == "StopFailure":
-        # The turn ended on an API error (rate limit, auth, overload): the agent cannot go on by itself.
-        reason = " ".join(str(p) for p in (payload.get("error"), payload.get("error_details")) if p) or "unknown error"
-        return StatusChange(AgentStatus.ERROR, {"reason": _clip(reason)})
-    if event == "SessionEnd":
-        reason = payload.get("reason")
-        return StatusChange(AgentStatus.EXITED, {"reason": reason} if isinstance(reason, str) else None)
-    if event == "SessionStart":
-        # Started (or resumed, or cleared) and not yet given anything to do; a prompt given on the
-        # command line follows at once as UserPromptSubmit.
-        return StatusChange(AgentStatus.IDLE)
-    return None
-
-
-def _map_notification(payload: dict[str, Any], last_tool: dict[str, Any] | None) -> StatusChange | None:
-    kind = payload.get("notification_type")
-    message = payload.get("message") if isinstance(payload.get("message"), str) else ""
-    if kind == "permission_prompt" or (kind is None and _PERMISSION_MESSAGE_RE.search(message)):
-        detail = {**(last_tool or {}), "message": _clip(message)} if message else dict(last_tool or {})
-        return StatusChange(AgentStatus.NEEDS_PERMISSION, detail or None)
-    if kind == "idle_prompt" or (kind is None and "waiting for your input" in message.lower()):
-        return StatusChange(AgentStatus.IDLE)
-    if kind == "elicitation_dialog":
-        # An MCP server asks the user a question through Claude Code.
-        return StatusChange(AgentStatus.WAITING_INPUT, {"question": _clip(message)} if message else None)
-    return None  # auth_success, elicitation results, ...: nothing the status shows
-
-
-def map_codex_notify(payload: dict[str, Any]) -> StatusChange | None:
-    """Codex's notify program gets one JSON argument; `agent-turn-complete` means the turn is over."""
-    if payload.get("type") != "agent-turn-complete":
-        return None
-    message = payload.get("last-assistant-message")
-    return StatusChange(AgentStatus.WAITING_INPUT,
-                        {"question": _clip(message)} if isinstance(message, str) and message.strip() else None)
-
-
-def _tool_detail(payload: dict[str, Any]) -> dict[str, Any]:
-    detail: dict[str, Any] = {}
-    if isinstance(payload.get("tool_name"), str):
-        detail["tool"] = payload["tool_name"]
-    if "tool_input" in payload:
-        detail["input"] = _clip_value(payload["tool_input"])
-    return detail
-
-
-def _clip(text: Any) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "…"
-
-
-def _clip_value(value: Any) -> Any:
-    """A tool input as is when small, else its JSON cut short (a Write's whole file is not a detail)."""
-    encoded = json.dumps(value, ensure_ascii=False, default=str)
-    return value if len(encoded) <= MAX_DETAIL_CHARS else encoded[:MAX_DETAIL_CHARS] + "…"
 
 
 # -- the proxy handler --------------------------------------------------------------------------------
@@ -172,6 +71,8 @@ class HooksHandler:
         self._lock = threading.Lock()
         self._last_at: dict[str, int] = {}
         self._last_tool: dict[str, dict[str, Any]] = {}
+        # The agents with hooks, by the name their hook paths carry.
+        self._agents = {agent.name: agent for agent in all_agents() if agent.hook_events}
 
     def __call__(self, session_id: str, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:
@@ -185,9 +86,10 @@ class HooksHandler:
             return _reply(405, {"error": "hooks take POST"})
         url = urlsplit(path)
         parts = url.path.removeprefix(HOOKS_PREFIX).split("/") if url.path.startswith(HOOKS_PREFIX) else []
-        if len(parts) != 2 or parts[0] not in ("claude", "codex") or not _EVENT_RE.match(parts[1]):
-            return _reply(404, {"error": "expected /hooks/claude/<Event> or /hooks/codex/notify"})
-        agent, event = parts
+        if len(parts) != 2 or parts[0] not in self._agents or not _EVENT_RE.match(parts[1]):
+            expected = " or ".join(agent.hook_events or "" for agent in self._agents.values())
+            return _reply(404, {"error": f"expected {expected}"})
+        agent, event = self._agents[parts[0]], parts[1]
         if len(body) > MAX_BODY_BYTES:
             return _reply(413, {"error": "hook payload too large"})
         try:
@@ -197,17 +99,13 @@ class HooksHandler:
         if not isinstance(payload, dict):
             return _reply(400, {"error": "the body must be a JSON object"})
         sent_at = _query_time(url.query)
-        refused: list[str] = []  # why an agent-named transcript was not read, told back to the hook
-        if agent == "codex":
-            if event != "notify":
-                return _reply(404, {"error": "expected /hooks/codex/notify"})
-            change = None if self._codex_side_thread(session_id, payload) else map_codex_notify(payload)
-        else:
-            named = payload.get("hook_event_name")
-            if named is not None and named != event:
-                return _reply(400, {"error": f"path names {event} but the payload is {named}"})
-            change = self._map_claude(session_id, event, payload, refused)
-        extra = {"transcript_refused": refused[0]} if refused else {}
+        context = _SessionHookContext(self, session_id)
+        try:
+            change = agent.hook_status(event, payload, context)
+        except HookRejected as exc:
+            return _reply(exc.status, {"error": str(exc)})
+        # Why an agent-named transcript was not read, told back to the hook.
+        extra = {"transcript_refused": context.refused[0]} if context.refused else {}
         if change is None:
             return _reply(200, {"ok": True, "forwarded": False, **extra})
         if not self._newer(session_id, sent_at):
@@ -218,27 +116,26 @@ class HooksHandler:
             return _reply(404, {"error": str(exc)})
         return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status), **extra})
 
-    def _map_claude(self, session_id: str, event: str, payload: dict[str, Any],
-                    refused: list[str]) -> StatusChange | None:
-        if event in ("PreToolUse", "PermissionRequest"):
-            detail = _tool_detail(payload)
-            if detail:
-                with self._lock:
-                    self._last_tool[session_id] = detail
+    def remember_tool(self, session_id: str, detail: dict[str, Any]) -> None:
+        """Keep the tool a session's agent is about to use."""
         with self._lock:
-            last_tool = self._last_tool.get(session_id)
-        return map_claude_event(event, payload, last_tool=last_tool,
-                                question_from_transcript=lambda p: self._question(session_id, p, refused))
+            self._last_tool[session_id] = detail
 
-    def _question(self, session_id: str, transcript_path: str, refused: list[str]) -> str | None:
-        """The last assistant text of the transcript the Stop payload names, read on the host side: on the
+    def last_tool(self, session_id: str) -> dict[str, Any] | None:
+        """The tool kept by `remember_tool`."""
+        with self._lock:
+            return self._last_tool.get(session_id)
+
+    def last_assistant_message(self, session_id: str, transcript_path: str, parser: LineParser,
+                               refused: list[str]) -> str | None:
+        """The last assistant text of the transcript a hook names, read on the host side: on the
         transcript executor, within `TRANSCRIPT_SECONDS`, confined to the session's agent home."""
         home = self.agent_home_of(session_id) if self.agent_home_of else None
         if home is None:
             return None
 
         def read() -> str | None:
-            with open_agent_transcript(home, transcript_path) as reader:
+            with open_agent_transcript(home, transcript_path, parser) as reader:
                 return last_assistant_in(reader)
 
         try:
@@ -253,19 +150,17 @@ class HooksHandler:
         refused.append(reason)
         return None
 
-    def _codex_side_thread(self, session_id: str, payload: dict[str, Any]) -> bool:
-        """Codex also notifies for its own side turns (the session-title request, on a thread of its
-        own that leaves no rollout file); those say nothing about the conversation."""
-        thread = payload.get("thread-id")
+    def transcripts(self, session_id: str, find: Callable[[Path], list[Path]]) -> list[Path] | None:
+        """`find(agent home)`: a directory walk in an agent-written tree, on the transcript executor and
+        time-bound too; None when the home is unknown or the walk failed."""
         home = self.agent_home_of(session_id) if self.agent_home_of else None
-        if not isinstance(thread, str) or home is None:
-            return False
-        try:  # a directory walk in an agent-written tree: on the transcript executor, time-bound too
-            rollouts = _TRANSCRIPT_EXECUTOR.submit(codex_transcripts, home).result(TRANSCRIPT_SECONDS)
+        if home is None:
+            return None
+        try:
+            return _TRANSCRIPT_EXECUTOR.submit(find, home).result(TRANSCRIPT_SECONDS)
         except (FutureTimeout, OSError) as exc:
-            log.warning("session %s: cannot list Codex rollouts: %s", session_id, exc or "timed out")
-            return False
-        return bool(rollouts) and not any(p.name.endswith(f"-{thread}.jsonl") for p in rollouts)
+            log.warning("session %s: cannot list transcripts: %s", session_id, exc or "timed out")
+            return None
 
     def _newer(self, session_id: str, sent_at: int) -> bool:
         """Whether an event sent at `sent_at` (ns, 0 when unknown) is not older than the last one applied."""
@@ -282,6 +177,27 @@ class HooksHandler:
         with self._lock:
             self._last_at.pop(session_id, None)
             self._last_tool.pop(session_id, None)
+
+
+class _SessionHookContext:
+    """`HookContext` for one hook request: the handler's memory of its session, and what was refused."""
+
+    def __init__(self, handler: HooksHandler, session_id: str) -> None:
+        self.handler = handler
+        self.session_id = session_id
+        self.refused: list[str] = []
+
+    def remember_tool(self, detail: dict[str, Any]) -> None:
+        self.handler.remember_tool(self.session_id, detail)
+
+    def last_tool(self) -> dict[str, Any] | None:
+        return self.handler.last_tool(self.session_id)
+
+    def last_assistant_message(self, transcript_path: str, parse_line: LineParser) -> str | None:
+        return self.handler.last_assistant_message(self.session_id, transcript_path, parse_line, self.refused)
+
+    def transcripts(self, find: Callable[[Path], list[Path]]) -> list[Path] | None:
+        return self.handler.transcripts(self.session_id, find)
 
 
 def _query_time(query: str) -> int:
@@ -320,9 +236,10 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
     return handler
 
 
-async def watch_codex_turns(engine: Any, session_id: str, *, interval: float = 1.0) -> None:
-    """Follow a Codex session's newest rollout and set `working` when a turn starts (Codex has no hook
-    for that; its notify program only reports the end) and `waiting-input` when one ends.
+async def watch_transcript_turns(engine: Any, session_id: str, *, interval: float = 1.0) -> None:
+    """Follow the newest transcript of a session whose agent `follows_turns` (Codex: no hook for a turn
+    starting, its notify program only reports the end) and set `working` when a turn starts and
+    `waiting-input` when one ends (`Agent.turn_state`).
 
     Run as an engine task while the session runs (`engine.spawn`); it ends by itself when the session
     is gone or no longer running. Blocking file reads go to a thread.
@@ -332,8 +249,9 @@ async def watch_codex_turns(engine: Any, session_id: str, *, interval: float = 1
         session = engine.store.find(session_id)
         if session is None or session.status != "running":
             return
+        agent = agent_named(session.agent)
         home = engine.home.agent_home(session_id)
-        rollouts = await asyncio.to_thread(codex_transcripts, home)
+        rollouts = await asyncio.to_thread(agent.find_transcripts, home)
         if rollouts:
             path = rollouts[-1]
             try:
@@ -341,14 +259,14 @@ async def watch_codex_turns(engine: Any, session_id: str, *, interval: float = 1
             except OSError as exc:
                 log.debug("cannot read %s: %s", path, exc)
                 entries = []
-            state = codex_turn_state(entries)
+            state = agent.turn_state(entries)
             if state is not None:
                 status, question = state
                 changes: dict[str, Any] = {"agent_status": AgentStatus(status)}
                 if "agent_detail" in Session.model_fields:
-                    changes["agent_detail"] = {"question": _clip(question)} if question else None
+                    changes["agent_detail"] = {"question": clip(question)} if question else None
                 await engine.apply(session_id, **changes)
         await asyncio.sleep(interval)
 
 
-__all__ = ["HOOKS_PREFIX", "watch_codex_turns", "StatusChange", "HooksHandler", "map_claude_event", "map_codex_notify", "install_hooks"]
+__all__ = ["HOOKS_PREFIX", "MAX_DETAIL_CHARS", "HooksHandler", "install_hooks", "watch_transcript_turns"]

@@ -1,6 +1,6 @@
 """The engine's side of landing work: push, pull request, merge, and following each PR.
 
-`landing.py` does the git and GitHub work; this module supplies the real `github_token` (host side only,
+`runtime/git/landing.py` does the git and GitHub work; this module supplies the real `github_token` (host side only,
 never into git config, a remote URL or a log), stores each PR's state on its session, and raises the
 same attention signal as a waiting agent when checks fail or changes are requested.
 """
@@ -9,29 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runtime.engine.records import SessionRecords
 from runtime.errors import ClauderonError
+from runtime.git.branch_sync import BranchSync
 from runtime.git.landing import create_pr, local_conflicts, merge, pr_state, push
-from runtime.models import Session
 from runtime.git.pr_watch import PrState, PrWatcher
-
-if TYPE_CHECKING:
-    from runtime.engine.core import Engine
+from runtime.models import Session
+from runtime.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
 
 
 class Landing:
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self.settings = engine.settings.github
+    """Push, open, merge and follow each session's pull request with the host's GitHub token."""
+
+    def __init__(self, settings: GitHubSettings, records: SessionRecords, branches: BranchSync,
+                 github_token: Callable[[], str | None]) -> None:
+        self.settings = settings
+        self.records = records
+        self.branches = branches
+        self.github_token = github_token
         self.watcher = PrWatcher(self._fetch, self._on_change, interval=self.settings.poll_interval)
 
     def start(self) -> None:
         """Follow every session whose stored PR is still open."""
-        for session in self.engine.store.sessions():
+        for session in self.records.store.sessions():
             if session.pr and not session.pr.get("merged") and session.pr.get("state") != "closed":
                 self.watcher.watch(session, int(session.pr["number"]), PrState.from_json(session.pr))
         self.watcher.start()
@@ -40,15 +46,16 @@ class Landing:
         await self.watcher.stop()
 
     def _token(self) -> str:
-        token = self.engine.egress.service.credentials.get("github_token")
+        token = self.github_token()
         if not token:
-            raise ClauderonError("no github_token: set GITHUB_TOKEN, or put it in CLAUDERON_HOME/secrets/github_token (0600)")
+            raise ClauderonError("no github_token: set GITHUB_TOKEN, or put it in "
+                                 "CLAUDERON_HOME/secrets/github_token (0600)")
         return token
 
     async def _current(self, ref: str) -> Session:
         """The session, its sandbox's latest commits brought back to the branch first."""
-        session = self.engine.require_known(ref)
-        await self.engine.branches.sync(session)
+        session = self.records.require_known(ref)
+        await self.branches.sync(session)
         return session
 
     async def push(self, ref: str, force: bool = False) -> dict[str, Any]:
@@ -69,15 +76,16 @@ class Landing:
     async def merge(self, ref: str, method: str = "merge", delete_branch: bool = False) -> dict[str, Any]:
         session = await self._current(ref)
         number = int(session.pr["number"]) if session.pr else None
-        result = await merge(session, self.settings, self._token(), number=number, method=method, delete_branch=delete_branch)
+        result = await merge(session, self.settings, self._token(), number=number, method=method,
+                             delete_branch=delete_branch)
         self.watcher.poll_now()
         return asdict(result)
 
     async def state(self, ref: str, refresh: bool = False) -> dict[str, Any]:
         """The session's PR state plus the local conflict check against the base, which works before a
         PR exists (then `number` is None). An open PR made outside clauderon is found by its branch."""
-        session = self.engine.require_known(ref)
-        token = self.engine.egress.service.credentials.get("github_token")
+        session = self.records.require_known(ref)
+        token = self.github_token()
         if (refresh or not session.pr) and (token or refresh):
             number = int(session.pr["number"]) if session.pr else None
             state = await pr_state(session, self.settings, self._token(), number)
@@ -88,7 +96,7 @@ class Landing:
         return {**(session.pr or {"number": None}), "local_conflicts": conflicts}
 
     async def _store(self, session: Session, state: PrState) -> Session:
-        return await self.engine.update(session.id, pr=state.to_json())
+        return await self.records.update(session.id, pr=state.to_json())
 
     async def _fetch(self, session: Session, number: int) -> PrState:
         state = await pr_state(session, self.settings, self._token(), number)
@@ -97,10 +105,11 @@ class Landing:
         return state
 
     async def _on_change(self, name: str, old: PrState | None, new: PrState, notify: list[str]) -> None:
-        session = self.engine.store.find(name)
+        session = self.records.store.find(name)
         if session is None:
             self.watcher.unwatch(name)
             return
         await self._store(session, new)
         if notify:
-            self.engine.events.publish({"type": "attention", "session_id": session.id, "name": name, "reasons": notify})
+            self.records.events.publish({"type": "attention", "session_id": session.id, "name": name,
+                                         "reasons": notify})

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import PurePosixPath
 
-from runtime.agents import CONTAINER_HOME, agent_command
+from runtime.agents.home import CONTAINER_HOME
+from runtime.agents.registry import agent_named
 from runtime.backends.base import LaunchSpec
+from runtime.backends.registry import capabilities_of
 from runtime.home import Home
 from runtime.models import Mount, Session
 from runtime.settings import Settings
@@ -21,8 +23,8 @@ def build_launch_spec(
 ) -> LaunchSpec:
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
     agent_home = home.agent_home(session.id)
-    command = agent_command(session, resume=resume, agent_home=agent_home)
-    sandboxed = session.backend != "local"
+    command = agent_named(session.agent).command(session, resume=resume, agent_home=agent_home)
+    sandboxed = capabilities_of(session.backend).sandboxed
     env = {
         "TERM": "xterm-256color",
         "COLORTERM": "truecolor",

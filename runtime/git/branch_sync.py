@@ -17,17 +17,17 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runtime.engine.backend_set import BackendSet
+from runtime.engine.records import SessionRecords
+from runtime.engine.tasks import BackgroundTasks
 from runtime.errors import ClauderonError, Conflict
 from runtime.git.safety import porcelain_entries
-from runtime.models import AgentStatus, Session, Status
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import Imported, import_bundle
-from runtime.git.worktrees import ignored_is_work
-
-if TYPE_CHECKING:
-    from runtime.engine.core import Engine
+from runtime.git.worktrees import WorktreeManager, ignored_is_work
+from runtime.models import AgentStatus, Session, Status
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,16 @@ class _Queue:
 class BranchSync:
     """The engine's importer of sandboxed sessions' branches (one per engine)."""
 
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
+    def __init__(self, records: SessionRecords, backends: BackendSet, worktrees: WorktreeManager,
+                 tasks: BackgroundTasks) -> None:
+        self.records = records
+        self.backends = backends
+        self.worktrees = worktrees
+        self.tasks = tasks
         self._queues: dict[str, _Queue] = {}
 
     def start(self) -> None:
-        self.engine.spawn(self._every_interval())
+        self.tasks.spawn(self._every_interval())
 
     @staticmethod
     def applies(session: Session) -> bool:
@@ -82,7 +86,7 @@ class BranchSync:
     def schedule(self, session: Session) -> None:
         """Sync in the background (a turn ended); a failure is logged and recorded on the session."""
         if self.applies(session):
-            self.engine.spawn(self._quietly(session))
+            self.tasks.spawn(self._quietly(session))
 
     async def _quietly(self, session: Session) -> None:
         try:
@@ -96,12 +100,11 @@ class BranchSync:
             return await self._import(session_id)
 
     async def _import(self, session_id: str) -> Imported | None:
-        engine = self.engine
-        session = engine.store.find(session_id)
+        session = self.records.store.find(session_id)
         if session is None or not session.backend_id or session.status != Status.RUNNING:
             return None
-        backend = engine.backend(session)
-        repo = await asyncio.to_thread(engine.worktrees.repo_context, session.repo_path)
+        backend = self.backends.of(session)
+        repo = await asyncio.to_thread(self.worktrees.repo_context, session.repo_path)
         ref = f"refs/heads/{session.branch}"
         known = (await asyncio.to_thread(repo.run, ["rev-parse", "--verify", "--quiet", ref], check=False)).stdout.strip()
         try:
@@ -146,12 +149,12 @@ class BranchSync:
 
     async def _record(self, session_id: str, **summary: Any) -> None:
         """Keep what this import saw on the session (`sandbox_changes`), with when."""
-        await self.engine.apply(session_id, sandbox_changes={"taken_at": time.time(), **summary})
+        await self.records.apply(session_id, sandbox_changes={"taken_at": time.time(), **summary})
 
     async def _every_interval(self) -> None:
         while True:
             await asyncio.sleep(INTERVAL)
-            for session in self.engine.store.sessions():
+            for session in self.records.store.sessions():
                 if (self.applies(session) and session.status == Status.RUNNING
                         and session.agent_status not in TURN_ENDS and not self._failed_lately(session)):
                     await self._quietly(session)

@@ -10,8 +10,10 @@ a filter, textconv or external diff planted by the agent (in `.gitattributes`, t
 from __future__ import annotations
 
 import logging
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Protocol
 
 from runtime.errors import ClauderonError
 from runtime.git.safety import GitContext
@@ -57,7 +59,14 @@ class DiffSection:
         }
 
 
-def _numstat(ctx: GitContext, args: list[str]) -> dict[str, tuple[int | None, int | None]]:
+class GitRunner(Protocol):
+    """Runs `git <args>` somewhere: the host (`GitContext`) or a session's sandbox (`workbench.pod.Pod`)."""
+
+    def run(self, args: Sequence[str], *, check: bool = True,
+            max_output: int | None = None) -> subprocess.CompletedProcess[str]: ...
+
+
+def _numstat(ctx: GitRunner, args: list[str]) -> dict[str, tuple[int | None, int | None]]:
     out = ctx.run(["diff", "--numstat", "-z", "--no-renames", *args]).stdout
     counts: dict[str, tuple[int | None, int | None]] = {}
     for item in out.split("\0"):
@@ -68,12 +77,12 @@ def _numstat(ctx: GitContext, args: list[str]) -> dict[str, tuple[int | None, in
     return counts
 
 
-def _name_status(ctx: GitContext, args: list[str]) -> dict[str, str]:
+def _name_status(ctx: GitRunner, args: list[str]) -> dict[str, str]:
     out = ctx.run(["diff", "--name-status", "-z", "--no-renames", *args]).stdout.split("\0")
     return {out[i + 1]: out[i][:1] for i in range(0, len(out) - 1, 2) if out[i]}
 
 
-def _patches(ctx: GitContext, args: list[str]) -> tuple[dict[str, str], bool]:
+def _patches(ctx: GitRunner, args: list[str]) -> tuple[dict[str, str], bool]:
     text = ctx.run(["diff", "--no-color", "--no-renames", "--patch", *args], max_output=MAX_PATCH_CHARS).stdout
     truncated = len(text) > MAX_PATCH_CHARS
     text = text[:MAX_PATCH_CHARS]
@@ -95,7 +104,8 @@ def _patches(ctx: GitContext, args: list[str]) -> tuple[dict[str, str], bool]:
     return patches, truncated
 
 
-def _section(ctx: GitContext, args: list[str]) -> DiffSection:
+def diff_section(ctx: GitRunner, args: list[str]) -> DiffSection:
+    """The files `git diff <args>` changes, with their counts and patches (patches clipped in total)."""
     counts = _numstat(ctx, args)
     statuses = _name_status(ctx, args)
     patches, truncated = _patches(ctx, args)
@@ -104,7 +114,8 @@ def _section(ctx: GitContext, args: list[str]) -> DiffSection:
     return DiffSection(files, truncated)
 
 
-def _base_ref(ctx: GitContext, base: str) -> str:
+def base_ref(ctx: GitContext, base: str) -> str:
+    """The full ref of the base branch (a local branch first, else a remote one); a one-line error when gone."""
     for ref in (f"refs/heads/{base}", f"refs/remotes/{base}"):
         if ctx.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], check=False).returncode == 0:
             return ref
@@ -116,11 +127,11 @@ def session_diff(info: WorktreeInfo) -> dict[str, Any]:
     ctx = info.context()
     if not info.worktree_path.is_dir():
         raise ClauderonError(f"the worktree {info.worktree_path} is gone; nothing to diff")
-    base_ref = _base_ref(ctx, info.base_branch)
+    base = base_ref(ctx, info.base_branch)
     branch_ref = f"refs/heads/{info.branch}"
-    merge_base = ctx.run(["merge-base", base_ref, branch_ref]).stdout.strip()
-    committed = _section(ctx, [merge_base, branch_ref, "--"])
-    uncommitted = _section(ctx, ["HEAD", "--"])
+    merge_base = ctx.run(["merge-base", base, branch_ref]).stdout.strip()
+    committed = diff_section(ctx, [merge_base, branch_ref, "--"])
+    uncommitted = diff_section(ctx, ["HEAD", "--"])
     status = ctx.run(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"]).stdout
     return diff_answer(info, merge_base, committed, uncommitted, status,
                        lambda path: read_page(info.worktree_path, path, 0, MAX_UNTRACKED_BYTES))
@@ -129,10 +140,10 @@ def session_diff(info: WorktreeInfo) -> dict[str, Any]:
 def imported_diff(host: GitContext, info: WorktreeInfo, changes: dict[str, Any] | None) -> dict[str, Any]:
     """The diff of a session whose own repository is not running: its branch as last brought back into
     the user's repository `host`, and the paths it had left uncommitted then (names only), with when."""
-    base_ref = _base_ref(host, info.base_branch)
+    base = base_ref(host, info.base_branch)
     branch_ref = f"refs/heads/{info.branch}"
-    merge_base = host.run(["merge-base", base_ref, branch_ref]).stdout.strip()
-    committed = _section(host, [merge_base, branch_ref, "--"])
+    merge_base = host.run(["merge-base", base, branch_ref]).stdout.strip()
+    committed = diff_section(host, [merge_base, branch_ref, "--"])
     changes = changes or {}
     uncommitted = DiffSection([FileChange(path, "?", None, None, "(left uncommitted in the sandbox)\n")
                                for path in changes.get("uncommitted", [])])

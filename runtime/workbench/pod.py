@@ -2,7 +2,7 @@
 pods): files, one file's pages, the diff and transcript pages, read in the pod through the backend's exec.
 
 The answers have the same JSON shapes as the host readers (`workbench_files`, `workbench_diff`,
-`api_transcript`), whose validation and parsers are reused: a path is cleaned (`..`, absolute, NUL refused)
+`runtime/api/transcript.py`), whose validation and parsers are reused: a path is cleaned (`..`, absolute, NUL refused)
 before anything is sent, and every path is passed to `sh -c` as an argument, never spliced into the script.
 In the pod a path must resolve (`realpath`) to itself under /workspace (so no link anywhere on the way);
 a link as the last component is described, never followed. Git runs with hooks, fsmonitor, external diff
@@ -14,19 +14,35 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from runtime.agents.transcripts import Page, parse_lines
 from runtime.backends.base import Backend
 from runtime.errors import ClauderonError, NotFound
 from runtime.git.safety import GitContext
 from runtime.models import Session
-from runtime.agents.transcripts import Page, _split_lines, parse_lines, parser_for
+from runtime.agents.registry import agent_named
+from runtime.agents.transcripts import split_lines
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
-from runtime.workbench.diff import MAX_UNTRACKED_BYTES, _base_ref, _section, diff_answer
-from runtime.workbench.files import BINARY_SNIFF_BYTES, MAX_ENTRIES, MAX_PAGE_BYTES, PAGE_BYTES, Entry, Refused, binary_page, clean_path, link_points_inside, marks_for, status_marks, text_page
 from runtime.git.worktrees import WorktreeInfo
+from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
+from runtime.workbench.files import (
+    BINARY_SNIFF_BYTES,
+    MAX_ENTRIES,
+    MAX_PAGE_BYTES,
+    PAGE_BYTES,
+    Entry,
+    Refused,
+    binary_page,
+    clean_path,
+    link_points_inside,
+    marks_for,
+    status_marks,
+    text_page,
+)
+from runtime.workbench.transcript_json import empty_page, page_json
 
 AGENT_HOME = "/home/agent"
 TRANSCRIPT_WINDOW = 4 * 1024 * 1024
@@ -75,13 +91,13 @@ READ_SCRIPT = (
 )
 
 
-def pod_backend(engine: Any, session: Session) -> Backend | None:
+def pod_backend(backend_of: Callable[[Session], Backend], session: Session) -> Backend | None:
     """The session's backend when its work lives in the sandbox (pods), else None (read the host)."""
     try:
-        backend = engine.backend(session)
+        backend = backend_of(session)
     except ClauderonError:
         return None
-    return backend if getattr(backend, "copies_workspace", False) else None
+    return backend if backend.capabilities.copies_workspace else None
 
 
 class Pod:
@@ -114,7 +130,8 @@ class Pod:
         err = result.stderr.decode("utf-8", errors="replace")
         if check and result.exit_code != 0:
             lines = err.strip().splitlines()
-            raise ClauderonError(f"git {args[0]} failed in pod {self.backend_id}: {lines[-1] if lines else 'no output'}")
+            last = lines[-1] if lines else "no output"
+            raise ClauderonError(f"git {args[0]} failed in pod {self.backend_id}: {last}")
         return subprocess.CompletedProcess(args, result.exit_code or 0, out, err)
 
 
@@ -193,31 +210,30 @@ def session_diff(pod: Pod, info: WorktreeInfo, host: GitContext) -> dict[str, An
 
     A pod's clone holds only the session branch, so the merge-base with the base branch is taken in the
     user's repository `host` (the branch's history came from there) and must exist in the sandbox."""
-    merge_base = host.run(["merge-base", _base_ref(host, info.base_branch), f"refs/heads/{info.branch}"]).stdout.strip()
+    merge_base = host.run(["merge-base", base_ref(host, info.base_branch), f"refs/heads/{info.branch}"]).stdout.strip()
     if pod.run(["cat-file", "-e", f"{merge_base}^{{commit}}"], check=False).returncode != 0:
         raise ClauderonError(f"the pod's workspace does not hold the merge-base {merge_base[:12]}; nothing to compare")
-    committed = _section(pod, [merge_base, f"refs/heads/{info.branch}", "--"])
-    uncommitted = _section(pod, ["HEAD", "--"])
+    committed = diff_section(pod, [merge_base, f"refs/heads/{info.branch}", "--"])
+    uncommitted = diff_section(pod, ["HEAD", "--"])
     return diff_answer(info, merge_base, committed, uncommitted, pod.run(STATUS).stdout,
                        lambda path: read_page(pod, path, 0, MAX_UNTRACKED_BYTES))
 
 
 # -- transcripts -------------------------------------------------------------------------------------------
 
-_TRANSCRIPTS = {"claude": (".claude/projects", "*.jsonl"), "codex": (".codex/sessions", "rollout-*.jsonl")}
-
-
 def transcript_files(pod: Pod, agent: str) -> list[tuple[float, str]]:
     """(mtime, path relative to the agent home) of the agent's transcripts in the pod, oldest first."""
-    if agent not in _TRANSCRIPTS:
+    location = agent_named(agent).transcript
+    if location is None:
         return []
-    directory, pattern = _TRANSCRIPTS[agent]
-    result = pod.sh(FIND_SCRIPT, directory, pattern)
+    directory = location.directory
+    result = pod.sh(FIND_SCRIPT, directory, location.pattern)
     fields = result.stdout.decode("utf-8", errors="replace").split("\0")
     found = []
     for i in range(0, len(fields) - 1, 2):
         relative = f"{directory}/{fields[i + 1]}"
-        if agent == "claude" and relative.count("/") != 3:  # .claude/projects/<project>/<id>.jsonl only
+        # At the agent's depth only (Claude: .claude/projects/<project>/<id>.jsonl).
+        if location.depth is not None and relative.count("/") != directory.count("/") + 1 + location.depth:
             continue
         try:
             found.append((float(fields[i]), relative))
@@ -229,7 +245,8 @@ def transcript_files(pod: Pod, agent: str) -> list[tuple[float, str]]:
 def _read(pod: Pod, relative: str, start: int, count: int) -> tuple[int, bytes]:
     result = pod.sh(READ_SCRIPT, relative, str(start), str(count))
     if result.exit_code != 0:
-        raise ClauderonError(f"cannot open the transcript {posixpath.basename(relative)} in the pod; refused", status=403)
+        raise ClauderonError(f"cannot open the transcript {posixpath.basename(relative)} in the pod; refused",
+                             status=403)
     header, _, data = result.stdout.partition(b"\n")
     return int(header), data
 
@@ -255,14 +272,12 @@ def _page_before(pod: Pod, relative: str, agent: str, end: int | None, limit: in
     kept = lines[-limit:]
     first = end - sum(len(line) + 1 for line in kept)
     chunk = data[first - start:]
-    messages, malformed, count = parse_lines(_split_lines(chunk, first), parser_for(agent))
+    messages, malformed, count = parse_lines(split_lines(chunk, first), agent_named(agent).parse_transcript_line)
     return Page(messages, first, end, malformed, count)
 
 
 def transcript_page(pod: Pod, session: Session, before: str | None, limit: int) -> dict[str, Any]:
-    """The `transcript` answer for a pod session (same shape and cursors as `api_transcript.read_page`)."""
-    from runtime.api.transcript import _empty, page_json
-
+    """The `transcript` answer for a pod session (same shape and cursors as `runtime.api.transcript.read_page`)."""
     files = transcript_files(pod, session.agent)
     if before:
         relative, _, offset_text = before.rpartition(":")
@@ -270,7 +285,7 @@ def transcript_page(pod: Pod, session: Session, before: str | None, limit: int) 
             raise ClauderonError("before is not a cursor this session's transcripts gave out")
         return page_json(session.agent, relative, _page_before(pod, relative, session.agent, int(offset_text), limit))
     if not files:
-        return _empty(session.agent)
+        return empty_page(session.agent)
     own = f"{session.agent_session_id}.jsonl" if session.agent_session_id else None
     _, relative = max(files, key=lambda f: (f[0], posixpath.basename(f[1]) == own))
     return page_json(session.agent, relative, _page_before(pod, relative, session.agent, None, limit))

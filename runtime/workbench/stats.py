@@ -1,7 +1,7 @@
 """Container facts for the workbench's Info view: an inspect summary and one CPU/memory sample.
 
-Only the Docker backend has these; other backends answer with a reason instead. Docker calls are
-blocking and run in a thread through the backend's own client (one clear line when Docker is gone).
+Only backends that `has_stats` (Docker) have these; other backends answer with a reason instead. The backend
+samples on its own threads (one clear line when its daemon is gone).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from runtime.backends.base import Backend
 from runtime.errors import ClauderonError
 
 
@@ -47,28 +48,22 @@ def summarize_stats(stats: dict[str, Any], now: float | None = None) -> dict[str
             "memory_limit": memory.get("limit") or None, "taken_at": now if now is not None else time.time()}
 
 
-async def container_facts(backend: Any, backend_id: str | None, *, sample: bool) -> dict[str, Any]:
+async def container_facts(backend: Backend, backend_id: str | None, *, sample: bool) -> dict[str, Any]:
     """`{"container": summary | None, "stats": sample | None, "reason": why either is missing}`."""
     if backend_id is None:
         return {"container": None, "stats": None, "reason": "the session has no container yet"}
-    if getattr(backend, "name", "") != "docker" or not hasattr(backend, "_call"):
+    if not backend.capabilities.has_stats:
         return {"container": None, "stats": None,
-                "reason": f"container details are only sampled for docker sessions (this one is {getattr(backend, 'name', '?')})"}
-    import docker.errors
-
-    def gather(client: Any) -> dict[str, Any]:
-        try:
-            info = client.api.inspect_container(backend_id)
-        except docker.errors.NotFound:
-            return {"container": None, "stats": None, "reason": "the container is gone"}
-        out: dict[str, Any] = {"container": summarize_inspect(info), "stats": None, "reason": ""}
-        if sample and (info.get("State") or {}).get("Running"):
-            out["stats"] = summarize_stats(client.api.stats(backend_id, stream=False))
-        elif sample:
-            out["reason"] = "the container is not running"
-        return out
-
+                "reason": f"container details are only sampled for docker sessions (this one is {backend.name})"}
     try:
-        return await backend._call(gather)
+        info, stats = await backend.sample_container(backend_id, with_stats=sample)
     except ClauderonError as exc:
         return {"container": None, "stats": None, "reason": exc.message}
+    if info is None:
+        return {"container": None, "stats": None, "reason": "the container is gone"}
+    out: dict[str, Any] = {"container": summarize_inspect(info), "stats": None, "reason": ""}
+    if stats is not None:
+        out["stats"] = summarize_stats(stats)
+    elif sample:
+        out["reason"] = "the container is not running"
+    return out

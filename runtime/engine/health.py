@@ -1,0 +1,52 @@
+"""The engine's health report: itself, its proxy, its backends (cached: their checks are slow) and the disk."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from runtime import __version__
+from runtime.engine.backend_set import BackendSet
+from runtime.engine.egress import Egress
+from runtime.home import Home, disk_report
+from runtime.settings import EngineSettings
+from runtime.store import Store
+
+HEALTH_TTL_S = 10.0
+"""How long backend availability answers are reused (doctor-grade checks are slow)."""
+
+
+class EngineHealth:
+    """What `GET /health` and the event stream's health message say."""
+
+    def __init__(self, home: Home, settings: EngineSettings, store: Store, backends: BackendSet,
+                 egress: Egress) -> None:
+        self.home = home
+        self.settings = settings
+        self.store = store
+        self.backends = backends
+        self.egress = egress
+        self.started_at = time.time()
+        self._backends_cache: tuple[float, dict[str, Any]] | None = None
+
+    async def report(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._backends_cache is None or now - self._backends_cache[0] > HEALTH_TTL_S:
+            backends = {}
+            for name, backend in self.backends.items():
+                ok, reason = await backend.available()
+                backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.capabilities.sandboxed,
+                                  "capabilities": backend.capabilities.public()}
+            self._backends_cache = (now, backends)
+        return {
+            "engine": {"pid": os.getpid(), "home": str(self.home.root), "version": __version__,
+                       "started_at": self.started_at, "sessions": len(self.store.sessions())},
+            "proxy": self.egress.health(),
+            "backends": self._backends_cache[1],
+            "disk": disk_report(self.home.root, self.settings.min_free_space),
+        }
+
+    def forget(self) -> None:
+        """Ask the backends again next time (one became unreachable, or reachable again)."""
+        self._backends_cache = None
