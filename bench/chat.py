@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 from textual.app import App, ComposeResult
 
 from clauderon_tui.widgets.chat import ChatPane  # noqa: E402
+from runtime.agents.registry import agent_named  # noqa: E402
+from runtime.agents.transcripts import parse_file  # noqa: E402
 from runtime.api.client import EngineClient  # noqa: E402
 from runtime.engine.host import EngineHost, try_lock  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from runtime.settings import load_settings  # noqa: E402
-from runtime.agents.registry import agent_named  # noqa: E402
-from runtime.agents.transcripts import parse_file  # noqa: E402
 from tests.test_transcript_api import write_transcript  # noqa: E402
 
 RUNS = 5

@@ -15,7 +15,6 @@ import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -268,7 +267,7 @@ class CredentialStore:
                        "id_token": codex.id_token, "account_id": codex.account_id})
         from datetime import datetime
 
-        data["last_refresh"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        data["last_refresh"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic_write(path, json.dumps(data, indent=2), mode=0o600)
 
 

@@ -18,8 +18,8 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxy import atomic_write
-from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.agents.registry import DEFAULT_AGENT, AgentName
+from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 

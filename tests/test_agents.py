@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.base import AgentCommand
+from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.errors import ClauderonError
 from runtime.models import Session

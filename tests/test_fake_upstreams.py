@@ -21,8 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import NoReturn
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import pyte

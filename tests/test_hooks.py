@@ -25,12 +25,12 @@ import pytest
 
 from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
-from runtime.errors import NotFound
 from runtime.agents.claude import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, map_claude_event
 from runtime.agents.codex import map_codex_notify
 from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.engine.hooks import HooksHandler, install_hooks, watch_transcript_turns
+from runtime.errors import NotFound
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings

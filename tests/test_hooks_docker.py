@@ -23,8 +23,8 @@ from types import SimpleNamespace
 import pytest
 
 from proxy.credentials import ENV_NAMES
-from runtime.home import Home
 from runtime.engine.hooks import watch_transcript_turns
+from runtime.home import Home
 from runtime.models import Session
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git

@@ -11,6 +11,7 @@ from proxy.audit import AuditLog
 from proxy.policy import Blocked, classify_error, egress_allowed, is_public, read_only_allows, resolve_public
 from proxy.rules import build_rules
 from proxy.sessions import SessionRegistry
+from proxy.target import canonical_host, clean_text, same_target
 from runtime.agents.registry import agent_named
 from runtime.home import Home
 

@@ -10,8 +10,16 @@ import pytest
 
 from runtime.agents.codex import codex_turn_state
 from runtime.agents.registry import agent_named
-from runtime.agents.transcripts import (LineParser, Message, TranscriptReader, TranscriptRefused, last_assistant_in,
-                                        open_agent_transcript, parse_file, read_new_entries)
+from runtime.agents.transcripts import (
+    LineParser,
+    Message,
+    TranscriptReader,
+    TranscriptRefused,
+    last_assistant_in,
+    open_agent_transcript,
+    parse_file,
+    read_new_entries,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 CLAUDE = agent_named("claude")

@@ -19,6 +19,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static, TextArea
 
+from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
+from runtime.agents.transcripts import Message
 from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session

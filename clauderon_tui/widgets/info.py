@@ -20,11 +20,9 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
-from runtime.api.client import EngineClientProtocol
-from runtime.textsafe import display_text
-
 from clauderon_tui.formatting import PR_STAGES, on_open_network
 from clauderon_tui.widgets.session_pane import SessionPane
+from runtime.api.client import EngineClientProtocol
 from runtime.textsafe import display_text
 
 SAMPLE_SECONDS = 3.0
