@@ -15,6 +15,7 @@ import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -265,7 +266,6 @@ class CredentialStore:
         tokens = data.setdefault("tokens", {})
         tokens.update({"access_token": codex.access_token, "refresh_token": codex.refresh_token,
                        "id_token": codex.id_token, "account_id": codex.account_id})
-        from datetime import datetime
 
         data["last_refresh"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic_write(path, json.dumps(data, indent=2), mode=0o600)
