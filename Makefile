@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv images bench clean
+.PHONY: run test lint venv images bench clean
 
 run: $(STAMP)
 	$(BIN)/clauderon
 
 test: $(STAMP) images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (style, import order, no private names across modules) and mypy (strict on runtime/ and proxy/).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 venv: $(STAMP)
 

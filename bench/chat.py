@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from textual.app import App, ComposeResult  # noqa: E402
+from textual.app import App, ComposeResult
 
 from clauderon_tui.widgets.chat import ChatPane  # noqa: E402
+from runtime.agents.registry import agent_named  # noqa: E402
+from runtime.agents.transcripts import parse_file  # noqa: E402
 from runtime.api.client import EngineClient  # noqa: E402
 from runtime.engine.host import EngineHost, try_lock  # noqa: E402
 from runtime.home import Home  # noqa: E402
 from runtime.settings import load_settings  # noqa: E402
-from runtime.agents.registry import agent_named  # noqa: E402
-from runtime.agents.transcripts import parse_file  # noqa: E402
 from tests.test_transcript_api import write_transcript  # noqa: E402
 
 RUNS = 5
@@ -73,13 +73,19 @@ def main() -> None:
            "PATH": "/usr/bin:/bin"}
     for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
         subprocess.run(["git", *args], cwd=repo, check=True, env=env)
-    host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
+    lock = try_lock(home)
+    if lock is None:
+        raise SystemExit(f"another engine holds {home.root}")
+    host = EngineHost(home, load_settings(home, environ={}), lock)
     host.start()
+    engine = host.engine
+    assert engine is not None, "EngineHost.start returns once the engine runs"
     try:
         async def create() -> str:
             client = EngineClient(home)
             try:
-                session = await client.create_session({"repo": str(repo), "name": "bench", "backend": "local"}, wait=True)
+                request = {"repo": str(repo), "name": "bench", "backend": "local"}
+                session = await client.create_session(request, wait=True)
             finally:
                 await client.close()
             return session.id
@@ -87,7 +93,7 @@ def main() -> None:
         conversation = str(uuid.uuid4())
 
         async def change() -> None:
-            host.engine.update(session_id, agent="claude", agent_session_id=conversation)
+            engine.update(session_id, agent="claude", agent_session_id=conversation)
         asyncio.run_coroutine_threadsafe(change(), host.loop).result(10)
         project = home.agent_home(session_id) / ".claude" / "projects" / "-workspace"
         project.mkdir(parents=True)
@@ -102,12 +108,13 @@ def main() -> None:
         naive = time.perf_counter() - started
         baseline = rows[0][2]
         for label, size, median in rows:
-            print(f"chat open {label:>16} ({size / 1e6:7.1f} MB): {median * 1000:7.1f} ms  (x{median / baseline:.2f} of baseline)")
+            print(f"chat open {label:>16} ({size / 1e6:7.1f} MB): {median * 1000:7.1f} ms  "
+                  f"(x{median / baseline:.2f} of baseline)")
         print(f"naive full parse of the 100 MB transcript: {naive * 1000:.0f} ms")
     finally:
         async def remove() -> None:
-            for session in host.engine.store.sessions():
-                await host.engine.backends["local"].remove(session.id)
+            for session in engine.store.sessions():
+                await engine.backends["local"].remove(session.id)
         asyncio.run_coroutine_threadsafe(remove(), host.loop).result(30)
         host.stop()
         shutil.rmtree(base, ignore_errors=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import make_repo, percentile  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
+from bench.common import make_repo, percentile
+from runtime.api.client import EngineClient
+from runtime.home import Home
+from tests.cli_harness import Cli
 
 
 async def poll_list(client: EngineClient, stop: asyncio.Event) -> list[float]:
@@ -77,7 +77,8 @@ def main() -> None:
         shutil.rmtree(base, ignore_errors=True)
     print(f"list while {args.sessions} sessions are created and deleted at once ({args.rounds} rounds): "
           f"p50 {statistics.median(busy):.1f} ms p99 {percentile(busy, 0.99):.1f} ms ({len(busy)} lists)")
-    print(f"baseline, the same engine quiet: p50 {statistics.median(quiet):.1f} ms p99 {percentile(quiet, 0.99):.1f} ms")
+    print(f"baseline, the same engine quiet: p50 {statistics.median(quiet):.1f} ms "
+          f"p99 {percentile(quiet, 0.99):.1f} ms")
     print(f"ratio p50 {statistics.median(busy) / statistics.median(quiet):.1f}x, "
           f"p99 {percentile(busy, 0.99) / percentile(quiet, 0.99):.1f}x")
 

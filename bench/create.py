@@ -19,19 +19,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import GIT_ENV, make_repo  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.git.session_repo import borrowed_object_dirs, create_session_repo  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
-from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402
+from bench.common import GIT_ENV, make_repo
+from runtime.api.client import EngineClient
+from runtime.git.session_repo import borrowed_object_dirs, create_session_repo
+from runtime.home import Home
+from tests.cli_harness import Cli
+from tests.conftest import TEST_AGENT_IMAGE
 
 RUNS = 5
+T = TypeVar("T")
 
 
 def baseline_once(repo: Path, base: Path, i: int) -> float:
@@ -39,10 +42,11 @@ def baseline_once(repo: Path, base: Path, i: int) -> float:
     start = time.perf_counter()
     subprocess.run(["git", "worktree", "add", "-q", "-b", f"bench/{i}", str(worktree), "main"], cwd=repo, check=True)
     proc = subprocess.Popen(
-        ["docker", "run", "--rm", "-t", "--network", "host", "--name", f"bench-baseline-{i}", "-v", f"{worktree}:/workspace",
-         "-w", "/workspace", TEST_AGENT_IMAGE, "bash", "-l"],
+        ["docker", "run", "--rm", "-t", "--network", "host", "--name", f"bench-baseline-{i}",
+         "-v", f"{worktree}:/workspace", "-w", "/workspace", TEST_AGENT_IMAGE, "bash", "-l"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
+    assert proc.stdout is not None  # stdout=PIPE
     proc.stdout.read(1)
     elapsed = time.perf_counter() - start
     subprocess.run(["docker", "rm", "-f", f"bench-baseline-{i}"], capture_output=True)
@@ -75,7 +79,7 @@ def engine_once(cli: Cli, repo: Path, i: int, network: str = "sealed") -> float:
     return asyncio.run(_with_client(cli, go))
 
 
-async def _with_client(cli: Cli, fn):
+async def _with_client(cli: Cli, fn: Callable[[EngineClient], Awaitable[T]]) -> T:
     client = EngineClient(Home(cli.home))
     try:
         return await fn(client)
@@ -105,7 +109,7 @@ def repository_models(base: Path) -> None:
     bundle = base / "main.bundle"
     subprocess.run(["git", "bundle", "create", "-q", str(bundle), "main"], cwd=repo, check=True, env=GIT_ENV)
 
-    def timed(make) -> float:
+    def timed(make: Callable[[Path, int], object]) -> float:
         runs = []
         for i in range(RUNS):
             target = base / f"m{time.perf_counter_ns()}"
@@ -115,7 +119,8 @@ def repository_models(base: Path) -> None:
             shutil.rmtree(target, ignore_errors=True)
         return statistics.median(runs)
 
-    borrowed = timed(lambda t, i: create_session_repo(t, f"clauderon/b{i}", start_sha, borrowed_object_dirs(repo / ".git")))
+    borrowed = timed(
+        lambda t, i: create_session_repo(t, f"clauderon/b{i}", start_sha, borrowed_object_dirs(repo / ".git")))
     cloned = timed(lambda t, i: subprocess.run(["git", "clone", "-q", "-b", "main", str(bundle), str(t)], check=True))
     linked = timed(lambda t, i: subprocess.run(["git", "worktree", "add", "-q", "-b", f"bench/w{i}", str(t), "main"],
                                                cwd=repo, check=True))
@@ -136,11 +141,17 @@ def main() -> None:
         open_net = [engine_once(cli, repo, i, "host") for i in range(RUNS)]
         b, c, e = statistics.median(baseline), statistics.median(ours), statistics.median(engine)
         h = statistics.median(open_net)
-        print(f"baseline (git worktree add + docker run, first output): median {b * 1000:.0f} ms  runs {[round(x * 1000) for x in baseline]}")
-        print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {[round(x * 1000) for x in ours]}")
-        print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {[round(x * 1000) for x in engine]}")
-        print(f"engine alone, host network (the baseline's network):  median {h * 1000:.0f} ms  runs {[round(x * 1000) for x in open_net]}")
-        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}; the sealed network's relay costs {(e - h) * 1000:.0f} ms")
+        def runs(times: list[float]) -> list[int]:
+            return [round(x * 1000) for x in times]
+
+        print(f"baseline (git worktree add + docker run, first output): median {b * 1000:.0f} ms  "
+              f"runs {runs(baseline)}")
+        print(f"clauderon create --agent shell, first output:            median {c * 1000:.0f} ms  runs {runs(ours)}")
+        print(f"engine alone (API create + first output, no CLI):     median {e * 1000:.0f} ms  runs {runs(engine)}")
+        print(f"engine alone, host network (the baseline's network):  median {h * 1000:.0f} ms  "
+              f"runs {runs(open_net)}")
+        print(f"ratio {c / b:.2f} (goal <= 1.3); engine alone {e / b:.2f}; "
+              f"the sealed network's relay costs {(e - h) * 1000:.0f} ms")
         repository_models(base)
     finally:
         for i in range(RUNS):

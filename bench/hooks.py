@@ -30,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from runtime.api.client import EngineClient
 from runtime.home import Home
@@ -121,11 +122,13 @@ async def _measure(home: Home, repo: Path, events: int) -> list[str]:
         follower.cancel()
         await client.delete_session(SESSION, force=True)
     finally:
-        await stream.aclose()
+        # EngineClient.events is an async generator; it is declared as the iterator it is used as.
+        await cast(AsyncGenerator[dict[str, Any], None], stream).aclose()
         await client.close()
 
     def row(name: str, values: list[float]) -> str:
-        return (f"  {name:38} median {_percentile(values, 50) * 1e3:7.1f} ms  p99 {_percentile(values, 99) * 1e3:7.1f} ms"
+        return (f"  {name:38} median {_percentile(values, 50) * 1e3:7.1f} ms  "
+                f"p99 {_percentile(values, 99) * 1e3:7.1f} ms"
                 f"  max {max(values) * 1e3:7.1f} ms  (n={len(values)})")
 
     return ["hook -> sidebar event latency, local shell session, real engine process (goal: p99 <= 250 ms)",

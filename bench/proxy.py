@@ -39,7 +39,8 @@ SSE_GAP_S = 0.02
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_port(port: int, timeout: float = 30) -> None:
@@ -60,10 +61,10 @@ def serve_upstream(port: int, cert: str, key: str) -> None:
 
     from aiohttp import web
 
-    async def small(_req):
+    async def small(_req: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    async def sse(req):
+    async def sse(req: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(req)
         for i in range(SSE_EVENTS):
@@ -98,7 +99,9 @@ def serve_clauderon(home: str, port: int, upstream_port: int, ca: str, password_
     from runtime.engine.sealed import SealedSockets
 
     sealed = SealedSockets(h, lambda: svc.private_port, lambda: svc.loop)
-    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), svc.loop).result(30)
+    loop = svc.loop
+    assert loop is not None, "the proxy was started above"
+    directory = asyncio.run_coroutine_threadsafe(sealed.open("bench"), loop).result(30)
     (Path(home) / "sealed.path").write_text(str(directory / "proxy.sock"))
     sys.stdin.read()  # until the parent closes our stdin
     svc.stop()
@@ -176,8 +179,8 @@ def main() -> None:
             serve_clauderon(rest[0], int(rest[1]), int(rest[2]), rest[3], rest[4])
         return
 
-    from tests.test_proxy_fixtures import make_ca, make_leaf
     from proxy import new_proxy_password
+    from tests.test_proxy_fixtures import make_ca, make_leaf
 
     tmp = Path(tempfile.mkdtemp(prefix="clbench-"))
     ca_path, ca_key, ca_cert = make_ca(tmp, "bench-ca")
@@ -212,7 +215,7 @@ def main() -> None:
                   f"bench:{password}"),
             Path_("mitmdump", str(tmp / "mitm" / "mitmproxy-ca-cert.pem"), mitm, "127.0.0.1", up, None),
         ]
-        results: dict[str, dict] = {}
+        results: dict[str, dict[str, float]] = {}
         lat: dict[str, list[float]] = {p.name: [] for p in paths}
         for path in paths:
             small_requests(path, 50)  # warm up: TLS contexts, cert generation, imports
@@ -224,8 +227,8 @@ def main() -> None:
         for path in paths:
             sse = [sse_once(path) for _ in range(30)]
             wall = concurrent_streams(path, args.streams)
-            l = lat[path.name]
-            results[path.name] = {"median_ms": statistics.median(l) * 1e3, "p99_ms": pct(l, 99) * 1e3,
+            times = lat[path.name]
+            results[path.name] = {"median_ms": statistics.median(times) * 1e3, "p99_ms": pct(times, 99) * 1e3,
                                   "sse_ttfb_ms": statistics.median(t for t, _ in sse) * 1e3,
                                   "streams_wall_s": wall}
         d = results["direct"]
@@ -242,14 +245,17 @@ def main() -> None:
         print("ratios clauderon/mitmdump: "
               f"median {c['median_ms'] / m['median_ms']:.2f}, p99 {c['p99_ms'] / m['p99_ms']:.2f}, "
               f"added median {(c['median_ms'] - d['median_ms']) / max(1e-9, m['median_ms'] - d['median_ms']):.2f}, "
-              f"SSE TTFB {c['sse_ttfb_ms'] / m['sse_ttfb_ms']:.2f}, 50 streams {c['streams_wall_s'] / m['streams_wall_s']:.2f}")
+              f"SSE TTFB {c['sse_ttfb_ms'] / m['sse_ttfb_ms']:.2f}, "
+              f"50 streams {c['streams_wall_s'] / m['streams_wall_s']:.2f}")
         print(json.dumps(results))
     finally:
-        procs[1].stdin.close()
-        procs[1].wait(30)
-        for p in (procs[0], *procs[2:]):
-            p.terminate()
-            p.wait(30)
+        clauderon = procs[1]
+        if clauderon.stdin is not None:  # closing it is the child's signal to stop
+            clauderon.stdin.close()
+        clauderon.wait(30)
+        for proc in (procs[0], *procs[2:]):
+            proc.terminate()
+            proc.wait(30)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import make_repo  # noqa: E402
-from clauderon_tui.serve.command import ClauderonServer, resolve_options  # noqa: E402
-from clauderon_tui.serve.auth import ServeAuth  # noqa: E402
-from runtime.settings import ServeSettings  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
-from tests.conftest import TEST_AGENT_IMAGE  # noqa: E402
-from tests.serve_harness import Browser, ServeProcess, free_port, rss_kib, screen_text  # noqa: E402
+from bench.common import make_repo
+from clauderon_tui.serve.auth import ServeAuth
+from clauderon_tui.serve.command import ClauderonServer, resolve_options
+from runtime.settings import ServeSettings
+from tests.cli_harness import Cli
+from tests.conftest import TEST_AGENT_IMAGE
+from tests.serve_harness import Browser, ServeProcess, free_port, rss_kib, screen_text
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 RUNS = 5
 MINIMAL_APP = ("from textual.app import App\nfrom textual.widgets import Static\n"
@@ -36,7 +40,7 @@ MINIMAL_APP = ("from textual.app import App\nfrom textual.widgets import Static\
                "Minimal().run()\n")
 
 
-async def first_frame(browser: Browser, url: str, needle: str) -> tuple[float, object]:
+async def first_frame(browser: Browser, url: str, needle: str) -> tuple[float, Page]:
     page = await browser.new_page()
     start = time.perf_counter()
     await page.goto(url)
@@ -61,8 +65,11 @@ def tab_pids(root_pid: int) -> set[int]:
     return found
 
 
-async def measure(browser: Browser, login_url: str, base_url: str, needle: str, root_pid: int):
-    pages, times, rss = [], [], []
+async def measure(browser: Browser, login_url: str, base_url: str, needle: str,
+                  root_pid: int) -> tuple[list[float], list[float]]:
+    pages: list[Page] = []
+    times: list[float] = []
+    rss: list[float] = []
     login = await browser.new_page()
     await login.goto(login_url)  # exchanges the token for the cookie every later tab uses
     while needle not in await screen_text(login):

@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import make_repo, percentile  # noqa: E402
-from runtime.api.client import EngineClient  # noqa: E402
-from runtime.home import Home  # noqa: E402
-from tests.cli_harness import Cli  # noqa: E402
+from bench.common import make_repo, percentile
+from runtime.api.client import EngineClient
+from runtime.home import Home
+from tests.cli_harness import Cli
 
 LOOP = "while :; do echo soak line $((n=n+1)) of a session that keeps printing; sleep 0.1; done"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -70,9 +70,11 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
     repo = make_repo(base)
     cli = Cli(base / "home", image="unused")
     (cli.home / "config.toml").write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n'
-                                          f'max_concurrent_operations = 4\n')
+                                          'max_concurrent_operations = 4\n')
     cli("list")  # starts the background engine
     pid = cli.engine_pid()
+    if pid is None:
+        raise SystemExit(f"the engine did not start; see {cli.home / 'logs'}")
     client = EngineClient(Home(cli.home))
     names = [f"soak-{i}" for i in range(sessions)]
     results = []
@@ -90,7 +92,8 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
             results.append(result)
             print(f"round {r + 1}: RSS peak {max(result.rss):.0f} MB end {result.rss[-1]:.0f} MB, "
                   f"CPU {result.cpu / sessions / seconds * 100:.2f}% of a core per session, "
-                  f"list p50 {statistics.median(result.latency_ms):.1f} ms p99 {percentile(result.latency_ms, 0.99):.1f} ms",
+                  f"list p50 {statistics.median(result.latency_ms):.1f} ms "
+                  f"p99 {percentile(result.latency_ms, 0.99):.1f} ms",
                   flush=True)
             await asyncio.gather(*(client.delete_session(n, force=True) for n in names))
         print(f"after the last delete: RSS {rss_mb(pid):.0f} MB", flush=True)
@@ -106,7 +109,8 @@ async def run_clauderon(base: Path, sessions: int, seconds: float, rounds: int) 
 def run_tmux(base: Path, sessions: int, seconds: float) -> Round:
     socket = str(base / "tmux.sock")
     tmux = ["tmux", "-S", socket]
-    subprocess.run([*tmux, "new-session", "-d", "-s", "soak-0", "-x", "120", "-y", "40", "bash", "-c", LOOP], check=True)
+    subprocess.run([*tmux, "new-session", "-d", "-s", "soak-0", "-x", "120", "-y", "40", "bash", "-c", LOOP],
+                   check=True)
     for i in range(1, sessions):
         subprocess.run([*tmux, "new-session", "-d", "-s", f"soak-{i}", "-x", "120", "-y", "40", "bash", "-c", LOOP],
                        check=True)
@@ -147,7 +151,8 @@ def main() -> None:
           f"(last/second round {peaks[-1] / peaks[min(1, len(peaks) - 1)]:.2f}), CPU {cpu:.2f}% of a core per session, "
           f"list p50 {statistics.median(latencies):.1f} ms p99 {percentile(latencies, 0.99):.1f} ms")
     print(f"baseline tmux server: RSS peak {max(baseline.rss):.0f} MB, CPU {tmux_cpu:.2f}% of a core per session, "
-          f"list-sessions p50 {statistics.median(baseline.latency_ms):.1f} ms p99 {percentile(baseline.latency_ms, 0.99):.1f} ms")
+          f"list-sessions p50 {statistics.median(baseline.latency_ms):.1f} ms "
+          f"p99 {percentile(baseline.latency_ms, 0.99):.1f} ms")
     print(f"ratios: RSS {max(peaks) / max(baseline.rss):.1f}x, CPU {cpu / tmux_cpu:.1f}x, "
           f"list p99 {percentile(latencies, 0.99) / percentile(baseline.latency_ms, 0.99):.1f}x")
 

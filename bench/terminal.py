@@ -205,8 +205,9 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
       terminal escape codes (headless Textual skips that step; we do it and discard the bytes, so the
       cost of a real frame is counted).
     """
-    from tests.fake_engine import FakeConsole, FakeEngineClient, fake_app, make_session
     from textual._compositor import CompositorUpdate
+
+    from tests.fake_engine import FakeConsole, FakeEngineClient, fake_app, make_session
 
     class FloodConsole(FakeConsole):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -250,7 +251,7 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
                 frames.append(now - last_frame)
             last_frame = now
 
-    app._display = display  # type: ignore[method-assign]
+    app._display = display
     gc_pauses: list[float] = []
     gc_started = 0.0
 
@@ -278,11 +279,11 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
             def pump(budget: int = FEED_CHUNK_UI) -> bool:
                 nonlocal fed
                 before = len(channel.pending)
-                result = original_pump(budget)
+                result: bool = original_pump(budget)
                 fed += before - len(channel.pending)
                 return result
 
-            channel.pump = pump  # type: ignore[method-assign]
+            channel.pump = pump
             last_tick = time.perf_counter()
 
             def tick() -> None:

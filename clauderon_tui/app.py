@@ -9,25 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.theme import Theme
-from textual.containers import Horizontal
 from textual.widgets import Footer
-
-from runtime.errors import ClauderonError
-from runtime.api.client import EngineClientProtocol
-from runtime.gc_policy import freeze_boot_objects
-from runtime.textsafe import display_text
-from runtime.models import Session, Status
-from runtime.settings import Settings
-from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
 
 from clauderon_tui.commands import ClauderonCommands
 from clauderon_tui.consoles import ConsolePool
@@ -45,6 +37,13 @@ from clauderon_tui.widgets.sidebar import SessionSidebar
 from clauderon_tui.widgets.terminal import TerminalView
 from clauderon_tui.widgets.terminal_pane import TerminalPane
 from clauderon_tui.workbench import WORKBENCH_PANES, Workbench, pane_for_key
+from runtime.api.client import EngineClientProtocol
+from runtime.errors import ClauderonError
+from runtime.gc_policy import freeze_boot_objects
+from runtime.models import Session, Status
+from runtime.settings import Settings
+from runtime.textsafe import display_text
+from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.terminal.sanitize import OutputFilter
 
+
 def prefix_byte(key: str) -> bytes:
     """`ctrl+]` -> b"\\x1d": the control byte a prefix key setting names."""
     name = key.lower().removeprefix("ctrl+")

@@ -12,19 +12,26 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from clauderon_tui import cli_format as fmt
+from clauderon_tui.hosted_engine import finish_host
 from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClient
 from runtime.backends.registry import backend_names
-from runtime.engine.host import EngineHost, engine_running, setup_logging, spawn_background_engine, try_lock, wait_for_socket
+from runtime.engine.host import (
+    EngineHost,
+    engine_running,
+    setup_logging,
+    spawn_background_engine,
+    try_lock,
+    wait_for_socket,
+)
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.requests import parse_env_entries, parse_mount_entries
 from runtime.settings import LoadedSettings, load_settings, save_setting
-
-from clauderon_tui import cli_format as fmt
-from clauderon_tui.hosted_engine import finish_host
 
 
 def build_parser() -> argparse.ArgumentParser:

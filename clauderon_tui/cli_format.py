@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from runtime.models import Session
 from clauderon_tui.formatting import isolation_label
+from runtime.models import Session
 from runtime.textsafe import display_text
 
 

@@ -10,9 +10,8 @@ from typing import Any, Protocol, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import Theme
 
-from runtime.models import Session
-
 from clauderon_tui.workbench import WORKBENCH_PANES
+from runtime.models import Session
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ class OutputQueue:
         self._chunks: deque[bytes] = deque([data] if data else [])
         self._size = len(data)
 
-    def __iadd__(self, data: bytes) -> "OutputQueue":
+    def __iadd__(self, data: bytes) -> OutputQueue:
         if data:
             self._chunks.append(bytes(data))
             self._size += len(data)

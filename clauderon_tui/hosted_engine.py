@@ -3,10 +3,9 @@ and what becomes of it when that process leaves: handed over to a background eng
 
 from __future__ import annotations
 
+from clauderon_tui.cli_format import quit_line
 from runtime.engine.host import EngineHost
 from runtime.settings import LoadedSettings
-
-from clauderon_tui.cli_format import quit_line
 
 
 def finish_host(host: EngineHost, loaded: LoadedSettings) -> str | None:

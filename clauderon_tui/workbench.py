@@ -20,13 +20,12 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import TabbedContent, TabPane
 
-from runtime.api.client import EngineClientProtocol
-from runtime.models import Session
-
 from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.diff import DiffPane
 from clauderon_tui.widgets.files import FilesPane
 from clauderon_tui.widgets.info import InfoPane
+from runtime.api.client import EngineClientProtocol
+from runtime.models import Session
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ class Workbench(Vertical):
     def watch_session(self, session: Session | None) -> None:
         for widget in self.panes.values():
             if widget is not self._terminal and hasattr(widget, "session"):
-                setattr(widget, "session", session)
+                widget.session = session
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -117,5 +116,5 @@ class Workbench(Vertical):
         shown = self.shown
         for pane_id, widget in self.panes.items():
             if hasattr(widget, "active"):
-                setattr(widget, "active", pane_id == shown)
+                widget.active = pane_id == shown
         self.post_message(self.Shown(shown))

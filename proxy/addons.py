@@ -14,21 +14,21 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 from urllib.parse import urlsplit
 
 from mitmproxy import connection, http, tcp
 from mitmproxy.proxy import server_hooks
 
+from proxy import tripwire
 from proxy.audit import AuditLog
 from proxy.credentials import CODEX_OAUTH, CredentialStore
+from proxy.errorpages import REFUSED
 from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
 from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
 from proxy.sessions import SessionProxyConfig, SessionRegistry
-from proxy.errorpages import REFUSED
 from proxy.target import canonical_host, clean_text, same_target
-from proxy import tripwire
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,10 @@ TOKEN = "clauderon.token_endpoint"
 ERROR_TYPE = "clauderon.error_type"
 REDACT_PATH = "clauderon.redact_path"  # the path may hold what the tripwire found: never audited
 
-HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict, bytes]]
+HooksHandler = Callable[[str, str, str, bytes], tuple[int, dict[str, str], bytes]]
 
 
-def refuse(flow: http.HTTPFlow, status: int, reason: str, message: str, headers: dict | None = None) -> None:
+def refuse(flow: http.HTTPFlow, status: int, reason: str, message: str, headers: dict[str, str] | None = None) -> None:
     """Answer the flow ourselves and remember why, for the audit line (no credential went out with it)."""
     flow.metadata[BLOCKED] = reason
     flow.metadata.pop(CREDENTIAL, None)
@@ -54,7 +54,9 @@ def refuse(flow: http.HTTPFlow, status: int, reason: str, message: str, headers:
 
 
 def session_of(flow: http.HTTPFlow) -> SessionProxyConfig:
-    return flow.metadata[SESSION]
+    """The session `ProxyAuth` attached to the flow."""
+    cfg: SessionProxyConfig = flow.metadata[SESSION]
+    return cfg
 
 
 def answered(flow: http.HTTPFlow) -> bool:
@@ -77,7 +79,7 @@ class ProxyAuth:
 
     CHALLENGE = {"Proxy-Authenticate": 'Basic realm="clauderon"'}
 
-    def __init__(self, registry: SessionRegistry, auditor: "Auditor", allowlist: list[str] | None = None) -> None:
+    def __init__(self, registry: SessionRegistry, auditor: Auditor, allowlist: list[str] | None = None) -> None:
         self.registry = registry
         self.auditor = auditor
         self.allowlist = list(allowlist or [])
@@ -85,6 +87,7 @@ class ProxyAuth:
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         cfg = self.registry.authenticate(flow.request.headers.get("Proxy-Authorization"))
+        target: tuple[str, int] | None
         try:
             target = (canonical_host(flow.request.host), flow.request.port)
         except ValueError as exc:
@@ -307,7 +310,8 @@ class Router:
     """Routes from settings send a host elsewhere; every other target must resolve to public addresses
     only, and the connection goes to the address that was checked (no second lookup to rebind)."""
 
-    def __init__(self, routes: dict[str, str], resolve=resolve_public) -> None:
+    def __init__(self, routes: dict[str, str],
+                 resolve: Callable[[str, int], Awaitable[str]] = resolve_public) -> None:
         self.resolve = resolve
         """`async (host, port) -> checked address`; replaceable so tests can stand in for DNS."""
         self.routes: dict[str, tuple[str, str, int]] = {}
@@ -463,7 +467,7 @@ class RawTunnels:
     audited, unless `[proxy] raw_tcp` names that host:port; then one audit line per connection records
     the bytes each way."""
 
-    def __init__(self, auth: ProxyAuth, auditor: "Auditor", allowed: list[str]) -> None:
+    def __init__(self, auth: ProxyAuth, auditor: Auditor, allowed: list[str]) -> None:
         self.auth, self.auditor = auth, auditor
         self.allowed = {a.strip().lower() for a in allowed}
         self._refused: set[str] = set()  # ids of server connections a refused raw flow would open

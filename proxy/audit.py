@@ -5,6 +5,7 @@ A line never holds a credential value, only the name of the credential injected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.keep = keep
         self._lock = threading.Lock()
-        self._fh = None
+        self._fh: IO[str] | None = None
         self.error: str | None = None
         """Why the last line could not be written (None while the audit works)."""
         self._last_retry = 0.0
@@ -56,31 +58,30 @@ class AuditLog:
             return f"no space left for the audit log in {self.path.parent}"
         return None
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         """Append one record (a dict of JSON-able values); a failure is kept in `error`, not raised."""
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             try:
-                if self._fh is None:
+                fh = self._fh
+                if fh is None:
                     fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                    self._fh = os.fdopen(fd, "a", buffering=1)
-                self._fh.write(line)
-                self._fh.flush()
-                if self._fh.tell() >= self.max_bytes:
-                    self._rotate()
+                    fh = self._fh = os.fdopen(fd, "a", buffering=1)
+                fh.write(line)
+                fh.flush()
+                if fh.tell() >= self.max_bytes:
+                    self._rotate(fh)
                 self.error = None
             except OSError as exc:
                 self.error = f"cannot write the audit log {self.path}: {exc.strerror or exc}"
                 logger.error("%s", self.error)
                 if self._fh is not None:  # reopen next time: a half-written buffer must not linger
-                    try:
+                    with contextlib.suppress(OSError):
                         self._fh.close()
-                    except OSError:
-                        pass
                     self._fh = None
 
-    def _rotate(self) -> None:
-        self._fh.close()
+    def _rotate(self, fh: IO[str]) -> None:
+        fh.close()
         self._fh = None
         for i in range(self.keep - 1, 0, -1):
             src = self.path.with_name(f"{self.path.name}.{i}")
@@ -89,17 +90,25 @@ class AuditLog:
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
 
     def close(self) -> None:
+        """Close the open file (the next write reopens it)."""
         with self._lock:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
 
 
-def read_audit(home, session_id: str | None = None, limit: int | None = 100) -> list[dict]:
+class AuditHome(Protocol):
+    """The one thing `read_audit` needs of a clauderon home: its directory."""
+
+    @property
+    def root(self) -> Path: ...
+
+
+def read_audit(home: AuditHome, session_id: str | None = None, limit: int | None = 100) -> list[dict[str, Any]]:
     """The newest `limit` audit records (oldest first), optionally for one session, across rotated files."""
     base = Path(home.root) / AUDIT_FILE
     files = [base.with_name(f"{base.name}.{i}") for i in range(KEEP, 0, -1)] + [base]
-    out: deque[dict] = deque(maxlen=limit)
+    out: deque[dict[str, Any]] = deque(maxlen=limit)
     for path in files:
         try:
             with path.open() as fh:

@@ -13,9 +13,11 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Protocol
 
 from proxy.atomicfile import atomic_write
 from proxy.errors import ProxyError
@@ -220,7 +222,7 @@ class CredentialStore:
             return False
         return any(v in value for v in self.real_values())
 
-    def report(self) -> list[dict]:
+    def report(self) -> list[dict[str, Any]]:
         """Rows for `clauderon credentials [--json]`: name, available, source, masked (never the value)."""
         self._ensure_loaded()
         rows = []
@@ -264,13 +266,37 @@ class CredentialStore:
         tokens = data.setdefault("tokens", {})
         tokens.update({"access_token": codex.access_token, "refresh_token": codex.refresh_token,
                        "id_token": codex.id_token, "account_id": codex.account_id})
-        from datetime import datetime, timezone
 
-        data["last_refresh"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        data["last_refresh"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         atomic_write(path, json.dumps(data, indent=2), mode=0o600)
 
 
-def credential_store_for(home, settings, *, environ: Mapping[str, str] | None = None,
+class CredentialHome(Protocol):
+    """What the store needs of a clauderon home: where secrets and the Codex token file live."""
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def secrets(self) -> Path: ...
+
+
+class OnePasswordReferences(Protocol):
+    """The `[onepassword]` settings section: credential name -> `op://` reference."""
+
+    @property
+    def credentials(self) -> Mapping[str, str]: ...
+
+
+class CredentialSettings(Protocol):
+    """What the store needs of the settings: the 1Password references."""
+
+    @property
+    def onepassword(self) -> OnePasswordReferences: ...
+
+
+def credential_store_for(home: CredentialHome, settings: CredentialSettings, *,
+                         environ: Mapping[str, str] | None = None,
                          resolver: SecretResolver | None = None) -> CredentialStore:
     """The store for a home and its settings (what `clauderon credentials` and the proxy use)."""
     return CredentialStore(
@@ -282,7 +308,8 @@ def credential_store_for(home, settings, *, environ: Mapping[str, str] | None = 
     )
 
 
-def credentials_report(home, settings, *, environ: Mapping[str, str] | None = None,
-                       resolver: SecretResolver | None = None) -> list[dict]:
+def credentials_report(home: CredentialHome, settings: CredentialSettings, *,
+                       environ: Mapping[str, str] | None = None,
+                       resolver: SecretResolver | None = None) -> list[dict[str, Any]]:
     """`clauderon credentials [--json]` without a running proxy."""
     return credential_store_for(home, settings, environ=environ, resolver=resolver).report()

@@ -16,9 +16,16 @@ from __future__ import annotations
 
 from mitmproxy import flow, http, version
 from mitmproxy.net.http import http1
-from mitmproxy.proxy.layers.http import HttpErrorHook, HttpStream, RequestProtocolError, ResponseProtocolError, \
-    SendHttp, _http1
+from mitmproxy.proxy.layer import CommandGenerator
+from mitmproxy.proxy.layers.http import HttpStream, SendHttp, _http1
 from mitmproxy.proxy.layers.http._base import format_error
+from mitmproxy.proxy.layers.http._events import (
+    RequestData,
+    RequestEndOfMessage,
+    RequestProtocolError,
+    ResponseProtocolError,
+)
+from mitmproxy.proxy.layers.http._hooks import HttpErrorHook
 
 from proxy.policy import classify_error
 from proxy.tripwire import Refused
@@ -33,26 +40,31 @@ TOO_LARGE = ("the request body is over [proxy] max_body_bytes; raise it in proxy
              "(the body was not read)")
 
 
+def _assemble(response: http.Response) -> bytes:
+    wire: bytes = http1.assemble_response(response)  # untyped in mitmproxy
+    return wire
+
+
 def typed_error_response(status_code: int, message: str = "") -> bytes:
     """mitmproxy's error page, plus `X-Proxy-Error-Type` on 502s, and a 413 that names the setting."""
     headers = http.Headers(Server=version.MITMPROXY, Connection="close", Content_Type="text/html")
     if message.startswith(OWN_PAGE):  # a refusal of ours: the same plain text as every other one
         headers["Content-Type"] = "text/plain"
-        return http1.assemble_response(http.Response.make(status_code, f"{message}\n", headers))
+        return _assemble(http.Response.make(status_code, f"{message}\n", headers))
     if status_code == 502:
         headers["X-Proxy-Error-Type"] = classify_error(message)
     if status_code == 413:
         message = TOO_LARGE
-    return http1.assemble_response(http.Response.make(status_code, format_error(status_code, message), headers))
+    return _assemble(http.Response.make(status_code, format_error(status_code, message), headers))
 
 
-def _request_bodies_only(self, request: bool):
+def _request_bodies_only(self: HttpStream, request: bool) -> CommandGenerator[bool]:
     if not request:
         return False
     return (yield from _original_check_body_size(self, request))
 
 
-def _refusable_request_body(self, event):
+def _refusable_request_body(self: HttpStream, event: RequestData | RequestEndOfMessage) -> CommandGenerator[None]:
     try:
         yield from _original_stream_request_body(self, event)
     except Refused as refusal:
@@ -66,12 +78,15 @@ def _refusable_request_body(self, event):
 
 
 def install_error_typing() -> None:
+    """Patch mitmproxy's HTTP layer: typed 502s, a 413 that names the setting, refusals of streamed bodies."""
     _http1.make_error_response = typed_error_response
-    HttpStream.check_body_size = _request_bodies_only
-    HttpStream.state_stream_request_body = _refusable_request_body
+    # Patching the class is the point (mitmproxy has no hook for these); mypy forbids assigning to methods.
+    HttpStream.check_body_size = _request_bodies_only  # type: ignore[method-assign]
+    HttpStream.state_stream_request_body = _refusable_request_body  # type: ignore[method-assign]
 
 
 def uninstall_error_typing() -> None:
+    """Put back what `install_error_typing` replaced."""
     _http1.make_error_response = _original
-    HttpStream.check_body_size = _original_check_body_size
-    HttpStream.state_stream_request_body = _original_stream_request_body
+    HttpStream.check_body_size = _original_check_body_size  # type: ignore[method-assign]
+    HttpStream.state_stream_request_body = _original_stream_request_body  # type: ignore[method-assign]

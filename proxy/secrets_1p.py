@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from proxy.errors import ProxyError
+
+if TYPE_CHECKING:  # imported when first used: the SDK loads a native library
+    from onepassword.client import Client
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class OnePasswordResolver:
     def __init__(self, token: str | None = None) -> None:
         self._token = token if token is not None else os.environ.get("OP_SERVICE_ACCOUNT_TOKEN", "")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client = None
+        self._client: Client | None = None
 
     @property
     def configured(self) -> bool:
@@ -94,7 +97,8 @@ class OnePasswordResolver:
             self._client = await Client.authenticate(
                 auth=self._token, integration_name=INTEGRATION_NAME, integration_version=INTEGRATION_VERSION
             )
-        return await self._client.secrets.resolve(reference)
+        secret: str = await self._client.secrets.resolve(reference)
+        return secret
 
     def close(self) -> None:
         """Release the private event loop."""

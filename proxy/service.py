@@ -11,16 +11,21 @@ import asyncio
 import logging
 import socket
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
+from proxy import addons
 from proxy.audit import AUDIT_FILE, AuditLog
 from proxy.ca import ensure_ca, upstream_trust_bundle
-from proxy.credentials import CredentialStore, credential_store_for
-from proxy.errors import ProxyError
+from proxy.credentials import CredentialHome, CredentialSettings, CredentialStore, credential_store_for
 from proxy.errorpages import install_error_typing, uninstall_error_typing
+from proxy.errors import ProxyError
 from proxy.rules import build_rules
 from proxy.sessions import SessionProxyConfig, SessionRegistry
-from proxy import addons
+
+if TYPE_CHECKING:  # mitmproxy's master is imported when the proxy starts
+    from mitmproxy.master import Master
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +33,7 @@ DEFAULT_PORT = 18100
 PRIVATE_MODE = "regular@127.0.0.1:0"
 PORT_FILE = "proxy.port"
 _active_lock = threading.Lock()
-_active: "ProxyService | None" = None
+_active: ProxyService | None = None
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -40,7 +45,7 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def choose_port(home, preferred: int = DEFAULT_PORT) -> int:
+def choose_port(home: CredentialHome, preferred: int = DEFAULT_PORT) -> int:
     """The home's proxy port: the one recorded in `proxy.port`, else `preferred` if free, else any free
     port; recorded on first choice so containers keep working across restarts and homes never collide."""
     path = Path(home.root) / PORT_FILE
@@ -63,10 +68,36 @@ def choose_port(home, preferred: int = DEFAULT_PORT) -> int:
     return port
 
 
+class ProxySection(Protocol):
+    """The `[proxy]` settings the service reads."""
+
+    @property
+    def port(self) -> int | None: ...
+
+    @property
+    def allowlist(self) -> Sequence[str]: ...
+
+    @property
+    def raw_tcp(self) -> Sequence[str]: ...
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+
+class ProxySettings(CredentialSettings, Protocol):
+    """What the service needs of the settings: `[proxy]`, `[routes]` and the 1Password references."""
+
+    @property
+    def proxy(self) -> ProxySection: ...
+
+    @property
+    def routes(self) -> Mapping[str, str]: ...
+
+
 class ProxyService:
     """Start/stop the proxy and tell it about sessions. Thread-safe; call from the engine."""
 
-    def __init__(self, home, settings, *, port: int | None = None,
+    def __init__(self, home: CredentialHome, settings: ProxySettings, *, port: int | None = None,
                  listen_hosts: tuple[str, ...] = ("127.0.0.1",),
                  credential_sources: CredentialStore | None = None) -> None:
         self.home = home
@@ -83,7 +114,7 @@ class ProxyService:
         self.ca_dir = Path(home.root) / "proxy-ca"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._master = None
+        self._master: Master | None = None
         pcfg = settings.proxy
         self._hooks = addons.HooksHost()
         self._router = addons.Router(dict(settings.routes))
@@ -139,7 +170,7 @@ class ProxyService:
     def is_real_credential_value(self, value: str) -> bool:
         return self.credentials.is_real_credential_value(value)
 
-    def credentials_report(self) -> list[dict]:
+    def credentials_report(self) -> list[dict[str, Any]]:
         return self.credentials.report()
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -156,7 +187,7 @@ class ProxyService:
             ca = ensure_ca(self.ca_dir)
             trust = upstream_trust_bundle(self.ca_dir, getattr(self.settings.proxy, "upstream_ca_bundle", None))
             ready = threading.Event()
-            result: dict = {}
+            result: dict[str, str] = {}
             self._thread = threading.Thread(target=self._run, args=(ca.confdir, trust, ready, result),
                                             name="clauderon-proxy", daemon=True)
             self._thread.start()
@@ -171,7 +202,7 @@ class ProxyService:
                 _active = None
             raise
 
-    def _run(self, confdir: Path, trust: Path | None, ready: threading.Event, result: dict) -> None:
+    def _run(self, confdir: Path, trust: Path | None, ready: threading.Event, result: dict[str, str]) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
@@ -184,7 +215,7 @@ class ProxyService:
             ready.set()
             loop.close()
 
-    async def _serve(self, confdir: Path, trust: Path | None, ready: threading.Event, result: dict) -> None:
+    async def _serve(self, confdir: Path, trust: Path | None, ready: threading.Event, result: dict[str, str]) -> None:
         from mitmproxy import options
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master

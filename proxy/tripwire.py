@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable, Iterator
+from typing import cast
 from urllib.parse import unquote_to_bytes
 
 from mitmproxy.net import encoding
@@ -112,7 +113,8 @@ def undo_content_encoding(body: bytes, header: str) -> bytes:
         if layer == "identity":
             continue
         try:
-            body = encoding.decode(body, "gzip" if layer == "x-gzip" else layer)
+            # Content encodings (gzip, deflate, br, zstd) decode bytes to bytes; only text codecs give str.
+            body = cast(bytes, encoding.decode(body, "gzip" if layer == "x-gzip" else layer))
         except ValueError as exc:
             raise Undecodable(f"the body does not decode as {layer}: {exc}") from None
     return body

@@ -37,7 +37,8 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
         checks.append(_check("agent image", "ok" if has_image else "warn",
                              f"{settings.docker.image} {'present' if has_image else 'missing'}",
                              "clauderon image build"))
-    checks.append(_check("local backend", "ok", "available, unsandboxed: agents run on this host with your permissions"))
+    checks.append(_check("local backend", "ok",
+                         "available, unsandboxed: agents run on this host with your permissions"))
     from runtime.backends.kubernetes import KubernetesBackend
 
     kube = KubernetesBackend(settings.kubernetes, home.home_id)
@@ -57,7 +58,8 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
                          "this host run what the agent planted (a hook, an fsmonitor in its .git/config). Look through "
                          "the Diff tab, `clauderon pull NAME` and the branch clauderon/<name> in your repository"))
     running = engine_running(home)
-    checks.append(_check("engine", "ok", f"{'running' if running else 'not running (starts on demand)'}; socket {home.socket_path}"))
+    state = "running" if running else "not running (starts on demand)"
+    checks.append(_check("engine", "ok", f"{state}; socket {home.socket_path}"))
     return checks
 
 

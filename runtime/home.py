@@ -5,6 +5,7 @@ Everything inside is private to the user: the home is created 0700 and the proce
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -12,6 +13,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from proxy import atomic_write
 
@@ -44,7 +46,7 @@ class Home:
     root: Path
 
     @classmethod
-    def open(cls, root: Path | str | None = None) -> "Home":
+    def open(cls, root: Path | str | None = None) -> Home:
         """Resolve and create the home (0700) and set umask 077 for this process."""
         os.umask(0o077)
         path = Path(root).expanduser() if root else default_home()
@@ -61,22 +63,66 @@ class Home:
         """A short stable id for this home, used to label the containers it owns."""
         return hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
 
-    config_file = property(lambda self: self.root / "config.toml")
-    proxy_config_file = property(lambda self: self.root / "proxy.toml")
-    db_file = property(lambda self: self.root / "db.json")
-    db_lock = property(lambda self: self.root / "db.lock")
-    backups = property(lambda self: self.root / "backups")
-    logs = property(lambda self: self.root / "logs")
-    worktrees = property(lambda self: self.root / "worktrees")
-    agent_homes = property(lambda self: self.root / "agents")
-    secrets = property(lambda self: self.root / "secrets")
-    run = property(lambda self: self.root / "run")
-    records = property(lambda self: self.root / "records")
-    """One file per session with what re-adoption needs that can change after create (store.py)."""
-    engine_lock = property(lambda self: self.root / "engine.lock")
-    engine_info = property(lambda self: self.root / "engine.json")
-    socket_pointer = property(lambda self: self.root / "engine.sock.path")
-    themes = property(lambda self: self.root / "themes")
+    @property
+    def config_file(self) -> Path:
+        """`config.toml`: the user's settings."""
+        return self.root / "config.toml"
+    @property
+    def proxy_config_file(self) -> Path:
+        """`proxy.toml`: the proxy's settings."""
+        return self.root / "proxy.toml"
+    @property
+    def db_file(self) -> Path:
+        """`db.json`: the session store."""
+        return self.root / "db.json"
+    @property
+    def db_lock(self) -> Path:
+        """The lock file that serialises writers of the store."""
+        return self.root / "db.lock"
+    @property
+    def backups(self) -> Path:
+        """Copies of the store taken before a schema migration."""
+        return self.root / "backups"
+    @property
+    def logs(self) -> Path:
+        """The engine's and proxy's logs."""
+        return self.root / "logs"
+    @property
+    def worktrees(self) -> Path:
+        """One git worktree per session."""
+        return self.root / "worktrees"
+    @property
+    def agent_homes(self) -> Path:
+        """One home directory per session's agent."""
+        return self.root / "agents"
+    @property
+    def secrets(self) -> Path:
+        """Credential files (mode 0600), one per name."""
+        return self.root / "secrets"
+    @property
+    def run(self) -> Path:
+        """Runtime files: the socket directory pointer, sealed sessions' proxy sockets."""
+        return self.root / "run"
+    @property
+    def records(self) -> Path:
+        """One file per session with what re-adoption needs that can change after create (store.py)."""
+        return self.root / "records"
+    @property
+    def engine_lock(self) -> Path:
+        """Held by the running engine (one per home)."""
+        return self.root / "engine.lock"
+    @property
+    def engine_info(self) -> Path:
+        """`engine.json`: the running engine's pid and socket."""
+        return self.root / "engine.json"
+    @property
+    def socket_pointer(self) -> Path:
+        """Where the engine's socket directory is recorded."""
+        return self.root / "engine.sock.path"
+    @property
+    def themes(self) -> Path:
+        """User theme files."""
+        return self.root / "themes"
 
     @property
     def socket_path(self) -> Path:
@@ -102,10 +148,8 @@ class Home:
             return recorded
         base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp")
         predictable = base / f"clauderon-{os.getuid()}-{self.home_id}"
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(predictable, 0o700)
-        except FileExistsError:
-            pass
         if is_private_dir(predictable):
             return predictable
         fresh = Path(tempfile.mkdtemp(prefix=f"clauderon-{os.getuid()}-", dir=base))
@@ -119,7 +163,7 @@ class Home:
         return self.agent_homes / session_id
 
 
-def disk_report(root: Path, floor: int) -> dict:
+def disk_report(root: Path, floor: int) -> dict[str, Any]:
     """Free space on the disk holding `root` against `floor` bytes: `ok`, `free`, a one-line `detail` and
     a `short` form for the app's header."""
     try:

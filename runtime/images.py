@@ -34,12 +34,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from runtime.agents.base import Agent
 from runtime.agents.registry import all_agents
 from runtime.errors import ClauderonError
+
+if TYPE_CHECKING:  # docker is imported when an image is built (start-up speed)
+    from docker import DockerClient
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ RUN set -e; mkdir -p /workspace /etc/clauderon; {links} \\
     for tool in bash git curl; do command -v "$tool" >/dev/null || echo "warning: $tool missing from the base image" >&2; done
 LABEL clauderon.image=agent
 WORKDIR /workspace
-"""
+"""  # noqa: E501 - the RUN line stays as built before, so images built by earlier versions keep their cached layer
 
 
 def cache_root() -> Path:
@@ -128,7 +132,7 @@ def _link_tree(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, symlinks=True)
 
 
-def _docker_client(base_url: str | None):
+def _docker_client(base_url: str | None) -> DockerClient:
     import docker
 
     try:
@@ -179,7 +183,7 @@ def build_agent_image(
     return image_id
 
 
-def _docker_build(client, context: Path, tag: str, progress: ImageProgress | None) -> str:
+def _docker_build(client: DockerClient, context: Path, tag: str, progress: ImageProgress | None) -> str:
     """Run the legacy builder through the low-level API so its output streams to `progress`."""
     image_id = ""
     try:
@@ -197,7 +201,9 @@ def _docker_build(client, context: Path, tag: str, progress: ImageProgress | Non
     except Exception as exc:
         raise ClauderonError(f"docker build of {tag} failed: {exc}") from exc
     if not image_id:
-        image_id = client.images.get(tag).id
+        image_id = client.images.get(tag).id or ""
+        if not image_id:  # docker-py reads `Id` with .get(); an image always has one
+            raise ClauderonError(f"docker build of {tag} left no image id")
     return image_id
 
 

@@ -8,14 +8,17 @@ from runtime.errors import ClauderonError
 
 # Full-match only: `$` would accept a trailing newline, and such a name breaks `list` and `delete`.
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_STOPWORDS = {"a", "an", "the", "and", "or", "to", "of", "in", "on", "for", "with", "please", "it", "this", "that", "is", "be"}
+_STOPWORDS = {
+    "a", "an", "the", "and", "or", "to", "of", "in", "on", "for", "with", "please", "it", "this", "that", "is", "be",
+}
 
 
 def validate_name(name: str) -> str:
     """Return the name if it is valid, else raise with what to change."""
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ClauderonError(
-            f"invalid session name {name!r}: use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit"
+            f"invalid session name {name!r}: use 1 to 63 lowercase letters, digits and '-', "
+            "starting with a letter or digit"
         )
     return name
 

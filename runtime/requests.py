@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from runtime.backends.registry import BackendName
 from runtime.agents.registry import AgentName
+from runtime.backends.registry import BackendName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
 

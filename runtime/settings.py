@@ -18,8 +18,8 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proxy import atomic_write
-from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.agents.registry import DEFAULT_AGENT, AgentName
+from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 
@@ -194,7 +194,7 @@ class ProxySettings(Section):
     max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     """The largest request body a sandbox may send (its Content-Length); larger ones get 413 before any
     byte of the body is read."""
-    injection_rules: list["InjectionRuleSettings"] = []
+    injection_rules: list[InjectionRuleSettings] = []
     """Extra injection rules, tried before the built-in ones (`[[proxy.injection_rules]]` tables)."""
     upstream_ca_bundle: str | None = None
     """PEM file of an extra CA the proxy trusts upstream (a company gateway's), on top of the public roots."""
@@ -209,7 +209,8 @@ class GitHubSettings(Section):
     api_url: str = "https://api.github.com"
     """REST API base for pull requests and checks (GitHub Enterprise: `https://<host>/api/v3`)."""
     git_host: str = "github.com"
-    """Host (with `:port` if not the default) of the git remotes that belong to this GitHub; pushes to other hosts are refused."""
+    ("Host (with `:port` if not the default) of the git remotes that belong to this GitHub; "
+     "pushes to other hosts are refused.")
     remote: str = "origin"
     """Remote of the user's repository that names the GitHub repository to push to and open pull requests on."""
     poll_interval: float = 30.0
@@ -245,7 +246,7 @@ class LoadedSettings:
     def rows(self) -> list[tuple[str, Any, str]]:
         """(`section.key`, value, source) for every key, in model order."""
         out = []
-        for section_name, section_field in Settings.model_fields.items():
+        for section_name in Settings.model_fields:
             section = getattr(self.settings, section_name)
             if isinstance(section, Section):
                 for key in type(section).model_fields:
@@ -299,7 +300,7 @@ def load_settings(home: Home, environ: dict[str, str] | None = None) -> LoadedSe
             else:
                 merged[section] = values
                 sources[section] = path.name
-    for section_name, section_field in Settings.model_fields.items():
+    for section_name in Settings.model_fields:
         section_default = getattr(Settings(), section_name)
         if not isinstance(section_default, Section):
             continue

@@ -14,11 +14,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, cast
 
+from pydantic import BaseModel
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
@@ -30,6 +32,8 @@ from runtime.models import Session, Status, Tombstone
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+FileVersion = tuple[int, int, int, int]
+"""What identifies one version of the store file: inode, mtime in ns, size, and our own write count."""
 RECENT_REPOS_KEPT = 20
 BACKUP_INTERVAL_S = 30.0
 VOLATILE = {"status", "agent_status", "agent_detail", "progress", "error", "sandbox_changes", "pr", "disk_bytes",
@@ -72,7 +76,8 @@ class AtomicJSONStorage(Storage):
         try:
             text = raw.decode()  # garbled bytes are a corrupt store too (UnicodeDecodeError is a ValueError)
             if identity == self._trusted:  # validated before, or written by us: parse only
-                return json.loads(text)
+                trusted: dict[str, Any] = json.loads(text)
+                return trusted
             data = self._parse(text)
         except ValueError as exc:
             return self._recover(exc)
@@ -136,7 +141,7 @@ class AtomicJSONStorage(Storage):
 def validate_tables(data: dict[str, Any]) -> None:
     """Every table is documents by id and every document has the shape its model needs, so one wrongly
     typed field is caught at read time (and recovered from a backup) instead of stopping the engine later."""
-    models = {"sessions": Session, "tombstones": Tombstone}
+    models: dict[str, type[BaseModel]] = {"sessions": Session, "tombstones": Tombstone}
     for table, documents in data.items():
         if not isinstance(documents, dict) or not all(isinstance(d, dict) for d in documents.values()):
             raise ValueError(f"table {table!r} is not a set of documents")
@@ -165,14 +170,14 @@ class Store:
     def __init__(self, home: Home, backup_count: int = 5) -> None:
         self.home = home
         self._records_written: dict[str, dict[str, Any]] = {}
-        self._rendered: tuple[tuple, bytes] | None = None
+        self._rendered: tuple[tuple[FileVersion | None, bool], bytes] | None = None
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clauderon-store")
         """The engine's thread for frequent writes (`Engine.apply`): one at a time, off its loop."""
         self._thread_lock = threading.RLock()
         self._lock_fd: int | None = None
         self._depth = 0
         self._holder: int | None = None  # the thread inside a transaction
-        self._view: tuple[tuple | None, list[dict[str, Any]]] | None = None
+        self._view: tuple[FileVersion | None, list[dict[str, Any]]] | None = None
         self._db = TinyDB(
             str(home.db_file), storage=AtomicJSONStorage, backups=str(home.backups), backup_count=backup_count,
             validate=validate_tables,
@@ -182,7 +187,9 @@ class Store:
 
     @property
     def recovered_from(self) -> Path | None:
-        return self._db.storage.recovered_from  # type: ignore[attr-defined]
+        """The corrupt file or backup the store was recovered from when it was opened, if it was."""
+        # The store is always opened with AtomicJSONStorage (see __init__); tinydb types it as its base.
+        return cast(AtomicJSONStorage, self._db.storage).recovered_from
 
     @contextmanager
     def transaction(self) -> Iterator[TinyDB]:
@@ -212,7 +219,8 @@ class Store:
         version = row["value"] if row else (SCHEMA_VERSION if not db.table("sessions") else 0)
         if version > SCHEMA_VERSION:
             raise ClauderonError(
-                f"{self.home.db_file} has schema version {version}, newer than this clauderon ({SCHEMA_VERSION}); upgrade clauderon"
+                f"{self.home.db_file} has schema version {version}, newer than this clauderon ({SCHEMA_VERSION}); "
+                "upgrade clauderon"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             if target in MIGRATIONS:
@@ -240,7 +248,7 @@ class Store:
             sessions = [s for s in sessions if s.status != Status.ARCHIVED]
         return sorted(sessions, key=lambda s: s.created_at)
 
-    def _session_rows(self) -> tuple[tuple | None, list[dict[str, Any]]]:
+    def _session_rows(self) -> tuple[FileVersion | None, list[dict[str, Any]]]:
         """The session rows and the version of the file they were read from (None inside a transaction).
 
         Outside a transaction they are read without the lock: a write replaces the file whole, so any
@@ -249,7 +257,8 @@ class Store:
         file's identity plus this process's write count (a rewrite within one mtime tick still counts)."""
         if self._holder == threading.get_ident():
             return None, self._locked_session_rows()
-        writes = self._db.storage.writes  # type: ignore[attr-defined]  # before the open: never newer than it
+        # Read before the open: never newer than the file. The storage is always AtomicJSONStorage.
+        writes = cast(AtomicJSONStorage, self._db.storage).writes
         try:
             with open(self.home.db_file, "rb") as fh:
                 stat = os.fstat(fh.fileno())
@@ -266,7 +275,8 @@ class Store:
 
     def _locked_session_rows(self) -> list[dict[str, Any]]:
         with self.transaction() as db:
-            return db.table("sessions").all()
+            # tinydb's Document is an untyped dict subclass; the rows are JSON objects.
+            return cast(list[dict[str, Any]], db.table("sessions").all())
 
     def public_list(self, include_archived: bool = True) -> bytes:
         """The sessions as the API lists them, as JSON, rendered once per version of the store file: at a

@@ -10,6 +10,7 @@ created relative to that directory (`O_EXCL`): a symlink the agent planted there
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -82,7 +83,8 @@ def open_upload_source(source: str | Path) -> tuple[int, os.stat_result]:
         raise UploadRefused(f"{path} is not a regular file")
     if info.st_size > MAX_UPLOAD_BYTES:
         os.close(fd)
-        raise UploadRefused(f"{path} is {info.st_size} bytes; images up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB can be attached")
+        limit_mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+        raise UploadRefused(f"{path} is {info.st_size} bytes; images up to {limit_mb} MB can be attached")
     return fd, info
 
 
@@ -136,10 +138,8 @@ def _uploads_dir(agent_home: Path) -> int:
     """A descriptor of `<agent_home>/uploads`, created 0700 when missing, refused when it is a symlink."""
     home_fd = os.open(agent_home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(UPLOADS_DIR, 0o700, dir_fd=home_fd)
-        except FileExistsError:
-            pass
         try:
             uploads = os.open(UPLOADS_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=home_fd)
             _give_to_agent(uploads, home_fd)

@@ -35,7 +35,8 @@ class Cli:
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> Result:
         proc = subprocess.run(
-            [sys.executable, "-m", "clauderon_tui.cli", *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-m", "clauderon_tui.cli", *args], env=self.env, capture_output=True, text=True,
+            timeout=timeout,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:

@@ -39,7 +39,8 @@ def docker_reachable() -> tuple[bool, str]:
     except ImportError:
         return False, "docker SDK not installed"
     except Exception as exc:  # any failure means "no usable engine or image"
-        return False, f"no usable Docker engine or test image ({exc.__class__.__name__}); run `make test` with dockerd up"
+        return False, (f"no usable Docker engine or test image ({exc.__class__.__name__}); "
+                       "run `make test` with dockerd up")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

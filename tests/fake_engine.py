@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from runtime.api.client import RESIZED, ConsoleProtocol, EngineClientProtocol
@@ -347,8 +347,8 @@ class FakeEngineClient(EngineClientProtocol):
 
     @staticmethod
     def _wire(agent: str, path: Path | None, page: Any) -> dict[str, Any]:
-        from runtime.api.transcript import page_json
         from runtime.api.client import _decode_page
+        from runtime.api.transcript import page_json
 
         return _decode_page(json.loads(json.dumps(page_json(agent, path.name if path else None, page))))
 

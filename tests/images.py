@@ -55,7 +55,8 @@ def build_base(tag: str = TEST_BASE_IMAGE) -> None:
     """debootstrap bookworm into a temp dir and `docker import` it as `tag`."""
     if os.geteuid() != 0:
         raise ClauderonError("building the test base image needs root (debootstrap): run `sudo make images`")
-    debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None)
+    debootstrap = shutil.which("debootstrap") or (
+        "/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None)
     if debootstrap is None:
         raise ClauderonError("debootstrap not found: `apt-get install debootstrap` to build the test base image")
     mirror = os.environ.get("CLAUDERON_DEBIAN_MIRROR", "http://deb.debian.org/debian")

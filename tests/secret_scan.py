@@ -11,9 +11,9 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 # `docker diff` kinds: 0 changed, 1 added, 2 deleted.
 _DIFF_DELETED = 2
@@ -131,4 +131,5 @@ def scan_container_path(container, path: str, needles: Mapping[str, str]) -> lis
     return hits
 
 
-__all__ = ["env_without_credentials", "Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths", "scan_container_path"]
+__all__ = ["env_without_credentials", "Hit", "scan_bytes", "scan_tree", "scan_container", "changed_paths",
+           "scan_container_path"]

@@ -12,7 +12,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # playwright is imported when a browser starts
+    from playwright.async_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -24,7 +28,10 @@ SCREEN_JS = """() => {
   const ts = window.textualTerminals;
   if (!ts || !ts.length) return "";
   const t = ts[0].terminal, b = t.buffer.active, rows = [];
-  for (let i = 0; i < t.rows; i++) { const line = b.getLine(b.viewportY + i); rows.push(line ? line.translateToString(true) : ""); }
+  for (let i = 0; i < t.rows; i++) {
+    const line = b.getLine(b.viewportY + i);
+    rows.push(line ? line.translateToString(true) : "");
+  }
   return rows.join("\\n");
 }"""
 
@@ -110,7 +117,7 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("serve did not stop on its signal")
+                raise AssertionError("serve did not stop on its signal") from None
         return self.proc.returncode
 
 
@@ -129,7 +136,7 @@ class Browser:
         self.outside: list[str] = []
         self.requests: list[str] = []
 
-    async def __aenter__(self) -> "Browser":
+    async def __aenter__(self) -> Browser:
         from playwright.async_api import async_playwright
 
         self._pw = await async_playwright().start()
@@ -160,7 +167,7 @@ class Browser:
                 self.outside.append(ws.url)
         page.on("websocket", websocket)
 
-    async def new_page(self):
+    async def new_page(self) -> Page:
         return await self.context.new_page()
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.base import AgentCommand
+from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.errors import ClauderonError
 from runtime.models import Session
@@ -98,7 +98,8 @@ def test_codex_new_and_resume() -> None:
 
 def test_codex_without_skip_runs_unsandboxed_with_approvals() -> None:
     command = agent_command(make_session("codex"), resume=False)
-    assert command.argv == ["codex", "--no-daemon", "--sandbox", "danger-full-access", "--ask-for-approval", "on-request"]
+    assert command.argv == ["codex", "--no-daemon", "--sandbox", "danger-full-access",
+                            "--ask-for-approval", "on-request"]
 
 
 def test_codex_local_session_keeps_codex_home_under_its_home() -> None:
@@ -201,7 +202,8 @@ def test_codex_skip_permissions_never_asks(tmp_path: Path) -> None:
 def test_codex_config_keeps_the_users_settings(tmp_path: Path) -> None:
     (tmp_path / ".codex").mkdir()
     (tmp_path / ".codex" / "config.toml").write_text(
-        'model = "gpt-5"\n[notice]\nhide_rate_limit_model_nudge = true\n[projects."/other"]\ntrust_level = "untrusted"\n')
+        'model = "gpt-5"\n[notice]\nhide_rate_limit_model_nudge = true\n'
+        '[projects."/other"]\ntrust_level = "untrusted"\n')
     write_agent_config(tmp_path, make_session("codex"), placeholder_key="k")
     config = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
     assert config["model"] == "gpt-5"

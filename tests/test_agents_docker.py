@@ -109,7 +109,8 @@ def tmp() -> Path:
     ("ANTHROPIC_API_KEY", "sk-ant-api03-", "anthropic_api_key"),
     ("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-", "anthropic_oauth_token"),
 ])
-def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: str, prefix: str, credential: str) -> None:
+def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: str, prefix: str,
+                                                           credential: str) -> None:
     key = real_looking(prefix)
     reply = f"FAKE-CLAUDE-REPLY-{pysecrets.token_hex(4)}"
     fake = FakeAnthropic(default_reply="side reply")
@@ -129,8 +130,9 @@ def test_real_claude_code_in_a_container_through_the_proxy(tmp: Path, variable: 
         else:
             assert {r.header("authorization") for r in calls} == {f"Bearer {key}"}
             assert all(r.header("x-api-key") is None for r in calls)
-        lines = [l for l in rig.cli("audit", "cc", "--limit", "1000", "--json").json() if l["path"] == "/v1/messages"]
-        assert lines and {l["credential"] for l in lines} == {credential}
+        audit = rig.cli("audit", "cc", "--limit", "1000", "--json").json()
+        lines = [row for row in audit if row["path"] == "/v1/messages"]
+        assert lines and {row["credential"] for row in lines} == {credential}
         env = rig.container(session).attrs["Config"]["Env"]
         assert f"{variable}={PLACEHOLDERS[credential]}" in env
         rig.assert_nowhere({variable: key}, session)
@@ -151,8 +153,9 @@ def test_real_codex_in_a_container_through_the_proxy(tmp: Path) -> None:
         assert calls, fake.paths()
         assert any("say hello" in r.text for r in fake.turn_requests())
         assert {r.header("authorization") for r in calls} == {f"Bearer {key}"}
-        lines = [l for l in rig.cli("audit", "cx", "--limit", "1000", "--json").json() if l["path"] == "/v1/responses"]
-        assert lines and {l["credential"] for l in lines} == {"openai_api_key"}
+        audit = rig.cli("audit", "cx", "--limit", "1000", "--json").json()
+        lines = [row for row in audit if row["path"] == "/v1/responses"]
+        assert lines and {row["credential"] for row in lines} == {"openai_api_key"}
         rig.assert_nowhere({"OPENAI_API_KEY": key}, session)
     finally:
         rig.close()
@@ -177,7 +180,8 @@ def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
     """Codex signed in with ChatGPT: containers hold placeholder tokens only. A refresh (the real Codex CLI's
     own at start-up, then one by hand with curl) goes up with the REAL refresh token; the new real tokens
     stay on the host and the container gets placeholders back."""
-    tokens = {"CODEX_ACCESS_TOKEN": real_looking("codex-access-"), "CODEX_REFRESH_TOKEN": real_looking("codex-refresh-"),
+    tokens = {"CODEX_ACCESS_TOKEN": real_looking("codex-access-"),
+              "CODEX_REFRESH_TOKEN": real_looking("codex-refresh-"),
               "CODEX_ID_TOKEN": fake_id_token("acct-test-1")[:-4] + pysecrets.token_urlsafe(24),
               "CODEX_ACCOUNT_ID": "acct-test-1"}
     needles = {k: v for k, v in tokens.items() if k != "CODEX_ACCOUNT_ID"}  # an account id is not a secret
@@ -193,8 +197,11 @@ def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
         first = wait_until(fake.token_requests, 120, "Codex's start-up token refresh")[0]
         assert _json_body(first)["refresh_token"] == tokens["CODEX_REFRESH_TOKEN"]
         # Codex saved what it got back: placeholders, never the fake's new real tokens.
-        saved = wait_until(lambda: (d := json.loads(agent_auth.read_text()))["last_refresh"] != written["last_refresh"] and d,
-                           60, "Codex to save its refreshed auth.json")
+        def refreshed_auth() -> dict | None:
+            current = json.loads(agent_auth.read_text())
+            return current if current["last_refresh"] != written["last_refresh"] else None
+
+        saved = wait_until(refreshed_auth, 60, "Codex to save its refreshed auth.json")
         assert saved["tokens"]["access_token"] == PLACEHOLDERS["codex_access_token"]
         assert saved["tokens"]["refresh_token"] == PLACEHOLDERS["codex_refresh_token"]
         assert saved["tokens"]["id_token"].endswith(".clauderon-placeholder")
@@ -224,12 +231,15 @@ def test_codex_oauth_token_refresh_through_the_proxy(tmp: Path) -> None:
         assert got["id_token"].endswith(".clauderon-placeholder")
         # the new real tokens are on the host only
         stored = json.loads((rig.home / "codex-tokens.json").read_text())["tokens"]
-        assert (stored["access_token"], stored["refresh_token"]) == (f"fake-access-token-{n}", f"fake-refresh-token-{n}")
-        audit = [l for l in rig.cli("audit", "--limit", "1000", "--json").json() if l["path"] == "/oauth/token"]
-        assert len(audit) == n and {l["credential"] for l in audit} == {"codex_oauth"}
+        assert stored["access_token"] == f"fake-access-token-{n}"
+        assert stored["refresh_token"] == f"fake-refresh-token-{n}"
+        audit = [row for row in rig.cli("audit", "--limit", "1000", "--json").json()
+                 if row["path"] == "/oauth/token"]
+        assert len(audit) == n and {row["credential"] for row in audit} == {"codex_oauth"}
 
         # 3. None of the real values, old or new, is anywhere a container or the home (outside its stores) shows.
-        refreshed = {f"r{i}-{kind}": f"fake-{kind}-token-{i}" for i in range(1, n + 1) for kind in ("access", "refresh")}
+        refreshed = {f"r{i}-{kind}": f"fake-{kind}-token-{i}"
+                     for i in range(1, n + 1) for kind in ("access", "refresh")}
         refreshed["latest id token"] = stored["id_token"]
         rig.assert_nowhere({**needles, **refreshed}, codex, shell, host_stores=("codex-tokens.json",))
     finally:

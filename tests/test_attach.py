@@ -48,7 +48,8 @@ def test_attach_types_sees_output_and_detaches(short_tmp: Path, git_repo: Path) 
         cli("create", "--repo", str(git_repo), "--name", "att", "--backend", "local")
         command = " ".join(shlex.quote(p) for p in [sys.executable, "-m", "clauderon_tui.cli", "attach", "att"])
         env = f"CLAUDERON_HOME={shlex.quote(str(cli.home))} TERM=xterm-256color"
-        _tmux(sock, "new-session", "-d", "-s", "a", "-x", "100", "-y", "30", f"env {env} {command} 2>{short_tmp}/attach.err; sleep 30")
+        _tmux(sock, "new-session", "-d", "-s", "a", "-x", "100", "-y", "30",
+              f"env {env} {command} 2>{short_tmp}/attach.err; sleep 30")
         _wait_pane(sock, "worktrees/att")  # the snapshot shows the current screen at once
         _tmux(sock, "send-keys", "-t", "a", "-l", "echo attached-$((20+1))")
         _tmux(sock, "send-keys", "-t", "a", "Enter")

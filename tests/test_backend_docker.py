@@ -68,7 +68,8 @@ async def test_create_applies_labels_user_mounts_limits_and_hardening(home_id: s
     info = _inspect(cid)
     assert info["Name"] == f"/{container_name(spec.name)}"
     labels = info["Config"]["Labels"]
-    assert labels[LABEL_HOME] == home_id and labels[LABEL_SESSION] == spec.session_id and labels[LABEL_NAME] == spec.name
+    assert labels[LABEL_HOME] == home_id and labels[LABEL_SESSION] == spec.session_id
+    assert labels[LABEL_NAME] == spec.name
     assert info["Config"]["User"] == "1000:1000"
     assert info["Config"]["Tty"] is True and info["Config"]["OpenStdin"] is True
     assert "FOO=bar" in info["Config"]["Env"]
@@ -92,7 +93,8 @@ async def test_create_applies_labels_user_mounts_limits_and_hardening(home_id: s
 async def test_missing_image_is_one_clear_error_and_leaves_nothing(home_id: str) -> None:
     spec = _spec(home_id, ["true"])
     spec.image = "clauderon-test-missing:nope"
-    with pytest.raises(ClauderonError, match=r"image clauderon-test-missing:nope not found locally: run `clauderon image build`"):
+    missing = r"image clauderon-test-missing:nope not found locally: run `clauderon image build`"
+    with pytest.raises(ClauderonError, match=missing):
         await DockerBackend().create(spec)
     assert _inspect(container_name(spec.name)) == {}
 

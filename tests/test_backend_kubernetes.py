@@ -7,8 +7,8 @@ real cluster (see docs/kubernetes.md).
 
 from __future__ import annotations
 
-import base64
 import asyncio
+import base64
 import codecs
 import json
 import os
@@ -153,7 +153,8 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
             "name": "clauderon-proxy-ca", "labels": {LABEL_HOME: HOME}}, "data": {"proxy-ca.pem": CA_PEM.decode()}}]
         labels = {LABEL_SESSION: "id-s1", LABEL_HOME: HOME, LABEL_NAME: "s1"}
         meta = {"name": "clauderon-s1", "labels": labels, "annotations": {LABEL_RECORD: spec.record}}
-        assert fake.sent("PersistentVolumeClaim") == [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+        assert fake.sent("PersistentVolumeClaim") == [{
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
                      "storageClassName": "fast"}}]
         [pod] = fake.sent("Pod")
@@ -164,8 +165,8 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         assert container["command"][:2] == ["sh", "-c"] and container["command"][-3:] == spec.command
         # The proxy URL holds the session's proxy password: it comes from a Secret, never as a literal.
         proxy_ref = {"secretKeyRef": {"name": "clauderon-s1-proxy", "key": "HTTPS_PROXY"}}
-        assert container["env"] == [{"name": k, "valueFrom": proxy_ref} if k == "HTTPS_PROXY" else {"name": k, "value": v}
-                                    for k, v in PLACEHOLDER_ENV.items()]
+        assert container["env"] == [{"name": k, "valueFrom": proxy_ref} if k == "HTTPS_PROXY"
+                                    else {"name": k, "value": v} for k, v in PLACEHOLDER_ENV.items()]
         assert "proxy-password-1" not in json.dumps(pod)
         [secret] = fake.sent("Secret")
         assert secret["metadata"] == {"name": "clauderon-s1-proxy", "labels": labels}
@@ -195,7 +196,8 @@ async def test_create_sends_exactly_these_objects_and_no_real_secret(
         # no capability but one the session asked for by name.
         assert container["securityContext"] == {
             "allowPrivilegeEscalation": False, "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"}, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}
         assert pod["spec"]["securityContext"] == {"fsGroup": 1000, "runAsNonRoot": True,
                                                   "seccompProfile": {"type": "RuntimeDefault"}}
         assert pod["spec"]["automountServiceAccountToken"] is False
@@ -277,7 +279,8 @@ async def test_bundle_in_through_exec_and_back_out(fake: FakeKubeAPI, short_tmp:
         await backend.remove(backend_id)
 
 
-async def test_a_bundle_that_cannot_be_cloned_fails_create_and_leaves_nothing(fake: FakeKubeAPI, short_tmp: Path) -> None:
+async def test_a_bundle_that_cannot_be_cloned_fails_create_and_leaves_nothing(fake: FakeKubeAPI,
+                                                                               short_tmp: Path) -> None:
     _, bundle = host_repo(short_tmp)
     backend = backend_for(kube_settings(fake, short_tmp), HOME)
     with pytest.raises(ClauderonError, match=r"copying branch nope into the workspace failed .*exit 128") as err:
@@ -455,7 +458,8 @@ async def test_v4_only_server_still_streams_bundles_and_terminals(short_tmp: Pat
 
 
 @pytest.mark.skipif(not os.environ.get("CLAUDERON_TEST_KUBECONFIG"),
-                    reason="set CLAUDERON_TEST_KUBECONFIG (and optionally CLAUDERON_TEST_KUBE_IMAGE) to run against a real cluster")
+                    reason="set CLAUDERON_TEST_KUBECONFIG (and optionally CLAUDERON_TEST_KUBE_IMAGE) "
+                           "to run against a real cluster")
 async def test_real_cluster_round_trip(short_tmp: Path) -> None:
     settings = KubernetesSettings(kubeconfig=os.environ["CLAUDERON_TEST_KUBECONFIG"],
                                   context=os.environ.get("CLAUDERON_TEST_KUBE_CONTEXT") or None,

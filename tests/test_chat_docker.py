@@ -35,7 +35,7 @@ async def next_matching(live, predicate, what: str, timeout: float = 180) -> lis
     while time.monotonic() < deadline:
         try:
             event = await asyncio.wait_for(anext(live), max(0.1, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if event["type"] == "page":
             seen = list(event["messages"])

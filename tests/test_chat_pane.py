@@ -14,8 +14,14 @@ from textual.widgets import Collapsible, Input, Static
 
 from clauderon_tui.widgets import chat as chat_module
 from clauderon_tui.widgets.chat import ChatInput, ChatPane
-from clauderon_tui.widgets.chat_message import (AssistantMessage, ErrorMessage, ThinkingMessage, ToolCallMessage,
-                                                ToolResultMessage, UserMessage)
+from clauderon_tui.widgets.chat_message import (
+    AssistantMessage,
+    ErrorMessage,
+    ThinkingMessage,
+    ToolCallMessage,
+    ToolResultMessage,
+    UserMessage,
+)
 from tests.fake_engine import FakeEngineClient, make_session, wait_until
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -145,7 +151,7 @@ async def test_earlier_pages_load_at_the_top(tmp_path: Path, monkeypatch: pytest
             before, first = len(pane.message_widgets), pane.message_widgets[0]
             await wait_until(pilot, lambda: pane.log_view.scroll_y > 0, "the view scrolled to its end or its place")
             pane.log_view.scroll_home(animate=False)
-            await wait_until(pilot, lambda: len(pane.message_widgets) > before, "an earlier page")
+            await wait_until(pilot, lambda before=before: len(pane.message_widgets) > before, "an earlier page")
             await wait_until(pilot, lambda: not pane._loading_earlier, "the page settled")
         texts = [w.message.text for w in pane.message_widgets]
         assert texts == [line["message"]["content"] if line["type"] == "user" else line["message"]["content"][0]["text"]
@@ -175,7 +181,8 @@ async def test_live_append_pairs_a_result_that_comes_later(tmp_path: Path) -> No
         client.append_transcript("chatty", (json.dumps(result) + "\n").encode())
         await wait_until(pilot, lambda: widget.has_result, "the result")
         assert widget.has_class("-error") and str(widget.title).startswith("✗ Bash")
-        client.append_transcript("chatty", (json.dumps(assistant_line({"type": "text", "text": "**done**"})) + "\n").encode())
+        line = json.dumps(assistant_line({"type": "text", "text": "**done**"})) + "\n"
+        client.append_transcript("chatty", line.encode())
         await shown(pilot, pane, 3)
         assert [type(w) for w in pane.message_widgets] == [UserMessage, ToolCallMessage, AssistantMessage]
 

@@ -16,7 +16,8 @@ def test_config_show_names_sources_and_hides_secrets(short_tmp: Path) -> None:
     assert "hunter2-very-secret" not in table and "(set, hidden)" in table
     rows = {r["key"]: r for r in json.loads(cli("config", "show", "--json").out)}
     assert rows["serve.password"]["value"] == "(set, hidden)"
-    assert rows["tui.prefix_key"] == {"key": "tui.prefix_key", "value": "ctrl+a", "source": "env CLAUDERON_TUI_PREFIX_KEY"}
+    assert rows["tui.prefix_key"] == {"key": "tui.prefix_key", "value": "ctrl+a",
+                                      "source": "env CLAUDERON_TUI_PREFIX_KEY"}
     assert rows["docker.image"]["source"] == "config.toml" and rows["docker.image"]["value"] == "img:1"
     assert rows["engine.on_exit"]["source"] == "config.toml"
     assert rows["session.agent"]["source"] == "default"

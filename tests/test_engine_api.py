@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_git
-
 from runtime.api.client import EngineClient
 from runtime.engine.host import EngineHost, try_lock
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.settings import load_settings
 from runtime.terminal import TerminalEmulator
+from tests.conftest import run_git
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -120,7 +119,8 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
     client = EngineClient(home)
     try:
         with pytest.raises(ClauderonError, match="--env TOKEN holds a real credential"):
-            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local", "env": {"TOKEN": secret}})
+            await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",
+                                         "env": {"TOKEN": secret}})
         # A key typed into the prompt or an image reference would be stored and labelled: refused too.
         with pytest.raises(ClauderonError, match="session's prompt holds a real credential"):
             await client.create_session({"repo": str(git_repo), "name": "leaky", "backend": "local",

@@ -55,7 +55,8 @@ def test_shell_session_life_cycle(cli: Cli, git_repo: Path) -> None:
     cli.wait_screen("alpha", "30 100")
 
     # commit inside the container: git works against the repo's .git at its own path
-    cli("send", "alpha", "--enter", "echo change > new.txt && git add new.txt && git commit -qm agent-commit && echo committed-ok")
+    cli("send", "alpha", "--enter",
+        "echo change > new.txt && git add new.txt && git commit -qm agent-commit && echo committed-ok")
     cli.wait_screen("alpha", "committed-ok")
     pulled = cli("pull", "alpha").out  # the commit comes back to the user's repository
     assert "agent-commit" in run_git(git_repo, "log", "--oneline", "clauderon/alpha")
@@ -131,7 +132,8 @@ def test_lost_store_readopts_labelled_container(cli: Cli, git_repo: Path) -> Non
 
 
 def test_failed_create_leaves_nothing_behind(cli: Cli, git_repo: Path) -> None:
-    result = cli("create", "--repo", str(git_repo), "--name", "broken", "--image", "clauderon-no-such-image:1", check=False)
+    result = cli("create", "--repo", str(git_repo), "--name", "broken", "--image", "clauderon-no-such-image:1",
+                 check=False)
     assert result.code == 1
     assert "clauderon-no-such-image" in result.err and len(result.err.strip().splitlines()) == 1
     assert containers_of(cli.home) == []

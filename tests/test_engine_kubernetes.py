@@ -50,7 +50,8 @@ def test_pod_session_life_cycle(kube: FakeKubeThread, short_tmp: Path, git_repo:
         assert "clauderon/podded" in screen  # the branch arrived through the bundle, with no git remote
 
         cli("send", "podded", "--enter",
-            "echo from-pod > pod.txt && git add pod.txt && git -c user.name=p -c user.email=p@p commit -qm pod-commit && echo committed-$((1+1))")
+            "echo from-pod > pod.txt && git add pod.txt && "
+            "git -c user.name=p -c user.email=p@p commit -qm pod-commit && echo committed-$((1+1))")
         cli.wait_screen("podded", "committed-2")
         pulled = cli("pull", "podded")
         assert "clauderon/podded is now" in pulled.out

@@ -21,8 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import NoReturn
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import pyte
@@ -312,7 +311,8 @@ def test_codex_turn_and_resume(agent_clis: dict[str, Path], scratch: Path) -> No
         turns = [r for r in fake.turn_requests() if "PROMPT-CX-1" in r.text]
         assert turns and turns[0].json["stream"] is True
         assert all(r.header("Authorization") == f"Bearer {PLACEHOLDER_OPENAI_KEY}" for r in fake.response_requests())
-        outputs = [item for turn in turns for item in turn.json["input"] if item.get("type") == "custom_tool_call_output"]
+        outputs = [item for turn in turns for item in turn.json["input"]
+                   if item.get("type") == "custom_tool_call_output"]
         assert outputs and "TOOL-OUT-42" in json.dumps(outputs[0]["output"])
 
         resumed = agent_command(session, resume=True)
@@ -376,11 +376,10 @@ async def test_fake_anthropic_streams_sse_over_https(tmp_path: Path) -> None:
         client_ssl = ssl.create_default_context(cafile=str(certificate.ca))
         body = {"model": "m", "max_tokens": 10, "stream": True, "tools": [{"name": "Bash"}],
                 "messages": [{"role": "user", "content": "hi"}]}
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{url}/v1/messages", json=body, ssl=client_ssl,
-                                 headers={"x-api-key": "placeholder"}) as response:
-                assert response.headers["Content-Type"].startswith("text/event-stream")
-                raw = (await response.read()).decode()
+        async with aiohttp.ClientSession() as http, http.post(f"{url}/v1/messages", json=body, ssl=client_ssl,
+                             headers={"x-api-key": "placeholder"}) as response:
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            raw = (await response.read()).decode()
         events = [line.split(": ", 1)[1] for line in raw.splitlines() if line.startswith("event: ")]
         assert events == ["message_start", "content_block_start", "content_block_delta", "content_block_delta",
                           "content_block_stop", "message_delta", "message_stop"]

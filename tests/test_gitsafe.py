@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from runtime.errors import ClauderonError
-from runtime.git.safety import GitContext, configured_drivers, clean_environ, run_git, safe_args
+from runtime.git.safety import GitContext, clean_environ, configured_drivers, run_git, safe_args
 from tests.conftest import run_git as plain_git
 
 IDENTITY = ["-c", "user.name=T", "-c", "user.email=t@example.test"]
@@ -60,7 +60,8 @@ CASES = [
     Case("post-commit", hooks=("post-commit",)),
     Case("hooksPath", config={"core.hooksPath": "{bin}/hookdir"}),
     Case("fsmonitor", config={"core.fsmonitor": "{bin}/fsmon"}),
-    Case("smudge", attributes="*.txt filter=x\n", config={"filter.x.smudge": "{bin}/smudge", "filter.x.required": "true"}),
+    Case("smudge", attributes="*.txt filter=x\n",
+         config={"filter.x.smudge": "{bin}/smudge", "filter.x.required": "true"}),
     Case("clean", attributes="*.txt filter=x\n", config={"filter.x.clean": "{bin}/clean"}),
     Case("process", attributes="*.txt filter=p\n", config={"filter.p.process": "{bin}/process"}),
     Case("diff.external", config={"diff.external": "{bin}/extdiff"}),

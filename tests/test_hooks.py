@@ -10,6 +10,7 @@ fields Claude Code's source sets for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -18,17 +19,18 @@ import time
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from proxy import ProxyService, SessionProxyConfig, new_proxy_password
 from proxy.credentials import CredentialStore
-from runtime.errors import NotFound
 from runtime.agents.claude import CLAUDE_HOOK_EVENTS, HOOK_SCRIPT, map_claude_event
 from runtime.agents.codex import map_codex_notify
 from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.engine.hooks import HooksHandler, install_hooks, watch_transcript_turns
+from runtime.errors import NotFound
 from runtime.home import Home
 from runtime.models import AgentStatus, Session
 from runtime.settings import Settings
@@ -61,11 +63,11 @@ class Recorder:
 
 # -- the mapping table --------------------------------------------------------------------------------
 
-W, P, Q, I, E, X = (AgentStatus.WORKING, AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.IDLE,
+W, P, Q, IDLE, E, X = (AgentStatus.WORKING, AgentStatus.NEEDS_PERMISSION, AgentStatus.WAITING_INPUT, AgentStatus.IDLE,
                     AgentStatus.ERROR, AgentStatus.EXITED)
 
 MAPPING = [
-    ("skip-SessionStart", I, None),
+    ("skip-SessionStart", IDLE, None),
     ("skip-UserPromptSubmit", W, None),
     ("skip-PreToolUse", W, {"tool": "Bash"}),
     ("skip-PostToolUse", W, None),
@@ -79,7 +81,8 @@ MAPPING = [
 ]
 
 SYNTHETIC = [
-    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input", "notification_type": "idle_prompt"}, I, None),
+    ({"hook_event_name": "Notification", "message": "Claude is waiting for your input",
+      "notification_type": "idle_prompt"}, IDLE, None),
     ({"hook_event_name": "Notification", "message": "Claude needs your permission to use Bash"}, P,
      {"message": "Claude needs your permission to use Bash"}),  # no notification_type: older CLIs
     ({"hook_event_name": "Notification", "message": "Pick a branch", "notification_type": "elicitation_dialog"}, Q,
@@ -99,7 +102,8 @@ def test_every_captured_event_maps(name: str, status: AgentStatus, detail: dict 
     assert change is not None and (change.agent_status, change.detail) == (status, detail)
 
 
-@pytest.mark.parametrize("payload,status,detail", SYNTHETIC, ids=[p[0]["hook_event_name"] + str(i) for i, p in enumerate(SYNTHETIC)])
+@pytest.mark.parametrize("payload,status,detail", SYNTHETIC,
+                         ids=[p[0]["hook_event_name"] + str(i) for i, p in enumerate(SYNTHETIC)])
 def test_events_not_captured_map(payload: dict, status: AgentStatus, detail: dict | None) -> None:
     change = map_claude_event(payload["hook_event_name"], payload)
     assert change is not None and (change.agent_status, change.detail) == (status, detail)
@@ -173,7 +177,8 @@ def test_permission_notification_names_the_tool_of_the_last_pre_tool_use() -> No
     handler("s1", "POST", "/hooks/claude/Notification", body(sample("perm-Notification")))
     sid, changes = recorder.calls[-1]
     assert sid == "s1" and changes["agent_status"] == P
-    assert changes["agent_detail"]["tool"] == "Bash" and changes["agent_detail"]["message"] == "Claude needs your permission"
+    assert changes["agent_detail"]["tool"] == "Bash"
+    assert changes["agent_detail"]["message"] == "Claude needs your permission"
     assert changes["agent_detail"]["input"]["command"].startswith("touch made-by-agent")
 
 
@@ -185,7 +190,8 @@ def test_an_older_event_cannot_undo_a_newer_status() -> None:
     assert late[0] == 200 and json.loads(late[2])["forwarded"] is False
     assert [c["agent_status"] for _, c in recorder.calls] == [Q]
     handler("s1", "POST", "/hooks/claude/UserPromptSubmit?t=300", body(sample("skip-UserPromptSubmit")))
-    handler("s2", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))  # other session: own clock
+    # Another session: its own clock.
+    handler("s2", "POST", "/hooks/claude/PostToolUse?t=100", body(sample("skip-PostToolUse")))
     assert [c["agent_status"] for _, c in recorder.calls] == [Q, W, W]
 
 
@@ -210,7 +216,8 @@ def test_stop_without_last_message_reads_the_question_from_the_transcript(tmp_pa
 def test_transcript_path_never_leads_out_of_the_agent_home(tmp_path: Path) -> None:
     home, _ = _claude_home(tmp_path)
     secret = tmp_path / "host-secret.jsonl"
-    secret.write_text(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "HOST-SECRET"}]}}) + "\n")
+    message = {"content": [{"type": "text", "text": "HOST-SECRET"}]}
+    secret.write_text(json.dumps({"type": "assistant", "message": message}) + "\n")
     (home / ".claude" / "projects" / "-workspace" / "evil.jsonl").symlink_to(secret)
     (home / "link-dir").symlink_to(tmp_path)
     recorder = Recorder()
@@ -274,7 +281,8 @@ def test_scripts_print_nothing_and_exit_0_when_the_proxy_is_down(tmp_path: Path)
     agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
     agent_named("codex").install_hooks(home, home_in_agent=CONTAINER_HOME)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "HTTPS_PROXY": f"http://u:p@127.0.0.1:{closed_port()}"}
-    for argv, stdin in (([str(home / HOOK_SCRIPT), "Stop"], b'{"a": 1}'), ([str(home / HOOK_SCRIPT), "bad;event"], b"{}"),
+    for argv, stdin in (([str(home / HOOK_SCRIPT), "Stop"], b'{"a": 1}'),
+                        ([str(home / HOOK_SCRIPT), "bad;event"], b"{}"),
                         ([str(home / ".clauderon/codex-notify.sh"), '{"type": "agent-turn-complete"}'], b"")):
         done = subprocess.run(["bash", *argv], input=stdin, capture_output=True, env=env, timeout=30)
         assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
@@ -303,7 +311,8 @@ def _session_env(service: ProxyService, sid: str, home: Path) -> dict[str, str]:
             "CURL_CA_BUNDLE": str(service.ca_cert_path)}
 
 
-def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_service: ProxyService, tmp_path: Path) -> None:
+def test_hook_script_through_the_real_proxy_sets_the_senders_status(proxy_service: ProxyService,
+                                                                    tmp_path: Path) -> None:
     home = tmp_path / "agent"
     home.mkdir()
     agent_named("claude").install_hooks(home, home_in_agent=CONTAINER_HOME)
@@ -350,7 +359,9 @@ def test_engine_apply_writes_off_the_loop_and_skips_no_op_changes(host) -> None:
         return real_update(*args, **kw)
 
     engine.store.update = recording_update
-    run = lambda **changes: asyncio.run_coroutine_threadsafe(engine.apply(session.id, **changes), host.loop).result(10)
+    def run(**changes: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(engine.apply(session.id, **changes), host.loop).result(10)
+
     assert run(agent_status=W).agent_status == W
     assert run(agent_status=W) is None  # nothing changed: not written, not published
     assert run(agent_status=Q).agent_status == Q
@@ -385,7 +396,7 @@ async def test_install_hooks_applies_changes_on_the_engine_loop(tmp_path: Path) 
 async def test_codex_turns_followed_from_the_rollout(tmp_path: Path) -> None:
     """Codex has no "turn started" hook: the watcher sees it in the rollout, and the end too."""
     lines = (SAMPLES / "codex_rollout.jsonl").read_text().splitlines(keepends=True)
-    started = next(i for i, l in enumerate(lines) if '"task_started"' in l)
+    started = next(i for i, row in enumerate(lines) if '"task_started"' in row)
     day = tmp_path / ".codex" / "sessions" / "2026" / "11" / "27"
     day.mkdir(parents=True)
     rollout = day / "rollout-2026-11-27T16-53-36-t1.jsonl"
@@ -463,7 +474,6 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     as `transcript_path`. Each hook is answered with the path refused, and meanwhile another session's
     hook (which reads its own transcript) and proxy requests are served. Before the fix the FIFO's
     blocking open held every hook worker for good, and the other session's hook got 504."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     home_a, _ = _claude_home(tmp_path / "a")
@@ -472,7 +482,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     fifo = project / "fifo.jsonl"
     os.mkfifo(fifo)
     outside = tmp_path / "host-secret.jsonl"
-    outside.write_text(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "HOST"}]}}) + "\n")
+    message = {"content": [{"type": "text", "text": "HOST"}]}
+    outside.write_text(json.dumps({"type": "assistant", "message": message}) + "\n")
     (project / "evil.jsonl").symlink_to(outside)
     homes = {"sess-fa": home_a, "sess-fb": home_b}
     recorder = Recorder()
@@ -483,8 +494,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     container = "/home/agent/.claude/projects/-workspace/"
     try:
         with ThreadPoolExecutor(max_workers=10) as pool:
-            attacks = [pool.submit(_hook_through_proxy, env_a, "Stop", {**stop, "transcript_path": container + "fifo.jsonl"})
-                       for _ in range(8)]
+            fifo_stop = {**stop, "transcript_path": container + "fifo.jsonl"}
+            attacks = [pool.submit(_hook_through_proxy, env_a, "Stop", fifo_stop) for _ in range(8)]
             attacks.append(pool.submit(_hook_through_proxy, env_a, "Stop",
                                        {**stop, "transcript_path": container + "evil.jsonl"}))
             # Another session, while the attack is under way: its hook reads its own transcript.
@@ -508,10 +519,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
 
 def _release_fifo(fifo: Path) -> None:
     """Open and close the write end: any open of the read end still waiting returns (at EOF)."""
-    try:
+    with contextlib.suppress(OSError):  # ENXIO: nobody is waiting on it
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:  # ENXIO: nobody is waiting on it
-        pass
 
 
 def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path: Path, monkeypatch) -> None:
@@ -538,7 +547,8 @@ def test_a_transcript_read_that_hangs_is_cut_off_and_other_hooks_go_on(tmp_path:
     stop = {k: v for k, v in sample("skip-Stop").items() if k != "last_assistant_message"}
     try:
         for _ in range(3):  # more than the transcript executor has threads: they all stay stuck
-            code, _, reply = handler("s1", "POST", "/hooks/claude/Stop", body({**stop, "transcript_path": container_path}))
+            code, _, reply = handler("s1", "POST", "/hooks/claude/Stop",
+                                     body({**stop, "transcript_path": container_path}))
             assert code == 200 and "over" in json.loads(reply)["transcript_refused"]
         code, _, reply = handler("s2", "POST", "/hooks/claude/PreToolUse", body(sample("skip-PreToolUse")))
         assert code == 200 and json.loads(reply)["forwarded"] is True

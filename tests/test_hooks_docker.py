@@ -23,8 +23,8 @@ from types import SimpleNamespace
 import pytest
 
 from proxy.credentials import ENV_NAMES
-from runtime.home import Home
 from runtime.engine.hooks import watch_transcript_turns
+from runtime.home import Home
 from runtime.models import Session
 from tests.cli_harness import Cli
 from tests.conftest import TEST_AGENT_IMAGE, run_git
@@ -136,7 +136,8 @@ def test_claude_hooks_drive_agent_status_through_the_proxy(tmp: Path) -> None:
         # Every hook went through the proxy as this session, answered locally (never forwarded).
         audit = rig.cli("audit", name, "--limit", "1000", "--json").json()
         hooks = [line for line in audit if line.get("host") == "clauderon.internal"]
-        assert hooks and {line["path"].split("?")[0] for line in hooks} >= {"/hooks/claude/PreToolUse", "/hooks/claude/Stop"}
+        paths = {line["path"].split("?")[0] for line in hooks}
+        assert hooks and paths >= {"/hooks/claude/PreToolUse", "/hooks/claude/Stop"}
         print(f"\nstatuses seen: {statuses}")
     finally:
         rig.close()

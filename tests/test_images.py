@@ -27,7 +27,8 @@ def test_agent_cli_runs_in_the_image(cli: str, expected: str) -> None:
 
 @pytest.mark.docker
 def test_image_has_the_tools_and_folders_agents_expect() -> None:
-    result = _run("sh", "-c", "for t in bash git curl node; do command -v $t || exit 1; done; test -d /workspace && test -d /etc/clauderon")
+    result = _run("sh", "-c", "for t in bash git curl node; do command -v $t || exit 1; done; "
+                              "test -d /workspace && test -d /etc/clauderon")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == ["/usr/bin/bash", "/usr/bin/git", "/usr/bin/curl", "/usr/local/bin/node"]
 

@@ -18,13 +18,12 @@ import pytest
 
 from runtime.errors import ClauderonError
 from runtime.git.github import GitHubError, parse_remote_url
-from runtime.home import Home
-from runtime.git.landing import (MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text,
-                             push)
-from runtime.models import Session
+from runtime.git.landing import MergeResult, ReadOnlySession, create_pr, local_conflicts, merge, pr_state, pr_text, push
 from runtime.git.pr_watch import PrState, PrWatcher
-from runtime.settings import GitHubSettings
 from runtime.git.worktrees import WorktreeManager
+from runtime.home import Home
+from runtime.models import Session
+from runtime.settings import GitHubSettings
 from tests.conftest import run_git
 from tests.fakes.github import FakeGitHub, new_token
 
@@ -459,8 +458,10 @@ def test_summarize_checks_combines_check_runs_and_statuses() -> None:
 
     run = lambda name, status, conclusion=None: {"name": name, "status": status, "conclusion": conclusion}  # noqa: E731
     assert summarize_checks([], None) == ("none", [], [])
-    assert summarize_checks([run("a", "completed", "success"), run("b", "completed", "skipped")], {}) == ("passing", [], [])
-    assert summarize_checks([run("a", "queued")], {"statuses": [{"context": "ci", "state": "success"}]}) == ("pending", [], ["a"])
+    passed = [run("a", "completed", "success"), run("b", "completed", "skipped")]
+    assert summarize_checks(passed, {}) == ("passing", [], [])
+    statuses = {"statuses": [{"context": "ci", "state": "success"}]}
+    assert summarize_checks([run("a", "queued")], statuses) == ("pending", [], ["a"])
     assert summarize_checks([run("a", "completed", "timed_out"), run("b", "in_progress")],
                             {"statuses": [{"context": "ci", "state": "error"}]}) == ("failing", ["a", "ci"], ["b"])
 

@@ -19,7 +19,8 @@ def tmpfs(mount: Path, size: str):
     """A tmpfs of `size` at `mount` for as long as the generator runs: a home that can really fill up
     (needs root, as CI and the image are)."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the full-disk test: {done.stderr.strip()}")
     yield mount

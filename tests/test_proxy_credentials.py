@@ -8,13 +8,21 @@ import os
 
 import pytest
 
-from proxy import (CA_MOUNT_PATH, PLACEHOLDERS, CredentialStore, DictResolver, ProxyError, container_env,
-                   credentials_report, masked)
+from proxy import (
+    CA_MOUNT_PATH,
+    PLACEHOLDERS,
+    CredentialStore,
+    DictResolver,
+    ProxyError,
+    container_env,
+    credentials_report,
+    masked,
+)
 from proxy.credentials import CODEX_OAUTH
 from proxy.rules import default_credential_names, placeholder_jwt
+from proxy.secrets_1p import OnePasswordResolver, validate_reference
 from runtime.agents.codex import dummy_codex_auth_json
 from runtime.agents.registry import agent_named
-from proxy.secrets_1p import OnePasswordResolver, validate_reference
 from runtime.home import Home
 from runtime.settings import Settings
 from tests.test_proxy_fixtures import random_secret

@@ -66,13 +66,13 @@ class World:
             time.sleep(0.3)
         raise AssertionError(f"{pattern!r} never matched {SESSION}'s screen:\n{screen}")
 
-    def curl(self, tag: str, args: str) -> "Reply":
+    def curl(self, tag: str, args: str) -> Reply:
         """Run curl in the container; returns what it got (read from the worktree) and the status shown on screen."""
         self.send(f"curl -sS --max-time 20 -o /workspace/o/{tag}.body -D /workspace/o/{tag}.head "
                   f"-w '\\n{tag}=%{{http_code}}/%{{http_connect}}\\n' {args} 2>/workspace/o/{tag}.err")
         found = self.wait_regex(rf"\b{tag}=(\d{{3}})/(\d{{3}})")
-        files = {ext: (self.out / f"{tag}.{ext}").read_text(errors="replace") if (self.out / f"{tag}.{ext}").exists() else ""
-                 for ext in ("body", "head", "err")}
+        paths = {ext: self.out / f"{tag}.{ext}" for ext in ("body", "head", "err")}
+        files = {ext: path.read_text(errors="replace") if path.exists() else "" for ext, path in paths.items()}
         reply = Reply(int(found.group(1)), int(found.group(2)), files["body"], files["head"], files["err"])
         self.assert_clean(reply.everything(), f"curl output of {tag}")
         return reply
@@ -173,7 +173,8 @@ def test_real_credential_injected_per_host(world: World, host: str, header: str,
     path = f"/inject/{tag}"
     # the container sends its placeholder (as a real tool would); the proxy replaces it
     auth = {"api.anthropic.com": "-H \"x-api-key: $ANTHROPIC_API_KEY\"",
-            "api.openai.com": "-H \"Authorization: Bearer $OPENAI_API_KEY\""}.get(host, "-H \"Authorization: Bearer $GITHUB_TOKEN\"")
+            "api.openai.com": "-H \"Authorization: Bearer $OPENAI_API_KEY\""}.get(
+        host, "-H \"Authorization: Bearer $GITHUB_TOKEN\"")
     reply = world.curl(tag, f"{auth} https://{host}{path}")
     assert (reply.status, reply.connect_status) == (200, 200), reply.everything()
     assert json.loads(reply.body) == {"ok": True, "path": path}
@@ -276,10 +277,10 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     assert by_path[("api.openai.com", "/inject/Iapiopenaicom")]["credential"] == "openai_api_key"
     assert by_path[("api.github.com", "/ro/post1")]["blocked"] == "read_only"
     assert by_path[("api.github.com", "/ro/post2")]["blocked"] is None
-    assert [(l["method"], l["blocked"]) for l in lines if l["host"] == UNLISTED_HOST] == [
+    assert [(row["method"], row["blocked"]) for row in lines if row["host"] == UNLISTED_HOST] == [
         ("CONNECT", "egress"), ("GET", "egress")]
     # A tripped request's path is withheld (it may be what carried the value).
-    assert [l["blocked"] for l in lines if l["path"] == "(withheld)"] == ["tripwire", "tripwire"]
+    assert [row["blocked"] for row in lines if row["path"] == "(withheld)"] == ["tripwire", "tripwire"]
     assert not [p for h, p in by_path if p.startswith("/trip")]
     assert by_path[("127.0.0.1", "/loop")]["blocked"] == "private_address"
     down = by_path[(CLOSED_HOST, "/down")]
@@ -287,7 +288,7 @@ def test_audit_names_credentials_and_reasons_never_values(world: World) -> None:
     assert by_path[("api.github.com", "/sse")]["status"] == 200
     # the failed proxy authentication has no session; it is in the unfiltered log
     everything = world.cli("audit", "--limit", "1000", "--json").json()
-    assert any(l["blocked"] == "proxy_auth" and l["session"] is None and l["status"] == 407 for l in everything)
+    assert any(row["blocked"] == "proxy_auth" and row["session"] is None and row["status"] == 407 for row in everything)
     world.assert_clean(world.cli("audit", "--limit", "1000", "--json").out, "clauderon audit")
     credentials = world.cli("credentials", "--json").out
     world.assert_clean(credentials, "clauderon credentials")
@@ -315,5 +316,5 @@ def test_a_forged_host_header_never_carries_a_real_key_elsewhere(world: World, u
     assert reply.status == 421, reply.everything()
     assert world.seen(path) == []
     lines = world.cli("audit", SESSION, "--limit", "1000", "--json").json()
-    [line] = [l for l in lines if l["path"] == path]
+    [line] = [row for row in lines if row["path"] == path]
     assert (line["host"], line["credential"], line["blocked"]) == (ATTACKER_HOST, None, "misdirected")

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 def make_ca(directory: Path, name: str) -> tuple[Path, ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=30))
@@ -43,7 +43,7 @@ def make_ca(directory: Path, name: str) -> tuple[Path, ec.EllipticCurvePrivateKe
 
 def make_leaf(directory: Path, ca_key, ca_cert, name: str, dns: tuple[str, ...] = ()) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
             .issuer_name(ca_cert.subject).public_key(key.public_key())
@@ -226,7 +226,7 @@ def parse_curl(raw: str) -> tuple[int, dict[str, str], str]:
         head, _, rest = blocks.partition("\n\n")
         lines = head.split("\n")
         status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        headers = {k.strip().lower(): v.strip() for k, _, v in (row.partition(":") for row in lines[1:])}
         body, blocks = rest, rest
     return status, headers, body
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy import (PLACEHOLDERS, CredentialStore, ProxyService, SessionProxyConfig, new_proxy_password,
-                   read_audit)
+from proxy import PLACEHOLDERS, CredentialStore, ProxyService, SessionProxyConfig, new_proxy_password, read_audit
 from proxy.credentials import CODEX_OAUTH
 from runtime.agents.registry import agent_named
 from runtime.home import Home
@@ -69,7 +68,7 @@ class World:
         self.ca = self.service.ca_cert_path
         self.hook_calls: list[tuple] = []
 
-    def session(self, sid: str, agent: str = "claude", creds: set[str] = frozenset(), **kw) -> "CheckedCurl":
+    def session(self, sid: str, agent: str = "claude", creds: set[str] = frozenset(), **kw) -> CheckedCurl:
         password, digest = new_proxy_password()
         self.service.register_session(SessionProxyConfig(sid, f"name-{sid}", digest, agent, set(creds),
                                                          traffic=agent_named(agent).traffic, **kw))

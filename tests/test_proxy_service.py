@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import stat
 
 import pytest
 
-from runtime.errors import ClauderonError
-
 from proxy import ProxyError, ProxyService, choose_port
 from proxy.credentials import CredentialStore
+from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import Settings
 from tests.test_proxy_fixtures import closed_port
@@ -35,10 +35,8 @@ def test_port_is_chosen_once_and_kept(short_tmp):
     assert (home.root / "proxy.port").read_text().strip() == str(first)
     with socket.socket() as s:  # even if that port is busy later, the home keeps its port
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
+        with contextlib.suppress(OSError):
             s.bind(("127.0.0.1", first))
-        except OSError:
-            pass
         assert choose_port(home) == first
 
 

@@ -91,11 +91,11 @@ def test_a_secret_deep_in_a_streamed_upload_never_reaches_the_upstream(world, tm
     assert SECRET not in audit and not any(f.decode() in audit for f in base64_forms(SECRET.encode()))
 
 
-def wait_for_seen(world: World, path: str, timeout: float = 5.0) -> list:
+def wait_for_seen(proxy_world: World, path: str, timeout: float = 5.0) -> list:
     """The upstream's record of `path` (written once its read of the cut stream ends)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        seen = [s for s in world.upstream.seen if s.path == path]
+        seen = [s for s in proxy_world.upstream.seen if s.path == path]
         if seen:
             return seen
         time.sleep(0.05)

@@ -76,8 +76,8 @@ def test_a_stack_of_content_encodings_is_undone(world):  # noqa: F811
 def test_honest_requests_still_pass(world):  # noqa: F811
     curl = world.session("tw-honest", creds={"github_token"})
     lookalike = SECRET[:-1] + ("A" if SECRET[-1] != "A" else "B")
-    status, _, _ = curl(URL.format("honest") + "/" + every_byte_escaped(lookalike), "-H", "Content-Type: application/json",
-                        "--data-binary", json_escaped(lookalike))
+    status, _, _ = curl(URL.format("honest") + "/" + every_byte_escaped(lookalike),
+                        "-H", "Content-Type: application/json", "--data-binary", json_escaped(lookalike))
     assert status == 200
 
 

@@ -8,7 +8,6 @@ import socket
 import socketserver
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -50,7 +49,8 @@ def raw_tunnel(port: int, session: str, password: str, target: str, payload: byt
     """CONNECT to `target` with the session's credentials, send `payload`, and return what comes back."""
     auth = base64.b64encode(f"{session}:{password}".encode()).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
+        conn.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+                     f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode())
         head = conn.recv(4096)
         assert head.startswith(b"HTTP/1.1 200"), head
         conn.sendall(payload)
@@ -60,7 +60,7 @@ def raw_tunnel(port: int, session: str, password: str, target: str, payload: byt
                 back += chunk
                 if len(back) >= len(payload):
                     break
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
         return back
 

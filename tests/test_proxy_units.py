@@ -9,9 +9,9 @@ import pytest
 from proxy import SessionProxyConfig, new_proxy_password, read_audit
 from proxy.audit import AuditLog
 from proxy.policy import Blocked, classify_error, egress_allowed, is_public, read_only_allows, resolve_public
-from proxy.target import canonical_host, clean_text, same_target
 from proxy.rules import build_rules
 from proxy.sessions import SessionRegistry
+from proxy.target import canonical_host, clean_text, same_target
 from runtime.agents.registry import agent_named
 from runtime.home import Home
 
@@ -29,7 +29,8 @@ def test_passwords_stored_as_hashes_and_checked():
     assert reg.authenticate(basic("sid", password + "x")) is None
     assert reg.authenticate(basic("other", password)) is None
     assert reg.authenticate("Bearer x") is None and reg.authenticate("Basic !!!") is None
-    restored = SessionProxyConfig.from_dict(SessionProxyConfig("sid", "n", digest, credential_names={"b", "a"}).to_dict())
+    original = SessionProxyConfig("sid", "n", digest, credential_names={"b", "a"})
+    restored = SessionProxyConfig.from_dict(original.to_dict())
     assert restored.credential_names == {"a", "b"}
 
 
@@ -113,4 +114,5 @@ def test_same_target(authority, scheme, same):
 
 
 def test_audit_text_loses_control_characters():
-    assert clean_text("evil\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J.example\x9b") == "evil]52;c;Y3VybCBldmlsfHNo[2J.example"
+    assert (clean_text("evil\x1b]52;c;Y3VybCBldmlsfHNo\x07\x1b[2J.example\x9b")
+            == "evil]52;c;Y3VybCBldmlsfHNo[2J.example")

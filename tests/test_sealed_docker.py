@@ -108,7 +108,8 @@ def test_nothing_but_the_proxy_leads_out(world) -> None:
     cli, _, canary, _ = world
     out = run_in_session(
         cli,
-        f"curl -s -o /dev/null -w 'direct=%{{http_code}}\\n' --max-time 5 --noproxy '*' http://127.0.0.1:{canary.port}/curl; "
+        f"curl -s -o /dev/null -w 'direct=%{{http_code}}\\n' --max-time 5 --noproxy '*' "
+        f"http://127.0.0.1:{canary.port}/curl; "
         f"(exec 3<>/dev/tcp/127.0.0.1/{canary.port} && echo tcp=open || echo tcp=closed) 2>/dev/null; "
         "getent hosts example.com >/dev/null && echo dns=resolved || echo dns=failed",
         "escape")

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from clauderon_tui.serve.auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, new_token, origin_of
 from clauderon_tui.serve.command import ClauderonServer, ServeOptions, resolve_options
-from clauderon_tui.serve.auth import COOKIE_NAME, FREE_FAILURES, ServeAuth, origin_of, new_token
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
 
@@ -262,7 +262,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))

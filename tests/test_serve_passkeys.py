@@ -21,9 +21,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from clauderon_tui.serve.passkey_store import FILE_NAME, PasskeyStore, sign_count_ok
-from clauderon_tui.serve.command import ClauderonServer, ServeOptions, resolve_options
 from clauderon_tui.serve.auth import COOKIE_NAME
+from clauderon_tui.serve.command import ClauderonServer, ServeOptions, resolve_options
+from clauderon_tui.serve.passkey_store import FILE_NAME, PasskeyStore, sign_count_ok
 from clauderon_tui.serve.passkeys import PasskeyAuth
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
@@ -99,7 +99,7 @@ class Chromium:
     def __init__(self) -> None:
         self.outside: list[str] = []
 
-    async def __aenter__(self) -> "Chromium":
+    async def __aenter__(self) -> Chromium:
         from playwright.async_api import async_playwright
 
         self._pw = await async_playwright().start()

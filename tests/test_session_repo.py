@@ -83,7 +83,8 @@ def test_a_rewritten_history_is_followed_and_the_old_tips_kept(git_repo: Path, s
         tips.append(commit(path, "work.txt", f"attempt {round_}\n"))
         imported = import_bundle(user_repo(git_repo), "s", "clauderon/s", bundle_of(path, "refs/heads/clauderon/s"))
         assert imported.tip == tips[-1]
-    kept = run_git(git_repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/clauderon/previous/s/").split("\n")
+    kept = run_git(git_repo, "for-each-ref", "--format=%(refname) %(objectname)",
+                   "refs/clauderon/previous/s/").split("\n")
     kept = [line.split() for line in kept if line]
     assert [ref.rsplit("/", 1)[1] for ref, _ in kept] == ["2", "3", "4", "5", "6"]  # the last five
     assert [sha for _, sha in kept] == tips[1:6]
@@ -95,7 +96,8 @@ def test_a_bundle_with_a_corrupt_object_is_refused(git_repo: Path, short_tmp: Pa
     tree = run_git(path, "rev-parse", "HEAD^{tree}").strip()
     parent = run_git(path, "rev-parse", "HEAD").strip()
     # A commit git would never write: its author date is not a number (fsck: badDate).
-    raw = f"tree {tree}\nparent {parent}\nauthor A <a@example.test> soon +0000\ncommitter A <a@example.test> 1 +0000\n\nx\n"
+    raw = (f"tree {tree}\nparent {parent}\nauthor A <a@example.test> soon +0000\n"
+           "committer A <a@example.test> 1 +0000\n\nx\n")
     bad = subprocess.run(["git", "-C", str(path), "hash-object", "--literally", "-t", "commit", "-w", "--stdin"],
                          input=raw, text=True, capture_output=True, check=True).stdout.strip()
     run_git(path, "update-ref", "refs/heads/clauderon/s", bad)

@@ -23,7 +23,8 @@ def test_defaults_files_and_env_with_sources(short_tmp: Path) -> None:
     home = Home.open(short_tmp / "h")
     home.config_file.write_text('[tui]\nprefix_key = "ctrl+a"\n[docker]\nnetwork = "host"\n')
     home.proxy_config_file.write_text('[routes]\n"api.anthropic.com" = "http://127.0.0.1:18555"\n')
-    loaded = load_settings(home, environ={"CLAUDERON_DOCKER_NETWORK": "bridge", "CLAUDERON_ENGINE_MAX_CONCURRENT_OPERATIONS": "5"})
+    loaded = load_settings(home, environ={"CLAUDERON_DOCKER_NETWORK": "bridge",
+                                          "CLAUDERON_ENGINE_MAX_CONCURRENT_OPERATIONS": "5"})
     s = loaded.settings
     assert s.tui.prefix_key == "ctrl+a"
     assert s.docker.network == "bridge"

@@ -16,7 +16,8 @@ from runtime.store import SCHEMA_VERSION, Store
 
 
 def _session(name: str, **kw) -> Session:
-    return Session(name=name, repo_path="/r", base_branch="main", branch=f"clauderon/{name}", worktree_path=f"/w/{name}", **kw)
+    return Session(name=name, repo_path="/r", base_branch="main", branch=f"clauderon/{name}",
+                   worktree_path=f"/w/{name}", **kw)
 
 
 def _increment(root: str, n: int) -> None:

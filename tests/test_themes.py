@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from themes import BUILT_IN, DEFAULT_THEME, ThemeFileError, load_themes, load_user_themes, parse_theme_file, terminal_palette
+from themes import (
+    BUILT_IN,
+    DEFAULT_THEME,
+    ThemeFileError,
+    load_themes,
+    load_user_themes,
+    parse_theme_file,
+    terminal_palette,
+)
 
 PALETTE = ", ".join(f'"#{i:02x}0000"' for i in range(16))
 
@@ -25,7 +33,8 @@ def test_three_built_in_themes_each_with_sixteen_colours() -> None:
 
 def test_a_user_theme_file(tmp_path: Path) -> None:
     path = tmp_path / "sea.toml"
-    path.write_text(f'name = "sea"\ndark = false\nprimary = "#0077b6"\nsurface = "#caf0f8"\nterminal_palette = [{PALETTE}]\n')
+    path.write_text(f'name = "sea"\ndark = false\nprimary = "#0077b6"\nsurface = "#caf0f8"\n'
+                    f'terminal_palette = [{PALETTE}]\n')
     bundle = parse_theme_file(path)
     assert (bundle.theme.name, bundle.theme.dark, bundle.theme.primary, bundle.theme.surface) == \
         ("sea", False, "#0077b6", "#caf0f8")
@@ -53,7 +62,8 @@ def test_broken_theme_files_name_the_file_and_the_problem(tmp_path: Path, body: 
 
 
 def test_load_user_themes_keeps_the_good_and_reports_the_broken(tmp_path: Path, caplog) -> None:
-    (tmp_path / "a-good.toml").write_text(f'name = "good"\ndark = true\nprimary = "#123456"\nterminal_palette = [{PALETTE}]\n')
+    (tmp_path / "a-good.toml").write_text(f'name = "good"\ndark = true\nprimary = "#123456"\n'
+                                          f'terminal_palette = [{PALETTE}]\n')
     (tmp_path / "b-bad.toml").write_text("not toml at all [")
     (tmp_path / "ignored.txt").write_text("name = 'nope'")
     themes, problems = load_user_themes(tmp_path)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.api.transcript import chat_bytes, open_transcript
 from runtime.api.client import EngineClient
+from runtime.api.transcript import chat_bytes, open_transcript
 from runtime.engine.host import EngineHost
 from runtime.errors import ClauderonError
 from tests.test_engine_api import wait_screen
@@ -37,7 +37,8 @@ def user_line(text: str) -> str:
 
 
 def reply_line(text: str) -> str:
-    return json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [{"type": "text", "text": text}]}}) + "\n"
+    message = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+    return json.dumps({"type": "assistant", "message": message}) + "\n"
 
 
 async def claude_session(host: EngineHost, client: EngineClient, repo: Path, name: str = "loc") -> tuple[str, Path]:
@@ -245,7 +246,8 @@ async def test_big_transcripts_open_from_their_end(host: EngineHost, git_repo: P
             await live.aclose()
             assert page["messages"][-1].text.startswith("answer 49") and page["before"] is not None
             assert first["type"] == "page" and len(first["messages"]) == len(page["messages"])
-            figures.append(f"{path.stat().st_size / 1e6:.0f} MB: page {http_s * 1000:.1f} ms, live first page {ws_s * 1000:.1f} ms")
+            figures.append(f"{path.stat().st_size / 1e6:.0f} MB: page {http_s * 1000:.1f} ms, "
+                           f"live first page {ws_s * 1000:.1f} ms")
         print("\ntranscript open over the socket (200 lines): " + "; ".join(figures))
     finally:
         await client.close()

@@ -10,8 +10,16 @@ import pytest
 
 from runtime.agents.codex import codex_turn_state
 from runtime.agents.registry import agent_named
-from runtime.agents.transcripts import (LineParser, Message, TranscriptReader, TranscriptRefused, last_assistant_in,
-                                        open_agent_transcript, parse_file, read_new_entries)
+from runtime.agents.transcripts import (
+    LineParser,
+    Message,
+    TranscriptReader,
+    TranscriptRefused,
+    last_assistant_in,
+    open_agent_transcript,
+    parse_file,
+    read_new_entries,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 CLAUDE = agent_named("claude")
@@ -52,20 +60,23 @@ def _claude_line(template: dict, **changes) -> str:
 
 def test_claude_thinking_errors_and_meta_lines(tmp_path: Path) -> None:
     """Shapes the fake does not produce, built on a real assistant/user line of the sample."""
-    lines = [json.loads(l) for l in (SAMPLES / "claude_transcript.jsonl").read_text().splitlines()]
-    assistant = next(l for l in lines if l["type"] == "assistant")
-    user = next(l for l in lines if l["type"] == "user")
+    lines = [json.loads(row) for row in (SAMPLES / "claude_transcript.jsonl").read_text().splitlines()]
+    assistant = next(row for row in lines if row["type"] == "assistant")
+    user = next(row for row in lines if row["type"] == "user")
     thinking = {**assistant["message"], "content": [{"type": "thinking", "thinking": "let me think", "signature": "x"},
                                                     {"type": "redacted_thinking", "data": "abc"},
                                                     {"type": "text", "text": "answer"}]}
     failed = {**assistant["message"], "content": [{"type": "text", "text": "API Error: 529 overloaded"}]}
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join([
-        _claude_line(user, isMeta=True, message={"role": "user", "content": "<local-command-caveat>...</local-command-caveat>"}),
-        _claude_line(user, message={"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image", "source": {}}]}),
+        _claude_line(user, isMeta=True,
+                     message={"role": "user", "content": "<local-command-caveat>...</local-command-caveat>"}),
+        _claude_line(user, message={"role": "user",
+                                    "content": [{"type": "text", "text": "hi"}, {"type": "image", "source": {}}]}),
         _claude_line(assistant, message=thinking),
         _claude_line(assistant, message=failed, isApiErrorMessage=True),
-        _claude_line(assistant, isSidechain=True, message={**assistant["message"], "content": [{"type": "text", "text": "sub"}]}),
+        _claude_line(assistant, isSidechain=True,
+                     message={**assistant["message"], "content": [{"type": "text", "text": "sub"}]}),
         json.dumps({"type": "system", "subtype": "api_error", "level": "error", "content": "connection reset"}),
     ]) + "\n")
     page = parse_file(path, parser("claude"))
@@ -94,7 +105,8 @@ def test_codex_sample_parses_into_the_conversation() -> None:
 def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:
     path = tmp_path / "rollout.jsonl"
     entries = [
-        {"type": "response_item", "payload": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "plan"}],
+        {"type": "response_item", "payload": {"type": "reasoning",
+                                              "summary": [{"type": "summary_text", "text": "plan"}],
                                               "encrypted_content": "xx"}},
         {"type": "response_item", "payload": {"type": "function_call", "name": "shell", "call_id": "c1",
                                               "arguments": json.dumps({"command": ["ls"]})}},
@@ -111,7 +123,7 @@ def test_codex_function_calls_reasoning_and_errors(tmp_path: Path) -> None:
 
 
 def test_codex_turn_state_from_the_rollout_tail() -> None:
-    entries = [json.loads(l) for l in (SAMPLES / "codex_rollout.jsonl").read_text().splitlines()]
+    entries = [json.loads(row) for row in (SAMPLES / "codex_rollout.jsonl").read_text().splitlines()]
     assert codex_turn_state(entries) == ("waiting-input", "FAKE-CODEX-CAP-1")
     started = next(i for i, e in enumerate(entries) if e.get("payload", {}).get("type") == "task_started")
     assert codex_turn_state(entries[: started + 3]) == ("working", None)
@@ -124,7 +136,7 @@ def test_read_new_entries_first_look_starts_at_a_line_and_then_follows(tmp_path:
     path.write_text("".join(lines))
     entries, offset = read_new_entries(path, None, first_look=3000)  # starts mid-file, mid-line
     assert 0 < len(entries) < len(lines) and offset == path.stat().st_size
-    assert entries == [json.loads(l) for l in lines[-len(entries):]]  # whole lines only, up to the end
+    assert entries == [json.loads(row) for row in lines[-len(entries):]]  # whole lines only, up to the end
     with path.open("a") as handle:
         handle.write(lines[0] + "{broken\n" + lines[1][:10])
     more, offset2 = read_new_entries(path, offset)
@@ -159,7 +171,8 @@ def _generate(path: Path, target_bytes: int) -> int:
             {"type": "user", "message": {"role": "user", "content": f"prompt {n}"}},
             {"type": "assistant", "message": {"content": [{"type": "tool_use", "id": call, "name": "Bash",
                                                            "input": {"command": f"echo {n}"}}]}},
-            {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": call, "content": "x" * 300}]}},
+            {"type": "user",
+             "message": {"content": [{"type": "tool_result", "tool_use_id": call, "content": "x" * 300}]}},
             {"type": "assistant", "message": {"content": [{"type": "text", "text": f"reply {n}"}]}},
         ):
             line = json.dumps(entry) + "\n"
@@ -227,7 +240,7 @@ def test_pages_backwards_cover_the_file_exactly(tmp_path: Path) -> None:
                 break
             page = reader.before(page, 7)
     pages.reverse()
-    assert all(a.end == b.start for a, b in zip(pages, pages[1:])) and pages[0].start == 0
+    assert all(a.end == b.start for a, b in zip(pages, pages[1:], strict=False)) and pages[0].start == 0
     assert sum(p.lines for p in pages) == full.lines
     # A tool call and its result may land on different pages; then the result is its own message.
     joined = [m for p in pages for m in p.messages]

@@ -13,8 +13,15 @@ from clauderon_tui.widgets.info import NO_PR, InfoPane, pr_section
 from clauderon_tui.widgets.sidebar import session_prompt
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import AgentStatus
-from tests.fake_engine import (FROZEN_NOW, FakeEngineClient, fake_app, make_session, run_from_palette, sample_sessions,
-                               wait_until)
+from tests.fake_engine import (
+    FROZEN_NOW,
+    FakeEngineClient,
+    fake_app,
+    make_session,
+    run_from_palette,
+    sample_sessions,
+    wait_until,
+)
 
 SIZE = (120, 36)
 FIX = "id-fix-login"

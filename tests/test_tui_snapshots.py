@@ -20,7 +20,8 @@ TERMINAL_BYTES = b"".join([
     b"256: " + b"".join(b"\x1b[48;5;%dm  " % n for n in range(16, 232, 12)) + b"\x1b[0m\r\n",
     b"256 fg: \x1b[38;5;196mred196\x1b[0m \x1b[38;5;46mgreen46\x1b[0m \x1b[38;5;21mblue21\x1b[0m\r\n",
     b"true: \x1b[38;2;255;128;0morange\x1b[0m \x1b[48;2;40;80;160m\x1b[38;2;255;255;255m on blue \x1b[0m\r\n",
-    b"styles: \x1b[1mbold\x1b[0m \x1b[3mitalic\x1b[0m \x1b[4munder\x1b[0m \x1b[7mreverse\x1b[0m \x1b[9mstrike\x1b[0m\r\n",
+    b"styles: \x1b[1mbold\x1b[0m \x1b[3mitalic\x1b[0m \x1b[4munder\x1b[0m "
+    b"\x1b[7mreverse\x1b[0m \x1b[9mstrike\x1b[0m\r\n",
     "wide: 漢字テスト | emoji: 🙂👍 | end\r\n".encode(),
     b"\x1b[18;30Hcursor here->",
 ])

@@ -8,8 +8,8 @@ from textual.events import Paste
 from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
 from clauderon_tui.widgets.terminal import TerminalView
 from clauderon_tui.widgets.terminal_rows import terminal_colour
-from themes import terminal_palette
 from tests.fake_engine import fake_app, wait_until
+from themes import terminal_palette
 
 SIZE = (120, 36)
 PREFIX = "ctrl+right_square_bracket"

@@ -35,7 +35,8 @@ def test_planted_drivers_and_links_from_the_container(cli: Cli, git_repo: Path, 
     # path lands in the container's own filesystem.
     user_config = (git_repo / ".git" / "config").read_text()
     cli("send", "wbd", "--enter",
-        f"printf '[core]\\n\\tfsmonitor = {tree}/evil.sh\\n' >> {git_repo}/.git/config 2>/dev/null; echo user-config-$?")
+        f"printf '[core]\\n\\tfsmonitor = {tree}/evil.sh\\n' >> {git_repo}/.git/config 2>/dev/null; "
+        "echo user-config-$?")
     cli.wait_screen("wbd", "user-config-")
     assert (git_repo / ".git" / "config").read_text() == user_config
     cli("send", "wbd", "--enter",

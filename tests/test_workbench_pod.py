@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.backends.kubernetes import KubernetesBackend
 from runtime.api.client import EngineClient
+from runtime.backends.kubernetes import KubernetesBackend
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import KubernetesSettings
@@ -82,7 +82,7 @@ def test_pod_workbench_reads_the_pod(kube: FakeKubeThread, short_tmp: Path, git_
                                        ("out-link", "outside the worktree", 403),
                                        ("nope.txt", "does not exist", 404)):
             with pytest.raises(ClauderonError, match=expected) as err:
-                asyncio.run(_ask(cli.home, lambda c: c.read_file("wbpod", path)))
+                asyncio.run(_ask(cli.home, lambda c, path=path: c.read_file("wbpod", path)))
             assert err.value.status == status, path
         with pytest.raises(ClauderonError, match="leaves the worktree") as err:
             asyncio.run(_ask(cli.home, lambda c: c.list_files("wbpod", "src/../..")))
@@ -148,7 +148,8 @@ def test_pod_transcript_pages(kube: FakeKubeThread, short_tmp: Path, git_repo: P
         os.symlink("/etc/passwd", project / "zzz.jsonl")
 
         fake_session = _session_like(created)
-        page = asyncio.run_coroutine_threadsafe(asyncio.to_thread(transcript_page, pod, fake_session, None, 10), loop).result(60)
+        reading = asyncio.to_thread(transcript_page, pod, fake_session, None, 10)
+        page = asyncio.run_coroutine_threadsafe(reading, loop).result(60)
         assert page["file"] == ".claude/projects/-workspace/conv.jsonl"
         assert [m["text"] for m in page["messages"]] == [f"message {n}" for n in range(20, 30)]
         assert page["end"] == len("".join(lines).encode()) and page["malformed"] == 0 and page["lines"] == 10

@@ -53,7 +53,7 @@ async def test_tabs_switch_from_the_sidebar_the_prefix_and_the_palette(tmp_path:
         await pilot.press("F")
         await wait_until(pilot, lambda: app.workbench.shown == "files", "the files tab")
         files = app.query_one(FilesPane)
-        await wait_until(pilot, lambda: "M src/" in _tree_labels(files.tree), "the listing")
+        await wait_until(pilot, lambda: "M src/" in _tree_labels(files.file_tree), "the listing")
         assert ("list_files", (SESSION_ID, "")) in app.client.calls
         await pilot.press("D")
         await wait_until(pilot, lambda: app.workbench.shown == "diff", "the diff tab")
@@ -84,8 +84,8 @@ async def test_files_tab_shows_marks_highlighted_text_and_binary(tmp_path: Path)
         await _ready(pilot, app)
         await pilot.press("F")
         files = app.query_one(FilesPane)
-        await wait_until(pilot, lambda: "M src/" in _tree_labels(files.tree), "the listing")
-        labels = _tree_labels(files.tree)
+        await wait_until(pilot, lambda: "M src/" in _tree_labels(files.file_tree), "the listing")
+        labels = _tree_labels(files.file_tree)
         assert labels[:2] == ["M src/", "M tests/"]  # directories first, marked when anything under them changed
         assert "A logo.png" in labels and "D old.txt" in labels
         files.open_file("src/login.py")
@@ -98,7 +98,7 @@ async def test_files_tab_shows_marks_highlighted_text_and_binary(tmp_path: Path)
         # Another session (its worktree gone): the old file goes, the engine's reason shows.
         app.show_session("id-add-dark-")
         await wait_until(pilot, lambda: "worktree of add-dark-mode is gone" in _text(body), "the other session")
-        assert not files.tree.root.children and files._path is None
+        assert not files.file_tree.root.children and files._path is None
 
 
 async def test_a_planted_link_to_a_host_file_shows_an_error_not_the_file(tmp_path: Path) -> None:
@@ -111,7 +111,8 @@ async def test_a_planted_link_to_a_host_file_shows_an_error_not_the_file(tmp_pat
         await _ready(pilot, app)
         await pilot.press("F")
         files = app.query_one(FilesPane)
-        await wait_until(pilot, lambda: any("innocent.txt" in l for l in _tree_labels(files.tree)), "the listing")
+        await wait_until(pilot, lambda: any("innocent.txt" in row for row in _tree_labels(files.file_tree)),
+                         "the listing")
         files.open_file("innocent.txt")
         body = files.query_one("#file-body", Static)
         await wait_until(pilot, lambda: "pointing outside the worktree" in _text(body), "the refusal")

@@ -45,7 +45,8 @@ def test_docker_stats_and_inspect_summaries() -> None:
             "Mounts": [{"Source": "/h", "Destination": "/workspace", "RW": True}]}
     summary = summarize_inspect(info)
     assert summary["id"] == "abcdef012345" and summary["name"] == "clauderon-x" and summary["cpu_limit"] == 2.0
-    assert summary["network_mode"] == "host" and summary["mounts"] == [{"source": "/h", "destination": "/workspace", "rw": True}]
+    assert summary["network_mode"] == "host"
+    assert summary["mounts"] == [{"source": "/h", "destination": "/workspace", "rw": True}]
 
 
 def test_session_attention_only_on_the_change_into_waiting() -> None:

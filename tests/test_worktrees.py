@@ -11,13 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from runtime.agents.home import (FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity, prepare_agent_home,
-                                write_agent_file)
+from runtime.agents.home import FALLBACK_EMAIL, FALLBACK_NAME, host_git_identity, prepare_agent_home, write_agent_file
 from runtime.errors import ClauderonError
-from runtime.home import Home
-from runtime.settings import Settings
 from runtime.git.include import copy_worktree_includes
 from runtime.git.worktrees import BranchExists, WorktreeManager
+from runtime.home import Home
+from runtime.settings import Settings
 from tests.conftest import run_git
 
 
@@ -147,7 +146,8 @@ def test_failed_create_rolls_back(manager: WorktreeManager, git_repo: Path, reus
 # ---- .worktreeinclude -----------------------------------------------------------------------------
 
 
-def test_worktreeinclude_copies_untracked_files_safely(manager: WorktreeManager, git_repo: Path, short_tmp: Path) -> None:
+def test_worktreeinclude_copies_untracked_files_safely(manager: WorktreeManager, git_repo: Path,
+                                                       short_tmp: Path) -> None:
     outside = short_tmp / "outside"
     outside.mkdir()
     (outside / "secret").write_text("host secret\n")

@@ -49,7 +49,8 @@ DIFF: dict[str, Any] = {
         "files": [
             {"path": "src/login.py", "status": "M", "added": 3, "removed": 1, "binary": False,
              "patch": "diff --git a/src/login.py b/src/login.py\nindex 1111111..2222222 100644\n"
-                      "--- a/src/login.py\n+++ b/src/login.py\n@@ -12,5 +12,7 @@ def login(creds: Credentials) -> bool:\n"
+                      "--- a/src/login.py\n+++ b/src/login.py\n"
+                      "@@ -12,5 +12,7 @@ def login(creds: Credentials) -> bool:\n"
                       "     \"\"\"True when the user may log in.\"\"\"\n-    if not creds.user:\n"
                       "+    if not creds.user or not creds.password:\n+        return False\n"
                       "+    if len(creds.password) > 1024:\n         return False\n"
@@ -96,7 +97,7 @@ def info_answers() -> list[dict[str, Any]]:
     return [{"container": container, "reason": "", "audit": audit,
              "stats": {"cpu_percent": cpu, "memory_bytes": mem, "memory_limit": 2 * 1024 ** 3,
                        "taken_at": FROZEN_NOW}}
-            for cpu, mem in zip(CPU_SERIES, MEMORY_SERIES)]
+            for cpu, mem in zip(CPU_SERIES, MEMORY_SERIES, strict=True)]
 
 
 def workbench_client(tmp: Path) -> FakeEngineClient:

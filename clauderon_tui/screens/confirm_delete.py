@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +17,13 @@ from runtime.errors import ClauderonError
 from runtime.models import Session
 
 
-class ConfirmDeleteScreen(ModalScreen[dict | None]):
+class SessionDeleter(Protocol):
+    """The one engine call this dialog makes."""
+
+    async def delete_session(self, ref: str, force: bool = False) -> dict[str, Any]: ...
+
+
+class ConfirmDeleteScreen(ModalScreen[dict[str, Any] | None]):
     """Dismisses with the engine's answer (`branch_kept`, `reason`) once deleted, or None when cancelled."""
 
     DEFAULT_CSS = """

@@ -15,12 +15,22 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import (
-    Button, Checkbox, Collapsible, Footer, Input, Label, RadioButton, RadioSet, Select, Static, TextArea,
+    Button,
+    Checkbox,
+    Collapsible,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+    TextArea,
 )
 
+from runtime.agents.registry import agent_names
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
-from runtime.agents.registry import agent_names
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE

@@ -10,10 +10,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from runtime.models import Session
-
 from clauderon_tui.formatting import fuzzy_score
 from clauderon_tui.widgets.sidebar import session_prompt
+from runtime.models import Session
 
 
 class SessionSwitcher(ModalScreen[str | None]):

@@ -15,9 +15,9 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web

@@ -26,10 +26,9 @@ import jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
+from clauderon_tui.serve.auth import ServeAuth, read_password
 from runtime.errors import ClauderonError
 from runtime.settings import ServeSettings
-
-from clauderon_tui.serve.auth import ServeAuth, read_password
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +264,8 @@ def token_file_path(home: Any, port: int) -> Path:
 
 def run_serve(home: Any, loaded: Any, args: Any) -> int:
     """The `serve` command: host or join the engine, serve until a signal, then hand the engine over."""
-    from runtime.engine.host import EngineHost, setup_logging, try_lock, wait_for_socket
-
     from clauderon_tui.hosted_engine import finish_host
+    from runtime.engine.host import EngineHost, setup_logging, try_lock, wait_for_socket
 
     options = resolve_options(loaded.settings.serve, host=args.host, port=args.port, public_url=args.public_url,
                               tls_cert=args.tls_cert, tls_key=args.tls_key)

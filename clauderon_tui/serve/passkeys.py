@@ -21,22 +21,32 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
-from webauthn import (generate_authentication_options, generate_registration_options, options_to_json,
-                      verify_authentication_response, verify_registration_response)
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
 from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (AuthenticatorSelectionCriteria, PublicKeyCredentialDescriptor,
-                                      ResidentKeyRequirement, UserVerificationRequirement)
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
 
-from clauderon_tui.serve.passkey_store import PasskeyStore, from_b64url, sign_count_ok
 from clauderon_tui.serve.auth import LOGIN_PATH, ServeAuth
+from clauderon_tui.serve.passkey_store import PasskeyStore, from_b64url, sign_count_ok
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "passkeys"
 SETUP_COOKIE = "clauderon_setup"

@@ -19,12 +19,11 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static, TextArea
 
+from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
+from runtime.agents.transcripts import Message
 from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.agents.transcripts import Message
-
-from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
 
 PAGE_LINES = 100
 """Transcript lines per page (the first page and each earlier one)."""
@@ -47,13 +46,13 @@ class ChatInput(TextArea):
     class Submitted(TextualMessage):
         """Enter was pressed: send `text`."""
 
-        def __init__(self, chat_input: "ChatInput", text: str) -> None:
+        def __init__(self, chat_input: ChatInput, text: str) -> None:
             super().__init__()
             self.chat_input = chat_input
             self.text = text
 
         @property
-        def control(self) -> "ChatInput":
+        def control(self) -> ChatInput:
             return self.chat_input
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -104,7 +103,8 @@ class ChatPane(Vertical):
     """
 
     BINDINGS = [
-        Binding("ctrl+home", "load_earlier", "Earlier", show=False, tooltip="Load the earlier part of the conversation"),
+        Binding("ctrl+home", "load_earlier", "Earlier", show=False,
+                tooltip="Load the earlier part of the conversation"),
     ]
 
     session_ref: reactive[str | None] = reactive(None)
@@ -324,7 +324,7 @@ class ChatPane(Vertical):
         widgets: list[Widget] = []
         for message in messages:
             if message.kind == "tool_result" and message.call_id in self._calls:
-                self._calls[message.call_id].set_result(message.text, message.is_error)  # type: ignore[index]
+                self._calls[message.call_id].set_result(message.text, message.is_error)
                 continue
             widget = message_widget(message)
             if isinstance(widget, ToolCallMessage) and widget.call_id:

@@ -7,11 +7,12 @@ Transcripts are written inside the sandbox: every text here is shown literally (
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.content import Content
 from textual.widget import Widget
-from rich.markdown import Markdown as RichMarkdown
 from textual.widgets import Collapsible, Static
 
 from runtime.agents.transcripts import Message
@@ -29,8 +30,9 @@ def input_summary(tool: str | None, value: Any) -> str:
     """A one-line summary of a tool call's input: the command, the file, or compact JSON."""
     if isinstance(value, dict):
         for key in ("command", "cmd", "file_path", "path", "pattern", "url", "query", "description"):
-            if isinstance(value.get(key), str) and value[key].strip():
-                return value[key]
+            text = value.get(key)
+            if isinstance(text, str) and text.strip():
+                return text
         if isinstance(value.get("cmd"), list):
             return " ".join(map(str, value["cmd"]))
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
@@ -197,7 +199,7 @@ class ToolResultMessage(Collapsible):
         return self.message.call_id
 
 
-MESSAGE_WIDGETS: dict[str, type[Widget]] = {
+MESSAGE_WIDGETS: dict[str, Callable[[Message], Widget]] = {
     "user": UserMessage,
     "assistant": AssistantMessage,
     "error": ErrorMessage,
@@ -209,7 +211,7 @@ MESSAGE_WIDGETS: dict[str, type[Widget]] = {
 
 def message_widget(message: Message) -> Widget:
     """The widget that shows one message (a subagent's messages are dimmed)."""
-    widget = MESSAGE_WIDGETS[message.kind](message)  # type: ignore[call-arg]
+    widget = MESSAGE_WIDGETS[message.kind](message)
     if message.sidechain:
         widget.add_class("-sidechain")
         widget.styles.opacity = 0.7

@@ -7,7 +7,6 @@ ever runs); this pane lists the changed files with +/- counts and shows the chos
 from __future__ import annotations
 
 import time
-
 from typing import Any
 
 from rich.syntax import Syntax

@@ -95,7 +95,8 @@ class FilesPane(SessionPane):
             yield Static("", id="file-more")
 
     @property
-    def tree(self) -> Tree[dict[str, Any]]:
+    def file_tree(self) -> Tree[dict[str, Any]]:
+        """The tree of the worktree's files (named so it does not hide `DOMNode.tree`)."""
         return self.query_one("#file-tree", Tree)
 
     def reload(self) -> None:
@@ -105,7 +106,7 @@ class FilesPane(SessionPane):
             self.query_one("#file-title", Static).update("")
             self.query_one("#file-more", Static).update("")
             self._show_message("Pick a file on the left.", "-muted")
-        tree = self.tree
+        tree = self.file_tree
         tree.clear()
         tree.root.data = {"path": "", "kind": "dir", "loaded": False}
         if self.session is None:

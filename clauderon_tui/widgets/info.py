@@ -20,11 +20,10 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
 
-from runtime.api.client import EngineClientProtocol
-from runtime.textsafe import display_text
-
 from clauderon_tui.formatting import PR_STAGES, on_open_network
 from clauderon_tui.widgets.session_pane import SessionPane
+from runtime.api.client import EngineClientProtocol
+from runtime.textsafe import display_text
 
 SAMPLE_SECONDS = 3.0
 """Seconds between container samples while the tab is shown."""
@@ -92,10 +91,13 @@ def pr_section(pr: dict[str, Any] | None, local_conflicts: list[str] | None, bas
     lines: list[Content] = []
     if pr and pr.get("number") is not None:
         mark, colour = PR_STAGES.get(str(pr.get("stage") or ""), ("●", "$text-muted"))
-        lines.append(Content.from_markup("[b]#$number[/b] $url", number=str(pr["number"]), url=pr.get("html_url") or ""))
-        lines.append(Content.from_markup(f"stage      [{colour}]$mark $stage[/]", mark=mark, stage=pr.get("stage") or "?"))
+        lines.append(Content.from_markup("[b]#$number[/b] $url", number=str(pr["number"]),
+                                         url=pr.get("html_url") or ""))
+        lines.append(Content.from_markup(f"stage      [{colour}]$mark $stage[/]", mark=mark,
+                                         stage=pr.get("stage") or "?"))
         checks = str(pr.get("checks") or "none")
-        names = pr.get("failing_checks") if checks == "failing" else pr.get("pending_checks") if checks == "pending" else []
+        names = (pr.get("failing_checks") if checks == "failing"
+                 else pr.get("pending_checks") if checks == "pending" else [])
         check_colour = {"failing": "$error", "pending": "$warning", "passing": "$success"}.get(checks, "$text-muted")
         lines.append(Content.from_markup(f"checks     [{check_colour}]$checks[/]$names", checks=checks,
                                          names=f": {', '.join(names)}" if names else ""))
@@ -118,7 +120,8 @@ def pr_section(pr: dict[str, Any] | None, local_conflicts: list[str] | None, bas
         lines.append(Content.from_markup("[$warning]⚠ local conflicts with $base:[/]", base=base or "the base branch"))
         lines.extend(Content.from_markup("[$warning]  $path[/]", path=path) for path in local_conflicts)
     elif local_conflicts is not None:
-        lines.append(Content.from_markup("[$text-muted]no local conflicts with $base[/]", base=base or "the base branch"))
+        lines.append(Content.from_markup("[$text-muted]no local conflicts with $base[/]",
+                                         base=base or "the base branch"))
     return Content("\n").join(lines)
 
 

@@ -15,9 +15,18 @@ from textual.reactive import reactive
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from clauderon_tui.formatting import (
+    AGENT_WORDS,
+    STATUS_GLYPHS,
+    SessionFilter,
+    format_age,
+    isolation_label,
+    matches_filter,
+    matches_search,
+    pr_badge,
+    sort_key,
+)
 from runtime.models import Session
-
-from clauderon_tui.formatting import AGENT_WORDS, STATUS_GLYPHS, SessionFilter, format_age, isolation_label, matches_filter, matches_search, pr_badge, sort_key
 
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
@@ -160,7 +169,8 @@ class SessionSidebar(Vertical):
     def select(self, session_id: str) -> None:
         """Highlight one session (widening the filter if it is hidden)."""
         if session_id not in self._shown:
-            self.session_filter = SessionFilter.ALL if self._sessions[session_id].status != "archived" else SessionFilter.ARCHIVED
+            archived = self._sessions[session_id].status == "archived"
+            self.session_filter = SessionFilter.ARCHIVED if archived else SessionFilter.ALL
             self.search_text = ""
             self._rebuild()
         if session_id in self._shown:
@@ -171,7 +181,8 @@ class SessionSidebar(Vertical):
         previous = self.highlighted_id
         now = self._clock()
         visible = sorted(
-            (s for s in self._sessions.values() if matches_filter(s, self.session_filter) and matches_search(s, self.search_text)),
+            (s for s in self._sessions.values()
+             if matches_filter(s, self.session_filter) and matches_search(s, self.search_text)),
             key=sort_key,
         )
         shown = [s.id for s in visible]

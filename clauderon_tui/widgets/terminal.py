@@ -20,11 +20,10 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from themes import terminal_palette
-
 from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
 from clauderon_tui.keys import encode_key, encode_mouse, key_bytes_for_spec, textual_key_name
 from clauderon_tui.widgets.terminal_rows import RowPainter
+from themes import terminal_palette
 
 RESIZE_DEBOUNCE = 0.1
 """Seconds the size must hold still before the console is resized."""

@@ -8,11 +8,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from runtime.models import Session, Status
-
 from clauderon_tui.formatting import AGENT_WORDS, STATUS_GLYPHS
 from clauderon_tui.widgets.terminal import TerminalView
-
+from runtime.models import Session, Status
 
 PREFIX_HINT = "n/p next/prev · 1-9 · s switch · o leave · [ scroll · y copy · ? help"
 """What the keys after the prefix do (a value, not markup: `[` would open a tag)."""
@@ -98,7 +96,8 @@ class TerminalPane(Vertical):
         if terminal.selecting:
             parts.append(Content.from_markup("[reverse b $accent] COPY [/] [$text-muted]v select · y copy · q exit[/]"))
         elif terminal.scroll_mode:
-            parts.append(Content.from_markup("[reverse b $accent] SCROLL [/] [$text-muted]↑↓ PgUp PgDn g G · q exit[/]"))
+            parts.append(Content.from_markup(
+                "[reverse b $accent] SCROLL [/] [$text-muted]↑↓ PgUp PgDn g G · q exit[/]"))
         elif terminal.has_focus:
             parts.append(Content.from_markup("[$text-muted]$key then o: leave[/]", key=self._prefix_key))
         title.update(Content("  ").join(parts))

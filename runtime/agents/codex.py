@@ -34,7 +34,6 @@ import tomli_w
 
 import proxy
 from proxy import AgentTraffic, ModelCredential
-from runtime.backends.registry import capabilities_of
 from runtime.agents.base import (
     HOOKS_URL,
     Agent,
@@ -51,6 +50,7 @@ from runtime.agents.base import (
 )
 from runtime.agents.home import CONTAINER_HOME, write_agent_file
 from runtime.agents.transcripts import Message, TranscriptLocation
+from runtime.backends.registry import capabilities_of
 from runtime.models import AgentStatus, Session
 
 if TYPE_CHECKING:

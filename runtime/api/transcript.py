@@ -23,13 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
+from runtime.agents.base import Agent
+from runtime.agents.registry import agent_named, agent_names
 from runtime.agents.transcripts import Page, TranscriptReader, open_in_home
 from runtime.api.http import API, OpenSockets, cancel_quietly, read_json
 from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.agents.base import Agent
-from runtime.agents.registry import agent_named, agent_names
 from runtime.uploads import store_upload
 from runtime.workbench import pod as workbench_pod
 from runtime.workbench.transcript_json import empty_page, message_json, page_json

@@ -9,9 +9,10 @@ from __future__ import annotations
 import abc
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtime.backends.capabilities import BackendCapabilities
 from runtime.errors import ClauderonError

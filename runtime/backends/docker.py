@@ -15,14 +15,24 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runtime.agents.home import CONTAINER_HOME
-from runtime.errors import ClauderonError, Conflict
-from runtime.models import Status
-from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
-from runtime.backends.registry import capabilities_of
-from runtime.backends.base import LABEL_HOME, LABEL_SESSION, Attachment, Backend, ContainerSample, ExecResult, Found, LaunchSpec, ProgressFn
-from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
+from runtime.backends.base import (
+    LABEL_HOME,
+    LABEL_SESSION,
+    Attachment,
+    Backend,
+    ContainerSample,
+    ExecResult,
+    Found,
+    LaunchSpec,
+    ProgressFn,
+)
 from runtime.backends.docker_account import name_the_agent
 from runtime.backends.docker_attach import open_attach
+from runtime.backends.registry import capabilities_of
+from runtime.errors import ClauderonError, Conflict
+from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
+from runtime.models import Status
+from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 
 if TYPE_CHECKING:
     from runtime.settings import Settings
@@ -385,7 +395,7 @@ class DockerBackend(Backend):
 
         try:
             return await asyncio.wait_for(self._call(run), timeout + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ClauderonError(f"`{argv[0]}` in container {backend_id[:12]} took over {timeout:.0f}s; "
                                  "is the sandbox overloaded?") from None
 
@@ -595,7 +605,7 @@ def _timestamp(rfc3339: str | None) -> float:
         return 0.0
     head, _, rest = rfc3339.rstrip("Z").partition(".")
     fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
-    when = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.timezone.utc)
+    when = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.UTC)
     return when.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 

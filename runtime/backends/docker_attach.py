@@ -19,8 +19,8 @@ import asyncio
 import logging
 from urllib.parse import quote, urlsplit
 
-from runtime.errors import ClauderonError
 from runtime.backends.base import Attachment
+from runtime.errors import ClauderonError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def engine_address(base_url: str) -> tuple[str, str | int]:
     raise ClauderonError(f"attaching over {parts.scheme or base_url!r} is not supported: use a unix:// or tcp:// DOCKER_HOST")
 
 
-async def open_attach(base_url: str, api_version: str, container_id: str, *, logs: bool = False) -> "DockerAttachment":
+async def open_attach(base_url: str, api_version: str, container_id: str, *, logs: bool = False) -> DockerAttachment:
     """POST /containers/{id}/attach with an `Upgrade: tcp` and return the raw bidirectional stream.
 
     `logs=True` first replays everything the container printed so far, with no gap before the live

@@ -15,9 +15,9 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
+from runtime.backends.base import LABEL_HOME, LABEL_NAME, LABEL_RECORD, LABEL_SESSION, LaunchSpec
 from runtime.errors import ClauderonError
 from runtime.settings import KubernetesSettings
-from runtime.backends.base import LABEL_HOME, LABEL_NAME, LABEL_RECORD, LABEL_SESSION, LaunchSpec
 
 PREFIX = "clauderon-"
 CONTAINER = "agent"

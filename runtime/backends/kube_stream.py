@@ -16,12 +16,13 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from websocket import WebSocketException
 
-from runtime.errors import ClauderonError
 from runtime.backends.base import Attachment, ExecResult
+from runtime.errors import ClauderonError
 
 log = logging.getLogger(__name__)
 

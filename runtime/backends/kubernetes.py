@@ -16,17 +16,27 @@ import os
 import shlex
 import tarfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from runtime.backends import kube_objects as objects
+from runtime.backends.base import (
+    LABEL_HOME,
+    LABEL_RECORD,
+    LABEL_SESSION,
+    Attachment,
+    Backend,
+    Found,
+    LaunchSpec,
+    ProgressFn,
+)
+from runtime.backends.kube_status import StartWatch, status_of
+from runtime.backends.kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
+from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
 from runtime.settings import KubernetesSettings, Settings
-from runtime.backends import kube_objects as objects
-from runtime.backends.base import LABEL_HOME, LABEL_RECORD, LABEL_SESSION, Attachment, Backend, Found, LaunchSpec, ProgressFn
-from runtime.backends.registry import capabilities_of
-from runtime.backends.kube_status import StartWatch, status_of
-from runtime.backends.kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,28 @@ import struct
 import sys
 from pathlib import Path
 
+from runtime.backends.base import Attachment, Backend, Found, LaunchSpec, ProgressFn
+from runtime.backends.local_holder import (
+    ATTACH,
+    EXIT,
+    INPUT,
+    MISSING,
+    OUTPUT,
+    READY,
+    REPAIR_SECONDS,
+    REPLAY,
+    RESIZE,
+    TAIL,
+    current_boot_id,
+    frame,
+    process_identity,
+    read_frame,
+    read_state_file,
+)
+from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError
 from runtime.home import Home, fits_unix_socket
 from runtime.models import Status
-from runtime.backends.base import Attachment, Backend, Found, LaunchSpec, ProgressFn
-from runtime.backends.registry import capabilities_of
-from runtime.backends.local_holder import ATTACH, EXIT, INPUT, OUTPUT, READY, REPLAY, MISSING, REPAIR_SECONDS, RESIZE, TAIL, current_boot_id, frame, process_identity, read_frame, read_state_file
 
 log = logging.getLogger(__name__)
 

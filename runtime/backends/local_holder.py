@@ -30,7 +30,6 @@ import os
 import signal
 import struct
 import sys
-import time
 from pathlib import Path
 
 from proxy import atomic_write

@@ -20,13 +20,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from runtime.agents.registry import agent_named
 from runtime.backends.base import Backend
 from runtime.engine.backend_set import BackendSet, default_backends
-from runtime.agents.registry import agent_named
 from runtime.engine.disk_guard import DiskGuard
 from runtime.engine.egress import Egress
 from runtime.engine.health import EngineHealth
-from runtime.engine.hooks import HooksHandler, install_hooks
+from runtime.engine.hooks import HooksHandler, install_hooks, watch_transcript_turns
 from runtime.engine.landing import Landing
 from runtime.engine.lifecycle import Lifecycle
 from runtime.engine.reconcile import Reconciler
@@ -36,13 +36,12 @@ from runtime.engine.tasks import BackgroundTasks
 from runtime.events import EventBus
 from runtime.gc_policy import freeze_boot_objects
 from runtime.git.branch_sync import BranchSync
-from runtime.engine.hooks import watch_transcript_turns
+from runtime.git.worktrees import WorktreeManager
+from runtime.home import Home
 from runtime.models import Session
 from runtime.settings import LoadedSettings
 from runtime.store import Store
 from runtime.terminal import TerminalStream
-from runtime.git.worktrees import WorktreeManager
-from runtime.home import Home
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from proxy import (
 )
 from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
-from runtime.engine.sealed import SealedSockets
 from runtime.backends.registry import capabilities_of
+from runtime.engine.sealed import SealedSockets
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.models import Mount, Session

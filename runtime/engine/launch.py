@@ -9,10 +9,10 @@ from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.backends.base import LaunchSpec
 from runtime.backends.registry import capabilities_of
+from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home
 from runtime.models import Mount, Session
 from runtime.settings import Settings
-from runtime.git.worktrees import WorktreeManager
 
 WORKSPACE = "/workspace"
 

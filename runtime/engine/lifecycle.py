@@ -14,18 +14,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runtime.agents.home import prepare_agent_home
+from runtime.agents.registry import agent_named
 from runtime.agents.user import agent_user
 from runtime.backends.base import Backend, LaunchSpec
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST, Egress
-from runtime.git.branch_sync import unsaved_work
-from runtime.errors import ClauderonError, Conflict
-from runtime.agents.registry import agent_named
 from runtime.engine.launch import WORKSPACE, build_launch_spec
 from runtime.engine.records import SessionRecords
 from runtime.engine.streams import TerminalStreams
 from runtime.engine.tasks import BackgroundTasks
-from runtime.git.branch_sync import BranchSync
+from runtime.errors import ClauderonError, Conflict
+from runtime.git.branch_sync import BranchSync, unsaved_work
 from runtime.git.bundles import bundle_branch, import_bundle
 from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home

@@ -107,7 +107,7 @@ class GitHubClient:
     timeout: float = REQUEST_TIMEOUT
     _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
-    async def __aenter__(self) -> "GitHubClient":
+    async def __aenter__(self) -> GitHubClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 from runtime.errors import ClauderonError, Conflict
 from runtime.git.github import GitHubClient, GitHubError, RepoRef, parse_remote_url
+from runtime.git.pr_watch import PrState, build_pr_state
 from runtime.git.safety import GitContext, discover, last_line
 from runtime.models import Session
-from runtime.git.pr_watch import PrState, build_pr_state
 from runtime.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class HostRepo:
     common_dir: Path
 
     @classmethod
-    def of(cls, session: Session) -> "HostRepo":
+    def of(cls, session: Session) -> HostRepo:
         proc = discover(Path(session.repo_path), ["rev-parse", "--path-format=absolute", "--git-common-dir"],
                         check=False)
         if proc.returncode != 0:

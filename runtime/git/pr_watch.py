@@ -18,8 +18,9 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,11 @@ class PrState:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PrState":
+    def from_json(cls, data: dict[str, Any]) -> PrState:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
-    def same_as(self, other: "PrState | None") -> bool:
+    def same_as(self, other: PrState | None) -> bool:
         """Equal in everything but the time it was read."""
         if other is None:
             return False
@@ -240,7 +241,7 @@ class PrWatcher:
             await self.poll_once()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _poll(self, name: str, watched: _Watched) -> None:

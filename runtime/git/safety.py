@@ -28,9 +28,10 @@ import logging
 import os
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from runtime.errors import ClauderonError
 

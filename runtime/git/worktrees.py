@@ -9,18 +9,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from runtime.errors import ClauderonError, Conflict
+from runtime.git.include import IncludeCheck, copy_worktree_includes
 from runtime.git.safety import GitContext, discover, last_line, porcelain_entries
+from runtime.git.session_repo import SANDBOX_WORKSPACE as CONTAINER_WORKSPACE
+from runtime.git.session_repo import adopt_checkout, borrowed_object_dirs, create_session_repo, session_repo_mounts
 from runtime.home import Home
 from runtime.models import Mount
 from runtime.names import validate_name
-from runtime.git.session_repo import SANDBOX_WORKSPACE as CONTAINER_WORKSPACE
-from runtime.git.session_repo import adopt_checkout, borrowed_object_dirs, create_session_repo, session_repo_mounts
-from runtime.git.include import IncludeCheck, copy_worktree_includes
 
 log = logging.getLogger(__name__)
 

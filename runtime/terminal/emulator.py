@@ -8,14 +8,14 @@ parser/screen pairing (pyte binds them at construction) cannot be got wrong.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from pyte import modes as mo
 from pyte.screens import Char, Cursor
 
 from runtime.terminal.parser import TerminalParser
-from runtime.terminal.screen import EmulatorScreen
+from runtime.terminal.screen import EmulatorScreen, Line
 from runtime.terminal.snapshot import encode_snapshot
 
 MOUSE_MODES = (1000, 1002, 1003)
@@ -76,7 +76,7 @@ class TerminalEmulator:
         return self.screen.cursor
 
     @property
-    def buffer(self):  # noqa: ANN201 - pyte's defaultdict of rows
+    def buffer(self) -> dict[int, Line]:
         """Visible rows: `buffer[y][x]` is a pyte `Char` (``data`` "" marks a wide char's right half)."""
         return self.screen.buffer
 

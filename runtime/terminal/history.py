@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from pyte.screens import Char
 
 _new_tuple = tuple.__new__
 
-Packed = tuple[tuple[str, ...], tuple[int, ...], tuple[tuple, ...], tuple]
+CellAttrs = tuple[str, str, bool, bool, bool, bool, bool, bool]
+"""A cell's attributes: a pyte `Char` without its text (fg, bg, bold, italics, underscore, strikethrough,
+reverse, blink)."""
+Packed = tuple[tuple[str, ...], tuple[int, ...], tuple[CellAttrs, ...], tuple[str | bool, ...]]
 """(cells' text, exclusive end column of each run, each run's attributes, the default cell)."""
 
 
@@ -30,8 +34,8 @@ def freeze(row: Any, columns: int) -> Packed:
         width -= 1
     cells: list[str] = []
     ends: list[int] = []
-    attrs: list[tuple] = []
-    last: tuple | None = None
+    attrs: list[CellAttrs] = []
+    last: CellAttrs | None = None
     for x in range(width):
         cell = tuple(row[x]) if x in row else default
         cells.append(cell[0])

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyte
+from pyte.screens import Char
 
 from runtime.terminal.sgr import flatten_sgr_groups
 
@@ -59,7 +61,7 @@ class TerminalParser(pyte.Stream):
         super().__init__(screen)
         self._carry = ""
         self._pending: list[str] = []
-        self._sgr_cache: dict[tuple, Any] = {}
+        self._sgr_cache: dict[tuple[Char, str, bool], Char] = {}
         # Plain text (group 1) or a complete CSI sequence (groups 2-4), in one match.
         self._token_pattern = re.compile(
             "(" + self._text_pattern.pattern + ")|" + _CSI.pattern)

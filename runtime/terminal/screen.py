@@ -15,8 +15,9 @@ import copy
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pyte
 from pyte import charsets as cs
@@ -24,9 +25,9 @@ from pyte import modes as mo
 from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
 
 from runtime.terminal.history import History
-from runtime.terminal.sgr import apply_delta, drop_underline_colour, sgr_delta
+from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, sgr_delta
 
-Line = StaticDefaultDict  # one screen row: column -> Char, missing columns read as the default
+Line = StaticDefaultDict[int, Char]  # one screen row: column -> Char, missing columns read as the default
 
 # Private modes are stored shifted by 5 bits in pyte's `mode` set.
 ALT_SCREEN_MODES = (1049, 1047, 47)
@@ -42,7 +43,7 @@ PRIMARY_DA = "\x1b[?62;22c"  # VT220 with ANSI colour.
 SECONDARY_DA = "\x1b[>1;10;0c"
 
 
-class _Glyphs(dict):
+class _Glyphs(dict[str, Char]):
     """char -> Char for one set of attributes; cells are immutable so rows can share them,
     which keeps allocations (and garbage-collector work) down for repetitive output."""
 
@@ -65,7 +66,7 @@ class AltScreenState:
     """What is kept of the main screen while the alternate screen is shown."""
 
     mode: int
-    main_buffer: Any
+    main_buffer: dict[int, Line]
     saved_cursor: Cursor | None
 
 
@@ -78,7 +79,7 @@ class EmulatorScreen(pyte.Screen):
         self.history = History(scrollback)
         self.alt: AltScreenState | None = None
         self._glyphs: dict[Char, _Glyphs] = {}
-        self._sgr_deltas: dict[tuple, tuple] = {}
+        self._sgr_deltas: dict[tuple[tuple[int, ...], bool], Delta] = {}
         self._last_attrs: Char | None = None
         self._last_glyphs = _Glyphs(Char(" "))
         super().__init__(columns, lines)
@@ -101,7 +102,7 @@ class EmulatorScreen(pyte.Screen):
             end = x + len(data)
             if end <= self.columns:  # The commonest case: a plain run that fits on the row.
                 get = self._glyphs_for(cursor.attrs).__getitem__
-                self.buffer[cursor.y].update(zip(range(x, end), map(get, data)))
+                self.buffer[cursor.y].update(zip(range(x, end), map(get, data), strict=False))
                 cursor.x = end
             else:
                 self._draw_ascii(data, 0, len(data))
@@ -158,7 +159,7 @@ class EmulatorScreen(pyte.Screen):
                 line[x] = get(data[i])
             else:
                 # Looked up and stored in C; only a new (attributes, char) pair runs Python.
-                line.update(zip(range(x, x + k), map(get, data[i:i + k])))
+                line.update(zip(range(x, x + k), map(get, data[i:i + k]), strict=False))
             cursor.x = x + k
             i += k
 
@@ -219,7 +220,7 @@ class EmulatorScreen(pyte.Screen):
         self.dirty.update(range(top, bottom + 1))
         # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
         # not copied, exactly as stock pyte does).
-        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1)))))
+        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1))), strict=False))
         buffer.pop(bottom, None)
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:

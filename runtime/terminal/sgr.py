@@ -9,7 +9,8 @@ pen's fields. Semantics, quirks included, follow pyte 0.8.2's `Screen.select_gra
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pyte import graphics as g
 from pyte.screens import Char
@@ -96,7 +97,7 @@ def sgr_delta(attrs: Sequence[int], default_char: Char) -> Delta:
                 if kind == 5:
                     replace[key] = g.FG_BG_256[pending.pop()]
                 elif kind == 2:
-                    replace[key] = "{0:02x}{1:02x}{2:02x}".format(pending.pop(), pending.pop(), pending.pop())
+                    replace[key] = f"{pending.pop():02x}{pending.pop():02x}{pending.pop():02x}"
             except IndexError:
                 pass
     return tuple((_FIELDS[name], value) for name, value in replace.items())

@@ -11,15 +11,23 @@ rendered left to right on blank rows, so the shift only moves blanks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
+from typing import Protocol
 
 from pyte import graphics as g
 from pyte import modes as mo
 from pyte.screens import Char, wcwidth
 
 from runtime.terminal.colors import color_to_rgb
-from runtime.terminal.screen import ALT_SCREEN_FLAGS, EmulatorScreen
+from runtime.terminal.history import CellAttrs
+from runtime.terminal.screen import ALT_SCREEN_FLAGS, EmulatorScreen, Line
+
+
+class Row(Protocol):
+    """A row read by column: a live screen row or a `HistoryLine`."""
+
+    def __getitem__(self, x: int, /) -> Char: ...
 
 _DEFAULT_ATTRS = Char(" ")[1:]
 _FG_CODES = {name: code for code, name in {**g.FG_ANSI, **g.FG_AIXTERM}.items() if name != "default"}
@@ -31,7 +39,7 @@ _SKIPPED_MODES = frozenset({mo.DECCOLM, mo.DECSCNM}) | ALT_SCREEN_FLAGS
 
 
 @lru_cache(maxsize=4096)
-def sgr(attrs: tuple) -> str:
+def sgr(attrs: CellAttrs) -> str:
     """The SGR sequence selecting exactly `attrs` (a Char without its data) from any state."""
     fg, bg, bold, italics, underscore, strikethrough, reverse, blink = attrs
     parts = ["0"]
@@ -53,7 +61,7 @@ def _width(data: str) -> int:
     return wcwidth(data[0]) if data else 0
 
 
-def _is_stub(line: dict, x: int) -> bool:
+def _is_stub(line: Row, x: int) -> bool:
     """Whether cell x is the ordinary right half of the wide character at x-1."""
     if x == 0:
         return False
@@ -61,7 +69,7 @@ def _is_stub(line: dict, x: int) -> bool:
     return cell.data == "" and _width(left.data) == 2 and cell[1:] == left[1:]
 
 
-def _is_odd(line: dict, x: int) -> bool:
+def _is_odd(line: Row, x: int) -> bool:
     data = line[x].data
     return _width(data) not in (1, 2) and not _is_stub(line, x)
 
@@ -72,10 +80,10 @@ class _RowWriter:
     def __init__(self, columns: int) -> None:
         self.columns = columns
         self.out: list[str] = []
-        self.pen: tuple = _DEFAULT_ATTRS
+        self.pen: CellAttrs = _DEFAULT_ATTRS
         self.x = 0
 
-    def set_pen(self, attrs: tuple) -> None:
+    def set_pen(self, attrs: CellAttrs) -> None:
         if attrs != self.pen:
             self.out.append(sgr(attrs))
             self.pen = attrs
@@ -106,7 +114,7 @@ class _RowWriter:
         self.out.append(_WIDE + cell.data + f"\x1b[{x + 1}G\x1b[P")
         self.x = x
 
-    def row(self, line: dict) -> None:
+    def row(self, line: Row) -> None:
         """Render one row, starting at column 0 of a blank row."""
         columns = self.columns
         self.x = 0
@@ -130,7 +138,7 @@ class _RowWriter:
         if start_tail < end:
             self._odd_tail(line, start_tail)
 
-    def _odd_tail(self, line: dict, start: int) -> None:
+    def _odd_tail(self, line: Row, start: int) -> None:
         # Odd cells up to the last column: each is made as the right half of a wide character
         # printed one column to its left, right to left; then the cell left of the run is redone.
         for x in range(self.columns - 1, max(start, 1) - 1, -1):
@@ -154,7 +162,7 @@ class _RowWriter:
             self.cell(line[left_x], left_x)
 
 
-def _position(writer: _RowWriter, screen: EmulatorScreen, buffer: dict, x: int, y: int,
+def _position(writer: _RowWriter, screen: EmulatorScreen, buffer: dict[int, Line], x: int, y: int,
               *, origin: bool = False) -> None:
     """Put the cursor at (x, y); x == columns (pending wrap) is made by reprinting the last cell.
 

@@ -12,8 +12,8 @@ import asyncio
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from runtime.backends.base import Attachment
 from runtime.terminal.emulator import TerminalEmulator
@@ -103,7 +103,8 @@ class Viewer:
         except ViewerClosed:
             raise StopAsyncIteration from None
 
-    def _push(self, chunk: Chunk, resync: Callable[[], Chunk]) -> None:
+    def deliver(self, chunk: Chunk, resync: Callable[[], Chunk]) -> None:
+        """Queue one chunk from the stream; `resync` builds the snapshot that replaces a backlog grown too large."""
         if self._closed:
             return
         if chunk.kind is ChunkKind.DATA:
@@ -120,7 +121,8 @@ class Viewer:
         self._chunks.append(chunk)
         self._wakeup.set()
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """End this viewer's feed (called by the stream when it unsubscribes the viewer)."""
         self._closed = True
         self._wakeup.set()
 
@@ -213,7 +215,7 @@ class TerminalStream:
             self._attachment = None
             self._replies.clear()
             for viewer in self._viewers:
-                viewer._push(Chunk(ChunkKind.ENDED), self._resync_chunk)
+                viewer.deliver(Chunk(ChunkKind.ENDED), self._resync_chunk)
             self.ended.set()
 
     def _ingest(self, data: bytes) -> None:
@@ -227,7 +229,7 @@ class TerminalStream:
             chunk = Chunk(ChunkKind.DATA, data)
             resync = _memo(self._resync_chunk)
             for viewer in self._viewers:
-                viewer._push(chunk, resync)
+                viewer.deliver(chunk, resync)
 
     def _resync_chunk(self) -> Chunk:
         cols, rows, data = self.snapshot()
@@ -258,7 +260,7 @@ class TerminalStream:
             self._viewers.remove(viewer)
         if self._active is viewer:
             self._active = None
-        viewer._close()
+        viewer.close()
 
     def close_viewers(self) -> None:
         """Unsubscribe every viewer (the session is archived or deleted); their feeds end."""
@@ -294,7 +296,7 @@ class TerminalStream:
             self.emulator.resize(cols, rows)
             chunk = Chunk(ChunkKind.RESIZE, cols=cols, rows=rows)
             for each in self._viewers:
-                each._push(chunk, self._resync_chunk)
+                each.deliver(chunk, self._resync_chunk)
         await self._apply_size()
 
     async def _apply_size(self) -> None:

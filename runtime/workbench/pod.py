@@ -17,16 +17,15 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runtime.agents.transcripts import Page, parse_lines
+from runtime.agents.registry import agent_named
+from runtime.agents.transcripts import Page, parse_lines, split_lines
 from runtime.backends.base import Backend
 from runtime.errors import ClauderonError, NotFound
 from runtime.git.safety import GitContext
-from runtime.models import Session
-from runtime.agents.registry import agent_named
-from runtime.agents.transcripts import split_lines
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import SANDBOX_WORKSPACE as WORKSPACE
 from runtime.git.worktrees import WorktreeInfo
+from runtime.models import Session
 from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, diff_section
 from runtime.workbench.files import (
     BINARY_SNIFF_BYTES,

@@ -13,10 +13,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from runtime.home import Home
 from runtime.engine.lifecycle import CREATE_STEPS, PAUSE_ENV
+from runtime.home import Home
 from tests.cli_harness import Cli
-from tests.conftest import TEST_AGENT_IMAGE, run_git
+from tests.conftest import run_git
 
 
 def held_at(cli: Cli, name: str, step: int, timeout: float = 60) -> dict:

@@ -8,6 +8,7 @@ forwarder is back it re-adopts the session and its terminal is live again.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -47,10 +48,8 @@ class SocketForwarder:
             self._listener.close()
             self._listener = None
         for conn in self._open:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         self._open.clear()
         self.path.unlink(missing_ok=True)
@@ -75,10 +74,8 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
 
 def test_docker_unreachable_at_start_keeps_the_session_and_re_adopts_it(short_tmp: Path, git_repo: Path) -> None:

@@ -41,7 +41,8 @@ def test_a_full_home_is_said_in_one_line_and_nothing_is_half_made(disk: Path, gi
 
         filler.unlink()
         cli("create", "--repo", str(git_repo), "--name", "second", "--agent", "shell")
-        assert {s["name"]: s["status"] for s in cli("list", "--json").json()} == {"first": "running", "second": "running"}
+        statuses = {s["name"]: s["status"] for s in cli("list", "--json").json()}
+        assert statuses == {"first": "running", "second": "running"}
     finally:
         cli("engine", "stop", check=False, timeout=60)
         cli.kill_engine()

@@ -102,7 +102,8 @@ def test_a_real_daemon_restart_under_a_running_engine_brings_the_session_back(cl
         pytest.skip("needs the one local dockerd this test can restart")
     pid = int(pids[0])
     argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-    environ = dict(line.split(b"=", 1) for line in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in line)
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    environ = dict(line.split(b"=", 1) for line in entries if b"=" in line)
 
     cli("create", "--repo", str(git_repo), "--name", "daemon", "--agent", "shell")
     dropped = cli.home / "worktrees" / "daemon" / "kept.txt"
@@ -111,8 +112,8 @@ def test_a_real_daemon_restart_under_a_running_engine_brings_the_session_back(cl
     before = container_id("daemon")
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60)
-    log = open("/tmp/clauderon-test-dockerd.log", "ab")
-    subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    with open("/tmp/clauderon-test-dockerd.log", "ab") as log:  # the daemon keeps its own copy of the descriptor
+        subprocess.Popen(argv, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
 
     def answers() -> bool:
         try:

@@ -95,7 +95,8 @@ class FakeUpstream:
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None
-        recorded = RecordedRequest(request.method, request.path, dict(request.query), dict(request.headers), body, parsed)
+        recorded = RecordedRequest(request.method, request.path, dict(request.query), dict(request.headers), body,
+                                   parsed)
         with self._lock:
             self.requests.append(recorded)
         log.debug("%s %s %s", type(self).__name__, request.method, request.path_qs)
@@ -207,7 +208,7 @@ def make_test_certificate(directory: Path, hostnames: Iterable[str] = ("localhos
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     valid = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=7))
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "clauderon fake upstream test CA")])
@@ -215,9 +216,9 @@ def make_test_certificate(directory: Path, hostnames: Iterable[str] = ("localhos
         x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(valid[0]).not_valid_after(valid[1])
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

@@ -60,7 +60,8 @@ class FakeAnthropic(FakeUpstream):
 
     def script_tool_then_text(self, command: str, text: str) -> None:
         """Queue "run this Bash command", then (after the tool result comes back) `text`."""
-        self.script(ToolUseReply("Bash", {"command": command, "description": "Run the scripted command"}), TextReply(text))
+        self.script(ToolUseReply("Bash", {"command": command, "description": "Run the scripted command"}),
+                    TextReply(text))
 
     def pending(self) -> int:
         """How many scripted replies are still waiting."""

@@ -12,9 +12,9 @@ No API server can be installed here, so this one answers what the official `kube
 
 A pod's container is real: its command runs on the host under a pty (`ptyprocess`), so attach, echo
 and resize (`stty size`) are real; exec runs real commands (git, tar, sh). Volumes are host directories
-(one per PVC with `subPath`s inside it, one per pod and emptyDir, ConfigMap keys written to files); container paths in the command,
-arguments, environment and working directory are rewritten to those directories, the way a kubelet's
-mounts would make them appear. Security contexts, resources and images are recorded, not enforced;
+(one per PVC with `subPath`s inside it, one per pod and emptyDir, ConfigMap keys written to files); container
+paths in the command, arguments, environment and working directory are rewritten to those directories, the way
+a kubelet's mounts would make them appear. Security contexts, resources and images are recorded, not enforced;
 an image listed in `failing_images` never pulls (`ErrImagePull`, then `ImagePullBackOff`, with events).
 
 Every request is recorded (`requests`), every object body exactly as sent (`received`), and every
@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
+import contextlib
 import copy
 import json
 import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ KINDS = {"pods": "Pod", "persistentvolumeclaims": "PersistentVolumeClaim", "conf
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
@@ -132,10 +133,8 @@ class PodRuntime:
 
     def kill(self) -> None:
         if self.exit_code is None:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(self.proc.fd)
-            except (ValueError, OSError):
-                pass
             self.proc.terminate(force=True)
             if not self.done.is_set():  # end the attach streams as the container's death would
                 self._loop.create_task(self._reap())
@@ -447,7 +446,8 @@ class FakeKubeAPI:
             return None, _status(404, "NotFound", f'pods "{name}" not found')
         runtime = self.runtimes.get((ns, name))
         if runtime is None:
-            return None, _status(400, "BadRequest", f'container "agent" in pod "{name}" is waiting to start: ContainerCreating')
+            return None, _status(400, "BadRequest",
+                                 f'container "agent" in pod "{name}" is waiting to start: ContainerCreating')
         return runtime, None
 
     async def _log(self, request: web.Request) -> web.Response:
@@ -539,10 +539,8 @@ class FakeKubeAPI:
                 if data[0] == 0 and proc.stdin is not None and not proc.stdin.is_closing():
                     record.stdin += data[1:]
                     proc.stdin.write(data[1:])
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         await proc.stdin.drain()
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
                 elif data[0] == 255 and data[1:2] == b"\x00" and proc.stdin is not None:
                     proc.stdin.close()  # v5: the client closed stdin
 

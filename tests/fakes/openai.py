@@ -35,7 +35,10 @@ class TextReply:
 
 @dataclass(frozen=True)
 class FunctionCallReply:
-    """A `function_call` output item with JSON `arguments` (Codex 0.171's function tools: `wait`, `request_user_input`...)."""
+    """A `function_call` output item with JSON `arguments`.
+
+    Codex 0.171's function tools: `wait`, `request_user_input`...
+    """
 
     name: str
     arguments: dict[str, Any]
@@ -56,7 +59,8 @@ Reply = TextReply | FunctionCallReply | CustomToolCallReply
 
 def codex_shell_call(command: str) -> CustomToolCallReply:
     """Codex 0.171 runs commands through its `exec` tool: JavaScript calling the nested `exec_command` tool."""
-    return CustomToolCallReply("exec", f"const out = await tools.exec_command({{cmd: {json.dumps(command)}}});\ntext(out);\n")
+    script = f"const out = await tools.exec_command({{cmd: {json.dumps(command)}}});\ntext(out);\n"
+    return CustomToolCallReply("exec", script)
 
 
 class FakeOpenAI(FakeUpstream):
@@ -112,8 +116,8 @@ class FakeOpenAI(FakeUpstream):
         # Refused with "426 Upgrade Required" plus a JSON error: the upgrade fails at once and Codex
         # takes its HTTP path instead of waiting on a socket.
         self.websocket_attempts += 1
-        return web.json_response({"error": {"message": "websocket transport not available", "type": "invalid_request_error"}},
-                                 status=self.websocket_status)
+        error = {"message": "websocket transport not available", "type": "invalid_request_error"}
+        return web.json_response({"error": error}, status=self.websocket_status)
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         if wants_json_schema(body):
@@ -230,5 +234,6 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=status)
 
 
-__all__ = ["FakeOpenAI", "TextReply", "FunctionCallReply", "CustomToolCallReply", "Reply", "codex_shell_call", "response_events", "fake_id_token", "wants_json_schema",
+__all__ = ["FakeOpenAI", "TextReply", "FunctionCallReply", "CustomToolCallReply", "Reply", "codex_shell_call",
+           "response_events", "fake_id_token", "wants_json_schema",
            "DEFAULT_MODEL"]
