@@ -201,8 +201,7 @@ class DockerBackend(Backend):
             running = (info.get("State") or {}).get("Running")
             return info, client.api.stats(backend_id, stream=False) if with_stats and running else None
 
-        sampled: ContainerSample = await self._call(sample)
-        return sampled
+        return await self._call(sample)
 
     async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
