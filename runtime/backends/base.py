@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from runtime.backends.capabilities import BackendCapabilities
 from runtime.errors import ClauderonError
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 ProgressFn = Callable[[str], Awaitable[None] | None]
 ContainerSample = tuple[dict[str, Any] | None, dict[str, Any] | None]
 """A sandbox's inspect answer (None when it is gone) and one stats answer (None when not sampled)."""
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Labels every backend puts on what it creates, so an engine adopts or removes only its own home's things.
 LABEL_SESSION = "clauderon.session"
@@ -125,7 +127,7 @@ class Backend(abc.ABC):
     _pool: ThreadPoolExecutor | None = None
     POOL_THREADS = 16
 
-    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _blocking(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking call (an SDK request) on this backend's own threads, never the loop's default
         executor: the workbench readers wait for backend calls from default-executor threads, so sharing
         one pool let a few concurrent reads hold every thread and wait for one more, for good."""
@@ -197,6 +199,7 @@ class Backend(abc.ABC):
     async def release(self, backend_id: str) -> None:
         """Free what only served a sandbox that has stopped (a sealed session's relay); it stays removable
         and restartable. Default: nothing to free."""
+        return None
 
     async def lost_in_restart(self, backend_id: str, seen_running_at: float) -> str | None:
         """Why a sandbox last seen running at `seen_running_at` is not running now, when that is a restart

@@ -7,12 +7,15 @@ is done by hand on the engine's socket (see `docker_attach`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import functools
 import inspect
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from runtime.agents.home import CONTAINER_HOME
 from runtime.backends.base import (
@@ -27,7 +30,7 @@ from runtime.backends.base import (
     ProgressFn,
 )
 from runtime.backends.docker_account import name_the_agent
-from runtime.backends.docker_attach import open_attach
+from runtime.backends.docker_attach import DockerAttachment, open_attach
 from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError, Conflict
 from runtime.git.session_repo import MAX_BUNDLE_BYTES, SANDBOX_GIT
@@ -35,6 +38,8 @@ from runtime.models import Status
 from runtime.relay import RELAY_PORT, RELAY_SOCKET_DIR, RELAY_USER, ensure_relay_image
 
 if TYPE_CHECKING:
+    from docker import DockerClient
+
     from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,8 +69,12 @@ RELAY_ROLE = "relay"
 _WAIT_FOR_RELAY = ("for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; "
                    "sleep 0.05; done; exec \"$@\"")
 
+P = ParamSpec("P")
+T = TypeVar("T")
 
-def _exec(client: Any, container: str, argv: list[str], timeout: float, max_output: int, what: str) -> ExecResult:
+
+def _exec(client: DockerClient, container: str, argv: list[str], timeout: float, max_output: int,
+          what: str) -> ExecResult:
     """`docker exec` without a TTY, stdout and stderr apart, bounded in size and time (blocking)."""
     import docker.errors
 
@@ -77,7 +86,9 @@ def _exec(client: Any, container: str, argv: list[str], timeout: float, max_outp
         raise ClauderonError(f"cannot run a command in container {container[:12]}: {exc.explanation or exc}",
                              status=409) from None
     deadline = time.monotonic() + timeout
-    out, err, size = [], [], 0
+    out: list[bytes] = []
+    err: list[bytes] = []
+    size = 0
     for chunk_out, chunk_err in client.api.exec_start(exec_id, stream=True, demux=True):
         for chunk, into in ((chunk_out, out), (chunk_err, err)):
             if chunk:
@@ -110,8 +121,8 @@ class DockerBackend(Backend):
         (`DOCKER_HOST`, else the default socket)."""
         self.base_url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL
         self._explicit = base_url is not None
-        self._client: Any = None
-        self._early: dict[str, Any] = {}  # container id -> attachment opened before start
+        self._client: DockerClient | None = None
+        self._early: dict[str, DockerAttachment] = {}  # container id -> attachment opened before start
 
     # -- the client ------------------------------------------------------------------------------
 
@@ -122,7 +133,7 @@ class DockerBackend(Backend):
             status=503,
         )
 
-    def _client_sync(self) -> Any:
+    def _client_sync(self) -> DockerClient:
         """The SDK client, created on first use (creating it talks to the engine for its API version)."""
         if self._client is None:
             import docker
@@ -136,11 +147,11 @@ class DockerBackend(Backend):
                 raise self._unreachable(exc) from exc
         return self._client
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[Concatenate[DockerClient, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(client, ...)` in a thread; connection failures become the one clear line."""
-        return await self._blocking(self._run_sync, fn, *args, **kwargs)
+        return await self._blocking(functools.partial(self._run_sync, fn, *args, **kwargs))
 
-    def _run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _run_sync(self, fn: Callable[Concatenate[DockerClient, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         import docker.errors
         import requests.exceptions
 
@@ -182,7 +193,7 @@ class DockerBackend(Backend):
         `docker stats` answer."""
         import docker.errors
 
-        def sample(client: Any) -> ContainerSample:
+        def sample(client: DockerClient) -> ContainerSample:
             try:
                 info = client.api.inspect_container(backend_id)
             except docker.errors.NotFound:
@@ -190,21 +201,21 @@ class DockerBackend(Backend):
             running = (info.get("State") or {}).get("Running")
             return info, client.api.stats(backend_id, stream=False) if with_stats and running else None
 
-        sampled: ContainerSample = await self._call(sample)
-        return sampled
+        return await self._call(sample)
 
     async def bridge_gateway(self) -> str | None:
         """The `bridge` network's IPAM gateway, or None (e.g. `dockerd --bridge=none` has no bridge)."""
         import docker.errors
 
-        def inspect_bridge(client: Any) -> str | None:
+        def inspect_bridge(client: DockerClient) -> str | None:
             try:
                 info = client.api.inspect_network("bridge")
             except docker.errors.NotFound:
                 return None
             for config in (info.get("IPAM") or {}).get("Config") or []:
-                if config.get("Gateway"):
-                    return config["Gateway"]
+                gateway: str | None = config.get("Gateway")
+                if gateway:
+                    return gateway
             return None
 
         return await self._call(inspect_bridge)
@@ -223,7 +234,7 @@ class DockerBackend(Backend):
     async def owner_of(self, name: str) -> str | None:
         import docker.errors
 
-        def owner(client: Any) -> str | None:
+        def owner(client: DockerClient) -> str | None:
             try:
                 container = client.containers.get(container_name(name))
             except docker.errors.NotFound:
@@ -264,12 +275,12 @@ class DockerBackend(Backend):
                 await self._call(name_the_agent, container_id, spec.user, spec.env.get("HOME", CONTAINER_HOME))
             # The relay is made while the agent starts (its entrypoint waits for the relay's port); it can
             # only start once the namespace it joins exists.
-            steps = [self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))]
-            if relay is not None:
-                steps.append(self._call(_create_relay, relay, spec, container_id))
-            started = await asyncio.gather(*steps)
-            if relay is not None:
-                await self._call(_start_relay, started[1], spec.name)
+            starting = self._call(_start_and_size, container_id, kwargs["name"], (spec.cols, spec.rows))
+            if relay is None:
+                await starting
+            else:
+                _, relay_id = await asyncio.gather(starting, self._call(_create_relay, relay, spec, container_id))
+                await self._call(_start_relay, relay_id, spec.name)
         except BaseException:
             early = self._early.pop(container_id, None)
             if early is not None:
@@ -317,7 +328,7 @@ class DockerBackend(Backend):
         """Whether `image` exists in the local engine."""
         import docker.errors
 
-        def present(client: Any) -> bool:
+        def present(client: DockerClient) -> bool:
             try:
                 client.images.get(image)
                 return True
@@ -335,7 +346,7 @@ class DockerBackend(Backend):
             raise ClauderonError(f"image {image} not found locally: run `clauderon image build` or docker pull {image}")
         await _report(progress, f"pulling {image}")
 
-        def pull(client: Any) -> None:
+        def pull(client: DockerClient) -> None:
             try:
                 client.images.pull(image)
             except docker.errors.APIError as exc:
@@ -348,7 +359,7 @@ class DockerBackend(Backend):
     async def remove(self, backend_id: str) -> None:
         import docker.errors
 
-        def remove(client: Any) -> None:
+        def remove(client: DockerClient) -> None:
             _remove_relays(client, backend_id)
             try:
                 client.api.remove_container(backend_id, force=True, v=True)
@@ -357,12 +368,13 @@ class DockerBackend(Backend):
             except docker.errors.APIError as exc:
                 # A removal already under way is as good as done.
                 if "already in progress" not in str(exc):
-                    raise ClauderonError(f"cannot remove container {backend_id[:12]}: {exc.explanation or exc}") from exc
+                    raise ClauderonError(
+                        f"cannot remove container {backend_id[:12]}: {exc.explanation or exc}") from exc
 
         await self._call(remove)
 
     async def pause(self, backend_id: str, paused: bool) -> None:
-        def pause(client: Any) -> None:
+        def pause(client: DockerClient) -> None:
             try:
                 (client.api.pause if paused else client.api.unpause)(backend_id)
             except Exception as exc:
@@ -386,7 +398,7 @@ class DockerBackend(Backend):
         would otherwise hold an engine thread for good."""
         bounded = ["timeout", "-s", "KILL", f"{timeout:.0f}", *argv]
 
-        def run(client: Any) -> ExecResult:
+        def run(client: DockerClient) -> ExecResult:
             result = _exec(client, backend_id, bounded, timeout, max_output, argv[0])
             if result.exit_code == 137:
                 raise ClauderonError(f"`{argv[0]}` in container {backend_id[:12]} took over {timeout:.0f}s and "
@@ -403,13 +415,14 @@ class DockerBackend(Backend):
         """A git bundle of `branch` from the container's /workspace, leaving out what `known` (a commit
         the user's repository has) already holds; the whole branch when `known` is not in the sandbox."""
         base = [*SANDBOX_GIT, "bundle", "create", "--quiet", "-", f"refs/heads/{branch}"]
-        bound = dict(timeout=BUNDLE_SECONDS, max_output=MAX_BUNDLE_BYTES)
-        result = await self.exec(backend_id, [*base, f"^{known}"] if known else base, **bound)
+        argv = [*base, f"^{known}"] if known else base
+        result = await self.exec(backend_id, argv, timeout=BUNDLE_SECONDS, max_output=MAX_BUNDLE_BYTES)
         if result.exit_code != 0 and known:  # e.g. the agent's history no longer contains `known`
-            result = await self.exec(backend_id, base, **bound)
+            result = await self.exec(backend_id, base, timeout=BUNDLE_SECONDS, max_output=MAX_BUNDLE_BYTES)
         if result.exit_code != 0:
             lines = result.stderr.decode(errors="replace").strip().splitlines()
-            raise ClauderonError(f"could not bundle {branch} in the sandbox: {lines[-1] if lines else 'no error output'}")
+            last = lines[-1] if lines else "no error output"
+            raise ClauderonError(f"could not bundle {branch} in the sandbox: {last}")
         return result.stdout
 
     async def release(self, backend_id: str) -> None:
@@ -422,7 +435,7 @@ class DockerBackend(Backend):
         agent container's id, so the name is resolved first."""
         import docker.errors
 
-        def owned_id(client: Any) -> str | None:
+        def owned_id(client: DockerClient) -> str | None:
             try:
                 info = client.api.inspect_container(container_name(name))
             except docker.errors.NotFound:
@@ -436,7 +449,7 @@ class DockerBackend(Backend):
     async def status(self, backend_id: str) -> Status:
         import docker.errors
 
-        def state(client: Any) -> Status:
+        def state(client: DockerClient) -> Status:
             try:
                 info = client.api.inspect_container(backend_id)
             except docker.errors.NotFound:
@@ -455,7 +468,7 @@ class DockerBackend(Backend):
         if daemon_up is None or daemon_up <= seen_running_at:
             return None
 
-        def gone_with_daemon(client: Any) -> bool:
+        def gone_with_daemon(client: DockerClient) -> bool:
             try:
                 state = client.api.inspect_container(backend_id).get("State") or {}
             except docker.errors.NotFound:
@@ -467,14 +480,15 @@ class DockerBackend(Backend):
         return None
 
     async def list_owned(self, home_id: str) -> list[Found]:
-        def owned(client: Any) -> list[Found]:
+        def owned(client: DockerClient) -> list[Found]:
             found = []
             for info in client.api.containers(all=True, filters={"label": f"{LABEL_HOME}={home_id}"}):
                 labels = info.get("Labels") or {}
                 if labels.get(LABEL_ROLE) == RELAY_ROLE:
                     continue  # a sealed session's relay belongs to its agent container
                 state = {"Status": info.get("State", "")}
-                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"], status=_status_of(state), labels=labels))
+                found.append(Found(session_id=labels.get(LABEL_SESSION, ""), backend_id=info["Id"],
+                                   status=_status_of(state), labels=labels))
             return found
 
         return await self._call(owned)
@@ -485,7 +499,7 @@ class DockerBackend(Backend):
         # A tty container's log is the raw terminal stream; ask for roughly enough lines, then cut to size.
         tail = max(200, max_bytes // 40)
 
-        def logs(client: Any) -> bytes:
+        def logs(client: DockerClient) -> bytes:
             try:
                 data = client.api.logs(backend_id, stdout=True, stderr=True, tail=tail)
             except docker.errors.NotFound:
@@ -510,18 +524,21 @@ class DockerBackend(Backend):
         return attachment
 
 
-def _create(client: Any, kwargs: dict[str, Any]) -> str:
+def _create(client: DockerClient, kwargs: dict[str, Any]) -> str:
     import docker.errors
 
     try:
-        return client.containers.create(**kwargs).id
+        container = client.containers.create(**kwargs)
     except docker.errors.ImageNotFound as exc:
-        raise ClauderonError(f"image {kwargs['image']} not found locally: run `clauderon image build` or docker pull") from exc
+        raise ClauderonError(f"image {kwargs['image']} not found locally: "
+                             "run `clauderon image build` or docker pull") from exc
     except docker.errors.APIError as exc:
         raise ClauderonError(f"cannot create container {kwargs['name']}: {exc.explanation or exc}") from exc
+    # The SDK's model types `id` as optional (a model built without attributes); a create always answers with one.
+    return cast(str, container.id)
 
 
-def _create_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> str:
+def _create_relay(client: DockerClient, image: str, spec: LaunchSpec, agent_id: str) -> str:
     """The relay container of a sealed session: it joins the agent's network namespace (the agent owns
     it, so a restarted relay rejoins the same one) and carries 127.0.0.1:RELAY_PORT to the engine's socket
     directory, mounted read-only (the directory, not the socket: a recreated socket is then still seen).
@@ -537,15 +554,16 @@ def _create_relay(client: Any, image: str, spec: LaunchSpec, agent_id: str) -> s
         mem_limit="16m", pids_limit=256, restart_policy={"Name": "unless-stopped"},
         mounts=[DockerMount(target=RELAY_SOCKET_DIR, source=spec.proxy_socket_dir, type="bind", read_only=True)])
     try:
-        return client.api.create_container(
+        relay_id: str = client.api.create_container(
             image=image, name=relay_name(spec.name), command=[str(RELAY_PORT), f"{RELAY_SOCKET_DIR}/proxy.sock"],
             labels=labels, user=RELAY_USER, host_config=host_config)["Id"]
+        return relay_id
     except Exception as exc:
         explanation = getattr(exc, "explanation", None) or exc
         raise ClauderonError(f"cannot create the sealed network's relay for {spec.name}: {explanation}") from exc
 
 
-def _start_relay(client: Any, relay_id: str, name: str) -> None:
+def _start_relay(client: DockerClient, relay_id: str, name: str) -> None:
     try:
         client.api.start(relay_id)
     except Exception as exc:
@@ -553,25 +571,21 @@ def _start_relay(client: Any, relay_id: str, name: str) -> None:
         raise ClauderonError(f"cannot start the sealed network's relay for {name}: {explanation}") from exc
 
 
-def _remove_relays(client: Any, agent_id: str, name: str | None = None) -> None:
+def _remove_relays(client: DockerClient, agent_id: str, name: str | None = None) -> None:
     """Remove the relay(s) of an agent container (by label), and a stale one holding `name`."""
     import docker.errors
 
     found = client.api.containers(all=True, filters={"label": f"clauderon.agent-container={agent_id}"})
     ids = [info["Id"] for info in found]
     if name is not None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             ids.append(client.api.inspect_container(name)["Id"])
-        except docker.errors.NotFound:
-            pass
     for relay_id in dict.fromkeys(ids):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             client.api.remove_container(relay_id, force=True)
-        except docker.errors.NotFound:
-            pass
 
 
-def _start_and_size(client: Any, container_id: str, name: str, size: tuple[int, int]) -> None:
+def _start_and_size(client: DockerClient, container_id: str, name: str, size: tuple[int, int]) -> None:
     """Start and size the tty (the caller removes the container if this fails).
 
     API 1.41 cannot set the console size at create time (the tty starts at 0x0), so it is resized right

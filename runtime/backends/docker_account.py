@@ -6,14 +6,17 @@ import io
 import logging
 import tarfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runtime.agents.user import with_agent_account
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 log = logging.getLogger(__name__)
 
 
-def name_the_agent(client: Any, container_id: str, user: str, home: str) -> None:
+def name_the_agent(client: DockerClient, container_id: str, user: str, home: str) -> None:
     """Give the agent's uid an account in the created container's /etc/passwd and /etc/group (see
     `with_agent_account`). An image without those files, or one that cannot be read, keeps its own."""
     try:
@@ -27,7 +30,7 @@ def name_the_agent(client: Any, container_id: str, user: str, home: str) -> None
             return
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
-            for name, text in zip(("passwd", "group"), changed):
+            for name, text in zip(("passwd", "group"), changed, strict=True):
                 data = text.encode()
                 info = tarfile.TarInfo(name)
                 info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
@@ -37,7 +40,7 @@ def name_the_agent(client: Any, container_id: str, user: str, home: str) -> None
         log.info("could not name uid %s in %s: %s", uid, container_id[:12], exc)
 
 
-def _read_container_file(client: Any, container_id: str, path: str, limit: int = 4 << 20) -> str:
+def _read_container_file(client: DockerClient, container_id: str, path: str, limit: int = 4 << 20) -> str:
     stream, stat = client.api.get_archive(container_id, path)
     if stat.get("size", 0) > limit:
         raise ValueError(f"{path} is {stat['size']} bytes")

@@ -16,7 +16,9 @@ nothing is held back and no typed sequence can detach us.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from runtime.backends.base import Attachment
@@ -39,7 +41,8 @@ def engine_address(base_url: str) -> tuple[str, str | int]:
         return "unix", parts.path
     if parts.scheme in ("tcp", "http"):
         return parts.hostname or "127.0.0.1", parts.port or 2375
-    raise ClauderonError(f"attaching over {parts.scheme or base_url!r} is not supported: use a unix:// or tcp:// DOCKER_HOST")
+    raise ClauderonError(f"attaching over {parts.scheme or base_url!r} is not supported: "
+                         "use a unix:// or tcp:// DOCKER_HOST")
 
 
 async def open_attach(base_url: str, api_version: str, container_id: str, *, logs: bool = False) -> DockerAttachment:
@@ -107,7 +110,7 @@ class DockerAttachment(Attachment):
         self._writer = writer
         self._pending = pending
         self._closed = False
-        self.resizer = None
+        self.resizer: Callable[[int, int], Awaitable[None]] | None = None
         """Async callable (cols, rows) -> None, set by the backend that opened this attachment."""
 
     async def read(self) -> bytes:
@@ -139,7 +142,5 @@ class DockerAttachment(Attachment):
             return
         self._closed = True
         self._writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass

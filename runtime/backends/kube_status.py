@@ -98,7 +98,8 @@ def pod_state(pod: dict[str, Any]) -> tuple[str, str]:
             return status.get("phase", ""), f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return status.get("phase", ""), f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".rstrip(": ")
+            why = f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}"
+            return status.get("phase", ""), why.rstrip(": ")
     return status.get("phase", ""), ""
 
 

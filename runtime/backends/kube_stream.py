@@ -17,12 +17,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from websocket import WebSocketException
 
 from runtime.backends.base import Attachment, ExecResult
 from runtime.errors import ClauderonError
+
+if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,23 @@ STDIN, STDOUT, STDERR, STATUS, RESIZE = 0, 1, 2, 3, 4
 _POLL_SECONDS = 0.2  # how long the reader blocks per wait, so close() is noticed promptly
 _CHUNK = 64 * 1024
 
-ApiFactory = Callable[[], Any]  # returns a fresh kubernetes.client.CoreV1Api
+ApiFactory = Callable[[], "CoreV1Api"]  # returns a fresh CoreV1Api on its own ApiClient
+
+
+class ChannelStream(Protocol):
+    """What is used of the client's `WSClient` (which is unannotated), opened with `binary=True`."""
+
+    def is_open(self) -> bool: ...
+
+    def update(self, timeout: float = 0) -> None: ...
+
+    def read_channel(self, channel: int, timeout: float = 0) -> bytes: ...
+
+    def write_channel(self, channel: int, data: bytes) -> None: ...
+
+    def close_channel(self, channel: int) -> None: ...
+
+    def close(self, **kwargs: Any) -> None: ...
 
 
 def exit_code_of(status_json: bytes | str) -> int | None:
@@ -53,9 +73,9 @@ def exit_code_of(status_json: bytes | str) -> int | None:
 
 
 def open_stream(api_factory: ApiFactory, kind: str, namespace: str, pod: str, *, container: str,
-                command: list[str] | None = None, tty: bool, stdin: bool) -> Any:
+                command: list[str] | None = None, tty: bool, stdin: bool) -> ChannelStream:
     """A connected `WSClient` for `kind` `attach` or `exec` (blocking; run it in a thread)."""
-    from kubernetes.client.rest import ApiException
+    from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 
     api = api_factory()
@@ -63,14 +83,16 @@ def open_stream(api_factory: ApiFactory, kind: str, namespace: str, pod: str, *,
                                   _preload_content=False, binary=True)
     try:
         if kind == "exec":
-            return stream(api.connect_get_namespaced_pod_exec, pod, namespace, command=command, **kwargs)
-        return stream(api.connect_get_namespaced_pod_attach, pod, namespace, **kwargs)
+            ws: ChannelStream = stream(api.connect_get_namespaced_pod_exec, pod, namespace, command=command, **kwargs)
+        else:
+            ws = stream(api.connect_get_namespaced_pod_attach, pod, namespace, **kwargs)
+        return ws
     except ApiException as exc:
         raise ClauderonError(f"cannot {kind} into pod {pod} in namespace {namespace}: {_handshake_error(exc)}",
                              status=503) from exc
 
 
-def _handshake_error(exc: Any) -> str:
+def _handshake_error(exc: ApiException) -> str:
     """One line from a failed websocket upgrade: the API's Status message, else the status line.
 
     websocket-client reports `Handshake status 404 Not Found -+-+- {headers} -+-+- {body}`."""
@@ -85,7 +107,7 @@ def _handshake_error(exc: Any) -> str:
 class KubeAttachment(Attachment):
     """A TTY attach stream; a reader thread feeds an asyncio queue so `read()` never blocks the loop."""
 
-    def __init__(self, ws: Any, loop: asyncio.AbstractEventLoop,
+    def __init__(self, ws: ChannelStream, loop: asyncio.AbstractEventLoop,
                  exit_code_fallback: Callable[[], int | None] | None = None) -> None:
         """`exit_code_fallback` (called on the reader thread) finds the exit code when channel 3 has none:
         some runtimes end an attach stream without a status."""
@@ -159,15 +181,16 @@ class KubeAttachment(Attachment):
         await asyncio.to_thread(close_stream, self._ws)
 
 
-def close_stream(ws: Any) -> None:
+def close_stream(ws: ChannelStream) -> None:
     """Close the websocket and its socket: when the server closed first, `WebSocket.close()` returns early
     and would leave the socket open."""
     try:
         ws.close()
     except (WebSocketException, OSError) as exc:
         log.debug("closing a stream: %s", exc)
-    if getattr(ws, "sock", None) is not None:
-        ws.sock.shutdown()
+    sock = getattr(ws, "sock", None)  # the websocket-client socket, not part of the channel interface
+    if sock is not None:
+        sock.shutdown()
 
 
 def join_replay(log_bytes: bytes, live: bytes) -> bytes:
@@ -200,7 +223,8 @@ def run_exec(api_factory: ApiFactory, namespace: str, pod: str, container: str, 
         deadline = _Deadline(timeout)
         while ws.is_open():
             if deadline.passed():
-                raise ClauderonError(f"`{' '.join(argv[:3])} ...` in pod {pod} took longer than {timeout:.0f}s", status=504)
+                raise ClauderonError(f"`{' '.join(argv[:3])} ...` in pod {pod} took longer than {timeout:.0f}s",
+                                     status=504)
             ws.update(timeout=min(1.0, deadline.left()))
             out += ws.read_channel(STDOUT) or b""
             err += ws.read_channel(STDERR) or b""

@@ -8,6 +8,8 @@ call runs in a thread. The pod objects themselves are built in `kube_objects`, a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import inspect
 import io
 import json
@@ -18,7 +20,7 @@ import tarfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from runtime.backends import kube_objects as objects
 from runtime.backends.base import (
@@ -27,20 +29,29 @@ from runtime.backends.base import (
     LABEL_SESSION,
     Attachment,
     Backend,
+    ExecResult,
     Found,
     LaunchSpec,
     ProgressFn,
 )
 from runtime.backends.kube_status import StartWatch, status_of
-from runtime.backends.kube_stream import ExecResult, KubeAttachment, join_replay, open_stream, run_exec
+from runtime.backends.kube_stream import KubeAttachment, join_replay, open_stream, run_exec
 from runtime.backends.registry import capabilities_of
 from runtime.errors import ClauderonError, Conflict
 from runtime.models import Status
 from runtime.settings import KubernetesSettings, Settings
 
+if TYPE_CHECKING:
+    from kubernetes.client import Configuration, CoreV1Api
+    from kubernetes.client.exceptions import ApiException
+    from urllib3 import BaseHTTPResponse
+
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.5
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,8 +78,8 @@ class KubernetesBackend(Backend):
         self.home_id = home_id
         self.ca_cert_pem = ca_cert_pem
         self.namespace = settings.namespace
-        self._configuration: Any = None
-        self._core: Any = None
+        self._configuration: Configuration | None = None
+        self._core: CoreV1Api | None = None
         self._load_lock = threading.Lock()  # calls arrive on several worker threads at once
 
     def default_image(self, settings: Settings) -> str | None:
@@ -80,19 +91,20 @@ class KubernetesBackend(Backend):
         where = self.settings.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         return f"{where}" + (f" (context {self.settings.context})" if self.settings.context else "")
 
-    def _load_sync(self) -> Any:
+    def _load_sync(self) -> CoreV1Api:
         """The CoreV1Api for ordinary requests; the kubeconfig is read on first use."""
         with self._load_lock:
             return self._load_locked()
 
-    def _load_locked(self) -> Any:
+    def _load_locked(self) -> CoreV1Api:
         if self._core is None:
             from kubernetes import client, config
 
             configuration = client.Configuration()
             try:
-                config.load_kube_config(config_file=self.settings.kubeconfig, context=self.settings.context,
-                                        client_configuration=configuration)
+                config.load_kube_config(  # type: ignore[no-untyped-call]  # the config loader is unannotated
+                    config_file=self.settings.kubeconfig, context=self.settings.context,
+                    client_configuration=configuration)
             except Exception as exc:  # missing file, unknown context, malformed YAML
                 raise ClauderonError(f"cannot load kubeconfig {self._where()}: {exc}; "
                                      "set [kubernetes] kubeconfig/context or KUBECONFIG", status=503) from exc
@@ -108,42 +120,50 @@ class KubernetesBackend(Backend):
         if core is not None:
             await self._blocking(core.api_client.close)
 
-    def _fresh_api(self) -> Any:
+    def _fresh_api(self) -> CoreV1Api:
         """A CoreV1Api on its own ApiClient, for one websocket stream (see `kube_stream`)."""
         from kubernetes import client
 
         self._load_sync()
         return client.CoreV1Api(client.ApiClient(self._configuration))
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """`fn(core_api, ...)` in a thread; unreachable clusters become the one clear line."""
-        return await self._blocking(self._run_sync, fn, *args, **kwargs)
+    def _api_host(self) -> str:
+        """The API server's address from the kubeconfig (loaded by then: every caller has made a request)."""
+        assert self._configuration is not None, "the kubeconfig is loaded before the first request"
+        return self._configuration.host
 
-    def _run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[Concatenate[CoreV1Api, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(core_api, ...)` in a thread; unreachable clusters become the one clear line."""
+        return await self._blocking(functools.partial(self._run_sync, fn, *args, **kwargs))
+
+    def _run_sync(self, fn: Callable[Concatenate[CoreV1Api, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         import urllib3.exceptions
 
         core = self._load_sync()
         try:
             return fn(core, *args, **kwargs)
         except (urllib3.exceptions.HTTPError, ConnectionError) as exc:
-            raise ClauderonError(f"cannot reach the Kubernetes API at {self._configuration.host} "
-                                 f"({exc.__class__.__name__}): check {self._where()} and the cluster", status=503) from exc
+            raise ClauderonError(f"cannot reach the Kubernetes API at {self._api_host()} "
+                                 f"({exc.__class__.__name__}): check {self._where()} and the cluster",
+                                 status=503) from exc
 
     # -- raw JSON helpers (dict bodies in, dicts out: the same shapes `kube_objects` builds) ------
 
-    def _get(self, core: Any, method: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        """`core.<method>(...)` as a dict, or None when it does not exist."""
-        return self._send(core, method, *args, ok_statuses=(404,), **kwargs)
+    def _get(self, api: object, method: str, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        """`api.<method>(...)` as a dict, or None when it does not exist."""
+        return self._send(api, method, *args, ok_statuses=(404,), **kwargs)
 
-    def _send(self, core: Any, method: str, *args: Any, ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> Any:
-        """`core.<method>(...)` as parsed JSON; statuses in `ok_statuses` (404 on delete, 409 on create) give None.
+    def _send(self, api: object, method: str, *args: Any, ok_statuses: tuple[int, ...] = (),
+              **kwargs: Any) -> dict[str, Any] | None:
+        """`api.<method>(...)` as parsed JSON; statuses in `ok_statuses` (404 on delete, 409 on create) give None.
 
         Raw responses (`_preload_content=False`) keep the objects as the API's own dicts, the same shapes
         `kube_objects` builds, instead of the generated model classes."""
-        from kubernetes.client.rest import ApiException
+        from kubernetes.client.exceptions import ApiException
 
         try:
-            return _json(getattr(core, method)(*args, _preload_content=False, **kwargs))
+            answer: dict[str, Any] | None = _json(getattr(api, method)(*args, _preload_content=False, **kwargs))
+            return answer
         except ApiException as exc:
             if exc.status in ok_statuses:
                 return None
@@ -154,24 +174,26 @@ class KubernetesBackend(Backend):
     async def available(self) -> tuple[bool, str]:
         from kubernetes import client
 
-        def version(core: Any) -> dict[str, Any]:
+        def version(core: CoreV1Api) -> dict[str, Any]:
             api = client.VersionApi(core.api_client)
-            return _json(api.get_code(_preload_content=False, _request_timeout=5))
+            answer: dict[str, Any] = _json(api.get_code(_preload_content=False, _request_timeout=5))
+            return answer
 
         try:
             info = await self._call(version)
         except ClauderonError as exc:
             return False, exc.message
         except Exception as exc:  # never a traceback for an odd API server
-            return False, f"cannot reach the Kubernetes API via {self._where()} ({exc.__class__.__name__}): check the cluster"
-        return True, f"Kubernetes {info.get('gitVersion', '?')} at {self._configuration.host}, namespace {self.namespace}"
+            return False, (f"cannot reach the Kubernetes API via {self._where()} ({exc.__class__.__name__}): "
+                           "check the cluster")
+        return True, f"Kubernetes {info.get('gitVersion', '?')} at {self._api_host()}, namespace {self.namespace}"
 
     # -- create -----------------------------------------------------------------------------------
 
     async def network_policy_report(self) -> tuple[bool, str]:
         """(enforced as far as can be seen, one line): NetworkPolicy is only a wall if the cluster's network
         plugin enforces it, which the API cannot say; the plugin's pods in kube-system are the best hint."""
-        def plugins(core: Any) -> list[str]:
+        def plugins(core: CoreV1Api) -> list[str]:
             listing = self._get(core, "list_namespaced_pod", "kube-system") or {}
             return [item["metadata"]["name"] for item in listing.get("items", [])]
 
@@ -186,11 +208,12 @@ class KubernetesBackend(Backend):
                        "weave, kube-router); without one a pod's egress is not limited to the proxy")
 
     async def owner_of(self, name: str) -> str | None:
-        def owner(core: Any) -> str | None:
+        def owner(core: CoreV1Api) -> str | None:
             for method in ("read_namespaced_pod", "read_namespaced_persistent_volume_claim"):
                 found = self._get(core, method, objects.pod_name(name), self.namespace)
                 if found is not None:
-                    return (found["metadata"].get("labels") or {}).get(LABEL_HOME, "")
+                    home: str = (found["metadata"].get("labels") or {}).get(LABEL_HOME, "")
+                    return home
             return None
 
         return await self._call(owner)
@@ -208,7 +231,8 @@ class KubernetesBackend(Backend):
         pvc = objects.pvc_object(spec, self.settings)
         await self._call(self._ensure_namespace_and_ca)
         created_pvc = await self._call(self._claim_volume, spec, pvc)
-        await _report(progress, f"{'creating' if created_pvc else 'reusing'} volume {name} in namespace {self.namespace}")
+        verb = "creating" if created_pvc else "reusing"
+        await _report(progress, f"{verb} volume {name} in namespace {self.namespace}")
         try:
             await self._call(self._put_proxy_secret, objects.proxy_secret(spec))
             if self.settings.proxy_url:  # before the pod: it never runs a moment without the wall
@@ -229,8 +253,8 @@ class KubernetesBackend(Backend):
             raise
         return name
 
-    def _ensure_namespace_and_ca(self, core: Any) -> None:
-        from kubernetes.client.rest import ApiException
+    def _ensure_namespace_and_ca(self, core: CoreV1Api) -> None:
+        from kubernetes.client.exceptions import ApiException
 
         try:
             core.read_namespace(self.namespace, _preload_content=False)
@@ -248,7 +272,7 @@ class KubernetesBackend(Backend):
             elif (current.get("data") or {}) != body["data"]:  # the CA was regenerated
                 self._send(core, "replace_namespaced_config_map", objects.CA_CONFIGMAP, self.namespace, body)
 
-    def _claim_volume(self, core: Any, spec: LaunchSpec, pvc: dict[str, Any]) -> bool:
+    def _claim_volume(self, core: CoreV1Api, spec: LaunchSpec, pvc: dict[str, Any]) -> bool:
         """True when the volume was created now; False when an archived one of this home is reused."""
         name = pvc["metadata"]["name"]
         if self._get(core, "read_namespaced_pod", name, self.namespace) is not None:
@@ -277,7 +301,7 @@ class KubernetesBackend(Backend):
                 return
             await asyncio.sleep(_POLL_SECONDS)
 
-    def _pod_and_events(self, core: Any, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def _pod_and_events(self, core: CoreV1Api, name: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         pod = self._get(core, "read_namespaced_pod", name, self.namespace)
         listing = self._get(core, "list_namespaced_event", self.namespace,
                             field_selector=f"involvedObject.name={name}") or {}
@@ -328,13 +352,13 @@ class KubernetesBackend(Backend):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def _put_proxy_secret(self, core: Any, body: dict[str, Any]) -> None:
+    def _put_proxy_secret(self, core: CoreV1Api, body: dict[str, Any]) -> None:
         """This launch's proxy credentials (a new password each launch) replace any older ones."""
         name = body["metadata"]["name"]
         self._send(core, "delete_namespaced_secret", name, self.namespace, ok_statuses=(404,))
         self._send(core, "create_namespaced_secret", self.namespace, body)
 
-    def _put_network_policy(self, core: Any, body: dict[str, Any]) -> None:
+    def _put_network_policy(self, core: CoreV1Api, body: dict[str, Any]) -> None:
         from kubernetes import client
 
         networking = client.NetworkingV1Api(core.api_client)
@@ -343,7 +367,7 @@ class KubernetesBackend(Backend):
         self._send(networking, "create_namespaced_network_policy", self.namespace, body)
 
     async def _delete(self, name: str, *, volume: bool) -> None:
-        def delete(core: Any) -> None:
+        def delete(core: CoreV1Api) -> None:
             from kubernetes import client
 
             self._send(core, "delete_namespaced_pod", name, self.namespace, grace_period_seconds=0, ok_statuses=(404,))
@@ -373,8 +397,9 @@ class KubernetesBackend(Backend):
         return status_of(pod)
 
     async def list_owned(self, home_id: str) -> list[Found]:
-        def owned(core: Any) -> list[Found]:
-            listing = self._get(core, "list_namespaced_pod", self.namespace, label_selector=f"{LABEL_HOME}={home_id}") or {}
+        def owned(core: CoreV1Api) -> list[Found]:
+            selector = f"{LABEL_HOME}={home_id}"
+            listing = self._get(core, "list_namespaced_pod", self.namespace, label_selector=selector) or {}
             found = []
             for pod in listing.get("items") or []:
                 meta = pod["metadata"]
@@ -393,14 +418,14 @@ class KubernetesBackend(Backend):
         data = await self._call(self._log, backend_id, tail)
         return data[-max_bytes:] if max_bytes > 0 else b""
 
-    def _log(self, core: Any, name: str, tail: int | None = None) -> bytes:
-        from kubernetes.client.rest import ApiException
+    def _log(self, core: CoreV1Api, name: str, tail: int | None = None) -> bytes:
+        from kubernetes.client.exceptions import ApiException
 
         kwargs: dict[str, Any] = {"container": objects.CONTAINER}
         if tail is not None:
             kwargs["tail_lines"] = tail
         try:
-            return core.read_namespaced_pod_log(name, self.namespace, _preload_content=False, **kwargs).data
+            return _raw(core.read_namespaced_pod_log(name, self.namespace, _preload_content=False, **kwargs)).data
         except ApiException as exc:
             if exc.status in (400, 404):  # gone, or not started yet: nothing printed
                 return b""
@@ -420,13 +445,14 @@ class KubernetesBackend(Backend):
         return attachment
 
 
-    def _exit_code(self, core: Any, name: str) -> int | None:
+    def _exit_code(self, core: CoreV1Api, name: str) -> int | None:
         """The container's exit code from the pod status, when it has terminated."""
         pod = self._get(core, "read_namespaced_pod", name, self.namespace) or {}
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             terminated = (container.get("state") or {}).get("terminated")
             if terminated is not None:
-                return terminated.get("exitCode")
+                code: int | None = terminated.get("exitCode")
+                return code
         return None
 
 
@@ -458,15 +484,19 @@ def _tar_directory(path: str) -> bytes:
     return buffer.getvalue()
 
 
-def _json(response: Any) -> Any:
-    return json.loads(response.data or b"null")
+def _raw(response: object) -> BaseHTTPResponse:
+    """A call made with `_preload_content=False` answers with the raw urllib3 response, whatever type the
+    generated method declares."""
+    return cast("BaseHTTPResponse", response)
 
 
-def _api_error(exc: Any, action: str) -> ClauderonError:
+def _json(response: object) -> Any:
+    return json.loads(_raw(response).data or b"null")
+
+
+def _api_error(exc: ApiException, action: str) -> ClauderonError:
     message = exc.reason or ""
-    try:
+    with contextlib.suppress(ValueError, AttributeError):
         message = json.loads(exc.body or "{}").get("message") or message
-    except (ValueError, AttributeError):
-        pass
     return ClauderonError(f"Kubernetes API refused to {action} (HTTP {exc.status}): {message}",
                           status=503 if exc.status in (0, 401, 403) or (exc.status or 0) >= 500 else 400)

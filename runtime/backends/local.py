@@ -8,6 +8,7 @@ the holders' state files in the home's `run/` folder and re-attaches over their 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import signal
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 from runtime.backends.base import Attachment, Backend, Found, LaunchSpec, ProgressFn
 from runtime.backends.local_holder import (
@@ -71,11 +73,11 @@ class LocalBackend(Backend):
             return natural
         return self.home.short_socket_dir() / f"{session_id}.sock"
 
-    async def _read_state(self, session_id: str) -> dict | None:
+    async def _read_state(self, session_id: str) -> dict[str, Any] | None:
         """The holder's state file; a damaged one is rewritten by its holder within a second (it checks
         its file every `REPAIR_SECONDS`), so it is read again for a while before the holder counts as gone."""
         path = self.state_file(session_id)
-        for attempt in range(STATE_READ_ATTEMPTS):
+        for _ in range(STATE_READ_ATTEMPTS):
             state = read_state_file(path)
             if state is MISSING:
                 return None
@@ -92,18 +94,20 @@ class LocalBackend(Backend):
 
     async def create(self, spec: LaunchSpec, progress: ProgressFn | None = None) -> str:
         if not spec.host_workdir or not Path(spec.host_workdir).is_dir():
-            raise ClauderonError(f"local session {spec.name} needs an existing host working directory, got {spec.host_workdir!r}")
+            raise ClauderonError(f"local session {spec.name} needs an existing host working directory, "
+                                 f"got {spec.host_workdir!r}")
         if await self._read_state(spec.session_id) is not None:
             raise ClauderonError(f"local session {spec.session_id} already has a holder: remove it first")
         # Only a plain login environment: the engine's own variables may hold real credentials.
         env = {k: os.environ[k] for k in PASSED_HOST_ENV if k in os.environ}
         env = {**env, "TERM": os.environ.get("TERM", "xterm-256color"), **spec.env}
         env.pop("CLAUDERON_HOLDER_STATUS_FD", None)
+        socket_path = str(self.socket_for(spec.session_id))
         launch = {
             "session_id": spec.session_id, "home_id": spec.home_id, "name": spec.name, "labels": spec.labels,
             "command": spec.command, "cwd": spec.host_workdir, "env": env,
             "cols": spec.cols, "rows": spec.rows,
-            "socket": str(self.socket_for(spec.session_id)),
+            "socket": socket_path,
             "state_file": str(self.state_file(spec.session_id)),
             "log": str(self.home.logs / f"local-{spec.session_id}.log"),
         }
@@ -112,7 +116,8 @@ class LocalBackend(Backend):
         with os.fdopen(fd, "w") as handle:
             json.dump(launch, handle)
         # The launcher exits as soon as the holder is serving; PYTHONPATH only lets it import us.
-        launcher_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+        launcher_env = {**os.environ, "PYTHONPATH": python_path}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "runtime.backends.local_holder", str(spec_file),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -122,7 +127,7 @@ class LocalBackend(Backend):
         spec_file.unlink(missing_ok=True)
         verdict = out.decode(errors="replace").strip()
         if proc.returncode != 0 or not verdict.startswith("ok"):
-            await self._cleanup(spec.session_id, launch["socket"])
+            await self._cleanup(spec.session_id, socket_path)
             detail = verdict or (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
             raise ClauderonError(f"cannot start local session {spec.name}: {detail.removeprefix('error: ')}")
         log.info("local session %s held by pid %s", spec.session_id, verdict.split()[-1])
@@ -142,10 +147,8 @@ class LocalBackend(Backend):
             for key, kill in (("child", os.killpg), ("pid", os.kill)):
                 pid = _alive(state, key)
                 if pid:
-                    try:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
                         kill(pid, signal.SIGKILL if kill is os.killpg else signal.SIGTERM)
-                    except (ProcessLookupError, PermissionError):
-                        pass
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STOP_WAIT_SECONDS
             while _alive(state) and loop.time() < deadline:
@@ -270,16 +273,14 @@ class LocalAttachment(Attachment):
     async def close(self) -> None:
         if not self._writer.is_closing():
             self._writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
-def _alive(state: dict, which: str = "pid") -> int | None:
+def _alive(state: dict[str, Any], which: str = "pid") -> int | None:
     """The holder's (`pid`) or its program's (`child`) pid while that very process runs (not a zombie,
     not a later process given the same pid after a reboot), else None."""
-    pid = state.get("child_pid" if which == "child" else "pid")
+    pid: int | None = state.get("child_pid" if which == "child" else "pid")
     if not pid:
         return None
     try:
@@ -299,7 +300,7 @@ def _alive(state: dict, which: str = "pid") -> int | None:
     return pid
 
 
-def _status_of(state: dict) -> Status:
+def _status_of(state: dict[str, Any]) -> Status:
     if state.get("status") == "exited":
         return Status.STOPPED
     # "running" but the holder is gone: it was killed or crashed, so the program went with it.

@@ -24,6 +24,8 @@ The client's first frame says what it wants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import json
 import logging
 import os
@@ -31,8 +33,12 @@ import signal
 import struct
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from proxy import atomic_write
+
+if TYPE_CHECKING:
+    from ptyprocess import PtyProcess
 
 log = logging.getLogger("clauderon.local_holder")
 
@@ -78,16 +84,22 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes] | None
         return None
 
 
-def write_state(path: Path, state: dict) -> None:
+def write_state(path: Path, state: dict[str, Any]) -> None:
     """Atomically replace the state file (readers never see half a file)."""
     atomic_write(path, json.dumps(state), mode=0o600)
 
 
-MISSING = object()
+class Absent(enum.Enum):
+    """The type of `MISSING`, a sentinel a type checker can tell apart from a state."""
+
+    MISSING = "missing"
+
+
+MISSING: Final = Absent.MISSING
 """`read_state_file` of a file that does not exist (None means one that exists but is damaged)."""
 
 
-def read_state_file(path: Path) -> dict | None | object:
+def read_state_file(path: Path) -> dict[str, Any] | None | Literal[Absent.MISSING]:
     try:
         state = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -100,13 +112,14 @@ def read_state_file(path: Path) -> dict | None | object:
 class Holder:
     """Owns the pty and the socket for one session; runs until the program exits."""
 
-    def __init__(self, spec: dict) -> None:
+    def __init__(self, spec: dict[str, Any], proc: PtyProcess) -> None:
+        """`proc` is the program, already spawned (`spawn_program`)."""
         self.spec = spec
         self.state_path = Path(spec["state_file"])
         self.socket_path = Path(spec["socket"])
         self.ring = bytearray()
         self.clients: set[asyncio.StreamWriter] = set()
-        self.proc = None
+        self.proc = proc
         self.done = asyncio.Event()
         self.ready = asyncio.Event()
         self.exit_code: int | None = None
@@ -115,18 +128,8 @@ class Holder:
         self.input_room = asyncio.Event()
         self.input_room.set()
 
-    def start(self) -> None:
-        """Spawn the program (before the loop runs, so the fork happens in a single-threaded process)."""
-        from ptyprocess import PtyProcess
-
-        self.proc = PtyProcess.spawn(
-            self.spec["command"], cwd=self.spec["cwd"], env=self.spec["env"],
-            dimensions=(self.spec["rows"], self.spec["cols"]),
-        )
-        os.set_blocking(self.proc.fd, False)
-
-    def state(self, status: str) -> dict:
-        child = self.proc.pid if self.proc else None
+    def state(self, status: str) -> dict[str, Any]:
+        child = self.proc.pid
         return {
             "pid": os.getpid(), "child_pid": child,
             "pid_identity": process_identity(os.getpid()), "child_identity": process_identity(child),
@@ -183,10 +186,10 @@ class Holder:
 
     def check_child(self) -> None:
         """SIGCHLD: the program may have exited while a grandchild still holds the pty open."""
-        if self.proc is not None and not self.proc.isalive():
+        if not self.proc.isalive():
             asyncio.ensure_future(self.reap())
 
-    async def keep_state(self, running: dict) -> None:
+    async def keep_state(self, running: dict[str, Any]) -> None:
         """The engine finds this holder by its state file alone: one damaged or deleted while it runs (a
         crash mid-write elsewhere, a user's mistake) is written again. `running` is what it said at start:
         nothing in it changes while the program runs."""
@@ -206,10 +209,8 @@ class Holder:
 
     def terminate(self) -> None:
         """SIGTERM to the holder: end the program's whole process group, then exit through `reap`."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         asyncio.ensure_future(self.reap())
 
     async def on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -275,6 +276,17 @@ class Holder:
             self.input_room.clear()
 
 
+def spawn_program(spec: dict[str, Any]) -> PtyProcess:
+    """Spawn the program under a pty (before the loop runs, so the fork happens in a single-threaded process)."""
+    from ptyprocess import PtyProcess
+
+    proc = PtyProcess.spawn(
+        spec["command"], cwd=spec["cwd"], env=spec["env"], dimensions=(spec["rows"], spec["cols"]),
+    )
+    os.set_blocking(proc.fd, False)
+    return proc
+
+
 def _daemonize(log_path: str) -> int | None:
     """Fork; the parent returns the read end of a status pipe, the child (new session) returns None."""
     read_end, write_end = os.pipe()
@@ -305,12 +317,12 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     status_fd = int(os.environ.pop("CLAUDERON_HOLDER_STATUS_FD"))
-    holder = Holder(spec)
     try:
-        holder.start()
+        proc = spawn_program(spec)
     except Exception as exc:
         os.write(status_fd, f"error: cannot start {spec['command'][0]}: {exc}".encode())
         return 1
+    holder = Holder(spec, proc)
 
     async def run() -> None:
         serving = asyncio.ensure_future(holder.serve())
