@@ -322,6 +322,9 @@ def test_gemini_hook_events_set_the_status() -> None:
                              "message": "Allow execution of: 'ls'?"})
     assert status("Notification", notification_type="Other") is None
     assert status("SessionEnd") == ("exited", {"reason": "exit"})
+    assert status("BeforeModel") is None  # an event that says nothing about the status
+    with pytest.raises(Exception, match="no Stop hook"):
+        gemini.hook_status("Stop", {}, context)
     with pytest.raises(Exception, match="path names AfterAgent"):
         gemini.hook_status("AfterAgent", {"hook_event_name": "BeforeAgent"}, context)
 

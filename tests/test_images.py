@@ -46,5 +46,5 @@ def test_unreachable_docker_is_one_clear_error() -> None:
 def test_unknown_agent_is_refused() -> None:
     from runtime.images import fetch_agents
 
-    with pytest.raises(ClauderonError, match="unknown agent 'gemini'"):
-        fetch_agents(("claude", "gemini"))
+    with pytest.raises(ClauderonError, match="unknown agent 'aider'"):
+        fetch_agents(("claude", "aider"))

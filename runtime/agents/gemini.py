@@ -86,6 +86,8 @@ case "$event" in ""|*[!A-Za-z0-9_-]*) cat >/dev/null; exit 0;; esac
 {hook_post(HOOKS_URL + "/gemini/${event}")}
 exit 0
 """
+# Every hook event the CLI has; a request for any other is not from it.
+_CLI_EVENTS = frozenset({*GEMINI_HOOK_EVENTS, "PreCompress", "BeforeModel", "AfterModel", "BeforeToolSelection"})
 _WORKING_EVENTS = frozenset({"BeforeAgent", "BeforeTool", "AfterTool"})
 # The CLI's own context, sent as the first user message.
 _CONTEXT_PREFIX = "<session_context>"
@@ -151,6 +153,8 @@ class GeminiAgent(Agent):
 
     def hook_status(self, event: str, payload: dict[str, Any], context: HookContext) -> StatusChange | None:
         """A hook event (the path names it; the payload's `hook_event_name` must agree)."""
+        if event not in _CLI_EVENTS:
+            raise HookRejected(404, f"the Gemini CLI has no {event} hook")
         named = payload.get("hook_event_name")
         if named is not None and named != event:
             raise HookRejected(400, f"path names {event} but the payload is {named}")
