@@ -98,8 +98,10 @@ class GeminiAgent(Agent):
 
     name: ClassVar[str] = "gemini"
     label: ClassVar[str] = "Gemini CLI"
-    npm_packages: ClassVar[tuple[str, ...]] = ("@google/gemini-cli",)
+    # The npm registry's `node` package brings an official Node 20 build: Debian 12's node (18) is too old.
+    npm_packages: ClassVar[tuple[str, ...]] = ("@google/gemini-cli", "node@20")
     entry_point: ClassVar[str | None] = "node_modules/@google/gemini-cli/bundle/gemini.js"
+    min_node: ClassVar[int] = 20
     traffic: ClassVar[AgentTraffic] = AgentTraffic(
         model_hosts=(API_HOST,),
         model_calls=(("POST", API_HOST, "/v1beta/models/"),),
