@@ -3,7 +3,8 @@
 1. Directly (`GOOGLE_GEMINI_BASE_URL` pointing at the fake over https, trusted through `NODE_EXTRA_CA_CERTS`):
    a turn with a tool call, then a restart that resumes the same conversation; the argv comes from
    `Agent.command`, the settings from `Agent.write_config`, and the transcript it leaves parses.
-2. Through clauderon: a `local` session of the real engine, whose proxy routes the Gemini API host to the fake.
+2. Through clauderon: a `local` session of the real engine, whose proxy routes the Gemini API host to the fake
+   (and, with Docker, a sealed container of the test Gemini image: `python -m tests.images` builds it).
    The engine holds a random real-looking `GEMINI_API_KEY`; the agent gets the placeholder; the fake must see
    the real key (injected by the proxy), the status hooks must reach the engine, and the real key must be
    nowhere the agent could read it: its environment (every process of it), its home, the worktree, the
@@ -33,6 +34,7 @@ from proxy import HOOKS_HOST, PLACEHOLDERS
 from runtime.agents.registry import agent_named
 from runtime.agents.transcripts import parse_file
 from runtime.models import Session
+from tests.conftest import TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE
 from tests.fakes import make_test_certificate
 from tests.fakes.gemini import FakeGemini, shell_call
 from tests.secret_scan import Hit, scan_bytes, scan_tree
@@ -264,3 +266,40 @@ def test_gemini_as_a_local_session_through_the_proxy(gemini_cli: tuple[str, Path
         assert hits == [], "real credential values visible: " + "; ".join(map(str, hits))
     finally:
         rig.close()
+
+
+@pytest.mark.docker
+def test_gemini_in_a_sealed_container_through_the_proxy() -> None:
+    key = "AIza" + pysecrets.token_urlsafe(30)
+    reply = f"FAKE-GEMINI-SEALED-{pysecrets.token_hex(4)}"
+    fake = FakeGemini(default_reply="side reply")
+    fake.script(shell_call("echo TOOL-OUT-42"), reply)
+    host = agent_named("gemini").traffic.model_hosts[0]
+    tmp = Path(tempfile.mkdtemp(prefix="cl-gd-", dir="/var/tmp"))  # short: the engine socket lives under it
+    rig = Rig(tmp, fake, [host], {"GEMINI_API_KEY": key})
+    config = rig.home / "config.toml"
+    config.write_text(config.read_text().replace(TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE))
+    proxy_toml = rig.home / "proxy.toml"  # the hooks host, as in the local test above
+    proxy_toml.write_text(proxy_toml.read_text().replace(f'allowlist = ["{host}"]', f'allowlist = ["{HOOKS_HOST}"]'))
+    try:
+        session = rig.create("gs", "gemini", "say hello PROMPT-SEALED")
+        rig.cli.wait_screen("gs", reply, timeout=240)
+        calls = fake.model_requests()
+        assert calls and any("PROMPT-SEALED" in r.text for r in fake.turn_requests()), fake.paths()
+        assert {r.header("x-goog-api-key") for r in calls} == {key}
+        results = [p["functionResponse"] for r in fake.turn_requests() for c in r.json["contents"]
+                   for p in c["parts"] if "functionResponse" in p]
+        assert results and "TOOL-OUT-42" in json.dumps(results[0]["response"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            [shown] = [s for s in rig.cli("list", "--json").json() if s["name"] == "gs"]
+            if shown["agent_status"] == "waiting-input":
+                break
+            time.sleep(0.5)
+        assert shown["agent_status"] == "waiting-input" and reply in json.dumps(shown["agent_detail"]), shown
+        env = rig.container(session).attrs["Config"]["Env"]
+        assert f"GEMINI_API_KEY={PLACEHOLDERS['gemini_api_key']}" in env
+        rig.assert_nowhere({"GEMINI_API_KEY": key}, session)
+    finally:
+        rig.close()
+        shutil.rmtree(tmp, ignore_errors=True)
