@@ -29,6 +29,7 @@ PLACEHOLDERS: dict[str, str] = {
     "anthropic_api_key": "sk-ant-api03-clauderon-placeholder-0000000000000000000000000000000000000000-AA",
     "anthropic_oauth_token": "sk-ant-oat01-clauderon-placeholder-000000000000000000000000000000000000-AA",
     "openai_api_key": "sk-clauderon-placeholder-openai-api-key",
+    "gemini_api_key": "clauderon-placeholder-gemini-api-key",
     "github_token": "clauderon-placeholder-github-token",
     "codex_access_token": "clauderon-placeholder-codex-access-token",
     "codex_refresh_token": "clauderon-placeholder-codex-refresh-token",
@@ -41,6 +42,7 @@ for _name in ("pagerduty_token", "sentry_auth_token", "grafana_api_key", "npm_to
 PLACEHOLDER_ENV: dict[str, str] = {
     "github_token": "GITHUB_TOKEN",
     "openai_api_key": "OPENAI_API_KEY",
+    "gemini_api_key": "GEMINI_API_KEY",
     "pagerduty_token": "PAGERDUTY_TOKEN",
     "sentry_auth_token": "SENTRY_AUTH_TOKEN",
     "grafana_api_key": "GRAFANA_API_KEY",
@@ -88,6 +90,9 @@ DEFAULT_RULES: tuple[InjectionRule, ...] = (
     InjectionRule("github.com", "Authorization", "Basic {basic}", "github_token"),
     *(InjectionRule(h, **_OPENAI_OAUTH) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
     *(InjectionRule(h, **_OPENAI_KEY) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
+    # The Gemini API takes its key in `x-goog-api-key` (the `?key=` form only on its websocket APIs).
+    InjectionRule("generativelanguage.googleapis.com", "x-goog-api-key", "{token}", "gemini_api_key",
+                  remove=("Authorization",)),
     InjectionRule("api.pagerduty.com", "Authorization", "Token token={token}", "pagerduty_token"),
     _bearer("sentry.io", "sentry_auth_token"),
     _bearer("registry.npmjs.org", "npm_token"),

@@ -10,7 +10,11 @@ are fetched on the host with npm into a cache and `COPY`-ed in. What the npm pac
   `@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex`. The wrapper also puts its
   bundled `rg` on PATH and sets the "managed by npm" variables, so we keep it, which needs node.
 
-Node: the host's `/usr/bin/node` (or whatever `node` is on PATH) is copied in as `/usr/local/bin/node`.
+- `@google/gemini-cli` is a node script bundle (`bundle/gemini.js`) that needs Node >= 20 (its agent's
+  `min_node`), so its packages include the npm registry's `node@20` (an official build in `node_modules/node/bin/node`).
+
+Node: the `node` an agent's npm packages brought, else the host's `/usr/bin/node` (or whatever `node` is on PATH),
+is copied in as `/usr/local/bin/node`; older than an agent's `min_node`, the build stops with one line.
 Debian's node binary only links glibc, libstdc++ and libgcc, which every Debian base already has
 (apt itself needs libstdc++), so it runs unchanged in a bookworm image.
 
@@ -116,11 +120,32 @@ def fetch_agents(agents: tuple[str, ...], progress: ImageProgress | None = None)
     return prefix
 
 
-def _node_binary() -> Path:
-    node = shutil.which("node")
-    if node is None:
+def node_binary(npm_dir: Path, agents: list[Agent]) -> Path:
+    """The node to copy into the image: the one the agents' npm packages brought, else the host's; at least
+    the newest `min_node` of `agents`."""
+    fetched = npm_dir / "node_modules" / "node" / "bin" / "node"
+    found = str(fetched) if fetched.is_file() and os.access(fetched, os.X_OK) else shutil.which("node")
+    if found is None:
         raise ClauderonError("node not found on the host: install Node.js (its binary is copied into the image)")
-    return Path(node).resolve()
+    node = Path(found).resolve()
+    needed = max((agent.min_node for agent in agents), default=0)
+    if needed:
+        major = node_major(node)
+        if major < needed:
+            names = ", ".join(a.name for a in agents if a.min_node == needed)
+            raise ClauderonError(f"{names} needs Node >= {needed}, but {node} is "
+                                 f"{f'Node {major}' if major else 'not a working node'}")
+    return node
+
+
+def node_major(node: Path) -> int:
+    """The major version `node --version` reports (0 when it does not run)."""
+    try:
+        out = subprocess.run([str(node), "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    major = out.removeprefix("v").split(".", 1)[0]
+    return int(major) if major.isdigit() else 0
 
 
 def _link_tree(src: Path, dst: Path) -> None:
@@ -170,7 +195,7 @@ def build_agent_image(
     installable = installable_agents()
     agents = tuple(installable) if agents is None else agents
     npm_dir = fetch_agents(agents, progress)
-    node = _node_binary()
+    node = node_binary(npm_dir, [installable[a] for a in agents])
     links = " ".join(f"ln -sf {NPM_PREFIX_IN_IMAGE}/{installable[a].entry_point} /usr/local/bin/{a};" for a in agents)
     with tempfile.TemporaryDirectory(prefix="clauderon-build-", dir=cache_root()) as tmp:
         context = Path(tmp)

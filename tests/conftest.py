@@ -18,6 +18,7 @@ SNAPSHOT_DIR = ROOT / "snapshots"
 # Test images: built by `python -m tests.images` (run by `make test`), cached by tag.
 TEST_BASE_IMAGE = "clauderon-test-base:bookworm"
 TEST_AGENT_IMAGE = "clauderon-test-agent:latest"
+TEST_GEMINI_IMAGE = "clauderon-test-gemini:latest"  # the Gemini CLI and its Node 20, beside the agent image
 
 
 def _snapshot_dirname(cls, *, test_location: PyTestLocation) -> str:

@@ -4,6 +4,7 @@
    ca-certificates, procps) imported with `docker import`, because no registry is reachable.
 2. `clauderon-test-agent:latest`: the agent image (`runtime.images.build_agent_image`) on that base,
    with the real Claude Code and Codex CLIs.
+3. `clauderon-test-gemini:latest`: the same with the real Gemini CLI (and the Node 20 its packages bring).
 
 Without a reachable Docker engine it prints one line and exits 0 (the docker tests skip), except under
 `CI=true`, where that is an error.
@@ -22,7 +23,7 @@ import time
 from runtime.errors import ClauderonError
 from runtime.images import build_agent_image
 
-from .conftest import TEST_AGENT_IMAGE, TEST_BASE_IMAGE
+from .conftest import TEST_AGENT_IMAGE, TEST_BASE_IMAGE, TEST_GEMINI_IMAGE
 
 log = logging.getLogger("tests.images")
 
@@ -96,12 +97,13 @@ def main() -> int:
             log.info("%s: debootstrap + docker import ...", TEST_BASE_IMAGE)
             build_base()
             log.info("%s: built in %.0f s", TEST_BASE_IMAGE, time.monotonic() - started)
-        if _has_image(client, TEST_AGENT_IMAGE):
-            log.info("%s: present", TEST_AGENT_IMAGE)
-        else:
-            started = time.monotonic()
-            build_agent_image(base=TEST_BASE_IMAGE, tag=TEST_AGENT_IMAGE, agents=("claude", "codex"))
-            log.info("%s: built in %.0f s", TEST_AGENT_IMAGE, time.monotonic() - started)
+        for tag, agents in ((TEST_AGENT_IMAGE, ("claude", "codex")), (TEST_GEMINI_IMAGE, ("gemini",))):
+            if _has_image(client, tag):
+                log.info("%s: present", tag)
+            else:
+                started = time.monotonic()
+                build_agent_image(base=TEST_BASE_IMAGE, tag=tag, agents=agents)
+                log.info("%s: built in %.0f s", tag, time.monotonic() - started)
     except ClauderonError as exc:
         log.error("test images: %s", exc)
         return 1

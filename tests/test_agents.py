@@ -236,4 +236,111 @@ def test_placeholder_credential_env() -> None:
     assert agent_named("claude").placeholder_env("sk-ant-placeholder") == {"ANTHROPIC_API_KEY": "sk-ant-placeholder"}
     assert agent_named("claude").placeholder_env("tok", oauth=True) == {"CLAUDE_CODE_OAUTH_TOKEN": "tok"}
     assert agent_named("codex").placeholder_env("sk-placeholder") == {}
+    assert agent_named("gemini").placeholder_env("g-placeholder") == {"GEMINI_API_KEY": "g-placeholder"}
     assert agent_named("shell").placeholder_env("x") == {}
+
+
+# -- Gemini CLI -----------------------------------------------------------------------------------------
+
+
+def write_gemini_transcript(agent_home: Path, session_id: str) -> None:
+    folder = agent_home / ".gemini" / "tmp" / "workspace" / "chats"
+    folder.mkdir(parents=True)
+    (folder / f"session-2026-12-04T10-45-{session_id[:8]}.jsonl").write_text("{}\n")
+
+
+def test_gemini_new_session_passes_yolo_id_and_prompt() -> None:
+    session = make_session("gemini", skip_permissions=True, agent_session_id=SID, initial_prompt="-fix the bug")
+    command = agent_command(session, resume=False)
+    # `=`: a prompt starting with "-" stays the option's value.
+    assert command.argv == ["gemini", "--yolo", "--session-id", SID, "--prompt-interactive=-fix the bug"]
+    assert command.env == {"GEMINI_CLI_NO_RELAUNCH": "true"}
+    assert agent_command(make_session("gemini", agent_session_id=SID), resume=False).argv == [
+        "gemini", "--session-id", SID]
+
+
+def test_gemini_resume_continues_its_conversation_when_written(tmp_path: Path) -> None:
+    session = make_session("gemini", skip_permissions=True, agent_session_id=SID, initial_prompt="do it")
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == ["gemini", "--yolo", "--session-id", SID]
+    write_gemini_transcript(tmp_path, str(uuid.uuid4()))  # another conversation does not count
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv[-2:] == ["--session-id", SID]
+    write_gemini_transcript(tmp_path / "other", SID)  # nor one outside the agent home's .gemini
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv[-2:] == ["--session-id", SID]
+    (tmp_path / ".gemini" / "tmp" / "workspace" / "chats" / f"session-2026-12-04T11-00-{SID[:8]}.jsonl").write_text("")
+    assert agent_command(session, resume=True, agent_home=tmp_path).argv == ["gemini", "--yolo", "--resume", SID]
+    assert agent_command(session, resume=True).argv[-2:] == ["--resume", SID]
+    assert agent_command(make_session("gemini"), resume=True).argv == ["gemini", "--resume", "latest"]
+    assert agent_named("gemini").find_transcripts(tmp_path, SID)[0].name.endswith(f"-{SID[:8]}.jsonl")
+
+
+def test_gemini_settings_skip_every_first_run_question_and_keep_the_users(tmp_path: Path) -> None:
+    (tmp_path / ".gemini").mkdir()
+    (tmp_path / ".gemini" / "settings.json").write_text(json.dumps({
+        "theme": "Dracula", "general": {"vimMode": True, "sessionRetention": {"maxAge": "7d"}},
+        "hooks": {"AfterAgent": [{"hooks": [{"type": "command", "command": "notify-send done"}]}]}}))
+    gemini = agent_named("gemini")
+    written = write_agent_config(tmp_path, make_session("gemini"), placeholder_key="placeholder")
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == [".gemini/settings.json"]
+    settings = json.loads(written[0].read_text())
+    assert settings["security"] == {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}}
+    assert settings["general"] == {"vimMode": True, "enableAutoUpdate": False, "enableAutoUpdateNotification": False,
+                                   "sessionRetention": {"maxAge": "7d", "enabled": False}}
+    assert settings["privacy"] == {"usageStatisticsEnabled": False}
+    assert settings["ide"] == {"enabled": False, "hasSeenNudge": True} and settings["theme"] == "Dracula"
+    assert "placeholder" not in written[0].read_text()  # the key comes from GEMINI_API_KEY
+    assert stat.S_IMODE(written[0].stat().st_mode) == 0o600
+    hooked = gemini.install_hooks(tmp_path, home_in_agent=CONTAINER_HOME)
+    gemini.install_hooks(tmp_path, home_in_agent=CONTAINER_HOME)  # every start: no duplicates
+    assert stat.S_IMODE(hooked[0].stat().st_mode) == 0o700 and "/hooks/gemini/" in hooked[0].read_text()
+    hooks = json.loads((tmp_path / ".gemini" / "settings.json").read_text())["hooks"]
+    assert hooks["AfterAgent"][0]["hooks"][0]["command"] == "notify-send done"  # the user's hook kept
+    for event in ("SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent", "SessionEnd"):
+        ours = [g for g in hooks[event] if "gemini-hook.sh" in g["hooks"][0]["command"]]
+        assert len(ours) == 1 and ours[0]["hooks"][0]["command"] == f'bash "$HOME/.clauderon/gemini-hook.sh" {event}'
+    assert json.loads((tmp_path / ".gemini" / "settings.json").read_text())["security"]["folderTrust"]["enabled"] is False
+
+
+def test_gemini_hook_events_set_the_status() -> None:
+    from tests.test_agent_registry import NoHookContext
+
+    samples = Path(__file__).parent / "samples" / "gemini_hooks"
+    gemini, context = agent_named("gemini"), NoHookContext()
+
+    def status(event: str, **extra: Any) -> tuple[str, Any] | None:
+        payload = {**json.loads((samples / f"{event}.json").read_text()), **extra} \
+            if (samples / f"{event}.json").exists() else {"hook_event_name": event, **extra}
+        change = gemini.hook_status(event, payload, context)
+        return None if change is None else (change.agent_status, change.detail)
+
+    assert status("SessionStart") == ("idle", None)
+    assert status("BeforeAgent") == ("working", None)
+    assert status("BeforeTool") == ("working", {"tool": "run_shell_command"})
+    assert context.tools[-1]["input"]["command"] == "echo TOOL-OUT-42"
+    assert status("AfterTool") == ("working", None)
+    # The question is the reply as the transcript has it (here: no transcript), else the hook's prompt_response.
+    assert status("AfterAgent", prompt_response="which file?") == ("waiting-input", {"question": "which file?"})
+    # Seen from the real CLI without --yolo: BeforeTool, then this Notification while the dialog shows.
+    assert status("Notification") == (
+        "needs-permission", {"tool": "run_shell_command", "input": context.tools[-1]["input"],
+                             "message": "Tool Confirm Shell Command requires execution"})
+    assert status("Notification", notification_type="Other") is None
+    assert status("SessionEnd") == ("exited", {"reason": "exit"})
+    assert status("BeforeModel") is None  # an event that says nothing about the status
+    with pytest.raises(Exception, match="no Stop hook"):
+        gemini.hook_status("Stop", {}, context)
+    with pytest.raises(Exception, match="path names AfterAgent"):
+        gemini.hook_status("AfterAgent", {"hook_event_name": "BeforeAgent"}, context)
+
+
+def test_gemini_transcript_lines() -> None:
+    from runtime.agents.transcripts import parse_file
+
+    page = parse_file(Path(__file__).parent / "samples" / "gemini_transcript.jsonl",
+                      agent_named("gemini").parse_transcript_line)
+    kinds = [(m.kind, m.text or m.tool) for m in page.messages]
+    assert kinds == [("user", "-list files PROMPT-1"), ("tool_call", "run_shell_command"),
+                     ("assistant", "FAKE-GEMINI-DONE-1"), ("user", "and now PROMPT-2"),
+                     ("assistant", "FAKE-RESUMED-2")]
+    call = page.messages[1]
+    assert call.input["command"] == "echo TOOL-OUT-42" and "TOOL-OUT-42" in (call.result or "")
+    assert page.malformed == 0

@@ -121,11 +121,18 @@ def test_missing_clis_skip_but_fail_under_ci(tmp_path: Path, monkeypatch: pytest
 # -- a terminal for them ------------------------------------------------------------------------------
 
 
+class _Screen(pyte.Screen):
+    def select_graphic_rendition(self, *attrs: int, private: bool = False) -> None:
+        # `CSI > 4 ; 2 m` (xterm's modifyOtherKeys, sent by the Gemini CLI) is no SGR; stock pyte raises on it.
+        if not private:
+            super().select_graphic_rendition(*attrs)
+
+
 class PtyScreen:
     """A program under a pty, its output fed to a pyte screen that answers its terminal queries."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, cols: int = 120, rows: int = 40) -> None:
-        self.screen = pyte.Screen(cols, rows)
+        self.screen = _Screen(cols, rows)
         self._stream = pyte.ByteStream(self.screen)
         self.proc = PtyProcess.spawn(argv, env=env, cwd=str(cwd), dimensions=(rows, cols))
         # Ink (Claude Code) waits for answers to cursor-position queries; pyte produces them here.

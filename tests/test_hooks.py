@@ -138,7 +138,8 @@ def test_codex_notify_maps_turn_complete_to_waiting_input() -> None:
     ("GET", "/hooks/claude/Stop", b"{}", 405),
     ("POST", "/nothooks/claude/Stop", b"{}", 404),
     ("POST", "/hooks/claude", b"{}", 404),
-    ("POST", "/hooks/gemini/Stop", b"{}", 404),
+    ("POST", "/hooks/aider/Stop", b"{}", 404),
+    ("POST", "/hooks/gemini/Stop", b"{}", 404),  # Gemini has no Stop event
     ("POST", "/hooks/claude/Stop/extra", b"{}", 404),
     ("POST", "/hooks/claude/St%20op", b"{}", 404),
     ("POST", "/hooks/codex/Stop", b"{}", 404),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,5 +48,33 @@ def test_unreachable_docker_is_one_clear_error() -> None:
 def test_unknown_agent_is_refused() -> None:
     from runtime.images import fetch_agents
 
-    with pytest.raises(ClauderonError, match="unknown agent 'gemini'"):
-        fetch_agents(("claude", "gemini"))
+    with pytest.raises(ClauderonError, match="unknown agent 'aider'"):
+        fetch_agents(("claude", "aider"))
+
+
+def _fake_node(directory: Path, version: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    node = directory / "node"
+    node.write_text(f"#!/bin/sh\necho {version}\n")
+    node.chmod(0o755)
+    return node
+
+
+def test_the_image_gets_the_node_the_agents_packages_brought_and_at_least_their_min_node(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.agents.registry import agent_named
+    from runtime.images import node_binary
+
+    gemini, claude = agent_named("gemini"), agent_named("claude")
+    assert gemini.min_node == 20 and any(p.startswith("node@") for p in gemini.npm_packages)
+    monkeypatch.setenv("PATH", str(_fake_node(tmp_path / "host", "v18.19.0").parent))
+    npm_dir = tmp_path / "npm"
+    # No node among the packages: the host's, which is enough for agents that need no particular version.
+    assert node_binary(npm_dir, [claude]) == (tmp_path / "host" / "node").resolve()
+    with pytest.raises(ClauderonError, match=r"^gemini needs Node >= 20, but .*/host/node is Node 18$"):
+        node_binary(npm_dir, [claude, gemini])
+    fetched = _fake_node(npm_dir / "node_modules" / "node" / "bin", "v20.20.2")
+    assert node_binary(npm_dir, [claude, gemini]) == fetched.resolve()
+    _fake_node(npm_dir / "node_modules" / "node" / "bin", "garbage")
+    with pytest.raises(ClauderonError, match="is not a working node"):
+        node_binary(npm_dir, [gemini])

@@ -84,6 +84,8 @@ class Agent(ABC):
     """The npm packages that bring the CLI into the agent image (none: the image has it already)."""
     entry_point: ClassVar[str | None] = None
     """The CLI's entry point inside its npm prefix, linked as `/usr/local/bin/<name>` in the image."""
+    min_node: ClassVar[int] = 0
+    """The oldest Node major version its CLI runs on, checked by `clauderon image build` (0: any, or none)."""
     traffic: ClassVar[AgentTraffic] = AgentTraffic()
     """Model hosts, calls and credentials, handed to the proxy with each session's config."""
     transcript: ClassVar[TranscriptLocation | None] = None

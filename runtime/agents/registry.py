@@ -10,10 +10,11 @@ from pydantic_core import PydanticCustomError
 from runtime.agents.base import Agent
 from runtime.agents.claude import ClaudeAgent
 from runtime.agents.codex import CodexAgent
+from runtime.agents.gemini import GeminiAgent
 from runtime.agents.shell import ShellAgent
 from runtime.errors import ClauderonError
 
-_AGENTS: dict[str, Agent] = {agent.name: agent for agent in (ShellAgent(), ClaudeAgent(), CodexAgent())}
+_AGENTS: dict[str, Agent] = {agent.name: agent for agent in (ShellAgent(), ClaudeAgent(), CodexAgent(), GeminiAgent())}
 DEFAULT_AGENT = ShellAgent.name
 
 
