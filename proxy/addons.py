@@ -97,7 +97,8 @@ class ProxyAuth:
             flow.metadata[HOST], flow.metadata[PORT] = target
             if cfg is None:
                 refuse(flow, 407, "proxy_auth", "proxy authentication required", self.CHALLENGE)
-            elif cfg.egress == "allowlist" and not egress_allowed(target[0], cfg.traffic.model_hosts, [*self.allowlist, *cfg.allowlist]):
+            elif (cfg.egress == "allowlist" and target[0] != HOOKS_HOST  # answered here, never forwarded
+                  and not egress_allowed(target[0], cfg.traffic.model_hosts, [*self.allowlist, *cfg.allowlist])):
                 # Decided for the tunnel as a whole too: nothing at all reaches an unlisted host.
                 flow.metadata[SESSION] = cfg
                 refuse(flow, 403, "egress", f"{target[0]} is not on session {cfg.name}'s egress allowlist")

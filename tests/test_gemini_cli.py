@@ -220,10 +220,10 @@ def test_gemini_as_a_local_session_through_the_proxy(gemini_cli: tuple[str, Path
     (bin_dir / "node").symlink_to(node)
     host = agent_named("gemini").traffic.model_hosts[0]
     rig = Rig(scratch, fake, [host], {"GEMINI_API_KEY": key, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
-    # The proxy's CONNECT check refuses the hooks host under an allowlist (for every agent): listed here so the
-    # status hooks get through; the model host stays allowed by the agent's traffic alone.
+    # An empty allowlist: the model host is reached by the agent's traffic alone, the status hooks by the proxy's
+    # own hooks host, which no allowlist cuts off.
     proxy_toml = rig.home / "proxy.toml"
-    proxy_toml.write_text(proxy_toml.read_text().replace(f'allowlist = ["{host}"]', f'allowlist = ["{HOOKS_HOST}"]'))
+    proxy_toml.write_text(proxy_toml.read_text().replace(f'allowlist = ["{host}"]', "allowlist = []"))
     try:
         session = rig.cli("create", "--repo", str(rig.repo), "--name", "gm", "--agent", "gemini", "--backend", "local",
                           "--prompt", "say hello PROMPT-LOCAL", "--skip-permissions", "--json", timeout=180).json()
@@ -279,8 +279,8 @@ def test_gemini_in_a_sealed_container_through_the_proxy() -> None:
     rig = Rig(tmp, fake, [host], {"GEMINI_API_KEY": key})
     config = rig.home / "config.toml"
     config.write_text(config.read_text().replace(TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE))
-    proxy_toml = rig.home / "proxy.toml"  # the hooks host, as in the local test above
-    proxy_toml.write_text(proxy_toml.read_text().replace(f'allowlist = ["{host}"]', f'allowlist = ["{HOOKS_HOST}"]'))
+    proxy_toml = rig.home / "proxy.toml"  # an empty allowlist, as in the local test above
+    proxy_toml.write_text(proxy_toml.read_text().replace(f'allowlist = ["{host}"]', "allowlist = []"))
     try:
         session = rig.create("gs", "gemini", "say hello PROMPT-SEALED")
         rig.cli.wait_screen("gs", reply, timeout=240)

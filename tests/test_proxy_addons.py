@@ -238,6 +238,14 @@ async def test_an_allowlist_session_cannot_even_open_a_tunnel_to_an_unlisted_hos
     assert [line["blocked"] for line in world.audit_lines()] == ["egress"]
 
 
+async def test_an_allowlist_session_still_reaches_the_hooks_host(world: World) -> None:
+    # Status hooks go to the proxy itself (HooksHost answers them); an allowlist must not cut them off.
+    _, auth = world.session(egress="allowlist", allowlist=["*.example.com"])
+    tunnel = request(HOOKS_HOST, method="CONNECT", auth=auth)
+    world.auth.http_connect(tunnel)
+    assert tunnel.response is None
+
+
 async def test_requests_are_refused_while_the_audit_cannot_be_written(world: World) -> None:
     _, auth = world.session()
     world.audit.path = world.home.root / "gone" / "audit.jsonl"  # a directory that is not there: writes fail
