@@ -296,14 +296,16 @@ class AccessPolicy:
             return
         cfg, host, req = session_of(flow), flow.metadata[HOST], flow.request
         if cfg.access_mode == "read-only":
-            why = read_only_disguise(req) or (
-                None if read_only_allows(req.method, host, req.path, cfg.traffic.model_calls) else f"{req.method} is a write")
+            why = read_only_disguise(req)
+            if not why and not read_only_allows(req.method, host, req.path, cfg.traffic.model_calls):
+                why = f"{req.method} is a write"
             if why:
                 refuse(flow, 403, "read_only", f"session {cfg.name} is read-only: {clean_text(req.method, 32)} "
                        f"{host}{clean_text(req.path, 200)} refused ({why}; switch the session to read-write "
                        "to allow writes)")
                 return
-        if cfg.egress == "allowlist" and not egress_allowed(host, cfg.traffic.model_hosts, [*self.allowlist, *cfg.allowlist]):
+        if cfg.egress == "allowlist" and not egress_allowed(host, cfg.traffic.model_hosts,
+                                                           [*self.allowlist, *cfg.allowlist]):
             refuse(flow, 403, "egress", f"{host} is not on session {cfg.name}'s egress allowlist")
 
 

@@ -55,16 +55,16 @@ async def resolve_public(host: str, port: int) -> str:
         lowered = host.lower().rstrip(".")
         # RFC 6761: `.invalid` never resolves and `localhost` is always loopback; answer without asking DNS.
         if lowered.endswith(".invalid") or lowered == "invalid":
-            raise Unresolvable(f"{host} does not resolve (.invalid)")
+            raise Unresolvable(f"{host} does not resolve (.invalid)") from None
         if lowered == "localhost" or lowered.endswith(".localhost"):
-            raise Blocked(f"{host} is loopback")
+            raise Blocked(f"{host} is loopback") from None
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise Unresolvable(f"{host} does not resolve ({exc})") from exc
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not addresses:
-            raise Unresolvable(f"{host} resolved to no address")
+            raise Unresolvable(f"{host} resolved to no address") from None
     for ip in addresses:
         if not is_public(ip):
             raise Blocked(f"{host} resolves to non-public address {ip}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from proxy.credentials import CODEX_OAUTH
 from proxy.hosts import host_matches
@@ -77,10 +77,14 @@ def _bearer(host: str, credential: str) -> InjectionRule:
     return InjectionRule(host, "Authorization", "Bearer {token}", credential)
 
 
-_OPENAI_OAUTH = dict(header="Authorization", template="Bearer {token}", credential=CODEX_OAUTH,
-                     extra=(("ChatGPT-Account-ID", "{account_id}"),))
-_OPENAI_KEY = dict(header="Authorization", template="Bearer {token}", credential="openai_api_key",
-                   remove=("ChatGPT-Account-ID",))
+def _openai_oauth(host: str) -> InjectionRule:
+    return InjectionRule(host, "Authorization", "Bearer {token}", CODEX_OAUTH,
+                         extra=(("ChatGPT-Account-ID", "{account_id}"),))
+
+
+def _openai_key(host: str) -> InjectionRule:
+    return InjectionRule(host, "Authorization", "Bearer {token}", "openai_api_key", remove=("ChatGPT-Account-ID",))
+
 
 DEFAULT_RULES: tuple[InjectionRule, ...] = (
     InjectionRule("api.anthropic.com", "Authorization", "Bearer {token}", "anthropic_oauth_token",
@@ -88,8 +92,8 @@ DEFAULT_RULES: tuple[InjectionRule, ...] = (
     InjectionRule("api.anthropic.com", "x-api-key", "{token}", "anthropic_api_key", remove=("Authorization",)),
     _bearer("api.github.com", "github_token"),
     InjectionRule("github.com", "Authorization", "Basic {basic}", "github_token"),
-    *(InjectionRule(h, **_OPENAI_OAUTH) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
-    *(InjectionRule(h, **_OPENAI_KEY) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
+    *(_openai_oauth(h) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
+    *(_openai_key(h) for h in ("api.openai.com", "chatgpt.com", "*.chatgpt.com")),
     # The Gemini API takes its key in `x-goog-api-key` (the `?key=` form only on its websocket APIs).
     InjectionRule("generativelanguage.googleapis.com", "x-goog-api-key", "{token}", "gemini_api_key",
                   remove=("Authorization",)),
@@ -101,7 +105,8 @@ DEFAULT_RULES: tuple[InjectionRule, ...] = (
 )
 
 
-def build_rules(extra: list[dict] | None = None, grafana_host: str | None = None) -> tuple[InjectionRule, ...]:
+def build_rules(extra: list[dict[str, str]] | None = None,
+                grafana_host: str | None = None) -> tuple[InjectionRule, ...]:
     """The rule table: rules from proxy.toml first (they take priority), then the built-in ones."""
     rules = [InjectionRule(r["host"], r["header"], r["template"], r["credential"]) for r in (extra or [])]
     if grafana_host:
@@ -143,7 +148,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def placeholder_jwt(real_jwt: str = "", claims: dict | None = None) -> str:
+def placeholder_jwt(real_jwt: str = "", claims: dict[str, Any] | None = None) -> str:
     """A JWT-shaped placeholder carrying the (non-secret) claims of `real_jwt` but no valid signature:
     Codex reads account and plan from the id token's claims, and the signature is what makes it a credential."""
     payload = claims or {}

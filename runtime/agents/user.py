@@ -4,6 +4,7 @@ uid (the host's root can still read and write them). Pods do the same through th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -68,10 +69,8 @@ def give_tree(root: Path, uid: int) -> None:
     os.lchown(root, uid, uid)
     for directory, dirs, files in os.walk(root):
         for name in dirs + files:
-            try:
+            with contextlib.suppress(FileNotFoundError):  # removed while walking (the agent works on)
                 os.lchown(os.path.join(directory, name), uid, uid)
-            except FileNotFoundError:  # removed while walking (the agent works on)
-                pass
 
 
 AGENT_NAME = "agent"

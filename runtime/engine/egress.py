@@ -4,7 +4,9 @@ sandbox its proxy environment and CA. The `proxy` package is used only through i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from proxy import (
     CA_MOUNT_PATH,
@@ -65,7 +67,7 @@ class Egress:
         if self.running:
             self.service.stop()
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         if not self.running:
             return {"ok": False, "port": None, "detail": f"not running: {self.error}"}
         audit = self.service.audit.problem()
@@ -153,19 +155,22 @@ class Egress:
         anything is stored."""
         for key, value in env.items():
             if value and self.service.is_real_credential_value(value):
-                raise ClauderonError(f"--env {key} holds a real credential; clauderon injects credentials through its proxy instead")
-        for field, value in (fields or {}).items():
-            if value and self.service.is_real_credential_value(value):
+                raise ClauderonError(f"--env {key} holds a real credential; clauderon injects credentials "
+                                     "through its proxy instead")
+        for field, typed in (fields or {}).items():
+            if typed and self.service.is_real_credential_value(typed):
                 raise ClauderonError(f"the session's {field} holds a real credential; remove it (the agent never needs "
                                      "one: clauderon injects credentials through its proxy)")
 
-    def include_check(self, allowed: list[str]):
+    def include_check(self, allowed: list[str]) -> Callable[[str, Path], None]:
         """A `.worktreeinclude` check refusing a file that holds a real credential value (an `.env.local`
         with the user's key would hand it to the agent), unless its path is in `allowed`."""
         def check(rel: str, path: Path) -> None:
-            if rel not in allowed and self.service.is_real_credential_value(path.read_bytes().decode("utf-8", "replace")):
-                raise ClauderonError(f".worktreeinclude names {rel}, which holds a real credential value the agent would "
-                                     "read; remove it from .worktreeinclude, or list it under [worktree] "
+            if rel in allowed:
+                return
+            if self.service.is_real_credential_value(path.read_bytes().decode("utf-8", "replace")):
+                raise ClauderonError(f".worktreeinclude names {rel}, which holds a real credential value the agent "
+                                     "would read; remove it from .worktreeinclude, or list it under [worktree] "
                                      "allow_secret_files if the agent may have it")
         return check
 

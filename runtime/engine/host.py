@@ -18,10 +18,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.settings import LoadedSettings
+
+if TYPE_CHECKING:  # imported at boot (`_boot`), not when this module loads
+    from runtime.api.server import ApiServer
+    from runtime.engine.core import Engine
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +80,11 @@ class EngineHost:
     def __init__(self, home: Home, loaded: LoadedSettings, lock_fd: int, *, standalone: bool = False) -> None:
         self.home = home
         self.loaded = loaded
-        self.lock_fd = lock_fd
+        self.lock_fd: int | None = lock_fd
         self.standalone = standalone
         self.loop = asyncio.new_event_loop()
-        self.engine = None
-        self.server = None
+        self.engine: Engine | None = None
+        self.server: ApiServer | None = None
         self.stopped = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -124,12 +129,13 @@ class EngineHost:
         from runtime.api.server import ApiServer
         from runtime.engine.core import Engine
 
-        self.engine = Engine(self.home, self.loaded)
-        await self.engine.start()
-        self.server = ApiServer(self.engine, on_stop_request=self.request_stop if self.standalone else None)
+        engine = self.engine = Engine(self.home, self.loaded)
+        await engine.start()
+        server = self.server = ApiServer(engine, on_stop_request=self.request_stop if self.standalone else None)
         socket_path = self.home.socket_path
-        await self.server.start(socket_path)
-        info = {"pid": os.getpid(), "socket": str(socket_path), "started_at": time.time(), "standalone": self.standalone}
+        await server.start(socket_path)
+        info = {"pid": os.getpid(), "socket": str(socket_path), "started_at": time.time(),
+                "standalone": self.standalone}
         self.home.engine_info.write_text(json.dumps(info))
         if socket_path.parent != self.home.root:
             self.home.socket_pointer.write_text(str(socket_path))
@@ -177,15 +183,16 @@ class EngineHost:
 
 def spawn_background_engine(home: Home, *, wait_lock: bool = False) -> subprocess.Popen[bytes]:
     """Start a detached headless `clauderon engine` (own session, stdio to its log)."""
-    log_file = open(home.logs / "engine-background.log", "ab")
     args = [sys.executable, "-m", "clauderon_tui.cli", "engine"]
     if wait_lock:
         args.append("--wait-lock")
     env = {**os.environ, "CLAUDERON_HOME": str(home.root)}
-    return subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True, env=env,
-        cwd="/", close_fds=True,
-    )
+    # The child gets its own copy of the log descriptor; ours is closed once it is spawned.
+    with open(home.logs / "engine-background.log", "ab") as log_file:
+        return subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True, env=env,
+            cwd="/", close_fds=True,
+        )
 
 
 def wait_for_socket(home: Home, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> Path:

@@ -25,7 +25,7 @@ from runtime.engine.streams import TerminalStreams
 from runtime.engine.tasks import BackgroundTasks
 from runtime.errors import ClauderonError, Conflict
 from runtime.git.branch_sync import BranchSync, unsaved_work
-from runtime.git.bundles import bundle_branch, import_bundle
+from runtime.git.bundles import BundleSource, bundle_branch, import_bundle
 from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home
 from runtime.models import AgentStatus, Progress, Session, Status
@@ -98,7 +98,9 @@ class Lifecycle:
             for mount in mounts:
                 if not Path(mount.host).exists():
                     raise ClauderonError(f"mount source {mount.host} does not exist")
-            base_branch = request.base_branch or await asyncio.to_thread(self.worktrees.current_branch, repo_root)
+            base_branch = request.base_branch
+            if not base_branch:
+                base_branch = await asyncio.to_thread(self.worktrees.current_branch, repo_root)
             if existing is not None:  # a failed attempt of the same name: whatever it left goes, then its record
                 await self.discard_interrupted(existing)
                 await self.records.write(self.store.remove, existing)
@@ -354,7 +356,8 @@ class Lifecycle:
             if session.backend_id:
                 await self._drop_sandbox(backend, session.backend_id)
             session.backend_id, session.error, session.paused = None, None, None
-            if backend.capabilities.sandboxed and not backend.capabilities.copies_workspace and not session.own_repository:
+            capabilities = backend.capabilities
+            if capabilities.sandboxed and not capabilities.copies_workspace and not session.own_repository:
                 # A session from before the own-repository model moves to it now, its sandbox stopped.
                 await asyncio.to_thread(self.worktrees.move_to_own_repository, session)
                 session.own_repository = True
@@ -424,6 +427,8 @@ class Lifecycle:
                            f"{session.repo_path}")
         if not session.backend_id:
             raise Conflict(f"session {session.name} is {session.status}; restart it to pull its work")
+        if not isinstance(backend, BundleSource):
+            raise Conflict(f"the {backend.name} backend cannot hand session {session.name}'s branch back")
         data = await backend.fetch_bundle(session.backend_id, session.branch)
         tip = await asyncio.to_thread(import_bundle, self.worktrees, session, data)
         return {"branch": session.branch, "sha": tip}

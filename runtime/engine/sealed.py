@@ -143,7 +143,10 @@ class _Bridge(_Half):
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            up_transport, up = await loop.create_connection(_Half, "127.0.0.1", self.proxy_port())
+            port = self.proxy_port()
+            if port is None:  # the proxy is not listening (yet): same as a refused connection
+                raise ConnectionRefusedError("the proxy has no port")
+            up_transport, up = await loop.create_connection(_Half, "127.0.0.1", port)
         except (OSError, TypeError) as exc:
             log.warning("sealed bridge: the proxy does not answer: %s", exc)
             if self.transport is not None:

@@ -17,8 +17,9 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from runtime.backends.base import ExecResult
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.records import SessionRecords
 from runtime.engine.tasks import BackgroundTasks
@@ -49,6 +50,19 @@ STATUS = [*GIT, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "-
 class _Queue:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: asyncio.Future[Imported | None] | None = None
+
+
+@runtime_checkable
+class SandboxRepository(Protocol):
+    """What `BranchSync` asks of a backend whose sandbox holds a repository of its own."""
+
+    async def exec(self, backend_id: str, argv: list[str], *, timeout: float = ...) -> ExecResult:
+        """Run `argv` in the sandbox (no TTY)."""
+        ...
+
+    async def fetch_bundle(self, backend_id: str, branch: str, *, known: str | None = None) -> bytes:
+        """A git bundle of `branch` from the sandbox, leaving out what `known` already holds."""
+        ...
 
 
 class BranchSync:
@@ -103,18 +117,22 @@ class BranchSync:
         session = self.records.store.find(session_id)
         if session is None or not session.backend_id or session.status != Status.RUNNING:
             return None
+        backend_id = session.backend_id
         backend = self.backends.of(session)
         repo = await asyncio.to_thread(self.worktrees.repo_context, session.repo_path)
         ref = f"refs/heads/{session.branch}"
-        known = (await asyncio.to_thread(repo.run, ["rev-parse", "--verify", "--quiet", ref], check=False)).stdout.strip()
+        known = (await asyncio.to_thread(repo.run, ["rev-parse", "--verify", "--quiet", ref],
+                                         check=False)).stdout.strip()
         try:
-            tip = await self._sandbox_tip(backend, session)
+            if not isinstance(backend, SandboxRepository):  # only a sandbox with its own repository is synced
+                raise ClauderonError(f"the {backend.name} backend cannot hand a branch back")
+            tip = await self._sandbox_tip(backend, backend_id, session)
             if tip == known:  # nothing new: no bundle (an empty one is refused, a full one is waste)
                 imported = Imported(session.branch, tip, None)
             else:
-                data = await backend.fetch_bundle(session.backend_id, session.branch, known=known or None)
+                data = await backend.fetch_bundle(backend_id, session.branch, known=known or None)
                 imported = await asyncio.to_thread(import_bundle, repo, session.name, session.branch, data)
-            changes = await self._changes(backend, session)
+            changes = await self._changes(backend, backend_id)
         except ClauderonError as exc:
             message = f"cannot bring {session.branch} back from the sandbox: {exc.message}"
             await self._record(session_id, error=message)
@@ -125,17 +143,17 @@ class BranchSync:
         return imported
 
     @staticmethod
-    async def _sandbox_tip(backend: Any, session: Session) -> str:
-        result = await backend.exec(session.backend_id, [*GIT, "rev-parse", "--verify", f"refs/heads/{session.branch}"],
+    async def _sandbox_tip(backend: SandboxRepository, backend_id: str, session: Session) -> str:
+        result = await backend.exec(backend_id, [*GIT, "rev-parse", "--verify", f"refs/heads/{session.branch}"],
                                     timeout=SANDBOX_GIT_SECONDS)
         tip = result.stdout.decode(errors="replace").strip()
         if result.exit_code != 0 or not tip:
             raise ClauderonError(f"the sandbox has no branch {session.branch} any more")
         return tip
 
-    async def _changes(self, backend: Any, session: Session) -> dict[str, list[str]]:
+    async def _changes(self, backend: SandboxRepository, backend_id: str) -> dict[str, list[str]]:
         """The uncommitted and the ignored paths in the sandbox (at most `MAX_LISTED` of each)."""
-        result = await backend.exec(session.backend_id, STATUS, timeout=SANDBOX_GIT_SECONDS)
+        result = await backend.exec(backend_id, STATUS, timeout=SANDBOX_GIT_SECONDS)
         if result.exit_code != 0:  # what the sandbox holds is unknown: nothing may count it as nothing
             lines = result.stderr.decode(errors="replace").strip().splitlines()
             raise ClauderonError(f"git status failed in the sandbox: {lines[-1] if lines else 'no output'}")

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from runtime.git import session_repo
 from runtime.git.worktrees import WorktreeManager
+
+
+@runtime_checkable
+class BundleSource(Protocol):
+    """A backend whose sandbox cannot mount the worktree (`copies_workspace`): it hands the branch back as a bundle."""
+
+    async def fetch_bundle(self, backend_id: str, branch: str) -> bytes:
+        """A git bundle of `branch` from the sandbox's checkout."""
+        ...
 
 
 def bundle_branch(worktrees: WorktreeManager, session: Any) -> bytes:

@@ -152,8 +152,10 @@ class GitHubClient:
 
     async def create_pull(self, repo: RepoRef, *, title: str, body: str, head: str, base: str,
                           draft: bool = False) -> dict[str, Any]:
-        return await self.request("POST", f"/repos/{repo.slug}/pulls",
-                                  json={"title": title, "body": body, "head": head, "base": base, "draft": draft})
+        pull: dict[str, Any] = await self.request(
+            "POST", f"/repos/{repo.slug}/pulls",
+            json={"title": title, "body": body, "head": head, "base": base, "draft": draft})
+        return pull
 
     async def find_open_pull(self, repo: RepoRef, head: str, base: str | None = None) -> dict[str, Any] | None:
         """The open PR whose head is `head` (a branch of `repo` itself), or None."""
@@ -164,23 +166,28 @@ class GitHubClient:
         return pulls[0] if pulls else None
 
     async def get_pull(self, repo: RepoRef, number: int) -> dict[str, Any]:
-        return await self.request("GET", f"/repos/{repo.slug}/pulls/{number}")
+        pull: dict[str, Any] = await self.request("GET", f"/repos/{repo.slug}/pulls/{number}")
+        return pull
 
     async def reviews(self, repo: RepoRef, number: int) -> list[dict[str, Any]]:
-        return await self.request("GET", f"/repos/{repo.slug}/pulls/{number}/reviews", params={"per_page": "100"})
+        reviews: list[dict[str, Any]] = await self.request("GET", f"/repos/{repo.slug}/pulls/{number}/reviews",
+                                                           params={"per_page": "100"})
+        return reviews
 
     async def check_runs(self, repo: RepoRef, sha: str) -> list[dict[str, Any]]:
         data = await self.request("GET", f"/repos/{repo.slug}/commits/{sha}/check-runs", params={"per_page": "100"})
         return list((data or {}).get("check_runs", []))
 
     async def combined_status(self, repo: RepoRef, sha: str) -> dict[str, Any]:
-        return await self.request("GET", f"/repos/{repo.slug}/commits/{sha}/status") or {}
+        status: dict[str, Any] = await self.request("GET", f"/repos/{repo.slug}/commits/{sha}/status") or {}
+        return status
 
     async def merge_pull(self, repo: RepoRef, number: int, *, method: str, sha: str | None = None) -> dict[str, Any]:
         payload: dict[str, Any] = {"merge_method": method}
         if sha:
             payload["sha"] = sha  # GitHub refuses (409) when the PR head moved past what we checked
-        return await self.request("PUT", f"/repos/{repo.slug}/pulls/{number}/merge", json=payload)
+        merged: dict[str, Any] = await self.request("PUT", f"/repos/{repo.slug}/pulls/{number}/merge", json=payload)
+        return merged
 
     async def delete_branch(self, repo: RepoRef, branch: str) -> None:
         # Slashes stay (the ref path is `heads/clauderon/<name>`); anything else odd is escaped.

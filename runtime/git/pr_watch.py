@@ -15,6 +15,7 @@ The derivation is pure (GitHub's JSON in, `PrState` out) so it can be tested wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -68,7 +69,8 @@ class PrState:
 
 # ---- pure derivation --------------------------------------------------------------------------------
 
-def summarize_checks(check_runs: Iterable[dict[str, Any]], status: dict[str, Any] | None) -> tuple[str, list[str], list[str]]:
+def summarize_checks(check_runs: Iterable[dict[str, Any]],
+                     status: dict[str, Any] | None) -> tuple[str, list[str], list[str]]:
     """(overall, failing names, pending names) from check-runs and the combined commit status."""
     failing: list[str] = []
     pending: list[str] = []
@@ -224,10 +226,8 @@ class PrWatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def poll_once(self) -> None:
@@ -239,10 +239,8 @@ class PrWatcher:
         while True:
             self._wake.clear()
             await self.poll_once()
-            try:
+            with contextlib.suppress(TimeoutError):  # the interval passed with no wake-up: poll again
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
 
     async def _poll(self, name: str, watched: _Watched) -> None:
         try:

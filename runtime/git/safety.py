@@ -270,15 +270,17 @@ def _exec_capped(argv: list[str], env: dict[str, str], cwd: Path, timeout: float
     kill it there: output past the cap is never read into memory."""
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # both were asked for as pipes
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
-        out = proc.stdout.read(limit + 1)
+        out = stdout.read(limit + 1)
         cut = len(out) > limit
         if cut:
             proc.kill()
-        proc.stdout.close()
-        err = proc.stderr.read()
+        stdout.close()
+        err = stderr.read()
         code = proc.wait()
     finally:
         timer.cancel()

@@ -179,5 +179,5 @@ def _keep_previous(repo: GitContext, name: str, tip: str) -> str:
     return ref
 
 
-__all__ = ["MAX_BUNDLE_BYTES", "Imported", "adopt_checkout", "borrowed_object_dirs", "create_session_repo", "import_bundle",
-           "is_session_repo", "session_repo_mounts"]
+__all__ = ["MAX_BUNDLE_BYTES", "Imported", "adopt_checkout", "borrowed_object_dirs", "create_session_repo",
+           "import_bundle", "is_session_repo", "session_repo_mounts"]

@@ -294,6 +294,7 @@ class WorktreeManager:
 
     def _orphan_path(self, value: WorktreeInfo | Mapping[str, Any] | Any) -> Path | None:
         """The worktree path when the repository it came from no longer exists, else None."""
+        repo: str | Path | None
         if isinstance(value, WorktreeInfo):
             repo, path = value.repo_root, value.worktree_path
         else:
@@ -362,7 +363,8 @@ class WorktreeManager:
         Docker applies mounts in list order, so parents come before children.
         """
         if info.own_repository:
-            return session_repo_mounts(info.worktree_path, borrowed_object_dirs(info.git_common_dir), CONTAINER_WORKSPACE)
+            borrowed = borrowed_object_dirs(info.git_common_dir)
+            return session_repo_mounts(info.worktree_path, borrowed, CONTAINER_WORKSPACE)
         common, admin, tree = info.git_common_dir, info.git_worktree_dir, info.worktree_path
         for sub in ("objects", "refs", "logs"):
             (common / sub).mkdir(exist_ok=True)
@@ -391,7 +393,8 @@ class WorktreeManager:
         if proc.returncode != 0:
             detail = last_line(proc.stderr)
             if "not a git repository" in detail:
-                raise ClauderonError(f"{target} is not inside a git repository; run `git init` there or pick a repository")
+                raise ClauderonError(f"{target} is not inside a git repository; run `git init` there "
+                                     "or pick a repository")
             if "dubious ownership" in detail:
                 raise ClauderonError(f"{target} is owned by another user, so git refuses it; "
                                      f"run `git config --global --add safe.directory {target}` if you trust it")
@@ -416,13 +419,15 @@ class WorktreeManager:
         worktree_path = get("worktree_path")
         name = get("name") or (Path(worktree_path).name if worktree_path else None)
         repo_path = get("repo_path") or get("repo_root")
-        if not (name and repo_path and get("base_branch")):
-            raise ClauderonError("session record lacks name, repo_path or base_branch; it cannot be mapped to a worktree")
-        info = self.info(repo_path, name, get("base_branch"), get("subdir") or "", get("branch"),
+        base_branch = get("base_branch")
+        if not (name and repo_path and base_branch):
+            raise ClauderonError("session record lacks name, repo_path or base_branch; "
+                                 "it cannot be mapped to a worktree")
+        info = self.info(repo_path, name, base_branch, get("subdir") or "", get("branch"),
                          bool(get("own_repository")))
         if worktree_path and Path(worktree_path) != info.worktree_path:
-            raise ClauderonError(f"worktree {worktree_path} is not inside this clauderon home ({self.home.worktrees}); "
-                                 "remove it with `git worktree remove` by hand")
+            raise ClauderonError(f"worktree {worktree_path} is not inside this clauderon home "
+                                 f"({self.home.worktrees}); remove it with `git worktree remove` by hand")
         return info
 
     @staticmethod
@@ -431,11 +436,13 @@ class WorktreeManager:
         dot_git = worktree / ".git"
         text = dot_git.read_text() if dot_git.is_file() and not dot_git.is_symlink() else ""
         if not text.startswith("gitdir:"):
-            raise ClauderonError(f"{dot_git} is not a worktree link file; remove {worktree} and create the session again")
+            raise ClauderonError(f"{dot_git} is not a worktree link file; remove {worktree} "
+                                 "and create the session again")
         admin = Path(text.split(":", 1)[1].strip())
         admin = (worktree / admin if not admin.is_absolute() else admin).resolve()
         if admin.parent != (common / "worktrees").resolve():
-            raise ClauderonError(f"{dot_git} points outside {common}/worktrees; remove {worktree} and create the session again")
+            raise ClauderonError(f"{dot_git} points outside {common}/worktrees; remove {worktree} "
+                                 "and create the session again")
         return admin
 
     @staticmethod
