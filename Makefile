@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(BIN)/clauderon
 
-test: $(STAMP) images
+test: $(STAMP) lint images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff (style, import order, no private names across modules) and mypy (strict on runtime/ and proxy/).

@@ -93,7 +93,7 @@ def main() -> None:
         conversation = str(uuid.uuid4())
 
         async def change() -> None:
-            engine.update(session_id, agent="claude", agent_session_id=conversation)
+            await engine.update(session_id, agent="claude", agent_session_id=conversation)
         asyncio.run_coroutine_threadsafe(change(), host.loop).result(10)
         project = home.agent_home(session_id) / ".claude" / "projects" / "-workspace"
         project.mkdir(parents=True)

@@ -227,7 +227,7 @@ async def _measure_ui(data: bytes | None, seconds: float) -> UiResult:
             return chunk
 
     class FloodClient(FakeEngineClient):
-        async def console(self, ref: str, cols: int, rows: int) -> FakeConsole:
+        async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> FakeConsole:
             session = self._find(ref)
             console = FloodConsole(session.id, cols or 80, rows or 24, b"", echo=False)
             self.consoles[session.id] = console

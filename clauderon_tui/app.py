@@ -161,9 +161,8 @@ class ClauderonApp(App[None]):
     # -- the terminal keeps every key but the prefix ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """App priority bindings (quit, palette) would steal ctrl+q / ctrl+p from the program: not while typing."""
-        if action in ("quit", "command_palette", "help", "show_tab") and isinstance(self.focused, TerminalView):
-            return False
-        return True
+        typing = isinstance(self.focused, TerminalView)
+        return not (typing and action in ("quit", "command_palette", "help", "show_tab"))
 
     # -- engine events -----------------------------------------------------------------------------------------
     @work(exclusive=True, group="engine-events")
@@ -492,7 +491,7 @@ class ClauderonApp(App[None]):
         session = self._selected()
         if session is None:
             return
-        def deleted(result: dict | None) -> None:
+        def deleted(result: dict[str, Any] | None) -> None:
             if result is not None:
                 kept = f"; branch kept ({result.get('reason', '')})" if result.get("branch_kept") else ""
                 self.notify(f"deleted {session.name}{kept}")

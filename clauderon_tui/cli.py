@@ -35,7 +35,8 @@ from runtime.settings import LoadedSettings, load_settings, save_setting
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="clauderon", description="Run many AI coding agents side by side, each in its own container on its own git worktree.")
+    p = argparse.ArgumentParser(prog="clauderon", description="Run many AI coding agents side by side, each in its own "
+                                "container on its own git worktree.")
     sub = p.add_subparsers(dest="command")
     t = sub.add_parser("tui", help="the full-screen app (the default)")
     # Browser tabs run the app with this: join the running engine, never host it.
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     am.add_argument("name")
     am.add_argument("mode", choices=["read-write", "read-only"])
 
-    pl = sub.add_parser("pull", help="bring a sandboxed session's commits back to its branch in your repository now (it also happens by itself)")
+    pl = sub.add_parser("pull", help="bring a sandboxed session's commits back to its branch in your repository now "
+                        "(it also happens by itself)")
     pl.add_argument("name")
     pu = sub.add_parser("push", help="push the session branch (host side, with the real github_token)")
     pu.add_argument("name")
@@ -204,7 +206,8 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
         result = with_client(home, lambda c: c.delete_session(name, force=args.force))
         print(f"deleted {name}" + (f"; {result['reason']}" if result.get("reason") else ""))
     else:
-        method = {"restart": "restart_session", "resume": "resume_session", "archive": "archive_session", "unarchive": "unarchive_session"}[args.command]
+        method = {"restart": "restart_session", "resume": "resume_session", "archive": "archive_session",
+                  "unarchive": "unarchive_session"}[args.command]
         session = with_client(home, lambda c: getattr(c, method)(name))
         print(f"{session.name} is {session.status}")
     return 0

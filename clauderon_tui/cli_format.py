@@ -23,7 +23,7 @@ def _table(headers: list[str], rows: Iterable[list[str]]) -> str:
     # Cells can hold container-chosen bytes (audit hosts and paths, agent details): never escape sequences.
     rows = [headers, *([display_text(cell, single_line=True) for cell in row] for row in rows)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(headers))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)
 
 
 def disk(size: int | None) -> str:
@@ -61,14 +61,16 @@ def quit_line(running: int, engine_pid: int | None) -> str:
     if not running:
         return "no session is running"
     where = f"the background engine (pid {engine_pid})" if engine_pid else "the background engine"
-    return f"{running} session{'s' * (running != 1)} keep{'s' * (running == 1)} running in {where}; `clauderon` brings them back"
+    sessions = f"{running} session{'s' * (running != 1)} keep{'s' * (running == 1)}"
+    return f"{sessions} running in {where}; `clauderon` brings them back"
 
 
 def engine_status(info: dict[str, Any]) -> str:
     if not info["running"]:
         return f"no engine is running for {info['home']}"
     engine = info.get("engine", {})
-    lines = [f"engine running: pid {engine.get('pid', '?')}, {engine.get('sessions', '?')} sessions, socket {info['socket']}"]
+    lines = [f"engine running: pid {engine.get('pid', '?')}, {engine.get('sessions', '?')} sessions, "
+             f"socket {info['socket']}"]
     for name, b in info.get("backends", {}).items():
         lines.append(f"  {name}: {'available' if b['available'] else 'unavailable'} ({b['reason']})")
     proxy = info.get("proxy")
@@ -91,7 +93,8 @@ def doctor_report(checks: list[dict[str, Any]]) -> str:
 
 def credentials_table(rows: list[dict[str, Any]]) -> str:
     return _table(["NAME", "AVAILABLE", "SOURCE", "VALUE"],
-                  ([r["name"], "yes" if r["available"] else "no", r.get("source") or "-", r.get("masked") or "-"] for r in rows))
+                  ([r["name"], "yes" if r["available"] else "no", r.get("source") or "-", r.get("masked") or "-"]
+                   for r in rows))
 
 
 def audit_lines(records: list[dict[str, Any]]) -> str:

@@ -78,7 +78,8 @@ class ClauderonCommands(Provider):
             (entry.title, entry.help, partial(app.run_action, entry.action)) for entry in PALETTE_ACTIONS
         ]
         for spec in WORKBENCH_PANES:
-            entries.append((f"Show {spec.title} tab", f"The selected session's {spec.title.lower()} ({spec.key.upper()})",
+            entries.append((f"Show {spec.title} tab",
+                            f"The selected session's {spec.title.lower()} ({spec.key.upper()})",
                             partial(app.run_action, f"show_tab('{spec.id}')")))
         for name in sorted(app.available_themes):
             if name.startswith("clauderon") or name in app.user_theme_names:

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.api.client import RESIZED, ConsoleProtocol, EngineClientProtocol
 from runtime.errors import ClauderonError, Conflict, NotFound
@@ -29,6 +29,15 @@ HEALTH_OK: dict[str, Any] = {
         "kubernetes": {"available": False, "reason": "no kubeconfig found", "sandboxed": True},
     },
 }
+
+
+JsonT = TypeVar("JsonT", list[dict[str, Any]], dict[str, Any])
+
+
+def _as_sent(value: JsonT) -> JsonT:
+    """A deep copy through JSON, as the real client's answers are: a caller never holds the fake's own state."""
+    copied: JsonT = json.loads(json.dumps(value))
+    return copied
 
 
 def make_session(
@@ -309,7 +318,7 @@ class FakeEngineClient(EngineClientProtocol):
 
     async def credentials(self) -> list[dict[str, Any]]:
         self.calls.append(("credentials", None))
-        return json.loads(json.dumps(self.credential_rows))
+        return _as_sent(self.credential_rows)
 
     async def audit(self, ref: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest `limit` of `audit_records` (oldest first), of one session when `ref` is given."""
@@ -318,7 +327,7 @@ class FakeEngineClient(EngineClientProtocol):
             raise ClauderonError("limit must be between 2 and 100000")
         session_id = self._find(ref).id if ref else None
         rows = [r for r in self.audit_records if session_id is None or r.get("session") == session_id]
-        return json.loads(json.dumps(rows[-limit:]))
+        return _as_sent(rows[-limit:])
 
     async def stop_engine(self) -> None:
         self.calls.append(("stop_engine", None))
@@ -423,8 +432,8 @@ class FakeEngineClient(EngineClientProtocol):
         self.calls.append(("list_files", (ref, path)))
         session, root = self._worktree(ref)
         rel, entries, left_out = list_directory(root, path)
-        return json.loads(json.dumps({"path": rel, "entries": marks_for(rel, entries, self.marks.get(session.id, {})),
-                                      "left_out": left_out}))
+        return _as_sent({"path": rel, "entries": marks_for(rel, entries, self.marks.get(session.id, {})),
+                         "left_out": left_out})
 
     async def read_file(self, ref: str, path: str, offset: int = 0, limit: int = 64 * 1024) -> dict[str, Any]:
         from runtime.workbench.files import read_page

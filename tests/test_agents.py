@@ -297,7 +297,8 @@ def test_gemini_settings_skip_every_first_run_question_and_keep_the_users(tmp_pa
     for event in ("SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent", "SessionEnd"):
         ours = [g for g in hooks[event] if "gemini-hook.sh" in g["hooks"][0]["command"]]
         assert len(ours) == 1 and ours[0]["hooks"][0]["command"] == f'bash "$HOME/.clauderon/gemini-hook.sh" {event}'
-    assert json.loads((tmp_path / ".gemini" / "settings.json").read_text())["security"]["folderTrust"]["enabled"] is False
+    settings = json.loads((tmp_path / ".gemini" / "settings.json").read_text())
+    assert settings["security"]["folderTrust"]["enabled"] is False
 
 
 def test_gemini_hook_events_set_the_status() -> None:

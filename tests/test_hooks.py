@@ -266,13 +266,15 @@ def test_claude_hooks_merge_with_the_users_and_are_idempotent(tmp_path: Path) ->
 def test_codex_notify_is_set_and_other_config_kept(tmp_path: Path) -> None:
     home = tmp_path / "agent"
     (home / ".codex").mkdir(parents=True)
-    (home / ".codex" / "config.toml").write_text('model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
+    (home / ".codex" / "config.toml").write_text(
+        'model = "o4"\nnotify = ["notify-send"]\n[projects."/workspace"]\ntrust_level = "trusted"\n')
     agent_named("codex").install_hooks(home, home_in_agent=CONTAINER_HOME)
     config = tomllib.loads((home / ".codex" / "config.toml").read_text())
     assert config["notify"] == ["bash", "/home/agent/.clauderon/codex-notify.sh"]
     assert config["model"] == "o4" and config["projects"]["/workspace"]["trust_level"] == "trusted"
     agent_named("codex").install_hooks(home, home_in_agent=str(home))  # a local session sees the host path
-    assert tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"][1] == f"{home}/.clauderon/codex-notify.sh"
+    notify = tomllib.loads((home / ".codex" / "config.toml").read_text())["notify"]
+    assert notify[1] == f"{home}/.clauderon/codex-notify.sh"
     assert agent_named("shell").install_hooks(home, home_in_agent=CONTAINER_HOME) == []
 
 

@@ -171,7 +171,8 @@ class WatchedCodex:
         self.state = SimpleNamespace(status="running", agent="codex", agent_status="unknown", agent_detail=None)
         self.updates: list[str] = []
         engine = SimpleNamespace(home=Home(home), store=SimpleNamespace(find=lambda sid: self.state), apply=self._apply)
-        self.thread = threading.Thread(target=asyncio.run, args=(watch_transcript_turns(engine, session_id, interval=0.2),))
+        follower = watch_transcript_turns(engine, session_id, interval=0.2)
+        self.thread = threading.Thread(target=asyncio.run, args=(follower,))
         self.thread.start()
 
     async def _apply(self, session_id: str, **changes) -> None:

@@ -140,13 +140,15 @@ def test_container_env_for_claude_follows_the_host_credential(home):
     key = CredentialStore(home.secrets, environ={"ANTHROPIC_API_KEY": random_secret()})
     env = container_env("sid1", "pw", "127.0.0.1", 18100, agent_named("claude").traffic, key)
     assert env["ANTHROPIC_API_KEY"].startswith("sk-ant-api03-") and "CLAUDE_CODE_OAUTH_TOKEN" not in env
-    assert default_credential_names(agent_named("claude").traffic, key, ["npm_token"]) == {"anthropic_api_key", "github_token", "npm_token"}
+    names = default_credential_names(agent_named("claude").traffic, key, ["npm_token"])
+    assert names == {"anthropic_api_key", "github_token", "npm_token"}
 
 
 def test_container_env_for_codex(home):
     oauth = CredentialStore(home.secrets, environ={"CODEX_ACCESS_TOKEN": "a" * 20, "CODEX_REFRESH_TOKEN": "r" * 20})
     assert "OPENAI_API_KEY" not in container_env("s", "p", "h", 1, agent_named("codex").traffic, oauth)
     key = CredentialStore(home.secrets, environ={"OPENAI_API_KEY": random_secret()})
-    assert container_env("s", "p", "h", 1, agent_named("codex").traffic, key)["OPENAI_API_KEY"] == PLACEHOLDERS["openai_api_key"]
+    env = container_env("s", "p", "h", 1, agent_named("codex").traffic, key)
+    assert env["OPENAI_API_KEY"] == PLACEHOLDERS["openai_api_key"]
     with pytest.raises(ValueError):
         dummy_codex_auth_json(key)

@@ -297,5 +297,6 @@ def test_finding_transcripts_in_an_agent_home(tmp_path: Path) -> None:
     day = home / ".codex" / "sessions" / "2026" / "11" / "27"
     day.mkdir(parents=True)
     (day / "rollout-2026-11-27T16-53-36-t1.jsonl").write_text("")
-    assert [p.name for p in CLAUDE.find_transcripts(home, "abc")] == ["abc.jsonl"] and CLAUDE.find_transcripts(home, "zz") == []
+    assert [p.name for p in CLAUDE.find_transcripts(home, "abc")] == ["abc.jsonl"]
+    assert CLAUDE.find_transcripts(home, "zz") == []
     assert [p.name for p in CODEX.find_transcripts(home, "t1")] == ["rollout-2026-11-27T16-53-36-t1.jsonl"]

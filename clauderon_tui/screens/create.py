@@ -78,7 +78,9 @@ class CreateSessionScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CreateSessionScreen {
         align: center middle;
-        #create { width: 100; max-width: 100%; height: 95%; background: $surface; border: round $primary; padding: 0 1; }
+        #create {
+            width: 100; max-width: 100%; height: 95%; background: $surface; border: round $primary; padding: 0 1;
+        }
         #create-title { text-style: bold; color: $primary; height: 1; }
         .row { height: auto; }
         .row { margin-bottom: 1; }
@@ -126,7 +128,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
             yield self._row("repository", Input(placeholder="/path/to/repo", id="repo", classes="field", compact=True))
             yield Static(id="repo-error", classes="inline-error -hidden")
             yield self._row("prompt", TextArea(id="prompt", classes="field", soft_wrap=True, compact=True))
-            yield self._row("name", Input(placeholder="lowercase-with-dashes", id="name", classes="field", compact=True))
+            yield self._row("name", Input(placeholder="lowercase-with-dashes", id="name", classes="field",
+                                          compact=True))
             yield Static(id="name-error", classes="inline-error -hidden")
             yield self._row("agent", RadioSet(*(RadioButton(a, value=a == defaults.agent, name=a) for a in AGENTS),
                                               id="agent", compact=True))
@@ -137,8 +140,9 @@ class CreateSessionScreen(ModalScreen[str | None]):
                     label = f"{name} ({info.get('reason') or 'unavailable'})"
                 elif not info.get("sandboxed", True):
                     label = f"{name} (unsandboxed)"
-                backend_buttons.append(RadioButton(label, value=name == defaults.backend and info.get("available", False),
-                                                   name=name, disabled=not info.get("available", False)))
+                available = bool(info.get("available", False))
+                backend_buttons.append(RadioButton(label, value=name == defaults.backend and available, name=name,
+                                                   disabled=not available))
             yield self._row("backend", RadioSet(*backend_buttons, id="backend", compact=True))
             yield self._row("image", Input(value=self.settings.docker.image, id="image", classes="field", compact=True))
             yield self._row("base branch", Select([], id="base-branch", classes="field", allow_blank=True,
@@ -236,7 +240,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
         widget.set_class(not text, "-hidden")
 
     def _show_error(self, text: str) -> None:
-        self.query_one("#create-error", Static).update(Content.from_markup("[b]✖[/b] $error", error=text) if text else "")
+        shown = Content.from_markup("[b]✖[/b] $error", error=text) if text else ""
+        self.query_one("#create-error", Static).update(shown)
 
     def _radio(self, widget_id: str) -> str | None:
         pressed = self.query_one(f"#{widget_id}", RadioSet).pressed_button

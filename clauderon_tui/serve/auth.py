@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -113,7 +114,7 @@ class TokenFile:
         atomic_write(self.path, json.dumps({"public_url": public_url, "pid": pid or os.getpid(),
                                             "token_sha256": _digest(token)}), mode=0o600)
 
-    def read(self) -> dict:
+    def read(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError):
@@ -343,19 +344,22 @@ LOGIN_HTML = """<!DOCTYPE html>
 """
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+
+
 def new_token(path: Path) -> str:
     """`clauderon serve --new-token`: give the running server at this file a fresh one-time token; its URL."""
     token_file = TokenFile(path)
     data = token_file.read()
     pid, public_url = data.get("pid"), data.get("public_url")
-    alive = isinstance(pid, int) and pid > 0
-    if alive:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            alive = False
-        except PermissionError:
-            pass
+    alive = isinstance(pid, int) and pid > 0 and _process_exists(pid)
     if not alive or not isinstance(public_url, str):
         raise ValueError("no `clauderon serve` with a login token is running for this home and port; "
                          "start one with `clauderon serve` (it prints a token)")

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
+import textual_serve
 from aiohttp import web
 from textual_serve.server import Server
 
@@ -33,7 +34,7 @@ from runtime.settings import ServeSettings
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-TEXTUAL_SERVE_STATIC = Path(__import__("textual_serve").__file__).resolve().parent / "static"
+TEXTUAL_SERVE_STATIC = Path(textual_serve.__path__[0]).resolve() / "static"
 SHUTDOWN_SECONDS = 5.0
 """How long open tabs get to close before their handlers are cancelled."""
 
@@ -154,7 +155,7 @@ class ClauderonServer(Server):
         body, kind = asset
         return web.Response(body=body, content_type=kind, headers={"Cache-Control": "private, max-age=3600"})
 
-    async def handle_index(self, request: web.Request) -> web.Response:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.Response:
         """The page: our template, the product's title, the websocket at the public URL."""
         scheme, rest = self.public_url.split(":", 1)
         context = {

@@ -215,9 +215,12 @@ class PasskeyAuth(ServeAuth):
             return _json({"error": "log in first"}, 401)
         if challenge is None or challenge.setup != setup:
             return _json({"error": "the prompt expired or was already used; try again"}, 400)
+        credential = body.get("credential")
+        if not isinstance(credential, str | dict):
+            return _json({"error": "passkey not accepted: the request carries no credential"}, 400)
         try:
             verified = verify_registration_response(
-                credential=body.get("credential"), expected_challenge=challenge.value, expected_rp_id=self.rp_id,
+                credential=credential, expected_challenge=challenge.value, expected_rp_id=self.rp_id,
                 expected_origin=self.origin, require_user_verification=True)
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             return _json({"error": f"passkey not accepted: {exc}"}, 400)
@@ -252,9 +255,12 @@ class PasskeyAuth(ServeAuth):
         challenge = self._take_challenge(str(body.get("handle", "")), "login")
         credential = body.get("credential")
         key = self.store.get(str(credential.get("rawId", ""))) if isinstance(credential, dict) else None
-        error = "the prompt expired or was already used; try again" if challenge is None else \
-            "this passkey is not registered here" if key is None else ""
-        if not error:
+        if challenge is None:
+            error = "the prompt expired or was already used; try again"
+        elif key is None or not isinstance(credential, dict):
+            error = "this passkey is not registered here"
+        else:
+            error = ""
             try:
                 verified = verify_authentication_response(
                     credential=credential, expected_challenge=challenge.value, expected_rp_id=self.rp_id,
@@ -279,7 +285,7 @@ class PasskeyAuth(ServeAuth):
         try:
             self.store.remove(str(form.get("credential_id", "")))
         except KeyError:
-            raise web.HTTPSeeOther("/passkeys?error=no+such+passkey")
+            raise web.HTTPSeeOther("/passkeys?error=no+such+passkey") from None
         except ValueError:
             return web.Response(status=409, text="the last passkey cannot be removed: add another one first\n")
         raise web.HTTPSeeOther("/passkeys")

@@ -236,7 +236,10 @@ class TerminalView(Widget, can_focus=True):
         if x >= strip.cell_length:
             return strip
         style = Style(reverse=True) if self.has_focus else Style(underline=True)
-        left, cell, right = strip.divide([x, x + 1, strip.cell_length]) if x else (Strip([]), *strip.divide([1, strip.cell_length]))
+        if x:
+            left, cell, right = strip.divide([x, x + 1, strip.cell_length])
+        else:
+            left, (cell, right) = Strip([]), strip.divide([1, strip.cell_length])
         return Strip.join([left, cell.apply_style(style), right])
 
     # -- scroll and copy mode: walk the emulator's history, select lines, copy them ------------------------
