@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
 
 from runtime.agents.base import Agent
 from runtime.agents.claude import ClaudeAgent
 from runtime.agents.codex import CodexAgent
 from runtime.agents.gemini import GeminiAgent
 from runtime.agents.shell import ShellAgent
+from runtime.choices import one_of
 from runtime.errors import ClauderonError
 
 _AGENTS: dict[str, Agent] = {agent.name: agent for agent in (ShellAgent(), ClaudeAgent(), CodexAgent(), GeminiAgent())}
@@ -31,16 +31,7 @@ def agent_named(name: str) -> Agent:
     return agent
 
 
-def _known_agent(name: str) -> str:
-    if name not in _AGENTS:
-        # The message pydantic gives a `Literal` of the names, as before the registry.
-        choices = [repr(n) for n in _AGENTS]
-        expected = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
-        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-    return name
-
-
-AgentName = Annotated[str, AfterValidator(_known_agent)]
+AgentName = Annotated[str, AfterValidator(one_of(_AGENTS))]
 """A pydantic field type: the name of a registered agent."""
 
 

@@ -7,7 +7,7 @@ of an SDK and creates no import cycle (the backend modules import `runtime.setti
 the classes and this table together (tests/test_backend_capabilities.py).
 
 Adding a backend: its module with a `Backend` subclass, its line here, and its construction in
-`runtime.engine.core.default_backends`.
+`runtime.engine.backend_set.default_backends`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import AfterValidator
-from pydantic_core import PydanticCustomError
 
 from runtime.backends.capabilities import BackendCapabilities
+from runtime.choices import one_of
 from runtime.errors import ClauderonError
 
 _CAPABILITIES: dict[str, BackendCapabilities] = {
@@ -51,16 +51,7 @@ def capabilities_of(name: str) -> BackendCapabilities:
     return capabilities
 
 
-def _known_backend(name: str) -> str:
-    if name not in _CAPABILITIES:
-        # The message pydantic gives a `Literal` of the names, as before the registry.
-        choices = [repr(n) for n in _CAPABILITIES]
-        expected = ", ".join(choices[:-1]) + f" or {choices[-1]}"
-        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
-    return name
-
-
-BackendName = Annotated[str, AfterValidator(_known_backend)]
+BackendName = Annotated[str, AfterValidator(one_of(_CAPABILITIES))]
 """A pydantic field type: the name of a registered backend."""
 
 __all__ = ["DEFAULT_BACKEND", "BackendCapabilities", "BackendName", "backend_names", "capabilities_of", "is_backend"]

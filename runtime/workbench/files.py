@@ -151,17 +151,23 @@ def list_directory(root: Path, path: str = "") -> tuple[str, list[Entry], int]:
     return rel, entries, left_out
 
 
+def page_request(path: str, offset: int, limit: int) -> list[str]:
+    """The checked parts of a file path asked for a page, wherever the file is read (host or pod)."""
+    parts = clean_path(path)
+    if not parts:
+        raise ClauderonError("give the path of a file, not the worktree itself")
+    if offset < 0 or not 1 <= limit <= MAX_PAGE_BYTES:
+        raise ClauderonError(f"offset must be 0 or more and limit between 1 and {MAX_PAGE_BYTES}")
+    return parts
+
+
 def read_page(root: Path, path: str, offset: int = 0, limit: int = PAGE_BYTES) -> dict[str, object]:
     """One page of a worktree file: text (cut at a line end when more follows), or `binary: true`.
 
     A link as the last component is described, not opened: `link` holds its target when it stays inside
     the worktree, and one pointing out is refused.
     """
-    parts = clean_path(path)
-    if not parts:
-        raise ClauderonError("give the path of a file, not the worktree itself")
-    if offset < 0 or not 1 <= limit <= MAX_PAGE_BYTES:
-        raise ClauderonError(f"offset must be 0 or more and limit between 1 and {MAX_PAGE_BYTES}")
+    parts = page_request(path, offset, limit)
     rel = "/".join(parts)
     with _opened(root, parts[:-1], directory=True) as parent:
         try:

@@ -30,7 +30,6 @@ from runtime.workbench.diff import MAX_UNTRACKED_BYTES, base_ref, diff_answer, d
 from runtime.workbench.files import (
     BINARY_SNIFF_BYTES,
     MAX_ENTRIES,
-    MAX_PAGE_BYTES,
     PAGE_BYTES,
     Entry,
     Refused,
@@ -38,6 +37,7 @@ from runtime.workbench.files import (
     clean_path,
     link_points_inside,
     marks_for,
+    page_request,
     status_marks,
     text_page,
 )
@@ -182,12 +182,7 @@ def listing(pod: Pod, path: str) -> dict[str, object]:
 
 def read_page(pod: Pod, path: str, offset: int = 0, limit: int = PAGE_BYTES) -> dict[str, object]:
     """The `file` answer: one page of a file in the pod's /workspace (as `workbench_files.read_page`)."""
-    parts = clean_path(path)
-    if not parts:
-        raise ClauderonError("give the path of a file, not the worktree itself")
-    if offset < 0 or not 1 <= limit <= MAX_PAGE_BYTES:
-        raise ClauderonError(f"offset must be 0 or more and limit between 1 and {MAX_PAGE_BYTES}")
-    rel = "/".join(parts)
+    rel = "/".join(page_request(path, offset, limit))
     result = pod.sh(FILE_SCRIPT, rel, str(offset), str(limit))
     if result.exit_code == 10:
         target = result.stdout.decode("utf-8", errors="replace").rstrip("\n")
