@@ -2,8 +2,9 @@
 
 Lookup order per credential: environment variables (a value starting with `op://` is resolved through
 1Password), then `[onepassword.credentials]` references, then `CLAUDERON_HOME/secrets/<name>` (must be
-0600). `[onepassword] enabled = false` skips every `op://` reference. Codex OAuth tokens come from the environment or from Codex's `auth.json`. Values never leave
-this process except in requests the proxy sends upstream.
+0600). `[onepassword] enabled = false` skips every `op://` reference. Codex OAuth tokens come from the
+environment or from Codex's `auth.json`. Values never leave this process except in requests the proxy sends
+upstream.
 """
 
 from __future__ import annotations

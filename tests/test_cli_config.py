@@ -92,7 +92,8 @@ def test_config_env_lists_what_is_in_use_and_never_prints_a_secret(short_tmp: Pa
     assert rows["OPENAI_API_KEY"]["value"] == "op://Production/OpenAI/api_key (1Password reference)"
     assert rows["DOCKER_HOST"]["value"] == "unix:///tmp/d.sock"
     assert rows["CLAUDERON_BIND_ADDR"]["affects"] == "setting serve.host (from the original clauderon)"
-    assert rows["TALOS_TOKEN"] == {"name": "TALOS_TOKEN", "set": False, "value": "-", "affects": "credential talos_token"}
+    assert rows["TALOS_TOKEN"] == {"name": "TALOS_TOKEN", "set": False, "value": "-",
+                                   "affects": "credential talos_token"}
 
 
 def test_the_originals_keys_warn_once_on_stderr_and_the_command_runs(short_tmp: Path) -> None:

@@ -105,12 +105,14 @@ def test_this_clauderons_keys_win_over_the_originals_and_the_environment_over_bo
                                           "CLAUDERON_DEV": "1", "CLAUDERON_DISABLE_AUTH": "false"})
     s, sources = loaded.settings, loaded.sources
     assert (s.docker.image, sources["docker.image"]) == ("mine:1", "config.toml")
-    assert (s.docker.pull_policy, sources["docker.pull_policy"]) == ("missing", "docker-config.toml [image] pull_policy")
+    assert (s.docker.pull_policy, sources["docker.pull_policy"]) == (
+        "missing", "docker-config.toml [image] pull_policy")
     assert (s.serve.host, sources["serve.host"]) == ("127.0.0.2", "env CLAUDERON_SERVE_HOST")
     assert (s.serve.public_url, sources["serve.public_url"]) == ("https://box.example:8443", "env CLAUDERON_ORIGIN")
     assert s.serve.auth == "passkey" and s.engine.recreate_missing is False
     # CLAUDERON_DISABLE_AUTH=false asks for what happens anyway: no warning; CLAUDERON_DEV has no meaning here.
-    assert "ignored: environment CLAUDERON_DEV (from the original clauderon; no development mode here)" in loaded.warnings
+    dev = "ignored: environment CLAUDERON_DEV (from the original clauderon; no development mode here)"
+    assert dev in loaded.warnings
     assert not any("DISABLE_AUTH" in w for w in loaded.warnings)
     # Off in the environment outranks on in the file: the token login again.
     home.config_file.write_text("[feature_flags]\nenable_webauthn_auth = true\n")
@@ -151,7 +153,8 @@ def test_saving_a_setting_keeps_the_originals_keys(home: Home) -> None:
 def test_op_references_resolve_through_the_1password_sdk(home: Home, fake_1password: type[FakeClient]) -> None:
     bring_original_files(home)
     settings = load_settings(home, environ={}).settings
-    fake_1password.vault = {ref: f"real-{name}-value-0123456789" for name, ref in settings.onepassword.credentials.items()}
+    references = settings.onepassword.credentials
+    fake_1password.vault = {ref: f"real-{name}-value-0123456789" for name, ref in references.items()}
     fake_1password.vault["op://Vault/Item/field"] = "from-the-env-reference-0123456789"
     environ = {"GITHUB_TOKEN": "op://Vault/Item/field", "OP_SERVICE_ACCOUNT_TOKEN": "ops_fake_service_account"}
     store = credential_store_for(home, settings, environ=environ)
@@ -177,7 +180,8 @@ def test_onepassword_enabled_false_turns_1password_off(home: Home, fake_1passwor
     store = credential_store_for(home, loaded.settings, environ=environ)
     rows = {r["name"]: r for r in store.report()}
     assert not store.has("npm_token") and not store.has("github_token")
-    assert rows["github_token"]["error"] == "env GITHUB_TOKEN is a 1Password reference, and [onepassword] enabled = false"
+    assert rows["github_token"]["error"] == (
+        "env GITHUB_TOKEN is a 1Password reference, and [onepassword] enabled = false")
     assert fake_1password.tokens == [] and fake_1password.resolved == []
 
 
