@@ -197,7 +197,7 @@ class OriginalSettings:
         """The original's `docker-config.toml`: every key must be one it documents."""
         documented = _documented(DOCKER_CONFIG)
         for name, value in data.items():
-            if (("", name)) in documented:
+            if ("", name) in documented:
                 self._record(documented[("", name)], value, path.name)
             elif isinstance(value, dict) and any(section == name for section, _ in documented):
                 for key, inner in value.items():

@@ -215,3 +215,11 @@ def test_a_cluster_token_is_injected_by_a_rule_of_your_own(home: Home) -> None:
     settings = load_settings(home, environ={}).settings
     rules: list[dict[str, Any]] = [r.model_dump() for r in settings.proxy.injection_rules]
     assert [r for r in build_rules(rules) if r.credential == "k8s_token"][0].matches("k8s.example.com")
+
+
+@pytest.mark.parametrize("size, docker_size", [
+    ("4Gi", "4g"), ("512Mi", "512m"), ("1Ti", "1024g"), ("4GiB", "4g"), ("4g", "4g"), ("2G", "2g"),
+    ("1048576", "1048576")])
+def test_the_originals_memory_sizes_become_dockers(home: Home, size: str, docker_size: str) -> None:
+    home.docker_config_file.write_text(f'[resources]\nmemory = "{size}"\n')
+    assert load_settings(home, environ={}).settings.docker.memory == docker_size
