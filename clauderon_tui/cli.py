@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--wait-lock", action="store_true", help=argparse.SUPPRESS)
 
-    cfg = sub.add_parser("config", help="settings")
-    cfg.add_argument("action", choices=["show"])
+    cfg = sub.add_parser("config", help="settings; where each file lives; the environment variables in use")
+    cfg.add_argument("action", choices=["show", "paths", "env"])
     cfg.add_argument("--json", action="store_true")
 
     doc = sub.add_parser("doctor", help="check this machine, each check with the fix to apply")
@@ -326,7 +326,14 @@ def engine_pid(home: Home) -> int | None:
         return None
 
 
-def cmd_config(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+def cmd_config(home: Home, loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    if args.action in ("paths", "env"):
+        from runtime.config_report import environment_report, home_paths
+
+        report = home_paths(home) if args.action == "paths" else environment_report()
+        table = fmt.paths_table if args.action == "paths" else fmt.environment_table
+        print(json.dumps(report, indent=2) if args.json else table(report))
+        return 0
     rows = [(key, fmt.hide_secret(key, value), source) for key, value, source in loaded.rows()]
     if args.json:
         print(json.dumps([{"key": k, "value": v, "source": s} for k, v, s in rows], indent=2, default=str))
@@ -361,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         home = Home.open()
         loaded = load_settings(home)
+        if not getattr(args, "client_only", False):  # a browser tab's app: its stderr is not a person's
+            for warning in loaded.warnings:
+                print(f"clauderon: {warning}", file=sys.stderr)
         if command == "tui":
             return cmd_tui(home, loaded, client_only=getattr(args, "client_only", False))
         if command == "serve":
@@ -386,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "engine":
             return cmd_engine(home, loaded, args)
         if command == "config":
-            return cmd_config(loaded, args)
+            return cmd_config(home, loaded, args)
         if command == "doctor":
             return cmd_doctor(home, loaded, args)
         if command == "image":

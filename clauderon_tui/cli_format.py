@@ -8,6 +8,7 @@ from typing import Any
 
 from clauderon_tui.formatting import isolation_label
 from runtime.models import Session
+from runtime.settings import is_secret_setting
 from runtime.textsafe import display_text
 
 
@@ -42,18 +43,24 @@ def session_table(sessions: list[Session], now: float) -> str:
     )
 
 
-# Settings whose values are secrets: `config show` says whether they are set, never what they are.
-SECRET_SETTING_WORDS = ("password", "token", "secret")
-
-
 def hide_secret(key: str, value: Any) -> Any:
-    if value and any(word in key.rsplit(".", 1)[-1] for word in SECRET_SETTING_WORDS) and not key.endswith("_file"):
+    """`config show` says whether a secret setting is set, never what it is."""
+    if value and is_secret_setting(key):
         return "(set, hidden)"
     return value
 
 
 def config_table(rows: list[tuple[str, Any, str]]) -> str:
     return _table(["KEY", "VALUE", "SOURCE"], ([k, repr(v) if isinstance(v, str) else str(v), s] for k, v, s in rows))
+
+
+def paths_table(rows: list[dict[str, Any]]) -> str:
+    return _table(["WHAT", "PATH", "EXISTS", "HOLDS"],
+                  ([r["name"], r["path"], "yes" if r["exists"] else "no", r["what"]] for r in rows))
+
+
+def environment_table(rows: list[dict[str, Any]]) -> str:
+    return _table(["VARIABLE", "VALUE", "AFFECTS"], ([r["name"], r["value"], r["affects"]] for r in rows))
 
 
 def quit_line(running: int, engine_pid: int | None) -> str:

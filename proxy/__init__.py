@@ -14,7 +14,17 @@ from proxy.traffic import AgentTraffic, ModelCall, ModelCredential
 
 if TYPE_CHECKING:
     from proxy.audit import AUDIT_FILE, AuditLog, read_audit
-    from proxy.credentials import CREDENTIAL_NAMES, CredentialStore, credential_store_for, credentials_report, masked
+    from proxy.ca import CA_DIR, PUBLIC_CERT
+    from proxy.credentials import (
+        CODEX_ENV,
+        CODEX_TOKENS_FILE,
+        CREDENTIAL_NAMES,
+        ENV_NAMES,
+        CredentialStore,
+        credential_store_for,
+        credentials_report,
+        masked,
+    )
     from proxy.errors import ProxyError
     from proxy.rules import (
         CA_MOUNT_PATH,
@@ -30,8 +40,9 @@ if TYPE_CHECKING:
 
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("AUDIT_FILE", "AuditLog", "read_audit"), "proxy.audit"),
-    **dict.fromkeys(("CREDENTIAL_NAMES", "CredentialStore", "credential_store_for", "credentials_report", "masked"),
-                    "proxy.credentials"),
+    **dict.fromkeys(("CA_DIR", "PUBLIC_CERT"), "proxy.ca"),
+    **dict.fromkeys(("CODEX_ENV", "CODEX_TOKENS_FILE", "CREDENTIAL_NAMES", "ENV_NAMES", "CredentialStore",
+                     "credential_store_for", "credentials_report", "masked"), "proxy.credentials"),
     "ProxyError": "proxy.errors",
     **dict.fromkeys(("CA_MOUNT_PATH", "HOOKS_HOST", "PLACEHOLDERS", "container_env", "default_credential_names",
                      "placeholder_jwt"), "proxy.rules"),
@@ -51,8 +62,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "AUDIT_FILE", "AgentTraffic", "AuditLog", "CA_MOUNT_PATH", "CREDENTIAL_NAMES", "CredentialStore", "DictResolver",
-    "HOOKS_HOST", "ModelCall", "ModelCredential", "OnePasswordResolver", "PLACEHOLDERS", "ProxyError", "ProxyService",
-    "SecretResolver", "SessionProxyConfig", "atomic_write", "choose_port", "container_env", "credential_store_for",
-    "credentials_report", "default_credential_names", "masked", "new_proxy_password", "placeholder_jwt", "read_audit",
+    "AUDIT_FILE", "AgentTraffic", "AuditLog", "CA_DIR", "CA_MOUNT_PATH", "CODEX_ENV", "CODEX_TOKENS_FILE",
+    "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "ENV_NAMES", "HOOKS_HOST", "ModelCall", "ModelCredential",
+    "OnePasswordResolver", "PLACEHOLDERS", "PUBLIC_CERT", "ProxyError", "ProxyService", "SecretResolver",
+    "SessionProxyConfig", "atomic_write", "choose_port", "container_env", "credential_store_for", "credentials_report",
+    "default_credential_names", "masked", "new_proxy_password", "placeholder_jwt", "read_audit",
 ]

@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+CA_DIR = "proxy-ca"
+"""The CA's directory in the home."""
 BASENAME = "mitmproxy"  # mitmproxy's confdir expects this basename
 PUBLIC_CERT = "proxy-ca.pem"
 

@@ -2,8 +2,9 @@
 
 Lookup order per credential: environment variables (a value starting with `op://` is resolved through
 1Password), then `[onepassword.credentials]` references, then `CLAUDERON_HOME/secrets/<name>` (must be
-0600). Codex OAuth tokens come from the environment or from Codex's `auth.json`. Values never leave
-this process except in requests the proxy sends upstream.
+0600). `[onepassword] enabled = false` skips every `op://` reference. Codex OAuth tokens come from the
+environment or from Codex's `auth.json`. Values never leave this process except in requests the proxy sends
+upstream.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "anthropic_api_key": ("ANTHROPIC_API_KEY",),
     "openai_api_key": ("OPENAI_API_KEY", "CODEX_API_KEY"),
     "gemini_api_key": ("GEMINI_API_KEY",),
-    "pagerduty_token": ("PAGERDUTY_TOKEN",),
+    "pagerduty_token": ("PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY"),
     "sentry_auth_token": ("SENTRY_AUTH_TOKEN",),
     "grafana_api_key": ("GRAFANA_API_KEY",),
     "npm_token": ("NPM_TOKEN",),
@@ -42,6 +43,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 }
 CODEX_OAUTH = "codex_oauth"
 """The name the Codex OAuth token set goes by in credential sets and reports."""
+CODEX_TOKENS_FILE = "codex-tokens.json"
+"""In the home: where refreshed Codex tokens go when they came from the environment."""
+CODEX_ENV = ("CODEX_ACCESS_TOKEN", "CODEX_REFRESH_TOKEN", "CODEX_ID_TOKEN", "CODEX_ACCOUNT_ID")
+"""The environment variables holding the Codex OAuth token set (access and refresh token both needed)."""
 CREDENTIAL_NAMES: tuple[str, ...] = (*ENV_NAMES, CODEX_OAUTH)
 
 
@@ -94,6 +99,8 @@ class CredentialStore:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     onepassword_refs: Mapping[str, str] = field(default_factory=dict)
     resolver: SecretResolver | None = None
+    onepassword_enabled: bool = True
+    """False (`[onepassword] enabled = false`): no `op://` reference is resolved, from env or settings."""
     codex_auth_path: Path | None = None
     tokens_file: Path | None = None
     """Where refreshed Codex tokens go when they came from env vars rather than a file."""
@@ -122,31 +129,39 @@ class CredentialStore:
             self.load()
 
     def _resolve_ref(self, name: str, ref: str) -> str | None:
-        resolver = self.resolver or OnePasswordResolver(self.environ.get("OP_SERVICE_ACCOUNT_TOKEN", ""))
+        if self.resolver is None:  # one SDK client for every reference (each authentication is a round trip)
+            self.resolver = OnePasswordResolver(self.environ.get("OP_SERVICE_ACCOUNT_TOKEN", ""))
         try:
-            return resolver.resolve(ref)
+            return self.resolver.resolve(ref)
         except ProxyError as exc:
             # A 1Password outage must not take every credential down: log it and use the next source.
             logger.warning("credential %s: %s; trying the next source", name, exc)
             return None
 
     def _lookup(self, name: str) -> Credential:
+        skipped = ""
         for env in ENV_NAMES.get(name, ()):
             raw = self.environ.get(env, "")
             if not raw:
                 continue
             if raw.startswith("op://"):
+                if not self.onepassword_enabled:
+                    skipped = f"env {env} is a 1Password reference, and [onepassword] enabled = false"
+                    continue
                 value = self._resolve_ref(name, raw)
                 if value:
                     return Credential(name, value, f"1password (env {env})")
                 continue
             return Credential(name, raw, f"env {env}")
         ref = self.onepassword_refs.get(name)
-        if ref:
+        if ref and self.onepassword_enabled:
             value = self._resolve_ref(name, ref)
             if value:
                 return Credential(name, value, "1password")
-        return self._from_file(name)
+        found = self._from_file(name)
+        if skipped and not found.available and not found.error:
+            found.error = skipped
+        return found
 
     def _from_file(self, name: str) -> Credential:
         path = self.secrets_dir / name
@@ -283,7 +298,10 @@ class CredentialHome(Protocol):
 
 
 class OnePasswordReferences(Protocol):
-    """The `[onepassword]` settings section: credential name -> `op://` reference."""
+    """The `[onepassword]` settings section: whether it is on, and credential name -> `op://` reference."""
+
+    @property
+    def enabled(self) -> bool: ...
 
     @property
     def credentials(self) -> Mapping[str, str]: ...
@@ -305,7 +323,8 @@ def credential_store_for(home: CredentialHome, settings: CredentialSettings, *,
         environ=dict(os.environ if environ is None else environ),
         onepassword_refs=dict(settings.onepassword.credentials),
         resolver=resolver,
-        tokens_file=home.root / "codex-tokens.json",
+        onepassword_enabled=settings.onepassword.enabled,
+        tokens_file=home.root / CODEX_TOKENS_FILE,
     )
 
 

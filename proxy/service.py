@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from proxy import addons
 from proxy.audit import AUDIT_FILE, AuditLog
-from proxy.ca import ensure_ca, upstream_trust_bundle
+from proxy.ca import CA_DIR, ensure_ca, upstream_trust_bundle
 from proxy.credentials import CredentialHome, CredentialSettings, CredentialStore, credential_store_for
 from proxy.errorpages import install_error_typing, uninstall_error_typing
 from proxy.errors import ProxyError
@@ -111,7 +111,7 @@ class ProxyService:
         self.credentials = credential_sources or credential_store_for(home, settings)
         self.registry = SessionRegistry()
         self.audit = AuditLog(Path(home.root) / AUDIT_FILE)
-        self.ca_dir = Path(home.root) / "proxy-ca"
+        self.ca_dir = Path(home.root) / CA_DIR
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._master: Master | None = None

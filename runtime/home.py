@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxy import atomic_write
+from proxy import CA_DIR, atomic_write
 
 # A unix socket path longer than this cannot be bound (sun_path is 108 bytes with its NUL).
 MAX_UNIX_SOCKET_PATH = 104
@@ -71,6 +71,14 @@ class Home:
     def proxy_config_file(self) -> Path:
         """`proxy.toml`: the proxy's settings."""
         return self.root / "proxy.toml"
+    @property
+    def docker_config_file(self) -> Path:
+        """`docker-config.toml`: the original clauderon's Docker settings, read for compatibility."""
+        return self.root / "docker-config.toml"
+    @property
+    def proxy_ca(self) -> Path:
+        """The proxy's CA directory (its private key never leaves it; `proxy-ca.pem` is what sandboxes get)."""
+        return self.root / CA_DIR
     @property
     def db_file(self) -> Path:
         """`db.json`: the session store."""

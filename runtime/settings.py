@@ -2,7 +2,8 @@
 
 Loaded from `CLAUDERON_HOME/config.toml`, the proxy's keys from `proxy.toml`, then environment overrides
 named `CLAUDERON_<SECTION>_<KEY>`. Every key carries a docstring; `clauderon config show` prints the
-effective value and where it came from.
+effective value and where it came from. The original clauderon's files and variables are read too
+(`runtime/original_config.py`): their keys map onto these settings or are ignored with a warning.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from runtime.agents.registry import DEFAULT_AGENT, AgentName
 from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.errors import ClauderonError
 from runtime.home import Home
+from runtime.original_config import OriginalSettings, without_original_keys
 
 
 class Section(BaseModel):
@@ -201,6 +203,8 @@ class ProxySettings(Section):
 
 
 class OnePasswordSettings(Section):
+    enabled: bool = True
+    """Resolve `op://` references (here and in credential environment variables); off: they are skipped."""
     credentials: dict[str, str] = {}
     """`credential_name = "op://vault/item/field"` references resolved with `OP_SERVICE_ACCOUNT_TOKEN`."""
 
@@ -232,6 +236,16 @@ class Settings(Section):
     github: GitHubSettings = GitHubSettings()
 
 
+SECRET_SETTING_WORDS = ("password", "token", "secret")
+"""Words that make a key's value a secret: reports say whether it is set, never what it is."""
+
+
+def is_secret_setting(dotted: str) -> bool:
+    """Whether the value of `section.key` is a secret (`serve.password`; `serve.password_file` is a path)."""
+    key = dotted.rsplit(".", 1)[-1]
+    return any(word in key for word in SECRET_SETTING_WORDS) and not key.endswith("_file")
+
+
 # Sections whose keys live in proxy.toml rather than config.toml.
 PROXY_SECTIONS = {"proxy", "routes", "onepassword"}
 
@@ -242,6 +256,8 @@ class LoadedSettings:
 
     settings: Settings
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """One line per section of the original clauderon's keys that mean nothing here (the CLI prints them)."""
 
     def rows(self) -> list[tuple[str, Any, str]]:
         """(`section.key`, value, source) for every key, in model order."""
@@ -280,12 +296,14 @@ def _parse_env_value(raw: str) -> Any:
 
 
 def load_settings(home: Home, environ: dict[str, str] | None = None) -> LoadedSettings:
-    """Defaults, then config.toml and proxy.toml, then `CLAUDERON_<SECTION>_<KEY>` environment overrides."""
+    """Defaults, then the original clauderon's file keys, config.toml and proxy.toml, then the original's
+    environment variables, then `CLAUDERON_<SECTION>_<KEY>` environment overrides."""
     environ = dict(os.environ if environ is None else environ)
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    original = OriginalSettings()
     for path, allowed in ((home.config_file, None), (home.proxy_config_file, PROXY_SECTIONS)):
-        data = _read_toml(path)
+        data = original.take(path, _read_toml(path))
         for section, values in data.items():
             if allowed is not None and section not in allowed:
                 raise ClauderonError(f"{path}: section [{section}] belongs in config.toml, not proxy.toml")
@@ -300,6 +318,17 @@ def load_settings(home: Home, environ: dict[str, str] | None = None) -> LoadedSe
             else:
                 merged[section] = values
                 sources[section] = path.name
+    original.read_docker_config(home.docker_config_file, _read_toml(home.docker_config_file))
+    original.read_env(environ)
+    for dotted, (value, source) in original.from_files.items():
+        section_name, key = dotted.split(".")
+        if dotted not in sources:  # this clauderon's own key in config.toml wins over the original's
+            merged.setdefault(section_name, {})[key] = value
+            sources[dotted] = source
+    for dotted, (value, source) in original.from_env.items():
+        section_name, key = dotted.split(".")
+        merged.setdefault(section_name, {})[key] = value
+        sources[dotted] = source
     for section_name in Settings.model_fields:
         section_default = getattr(Settings(), section_name)
         if not isinstance(section_default, Section):
@@ -316,7 +345,7 @@ def load_settings(home: Home, environ: dict[str, str] | None = None) -> LoadedSe
         where = ".".join(str(p) for p in err["loc"])
         source = sources.get(where, sources.get(where.split(".")[0], "settings"))
         raise ClauderonError(f"setting {where} ({source}): {err['msg']}; see `clauderon config show`") from exc
-    return LoadedSettings(settings, sources)
+    return LoadedSettings(settings, sources, original.warnings)
 
 
 def save_setting(home: Home, section: str, key: str, value: Any) -> None:
@@ -324,5 +353,7 @@ def save_setting(home: Home, section: str, key: str, value: Any) -> None:
     path = home.proxy_config_file if section in PROXY_SECTIONS else home.config_file
     data = _read_toml(path)
     data.setdefault(section, {})[key] = value
-    Settings.model_validate({**_read_toml(home.config_file), **_read_toml(home.proxy_config_file), **data})
+    files = {p: without_original_keys(p, data if p == path else _read_toml(p))
+             for p in (home.config_file, home.proxy_config_file)}
+    Settings.model_validate({**files[home.config_file], **files[home.proxy_config_file]})
     atomic_write(path, tomli_w.dumps(data), mode=0o600)
