@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--prompt", default="")
     c.add_argument("--access-mode", choices=["read-write", "read-only"])
     c.add_argument("--skip-permissions", action="store_true", default=None)
+    c.add_argument("--model", help="the model the agent's CLI starts with (default: [agents.<agent>] model)")
+    c.add_argument("--plan", action="store_true", help="start Claude Code in plan mode (read-only planning)")
     c.add_argument("--cpu", type=float)
     c.add_argument("--memory")
     c.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
@@ -170,7 +172,7 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "image": args.image, "network": args.network, "base_branch": args.base_branch, "prompt": args.prompt,
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
         "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
-        "reuse_branch": args.reuse_branch,
+        "reuse_branch": args.reuse_branch, "model": args.model, "plan_mode": args.plan,
     }
     request = {k: v for k, v in request.items() if v is not None}
     session = with_client(home, lambda c: c.create_session(request, wait=True))

@@ -297,6 +297,13 @@ class FakeEngineClient(EngineClientProtocol):
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         self.calls.append(("send", (ref, text, enter)))
 
+    async def cycle_permission_mode(self, ref: str) -> Session:
+        """Claude Code's cycle order, from the mode the session shows."""
+        order = ["bypassPermissions", "auto", "default", "acceptEdits", "plan"]
+        current = self._find(ref).permission_mode
+        following = order[(order.index(current) + 1) % len(order)] if current in order else "default"
+        return await self._change("cycle_permission_mode", ref, permission_mode=following)
+
     async def resize(self, ref: str, cols: int, rows: int) -> None:
         """The terminal takes the size; an open console hears of it (`RESIZED`), as from the engine."""
         self.calls.append(("resize", (ref, cols, rows)))
