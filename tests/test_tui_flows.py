@@ -232,6 +232,28 @@ async def test_life_cycle_keys() -> None:
         await wait_until(pilot, lambda: ("unarchive", "id-refactor-") in app.client.calls, "unarchive")
 
 
+async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_shows_it() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.client.update(app.sessions["id-fix-login"].model_copy(update={"model": "sonnet",
+                                                                          "permission_mode": "acceptEdits"}))
+        app.show_session("id-fix-login")
+        app.sidebar.session_list.focus()
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].permission_mode == "plan", "plan mode")
+        assert ("cycle_permission_mode", "id-fix-login") in app.client.calls
+        line = str(app.sidebar.session_list.get_option("id-fix-login").prompt).splitlines()[1]
+        assert "claude sonnet · plan mode" in line
+        await wait_until(pilot, lambda: any("plan mode" in n.message for n in app._notifications), "the toast")
+        app.show_session("id-scratch-s")
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: any("no permission modes" in n.message for n in app._notifications),
+                         "the shell's refusal")
+
+
 async def test_engine_errors_are_shown_not_raised() -> None:
     client = FakeEngineClient(sample_sessions())
 
