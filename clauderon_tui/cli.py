@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "a fresh sandbox on the same worktree and agent home"),
                             ("resume", "thaw a session paused because the disk ran short"),
                             ("archive", "remove the sandbox, keep worktree and agent home"),
-                            ("unarchive", "bring an archived session back")):
+                            ("unarchive", "bring an archived session back"),
+                            ("cycle-mode", "shift+tab to the agent: its next permission mode (Claude Code)")):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("name")
     d = sub.add_parser("delete", help="remove sandbox and worktree (the branch is kept when it has commits)")
@@ -204,6 +205,9 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
         print(with_client(home, lambda c: c.screen(name)))
     elif args.command == "send":
         with_client(home, lambda c: c.send(name, args.text, enter=args.enter))
+    elif args.command == "cycle-mode":
+        session = with_client(home, lambda c: c.cycle_permission_mode(name))
+        print(f"{session.name}: {session.permission_mode or 'no mode shown yet'}")
     elif args.command == "delete":
         result = with_client(home, lambda c: c.delete_session(name, force=args.force))
         print(f"deleted {name}" + (f"; {result['reason']}" if result.get("reason") else ""))
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_create(home, args)
         if command == "list":
             return cmd_list(home, args)
-        if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive"):
+        if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive", "cycle-mode"):
             return cmd_simple(home, args)
         if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)
