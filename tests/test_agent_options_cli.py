@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import os
 import secrets as pysecrets
+import shutil
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +33,27 @@ from tests.test_fake_upstreams import (
     _run,
     _session,
     _tls,
-    agent_clis,  # noqa: F401  (the fixture)
-    scratch,  # noqa: F401  (the fixture)
+    find_or_install_clis,
     write_agent_config,
 )
 
 pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def clis() -> dict[str, Path]:
+    return find_or_install_clis()
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    # Not under /tmp: Codex declines to set up its helper aliases under the system temp dir.
+    path = Path(tempfile.mkdtemp(prefix="cl-opts-", dir="/var/tmp"))
+    (path / "home" / "tmp").mkdir(parents=True)
+    (path / "work").mkdir()
+    subprocess.run(["git", "init", "-q", str(path / "work")], check=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _listed(rig: Rig, name: str) -> dict:
@@ -53,14 +72,14 @@ def _wait_mode(rig: Rig, name: str, mode: str, timeout: float = 60) -> dict:
     return shown
 
 
-def test_claude_model_and_plan_mode_through_the_engine(agent_clis: dict[str, Path], scratch: Path) -> None:
+def test_claude_model_and_plan_mode_through_the_engine(clis: dict[str, Path], scratch: Path) -> None:
     model = f"claude-clauderon-test-{pysecrets.token_hex(3)}"
     key = "sk-ant-api03-" + pysecrets.token_urlsafe(40)
     fake = FakeAnthropic(default_reply="side reply")
     fake.script("FAKE-PLAN-REPLY-1")
     bin_dir = scratch / "bin"
     bin_dir.mkdir()
-    (bin_dir / "claude").symlink_to(agent_clis["claude"])
+    (bin_dir / "claude").symlink_to(clis["claude"])
     host = agent_named("claude").traffic.model_hosts[0]
     rig = Rig(scratch, fake, [host], {"ANTHROPIC_API_KEY": key, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
     try:
@@ -96,7 +115,7 @@ def test_claude_model_and_plan_mode_through_the_engine(agent_clis: dict[str, Pat
         rig.close()
 
 
-def test_codex_takes_the_model_fresh_and_on_resume(agent_clis: dict[str, Path], scratch: Path) -> None:
+def test_codex_takes_the_model_fresh_and_on_resume(clis: dict[str, Path], scratch: Path) -> None:
     model = f"gpt-clauderon-test-{pysecrets.token_hex(3)}"
     home, work = scratch / "home", scratch / "work"
     server_tls, ca_file = _tls(scratch)
@@ -111,7 +130,7 @@ def test_codex_takes_the_model_fresh_and_on_resume(agent_clis: dict[str, Path], 
         for resume, prompt, reply in ((False, "PROMPT-CXM-1", "FAKE-CODEX-MODEL-1"),
                                       (True, "PROMPT-CXM-2", "FAKE-CODEX-MODEL-2")):
             fake.default_reply = reply
-            argv = _codex_argv(agent_clis["codex"], codex.command(session, resume=resume).argv, "openai_base_url",
+            argv = _codex_argv(clis["codex"], codex.command(session, resume=resume).argv, "openai_base_url",
                                f"{url}/v1")
             term, shown = _run(argv, env, work, "FAKE-CODEX-MODEL-1")
             try:

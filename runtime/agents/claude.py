@@ -443,6 +443,7 @@ def _text(content: Any) -> str:
     return str(content)
 
 
-__all__ = ["API_KEY_SUFFIX_LENGTH", "CLAUDE_ENV", "CLAUDE_MODELS", "PERMISSION_MODES", "CLAUDE_HOOK_EVENTS", "CLAUDE_HOOK_SH", "HOOK_SCRIPT", "ClaudeAgent",
+__all__ = ["API_KEY_SUFFIX_LENGTH", "CLAUDE_ENV", "CLAUDE_HOOK_EVENTS", "CLAUDE_HOOK_SH", "CLAUDE_MODELS",
+           "HOOK_SCRIPT", "PERMISSION_MODES", "ClaudeAgent",
            "claude_hooks_config", "claude_transcript_exists", "map_claude_event", "parse_claude_line", "tool_detail",
            "write_claude_hooks", "write_claude_settings", "write_claude_state"]

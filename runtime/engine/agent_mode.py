@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from runtime.agents.registry import agent_named, all_agents
 from runtime.errors import Conflict
 from runtime.models import Session, Status
-
-if TYPE_CHECKING:
-    from runtime.engine.core import Engine
+from runtime.store import Store
+from runtime.terminal import TerminalStream
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,19 @@ CYCLE_WAIT_SECONDS = 3.0
 """How long a cycle waits for the screen to show another mode before it answers with what is shown."""
 
 
-async def watch_permission_mode(engine: Engine, session_id: str, *, interval: float = 1.0) -> None:
+class ModeEngine(Protocol):
+    """What reading and cycling the mode uses of the engine (`runtime.engine.core.Engine` is one)."""
+
+    store: Store
+
+    def require_known(self, ref: str) -> Session: ...
+
+    def stream(self, ref: str) -> TerminalStream: ...
+
+    async def apply(self, session_id: str, **changes: Any) -> Session | None: ...
+
+
+async def watch_permission_mode(engine: ModeEngine, session_id: str, *, interval: float = 1.0) -> None:
     """Keep `permission_mode` as the agent's screen shows it, while the session runs (an engine task)."""
     while True:
         session = engine.store.find(session_id)
@@ -38,7 +49,7 @@ async def watch_permission_mode(engine: Engine, session_id: str, *, interval: fl
         await asyncio.sleep(interval)
 
 
-async def cycle_permission_mode(engine: Engine, ref: str) -> Session:
+async def cycle_permission_mode(engine: ModeEngine, ref: str) -> Session:
     """Send shift+tab to the session's agent and answer the session with the mode it shows next."""
     session = engine.require_known(ref)
     agent = agent_named(session.agent)
@@ -58,7 +69,7 @@ async def cycle_permission_mode(engine: Engine, ref: str) -> Session:
     return await _read_mode(engine, session)
 
 
-async def _read_mode(engine: Engine, session: Session) -> Session:
+async def _read_mode(engine: ModeEngine, session: Session) -> Session:
     """Store the mode the session's screen shows (when it shows one); the session as it is now."""
     try:
         screen = engine.stream(session.id).screen_text()
@@ -70,4 +81,4 @@ async def _read_mode(engine: Engine, session: Session) -> Session:
     return engine.store.find(session.id) or session
 
 
-__all__ = ["CYCLE_WAIT_SECONDS", "SHIFT_TAB", "cycle_permission_mode", "watch_permission_mode"]
+__all__ = ["CYCLE_WAIT_SECONDS", "SHIFT_TAB", "ModeEngine", "cycle_permission_mode", "watch_permission_mode"]
