@@ -278,6 +278,10 @@ class LoadedSettings:
                 for key in type(section).model_fields:
                     dotted = f"{section_name}.{key}"
                     out.append((dotted, getattr(section, key), self.sources.get(dotted, "default")))
+            elif section_name == "agents":  # a table per agent: one row per key, `agents.claude.model`
+                for agent, options in section.items():
+                    out += [(f"agents.{agent}.{key}", getattr(options, key), self.sources.get("agents", "default"))
+                            for key in type(options).model_fields]
             else:
                 out.append((section_name, section, self.sources.get(section_name, "default")))
         return out

@@ -95,7 +95,10 @@ def test_the_shell_refuses_a_model_and_only_claude_takes_plan_mode() -> None:
 def test_settings_model_default_per_agent(tmp_path: Path) -> None:
     home = Home.open(tmp_path / "h")
     home.config_file.write_text('[agents.claude]\nmodel = "opus"\n[agents.codex]\n')
-    settings = load_settings(home, environ={}).settings
+    loaded = load_settings(home, environ={})
+    settings = loaded.settings
+    rows = {key: (value, source) for key, value, source in loaded.rows()}  # what `clauderon config show` prints
+    assert rows["agents.claude.model"] == ("opus", "config.toml") and rows["agents.codex.model"][0] is None
     assert (settings.default_model("claude"), settings.default_model("codex"), settings.default_model("gemini")) == (
         "opus", None, None)
     for text, line in [('[agents.shell]\nmodel = "x"\n', "the shell agent takes no model"),
