@@ -246,6 +246,14 @@ async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_sh
         assert ("cycle_permission_mode", "id-fix-login") in app.client.calls
         line = str(app.sidebar.session_list.get_option("id-fix-login").prompt).splitlines()[1]
         assert "claude sonnet · plan mode" in line
+        from rich.console import Console
+
+        from clauderon_tui.widgets.info import field_table
+
+        console = Console(width=200, record=True, color_system=None)  # the Info tab's field table
+        console.print(field_table(app.sessions["id-fix-login"].public()))
+        info = {line.split()[0]: line.split()[1:] for line in console.export_text().splitlines() if line.strip()}
+        assert info["model"] == ["sonnet"] and info["permission_mode"] == ["plan"]
         await wait_until(pilot, lambda: any("plan mode" in n.message for n in app._notifications), "the toast")
         app.show_session("id-scratch-s")
         await pilot.pause()
