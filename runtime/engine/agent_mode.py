@@ -76,7 +76,7 @@ async def _read_mode(engine: ModeEngine, session: Session) -> Session:
     except Conflict:  # no terminal (stopped between two looks)
         return session
     mode = agent_named(session.agent).mode_on_screen(screen)
-    if mode is not None:
+    if mode is not None and mode != session.permission_mode:  # the store is written only on a change
         await engine.apply(session.id, permission_mode=mode)
     return engine.store.find(session.id) or session
 
