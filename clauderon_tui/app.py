@@ -23,7 +23,7 @@ from textual.widgets import Footer
 
 from clauderon_tui.commands import ClauderonCommands
 from clauderon_tui.consoles import ConsolePool
-from clauderon_tui.formatting import as_session, needs_attention, not_running_message, sort_key
+from clauderon_tui.formatting import MODE_WORDS, as_session, needs_attention, not_running_message, sort_key
 from clauderon_tui.help_text import binding_rows
 from clauderon_tui.notifications import Attention, event_attention, session_attention
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
@@ -523,6 +523,24 @@ class ClauderonApp(App[None]):
         if session is not None:
             mode = "read-only" if session.access_mode == "read-write" else "read-write"
             self._call_engine(f"access mode {mode}", session, "set_access_mode", mode)
+
+    def action_cycle_mode(self) -> None:
+        """Shift+tab to the selected session's agent: its next permission mode (Claude Code: plan, ...)."""
+        session = self._selected()
+        if session is not None:
+            self._cycle_mode(session)
+
+    @work(group="life-cycle")
+    async def _cycle_mode(self, session: Session) -> None:
+        try:
+            changed = await self.client.cycle_permission_mode(session.id)
+        except Exception as exc:  # shown, never raised
+            if not isinstance(exc, ClauderonError):
+                log.exception("cycle_permission_mode failed")
+            self.notify(str(exc) or exc.__class__.__name__, title=f"mode of {session.name}", severity="error")
+            return
+        mode = MODE_WORDS.get(changed.permission_mode or "", "no mode shown yet")
+        self.notify(f"{session.name}: {mode}", title="permission mode", timeout=3)
 
     def action_push(self) -> None:
         """Push the selected session's branch to GitHub."""

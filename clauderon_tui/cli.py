@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--prompt", default="")
     c.add_argument("--access-mode", choices=["read-write", "read-only"])
     c.add_argument("--skip-permissions", action="store_true", default=None)
+    c.add_argument("--model", help="the model the agent's CLI starts with (default: [agents.<agent>] model)")
+    c.add_argument("--plan", action="store_true", help="start Claude Code in plan mode (read-only planning)")
     c.add_argument("--cpu", type=float)
     c.add_argument("--memory")
     c.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
@@ -78,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("restart", "a fresh sandbox on the same worktree and agent home"),
                             ("resume", "thaw a session paused because the disk ran short"),
                             ("archive", "remove the sandbox, keep worktree and agent home"),
-                            ("unarchive", "bring an archived session back")):
+                            ("unarchive", "bring an archived session back"),
+                            ("cycle-mode", "shift+tab to the agent: its next permission mode (Claude Code)")):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("name")
     d = sub.add_parser("delete", help="remove sandbox and worktree (the branch is kept when it has commits)")
@@ -170,7 +173,7 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "image": args.image, "network": args.network, "base_branch": args.base_branch, "prompt": args.prompt,
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
         "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
-        "reuse_branch": args.reuse_branch,
+        "reuse_branch": args.reuse_branch, "model": args.model, "plan_mode": args.plan,
     }
     request = {k: v for k, v in request.items() if v is not None}
     session = with_client(home, lambda c: c.create_session(request, wait=True))
@@ -202,6 +205,9 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
         print(with_client(home, lambda c: c.screen(name)))
     elif args.command == "send":
         with_client(home, lambda c: c.send(name, args.text, enter=args.enter))
+    elif args.command == "cycle-mode":
+        session = with_client(home, lambda c: c.cycle_permission_mode(name))
+        print(f"{session.name}: {session.permission_mode or 'no mode shown yet'}")
     elif args.command == "delete":
         result = with_client(home, lambda c: c.delete_session(name, force=args.force))
         print(f"deleted {name}" + (f"; {result['reason']}" if result.get("reason") else ""))
@@ -381,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_create(home, args)
         if command == "list":
             return cmd_list(home, args)
-        if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive"):
+        if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive", "cycle-mode"):
             return cmd_simple(home, args)
         if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)

@@ -31,6 +31,8 @@ PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
     PaletteAction("Archive session", "Archive the selected session", "archive"),
     PaletteAction("Unarchive session", "Bring the selected archived session back", "unarchive"),
     PaletteAction("Toggle access mode", "Switch the selected session between read-write and read-only", "access_mode"),
+    PaletteAction("Cycle permission mode", "Shift+tab to the selected session's agent: plan, accept edits, ... (c)",
+                  "cycle_mode"),
     PaletteAction("Push branch", "Push the selected session's branch to GitHub (U)", "push"),
     PaletteAction("Open pull request…", "Push and open a pull request, draft or not (P)", "open_pr"),
     PaletteAction("Merge pull request…", "Merge the selected session's PR: squash, merge or rebase (M)", "merge"),

@@ -44,6 +44,19 @@ def isolation_label(session: Session) -> str:
     return session.backend
 
 
+MODE_WORDS = {"plan": "plan mode", "acceptEdits": "accept edits", "bypassPermissions": "bypass permissions",
+              "auto": "auto mode", "dontAsk": "don't ask", "default": "asks first"}
+"""How a permission mode reads (Claude Code's own words in its status line)."""
+
+
+def agent_label(session: Session) -> str:
+    """The agent with its model and permission mode: `claude`, `claude sonnet · plan mode`."""
+    label = f"{session.agent} {session.model}" if session.model else session.agent
+    # Until the agent reports a mode, a plan-mode session shows the mode it starts in.
+    mode = session.permission_mode or ("plan" if session.plan_mode else None)
+    return f"{label} · {MODE_WORDS.get(mode, mode)}" if mode else label
+
+
 class SessionFilter(StrEnum):
     """The sidebar's filters, in the order `f` cycles through them."""
 

@@ -78,6 +78,12 @@ class Session(BaseModel):
     access_mode: str = "read-write"
     initial_prompt: str = ""
     skip_permissions: bool = False
+    model: str | None = None
+    """The model the agent's CLI is started with (`--model`); None: the CLI's own default."""
+    plan_mode: bool = False
+    """Start the agent in its read-only planning mode (Claude Code's `--permission-mode plan`)."""
+    permission_mode: str | None = None
+    """The permission mode the agent last reported (its hooks, or its status line): `plan`, `default`, ..."""
     status: Status = Status.CREATING
     agent_status: AgentStatus = AgentStatus.UNKNOWN
     agent_detail: dict[str, Any] | None = None

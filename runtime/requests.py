@@ -7,6 +7,7 @@ the create dialog's text areas all parse through them, and a refusal reads the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from runtime.agents.registry import AgentName
+from runtime.agents.registry import AgentName, agent_named, all_agents
 from runtime.backends.registry import BackendName
 from runtime.errors import ClauderonError
 from runtime.models import Mount
@@ -40,6 +41,13 @@ class CreateRequest(BaseModel):
     env: dict[str, str] = {}
     mounts: list[str] = []
     reuse_branch: bool = False
+    model: str | None = None
+    plan_mode: bool = False
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, model: str | None) -> str | None:
+        return None if model is None else check_model_name(model)
 
     @field_validator("env")
     @classmethod
@@ -85,6 +93,30 @@ class LaunchOptionError(ClauderonError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+MAX_MODEL_CHARS = 100
+# One argv token the agent's CLI takes as a model name: no blanks, quotes or shell metacharacters, no leading "-".
+_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]*")
+
+
+def check_model_name(model: str) -> str:
+    """`model` if it is a plain model name (as `sonnet`, `gpt-5.5`, `gemini-2.5-pro` are)."""
+    if len(model) > MAX_MODEL_CHARS or not _MODEL_RE.fullmatch(model):
+        raise ValueError(f"model {model[:MAX_MODEL_CHARS]!r} is not a model name: letters, digits and . _ - : / @, "
+                         f"starting with a letter or digit, at most {MAX_MODEL_CHARS} characters")
+    return model
+
+
+def check_agent_options(agent: str, *, model: str | None, plan_mode: bool) -> None:
+    """Refuse a model or plan mode for an agent whose CLI has none (one line naming the agents that do)."""
+    chosen = agent_named(agent)
+    if model and chosen.model_option is None:
+        takers = ", ".join(a.name for a in all_agents() if a.model_option)
+        raise ClauderonError(f"the {agent} agent takes no model; drop --model or use --agent {takers}")
+    if plan_mode and not chosen.takes_plan_mode:
+        takers = ", ".join(a.name for a in all_agents() if a.takes_plan_mode)
+        raise ClauderonError(f"the {agent} agent has no plan mode; drop --plan or use --agent {takers}")
 
 
 def check_env_name(name: str) -> str:

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from proxy import atomic_write
-from runtime.agents.registry import DEFAULT_AGENT, AgentName
+from runtime.agents.registry import DEFAULT_AGENT, AgentName, agent_named
 from runtime.backends.registry import DEFAULT_BACKEND, BackendName
 from runtime.errors import ClauderonError
 from runtime.home import Home
 from runtime.original_config import OriginalSettings, without_original_keys
+from runtime.requests import check_model_name
 
 
 class Section(BaseModel):
@@ -63,6 +64,16 @@ class SessionDefaults(Section):
     """Access mode for new sessions."""
     skip_permissions: bool = True
     """Run agents with bypass-all-permissions (safe: the container holds no credential)."""
+
+
+class AgentSettings(Section):
+    model: str | None = None
+    """Model the agent's CLI starts with when a create names none (none: the CLI's own default)."""
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, model: str | None) -> str | None:
+        return None if model is None else check_model_name(model)
 
 
 class DockerSettings(Section):
@@ -234,6 +245,21 @@ class Settings(Section):
     """Send a host to another upstream (`"api.anthropic.com" = "http://127.0.0.1:18555"`); injection still applies."""
     onepassword: OnePasswordSettings = OnePasswordSettings()
     github: GitHubSettings = GitHubSettings()
+    agents: dict[AgentName, AgentSettings] = {}
+    """Per agent (`[agents.claude]`): `model`, the default for its new sessions."""
+
+    @field_validator("agents")
+    @classmethod
+    def _agents_take_models(cls, agents: dict[str, AgentSettings]) -> dict[str, AgentSettings]:
+        for name, options in agents.items():
+            if options.model and agent_named(name).model_option is None:
+                raise ValueError(f"the {name} agent takes no model; remove [agents.{name}] model")
+        return agents
+
+    def default_model(self, agent: str) -> str | None:
+        """The configured model for `agent`'s new sessions, if any."""
+        options = self.agents.get(agent)
+        return options.model if options else None
 
 
 SECRET_SETTING_WORDS = ("password", "token", "secret")
@@ -268,6 +294,10 @@ class LoadedSettings:
                 for key in type(section).model_fields:
                     dotted = f"{section_name}.{key}"
                     out.append((dotted, getattr(section, key), self.sources.get(dotted, "default")))
+            elif section_name == "agents":  # a table per agent: one row per key, `agents.claude.model`
+                for agent, options in section.items():
+                    out += [(f"agents.{agent}.{key}", getattr(options, key), self.sources.get("agents", "default"))
+                            for key in type(options).model_fields]
             else:
                 out.append((section_name, section, self.sources.get(section_name, "default")))
         return out

@@ -236,6 +236,7 @@ class FakeEngineClient(EngineClientProtocol):
                                backend=request.get("backend") or "docker",
                                agent_status=AgentStatus.UNKNOWN, age=0, repo=request["repo"])
         session.progress = Progress(step=0, total=3, message="queued")
+        session.model, session.plan_mode = request.get("model"), bool(request.get("plan_mode"))
         self.sessions[session.id] = session
         creation = asyncio.get_running_loop().create_task(self._run_create(session.id))
         if wait:  # the engine answers once the session settled (running or failed)
@@ -296,6 +297,17 @@ class FakeEngineClient(EngineClientProtocol):
 
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         self.calls.append(("send", (ref, text, enter)))
+
+    async def cycle_permission_mode(self, ref: str) -> Session:
+        """Claude Code's cycle order, from the mode the session shows."""
+        from runtime.agents.registry import agent_named
+
+        if not agent_named(self._find(ref).agent).supports_mode_cycle:
+            raise Conflict(f"the {self._find(ref).agent} agent has no permission modes to cycle (only claude has)")
+        order = ["bypassPermissions", "auto", "default", "acceptEdits", "plan"]
+        current = self._find(ref).permission_mode
+        following = order[(order.index(current) + 1) % len(order)] if current in order else "default"
+        return await self._change("cycle_permission_mode", ref, permission_mode=following)
 
     async def resize(self, ref: str, cols: int, rows: int) -> None:
         """The terminal takes the size; an open console hears of it (`RESIZED`), as from the engine."""

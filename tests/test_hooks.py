@@ -160,7 +160,9 @@ def test_good_event_reaches_the_engine_with_its_session() -> None:
     recorder = Recorder()
     code, _, reply = HooksHandler(recorder)("s1", "POST", "/hooks/claude/Stop?t=5", body(sample("skip-Stop")))
     assert code == 200 and json.loads(reply)["agent_status"] == "waiting-input"
-    assert recorder.calls == [("s1", {"agent_status": Q, "agent_detail": {"question": "FAKE-CAP-DONE-1"}})]
+    # the payload's permission mode comes along (the sample session bypassed permissions)
+    assert recorder.calls == [("s1", {"agent_status": Q, "agent_detail": {"question": "FAKE-CAP-DONE-1"},
+                                      "permission_mode": "bypassPermissions"})]
 
 
 def test_unknown_session_is_404_and_engine_failure_is_500_not_an_exception() -> None:
@@ -511,7 +513,8 @@ def test_fifo_and_symlink_transcripts_are_refused_through_the_proxy_while_others
     finally:  # if an open ever blocked, release it so no thread is left behind
         _release_fifo(fifo)
     assert other["forwarded"] is True and "transcript_refused" not in other
-    assert ("sess-fb", {"agent_status": Q, "agent_detail": {"question": "FAKE-CAP-DONE-1"}}) in recorder.calls
+    assert ("sess-fb", {"agent_status": Q, "agent_detail": {"question": "FAKE-CAP-DONE-1"},
+                        "permission_mode": "bypassPermissions"}) in recorder.calls
     assert plain.stdout not in ("", "000"), "the proxy stopped answering other requests"
     for reply in replies[:-1]:
         assert reply["ok"] is True and "a FIFO" in reply["transcript_refused"], reply

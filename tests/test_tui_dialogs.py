@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Input, RadioSet, TextArea
+from textual.widgets import Button, Checkbox, Input, RadioSet, TextArea
 
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
 from clauderon_tui.screens.create import CreateSessionScreen
@@ -133,6 +133,48 @@ async def test_dialog_refuses_env_and_mounts_with_the_apis_line(field: str, text
         await pilot.pause()
         assert app.client.create_requests == []
         assert str(screen.query_one("#advanced-error").render()) == line
+
+
+async def test_create_with_a_model_and_plan_mode() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "planned"
+        screen.query_one("#agent", RadioSet).query("RadioButton")[1].value = True  # claude
+        model = screen.query_one("#model", Input)
+        await wait_until(pilot, lambda: not model.disabled and "opus" in model.placeholder, "claude's models")
+        model.focus()
+        await pilot.press("s", "o", "n")
+        await wait_until(pilot, lambda: model._suggestion == "sonnet", "the known model suggested")
+        await pilot.press("right")  # take the suggestion
+        assert model.value == "sonnet"
+        screen.query_one("#plan-mode", Checkbox).value = True
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CreateSessionScreen), "the dialog to close")
+        request = app.client.create_requests[0]
+        assert (request["agent"], request["model"], request["plan_mode"]) == ("claude", "sonnet", True)
+        assert app.sessions[app.selected_id].model == "sonnet"
+
+
+async def test_a_bad_model_is_refused_inline_and_the_shell_takes_none() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "ok-name"
+        screen.query_one("#agent", RadioSet).query("RadioButton")[2].value = True  # codex
+        model = screen.query_one("#model", Input)
+        await wait_until(pilot, lambda: not model.disabled, "the model field")
+        assert screen.query_one("#plan-mode", Checkbox).disabled  # codex has no plan mode
+        model.value = "gpt 5; rm -rf /"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        assert "is not a model name" in str(screen.query_one("#model-error").render())
+        screen.query_one("#agent", RadioSet).query("RadioButton")[0].value = True  # shell
+        await wait_until(pilot, lambda: model.disabled, "the model field off for the shell")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.client.create_requests, "the create")
+        assert app.client.create_requests[0]["model"] is None
 
 
 async def test_delete_confirm_deletes() -> None:

@@ -232,6 +232,36 @@ async def test_life_cycle_keys() -> None:
         await wait_until(pilot, lambda: ("unarchive", "id-refactor-") in app.client.calls, "unarchive")
 
 
+async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_shows_it() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        app.client.update(app.sessions["id-fix-login"].model_copy(update={"model": "sonnet",
+                                                                          "permission_mode": "acceptEdits"}))
+        app.show_session("id-fix-login")
+        app.sidebar.session_list.focus()
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].permission_mode == "plan", "plan mode")
+        assert ("cycle_permission_mode", "id-fix-login") in app.client.calls
+        line = str(app.sidebar.session_list.get_option("id-fix-login").prompt).splitlines()[1]
+        assert "claude sonnet · plan mode" in line
+        from rich.console import Console
+
+        from clauderon_tui.widgets.info import field_table
+
+        console = Console(width=200, record=True, color_system=None)  # the Info tab's field table
+        console.print(field_table(app.sessions["id-fix-login"].public()))
+        info = {line.split()[0]: line.split()[1:] for line in console.export_text().splitlines() if line.strip()}
+        assert info["model"] == ["sonnet"] and info["permission_mode"] == ["plan"]
+        await wait_until(pilot, lambda: any("plan mode" in n.message for n in app._notifications), "the toast")
+        app.show_session("id-scratch-s")
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_until(pilot, lambda: any("no permission modes" in n.message for n in app._notifications),
+                         "the shell's refusal")
+
+
 async def test_engine_errors_are_shown_not_raised() -> None:
     client = FakeEngineClient(sample_sessions())
 

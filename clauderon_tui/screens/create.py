@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.suggester import Suggester
+from textual.suggester import Suggester, SuggestFromList
 from textual.widgets import (
     Button,
     Checkbox,
@@ -28,13 +28,19 @@ from textual.widgets import (
     TextArea,
 )
 
-from runtime.agents.registry import agent_names
+from runtime.agents.registry import agent_named, agent_names
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
-from runtime.requests import LaunchOptionError, entry_lines, parse_env_entries, parse_mount_entries
+from runtime.requests import (
+    LaunchOptionError,
+    check_model_name,
+    entry_lines,
+    parse_env_entries,
+    parse_mount_entries,
+)
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -133,6 +139,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
             yield Static(id="name-error", classes="inline-error -hidden")
             yield self._row("agent", RadioSet(*(RadioButton(a, value=a == defaults.agent, name=a) for a in AGENTS),
                                               id="agent", compact=True))
+            yield self._row("model", Input(id="model", classes="field", compact=True))
+            yield Static(id="model-error", classes="inline-error -hidden")
+            yield self._row("", Checkbox("start in plan mode (plans first, changes nothing until you switch mode)",
+                                         id="plan-mode", compact=True))
             backend_buttons = []
             for name, info in backends.items():
                 label = name
@@ -171,6 +181,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#repo", Input).focus()
+        self._offer_agent_options(self._radio("agent"))
         self._load_recent()
 
     # -- data from the engine -------------------------------------------------------------------------------
@@ -223,6 +234,38 @@ class CreateSessionScreen(ModalScreen[str | None]):
             self._name_edited = True
         self._set_inline("name-error", self._name_problem(event.value))
 
+    @on(RadioSet.Changed, "#agent")
+    def _agent_changed(self) -> None:
+        self._offer_agent_options(self._radio("agent"))
+
+    def _offer_agent_options(self, name: str | None) -> None:
+        """The model field suggests the agent's known models (free text too); agents without one disable it."""
+        agent = agent_named(name or self.settings.session.agent)
+        model = self.query_one("#model", Input)
+        model.disabled = agent.model_option is None
+        model.suggester = SuggestFromList(agent.models, case_sensitive=False)
+        default = self.settings.default_model(agent.name) or "the CLI's default"
+        model.placeholder = ("no model (a shell)" if model.disabled
+                             else f"{default}; known: {', '.join(agent.models[:5])}, ...")
+        plan = self.query_one("#plan-mode", Checkbox)
+        plan.disabled = not agent.takes_plan_mode
+        if plan.disabled:
+            plan.value = False
+        self._set_inline("model-error", "")
+
+    @on(Input.Changed, "#model")
+    def _model_changed(self, event: Input.Changed) -> None:
+        self._set_inline("model-error", self._model_problem(event.value.strip()))
+
+    @staticmethod
+    def _model_problem(model: str) -> str:
+        if model:
+            try:
+                check_model_name(model)
+            except ValueError as exc:
+                return str(exc)
+        return ""
+
     @on(TextArea.Changed, "#prompt")
     def _prompt_changed(self, event: TextArea.Changed) -> None:
         if not self._name_edited:
@@ -258,6 +301,11 @@ class CreateSessionScreen(ModalScreen[str | None]):
         problem = self._name_problem(name) or ("give the session a name" if not name else "")
         self._set_inline("name-error", problem)
         ok = ok and not problem
+        model_input = self.query_one("#model", Input)
+        model = "" if model_input.disabled else model_input.value.strip()
+        model_problem = self._model_problem(model)
+        self._set_inline("model-error", model_problem)
+        ok = ok and not model_problem
         advanced: list[str] = []
         cpu_text = self.query_one("#cpu", Input).value.strip()
         cpu: float | None = None
@@ -302,6 +350,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "env": env,
             "mounts": mounts,
             "reuse_branch": False,
+            "model": model or None,
+            "plan_mode": self.query_one("#plan-mode", Checkbox).value,
         }
 
     # -- submit and progress ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from clauderon_tui.formatting import (
     AGENT_WORDS,
     STATUS_GLYPHS,
     SessionFilter,
+    agent_label,
     format_age,
     isolation_label,
     matches_filter,
@@ -31,7 +32,7 @@ from runtime.models import Session
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
     """Two lines for one session: status glyph, name, PR badge, agent status (and `!` when it asked for
-    attention and was not viewed since); then agent, backend, branch, age."""
+    attention and was not viewed since); then age, agent (model, permission mode), backend, branch."""
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
@@ -51,7 +52,7 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
     backend = isolation_label(session)
     second = Content.from_markup(
         "[$text-muted]  $age · $agent · $backend · $branch[/]",
-        agent=session.agent, backend=backend, branch=session.branch, age=format_age(now - session.created_at),
+        agent=agent_label(session), backend=backend, branch=session.branch, age=format_age(now - session.created_at),
     )
     return Content("\n").join([first, second])
 
@@ -97,6 +98,8 @@ class SessionSidebar(Vertical):
         Binding("d", "app.delete", "Delete", tooltip="Delete the selected session (asks first)"),
         Binding("a", "app.archive", "Archive", tooltip="Archive / unarchive the selected session"),
         Binding("m", "app.access_mode", "Access", tooltip="Toggle read-write / read-only"),
+        Binding("c", "app.cycle_mode", "Mode", show=False,
+                tooltip="Cycle the agent's permission mode (Claude Code: plan, accept edits, ...), as shift+tab does"),
         Binding("P", "app.open_pr", "Open PR", show=False, tooltip="Push and open a pull request (asks: draft or not)"),
         Binding("U", "app.push", "Push", show=False, tooltip="Push the session's branch to GitHub"),
         Binding("M", "app.merge", "Merge", show=False, tooltip="Merge the session's pull request (asks how)"),

@@ -40,10 +40,15 @@ class StatusChange:
 
     agent_status: AgentStatus
     detail: dict[str, Any] | None = None
+    permission_mode: str | None = None
+    """The permission mode the event reports (Claude Code's payloads carry it), None when it says none."""
 
     def changes(self) -> dict[str, Any]:
         """The session fields to update."""
-        return {"agent_status": self.agent_status, "agent_detail": self.detail}
+        changes: dict[str, Any] = {"agent_status": self.agent_status, "agent_detail": self.detail}
+        if self.permission_mode is not None:
+            changes["permission_mode"] = self.permission_mode
+        return changes
 
 
 class HookRejected(Exception):
@@ -96,6 +101,14 @@ class Agent(ABC):
     """Whether a create's initial prompt reaches the agent (the shell ignores it)."""
     follows_turns: ClassVar[bool] = False
     """Whether the engine follows the transcript for turn starts (`turn_state`) because no hook says so."""
+    model_option: ClassVar[str | None] = None
+    """The CLI option that picks the model (`--model`); None: the agent takes no model (`--model` is refused)."""
+    models: ClassVar[tuple[str, ...]] = ()
+    """Model names its CLI knows, offered as suggestions; any other plain token is passed on as well."""
+    takes_plan_mode: ClassVar[bool] = False
+    """Whether it can start in a read-only planning mode (`clauderon create --plan`)."""
+    supports_mode_cycle: ClassVar[bool] = False
+    """Whether shift+tab in its terminal cycles its permission modes, read back by `mode_on_screen`."""
 
     @abstractmethod
     def command(self, session: Session, *, resume: bool, agent_home: Path | None = None) -> AgentCommand:
@@ -104,6 +117,15 @@ class Agent(ABC):
 
     def new_conversation_id(self) -> str | None:
         """The conversation id clauderon fixes at create, or None when the agent picks its own."""
+        return None
+
+    def model_argv(self, session: Session) -> list[str]:
+        """The options that pass the session's model to the CLI (none when it has no model)."""
+        return [self.model_option, session.model] if session.model and self.model_option else []
+
+    def mode_on_screen(self, screen: str) -> str | None:
+        """The permission mode its terminal's status line shows (`screen`: the visible text), or None
+        when the screen shows none (a dialog covers it, or the agent has no modes)."""
         return None
 
     def write_config(self, agent_home: Path, session: Session, *, placeholder_key: str, workspace: str = "/workspace",

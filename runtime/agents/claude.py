@@ -7,6 +7,12 @@ upstreams):
   `~/.claude/projects/<cwd with / as ->/<uuid>.jsonl`; `claude --resume <uuid>` continues it, but exits
   with "No conversation found" when there is no transcript (an agent started without a prompt and never
   used). `--session-id` cannot be combined with `--resume`/`--continue` (without `--fork-session`).
+- `--model <name>` picks the model (an alias such as `sonnet` or a full name; the request body's `model`
+  carries the full name). `--permission-mode plan` starts in plan mode, but `--dangerously-skip-permissions`
+  overrides it (the session starts bypassing); `--allow-dangerously-skip-permissions --permission-mode plan`
+  starts in plan with bypass one shift+tab away. Shift+tab (ESC [ Z) cycles bypass -> auto -> default ->
+  accept edits -> plan; the line under the input box says which mode is on ("⏸ plan mode on (shift+tab to
+  cycle)", "? for shortcuts" in the default mode). Hook payloads carry `permission_mode`.
 - Without the files `write_config` writes it shows onboarding, a folder-trust question, "use this API key?"
   and (with --dangerously-skip-permissions) a bypass-permissions disclaimer. The CLI writes its own state
   into the same files (`.claude.json` especially), so existing content is merged, not replaced.
@@ -96,6 +102,16 @@ case "$event" in ""|*[!A-Za-z0-9_-]*) cat >/dev/null; exit 0;; esac
 exit 0
 """
 
+# The permission modes (`--permission-mode` choices), and how the status line under the input box names them.
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "auto", "dontAsk")
+_MODE_LINE_RE = re.compile(r"(plan mode|accept edits|bypass permissions|auto mode|don't ask) on \(shift\+tab to cycle\)"
+                           r"|^\s*\? for shortcuts", re.MULTILINE)
+_MODE_NAMES = {"plan mode": "plan", "accept edits": "acceptEdits", "bypass permissions": "bypassPermissions",
+               "auto mode": "auto", "don't ask": "dontAsk"}
+# Model names the CLI knows (its aliases and the full names in Claude Code 2.1.197), offered as suggestions.
+CLAUDE_MODELS = ("opus", "sonnet", "haiku", "fable", "claude-opus-4-8", "claude-sonnet-5", "claude-fable-5",
+                 "claude-haiku-4-5", "claude-opus-4-7", "claude-sonnet-4-6")
+
 # Events that only mean "the agent is busy". PostToolUseFailure is a failed tool call the model sees
 # and reacts to, not an agent error; PermissionDenied (auto mode) lets the model carry on.
 _WORKING_EVENTS = frozenset({
@@ -124,13 +140,23 @@ class ClaudeAgent(Agent):
     transcript: ClassVar[TranscriptLocation | None] = TranscriptLocation(
         ".claude/projects", "*.jsonl", "{id}.jsonl", depth=1)
     hook_events: ClassVar[str | None] = "/hooks/claude/<Event>"
+    model_option: ClassVar[str | None] = "--model"
+    models: ClassVar[tuple[str, ...]] = CLAUDE_MODELS
+    takes_plan_mode: ClassVar[bool] = True
+    supports_mode_cycle: ClassVar[bool] = True
 
     def command(self, session: Session, *, resume: bool, agent_home: Path | None = None) -> AgentCommand:
         """`agent_home` given: a resume checks that a transcript exists and otherwise starts the same
         conversation id afresh (resuming a conversation that was never written makes Claude Code exit)."""
         argv = ["claude"]
-        if session.skip_permissions:
+        if session.plan_mode:
+            # --dangerously-skip-permissions would win over plan; this keeps bypass in the shift+tab cycle.
+            argv += ["--permission-mode", "plan"]
+            if session.skip_permissions:
+                argv.append("--allow-dangerously-skip-permissions")
+        elif session.skip_permissions:
             argv.append("--dangerously-skip-permissions")
+        argv += self.model_argv(session)
         session_id = session.agent_session_id
         can_resume = resume and (agent_home is None or claude_transcript_exists(agent_home, session_id))
         if can_resume:
@@ -170,9 +196,21 @@ class ClaudeAgent(Agent):
             detail = tool_detail(payload)
             if detail:
                 context.remember_tool(detail)
-        return map_claude_event(event, payload, last_tool=context.last_tool(),
-                                question_from_transcript=lambda path: context.last_assistant_message(
-                                    path, self.parse_transcript_line))
+        change = map_claude_event(event, payload, last_tool=context.last_tool(),
+                                  question_from_transcript=lambda path: context.last_assistant_message(
+                                      path, self.parse_transcript_line))
+        mode = payload.get("permission_mode")
+        if change is not None and mode in PERMISSION_MODES:
+            change = StatusChange(change.agent_status, change.detail, permission_mode=str(mode))
+        return change
+
+    def mode_on_screen(self, screen: str) -> str | None:
+        """The mode the line under the input box names; the lowest such line wins (the status line is
+        below anything the conversation printed)."""
+        found = _MODE_LINE_RE.findall(screen)
+        if not found:
+            return None
+        return _MODE_NAMES.get(found[-1], "default")
 
     def parse_transcript_line(self, entry: dict[str, Any]) -> list[Message]:
         """The messages in one transcript line (none for bookkeeping lines)."""
@@ -405,6 +443,7 @@ def _text(content: Any) -> str:
     return str(content)
 
 
-__all__ = ["API_KEY_SUFFIX_LENGTH", "CLAUDE_ENV", "CLAUDE_HOOK_EVENTS", "CLAUDE_HOOK_SH", "HOOK_SCRIPT", "ClaudeAgent",
+__all__ = ["API_KEY_SUFFIX_LENGTH", "CLAUDE_ENV", "CLAUDE_HOOK_EVENTS", "CLAUDE_HOOK_SH", "CLAUDE_MODELS",
+           "HOOK_SCRIPT", "PERMISSION_MODES", "ClaudeAgent",
            "claude_hooks_config", "claude_transcript_exists", "map_claude_event", "parse_claude_line", "tool_detail",
            "write_claude_hooks", "write_claude_settings", "write_claude_state"]

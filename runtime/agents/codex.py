@@ -4,6 +4,8 @@ Checked against Codex 0.171.0 (the CLI from its npm package, run under a pty aga
 
 - `codex resume --last` continues the most recent conversation in this CODEX_HOME and cwd, and simply
   starts a fresh one when there is none. Codex picks its own thread id.
+- `-m <model>` picks the model (the Responses request body's `model`); given before `resume` it holds for
+  the resumed conversation too.
 - Codex refuses to start when `CODEX_HOME` does not exist; `write_config` creates it. Without the files it
   writes Codex shows a sign-in screen and a folder-trust question. Its TUI ignores OPENAI_API_KEY and reads
   `~/.codex/auth.json`.
@@ -94,6 +96,10 @@ class CodexAgent(Agent):
         ".codex/sessions", "rollout-*.jsonl", "rollout-*-{id}.jsonl")
     hook_events: ClassVar[str | None] = "/hooks/codex/notify"
     follows_turns: ClassVar[bool] = True
+    model_option: ClassVar[str | None] = "-m"
+    # The slugs in Codex 0.171.0's bundled model list.
+    models: ClassVar[tuple[str, ...]] = ("gpt-5.5", "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-6-sol",
+                                         "gpt-6.1-sol", "gpt-6.2-sol", "gpt-6.2-astra")
 
     def command(self, session: Session, *, resume: bool, agent_home: Path | None = None) -> AgentCommand:
         """`codex --no-daemon`, resuming with `resume --last`."""
@@ -106,6 +112,7 @@ class CodexAgent(Agent):
             # The container is the sandbox: Codex's own (bubblewrap) sandbox cannot nest in it, so
             # commands run unsandboxed inside it and the model asks for approval when it sees fit.
             argv += ["--sandbox", "danger-full-access", "--ask-for-approval", "on-request"]
+        argv += self.model_argv(session)
         if resume:
             argv += ["resume", "--last"]
         elif session.initial_prompt:

@@ -7,6 +7,8 @@ a fake Gemini API, directly and through clauderon's proxy):
   prompt interactively (the `=` form keeps a prompt that starts with "-" an argument; a positional prompt
   after `--` is ignored); `gemini --resume <uuid>` continues it and fails when there is no transcript for
   it yet (a session never given a prompt). `--yolo` approves every tool call.
+- `-m <model>` picks the model: the chat goes to `models/<model>:streamGenerateContent` and the routing call
+  is skipped.
 - It reads its key from `GEMINI_API_KEY` and sends it as `x-goog-api-key` to
   `generativelanguage.googleapis.com` (`POST /v1beta/models/<model>:streamGenerateContent?alt=sse`; without
   `-m` a `:generateContent` call first picks the model). Its `?key=` query form is only used by the live
@@ -110,6 +112,11 @@ class GeminiAgent(Agent):
     transcript: ClassVar[TranscriptLocation | None] = TranscriptLocation(
         ".gemini/tmp", "session-*.jsonl", "session-*-{id}.jsonl", depth=2)
     hook_events: ClassVar[str | None] = "/hooks/gemini/<Event>"
+    model_option: ClassVar[str | None] = "-m"
+    # Model names in Gemini CLI 0.61.0's bundle.
+    models: ClassVar[tuple[str, ...]] = ("gemini-3.8-flash", "gemini-3.5-flash", "gemini-3.5-flash-lite",
+                                         "gemini-3.1-pro-preview", "gemini-3-pro-preview", "gemini-3-flash-preview",
+                                         "gemini-2.5-pro", "gemini-2.5-flash")
 
     def command(self, session: Session, *, resume: bool, agent_home: Path | None = None) -> AgentCommand:
         """`agent_home` given: a resume checks that the conversation's transcript exists and otherwise
@@ -117,6 +124,7 @@ class GeminiAgent(Agent):
         argv = ["gemini"]
         if session.skip_permissions:
             argv.append("--yolo")
+        argv += self.model_argv(session)
         session_id = session.agent_session_id
         can_resume = resume and (agent_home is None or bool(self.find_transcripts(agent_home, session_id)))
         if can_resume:

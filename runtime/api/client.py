@@ -148,6 +148,10 @@ class EngineClientProtocol(Protocol):
         """Type `text` into the terminal, then Enter when asked."""
         ...
 
+    async def cycle_permission_mode(self, ref: str) -> Session:
+        """Shift+tab to the agent (its next permission mode); the session with the mode it shows then."""
+        ...
+
     async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         """A chat message (with images) to the session's agent; `{"ok", "images"}`."""
         ...
@@ -387,6 +391,9 @@ class EngineClient(EngineClientProtocol):
 
     async def send(self, ref: str, text: str, enter: bool = False) -> None:
         await self._call("POST", f"/sessions/{self._ref(ref)}/send", json_body={"text": text, "enter": enter})
+
+    async def cycle_permission_mode(self, ref: str) -> Session:
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/permission-mode/cycle"))
 
     async def chat(self, ref: str, text: str, images: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         """Type a chat message into the session's agent (a bracketed paste, then Enter), with images (paths

@@ -15,6 +15,7 @@ from proxy import read_audit
 from runtime.api.http import API, OpenSockets, cancel_quietly, flag, read_json
 from runtime.api.transcript import TranscriptRoutes
 from runtime.api.workbench import WorkbenchRoutes
+from runtime.engine.agent_mode import cycle_permission_mode
 from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.models import Session
@@ -215,6 +216,7 @@ class TerminalRoutes:
         return [
             web.get(API + "/sessions/{ref}/screen", self.screen),
             web.post(API + "/sessions/{ref}/send", self.send),
+            web.post(API + "/sessions/{ref}/permission-mode/cycle", self.cycle_permission_mode),
             web.post(API + "/sessions/{ref}/resize", self.resize),
             web.get("/ws/v1/console/{ref}", self.console),
         ]
@@ -231,6 +233,10 @@ class TerminalRoutes:
             raise ClauderonError("text must be a string")
         await self.engine.lifecycle.send(request.match_info["ref"], text, enter=bool(body.get("enter")))
         return web.json_response({"ok": True})
+
+    async def cycle_permission_mode(self, request: web.Request) -> web.Response:
+        session = await cycle_permission_mode(self.engine, request.match_info["ref"])
+        return web.json_response(session.public())
 
     async def resize(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from runtime.agents.registry import agent_named
 from runtime.backends.base import Backend
+from runtime.engine.agent_mode import watch_permission_mode
 from runtime.engine.backend_set import BackendSet, default_backends
 from runtime.engine.disk_guard import DiskGuard
 from runtime.engine.egress import Egress
@@ -65,6 +66,7 @@ class Engine:
         self.streams = TerminalStreams(settings.engine, self.records, self.backends)
         self.hooks: HooksHandler | None = None  # the agent hooks handler, installed on start
         self._agent_followers: dict[str, asyncio.Task[Any]] = {}
+        self._mode_watchers: dict[str, asyncio.Task[Any]] = {}
         self.branches = BranchSync(self.records, self.backends, self.worktrees, self.tasks)
         self.records.observe_agent_status(self.branches.after_update)  # a turn that ended brings its commits back
         self.lifecycle = Lifecycle(self.home, settings, self.records, self.backends, self.worktrees, self.egress,
@@ -120,6 +122,10 @@ class Engine:
         task = self._agent_followers.get(session.id)
         if agent_named(session.agent).follows_turns and (task is None or task.done()):
             self._agent_followers[session.id] = self.spawn(watch_transcript_turns(self, session.id))
+        # An agent whose mode shift+tab cycles (Claude Code) has it read off its screen.
+        watcher = self._mode_watchers.get(session.id)
+        if agent_named(session.agent).supports_mode_cycle and (watcher is None or watcher.done()):
+            self._mode_watchers[session.id] = self.spawn(watch_permission_mode(self, session.id))
 
     def _forget_agent_status(self, session_id: str) -> None:
         if self.hooks is not None:

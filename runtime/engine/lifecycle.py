@@ -31,7 +31,7 @@ from runtime.home import Home
 from runtime.models import AgentStatus, Progress, Session, Status
 from runtime.names import suggest_name, validate_name
 from runtime.relay import RELAY_PORT
-from runtime.requests import CreateRequest, parse_mount, refuse_home_mount
+from runtime.requests import CreateRequest, check_agent_options, parse_mount, refuse_home_mount
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class Lifecycle:
         ok, reason = await backend.available()
         if not ok:
             raise ClauderonError(f"backend {backend_name} is unavailable: {reason}")
+        agent = request.agent or settings.session.agent
+        check_agent_options(agent, model=request.model, plan_mode=request.plan_mode)
         repo_root, subdir = await asyncio.to_thread(self.worktrees.resolve_repo, request.repo)
         async with self._naming:  # from the name check to the record: two creates of one name cannot cross
             taken = {s.name: s for s in self.store.sessions()}
@@ -109,7 +111,7 @@ class Lifecycle:
             session = Session(
                 name=name, repo_path=str(repo_root), subdir=subdir, base_branch=base_branch,
                 branch=f"clauderon/{name}", worktree_path=str(self.home.worktree(name)), backend=backend_name,
-                agent=request.agent or settings.session.agent,
+                agent=agent, model=request.model or settings.default_model(agent), plan_mode=request.plan_mode,
                 image=request.image or backend.default_image(settings),
                 network_mode=request.network or settings.docker.network,
                 cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
@@ -374,6 +376,7 @@ class Lifecycle:
                 await self.records.save(session)
                 raise
             session.status, session.agent_status, session.agent_detail = Status.RUNNING, AgentStatus.UNKNOWN, None
+            session.permission_mode = None  # the agent starts in its start mode again, reported anew
             await self.records.save(session)
             self.follow_agent(session)
             return session
