@@ -21,11 +21,13 @@ from textual.notifications import SeverityLevel
 from textual.theme import Theme
 from textual.widgets import Footer
 
+from clauderon_tui.cli_format import refresh_line
 from clauderon_tui.commands import ClauderonCommands
 from clauderon_tui.consoles import ConsolePool
 from clauderon_tui.formatting import MODE_WORDS, as_session, needs_attention, not_running_message, sort_key
 from clauderon_tui.help_text import binding_rows
 from clauderon_tui.notifications import Attention, event_attention, session_attention
+from clauderon_tui.screens.confirm import ConfirmScreen
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
 from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.screens.help import HelpScreen
@@ -40,7 +42,7 @@ from clauderon_tui.workbench import WORKBENCH_PANES, Workbench, pane_for_key
 from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.gc_policy import freeze_boot_objects
-from runtime.models import Session, Status
+from runtime.models import AgentStatus, Session, Status
 from runtime.settings import Settings
 from runtime.textsafe import display_text
 from themes import DEFAULT_THEME, load_themes, load_user_themes, terminal_palette
@@ -500,6 +502,40 @@ class ClauderonApp(App[None]):
     def action_restart(self) -> None:
         """Restart the selected session."""
         self._life_cycle("restart_session", "restarting")
+
+    def action_refresh(self) -> None:
+        """Pull the newest image for the selected session and recreate its sandbox on it; asks first when the
+        agent is working (the recreate interrupts its turn)."""
+        session = self._selected()
+        if session is None:
+            return
+        if session.agent_status != AgentStatus.WORKING:
+            self._refresh(session)
+            return
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._refresh(session)
+        self.push_screen(ConfirmScreen(
+            session, f"Refresh {session.name}?",
+            f"Its agent is working. If {session.image or 'its image'} has a newer version, the sandbox is "
+            "recreated on it and the agent resumes its conversation, losing the turn under way.", "Refresh"),
+            confirmed)
+
+    @work(group="life-cycle")
+    async def _refresh(self, session: Session) -> None:
+        self.notify(f"pulling {session.image or 'the image'} for {session.name}…", timeout=3)
+        await self.consoles.drop(session.id)
+        try:
+            result = await self.client.refresh_session(session.id)
+        except Exception as exc:  # shown, never raised
+            if not isinstance(exc, ClauderonError):
+                log.exception("refresh_session failed")
+            self.notify(str(exc) or exc.__class__.__name__, title=f"refresh {session.name}", severity="error",
+                        timeout=10)
+            return
+        self.notify(refresh_line(result), title=session.name, timeout=8)
+        if session.id == self.selected_id:
+            self._show_selected()
 
     def action_resume(self) -> None:
         """Thaw the selected session, paused by the engine because the disk ran short."""

@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                             ("cycle-mode", "shift+tab to the agent: its next permission mode (Claude Code)")):
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("name")
+    rf = sub.add_parser("refresh", help="pull the newest image for the session and recreate its sandbox on it "
+                        "(the agent resumes)")
+    rf.add_argument("name")
+    rf.add_argument("--json", action="store_true")
+    rc = sub.add_parser("reconcile", help="check every session against what its backend runs, now, and print "
+                        "what changed")
+    rc.add_argument("--json", action="store_true")
     d = sub.add_parser("delete", help="remove sandbox and worktree (the branch is kept when it has commits)")
     d.add_argument("name")
     d.add_argument("--force", action="store_true", help="also discard uncommitted changes")
@@ -216,6 +223,17 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
                   "unarchive": "unarchive_session"}[args.command]
         session = with_client(home, lambda c: getattr(c, method)(name))
         print(f"{session.name} is {session.status}")
+    return 0
+
+
+def cmd_upkeep(home: Home, args: argparse.Namespace) -> int:
+    """`refresh NAME` and `reconcile`: what the engine does by itself at start, asked for now."""
+    if args.command == "refresh":
+        result = with_client(home, lambda c: c.refresh_session(args.name))
+        print(json.dumps(result, indent=2) if args.json else fmt.refresh_line(result))
+    else:
+        actions = with_client(home, lambda c: c.reconcile())
+        print(json.dumps(actions, indent=2) if args.json else fmt.reconcile_lines(actions))
     return 0
 
 
@@ -389,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(home, args)
         if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive", "cycle-mode"):
             return cmd_simple(home, args)
+        if command in ("refresh", "reconcile"):
+            return cmd_upkeep(home, args)
         if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)
         if command in ("set-access-mode", "credentials", "audit"):

@@ -113,3 +113,24 @@ def audit_lines(records: list[dict[str, Any]]) -> str:
           str(r.get("method", "")), str(r.get("host", "")), str(r.get("path", ""))[:60], str(r.get("status") or "-"),
           str(r.get("credential") or "-"), str(r.get("blocked") or r.get("error_type") or "")] for r in records),
     )
+
+
+def _short_id(image_id: str | None) -> str:
+    return (image_id or "none").removeprefix("sha256:")[:12]
+
+
+def refresh_line(result: dict[str, Any]) -> str:
+    """What `refresh` did: the image it pulled and whether the sandbox now runs a newer one."""
+    if not result["changed"]:
+        newest = _short_id(result["new_id"])
+        return f"{result['name']}: {result['image']} is already the newest ({newest}); nothing to do"
+    return (f"{result['name']}: {result['image']} {_short_id(result['old_id'])} -> {_short_id(result['new_id'])}; "
+            f"the sandbox was recreated on it and the agent resumed")
+
+
+def reconcile_lines(actions: list[dict[str, Any]]) -> str:
+    """One line per thing reconciliation did, or that there was nothing to do."""
+    if not actions:
+        return "nothing to do: every session matches what its backend runs"
+    width = max(len(a["action"]) for a in actions)
+    return "\n".join(f"{a['action']:<{width}}  {a['subject']}: {a['detail']}" for a in actions)

@@ -26,6 +26,8 @@ class PaletteAction:
 PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
     PaletteAction("New session", "Open the create dialog", "new_session"),
     PaletteAction("Restart session", "Restart the selected session's container and agent", "restart"),
+    PaletteAction("Refresh session image", "Pull the newest image for the selected session and recreate it on "
+                  "it, the agent resuming (asks first while the agent works)", "refresh"),
     PaletteAction("Resume session", "Thaw the selected session, paused because the disk ran short", "resume"),
     PaletteAction("Delete session", "Delete the selected session (asks first)", "delete"),
     PaletteAction("Archive session", "Archive the selected session", "archive"),

@@ -289,6 +289,15 @@ class FakeEngineClient(EngineClientProtocol):
     async def resume_session(self, ref: str) -> Session:
         return await self._change("resume", ref, paused=None)
 
+    async def refresh_session(self, ref: str) -> dict[str, Any]:
+        session = await self._change("refresh", ref, status=Status.RUNNING)
+        return {"name": session.name, "image": session.image, "old_id": "sha256:old", "new_id": "sha256:new",
+                "digest": None, "changed": True, "session": session.public()}
+
+    async def reconcile(self) -> list[dict[str, Any]]:
+        self.calls.append(("reconcile", None))
+        return []
+
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         return await self._change("access_mode", ref, access_mode=mode)
 

@@ -263,3 +263,16 @@ async def test_access_mode_changes_store_and_proxy_together_or_neither(host: Eng
         await client.delete_session("mode", force=True)
     finally:
         await client.close()
+
+
+async def test_refresh_is_refused_where_the_engine_pulls_no_image_and_reconcile_reports(
+        host: EngineHost, git_repo: Path) -> None:
+    client = EngineClient(host.home)
+    try:
+        assert await client.reconcile() == []  # nothing is off: nothing done
+        await client.create_session({"repo": str(git_repo), "name": "img", "backend": "local"}, wait=True)
+        with pytest.raises(ClauderonError, match="cannot be refreshed on the local backend: it runs on the host"):
+            await client.refresh_session("img")
+        assert (await client.get_session("img")).status == "running"
+    finally:
+        await client.close()

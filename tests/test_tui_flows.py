@@ -262,6 +262,36 @@ async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_sh
                          "the shell's refusal")
 
 
+async def test_refresh_asks_first_only_while_the_agent_works() -> None:
+    from clauderon_tui.screens.confirm import ConfirmScreen
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        session = app.client.sessions["id-fix-login"]
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.WORKING}))
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.WORKING, "working")
+        app.show_session("id-fix-login")
+        await pilot.pause()
+        app.action_refresh()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#confirm"),
+                         "the question")
+        await pilot.press("escape")  # cancelled: nothing is refreshed
+        await pilot.pause()
+        assert ("refresh", "id-fix-login") not in app.client.calls
+        app.action_refresh()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#confirm"),
+                         "the question again")
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: ("refresh", "id-fix-login") in app.client.calls, "the refresh")
+        await wait_until(pilot, lambda: any("recreated" in n.message for n in app._notifications), "its result")
+        app.client.update(session.model_copy(update={"agent_status": AgentStatus.IDLE}))
+        await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.IDLE, "idle")
+        app.client.calls.clear()
+        app.action_refresh()  # an idle agent loses nothing: no question
+        await wait_until(pilot, lambda: ("refresh", "id-fix-login") in app.client.calls, "the direct refresh")
+
+
 async def test_engine_errors_are_shown_not_raised() -> None:
     client = FakeEngineClient(sample_sessions())
 

@@ -140,6 +140,15 @@ class EngineClientProtocol(Protocol):
         """Restart a session's sandbox and agent."""
         ...
 
+    async def refresh_session(self, ref: str) -> dict[str, Any]:
+        """Pull the session's image again and, if it changed, recreate the sandbox on it; `{"name", "image",
+        "old_id", "new_id", "digest", "changed", "session"}`."""
+        ...
+
+    async def reconcile(self) -> list[dict[str, Any]]:
+        """Run the start-up reconciliation now; what it did (`{"subject", "action", "detail"}` each)."""
+        ...
+
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         """Switch a session between read-only and read-write."""
         ...
@@ -384,6 +393,14 @@ class EngineClient(EngineClientProtocol):
 
     async def restart_session(self, ref: str) -> Session:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
+
+    async def refresh_session(self, ref: str) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/refresh", timeout=None)
+        return answer
+
+    async def reconcile(self) -> list[dict[str, Any]]:
+        answer: dict[str, Any] = await self._call("POST", "/reconcile", timeout=None)
+        return list(answer["actions"])
 
     async def set_access_mode(self, ref: str, mode: str) -> Session:
         answer = await self._call("POST", f"/sessions/{self._ref(ref)}/access-mode", json_body={"mode": mode})

@@ -61,6 +61,7 @@ class EngineRoutes:
             web.get(f"{API}/credentials", self.credentials),
             web.get(f"{API}/audit", self.audit),
             web.post(f"{API}/engine/stop", self.stop),
+            web.post(f"{API}/reconcile", self.reconcile),
             web.get("/ws/v1/events", self.events),
         ]
 
@@ -81,6 +82,10 @@ class EngineRoutes:
             raise ClauderonError("this engine is hosted by an app; quit the app to stop it", status=409)
         asyncio.get_running_loop().call_soon(self.on_stop_request)
         return web.json_response({"ok": True})
+
+    async def reconcile(self, request: web.Request) -> web.Response:
+        actions = await self.engine.reconciler.reconcile_now()
+        return web.json_response({"actions": [a.public() for a in actions]})
 
     async def events(self, request: web.Request) -> web.WebSocketResponse:
         """A snapshot of the sessions and the health, then every engine event until either side closes."""
@@ -112,7 +117,8 @@ class EngineRoutes:
 
 
 class SessionRoutes:
-    """Sessions and their life cycle: list, create, read, delete, archive, resume, restart, access mode, pull."""
+    """Sessions and their life cycle: list, create, read, delete, archive, resume, restart, refresh, access mode,
+    pull."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -128,6 +134,7 @@ class SessionRoutes:
             web.post(API + "/sessions/{ref}/unarchive", self.unarchive),
             web.post(API + "/sessions/{ref}/resume", self.resume),
             web.post(API + "/sessions/{ref}/restart", self.restart),
+            web.post(API + "/sessions/{ref}/refresh", self.refresh),
             web.post(API + "/sessions/{ref}/access-mode", self.access_mode),
             web.post(API + "/sessions/{ref}/pull", self.pull),
         ]
@@ -161,6 +168,9 @@ class SessionRoutes:
 
     async def restart(self, request: web.Request) -> web.Response:
         return session_json(await self.lifecycle.restart(request.match_info["ref"]))
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.lifecycle.refresh(request.match_info["ref"]))
 
     async def access_mode(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -35,6 +35,20 @@ LABEL_NAME = "clauderon.name"
 LABEL_RECORD = "clauderon.record"
 
 
+@dataclass(frozen=True)
+class ImagePull:
+    """What a pull did to an image tag: the image id (and registry digest) it named before and after."""
+
+    image: str
+    old_id: str | None
+    new_id: str
+    digest: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.old_id != self.new_id
+
+
 @dataclass
 class LaunchSpec:
     """Everything needed to start (or restart) one session's agent."""
@@ -177,6 +191,11 @@ class Backend(abc.ABC):
     def default_image(self, settings: Settings) -> str | None:
         """The image a new session runs when its request names none; None for a backend that runs no image."""
         return None
+
+    async def pull_image(self, image: str) -> ImagePull:
+        """For a backend that `pulls_images`: pull the newest `image` from its registry (raises with one
+        line when it has none or cannot be reached; nothing changes then)."""
+        raise ClauderonError(f"the {self.name} backend does not pull images itself")
 
     async def bridge_gateway(self) -> str | None:
         """Where on the host bridge-networked sandboxes reach it (the proxy listens there too); None for a

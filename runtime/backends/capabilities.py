@@ -21,6 +21,9 @@ class BackendCapabilities:
     """Commands can be run inside a sandbox without a terminal (`exec`)."""
     has_stats: bool
     """The backend samples its sandboxes' details and CPU and memory use (`sample_container`)."""
+    pulls_images: bool = False
+    """The engine pulls the sandbox's image itself (`pull_image`), so `refresh` can bring a newer one; a
+    cluster's nodes pull for its pods, and a host process runs no image."""
     network_modes: tuple[str, ...] = ("auto",)
     """The `network_mode` values the backend acts on; with only `auto` the sandbox's network is not chosen."""
     open_networks: frozenset[str] = field(default_factory=frozenset)

@@ -26,6 +26,7 @@ from runtime.backends.base import (
     ContainerSample,
     ExecResult,
     Found,
+    ImagePull,
     LaunchSpec,
     ProgressFn,
 )
@@ -337,6 +338,29 @@ class DockerBackend(Backend):
 
         return await self._call(present)
 
+    async def pull_image(self, image: str) -> ImagePull:
+        """Pull `image` again from the registry it came from. An image built here (no registry digest) has
+        nowhere to come from: that is said, and nothing is pulled."""
+        import docker.errors
+
+        def pull(client: DockerClient) -> ImagePull:
+            try:
+                before = client.images.get(image)
+            except docker.errors.ImageNotFound:
+                before = None
+            if before is not None and not any(_repository(digest) == _repository(image)
+                                              for digest in before.attrs.get("RepoDigests") or []):
+                raise ClauderonError(f"image {image} was built or tagged on this machine and came from no registry: "
+                                     "rebuild it (`clauderon image build`) and restart the session")
+            try:
+                after = client.images.pull(image)
+            except docker.errors.APIError as exc:
+                raise ClauderonError(f"cannot pull image {image}: {exc.explanation or exc}") from exc
+            digests = after.attrs.get("RepoDigests") or [None]
+            return ImagePull(image, before.id if before else None, str(after.id), digests[0])
+
+        return await self._call(pull)
+
     async def _ensure_image(self, image: str, policy: str, progress: ProgressFn | None) -> None:
         import docker.errors
 
@@ -621,6 +645,15 @@ def _timestamp(rfc3339: str | None) -> float:
     fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
     when = datetime.datetime.fromisoformat(head).replace(tzinfo=datetime.UTC)
     return when.timestamp() + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+
+
+def _repository(reference: str) -> str:
+    """The repository an image reference names (`127.0.0.1:5000/agent:v2` -> `127.0.0.1:5000/agent`), in Docker's
+    short form for Docker Hub (`docker.io/library/debian` -> `debian`), as `RepoDigests` spells it."""
+    name = reference.split("@", 1)[0]
+    if name.rfind(":") > name.rfind("/"):
+        name = name[:name.rfind(":")]
+    return name.removeprefix("docker.io/").removeprefix("library/")
 
 
 def _status_of(state: dict[str, Any]) -> Status:

@@ -131,6 +131,10 @@ class Lifecycle:
         self.tasks.spawn(self._create_work(session, request.reuse_branch))
         return session
 
+    def is_creating(self, session_id: str) -> bool:
+        """Whether this engine is creating the session right now (not a create a previous engine left)."""
+        return session_id in self._settled
+
     async def wait_settled(self, session_id: str, timeout: float | None = None) -> Session:
         """Wait until a create finished (running or failed)."""
         event = self._settled.get(session_id)
@@ -380,6 +384,28 @@ class Lifecycle:
             await self.records.save(session)
             self.follow_agent(session)
             return session
+
+    async def refresh(self, ref: str) -> dict[str, Any]:
+        """Pull the newest image for the session from its registry and, when that brought a different image,
+        recreate the sandbox on it (the agent resumes its conversation). A failed pull changes nothing."""
+        session = self.records.require_known(ref)
+        if session.status in (Status.CREATING, Status.ARCHIVED):
+            raise Conflict(f"session {session.name} is {session.status}; refresh a session that has a sandbox")
+        backend = self.backends.of(session)
+        if not backend.capabilities.pulls_images:
+            where = ("its cluster's nodes pull images (set [kubernetes] pull_policy = \"Always\" and "
+                     f"`clauderon restart {session.name}`)" if backend.capabilities.sandboxed
+                     else "it runs on the host, with no image")
+            raise Conflict(f"session {session.name} cannot be refreshed on the {backend.name} backend: {where}")
+        image = session.image or self.settings.docker.image
+        try:
+            pulled = await backend.pull_image(image)
+        except ClauderonError as exc:
+            raise ClauderonError(f"refresh of {session.name}: {exc.message}; the session is as it was") from exc
+        if pulled.changed:
+            session = await self._relaunch(session)
+        return {"name": session.name, "image": image, "old_id": pulled.old_id, "new_id": pulled.new_id,
+                "digest": pulled.digest, "changed": pulled.changed, "session": session.public()}
 
     @staticmethod
     async def _drop_sandbox(backend: Backend, backend_id: str) -> None:

@@ -9,6 +9,8 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from runtime.backends.base import LABEL_RECORD, Found
 from runtime.engine.backend_set import BackendSet
@@ -35,6 +37,19 @@ UNREACHABLE = 503
 RECENT_OUTPUT_BYTES = 256 * 1024
 
 
+@dataclass(frozen=True)
+class ReconcileAction:
+    """One thing a reconciliation did: to a session (`subject` is its name), a sandbox or a backend."""
+
+    subject: str
+    action: str
+    """adopted, removed, recreating, stopped, failed, reattached or unreachable."""
+    detail: str
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class Reconciler:
     """Tracks every session's sandbox for the engine (one per engine)."""
 
@@ -55,6 +70,8 @@ class Reconciler:
         self._reachable_waits: dict[str, asyncio.Task[None]] = {}  # backend -> the task waiting for it
         self._last_seen = 0.0
         """When this engine last knew its running sessions' sandboxes to be running (`lost_in_restart`)."""
+        self._report: list[ReconcileAction] | None = None
+        self._on_demand = asyncio.Lock()
         streams.when_ended(self.stream_ended)
 
     async def start(self) -> None:
@@ -63,6 +80,21 @@ class Reconciler:
         await self._reconcile()
         self._last_seen = time.time()  # from here on this engine watches: a daemon start after it is a restart
         self.tasks.spawn(self._heartbeat())
+
+    async def reconcile_now(self) -> list[ReconcileAction]:
+        """The start-up reconciliation, run again on demand (`clauderon reconcile`): what it did, in order.
+        Creates under way in this engine are left to finish."""
+        async with self._on_demand:
+            self._report = []
+            try:
+                await self._reconcile()
+                return self._report
+            finally:
+                self._report = None
+
+    def _note(self, subject: str, action: str, detail: str) -> None:
+        if self._report is not None:
+            self._report.append(ReconcileAction(subject, action, detail))
 
     async def _heartbeat(self) -> None:
         """Note, now and then, that this engine saw its sessions running: a sandbox that was running then
@@ -101,10 +133,12 @@ class Reconciler:
             if item.session_id not in known and self.store.is_tombstoned(item.session_id):
                 log.info("removing %s %s left by a deleted session", name, item.backend_id)
                 await backend.remove(item.backend_id)
+                self._note(item.backend_id, "removed", f"the {name} sandbox of a deleted session")
                 continue
             adopted = self._readopt(known.get(item.session_id), item, name)
             if adopted is not None:
                 known[adopted.id] = await self.records.write(self.store.put, adopted)
+                self._note(adopted.name, "adopted", f"{name} {item.backend_id}, which the store did not track")
         try:
             for session in known.values():
                 await self._resume_tracking(session)
@@ -131,6 +165,7 @@ class Reconciler:
     async def _backend_lost(self, name: str, reason: str) -> None:
         """Keep the backend's running sessions reachable through the proxy (their sandboxes may well be
         running) and wait, in one task per backend, for it to answer again."""
+        self._note(name, "unreachable", f"{reason}; its sessions are kept as they were, and it is retried")
         waiting = self._reachable_waits.get(name)
         if waiting is not None and not waiting.done():
             return
@@ -190,15 +225,19 @@ class Reconciler:
 
     async def _resume_tracking(self, session: Session) -> None:
         if session.status == Status.CREATING:
+            if self.lifecycle.is_creating(session.id):
+                return
             # The engine died mid-create: adopt what got as far as running, else mark it failed.
             if session.backend_id and await self._backend_status(session) == Status.RUNNING:
                 session = await self.records.update(
                     session.id, status=Status.RUNNING, progress=session.progress.model_copy(update={"message": ""}))
+                self._note(session.name, "adopted", "its create was interrupted after its sandbox started")
             else:
                 await self.lifecycle.discard_interrupted(session)
                 await self.records.update(session.id, status=Status.FAILED, backend_id=None,
                                           error="the engine stopped while this session was being created; what it "
                                                 "had made was removed: create it again")
+                self._note(session.name, "failed", "its create was interrupted; what it had made was removed")
                 return
         if session.status != Status.RUNNING:
             return
@@ -206,12 +245,14 @@ class Reconciler:
         if status != Status.RUNNING:
             why = await self._lost_in_restart(session)
             if why:
+                self._note(session.name, "recreating", f"{why} while it ran")
                 self.tasks.spawn(self._recreate(session, why))
                 return
             gone = None if status == Status.STOPPED else (
                 f"its sandbox is gone; `clauderon restart {session.name}` makes a new one on the same worktree")
             await self.records.update(session.id, status=status, agent_status=AgentStatus.EXITED, agent_detail=None,
                                       error=gone or session.error)
+            self._note(session.name, status.value, gone or "its sandbox has stopped")
             await self._release(session)
             return
         await self._serve_proxy_path(session)
@@ -223,6 +264,7 @@ class Reconciler:
         except ClauderonError as exc:
             log.warning("no recent output for %s: %s", session.name, exc)
         await self.streams.start(session, prefill=prefill)
+        self._note(session.name, "reattached", "its terminal is followed again")
         self.follow_agent(session)
 
     async def _lost_in_restart(self, session: Session) -> str | None:
