@@ -153,6 +153,20 @@ PR_STAGES: dict[str, tuple[str, str]] = {
 """Mark and theme colour for each pull-request stage (see `runtime/git/pr_watch.py`)."""
 
 
+def changes_label(session: Session) -> str | None:
+    """`3 files +120 −14, 2 uncommitted`: what the session's branch changes against its base and what its
+    sandbox holds uncommitted, as the engine last saw them; None before it looked."""
+    seen = session.sandbox_changes or {}
+    committed, uncommitted = seen.get("committed"), len(seen.get("uncommitted") or [])
+    parts = []
+    if committed:
+        files = committed["files"]
+        parts.append(f"{files} file{'' if files == 1 else 's'} +{committed['added']} −{committed['removed']}")
+    if uncommitted:
+        parts.append(f"{uncommitted} uncommitted")
+    return ", ".join(parts) or None
+
+
 def pr_badge(pr: dict[str, Any] | None) -> tuple[str, str] | None:
     """`("#12 ✓", "$success")` for a session's stored PR state; None without a PR."""
     if not pr or pr.get("number") is None:

@@ -65,7 +65,8 @@ class Session(BaseModel):
     """What `.worktreeinclude` copied into the worktree at create (not work a delete would lose)."""
     sandbox_changes: dict[str, Any] | None = None
     """The last look inside the sandbox (`branch_sync`): `taken_at`, `tip`, `uncommitted` and `ignored`
-    paths, or `error` when the branch could not be brought back."""
+    paths, `committed` (`files`, `added`, `removed` against the base), or `error` when the branch could not
+    be brought back."""
     backend: str = DEFAULT_BACKEND
     backend_id: str | None = None
     agent: str = "shell"

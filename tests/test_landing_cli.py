@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from runtime.api.client import EngineClient
 from runtime.home import Home
 from tests.cli_harness import Cli
 from tests.conftest import run_git
-from tests.fakes.github import FakeGitHub, new_token
+from tests.fakes.github import FakeGitHub, FakePull, new_token
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -61,6 +63,54 @@ def test_pr_checks_and_merge_from_the_cli(short_tmp: Path, git_repo: Path) -> No
         assert token not in run_git(git_repo, "remote", "-v")
     finally:
         cli("delete", "counter", "--force", check=False)
+        cli.cleanup()
+        fake.stop_thread()
+
+
+def test_a_pull_request_the_agent_opened_itself_is_found_and_followed(short_tmp: Path, git_repo: Path) -> None:
+    token = new_token()
+    fake = FakeGitHub(token, root=short_tmp / "gh")
+    fake.start_in_thread()
+    fake.serve_as_origin("acme", "widget", git_repo)
+    # An older PR from a branch of the same name (an earlier session's) must not be taken for this one's.
+    fake.git(fake.bare("acme", "widget"), "branch", "clauderon/solo", "main")
+    fake.pulls[1] = FakePull(1, "acme", "widget", "old work", "", "clauderon/solo", "main", state="closed",
+                             created_at=time.time() - 86400)
+    cli = Cli(short_tmp / "home", image="unused")
+    (cli.home / "config.toml").write_text(
+        '[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n'
+        f'[github]\napi_url = "{fake.api_url}"\ngit_host = "{fake.git_host}"\npoll_interval = 1\n'
+    )
+    cli.env["GITHUB_TOKEN"] = token
+    try:
+        cli("create", "--repo", str(git_repo), "--name", "solo", "--backend", "local")
+        time.sleep(3)  # a few discovery rounds see only the old PR
+        assert json.loads(cli("list", "--json").out)[0]["pr"] is None
+        # The agent commits, pushes and opens its PR with the API (as `gh pr create` does), not with clauderon.
+        worktree = cli.home / "worktrees" / "solo"
+        (worktree / "solo.txt").write_text("1\n")
+        run_git(worktree, "add", "solo.txt")
+        run_git(worktree, "commit", "-qm", "Solo work")
+        fake.git(fake.bare("acme", "widget"), "fetch", "-q", str(worktree), "+clauderon/solo:clauderon/solo")
+        opened = urllib.request.Request(
+            f"{fake.api_url}/repos/acme/widget/pulls", method="POST",
+            data=json.dumps({"title": "Solo", "head": "clauderon/solo", "base": "main"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        number = json.loads(urllib.request.urlopen(opened, timeout=10).read())["number"]
+        assert number == 2
+        deadline = time.monotonic() + 30  # a bound for slow machines, not a speed check
+        pr = None
+        while time.monotonic() < deadline and not pr:
+            pr = json.loads(cli("list", "--json").out)[0]["pr"]
+            time.sleep(0.3)
+        assert pr and pr["number"] == 2 and pr["state"] == "open"
+        fake.set_check(2, "tests", conclusion="failure")  # followed from now on like any other PR
+        while time.monotonic() < deadline + 30 and pr["stage"] != "blocked":
+            pr = json.loads(cli("list", "--json").out)[0]["pr"]
+            time.sleep(0.3)
+        assert (pr["checks"], pr["stage"]) == ("failing", "blocked")
+    finally:
+        cli("delete", "solo", "--force", check=False)
         cli.cleanup()
         fake.stop_thread()
 

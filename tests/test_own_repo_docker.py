@@ -144,6 +144,12 @@ def test_a_real_claude_turn_brings_its_commit_back_by_itself(tmp: Path) -> None:
             time.sleep(0.2)
         print(f"branch current {time.monotonic() - turn_ended:.1f}s after the turn ended")
         assert subject in log, log
+        # The session list's change figures come from that same import: one file, one line added.
+        committed = None
+        while time.monotonic() < deadline + 30 and committed is None:  # recorded just after the import
+            [record] = [s for s in rig.cli("list", "--json").json() if s["name"] == name]
+            committed = (record["sandbox_changes"] or {}).get("committed")
+        assert committed == {"files": 1, "added": 1, "removed": 0}
     finally:
         rig.close()
 

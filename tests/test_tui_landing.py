@@ -88,6 +88,19 @@ def test_session_row_shows_the_badge_only_with_a_pr() -> None:
     assert "#" not in str(session_prompt(without, FROZEN_NOW)).splitlines()[0]
 
 
+def test_session_row_shows_what_the_branch_changes() -> None:
+    def second_line(seen: dict | None) -> str:
+        session = make_session("busy").model_copy(update={"sandbox_changes": seen})
+        return str(session_prompt(session, FROZEN_NOW)).splitlines()[1]
+
+    seen = {"taken_at": FROZEN_NOW, "uncommitted": ["a.txt", "b.txt"], "ignored": [],
+            "committed": {"files": 3, "added": 120, "removed": 14}}
+    assert "3 files +120 −14, 2 uncommitted · clauderon/busy" in second_line(seen)
+    one = {**seen, "uncommitted": [], "committed": {"files": 1, "added": 0, "removed": 2}}
+    assert "1 file +0 −2 · clauderon/busy" in second_line(one)
+    assert "file" not in second_line(None)  # nothing seen yet: no figures
+
+
 def test_sidebar_with_pr_stages(snap_compare) -> None:
     async def run_before(pilot) -> None:
         await wait_until(pilot, lambda: len(pilot.app.sidebar.shown_ids) == 7, "the sessions")

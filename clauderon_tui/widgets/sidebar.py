@@ -20,6 +20,7 @@ from clauderon_tui.formatting import (
     STATUS_GLYPHS,
     SessionFilter,
     agent_label,
+    changes_label,
     format_age,
     isolation_label,
     matches_filter,
@@ -32,7 +33,8 @@ from runtime.models import Session
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
     """Two lines for one session: status glyph, name, PR badge, agent status (and `!` when it asked for
-    attention and was not viewed since); then age, agent (model, permission mode), backend, branch."""
+    attention and was not viewed since); then age, agent (model, permission mode), backend, the branch's
+    changes (files, +/- lines, uncommitted) and the branch."""
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
@@ -50,9 +52,11 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
     if word:
         first = first + Content.from_markup(f"  [{word_colour}]$word[/]", word=word)
     backend = isolation_label(session)
+    changes = changes_label(session)
     second = Content.from_markup(
         "[$text-muted]  $age · $agent · $backend · $branch[/]",
-        agent=agent_label(session), backend=backend, branch=session.branch, age=format_age(now - session.created_at),
+        agent=agent_label(session), backend=backend, age=format_age(now - session.created_at),
+        branch=f"{changes} · {session.branch}" if changes else session.branch,
     )
     return Content("\n").join([first, second])
 

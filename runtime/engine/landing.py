@@ -16,9 +16,9 @@ from typing import Any
 from runtime.engine.records import SessionRecords
 from runtime.errors import ClauderonError
 from runtime.git.branch_sync import BranchSync
-from runtime.git.landing import create_pr, local_conflicts, merge, pr_state, push
+from runtime.git.landing import create_pr, github_repo, local_conflicts, merge, pr_opened_since, pr_state, push
 from runtime.git.pr_watch import PrState, PrWatcher
-from runtime.models import Session
+from runtime.models import Session, Status
 from runtime.settings import GitHubSettings
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,10 @@ class Landing:
         self.records = records
         self.branches = branches
         self.github_token = github_token
-        self.watcher = PrWatcher(self._fetch, self._on_change, interval=self.settings.poll_interval)
+        self.watcher = PrWatcher(self._fetch, self._on_change, interval=self.settings.poll_interval,
+                                 discover=self.discover)
+        self._remotes: dict[str, bool] = {}
+        """Per session id: whether its repository has a GitHub remote (asked once; `discover` skips those without)."""
 
     def start(self) -> None:
         """Follow every session whose stored PR is still open."""
@@ -94,6 +97,39 @@ class Landing:
                 self.watcher.watch(session, state.number, state)
         conflicts = await asyncio.to_thread(local_conflicts, session, self.settings.remote)
         return {**(session.pr or {"number": None}), "local_conflicts": conflicts}
+
+    async def discover(self) -> None:
+        """Find the pull requests that running sessions' agents opened themselves (`gh pr create`, the API
+        through the proxy) by their branch, and follow them like those opened from clauderon. Off without a
+        token; a session whose repository has no GitHub remote is never asked about."""
+        token = self.github_token()
+        if not token:
+            return
+        for session in self.records.store.sessions():
+            if session.pr or session.status != Status.RUNNING or session.name in self.watcher.watching():
+                continue
+            if not await self._has_remote(session):
+                continue
+            try:
+                state = await pr_opened_since(session, self.settings, token, since=session.created_at)
+            except ClauderonError as exc:
+                log.info("no pull request lookup for %s: %s", session.name, exc)
+                continue
+            if state is not None:
+                log.info("session %s: found pull request #%s opened outside clauderon", session.name, state.number)
+                session = await self._store(session, state)
+                self.watcher.watch(session, state.number, state)
+
+    async def _has_remote(self, session: Session) -> bool:
+        known = self._remotes.get(session.id)
+        if known is None:
+            try:
+                await asyncio.to_thread(github_repo, session, self.settings)
+                known = True
+            except ClauderonError:
+                known = False
+            self._remotes[session.id] = known
+        return known
 
     async def _store(self, session: Session, state: PrState) -> Session:
         return await self.records.update(session.id, pr=state.to_json())

@@ -24,11 +24,12 @@ from runtime.engine.backend_set import BackendSet
 from runtime.engine.records import SessionRecords
 from runtime.engine.tasks import BackgroundTasks
 from runtime.errors import ClauderonError, Conflict
-from runtime.git.safety import porcelain_entries
+from runtime.git.safety import GitContext, porcelain_entries
 from runtime.git.session_repo import SANDBOX_GIT as GIT
 from runtime.git.session_repo import Imported, import_bundle
 from runtime.git.worktrees import WorktreeManager, ignored_is_work
 from runtime.models import AgentStatus, Session, Status
+from runtime.workbench.diff import change_summary
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class BranchSync:
                 data = await backend.fetch_bundle(backend_id, session.branch, known=known or None)
                 imported = await asyncio.to_thread(import_bundle, repo, session.name, session.branch, data)
             changes = await self._changes(backend, backend_id)
+            changes["committed"] = await asyncio.to_thread(self._summary, repo, session)
         except ClauderonError as exc:
             message = f"cannot bring {session.branch} back from the sandbox: {exc.message}"
             await self._record(session_id, error=message)
@@ -151,7 +153,16 @@ class BranchSync:
             raise ClauderonError(f"the sandbox has no branch {session.branch} any more")
         return tip
 
-    async def _changes(self, backend: SandboxRepository, backend_id: str) -> dict[str, list[str]]:
+    @staticmethod
+    def _summary(repo: GitContext, session: Session) -> dict[str, int] | None:
+        """The branch's changes against its base as the session list shows them; None when the base is gone."""
+        try:
+            return change_summary(repo, session.base_branch, session.branch)
+        except ClauderonError as exc:
+            log.info("session %s: no change summary: %s", session.name, exc)
+            return None
+
+    async def _changes(self, backend: SandboxRepository, backend_id: str) -> dict[str, Any]:
         """The uncommitted and the ignored paths in the sandbox (at most `MAX_LISTED` of each)."""
         result = await backend.exec(backend_id, STATUS, timeout=SANDBOX_GIT_SECONDS)
         if result.exit_code != 0:  # what the sandbox holds is unknown: nothing may count it as nothing

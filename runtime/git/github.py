@@ -165,6 +165,12 @@ class GitHubClient:
         pulls = await self.request("GET", f"/repos/{repo.slug}/pulls", params=params)
         return pulls[0] if pulls else None
 
+    async def pulls_from(self, repo: RepoRef, head: str) -> list[dict[str, Any]]:
+        """Every PR (open, closed, merged) whose head is `head`, a branch of `repo` itself, newest first."""
+        pulls: list[dict[str, Any]] = await self.request("GET", f"/repos/{repo.slug}/pulls", params={
+            "head": f"{repo.owner}:{head}", "state": "all", "sort": "created", "direction": "desc"})
+        return pulls
+
     async def get_pull(self, repo: RepoRef, number: int) -> dict[str, Any]:
         pull: dict[str, Any] = await self.request("GET", f"/repos/{repo.slug}/pulls/{number}")
         return pull

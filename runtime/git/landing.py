@@ -20,6 +20,7 @@ import base64
 import logging
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,6 +223,27 @@ async def pr_state(session: Session, settings: GitHubSettings, token: str,
         status = await gh.combined_status(repo, sha)
         reviews = await gh.reviews(repo, number)
     return build_pr_state(pull, runs, status, reviews)
+
+
+async def pr_opened_since(session: Session, settings: GitHubSettings, token: str, since: float) -> PrState | None:
+    """The state of the newest PR from the session's branch opened at or after `since` (the session's
+    creation: an older PR from a branch of the same name belongs to an earlier session), or None."""
+    _require_token(token)
+    repo = github_repo(session, settings)
+    async with GitHubClient(settings.api_url, token) as gh:
+        # GitHub's times are whole seconds: a PR opened in the second the session was made counts.
+        pulls = [p for p in await gh.pulls_from(repo, session.branch) if _created_at(p) >= int(since)]
+    if not pulls:
+        return None
+    return await pr_state(session, settings, token, max(int(p["number"]) for p in pulls))
+
+
+def _created_at(pull: dict[str, Any]) -> float:
+    """GitHub's `created_at` (`2026-12-04T10:00:00Z`) as a timestamp; 0 when it is missing or unreadable."""
+    try:
+        return datetime.fromisoformat(str(pull.get("created_at"))).timestamp()
+    except ValueError:
+        return 0.0
 
 
 async def merge(session: Session, settings: GitHubSettings, token: str, *, number: int | None = None,

@@ -190,10 +190,13 @@ class PrWatcher:
     fetch is logged (one line) and retried on the next round; the last good state stays.
     """
 
-    def __init__(self, fetch: Fetch, on_change: OnChange, interval: float = 30.0) -> None:
+    def __init__(self, fetch: Fetch, on_change: OnChange, interval: float = 30.0,
+                 discover: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`discover`, when given, runs after each round: it looks for PRs to `watch` (opened elsewhere)."""
         self.fetch = fetch
         self.on_change = on_change
         self.interval = interval
+        self.discover = discover
         self.states: dict[str, PrState] = {}
         self.errors: dict[str, str] = {}
         self._watched: dict[str, _Watched] = {}
@@ -239,6 +242,13 @@ class PrWatcher:
         while True:
             self._wake.clear()
             await self.poll_once()
+            if self.discover is not None:
+                try:
+                    await self.discover()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # finding new PRs must never stop following the known ones
+                    log.exception("looking for pull requests opened outside clauderon failed")
             with contextlib.suppress(TimeoutError):  # the interval passed with no wake-up: poll again
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
 

@@ -122,6 +122,15 @@ def base_ref(ctx: GitContext, base: str) -> str:
     raise ClauderonError(f"base branch {base!r} no longer exists; the diff has nothing to compare against")
 
 
+def change_summary(ctx: GitContext, base_branch: str, branch: str) -> dict[str, int]:
+    """`{"files", "added", "removed"}`: what the branch changes against its merge-base with the base branch,
+    the figures the session list shows (binary files count as files, not lines)."""
+    merge_base = ctx.run(["merge-base", base_ref(ctx, base_branch), f"refs/heads/{branch}"]).stdout.strip()
+    counts = _numstat(ctx, [merge_base, f"refs/heads/{branch}", "--"])
+    return {"files": len(counts), "added": sum(a or 0 for a, _ in counts.values()),
+            "removed": sum(r or 0 for _, r in counts.values())}
+
+
 def session_diff(info: WorktreeInfo) -> dict[str, Any]:
     """`{"base", "merge_base", "committed": section, "uncommitted": section}` for a session worktree."""
     ctx = info.context()

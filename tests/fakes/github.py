@@ -16,7 +16,9 @@ import base64
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ class FakePull:
     merge_commit_sha: str | None = None
     reviews: list[dict[str, Any]] = field(default_factory=list)
     mergeable_override: bool | None = None  # force `mergeable` (and `dirty`) whatever git says
+    created_at: float = field(default_factory=time.time)
 
 
 class FakeGitHub(FakeUpstream):
@@ -200,7 +203,9 @@ class FakeGitHub(FakeUpstream):
         mergeable_state = ("dirty" if mergeable is False else "draft" if pull.draft
                            else "clean" if mergeable else "unknown")
         slug = f"{pull.owner}/{pull.repo}"
+        created = datetime.fromtimestamp(pull.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"number": pull.number, "html_url": f"{self.base_url}/{slug}/pull/{pull.number}",
+                "created_at": created,
                 "title": pull.title, "body": pull.body, "state": pull.state, "merged": pull.merged,
                 "draft": pull.draft, "mergeable": None if pull.merged else mergeable,
                 "mergeable_state": mergeable_state, "merge_commit_sha": pull.merge_commit_sha,
@@ -235,7 +240,7 @@ class FakeGitHub(FakeUpstream):
         head = request.query.get("head", "")
         found = [self._pull_json(p) for p in self.pulls.values()
                  if (p.owner, p.repo) == (owner, repo) and f"{owner}:{p.head}" == head
-                 and p.state == request.query.get("state", "open")
+                 and request.query.get("state", "open") in (p.state, "all")
                  and request.query.get("base", p.base) == p.base]
         return web.json_response(found)
 
