@@ -40,6 +40,8 @@ class CreateRequest(BaseModel):
     env: dict[str, str] = {}
     mounts: list[str] = []
     reuse_branch: bool = False
+    print: bool = False
+    """Run `prompt` headless to the end and keep its result (`runtime.engine.print_runs`)."""
 
     @field_validator("env")
     @classmethod
