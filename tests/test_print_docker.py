@@ -79,7 +79,7 @@ def test_claude_print_run_returns_the_answer_and_removes_the_sandbox(tmp: Path) 
 
 def test_claude_print_run_that_fails_says_why(tmp: Path) -> None:  # noqa: F811
     fake = FakeAnthropic(default_reply="side reply")
-    fake.script(ErrorReply("PRINT-UPSTREAM-REFUSED: prompt is too long"))
+    fake.script(ErrorReply("PRINT-UPSTREAM-REFUSED by the fake"))
     rig = Rig(tmp, fake)
     name = unique("pf")
     try:
