@@ -10,13 +10,20 @@ fail: a nonzero exit status, the CLI's own exit status 1, and a result that says
 from __future__ import annotations
 
 import secrets as pysecrets
+import shutil
+import tempfile
 from pathlib import Path
 
 import docker
 import pytest
 
+from runtime.agents.registry import agent_named
+from tests.conftest import TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE
 from tests.fakes.anthropic import ErrorReply, FakeAnthropic
+from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai import FakeOpenAI
+from tests.secret_scan import scan_tree
+from tests.test_agents_docker import Rig as AllowlistRig
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
@@ -123,8 +130,41 @@ def test_the_shell_agent_has_no_print_mode(tmp: Path) -> None:  # noqa: F811
     name = unique("ps")
     try:
         ran = run_print(rig, name, "shell", "ls")
-        assert ran.code == 1 and "the shell agent has no print mode; use --agent claude or codex" in ran.err
+        assert ran.code == 1 and "the shell agent has no print mode; use --agent claude or codex or gemini" in ran.err
         assert not [s for s in rig.cli("list", "--json").json() if s["name"] == name]
         assert containers_of(name) == []
     finally:
         rig.close()
+
+
+def test_gemini_print_run_under_an_allowlist_with_no_real_key_inside() -> None:
+    key = "AIza" + pysecrets.token_urlsafe(30)
+    answer = f"GEMINI-PRINT-{pysecrets.token_hex(4)}"
+    fake = FakeGemini(default_reply="side reply")
+    fake.script(answer)
+    host = agent_named("gemini").traffic.model_hosts[0]
+    scratch = Path(tempfile.mkdtemp(prefix="cl-pg-", dir="/var/tmp"))  # short: the engine socket lives under it
+    rig = AllowlistRig(scratch, fake, [host], {"GEMINI_API_KEY": key})
+    config = rig.home / "config.toml"
+    config.write_text(config.read_text().replace(TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE))
+    name = unique("pm")
+    try:
+        ran = rig.cli("create", "--repo", str(rig.repo), "--name", name, "--agent", "gemini", "--prompt",
+                      "-say it PROMPT-GEMINI-PRINT", "--print", "--json", timeout=300, check=False)
+        assert ran.code == 0, (ran.out, ran.err)
+        report = ran.json()
+        assert set(report) == KEYS and report["exit_status"] == 0 and report["result"] == answer
+        assert report["transcript"].startswith(".gemini/tmp/")
+        assert containers_of(name) == []
+        assert any("PROMPT-GEMINI-PRINT" in r.text for r in fake.turn_requests())
+        assert {r.header("x-goog-api-key") for r in fake.model_requests()} == {key}  # injected by the proxy
+        # The real key is nowhere in the session's worktree, agent home (transcript included) or the home's
+        # readable files; the container that ran is gone (the sealed tests scan live ones).
+        record = session_record(rig, name)
+        needles = {"GEMINI_API_KEY": key}
+        hits = [*scan_tree(Path(record["worktree_path"]), needles),
+                *scan_tree(rig.home, needles, exclude=["secrets"])]
+        assert hits == [] and key not in ran.out
+    finally:
+        rig.close()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -165,8 +165,8 @@ class Agent(ABC):
         the prompt is one argv element. None: this agent has no print mode."""
         return None
 
-    def print_outcome(self, stdout: str) -> PrintOutcome | None:
-        """The final message in what `print_command` printed on stdout; None when it holds none."""
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
+        """The final message in what `print_command` printed (stdout and stderr apart); None when it holds none."""
         return None
 
     def turn_state(self, entries: list[dict[str, Any]]) -> TurnState | None:
@@ -224,6 +224,21 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return objects
 
 
+def last_json_object(text: str) -> dict[str, Any] | None:
+    """The last JSON object in `text` that starts a line (it may span lines, as pretty-printed JSON does)."""
+    decoder = json.JSONDecoder()
+    start = len(text)
+    while (start := text.rfind("{", 0, start)) >= 0:
+        if start == 0 or text[start - 1] == "\n":
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
 def read_toml(path: Path, log: logging.Logger) -> dict[str, Any]:
     """A TOML table from `path`, or {} when missing or unreadable (never through a symlink)."""
     if not path.is_file() or path.is_symlink():
@@ -248,7 +263,7 @@ def read_json_object(path: Path, log: logging.Logger) -> dict[str, Any]:
     return table(data)
 
 
-__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "items", "json_lines", "read_json_object", "read_toml",
-           "table", "trusted_dirs",
+__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "items", "json_lines", "last_json_object",
+           "read_json_object", "read_toml", "table", "trusted_dirs",
            "Agent", "AgentCommand", "HookContext", "HookRejected", "LineParser", "PrintOutcome", "StatusChange",
            "TurnState"]

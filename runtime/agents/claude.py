@@ -151,7 +151,7 @@ class ClaudeAgent(Agent):
             argv += ["--session-id", session.agent_session_id]
         return AgentCommand([*argv, "--", session.initial_prompt], dict(CLAUDE_ENV))
 
-    def print_outcome(self, stdout: str) -> PrintOutcome | None:
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
         """The last `{"type": "result"}` object: its `result` (on an API error, the error text), `is_error`."""
         results = [o for o in json_lines(stdout) if o.get("type") == "result"]
         if not results:

@@ -119,7 +119,7 @@ class CodexAgent(Agent):
         argv = ["codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "--", session.initial_prompt]
         return AgentCommand(argv, codex_env(session))
 
-    def print_outcome(self, stdout: str) -> PrintOutcome | None:
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
         """The last `agent_message` item; a `turn.failed` or `error` event after it makes the run failed."""
         outcome: PrintOutcome | None = None
         for event in json_lines(stdout):

@@ -96,7 +96,7 @@ class PrintRuns:
                 raise ClauderonError(f"the {session.agent} agent cannot run in print mode on {session.backend}")
             ran = await backend.exec(session.backend_id, command.argv, timeout=PRINT_TIMEOUT_S)
             exit_status = ran.exit_code
-            outcome = agent.print_outcome(ran.stdout.decode(errors="replace"))
+            outcome = agent.print_outcome(ran.stdout.decode(errors="replace"), ran.stderr.decode(errors="replace"))
             if outcome is not None:
                 result = outcome.result
                 if outcome.failed and exit_status == 0:

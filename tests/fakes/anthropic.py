@@ -184,5 +184,5 @@ def _error(status: int, kind: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "error": {"type": kind, "message": message}}, status=status)
 
 
-__all__ = ["ErrorReply", "FakeAnthropic", "TextReply", "ToolUseReply", "Reply", "message_events", "is_conversation_call",
-           "DEFAULT_MODEL"]
+__all__ = ["ErrorReply", "FakeAnthropic", "TextReply", "ToolUseReply", "Reply", "message_events",
+           "is_conversation_call", "DEFAULT_MODEL"]
