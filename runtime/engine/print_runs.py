@@ -15,10 +15,11 @@ the session with `exit_status` None and says why in `result`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.agents.base import AgentCommand
 from runtime.agents.registry import agent_named, all_agents
@@ -27,7 +28,11 @@ from runtime.git.branch_sync import SandboxRepository
 from runtime.models import AgentStatus, PrintRun, Session, Status
 
 if TYPE_CHECKING:
-    from runtime.engine.lifecycle import Lifecycle
+    from runtime.backends.base import Backend
+    from runtime.engine.backend_set import BackendSet
+    from runtime.engine.egress import Egress
+    from runtime.engine.records import SessionRecords
+    from runtime.engine.streams import TerminalStreams
     from runtime.home import Home
 
 log = logging.getLogger(__name__)
@@ -64,10 +69,25 @@ def refuse_print(agent_name: str, prompt: str, backend: str, *, sandboxed: bool)
                              "use --backend docker or kubernetes")
 
 
+class SessionOperations(Protocol):
+    """What a print run needs of the engine's `Lifecycle` (named here, not imported: it makes the runs)."""
+
+    records: SessionRecords
+    backends: BackendSet
+    streams: TerminalStreams
+    egress: Egress
+
+    def lock_for(self, session_id: str) -> asyncio.Lock: ...
+
+    async def pull(self, ref: str) -> dict[str, Any]: ...
+
+    async def drop_sandbox(self, backend: Backend, backend_id: str) -> None: ...
+
+
 class PrintRuns:
     """Runs print sessions' prompts and finishes them (one per engine)."""
 
-    def __init__(self, home: Home, lifecycle: Lifecycle, spawn: Callable[..., object]) -> None:
+    def __init__(self, home: Home, lifecycle: SessionOperations, spawn: Callable[..., object]) -> None:
         self.home = home
         self.lifecycle = lifecycle
         self.records = lifecycle.records
