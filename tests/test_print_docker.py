@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import docker
@@ -19,7 +22,7 @@ import pytest
 
 from runtime.agents.registry import agent_named
 from tests.conftest import TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE
-from tests.fakes.anthropic import ErrorReply, FakeAnthropic
+from tests.fakes.anthropic import ErrorReply, FakeAnthropic, ToolUseReply
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai import FakeOpenAI
 from tests.secret_scan import scan_tree
@@ -168,3 +171,33 @@ def test_gemini_print_run_under_an_allowlist_with_no_real_key_inside() -> None:
     finally:
         rig.close()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_a_run_cut_off_by_an_engine_restart_is_finished_as_such(tmp: Path) -> None:  # noqa: F811
+    fake = FakeAnthropic(default_reply="side reply")
+    # The run is still going (its tool sleeps) when the engine is killed.
+    fake.script(ToolUseReply("Bash", {"command": "sleep 60", "description": "wait"}), "never seen")
+    rig = Rig(tmp, fake)
+    name = unique("pk")
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "clauderon_tui.cli", "create", "--repo", str(rig.repo), "--name", name, "--agent",
+         "claude", "--prompt", "wait a minute", "--print", "--json"], env=rig.cli.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not fake.conversation_requests() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert fake.conversation_requests(), "the run never reached the model"
+        assert containers_of(name), "the sandbox should be running during the run"
+        rig.cli.kill_engine()
+        waiting.wait(timeout=60)
+        assert waiting.returncode != 0  # the waiting CLI lost its engine: it says so instead of a result
+        record = session_record(rig, name)  # starts a new engine, which finishes the run as cut off
+        run = record["print_run"]
+        assert run["exit_status"] is None and "engine stopped during the print run" in run["result"], run
+        assert record["status"] == "stopped" and containers_of(name) == []
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        waiting.communicate()
+        rig.close()
