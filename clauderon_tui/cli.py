@@ -17,6 +17,7 @@ from typing import Any
 
 from clauderon_tui import cli_format as fmt
 from clauderon_tui.hosted_engine import finish_host
+from clauderon_tui.print_mode import print_report, wait_for_run
 from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClient
 from runtime.backends.registry import backend_names
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--mount", action="append", default=[], metavar="HOST:PATH[:ro]")
     c.add_argument("--reuse-branch", action="store_true", help="use an existing clauderon/<name> branch")
+    c.add_argument("--print", action="store_true", help="run --prompt headless to its end, print the final message "
+                   "(with --json: name, exit_status, result, transcript); fails when the agent did")
     c.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="list sessions")
@@ -181,8 +184,17 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
         "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
         "reuse_branch": args.reuse_branch, "model": args.model, "plan_mode": args.plan,
+        "print": args.print or None,
     }
     request = {k: v for k, v in request.items() if v is not None}
+    if args.print:
+        if not args.prompt.strip():
+            raise ClauderonError("--print runs a prompt: give it with --prompt")
+
+        async def create_and_wait(c: EngineClient) -> Any:
+            return await wait_for_run(c, await c.create_session(request, wait=True))
+
+        return print_report(with_client(home, create_and_wait), as_json=args.json)
     session = with_client(home, lambda c: c.create_session(request, wait=True))
     if args.prompt and not agent_named(session.agent).takes_prompt:
         takers = " or ".join(a.name for a in all_agents() if a.takes_prompt)

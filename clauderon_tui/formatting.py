@@ -138,7 +138,23 @@ def not_running_message(session: Session) -> str:
         return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
     if session.status == Status.ARCHIVED:
         return f"{session.name} is archived. Press a to unarchive it."
+    if session.print_run is not None:
+        word, _ = print_word(session) or ("print run", "")
+        return (f"{session.name} was a print run ({word.removeprefix('print: ')}); its sandbox is gone. The Info tab "
+                "shows its exit status and final message; the diff and the transcript stay.")
     return f"{session.name} is stopped. Press r to restart it."
+
+
+def print_word(session: Session) -> tuple[str, str] | None:
+    """The sidebar's word for a print-mode session (`create --print`) and its colour; None for others."""
+    run = session.print_run
+    if run is None or session.status not in (Status.RUNNING, Status.STOPPED):
+        return None
+    if run.finished_at is None:
+        return "print: running", "$accent"
+    if run.exit_status == 0:
+        return "print: finished", "$success"
+    return f"print: failed ({'cut off' if run.exit_status is None else f'exit {run.exit_status}'})", "$error"
 
 
 PR_STAGES: dict[str, tuple[str, str]] = {

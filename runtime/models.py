@@ -46,6 +46,18 @@ class Mount(BaseModel):
     readonly: bool = False
 
 
+class PrintRun(BaseModel):
+    """A print-mode session's headless run (`create --print`): filled in when the run ends."""
+
+    exit_status: int | None = None
+    """The agent process's exit status; None while it runs, or when the run was cut off (`result` says why)."""
+    result: str | None = None
+    """The agent's final message (its error when the run failed)."""
+    transcript: str | None = None
+    """The run's transcript, as a path inside the agent home (the transcript route reads it)."""
+    finished_at: float | None = None
+
+
 class Session(BaseModel):
     """One agent session: a worktree, a branch and a container (or pod, or local process)."""
 
@@ -85,6 +97,8 @@ class Session(BaseModel):
     """Start the agent in its read-only planning mode (Claude Code's `--permission-mode plan`)."""
     permission_mode: str | None = None
     """The permission mode the agent last reported (its hooks, or its status line): `plan`, `default`, ..."""
+    print_run: PrintRun | None = None
+    """Set for a print-mode session: its prompt ran headless and the sandbox went when it ended."""
     status: Status = Status.CREATING
     agent_status: AgentStatus = AgentStatus.UNKNOWN
     agent_detail: dict[str, Any] | None = None

@@ -41,6 +41,8 @@ class CreateRequest(BaseModel):
     env: dict[str, str] = {}
     mounts: list[str] = []
     reuse_branch: bool = False
+    print: bool = False
+    """Run `prompt` headless to the end and keep its result (`runtime.engine.print_runs`)."""
     model: str | None = None
     plan_mode: bool = False
 

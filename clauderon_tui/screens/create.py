@@ -161,6 +161,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
                                                  for m in ACCESS_MODES), id="access", compact=True))
             yield self._row("", Checkbox("skip permission prompts (the container holds no credential)",
                                          value=defaults.skip_permissions, id="skip-permissions", compact=True))
+            yield self._row("", Checkbox("print (headless): run the prompt to the end, keep its result",
+                                         id="print", compact=True))
             with Collapsible(title="advanced", collapsed=True, id="advanced"):
                 yield self._row("cpu", Input(value=_opt(self.settings.docker.cpu), placeholder="unlimited",
                                              id="cpu", classes="field", compact=True))
@@ -352,6 +354,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "reuse_branch": False,
             "model": model or None,
             "plan_mode": self.query_one("#plan-mode", Checkbox).value,
+            **({"print": True} if self.query_one("#print", Checkbox).value else {}),
         }
 
     # -- submit and progress ----------------------------------------------------------------------------------

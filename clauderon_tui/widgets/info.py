@@ -51,6 +51,10 @@ def field_table(fields: dict[str, Any]) -> Table:
     for key, value in fields.items():
         if key == "sandbox_changes":
             key, value = "branch sync", sync_summary(value)
+        elif key == "print_run":
+            if value is None:
+                continue  # an interactive session
+            key, value = "print run", print_run_summary(value)
         elif key == "disk_bytes":
             key, value = "disk use", human_bytes(value) if value is not None else "not measured yet"
         elif key == "network_mode" and on_open_network(fields.get("backend"), value):
@@ -58,6 +62,17 @@ def field_table(fields: dict[str, Any]) -> Table:
         shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
         table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
     return table
+
+
+def print_run_summary(run: dict[str, Any]) -> str:
+    """`finished: exit 0; transcript .claude/...` and the final message below, for a print-mode session."""
+    if run.get("finished_at") is None:
+        return "running headless; the result comes when it ends"
+    status = run.get("exit_status")
+    head = f"finished: exit {status}" if status is not None else "cut off: no exit status"
+    if run.get("transcript"):
+        head += f"; transcript {run['transcript']}"
+    return f"{head}\n{run.get('result') or ''}"
 
 
 def sync_summary(changes: dict[str, Any] | None) -> str:

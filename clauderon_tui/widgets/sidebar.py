@@ -26,6 +26,7 @@ from clauderon_tui.formatting import (
     matches_filter,
     matches_search,
     pr_badge,
+    print_word,
     sort_key,
 )
 from runtime.models import Session
@@ -47,6 +48,7 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
         word, word_colour = session.status.value, colour
         if session.status.value == "creating" and session.progress.total:
             word = f"creating {session.progress.step}/{session.progress.total}"
+    word, word_colour = print_word(session) or (word, word_colour)
     if session.paused and session.status.value == "running":
         word, word_colour = "paused: disk short", "$warning"
     if word:

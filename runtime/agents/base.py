@@ -75,6 +75,14 @@ class HookContext(Protocol):
         """`find(agent_home)` run time-bound; None when the home is unknown or the listing failed."""
 
 
+@dataclass(frozen=True)
+class PrintOutcome:
+    """What a print-mode run's output says: the final message, and whether the run failed."""
+
+    result: str
+    failed: bool = False
+
+
 TurnState = tuple[str, str | None]
 
 
@@ -174,6 +182,15 @@ class Agent(ABC):
             return []
         return find_transcripts(agent_home, self.transcript, conversation_id)
 
+    def print_command(self, session: Session) -> AgentCommand | None:
+        """The headless run of `session.initial_prompt` to its end, permissions bypassed (`create --print`);
+        the prompt is one argv element. None: this agent has no print mode."""
+        return None
+
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
+        """The final message in what `print_command` printed (stdout and stderr apart); None when it holds none."""
+        return None
+
     def turn_state(self, entries: list[dict[str, Any]]) -> TurnState | None:
         """From transcript lines (newest last): ("working", None) inside a turn, ("waiting-input", last
         reply) after one, None when they say neither. Used when `follows_turns`."""
@@ -216,6 +233,34 @@ def items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects among the lines of `text` (a CLI's stdout), in order; other lines are skipped."""
+    objects = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            objects.append(value)
+    return objects
+
+
+def last_json_object(text: str) -> dict[str, Any] | None:
+    """The last JSON object in `text` that starts a line (it may span lines, as pretty-printed JSON does)."""
+    decoder = json.JSONDecoder()
+    start = len(text)
+    while (start := text.rfind("{", 0, start)) >= 0:
+        if start == 0 or text[start - 1] == "\n":
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
 def read_toml(path: Path, log: logging.Logger) -> dict[str, Any]:
     """A TOML table from `path`, or {} when missing or unreadable (never through a symlink)."""
     if not path.is_file() or path.is_symlink():
@@ -240,6 +285,7 @@ def read_json_object(path: Path, log: logging.Logger) -> dict[str, Any]:
     return table(data)
 
 
-__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "items", "read_json_object", "read_toml", "table",
-           "trusted_dirs",
-           "Agent", "AgentCommand", "HookContext", "HookRejected", "LineParser", "StatusChange", "TurnState"]
+__all__ = ["HOOKS_URL", "MAX_DETAIL_CHARS", "clip", "hook_post", "items", "json_lines", "last_json_object",
+           "read_json_object", "read_toml", "table", "trusted_dirs",
+           "Agent", "AgentCommand", "HookContext", "HookRejected", "LineParser", "PrintOutcome", "StatusChange",
+           "TurnState"]

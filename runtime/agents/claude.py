@@ -52,10 +52,12 @@ from runtime.agents.base import (
     AgentCommand,
     HookContext,
     HookRejected,
+    PrintOutcome,
     StatusChange,
     clip,
     hook_post,
     items,
+    json_lines,
     read_json_object,
     table,
     trusted_dirs,
@@ -167,6 +169,25 @@ class ClaudeAgent(Agent):
             # "--" so a prompt that starts with "-" is not taken for an option.
             argv += ["--", session.initial_prompt]
         return AgentCommand(argv, dict(CLAUDE_ENV))
+
+    def print_command(self, session: Session) -> AgentCommand | None:
+        """`claude -p --output-format json`: one JSON object on stdout when the run ends."""
+        argv = ["claude", "-p", "--output-format", "json", "--dangerously-skip-permissions", *self.model_argv(session)]
+        if session.agent_session_id:
+            argv += ["--session-id", session.agent_session_id]
+        return AgentCommand([*argv, "--", session.initial_prompt], dict(CLAUDE_ENV))
+
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
+        """The last `{"type": "result"}` object: its `result` (on an API error, the error text), `is_error`."""
+        results = [o for o in json_lines(stdout) if o.get("type") == "result"]
+        if not results:
+            return None
+        last = results[-1]
+        text = last.get("result")
+        failed = bool(last.get("is_error")) or last.get("subtype", "success") != "success"
+        if not isinstance(text, str) or not text:
+            text = " ".join(str(e) for e in items(last.get("errors"))) or str(last.get("subtype") or "")
+        return PrintOutcome(text, failed)
 
     def new_conversation_id(self) -> str | None:
         """A uuid4, passed as `--session-id`."""

@@ -42,10 +42,12 @@ from runtime.agents.base import (
     AgentCommand,
     HookContext,
     HookRejected,
+    PrintOutcome,
     StatusChange,
     TurnState,
     clip,
     hook_post,
+    json_lines,
     read_toml,
     table,
     trusted_dirs,
@@ -117,12 +119,25 @@ class CodexAgent(Agent):
             argv += ["resume", "--last"]
         elif session.initial_prompt:
             argv += ["--", session.initial_prompt]
-        env: dict[str, str] = {}
-        if capabilities_of(session.backend).sandboxed:
-            # In a sandbox HOME is CONTAINER_HOME; a local session's HOME is the host agent home and
-            # Codex's default ($HOME/.codex) already points there.
-            env["CODEX_HOME"] = f"{CONTAINER_HOME}/.codex"
-        return AgentCommand(argv, env)
+        return AgentCommand(argv, codex_env(session))
+
+    def print_command(self, session: Session) -> AgentCommand | None:
+        """`codex exec --json`: one JSON event a line on stdout (its log goes to stderr)."""
+        argv = ["codex", "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", *self.model_argv(session),
+                "--", session.initial_prompt]
+        return AgentCommand(argv, codex_env(session))
+
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
+        """The last `agent_message` item; a `turn.failed` or `error` event after it makes the run failed."""
+        outcome: PrintOutcome | None = None
+        for event in json_lines(stdout):
+            item = table(event.get("item"))
+            if event.get("type") == "item.completed" and item.get("type") == "agent_message":
+                outcome = PrintOutcome(str(item.get("text") or ""))
+            elif event.get("type") in ("turn.failed", "error"):
+                error = table(event.get("error")).get("message") or event.get("message") or "the turn failed"
+                outcome = PrintOutcome(str(error), failed=True)
+        return outcome
 
     def write_config(self, agent_home: Path, session: Session, *, placeholder_key: str, workspace: str = "/workspace",
                      oauth: bool = False, oauth_file: str | None = None) -> list[Path]:
@@ -167,6 +182,14 @@ class CodexAgent(Agent):
     def turn_state(self, entries: list[dict[str, Any]]) -> TurnState | None:
         """From `task_started` / `task_complete` / `turn_aborted` events."""
         return codex_turn_state(entries)
+
+
+def codex_env(session: Session) -> dict[str, str]:
+    """In a sandbox HOME is CONTAINER_HOME; a local session's HOME is the host agent home and Codex's default
+    ($HOME/.codex) already points there."""
+    if capabilities_of(session.backend).sandboxed:
+        return {"CODEX_HOME": f"{CONTAINER_HOME}/.codex"}
+    return {}
 
 
 # -- agent home ----------------------------------------------------------------------------------------
@@ -327,6 +350,6 @@ def codex_turn_state(entries: list[dict[str, Any]]) -> tuple[str, str | None] | 
     return None
 
 
-__all__ = ["CODEX_NOTIFY_SCRIPT", "CODEX_NOTIFY_SH", "CodexAgent", "codex_api_key_auth", "codex_config",
+__all__ = ["CODEX_NOTIFY_SCRIPT", "CODEX_NOTIFY_SH", "CodexAgent", "codex_api_key_auth", "codex_config", "codex_env",
            "codex_turn_state", "dummy_codex_auth_json", "map_codex_notify", "parse_codex_line",
            "write_codex_config", "write_codex_notify"]

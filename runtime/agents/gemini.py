@@ -46,10 +46,12 @@ from runtime.agents.base import (
     AgentCommand,
     HookContext,
     HookRejected,
+    PrintOutcome,
     StatusChange,
     clip,
     hook_post,
     items,
+    last_json_object,
     read_json_object,
     table,
 )
@@ -134,6 +136,25 @@ class GeminiAgent(Agent):
         if session.initial_prompt and not resume:
             argv.append(f"--prompt-interactive={session.initial_prompt}")
         return AgentCommand(argv, dict(GEMINI_ENV))
+
+    def print_command(self, session: Session) -> AgentCommand | None:
+        """`gemini -p --output-format json`: one pretty-printed JSON object (on stderr when the run failed)."""
+        argv = ["gemini", "--yolo", "--output-format", "json", *self.model_argv(session)]
+        if session.agent_session_id:
+            argv += ["--session-id", session.agent_session_id]
+        # `--prompt=<text>`: one argv element, so a prompt starting with "-" stays the prompt.
+        return AgentCommand([*argv, f"--prompt={session.initial_prompt}"], dict(GEMINI_ENV))
+
+    def print_outcome(self, stdout: str, stderr: str) -> PrintOutcome | None:
+        """`response` of the object on stdout; else the `error` object it printed on stderr."""
+        answer = last_json_object(stdout)
+        if answer is not None and isinstance(answer.get("response"), str) and "error" not in answer:
+            return PrintOutcome(answer["response"])
+        failure = answer if answer is not None and "error" in answer else last_json_object(stderr)
+        if failure is None or "error" not in failure:
+            return None
+        error = table(failure.get("error"))
+        return PrintOutcome(str(error.get("message") or failure["error"]), failed=True)
 
     def new_conversation_id(self) -> str | None:
         """A uuid4, passed as `--session-id`."""

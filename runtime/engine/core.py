@@ -88,6 +88,7 @@ class Engine:
         install_hooks(self)  # agent hooks -> agent_status (runtime/engine/hooks.py)
         freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
         await self.reconciler.start()
+        await self.lifecycle.print_runs.recover()  # runs the previous engine began are lost: finished as cut off
         self.spawn(self.disk.run())
         self.landing.start()
         self.branches.start()

@@ -9,6 +9,7 @@ from runtime.agents.home import CONTAINER_HOME
 from runtime.agents.registry import agent_named
 from runtime.backends.base import LaunchSpec
 from runtime.backends.registry import capabilities_of
+from runtime.engine.print_runs import print_sandbox_command
 from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home
 from runtime.models import Mount, Session
@@ -23,7 +24,8 @@ def build_launch_spec(
 ) -> LaunchSpec:
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
     agent_home = home.agent_home(session.id)
-    command = agent_named(session.agent).command(session, resume=resume, agent_home=agent_home)
+    command = (print_sandbox_command(session) or
+               agent_named(session.agent).command(session, resume=resume, agent_home=agent_home))
     sandboxed = capabilities_of(session.backend).sandboxed
     env = {
         "TERM": "xterm-256color",

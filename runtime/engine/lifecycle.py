@@ -20,6 +20,7 @@ from runtime.backends.base import Backend, LaunchSpec
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST, Egress
 from runtime.engine.launch import WORKSPACE, build_launch_spec
+from runtime.engine.print_runs import PrintRuns, refuse_print
 from runtime.engine.records import SessionRecords
 from runtime.engine.streams import TerminalStreams
 from runtime.engine.tasks import BackgroundTasks
@@ -28,7 +29,7 @@ from runtime.git.branch_sync import BranchSync, unsaved_work
 from runtime.git.bundles import BundleSource, bundle_branch, import_bundle
 from runtime.git.worktrees import WorktreeManager
 from runtime.home import Home
-from runtime.models import AgentStatus, Progress, Session, Status
+from runtime.models import AgentStatus, PrintRun, Progress, Session, Status
 from runtime.names import suggest_name, validate_name
 from runtime.relay import RELAY_PORT
 from runtime.requests import CreateRequest, check_agent_options, parse_mount, refuse_home_mount
@@ -65,6 +66,7 @@ class Lifecycle:
         self._naming = asyncio.Lock()
         self._operations = asyncio.Semaphore(settings.engine.max_concurrent_operations)
         self._locks: dict[str, asyncio.Lock] = {}
+        self.print_runs = PrintRuns(home, self, tasks.spawn)
 
     def lock_for(self, session_id: str) -> asyncio.Lock:
         """The session's own lock: one operation on a session at a time."""
@@ -83,6 +85,9 @@ class Lifecycle:
             raise ClauderonError(f"backend {backend_name} is unavailable: {reason}")
         agent = request.agent or settings.session.agent
         check_agent_options(agent, model=request.model, plan_mode=request.plan_mode)
+        if request.print:
+            refuse_print(request.agent or settings.session.agent, request.prompt, backend_name,
+                         sandboxed=backend.capabilities.sandboxed, plan_mode=request.plan_mode)
         repo_root, subdir = await asyncio.to_thread(self.worktrees.resolve_repo, request.repo)
         async with self._naming:  # from the name check to the record: two creates of one name cannot cross
             taken = {s.name: s for s in self.store.sessions()}
@@ -117,8 +122,9 @@ class Lifecycle:
                 cpu=request.cpu if request.cpu is not None else settings.docker.cpu,
                 memory=request.memory or settings.docker.memory, env=dict(request.env), mounts=mounts,
                 access_mode=request.access_mode or settings.session.access_mode, initial_prompt=request.prompt,
-                skip_permissions=(settings.session.skip_permissions if request.skip_permissions is None
-                                  else request.skip_permissions),
+                skip_permissions=(request.print or settings.session.skip_permissions if request.skip_permissions
+                                  is None else request.skip_permissions),
+                print_run=PrintRun() if request.print else None,
                 egress=settings.proxy.egress,
                 # A container that mounts the checkout gets a repository of its own; a pod copies it anyway.
                 own_repository=backend.capabilities.sandboxed and not backend.capabilities.copies_workspace,
@@ -170,6 +176,8 @@ class Lifecycle:
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
                 await self.records.save(session)
                 self.follow_agent(session)
+                if session.print_run is not None:
+                    self.print_runs.start(session)
         except Exception as exc:  # roll back everything, then say why in one line
             message = (str(exc) if isinstance(exc, ClauderonError)
                        else f"unexpected error: {exc.__class__.__name__}: {exc}")
@@ -353,6 +361,9 @@ class Lifecycle:
 
     async def _relaunch(self, session: Session) -> Session:
         """A fresh sandbox on the same worktree and agent home; the agent resumes its conversation."""
+        if session.print_run is not None:
+            raise Conflict(f"session {session.name} was a print run; its sandbox does not come back: see its result "
+                           "with `clauderon list --json`, or create a new session")
         async with self._operations, self.lock_for(session.id):
             if not Path(session.worktree_path).exists():
                 raise ClauderonError(f"the worktree {session.worktree_path} of {session.name} is gone; "
@@ -360,7 +371,7 @@ class Lifecycle:
             await self.streams.stop(session.id)  # the stream itself stays: viewers see the new sandbox
             backend = self.backends.of(session)
             if session.backend_id:
-                await self._drop_sandbox(backend, session.backend_id)
+                await self.drop_sandbox(backend, session.backend_id)
             session.backend_id, session.error, session.paused = None, None, None
             capabilities = backend.capabilities
             if capabilities.sandboxed and not capabilities.copies_workspace and not session.own_repository:
@@ -375,7 +386,7 @@ class Lifecycle:
                 await self.streams.start(session, fresh=True)
             except ClauderonError as exc:
                 if session.backend_id:
-                    await self._drop_sandbox(backend, session.backend_id)
+                    await self.drop_sandbox(backend, session.backend_id)
                 session.status, session.error, session.backend_id = Status.FAILED, str(exc), None
                 await self.records.save(session)
                 raise
@@ -408,7 +419,7 @@ class Lifecycle:
                 "digest": pulled.digest, "changed": pulled.changed, "session": session.public()}
 
     @staticmethod
-    async def _drop_sandbox(backend: Backend, backend_id: str) -> None:
+    async def drop_sandbox(backend: Backend, backend_id: str) -> None:
         """Remove a sandbox that is about to be replaced. One that copies the workspace holds the session's only
         copy of its work (a pod's volume), so it is archived instead: the next `create` reuses what it kept."""
         if backend.capabilities.copies_workspace:

@@ -38,7 +38,16 @@ class ToolUseReply:
     tool_use_id: str = ""
 
 
-Reply = TextReply | ToolUseReply
+@dataclass(frozen=True)
+class ErrorReply:
+    """An API error instead of a message (400 `invalid_request_error` is one the CLI does not retry)."""
+
+    message: str
+    status: int = 400
+    kind: str = "invalid_request_error"
+
+
+Reply = TextReply | ToolUseReply | ErrorReply
 
 
 class FakeAnthropic(FakeUpstream):
@@ -95,13 +104,15 @@ class FakeAnthropic(FakeUpstream):
         if not isinstance(body, dict) or "messages" not in body:
             return _error(400, "invalid_request_error", "messages: field required")
         reply = self._next_reply(body)
+        if isinstance(reply, ErrorReply):
+            return _error(reply.status, reply.kind, reply.message)
         model = str(body.get("model") or DEFAULT_MODEL)
         message = self._message(reply, model)
         if body.get("stream"):
             return await write_sse(request, message_events(message))
         return web.json_response(message)
 
-    def _message(self, reply: Reply, model: str) -> dict[str, Any]:
+    def _message(self, reply: TextReply | ToolUseReply, model: str) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if isinstance(reply, TextReply):
             content.append({"type": "text", "text": reply.text})
@@ -173,5 +184,5 @@ def _error(status: int, kind: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "error": {"type": kind, "message": message}}, status=status)
 
 
-__all__ = ["FakeAnthropic", "TextReply", "ToolUseReply", "Reply", "message_events", "is_conversation_call",
-           "DEFAULT_MODEL"]
+__all__ = ["ErrorReply", "FakeAnthropic", "TextReply", "ToolUseReply", "Reply", "message_events",
+           "is_conversation_call", "DEFAULT_MODEL"]
