@@ -8,6 +8,7 @@ to its transcript, which comes back here through the live tail. Nothing is echoe
 from __future__ import annotations
 
 import asyncio
+from pathlib import PurePath
 from typing import Any
 
 from textual import events, on, work
@@ -218,7 +219,7 @@ class ChatPane(Vertical):
 
     def watch_attachments(self, attachments: tuple[str, ...]) -> None:
         shown = self.query_one("#chat-attachments", Static)
-        shown.update(literal("attached: " + "  ".join(attachments)))
+        shown.update(literal("attached: " + "  ".join(PurePath(a).name for a in attachments)))
         shown.set_class(not attachments, "-empty")
         self.query_one("#chat-clear").set_class(not attachments, "-hidden")
 

@@ -1,4 +1,4 @@
-// Images for the agent from the browser: a file picker (the paperclip), a paste of an image, a drop onto the
+// Images for the agent from the browser: a file picker (the "+ image" button), a paste of an image, a drop onto the
 // page. Each goes to POST /upload (this server only, with its cookie); the engine keeps it and the tab's app
 // attaches it to the next chat message. Text pastes and drops are left to the terminal.
 (() => {
@@ -43,7 +43,7 @@
   button.type = "button";
   button.title = "Attach an image to the next chat message";
   button.setAttribute("aria-label", button.title);
-  button.textContent = "\u{1F4CE}";
+  button.textContent = "+ image";
   button.addEventListener("click", () => picker.click());
 
   document.addEventListener("paste", (event) => {
