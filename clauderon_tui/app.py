@@ -33,6 +33,7 @@ from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.landing import MergeChoice, MergeScreen, OpenPrScreen
 from clauderon_tui.screens.switcher import SessionSwitcher
+from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.compact_bar import CompactBar
 from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.sidebar import SessionSidebar
@@ -243,6 +244,18 @@ class ClauderonApp(App[None]):
             attention = event_attention(event, self.sessions)
             if attention is not None:
                 self._attention(attention)
+        elif kind == "upload" and self.is_web:
+            self._attach_browser_upload(str(event.get("path", "")), str(event.get("name", "image")))
+
+    def _attach_browser_upload(self, path: str, name: str) -> None:
+        """An image a browser tab uploaded (picker, paste, drop) goes with the next chat message of the shown
+        session. Uploads reach every browser tab's app; each attaches it (docs/serve.md)."""
+        chat = self.workbench.panes.get("chat")
+        if not isinstance(chat, ChatPane) or self.selected_id is None or not path:
+            return
+        chat.attach_upload(path)
+        self.workbench.show("chat")
+        self.notify(f"{name} attached to your next message", title="image", timeout=4)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:

@@ -104,6 +104,11 @@ class Home:
         """One home directory per session's agent."""
         return self.root / "agents"
     @property
+    def incoming(self) -> Path:
+        """Images uploaded for a chat message (a browser's paste, a terminal's pasted data) until they are sent;
+        files 0600, pruned after a day."""
+        return self.root / "incoming"
+    @property
     def secrets(self) -> Path:
         """Credential files (mode 0600), one per name."""
         return self.root / "secrets"

@@ -126,6 +126,34 @@ def store_upload(source: str | Path, agent_home: Path, *, sandboxed: bool = True
     return Upload(host_path, agent_path, written)
 
 
+INCOMING_DAYS = 1.0
+"""Uploads not sent within this many days are removed at the next upload."""
+
+
+def save_incoming(incoming: Path, data: bytes, filename: str) -> dict[str, object]:
+    """Keep uploaded image bytes (a browser's file or paste) in `incoming` (0700, each file 0600) until a chat
+    message attaches them by path; `{"path", "name", "size", "kind"}`. Refuses what is not an image or too big
+    with one line; prunes uploads older than `INCOMING_DAYS`."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadRefused(f"{filename or 'the upload'} is {len(data)} bytes; images up to "
+                            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB can be attached")
+    kind = image_kind(data[:16])
+    if kind is None:
+        raise UploadRefused(f"{filename or 'the upload'} is not a PNG, JPEG, GIF or WebP image")
+    incoming.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cutoff = time.time() - INCOMING_DAYS * 86400
+    for old in incoming.iterdir():
+        with contextlib.suppress(OSError):
+            if old.lstat().st_mtime < cutoff:
+                old.unlink()
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}-{_safe_stem(filename or 'pasted')}.{kind}"
+    path = incoming / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return {"path": str(path), "name": filename or name, "size": len(data), "kind": kind}
+
+
 def _give_to_agent(fd: int, owner_fd: int) -> None:
     """An agent that is not root (clauderon running as root hands the agent home to another uid) must be
     able to read what is put in its home: it gets the home's owner."""
@@ -151,4 +179,5 @@ def _uploads_dir(agent_home: Path) -> int:
         os.close(home_fd)
 
 
-__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadRefused", "image_kind", "open_upload_source", "store_upload"]
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadRefused", "image_kind", "open_upload_source", "save_incoming",
+           "store_upload"]

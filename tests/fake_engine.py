@@ -439,6 +439,17 @@ class FakeEngineClient(EngineClientProtocol):
             stored.append(store_upload(image, home).agent_path)
         return {"ok": True, "images": stored, "bracketed": True}
 
+    async def upload_image(self, data: bytes, name: str = "") -> dict[str, Any]:
+        """The engine's real checks and storage, in `agent_home_root/incoming`; announced as the engine does."""
+        from runtime.uploads import save_incoming
+
+        if self.agent_home_root is None:
+            raise ClauderonError("FakeEngineClient.agent_home_root is not set")
+        saved = save_incoming(self.agent_home_root / "incoming", data, name)
+        self.calls.append(("upload", name))
+        self.emit({"type": "upload", **saved})
+        return saved
+
     # -- workbench: files read with the engine's own confined reader -----------------------------------------
     def _worktree(self, ref: str) -> tuple[Session, Path]:
         session = self._find(ref)

@@ -4,6 +4,7 @@ live appends, sending (Enter sends, ctrl+j adds a line), image attach refusal of
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -332,3 +333,31 @@ def test_snapshot_of_each_kind_with_a_tool_call_open(snap_compare, tmp_path: Pat
         await pilot.pause()
 
     assert snap_compare(ChatApp(client, "chatty"), terminal_size=(100, 36), run_before=run_before)
+
+
+async def test_a_pasted_image_path_or_image_data_is_attached_not_typed(tmp_path: Path) -> None:
+    from textual import events
+
+    client = client_with(write_lines(tmp_path / "t.jsonl", [user_line("hi")]))
+    client.agent_home_root = tmp_path / "agents"
+    image = tmp_path / "my shot.png"
+    image.write_bytes(PNG)
+    app = ChatApp(client, "chatty")
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChatPane)
+        await shown(pilot, pane, 1)
+        pane.chat_input.focus()
+        # A file dragged onto a terminal arrives as a bracketed paste of its (escaped) path, which the app hands
+        # to the focused widget.
+        app.post_message(events.Paste(str(image).replace(" ", "\\ ")))
+        await wait_until(pilot, lambda: pane.attachments == (str(image),), "the path attached")
+        assert pane.chat_input.text == ""
+        app.post_message(events.Paste("data:image/png;base64," + base64.b64encode(PNG).decode()))
+        await wait_until(pilot, lambda: len(pane.attachments) == 2, "the data uploaded and attached")
+        uploaded = Path(pane.attachments[1])
+        assert uploaded.read_bytes() == PNG and stat_mode(uploaded) == 0o600 and ("upload", "pasted") in client.calls
+        app.post_message(events.Paste("see /etc/passwd"))  # text stays text
+        await wait_until(pilot, lambda: pane.chat_input.text == "see /etc/passwd", "the text typed")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.sent, "sent")
+        assert [Path(p).read_bytes() for p in sorted((tmp_path / "agents").rglob("uploads/*"))] == [PNG, PNG]

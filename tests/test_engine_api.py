@@ -276,3 +276,30 @@ async def test_refresh_is_refused_where_the_engine_pulls_no_image_and_reconcile_
         assert (await client.get_session("img")).status == "running"
     finally:
         await client.close()
+
+
+async def test_uploaded_image_bytes_are_kept_0600_announced_and_sent_with_a_chat_message(
+        host: EngineHost, git_repo: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+    client = EngineClient(host.home)
+    events = client.events()
+    try:
+        assert (await anext(events))["type"] == "connection"  # subscribed from here on
+        await client.create_session({"repo": str(git_repo), "name": "pic", "backend": "local"}, wait=True)
+        saved = await client.upload_image(png, "../../etc/shot.png")
+        path = Path(saved["path"])
+        assert path.parent == host.home.incoming and path.read_bytes() == png and saved["kind"] == "png"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        while (event := await asyncio.wait_for(anext(events), 10)).get("type") != "upload":
+            pass
+        assert event["path"] == saved["path"]
+        answer = await client.chat("pic", "look", [saved["path"]])
+        [copy] = answer["images"]
+        assert Path(copy).read_bytes() == png and Path(copy).parent.name == "uploads"
+        with pytest.raises(ClauderonError, match="is not a PNG, JPEG, GIF or WebP image"):
+            await client.upload_image(b"#!/bin/sh\necho hi\n", "x.png")
+        with pytest.raises(ClauderonError, match="over 20 MB"):
+            await client.upload_image(png + b"\0" * (20 * 1024 * 1024), "big.png")
+        assert sorted(host.home.incoming.iterdir()) == [path]  # nothing kept of the refused ones
+    finally:
+        await client.close()

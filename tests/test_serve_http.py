@@ -344,3 +344,22 @@ def test_serve_cli_hosts_the_engine_and_stops_on_sigterm(short_tmp: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_upload_needs_the_login_and_our_origin_and_takes_only_images(host) -> None:
+    auth = ServeAuth(public_url=PUBLIC)
+    server = ClauderonServer(options(auth.public_url), auth, home=host.home)
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(32)
+    async with TestClient(TestServer(await server._make_app()), cookie_jar=aiohttp.DummyCookieJar()) as client:
+        assert (await client.post("/upload?name=a.png", data=png, headers={"Origin": PUBLIC})).status == 401
+        headers = await logged_in(client, auth)
+        for origin in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {}):
+            refused = await client.post("/upload?name=a.png", data=png, headers={**headers, **origin})
+            assert refused.status == 403, origin
+        assert not host.home.incoming.exists() or not any(host.home.incoming.iterdir())
+        ok = await client.post("/upload?name=a.png", data=png, headers={**headers, "Origin": PUBLIC})
+        assert ok.status == 201 and (await ok.json())["name"] == "a.png"
+        [kept] = host.home.incoming.iterdir()
+        assert kept.read_bytes() == png and kept.stat().st_mode & 0o777 == 0o600
+        text = await client.post("/upload?name=b.png", data=b"plain text", headers={**headers, "Origin": PUBLIC})
+        assert text.status == 400 and "not a PNG, JPEG, GIF or WebP image" in await text.text()

@@ -121,11 +121,14 @@ def tab_command() -> str:
 class ClauderonServer(Server):
     """textual-serve's websocket and download handling, with our page, assets, and login in front."""
 
-    def __init__(self, options: ServeOptions, auth: ServeAuth, command: str | None = None) -> None:
+    def __init__(self, options: ServeOptions, auth: ServeAuth, command: str | None = None,
+                 home: Any = None) -> None:
+        """`home`: the clauderon home whose engine keeps browser uploads (None: uploads are refused)."""
         super().__init__(command or tab_command(), host=options.host, port=options.port, title="clauderon",
                          public_url=options.public_url, templates_path=TEMPLATES)
         self.options = options
         self.auth = auth
+        self.home = home
         self._assets = self._load_assets()
 
     def _load_assets(self) -> dict[str, tuple[bytes, str]]:
@@ -138,6 +141,7 @@ class ClauderonServer(Server):
             "fonts/RobotoMono-Italic-VariableFont_wght.ttf":
                 (TEXTUAL_SERVE_STATIC / "fonts/RobotoMono-Italic-VariableFont_wght.ttf", "font/ttf"),
             "clauderon.css": (TEMPLATES / "static/clauderon.css", "text/css"),
+            "clauderon-upload.js": (TEMPLATES / "static/clauderon-upload.js", "application/javascript"),
         }
         assets = {name: (path.read_bytes(), kind) for name, (path, kind) in files.items()}
         js, kind = assets["js/textual.js"]
@@ -171,6 +175,32 @@ class ClauderonServer(Server):
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
+    async def handle_upload(self, request: web.Request) -> web.Response:
+        """POST /upload?name=...: an image from the page (file picker, paste, drop), behind the login and our
+        own Origin, handed to the engine, which announces it so the tab's app attaches it to the next message."""
+        if request.headers.get("Origin") != self.auth.origin:
+            return web.Response(status=403, text="foreign origin\n")
+        if self.home is None:
+            return web.Response(status=404, text="uploads are not served here\n")
+        from runtime.api.client import EngineClient
+        from runtime.uploads import MAX_UPLOAD_BYTES
+
+        chunks, size = [], 0
+        while chunk := await request.content.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                return web.Response(status=413, text=f"images up to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB can be "
+                                                     "attached\n")
+            chunks.append(chunk)
+        client = EngineClient(self.home)
+        try:
+            saved = await client.upload_image(b"".join(chunks), request.query.get("name", "")[:200])
+        except ClauderonError as exc:
+            return web.Response(status=exc.status, text=f"{exc}\n")
+        finally:
+            await client.close()
+        return web.json_response({"name": saved["name"], "size": saved["size"]}, status=201)
+
     async def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self.auth.middleware])
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
@@ -180,6 +210,7 @@ class ClauderonServer(Server):
             web.get("/ws", self.handle_websocket, name="websocket"),
             web.get("/download/{key}", self.handle_download, name="download"),
             web.get("/static/{name:.+}", self.handle_static, name="static"),
+            web.post("/upload", self.handle_upload, name="upload"),
         ])
         return app
 
@@ -282,7 +313,7 @@ def run_serve(home: Any, loaded: Any, args: Any) -> int:
     auth = make_auth(home, options)
     setup_logging(home, "serve")
     os.environ["CLAUDERON_HOME"] = str(home.root)  # the tabs' app processes inherit it
-    server = ClauderonServer(options, auth)
+    server = ClauderonServer(options, auth, home=home)
     host = None
     fd = try_lock(home)
     if fd is not None:

@@ -8,6 +8,7 @@ to its transcript, which comes back here through the live tail. Nothing is echoe
 from __future__ import annotations
 
 import asyncio
+from pathlib import PurePath
 from typing import Any
 
 from textual import events, on, work
@@ -19,6 +20,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static, TextArea
 
+from clauderon_tui.pasted import PastedImages, pasted_images
 from clauderon_tui.widgets.chat_message import ToolCallMessage, ToolResultMessage, literal, message_widget
 from runtime.agents.transcripts import Message
 from runtime.api.client import EngineClientProtocol
@@ -55,6 +57,13 @@ class ChatInput(TextArea):
         def control(self) -> ChatInput:
             return self.chat_input
 
+    class ImagesPasted(TextualMessage):
+        """A paste named image files or carried image data: they are attached, not typed."""
+
+        def __init__(self, images: PastedImages) -> None:
+            super().__init__()
+            self.images = images
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = "Message the agent (Enter sends, ctrl+j new line)"
@@ -73,6 +82,14 @@ class ChatInput(TextArea):
             self.insert("\n")
             return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        images = None if self.read_only else pasted_images(event.text)
+        if images is None:
+            return  # text: TextArea's own handler (Textual calls it after this one) inserts it
+        event.stop()
+        event.prevent_default()
+        self.post_message(self.ImagesPasted(images))
 
 
 class ChatPane(Vertical):
@@ -202,7 +219,7 @@ class ChatPane(Vertical):
 
     def watch_attachments(self, attachments: tuple[str, ...]) -> None:
         shown = self.query_one("#chat-attachments", Static)
-        shown.update(literal("attached: " + "  ".join(attachments)))
+        shown.update(literal("attached: " + "  ".join(PurePath(a).name for a in attachments)))
         shown.set_class(not attachments, "-empty")
         self.query_one("#chat-clear").set_class(not attachments, "-hidden")
 
@@ -369,6 +386,29 @@ class ChatPane(Vertical):
             self.status_is_error = False
             self.status_text = "sent"
         self.post_message(self.Sent(ref, text, list(result.get("images", []))))
+
+    @on(ChatInput.ImagesPasted)
+    def _images_pasted(self, event: ChatInput.ImagesPasted) -> None:
+        event.stop()
+        self.attachments = (*self.attachments, *event.images.paths)
+        if event.images.data:
+            self._upload(event.images.data)
+
+    @work(group="chat-upload")
+    async def _upload(self, blobs: tuple[bytes, ...]) -> None:
+        """Pasted image data goes to the engine first; what it kept is attached by its path."""
+        for data in blobs:
+            try:
+                saved = await self.client.upload_image(data, "pasted")
+            except ClauderonError as exc:
+                self.status_text, self.status_is_error = f"not attached: {exc}", True
+                return
+            self.attach_upload(str(saved["path"]))
+
+    def attach_upload(self, path: str) -> None:
+        """Attach an image the engine keeps for the next message (pasted data, a browser's upload)."""
+        if path not in self.attachments:
+            self.attachments = (*self.attachments, path)
 
     @on(Input.Submitted, "#chat-image")
     def _attach_image(self, event: Input.Submitted) -> None:

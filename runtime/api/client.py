@@ -165,6 +165,11 @@ class EngineClientProtocol(Protocol):
         """A chat message (with images) to the session's agent; `{"ok", "images"}`."""
         ...
 
+    async def upload_image(self, data: bytes, name: str = "") -> dict[str, Any]:
+        """Keep image bytes for a later chat message; `{"path", "name", "size", "kind"}` (the path goes in
+        `chat`'s `images`). The engine announces it as an `upload` event."""
+        ...
+
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:
         """One page of the agent's transcript (the newest, or the one before the cursor `before`)."""
         ...
@@ -288,10 +293,10 @@ class EngineClient(EngineClientProtocol):
             await self._http.close()
 
     async def _call(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-                    timeout: float | None = 60) -> Any:
+                    timeout: float | None = 60, data: bytes | None = None) -> Any:
         try:
             async with self._session().request(
-                method, f"{BASE}/api/v1{path}", json=json_body, params=params,
+                method, f"{BASE}/api/v1{path}", json=json_body, params=params, data=data,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 body = await resp.json(content_type=None)
@@ -417,6 +422,10 @@ class EngineClient(EngineClientProtocol):
         on the engine's machine) copied into its agent home; returns `{"ok", "images": [agent paths]}`."""
         body = {"text": text, "images": list(images)}
         answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/chat", json_body=body)
+        return answer
+
+    async def upload_image(self, data: bytes, name: str = "") -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call("POST", "/uploads", data=data, params={"name": name})
         return answer
 
     async def transcript(self, ref: str, before: str | None = None, limit: int = 200) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from runtime.api.http import API, OpenSockets, cancel_quietly, read_json
 from runtime.engine.core import Engine
 from runtime.errors import ClauderonError
 from runtime.models import Session
-from runtime.uploads import store_upload
+from runtime.uploads import MAX_UPLOAD_BYTES, UploadRefused, save_incoming, store_upload
 from runtime.workbench import pod as workbench_pod
 from runtime.workbench.transcript_json import empty_page, message_json, page_json
 
@@ -248,6 +248,7 @@ class TranscriptRoutes:
             web.get(API + "/sessions/{ref}/transcript", self.transcript),
             web.get("/ws/v1/transcript/{ref}", self.transcript_live),
             web.post(API + "/sessions/{ref}/chat", self.chat),
+            web.post(API + "/uploads", self.upload),
         ]
 
     async def transcript(self, request: web.Request) -> web.Response:
@@ -294,6 +295,22 @@ class TranscriptRoutes:
             self.sockets.untrack(ws)
             await ws.close()
         return ws
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """Image bytes for a later chat message (`?name=` the file's name): kept in the home's `incoming/` and
+        announced as an `upload` event, so the app that asked (a browser tab's) attaches it."""
+        name = request.query.get("name", "")[:200]
+        chunks, size = [], 0
+        while chunk := await request.content.read(1 << 20):  # the API's own body limit is lower: bounded here
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                raise UploadRefused(f"{name or 'the upload'} is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; "
+                                    "attach a smaller image")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        saved = await asyncio.to_thread(save_incoming, self.engine.home.incoming, data, name)
+        self.engine.events.publish({"type": "upload", **saved})
+        return web.json_response(saved, status=201)
 
     async def chat(self, request: web.Request) -> web.Response:
         engine = self.engine
