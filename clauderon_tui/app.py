@@ -32,6 +32,7 @@ from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
 from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.landing import MergeChoice, MergeScreen, OpenPrScreen
+from clauderon_tui.screens.rename import RenameScreen
 from clauderon_tui.screens.switcher import SessionSwitcher
 from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.compact_bar import CompactBar
@@ -549,6 +550,16 @@ class ClauderonApp(App[None]):
         self.notify(refresh_line(result), title=session.name, timeout=8)
         if session.id == self.selected_id:
             self._show_selected()
+
+    def action_rename(self) -> None:
+        """Edit the selected session's display title and description."""
+        session = self._selected()
+        if session is None:
+            return
+        def chosen(fields: tuple[str, str] | None) -> None:
+            if fields is not None:
+                self._call_engine("titled", session, "rename_session", *fields)
+        self.push_screen(RenameScreen(session), chosen)
 
     def action_resume(self) -> None:
         """Thaw the selected session, paused by the engine because the disk ran short."""

@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the agent resumes)")
     rf.add_argument("name")
     rf.add_argument("--json", action="store_true")
+    rn = sub.add_parser("rename", help="set a session's display title and description (name and branch stay)")
+    rn.add_argument("name")
+    rn.add_argument("--title", help="the title shown in the list (\"\" clears it)")
+    rn.add_argument("--description", help="the one-line description shown in Info (\"\" clears it)")
     rc = sub.add_parser("reconcile", help="check every session against what its backend runs, now, and print "
                         "what changed")
     rc.add_argument("--json", action="store_true")
@@ -239,8 +243,12 @@ def cmd_simple(home: Home, args: argparse.Namespace) -> int:
 
 
 def cmd_upkeep(home: Home, args: argparse.Namespace) -> int:
-    """`refresh NAME` and `reconcile`: what the engine does by itself at start, asked for now."""
-    if args.command == "refresh":
+    """`refresh NAME` and `reconcile` (what the engine does by itself at start, asked for now), `rename NAME`."""
+    if args.command == "rename":
+        session = with_client(home, lambda c: c.rename_session(args.name, args.title, args.description))
+        print(f"{session.name}: {session.title or '(no title)'}" + (f" — {session.description}"
+                                                                    if session.description else ""))
+    elif args.command == "refresh":
         result = with_client(home, lambda c: c.refresh_session(args.name))
         print(json.dumps(result, indent=2) if args.json else fmt.refresh_line(result))
     else:
@@ -419,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(home, args)
         if command in ("screen", "send", "restart", "resume", "delete", "archive", "unarchive", "cycle-mode"):
             return cmd_simple(home, args)
-        if command in ("refresh", "reconcile"):
+        if command in ("refresh", "reconcile", "rename"):
             return cmd_upkeep(home, args)
         if command in ("pull", "push", "pr", "merge"):
             return cmd_landing(home, args)

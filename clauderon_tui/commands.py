@@ -26,6 +26,7 @@ class PaletteAction:
 PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
     PaletteAction("New session", "Open the create dialog", "new_session"),
     PaletteAction("Restart session", "Restart the selected session's container and agent", "restart"),
+    PaletteAction("Edit title", "Edit the selected session's title and description (e)", "rename"),
     PaletteAction("Refresh session image", "Pull the newest image for the selected session and recreate it on "
                   "it, the agent resuming (asks first while the agent works)", "refresh"),
     PaletteAction("Resume session", "Thaw the selected session, paused because the disk ran short", "resume"),

@@ -30,8 +30,12 @@ if TYPE_CHECKING:
         CA_MOUNT_PATH,
         HOOKS_HOST,
         PLACEHOLDERS,
+        Injection,
+        InjectionRule,
+        build_rules,
         container_env,
         default_credential_names,
+        injection_for,
         placeholder_jwt,
     )
     from proxy.secrets_1p import DictResolver, OnePasswordResolver, SecretResolver
@@ -44,8 +48,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("CODEX_ENV", "CODEX_TOKENS_FILE", "CREDENTIAL_NAMES", "ENV_NAMES", "CredentialStore",
                      "credential_store_for", "credentials_report", "masked"), "proxy.credentials"),
     "ProxyError": "proxy.errors",
-    **dict.fromkeys(("CA_MOUNT_PATH", "HOOKS_HOST", "PLACEHOLDERS", "container_env", "default_credential_names",
-                     "placeholder_jwt"), "proxy.rules"),
+    **dict.fromkeys(("CA_MOUNT_PATH", "HOOKS_HOST", "PLACEHOLDERS", "Injection", "InjectionRule", "build_rules",
+                     "container_env", "default_credential_names", "injection_for", "placeholder_jwt"), "proxy.rules"),
     **dict.fromkeys(("DictResolver", "OnePasswordResolver", "SecretResolver"), "proxy.secrets_1p"),
     **dict.fromkeys(("ProxyService", "choose_port"), "proxy.service"),
     **dict.fromkeys(("SessionProxyConfig", "new_proxy_password"), "proxy.sessions"),
@@ -63,8 +67,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AUDIT_FILE", "AgentTraffic", "AuditLog", "CA_DIR", "CA_MOUNT_PATH", "CODEX_ENV", "CODEX_TOKENS_FILE",
-    "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "ENV_NAMES", "HOOKS_HOST", "ModelCall", "ModelCredential",
-    "OnePasswordResolver", "PLACEHOLDERS", "PUBLIC_CERT", "ProxyError", "ProxyService", "SecretResolver",
-    "SessionProxyConfig", "atomic_write", "choose_port", "container_env", "credential_store_for", "credentials_report",
-    "default_credential_names", "masked", "new_proxy_password", "placeholder_jwt", "read_audit",
+    "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "ENV_NAMES", "HOOKS_HOST", "Injection", "InjectionRule",
+    "ModelCall", "ModelCredential", "OnePasswordResolver", "PLACEHOLDERS", "PUBLIC_CERT", "ProxyError", "ProxyService",
+    "SecretResolver", "SessionProxyConfig", "atomic_write", "build_rules", "choose_port", "container_env",
+    "credential_store_for", "credentials_report", "default_credential_names", "injection_for", "masked",
+    "new_proxy_password", "placeholder_jwt", "read_audit",
 ]

@@ -26,7 +26,7 @@ from proxy.audit import AuditLog
 from proxy.credentials import CODEX_OAUTH, CredentialStore
 from proxy.errorpages import REFUSED
 from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
-from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, placeholder_jwt, render
+from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, injection_for, placeholder_jwt
 from proxy.sessions import SessionProxyConfig, SessionRegistry
 from proxy.target import canonical_host, clean_text, same_target
 
@@ -373,23 +373,14 @@ class Injector:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if answered(flow):
             return
-        cfg, host, headers = session_of(flow), flow.metadata[HOST], flow.request.headers
-        chosen: InjectionRule | None = None
-        for rule in self.rules:
-            if rule.matches(host) and rule.credential in cfg.credential_names and self.credentials.has(rule.credential):
-                chosen = rule
-                break
-        if chosen is None:
+        cfg, headers = session_of(flow), flow.request.headers
+        injection = injection_for(self.rules, self.credentials, flow.metadata[HOST], cfg.credential_names)
+        if injection is None:
             return
-        token = self.credentials.get(chosen.credential) or ""
-        codex = self.credentials.codex if chosen.credential == CODEX_OAUTH else None
-        account_id = codex.account_id if codex else ""
-        for name in chosen.remove:
+        for name in injection.remove:
             headers.pop(name, None)
-        headers[chosen.header] = render(chosen.template, token, account_id)
-        for name, template in chosen.extra:
-            headers[name] = render(template, token, account_id)
-        flow.metadata[CREDENTIAL] = chosen.credential
+        headers.update(injection.headers)
+        flow.metadata[CREDENTIAL] = injection.credential
 
 
 class TokenRefresh:

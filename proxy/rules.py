@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +119,31 @@ def render(template: str, token: str, account_id: str = "") -> str:
     """Fill a rule template."""
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return template.format(token=token, basic=basic, account_id=account_id)
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What one rule does to a request: the credential it uses, the headers it sets and those it drops."""
+
+    credential: str
+    headers: dict[str, str]
+    remove: tuple[str, ...]
+
+
+def injection_for(rules: tuple[InjectionRule, ...], credentials: CredentialStore, host: str,
+                  allowed: Collection[str]) -> Injection | None:
+    """The first rule for `host` whose credential is `allowed` and available on the host, filled in; None when no
+    rule applies. The one place that knows how a credential goes on a request (the proxy's injector, the
+    engine's own model calls)."""
+    for rule in rules:
+        if rule.matches(host) and rule.credential in allowed and credentials.has(rule.credential):
+            token = credentials.get(rule.credential) or ""
+            codex = credentials.codex if rule.credential == CODEX_OAUTH else None
+            account_id = codex.account_id if codex else ""
+            headers = {rule.header: render(rule.template, token, account_id)}
+            headers.update({name: render(template, token, account_id) for name, template in rule.extra})
+            return Injection(rule.credential, headers, rule.remove)
+    return None
 
 
 def model_credential(traffic: AgentTraffic, credentials: CredentialStore,

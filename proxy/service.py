@@ -116,6 +116,9 @@ class ProxyService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._master: Master | None = None
         pcfg = settings.proxy
+        self.rules = build_rules([r.model_dump() for r in getattr(pcfg, "injection_rules", [])],
+                                 getattr(pcfg, "grafana_host", None))
+        """The injection rule table (proxy.toml's rules first, then the built-in ones)."""
         self._hooks = addons.HooksHost()
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
@@ -128,8 +131,7 @@ class ProxyService:
             wire,
             addons.AccessPolicy(list(pcfg.allowlist)),
             self._router,
-            addons.Injector(self.credentials, build_rules(
-                [r.model_dump() for r in getattr(pcfg, "injection_rules", [])], getattr(pcfg, "grafana_host", None))),
+            addons.Injector(self.credentials, self.rules),
             addons.TokenRefresh(self.credentials),
             addons.BodyStreams(wire, pcfg.max_body_bytes),
             addons.Streamer(),

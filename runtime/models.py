@@ -99,6 +99,10 @@ class Session(BaseModel):
     """The permission mode the agent last reported (its hooks, or its status line): `plan`, `default`, ..."""
     print_run: PrintRun | None = None
     """Set for a print-mode session: its prompt ran headless and the sandbox went when it ended."""
+    title: str | None = None
+    """A display title (generated from the prompt, or set by the person); never the name or the branch."""
+    description: str | None = None
+    """A one-line description, as the title."""
     status: Status = Status.CREATING
     agent_status: AgentStatus = AgentStatus.UNKNOWN
     agent_detail: dict[str, Any] | None = None

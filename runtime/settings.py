@@ -232,6 +232,20 @@ class GitHubSettings(Section):
     """Seconds between pull request status polls (checks, reviews, mergeability) for sessions with a PR."""
 
 
+class TitlesSettings(Section):
+    enabled: bool = True
+    """Ask a small model for a title and a one-line description of each new session's prompt (false: nothing is
+    ever sent)."""
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    """The model asked for Claude Code sessions (with the user's Anthropic credential)."""
+    openai_model: str = "gpt-4o-mini"
+    """The model asked for Codex sessions (with the user's OpenAI API key)."""
+    gemini_model: str = "gemini-2.0-flash"
+    """The model asked for Gemini CLI sessions (with the user's Gemini API key)."""
+    timeout: float = 30.0
+    """Seconds the call may take; a title is never worth waiting on."""
+
+
 class Settings(Section):
     engine: EngineSettings = EngineSettings()
     session: SessionDefaults = SessionDefaults()
@@ -245,6 +259,7 @@ class Settings(Section):
     """Send a host to another upstream (`"api.anthropic.com" = "http://127.0.0.1:18555"`); injection still applies."""
     onepassword: OnePasswordSettings = OnePasswordSettings()
     github: GitHubSettings = GitHubSettings()
+    titles: TitlesSettings = TitlesSettings()
     agents: dict[AgentName, AgentSettings] = {}
     """Per agent (`[agents.claude]`): `model`, the default for its new sessions."""
 

@@ -289,6 +289,10 @@ class FakeEngineClient(EngineClientProtocol):
     async def resume_session(self, ref: str) -> Session:
         return await self._change("resume", ref, paused=None)
 
+    async def rename_session(self, ref: str, title: str | None = None, description: str | None = None) -> Session:
+        changes = {k: v or None for k, v in (("title", title), ("description", description)) if v is not None}
+        return await self._change("rename", ref, **changes)
+
     async def refresh_session(self, ref: str) -> dict[str, Any]:
         session = await self._change("refresh", ref, status=Status.RUNNING)
         return {"name": session.name, "image": session.image, "old_id": "sha256:old", "new_id": "sha256:new",

@@ -39,6 +39,8 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
+    if session.title:
+        first = first + Content.from_markup(" [$text-muted]$title[/]", title=session.title)
     badge = pr_badge(session.pr)
     if badge is not None:
         first = first + Content.from_markup(f" [{badge[1]}]$badge[/]", badge=badge[0])
@@ -104,6 +106,7 @@ class SessionSidebar(Vertical):
         Binding("d", "app.delete", "Delete", tooltip="Delete the selected session (asks first)"),
         Binding("a", "app.archive", "Archive", tooltip="Archive / unarchive the selected session"),
         Binding("m", "app.access_mode", "Access", tooltip="Toggle read-write / read-only"),
+        Binding("e", "app.rename", "Title", show=False, tooltip="Edit the session's title and description"),
         Binding("c", "app.cycle_mode", "Mode", show=False,
                 tooltip="Cycle the agent's permission mode (Claude Code: plan, accept edits, ...), as shift+tab does"),
         Binding("P", "app.open_pr", "Open PR", show=False, tooltip="Push and open a pull request (asks: draft or not)"),

@@ -140,6 +140,10 @@ class EngineClientProtocol(Protocol):
         """Restart a session's sandbox and agent."""
         ...
 
+    async def rename_session(self, ref: str, title: str | None = None, description: str | None = None) -> Session:
+        """Set the session's display title and description (None: unchanged; "": cleared)."""
+        ...
+
     async def refresh_session(self, ref: str) -> dict[str, Any]:
         """Pull the session's image again and, if it changed, recreate the sandbox on it; `{"name", "image",
         "old_id", "new_id", "digest", "changed", "session"}`."""
@@ -398,6 +402,10 @@ class EngineClient(EngineClientProtocol):
 
     async def restart_session(self, ref: str) -> Session:
         return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/restart", timeout=None))
+
+    async def rename_session(self, ref: str, title: str | None = None, description: str | None = None) -> Session:
+        body = {"title": title, "description": description}
+        return Session.model_validate(await self._call("POST", f"/sessions/{self._ref(ref)}/rename", json_body=body))
 
     async def refresh_session(self, ref: str) -> dict[str, Any]:
         answer: dict[str, Any] = await self._call("POST", f"/sessions/{self._ref(ref)}/refresh", timeout=None)

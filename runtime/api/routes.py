@@ -135,6 +135,7 @@ class SessionRoutes:
             web.post(API + "/sessions/{ref}/resume", self.resume),
             web.post(API + "/sessions/{ref}/restart", self.restart),
             web.post(API + "/sessions/{ref}/refresh", self.refresh),
+            web.post(API + "/sessions/{ref}/rename", self.rename),
             web.post(API + "/sessions/{ref}/access-mode", self.access_mode),
             web.post(API + "/sessions/{ref}/pull", self.pull),
         ]
@@ -168,6 +169,13 @@ class SessionRoutes:
 
     async def restart(self, request: web.Request) -> web.Response:
         return session_json(await self.lifecycle.restart(request.match_info["ref"]))
+
+    async def rename(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        title, description = body.get("title"), body.get("description")
+        if not all(v is None or isinstance(v, str) for v in (title, description)):
+            raise ClauderonError("title and description must be strings")
+        return session_json(await self.lifecycle.rename(request.match_info["ref"], title, description))
 
     async def refresh(self, request: web.Request) -> web.Response:
         return web.json_response(await self.lifecycle.refresh(request.match_info["ref"]))

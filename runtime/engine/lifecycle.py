@@ -24,6 +24,7 @@ from runtime.engine.print_runs import PrintRuns, refuse_print
 from runtime.engine.records import SessionRecords
 from runtime.engine.streams import TerminalStreams
 from runtime.engine.tasks import BackgroundTasks
+from runtime.engine.titles import MAX_DESCRIPTION, MAX_TITLE, TitleMaker
 from runtime.errors import ClauderonError, Conflict
 from runtime.git.branch_sync import BranchSync, unsaved_work
 from runtime.git.bundles import BundleSource, bundle_branch, import_bundle
@@ -34,6 +35,7 @@ from runtime.names import suggest_name, validate_name
 from runtime.relay import RELAY_PORT
 from runtime.requests import CreateRequest, check_agent_options, parse_mount, refuse_home_mount
 from runtime.settings import Settings
+from runtime.textsafe import display_text
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class Lifecycle:
         self._operations = asyncio.Semaphore(settings.engine.max_concurrent_operations)
         self._locks: dict[str, asyncio.Lock] = {}
         self.print_runs = PrintRuns(home, self, tasks.spawn)
+        self.titles = TitleMaker(settings.titles, settings.routes, egress.service.credentials, egress.service.rules,
+                                 records, tasks)
 
     def lock_for(self, session_id: str) -> asyncio.Lock:
         """The session's own lock: one operation on a session at a time."""
@@ -134,6 +138,7 @@ class Lifecycle:
             await self.records.save(session)
             await self.records.write(self.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()
+        self.titles.schedule(session)
         self.tasks.spawn(self._create_work(session, request.reuse_branch))
         return session
 
@@ -346,6 +351,18 @@ class Lifecycle:
             session.status, session.backend_id = Status.ARCHIVED, None
             session.agent_status, session.agent_detail = AgentStatus.UNKNOWN, None
             return await self.records.save(session)
+
+    async def rename(self, ref: str, title: str | None = None, description: str | None = None) -> Session:
+        """Set the display title and description (None leaves one as it is, "" clears it); the session's name
+        and branch stay what they are."""
+        session = self.records.require_known(ref)
+        changes = {field: display_text(value, single_line=True, limit=limit).strip() or None
+                   for field, value, limit in (("title", title, MAX_TITLE), ("description", description,
+                                                                            MAX_DESCRIPTION))
+                   if value is not None}
+        if not changes:
+            raise ClauderonError("nothing to rename: give a title or a description")
+        return await self.records.update(session.id, **changes)
 
     async def unarchive(self, ref: str) -> Session:
         session = self.records.require_known(ref)
