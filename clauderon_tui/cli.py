@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--mount", action="append", default=[], metavar="HOST:PATH[:ro]")
     c.add_argument("--reuse-branch", action="store_true", help="use an existing clauderon/<name> branch")
+    c.add_argument("--image-file", action="append", default=[], metavar="PATH",
+                   help="an image sent with --prompt (repeat for more; PNG, JPEG, GIF or WebP)")
     c.add_argument("--print", action="store_true", help="run --prompt headless to its end, print the final message "
                    "(with --json: name, exit_status, result, transcript); fails when the agent did")
     c.add_argument("--json", action="store_true")
@@ -189,6 +191,7 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
         "reuse_branch": args.reuse_branch, "model": args.model, "plan_mode": args.plan,
         "print": args.print or None,
+        "images": [os.path.abspath(os.path.expanduser(p)) for p in args.image_file],
     }
     request = {k: v for k, v in request.items() if v is not None}
     if args.print:

@@ -90,6 +90,8 @@ class Session(BaseModel):
     mounts: list[Mount] = Field(default_factory=list)
     access_mode: str = "read-write"
     initial_prompt: str = ""
+    initial_images: list[str] = Field(default_factory=list)
+    """Images given at create (the agent's paths to its copies): typed in with the prompt once the agent is up."""
     skip_permissions: bool = False
     model: str | None = None
     """The model the agent's CLI is started with (`--model`); None: the CLI's own default."""

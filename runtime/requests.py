@@ -41,6 +41,8 @@ class CreateRequest(BaseModel):
     env: dict[str, str] = {}
     mounts: list[str] = []
     reuse_branch: bool = False
+    images: list[str] = []
+    """Absolute paths of images (on the engine's machine) that go with `prompt` (`--image-file`)."""
     print: bool = False
     """Run `prompt` headless to the end and keep its result (`runtime.engine.print_runs`)."""
     model: str | None = None

@@ -88,6 +88,14 @@ def open_upload_source(source: str | Path) -> tuple[int, os.stat_result]:
     return fd, info
 
 
+def check_image_source(source: str | Path) -> None:
+    """Refuse (one line) what `store_upload` would refuse, before anything is made for it."""
+    fd, _ = open_upload_source(source)
+    with os.fdopen(fd, "rb") as src:
+        if image_kind(src.read(16)) is None:
+            raise UploadRefused(f"{source} is not a PNG, JPEG, GIF or WebP image")
+
+
 def store_upload(source: str | Path, agent_home: Path, *, sandboxed: bool = True) -> Upload:
     """Copy one image into `<agent_home>/uploads/` and say where the agent finds it.
 
@@ -179,5 +187,5 @@ def _uploads_dir(agent_home: Path) -> int:
         os.close(home_fd)
 
 
-__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadRefused", "image_kind", "open_upload_source", "save_incoming",
-           "store_upload"]
+__all__ = ["MAX_UPLOAD_BYTES", "Upload", "UploadRefused", "check_image_source", "image_kind", "open_upload_source",
+           "save_incoming", "store_upload"]

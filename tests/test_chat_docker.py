@@ -119,3 +119,32 @@ def test_transcript_pairs_the_tool_call_and_chat_reaches_the_agent(tmp: Path) ->
         print(f"\nchat turn #{index}: {texts[index]}, {len(images)} image block")
     finally:
         rig.close()
+
+
+def test_images_given_at_create_reach_the_upstream_in_the_first_user_turn(tmp: Path) -> None:  # noqa: F811
+    prompt = f"DESCRIBE-{pysecrets.token_hex(3)}"
+    fake = FakeAnthropic(default_reply="side reply")
+    fake.script(TextReply("A SQUARE"))
+    rig = Rig(tmp, fake)
+    name = unique("ci")
+    image = tmp / "diagram.png"
+    image.write_bytes(PNG)
+    try:
+        created = rig.create(name, prompt, "--skip-permissions", "--image-file", str(image))
+        [stored] = created["initial_images"]
+        assert stored.startswith("/home/agent/uploads/") and stored.endswith("-diagram.png")
+        deadline = time.monotonic() + 180  # typed once the agent reads its input; a bound, not a speed check
+        turn = None
+        while turn is None and time.monotonic() < deadline:
+            turn = next((m for r in fake.conversation_requests() for m in r.json["messages"]
+                         if m["role"] == "user" and prompt in json.dumps(m["content"])), None)
+            time.sleep(0.3)
+        assert turn is not None, rig.cli("screen", name, check=False).out
+        images = [b for b in turn["content"] if isinstance(b, dict) and b.get("type") == "image"]
+        assert images and base64.b64decode(images[0]["source"]["data"]) == PNG, turn
+        # Bad input is refused before anything is made.
+        refused = rig.cli("create", "--repo", str(rig.repo), "--name", unique("cj"), "--agent", "claude", "--prompt",
+                          "x", "--image-file", str(tmp / "missing.png"), check=False)
+        assert refused.code == 1 and "cannot read" in refused.err and len(refused.err.strip().splitlines()) == 1
+    finally:
+        rig.close()

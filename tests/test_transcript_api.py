@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from runtime.api.client import EngineClient
-from runtime.api.transcript import chat_bytes, open_transcript
+from runtime.api.transcript import open_transcript
 from runtime.engine.host import EngineHost
+from runtime.engine.messages import chat_bytes
 from runtime.errors import ClauderonError
 from tests.test_engine_api import wait_screen
 

@@ -177,6 +177,25 @@ async def test_a_bad_model_is_refused_inline_and_the_shell_takes_none() -> None:
         assert app.client.create_requests[0]["model"] is None
 
 
+async def test_images_at_create_are_checked_inline_and_sent_as_paths(tmp_path) -> None:
+    picture = tmp_path / "my screen.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        screen.query_one("#name", Input).value = "with-pics"
+        images = screen.query_one("#images", Input)
+        images.value = str(tmp_path / "notes.txt")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.client.create_requests == []
+        assert "PNG, JPEG, GIF or WebP" in str(screen.query_one("#images-error").render())
+        images.value = "'" + str(picture) + "'"  # as a terminal pastes a dropped file with a space in its name
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.client.create_requests, "the create")
+        assert app.client.create_requests[0]["images"] == [str(picture)]
+
+
 async def test_delete_confirm_deletes() -> None:
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -28,6 +28,7 @@ from textual.widgets import (
     TextArea,
 )
 
+from clauderon_tui.pasted import pasted_images
 from runtime.agents.registry import agent_named, agent_names
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
@@ -134,6 +135,9 @@ class CreateSessionScreen(ModalScreen[str | None]):
             yield self._row("repository", Input(placeholder="/path/to/repo", id="repo", classes="field", compact=True))
             yield Static(id="repo-error", classes="inline-error -hidden")
             yield self._row("prompt", TextArea(id="prompt", classes="field", soft_wrap=True, compact=True))
+            yield self._row("images", Input(placeholder="image files sent with the prompt (drop or paste paths)",
+                                            id="images", classes="field", compact=True))
+            yield Static(id="images-error", classes="inline-error -hidden")
             yield self._row("name", Input(placeholder="lowercase-with-dashes", id="name", classes="field",
                                           compact=True))
             yield Static(id="name-error", classes="inline-error -hidden")
@@ -308,6 +312,12 @@ class CreateSessionScreen(ModalScreen[str | None]):
         model_problem = self._model_problem(model)
         self._set_inline("model-error", model_problem)
         ok = ok and not model_problem
+        images_text = self.query_one("#images", Input).value.strip()
+        pasted = pasted_images(images_text) if images_text else None
+        unusable = bool(images_text) and (pasted is None or bool(pasted.data))
+        images_problem = "give paths of PNG, JPEG, GIF or WebP files" if unusable else ""
+        self._set_inline("images-error", images_problem)
+        ok = ok and not images_problem
         advanced: list[str] = []
         cpu_text = self.query_one("#cpu", Input).value.strip()
         cpu: float | None = None
@@ -354,6 +364,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "reuse_branch": False,
             "model": model or None,
             "plan_mode": self.query_one("#plan-mode", Checkbox).value,
+            **({"images": list(pasted.paths)} if pasted else {}),
             **({"print": True} if self.query_one("#print", Checkbox).value else {}),
         }
 

@@ -28,6 +28,7 @@ from runtime.agents.registry import agent_named, agent_names
 from runtime.agents.transcripts import Page, TranscriptReader, open_in_home
 from runtime.api.http import API, OpenSockets, cancel_quietly, read_json
 from runtime.engine.core import Engine
+from runtime.engine.messages import MAX_IMAGES, type_message
 from runtime.errors import ClauderonError
 from runtime.models import Session
 from runtime.uploads import MAX_UPLOAD_BYTES, UploadRefused, save_incoming, store_upload
@@ -42,10 +43,6 @@ POLL_S = 0.3
 """How often the live tail looks for appended lines."""
 SWITCH_EVERY = 4
 """Look for a newer transcript file every this many polls."""
-ENTER_DELAY_S = 0.15
-"""Pause between the pasted message and its Enter: a TUI takes one burst with a newline as a paste."""
-MAX_IMAGES = 10
-PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"
 
 
 # -- finding and opening transcripts -----------------------------------------------------------------
@@ -207,16 +204,6 @@ class TranscriptFollower:
 # -- chat: typing into the agent's terminal ---------------------------------------------------------------
 
 
-def chat_bytes(text: str, image_paths: list[str], bracketed: bool) -> bytes:
-    """What to type for a chat message: the text, then one line per attached image path, as a bracketed
-    paste when the program asked for them (ESC removed so the text cannot end the paste early), else
-    with newlines as carriage returns (as a terminal sends them)."""
-    message = "\n".join([text.rstrip("\n"), *image_paths] if text.strip() else image_paths)
-    if bracketed:
-        return PASTE_START + message.replace("\x1b", "").encode() + PASTE_END
-    return message.replace("\r\n", "\r").replace("\n", "\r").encode()
-
-
 def _chat_request(body: dict[str, Any]) -> tuple[str, list[str]]:
     text, images = body.get("text", ""), body.get("images") or []
     if not isinstance(text, str):
@@ -329,12 +316,9 @@ class TranscriptRoutes:
             raise
         paths = [u.agent_path for u in uploads]
         async with self.chat_locks.setdefault(session.id, asyncio.Lock()):  # one message's paste and Enter together
-            bracketed = stream.emulator.bracketed_paste
-            await stream.write(chat_bytes(text, paths, bracketed))
-            await asyncio.sleep(ENTER_DELAY_S)
-            await stream.write(b"\r")
+            bracketed = await type_message(stream, text, paths)
         return web.json_response({"ok": True, "images": paths, "bracketed": bracketed})
 
 
-__all__ = ["TranscriptRoutes", "TranscriptFollower", "chat_bytes", "current_transcript", "message_json",
+__all__ = ["TranscriptRoutes", "TranscriptFollower", "current_transcript", "message_json",
            "open_transcript", "page_json", "read_page", "transcript_files"]

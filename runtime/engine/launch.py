@@ -24,8 +24,11 @@ def build_launch_spec(
 ) -> LaunchSpec:
     """Everything the backend needs to start `session` (fresh, or resuming on the same worktree and home)."""
     agent_home = home.agent_home(session.id)
+    # A prompt with images is typed once the agent reads its input (`messages.first_message`): the CLI's own
+    # argv prompt cannot carry an image.
+    starting = session.model_copy(update={"initial_prompt": ""}) if session.initial_images else session
     command = (print_sandbox_command(session) or
-               agent_named(session.agent).command(session, resume=resume, agent_home=agent_home))
+               agent_named(session.agent).command(starting, resume=resume, agent_home=agent_home))
     sandboxed = capabilities_of(session.backend).sandboxed
     env = {
         "TERM": "xterm-256color",

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from runtime.backends.base import Backend, LaunchSpec
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import BRIDGE_PROXY_HOST, HOST_NETWORK_PROXY_HOST, Egress
 from runtime.engine.launch import WORKSPACE, build_launch_spec
+from runtime.engine.messages import MAX_IMAGES, first_message
 from runtime.engine.print_runs import PrintRuns, refuse_print
 from runtime.engine.records import SessionRecords
 from runtime.engine.streams import TerminalStreams
@@ -36,6 +37,7 @@ from runtime.relay import RELAY_PORT
 from runtime.requests import CreateRequest, check_agent_options, parse_mount, refuse_home_mount
 from runtime.settings import Settings
 from runtime.textsafe import display_text
+from runtime.uploads import check_image_source, store_upload
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class Lifecycle:
         if request.print:
             refuse_print(request.agent or settings.session.agent, request.prompt, backend_name,
                          sandboxed=backend.capabilities.sandboxed, plan_mode=request.plan_mode)
+        await self._check_images(request, agent)
         repo_root, subdir = await asyncio.to_thread(self.worktrees.resolve_repo, request.repo)
         async with self._naming:  # from the name check to the record: two creates of one name cannot cross
             taken = {s.name: s for s in self.store.sessions()}
@@ -139,12 +142,18 @@ class Lifecycle:
             await self.records.write(self.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()
         self.titles.schedule(session)
-        self.tasks.spawn(self._create_work(session, request.reuse_branch))
+        self.tasks.spawn(self._create_work(session, request.reuse_branch, request.images))
         return session
 
     def is_creating(self, session_id: str) -> bool:
         """Whether this engine is creating the session right now (not a create a previous engine left)."""
         return session_id in self._settled
+
+    async def _first_message(self, session: Session) -> None:
+        """The prompt and images of a create, typed in once the agent reads its input."""
+        if not await first_message(self.streams.stream(session.id), session.initial_prompt, session.initial_images):
+            log.warning("session %s: the agent never started reading its input; its prompt was not sent",
+                        session.name)
 
     async def wait_settled(self, session_id: str, timeout: float | None = None) -> Session:
         """Wait until a create finished (running or failed)."""
@@ -153,7 +162,23 @@ class Lifecycle:
             await asyncio.wait_for(event.wait(), timeout)
         return self.store.get(session_id)
 
-    async def _create_work(self, session: Session, reuse_branch: bool) -> None:
+    @staticmethod
+    async def _check_images(request: CreateRequest, agent: str) -> None:
+        """Images at create go with the prompt, typed into an interactive agent: one line for anything else."""
+        if not request.images:
+            return
+        if request.print:
+            raise ClauderonError("images go with an interactive session; --print runs the prompt alone")
+        if agent_named(agent).model_option is None:
+            raise ClauderonError(f"the {agent} agent reads no images; use --agent claude, codex or gemini")
+        if not request.prompt.strip():
+            raise ClauderonError("images go with a prompt: give one with --prompt")
+        if len(request.images) > MAX_IMAGES:
+            raise ClauderonError(f"at most {MAX_IMAGES} images per message")
+        for image in request.images:
+            await asyncio.to_thread(check_image_source, image)
+
+    async def _create_work(self, session: Session, reuse_branch: bool, images: Sequence[str] = ()) -> None:
         created: dict[str, Any] = {}
         try:
             async with self._operations, self.lock_for(session.id):
@@ -170,6 +195,11 @@ class Lifecycle:
                     repo_path=session.repo_path,
                 )
                 created["agent_home"] = self.home.agent_home(session.id)
+                sandboxed = self.backends.of(session).capabilities.sandboxed
+                for image in images:
+                    upload = await asyncio.to_thread(store_upload, image, self.home.agent_home(session.id),
+                                                     sandboxed=sandboxed)
+                    session.initial_images.append(upload.agent_path)
                 await self._step(session, 4)
                 spec = await self._launch_spec(session, resume=False)
                 session.backend_id = await self.backends.of(session).create(
@@ -181,6 +211,8 @@ class Lifecycle:
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
                 await self.records.save(session)
                 self.follow_agent(session)
+                if session.initial_images:
+                    self.tasks.spawn(self._first_message(session))
                 if session.print_run is not None:
                     self.print_runs.start(session)
         except Exception as exc:  # roll back everything, then say why in one line
