@@ -211,3 +211,20 @@ def test_claude_mode_on_screen(mode: str, footer: str) -> None:
     assert agent_named("claude").mode_on_screen(screen) == mode
     assert agent_named("claude").mode_on_screen("● a dialog covers the input box\n") is None
     assert agent_named("codex").mode_on_screen(screen) is None
+
+
+def test_images_at_create_go_on_codexs_command_line_and_are_typed_for_the_others(tmp_path: Path) -> None:
+    from runtime.engine.launch import build_launch_spec
+    from runtime.git.worktrees import WorktreeManager
+    from runtime.settings import Settings
+
+    home = Home.open(tmp_path / "home")
+    shot = "/home/agent/uploads/1-shot.png"
+    for agent, expected_tail in (("codex", ["-i", shot, "--", "look"]), ("claude", None), ("gemini", None)):
+        session = Session(name="s", repo_path="/r", base_branch="main", branch="clauderon/s", worktree_path="/w",
+                          agent=agent, initial_prompt="look", initial_images=[shot], backend="local")
+        argv = build_launch_spec(home, Settings(), WorktreeManager(home), session, resume=False).command
+        if expected_tail:
+            assert argv[-4:] == expected_tail
+        else:  # no argv prompt: it is typed in with the image path once the agent reads its input
+            assert "look" not in " ".join(argv) and shot not in " ".join(argv)

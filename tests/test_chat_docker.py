@@ -21,11 +21,15 @@ import pytest
 from runtime.api.client import EngineClient
 from runtime.home import Home
 from tests.fakes.anthropic import FakeAnthropic, TextReply
+from tests.fakes.openai import FakeOpenAI
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+# A real 1x1 picture: Codex decodes what it attaches (and drops what it cannot), where Claude Code sends any bytes.
+PIXEL_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+                             "AAAABJRU5ErkJggg==")
 
 
 async def next_matching(live, predicate, what: str, timeout: float = 180) -> list:
@@ -146,5 +150,29 @@ def test_images_given_at_create_reach_the_upstream_in_the_first_user_turn(tmp: P
         refused = rig.cli("create", "--repo", str(rig.repo), "--name", unique("cj"), "--agent", "claude", "--prompt",
                           "x", "--image-file", str(tmp / "missing.png"), check=False)
         assert refused.code == 1 and "cannot read" in refused.err and len(refused.err.strip().splitlines()) == 1
+    finally:
+        rig.close()
+
+
+def test_codex_gets_the_images_given_at_create_in_its_first_turn(tmp: Path) -> None:  # noqa: F811
+    prompt = f"DESCRIBE-{pysecrets.token_hex(3)}"
+    fake = FakeOpenAI(default_reply="A SQUARE")
+    rig = Rig(tmp, fake, "api.openai.com", ("OPENAI_API_KEY", "sk-proj-"))
+    image = tmp / "diagram.png"
+    image.write_bytes(PIXEL_PNG)
+    try:
+        rig.create(unique("cx"), prompt, "--skip-permissions", "--image-file", str(image), agent="codex")
+        deadline = time.monotonic() + 180  # typed once the agent reads its input; a bound, not a speed check
+        turn = None
+        while turn is None and time.monotonic() < deadline:
+            turn = next((item for r in fake.response_requests() for item in r.json.get("input") or []
+                         if isinstance(item, dict) and item.get("role") == "user"
+                         and prompt in json.dumps(item.get("content"))), None)
+            time.sleep(0.3)
+        assert turn is not None, [r.json.get("input") for r in fake.response_requests()]
+        pictures = [c for c in turn["content"] if isinstance(c, dict) and c.get("type") == "input_image"]
+        assert pictures, [c.get("text") for c in turn["content"]]
+        encoded = pictures[0]["image_url"].split("base64,", 1)[1]
+        assert base64.b64decode(encoded) == PIXEL_PNG
     finally:
         rig.close()

@@ -109,6 +109,9 @@ class Agent(ABC):
     """Whether a create's initial prompt reaches the agent (the shell ignores it)."""
     follows_turns: ClassVar[bool] = False
     """Whether the engine follows the transcript for turn starts (`turn_state`) because no hook says so."""
+    image_option: ClassVar[str | None] = None
+    """The CLI option that attaches an image to the prompt on its command line (Codex's `-i`); None: images given
+    at create are typed in with the prompt once the agent reads its input (a pasted path becomes an image)."""
     model_option: ClassVar[str | None] = None
     """The CLI option that picks the model (`--model`); None: the agent takes no model (`--model` is refused)."""
     models: ClassVar[tuple[str, ...]] = ()

@@ -98,6 +98,7 @@ class CodexAgent(Agent):
         ".codex/sessions", "rollout-*.jsonl", "rollout-*-{id}.jsonl")
     hook_events: ClassVar[str | None] = "/hooks/codex/notify"
     follows_turns: ClassVar[bool] = True
+    image_option: ClassVar[str | None] = "-i"
     model_option: ClassVar[str | None] = "-m"
     # The slugs in Codex 0.171.0's bundled model list.
     models: ClassVar[tuple[str, ...]] = ("gpt-5.5", "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-6-sol",
@@ -118,6 +119,9 @@ class CodexAgent(Agent):
         if resume:
             argv += ["resume", "--last"]
         elif session.initial_prompt:
+            # A pasted image path stays text in Codex's composer: images at create go on its command line.
+            for image in session.initial_images:
+                argv += [self.image_option or "-i", image]
             argv += ["--", session.initial_prompt]
         return AgentCommand(argv, codex_env(session))
 

@@ -26,7 +26,8 @@ def build_launch_spec(
     agent_home = home.agent_home(session.id)
     # A prompt with images is typed once the agent reads its input (`messages.first_message`): the CLI's own
     # argv prompt cannot carry an image.
-    starting = session.model_copy(update={"initial_prompt": ""}) if session.initial_images else session
+    typed = session.initial_images and agent_named(session.agent).image_option is None
+    starting = session.model_copy(update={"initial_prompt": ""}) if typed else session
     command = (print_sandbox_command(session) or
                agent_named(session.agent).command(starting, resume=resume, agent_home=agent_home))
     sandboxed = capabilities_of(session.backend).sandboxed

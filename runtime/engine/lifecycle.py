@@ -211,7 +211,7 @@ class Lifecycle:
                 session.progress = Progress(step=len(CREATE_STEPS), total=len(CREATE_STEPS), message="running")
                 await self.records.save(session)
                 self.follow_agent(session)
-                if session.initial_images:
+                if session.initial_images and agent_named(session.agent).image_option is None:
                     self.tasks.spawn(self._first_message(session))
                 if session.print_run is not None:
                     self.print_runs.start(session)
