@@ -541,11 +541,8 @@ class ClauderonApp(App[None]):
         await self.consoles.drop(session.id)
         try:
             result = await self.client.refresh_session(session.id)
-        except Exception as exc:  # shown, never raised
-            if not isinstance(exc, ClauderonError):
-                log.exception("refresh_session failed")
-            self.notify(str(exc) or exc.__class__.__name__, title=f"refresh {session.name}", severity="error",
-                        timeout=10)
+        except Exception as exc:
+            self._engine_error(exc, "refresh_session", f"refresh {session.name}")
             return
         self.notify(refresh_line(result), title=session.name, timeout=8)
         if session.id == self.selected_id:
@@ -594,10 +591,8 @@ class ClauderonApp(App[None]):
     async def _cycle_mode(self, session: Session) -> None:
         try:
             changed = await self.client.cycle_permission_mode(session.id)
-        except Exception as exc:  # shown, never raised
-            if not isinstance(exc, ClauderonError):
-                log.exception("cycle_permission_mode failed")
-            self.notify(str(exc) or exc.__class__.__name__, title=f"mode of {session.name}", severity="error")
+        except Exception as exc:
+            self._engine_error(exc, "cycle_permission_mode", f"mode of {session.name}")
             return
         mode = MODE_WORDS.get(changed.permission_mode or "", "no mode shown yet")
         self.notify(f"{session.name}: {mode}", title="permission mode", timeout=3)
@@ -635,11 +630,8 @@ class ClauderonApp(App[None]):
         self.notify(f"{verb} {session.name}…", timeout=3)
         try:
             result = await getattr(self.client, method)(session.id, **options)
-        except Exception as exc:  # shown, never raised: the engine's one line says what to do
-            if not isinstance(exc, ClauderonError):
-                log.exception("%s failed", method)
-            self.notify(str(exc) or exc.__class__.__name__, title=f"{verb} {session.name}", severity="error",
-                        timeout=10)
+        except Exception as exc:
+            self._engine_error(exc, method, f"{verb} {session.name}")
             return
         if method == "push":
             message = f"pushed {result.get('branch') or session.branch} ({str(result.get('sha') or '')[:7]})"
@@ -650,6 +642,13 @@ class ClauderonApp(App[None]):
             deleted = "; branch deleted" if result.get("branch_deleted") else ""
             message = f"merged #{result.get('number')} ({result.get('method', options['method'])}){deleted}"
         self.notify(message, title=session.name, timeout=8)
+
+    def _engine_error(self, exc: Exception, method: str, title: str) -> None:
+        """An engine call's failure as a toast, never raised: a day-long app must not die on one bad call. The
+        engine's own errors are its one line saying what to do; anything else is logged with its trace."""
+        if not isinstance(exc, ClauderonError):
+            log.exception("%s failed", method)
+        self.notify(str(exc) or exc.__class__.__name__, title=title, severity="error", timeout=10)
 
     def _life_cycle(self, method: str, verb: str) -> None:
         session = self._selected()
@@ -662,11 +661,8 @@ class ClauderonApp(App[None]):
             await self.consoles.drop(session.id)
         try:
             await getattr(self.client, method)(session.id, *args)
-        except Exception as exc:  # shown, never raised: a day-long app must not die on one bad call
-            if not isinstance(exc, ClauderonError):
-                log.exception("%s failed", method)
-            self.notify(str(exc) or exc.__class__.__name__, title=f"{verb} {session.name}", severity="error",
-                        timeout=10)
+        except Exception as exc:
+            self._engine_error(exc, method, f"{verb} {session.name}")
             return
         self.notify(f"{verb} {session.name}")
         if method == "restart_session" and session.id == self.selected_id:
