@@ -106,7 +106,7 @@ def _flag(name: str, target: str | None, note: str, convert: Callable[[Any], Any
 FEATURE_FLAGS: tuple[OriginalKey, ...] = (
     _flag("enable_webauthn_auth", "serve.auth", 'true: `[serve] auth = "passkey"`; false: the token login',
           _webauthn),
-    _flag("enable_ai_metadata", None, "no AI-written titles or descriptions here", agrees=(False,)),
+    _flag("enable_ai_metadata", "titles.enabled", "titles and descriptions from the prompt by a small model call"),
     _flag("enable_auto_reconcile", "engine.recreate_missing", "recreate sessions whose sandbox went away"),
     _flag("enable_proxy_port_reuse", None, "one proxy port (`[proxy] port`) serves every session here",
           agrees=(True,)),

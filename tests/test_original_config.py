@@ -79,6 +79,7 @@ def test_the_originals_documented_files_load_as_they_are(home: Home) -> None:
     assert s.serve.auth == "token"  # enable_webauthn_auth = false: the token login
     assert sources["engine.recreate_missing"] == "config.toml [feature_flags] enable_auto_reconcile"
     assert s.engine.recreate_missing is True
+    assert s.titles.enabled is True and sources["titles.enabled"] == "config.toml [feature_flags] enable_ai_metadata"
     assert (s.docker.image, s.docker.pull_policy, s.docker.cpu, s.docker.memory) == (
         "ghcr.io/example/agent-image:latest", "missing", 2.0, "4g")
     assert sources["docker.memory"] == "docker-config.toml [resources] memory"
@@ -86,7 +87,7 @@ def test_the_originals_documented_files_load_as_they_are(home: Home) -> None:
     assert s.onepassword.credentials["k8s_token"] == "op://Production/Kubernetes/token"
     assert set(s.onepassword.credentials) <= set(CREDENTIAL_NAMES) and len(s.onepassword.credentials) == 10
     assert loaded.warnings == [
-        "ignored: config.toml [feature_flags] enable_ai_metadata, enable_proxy_port_reuse, enable_kubernetes_backend, "
+        "ignored: config.toml [feature_flags] enable_proxy_port_reuse, enable_kubernetes_backend, "
         "enable_readonly_mode (from the original clauderon; none has a meaning here; docs/config.md says why)",
         "ignored: proxy.toml [onepassword] op_path (from the original clauderon; the 1Password SDK needs no `op` CLI)",
         "ignored: docker-config.toml extra_flags (from the original clauderon; sandboxes are made through the Docker "

@@ -35,13 +35,14 @@ def session(agent: str) -> Session:
                    initial_prompt="Add a click counter to the widget")
 
 
-def maker(tmp: Path, routes: dict[str, str], secret_files: dict[str, str], **settings) -> TitleMaker:
+def maker(tmp: Path, routes: dict[str, str], secret_files: dict[str, str], environ: dict[str, str] | None = None,
+          **settings) -> TitleMaker:
     store_dir = tmp / "secrets"
     store_dir.mkdir(mode=0o700, parents=True)
     for name, value in secret_files.items():
         (store_dir / name).write_text(value)
         (store_dir / name).chmod(0o600)
-    credentials = CredentialStore(secrets_dir=store_dir, environ={})
+    credentials = CredentialStore(secrets_dir=store_dir, environ={"HOME": str(tmp), **(environ or {})})
     records = SessionRecords(Store(Home.open(tmp / "home")), EventBus())
     return TitleMaker(TitlesSettings(**settings), routes, credentials, build_rules(), records, BackgroundTasks())
 
@@ -90,6 +91,32 @@ async def test_codex_sessions_are_titled_with_the_users_openai_key(tmp_path: Pat
         [call] = fake.requests
         assert call.path == "/v1/responses" and call.header("Authorization") == f"Bearer {key}"
         assert call.json["model"] == "gpt-4o-mini"
+    finally:
+        await fake.stop()
+
+
+async def test_a_claude_sign_in_token_goes_as_claude_code_sends_it(tmp_path: Path) -> None:
+    fake = FakeAnthropic(default_reply=ANSWER)
+    token = "sk-ant-oat01-" + secrets.token_urlsafe(40)
+    await fake.start()
+    try:
+        titles = maker(tmp_path, {"api.anthropic.com": fake.base_url}, {"anthropic_oauth_token": token})
+        assert await titles.make(session("claude")) is not None
+        [call] = fake.requests
+        assert call.header("Authorization") == f"Bearer {token}" and call.header("x-api-key") is None
+        assert call.header("anthropic-beta") == "oauth-2025-04-20" and "Claude Code" in call.json["system"]
+    finally:
+        await fake.stop()
+
+
+async def test_a_chatgpt_sign_in_is_not_an_openai_api_key(tmp_path: Path) -> None:
+    fake = FakeOpenAI(default_reply=ANSWER)
+    await fake.start()
+    try:
+        titles = maker(tmp_path, {"api.openai.com": fake.base_url}, {},
+                       {"CODEX_ACCESS_TOKEN": "clauderon-test-access", "CODEX_REFRESH_TOKEN": "clauderon-test-refresh"})
+        assert titles.credentials.has("codex_oauth")
+        assert await titles.make(session("codex")) is None and fake.requests == []
     finally:
         await fake.stop()
 
@@ -143,6 +170,10 @@ async def _titled_then_renamed(home: Home, repo: Path) -> None:
             titled = await client.get_session("counter")
         assert (titled.title, titled.description) == ("Add a click counter", "Counts clicks on the widget.")
         assert (titled.name, titled.branch) == ("counter", "clauderon/counter")  # display fields only
+        while titled.status == "creating" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            titled = await client.get_session("counter")
+        assert titled.status != "creating" and titled.title == "Add a click counter"  # the create's last write kept it
         renamed = await client.rename_session("counter", title="Counter \x1b]0;pwned\x07widget", description="")
         assert (renamed.title, renamed.description) == ("Counter widget", None)
     finally:

@@ -72,7 +72,7 @@ class Lifecycle:
         self._locks: dict[str, asyncio.Lock] = {}
         self.print_runs = PrintRuns(home, self, tasks.spawn)
         self.titles = TitleMaker(settings.titles, settings.routes, egress.service.credentials, egress.service.rules,
-                                 records, tasks)
+                                 records, tasks, settings.proxy.upstream_ca_bundle)
 
     def lock_for(self, session_id: str) -> asyncio.Lock:
         """The session's own lock: one operation on a session at a time."""
@@ -141,7 +141,7 @@ class Lifecycle:
             await self.records.save(session)
             await self.records.write(self.store.add_recent_repo, str(repo_root))
         self._settled[session.id] = asyncio.Event()
-        self.titles.schedule(session)
+        self.titles.schedule(session, settled=lambda: self.wait_settled(session.id))
         self.tasks.spawn(self._create_work(session, request.reuse_branch, request.images))
         return session
 
@@ -388,6 +388,7 @@ class Lifecycle:
         """Set the display title and description (None leaves one as it is, "" clears it); the session's name
         and branch stay what they are."""
         session = self.records.require_known(ref)
+        await self.wait_settled(session.id)  # a create's last write would put back the record it holds
         changes = {field: display_text(value, single_line=True, limit=limit).strip() or None
                    for field, value, limit in (("title", title, MAX_TITLE), ("description", description,
                                                                             MAX_DESCRIPTION))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -47,7 +48,13 @@ class Provider:
     model_setting: str
     body: Callable[[str, str], dict[str, Any]]
     answer: Callable[[dict[str, Any]], str]
+    credentials: frozenset[str]
+    """The credentials this API takes (a ChatGPT sign-in is not an OpenAI API key)."""
     headers: Mapping[str, str]
+    oauth_headers: Mapping[str, str] = field(default_factory=dict)
+    """Added when the credential is an OAuth token."""
+    oauth_body: Mapping[str, Any] = field(default_factory=dict)
+    """Added to the body when the credential is an OAuth token (Claude's sign-in serves Claude Code's calls)."""
 
 
 def _anthropic_text(reply: dict[str, Any]) -> str:
@@ -67,13 +74,15 @@ def _gemini_text(reply: dict[str, Any]) -> str:
 PROVIDERS: tuple[Provider, ...] = (
     Provider("api.anthropic.com", "/v1/messages", "anthropic_model",
              lambda model, text: {"model": model, "max_tokens": 200, "messages": [{"role": "user", "content": text}]},
-             _anthropic_text, {"anthropic-version": "2023-06-01", "anthropic-beta": "oauth-2025-04-20"}),
+             _anthropic_text, frozenset({"anthropic_oauth_token", "anthropic_api_key"}),
+             {"anthropic-version": "2023-06-01"}, {"anthropic-beta": "oauth-2025-04-20"},
+             {"system": "You are Claude Code, Anthropic's official CLI for Claude."}),
     Provider("api.openai.com", "/v1/responses", "openai_model",
              lambda model, text: {"model": model, "input": text, "max_output_tokens": 200, "store": False},
-             _openai_text, {}),
+             _openai_text, frozenset({"openai_api_key"}), {}),
     Provider("generativelanguage.googleapis.com", "/v1beta/models/{model}:generateContent", "gemini_model",
              lambda model, text: {"contents": [{"role": "user", "parts": [{"text": text}]}]},
-             _gemini_text, {}),
+             _gemini_text, frozenset({"gemini_api_key"}), {}),
 )
 
 
@@ -96,27 +105,39 @@ class TitleMaker:
     """Generates titles in the background (one per engine)."""
 
     def __init__(self, settings: TitlesSettings, routes: Mapping[str, str], credentials: CredentialStore,
-                 rules: tuple[InjectionRule, ...], records: SessionRecords, tasks: BackgroundTasks) -> None:
+                 rules: tuple[InjectionRule, ...], records: SessionRecords, tasks: BackgroundTasks,
+                 upstream_ca_bundle: str | None = None) -> None:
         self.settings = settings
+        self.ssl = ssl.create_default_context()
+        if upstream_ca_bundle:  # a company gateway's CA, as the proxy trusts it
+            self.ssl.load_verify_locations(upstream_ca_bundle)
         self.routes = {host.lower(): url.rstrip("/") for host, url in routes.items()}
         self.credentials = credentials
         self.rules = rules
         self.records = records
         self.tasks = tasks
 
-    def schedule(self, session: Session) -> asyncio.Task[None] | None:
-        """Title a just-created session in the background, when titles are on and it has a prompt."""
+    def schedule(self, session: Session, settled: Callable[[], Awaitable[Any]] | None = None
+                 ) -> asyncio.Task[None] | None:
+        """Title a just-created session in the background, when titles are on and it has a prompt. The model is
+        asked at once; the answer is stored once `settled()` returns (the create's own last write would
+        otherwise put back the record it holds, without the title), and never over a title someone set."""
         if self.settings.enabled and session.initial_prompt.strip() and not session.title:
-            return self.tasks.spawn(self._title(session))
+            return self.tasks.spawn(self._title(session, settled))
         return None
 
-    async def _title(self, session: Session) -> None:
+    async def _title(self, session: Session, settled: Callable[[], Awaitable[Any]] | None) -> None:
         try:
             made = await self.make(session)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except Exception as exc:  # a title is never worth more than this line
             log.warning("no title for %s: %s", session.name, exc.__class__.__name__)
             return
-        if made is not None and self.records.store.find(session.id) is not None:
+        if made is None:
+            return
+        if settled is not None:
+            await settled()
+        current = self.records.store.find(session.id)
+        if current is not None and not current.title and not current.description:
             await self.records.update(session.id, title=made[0], description=made[1])
 
     async def make(self, session: Session) -> tuple[str, str] | None:
@@ -127,7 +148,7 @@ class TitleMaker:
         for provider in PROVIDERS:
             if provider.host not in traffic.model_hosts:
                 continue
-            injection = injection_for(self.rules, self.credentials, provider.host, allowed)
+            injection = injection_for(self.rules, self.credentials, provider.host, allowed & provider.credentials)
             if injection is None:
                 continue
             model = str(getattr(self.settings, provider.model_setting))
@@ -135,8 +156,12 @@ class TitleMaker:
             url = base + provider.path.format(model=model)
             body = provider.body(model, ASK + session.initial_prompt[:MAX_PROMPT])
             timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+            headers = {**provider.headers, **injection.headers}
+            if "oauth" in injection.credential:
+                headers.update(provider.oauth_headers)
+                body.update(provider.oauth_body)
             async with aiohttp.ClientSession(timeout=timeout) as http, http.post(
-                    url, json=body, headers={**provider.headers, **injection.headers}) as response:
+                    url, json=body, headers=headers, ssl=self.ssl) as response:
                 if response.status >= 400:
                     log.warning("no title for %s: %s answered HTTP %s", session.name, provider.host, response.status)
                     return None
