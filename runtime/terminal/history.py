@@ -30,26 +30,33 @@ Packed = tuple[str | tuple[str, ...], tuple[int, ...], tuple[CellAttrs, ...], tu
 """(cells' text: one string when every cell holds one character, exclusive end column of each run, each run's
 attributes, the default cell, whether the row was soft-wrapped)."""
 
-_shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+class _Shared(dict[Char, Any]):
+    """pen -> its attributes (`rest`) or itself (`whole`) as one shared plain tuple: stored once, not once per
+    row, and read in C through `map(shared.__getitem__, pens)`."""
+
+    def __init__(self, whole: bool) -> None:
+        super().__init__()
+        self.whole = whole
+
+    def __missing__(self, pen: Char) -> Any:
+        if len(self) >= _MAX_SHARED:
+            self.clear()
+        value = self[pen] = tuple(pen) if self.whole else pen[1:]
+        return value
 
 
-def _share(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    """One plain-tuple copy per distinct value (a pen's attributes are stored once, not once per row)."""
-    shared = _shared.get(value)
-    if shared is None:
-        if len(_shared) >= _MAX_SHARED:
-            _shared.clear()
-        shared = _shared[value] = tuple(value)
-    return shared
+_attrs_of = _Shared(whole=False)
+_whole = _Shared(whole=True)
 
 
 def freeze(row: Any, columns: int) -> Packed:
     """A live row (column -> Char, missing columns read as `row.default`) of `columns` cells, packed."""
-    default = _share(row.default)
+    default = _whole[row.default]
     if row.__class__ is RunLine and row.end <= columns:
-        gap = default[1:]
-        pens = tuple(gap if pen is None else _share(pen[1:]) for pen in row.pens)
-        return "".join(row.texts), row.run_ends(), pens, default, row.wrapped
+        pens: list[Any] = row.pens
+        if None in pens:  # never-written gaps read as the default
+            pens = [row.default if pen is None else pen for pen in pens]
+        return "".join(row.texts), row.run_ends(), tuple(map(_attrs_of.__getitem__, pens)), default, row.wrapped
     width = columns
     while width and width - 1 not in row:
         width -= 1

@@ -15,7 +15,7 @@ import copy
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,8 @@ from pyte.screens import Char, Cursor, Margins, wcwidth
 
 from runtime.terminal.history import History
 from runtime.terminal.line import Glyphs, Line, RunLine, glyphs_for, is_narrow
-from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, sgr_delta
+from runtime.terminal.pens import PenTransitions
+from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, flatten_sgr_groups, sgr_delta
 
 # Private modes are stored shifted by 5 bits in pyte's `mode` set.
 ALT_SCREEN_MODES = (1049, 1047, 47)
@@ -34,6 +35,10 @@ ALT_SCREEN_FLAGS = frozenset(m << 5 for m in ALT_SCREEN_MODES)
 
 _ASCII_RUN = re.compile(r"[\x20-\x7e]+")
 _OTHER_RUN = re.compile(r"[^\x20-\x7e]+")
+
+_MAX_DELTAS = 4096
+_DEFAULT_CHAR = Char(" ")
+_DEFAULT_CHAR_REVERSE = Char(" ", reverse=True)
 
 PRIMARY_DA = "\x1b[?62;22c"  # VT220 with ANSI colour.
 SECONDARY_DA = "\x1b[>1;10;0c"
@@ -60,10 +65,17 @@ class EmulatorScreen(pyte.Screen):
         self.history = History(scrollback)
         self.alt: AltScreenState | None = None
         self._sgr_deltas: dict[tuple[tuple[int, ...], bool], Delta] = {}
+        self._param_deltas: dict[tuple[str, bool], Delta] = {}
+        self._pens = PenTransitions()
         self._last_attrs: Char | None = None
         self._last_glyphs = glyphs_for(Char(" "))
         super().__init__(columns, lines)
         self.buffer: dict[int, Line] = defaultdict(self._blank_line)  # type: ignore[assignment]
+
+    @property
+    def default_char(self) -> Char:
+        """A blank of the default colours (reverse in screen-reverse mode); one shared object each."""
+        return _DEFAULT_CHAR_REVERSE if mo.DECSCNM in self.mode else _DEFAULT_CHAR
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -105,6 +117,74 @@ class EmulatorScreen(pyte.Screen):
                     self._draw_slow(data[i:j])
                 i = j
         self.dirty.add(self.cursor.y)
+
+    def draw_styled(self, parts: list[str]) -> None:
+        """Coloured text split on its plain SGR sequences: text runs (``parts[0::2]``) with the
+        parameters of the SGR sequence after each (``parts[1::2]``).
+
+        The same as `draw` and `select_graphic_rendition` in turn, in one loop: a narrow run appended
+        to a row of runs and a colour change seen before cost a few dictionary and list operations.
+        """
+        cursor = self.cursor
+        known = self._pens.table(mo.DECSCNM in self.mode)
+        charset = self.g1_charset if self.charset else self.g0_charset
+        appending = mo.IRM not in self.mode and charset is cs.LAT1_MAP
+        buffer = self.buffer
+        columns = self.columns
+        pen = cursor.attrs
+        x = cursor.x
+        line = buffer[cursor.y]
+        # Appending at the row's end: the runs are extended in place, the cursor is written back at the end.
+        tail = appending and line.__class__ is RunLine and x == line.end
+        if tail:
+            texts, pens = line.texts, line.pens
+            last = pens[-1] if pens else None
+        for text, params in zip(parts[::2], parts[1::2], strict=False):
+            if text:
+                end = x + len(text)
+                if tail and end <= columns and ((text.isascii() and text.isprintable()) or is_narrow(text)):
+                    if last is pen:
+                        texts[-1] += text
+                    else:
+                        texts.append(text)
+                        pens.append(pen)
+                        last = pen
+                    line.end = x = end
+                else:
+                    cursor.x, cursor.attrs = x, pen
+                    self.draw(text)
+                    x = cursor.x
+                    line = buffer[cursor.y]
+                    tail = appending and line.__class__ is RunLine and x == line.end
+                    if tail:
+                        texts, pens = line.texts, line.pens
+                        last = pens[-1] if pens else None
+            after = known.get(id(pen))
+            new = after.get(params) if after is not None else None
+            pen = new if new is not None else self.pen_after(pen, params)
+        cursor.x, cursor.attrs = x, pen
+        if len(parts) % 2 and parts[-1]:
+            self.draw(parts[-1])
+        self.dirty.add(cursor.y)
+
+    def pen_after(self, pen: Char, params: str) -> Char:
+        """The pen that ``CSI params m`` (colon sub-parameters understood) turns `pen` into."""
+        reverse = mo.DECSCNM in self.mode
+        after = self._pens.table(reverse).get(id(pen))
+        new = after.get(params) if after is not None else None
+        if new is not None:
+            return new
+        delta = self._param_deltas.get((params, reverse))
+        if delta is None:
+            try:
+                attrs = (flatten_sgr_groups(params) if ":" in params
+                         else [min(int(p or 0), 9999) for p in params.split(";")])
+            except ValueError:  # a number too long to parse: ignored, like any malformed sequence
+                return pen
+            if len(self._param_deltas) >= _MAX_DELTAS:
+                self._param_deltas.clear()
+            delta = self._param_deltas[(params, reverse)] = self.graphic_rendition_delta(attrs)
+        return self._pens.learn(pen, params, apply_delta(pen, delta), reverse)
 
     def _glyphs_for(self, attrs: Char) -> Glyphs:
         if attrs is not self._last_attrs:
@@ -321,15 +401,20 @@ class EmulatorScreen(pyte.Screen):
         """SGR, as stock pyte; underline colour (58) is dropped rather than misread."""
         if kwargs.get("private"):
             return  # ``CSI ? ... m`` is not SGR (stock pyte raises on it).
+        self.cursor.attrs = apply_delta(self.cursor.attrs, self.graphic_rendition_delta(attrs))
+
+    def graphic_rendition_delta(self, attrs: Sequence[int]) -> Delta:
+        """What SGR `attrs` changes in any pen (it depends on screen-reverse mode only)."""
+        attrs = tuple(attrs)
         if 58 in attrs:
             attrs = tuple(drop_underline_colour(attrs))
         key = (attrs, mo.DECSCNM in self.mode)
         delta = self._sgr_deltas.get(key)
         if delta is None:
-            if len(self._sgr_deltas) >= 4096:
+            if len(self._sgr_deltas) >= _MAX_DELTAS:
                 self._sgr_deltas.clear()
             delta = self._sgr_deltas[key] = sgr_delta(attrs, self.default_char)
-        self.cursor.attrs = apply_delta(self.cursor.attrs, delta)
+        return delta
 
     # -- answers to queries ----------------------------------------------------------------
 
