@@ -147,8 +147,10 @@ def test_coloured_log_output_stays_in_runs_and_scrolls_as_runs() -> None:
     assert [emulator.screen.buffer[y].wrapped for y in range(4)] == [False, True, True, False]
     history = list(emulator.screen.history)
     assert isinstance(history[0].cells, str)  # packed straight from the runs
-    assert [text for text, _ in history[-1].spans(30)] == ["0018", " ", "error", " ", "→ ok ✓", " " * 13]
-    assert [pen.fg for _, pen in history[-1].spans(30)][:3] == ["default", "default", "red"]
+    spans = history[-1].spans(30)
+    assert [text for text, _ in spans] == ["0018 ", "error", " ", "→ ok ✓", " " * 13]  # one pen, one run
+    assert [(pen.fg, pen.bold) for _, pen in spans][:3] == [("default", False), ("red", False), ("default", False)]
+    assert spans[3][1].bold and spans[3][1].fg != "default"
 
 
 def test_addressing_a_cell_inside_a_run_expands_only_that_row() -> None:

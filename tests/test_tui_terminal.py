@@ -181,7 +181,8 @@ def test_palette_colours_and_true_colour() -> None:
 
 def test_rows_painted_from_runs_match_rows_painted_from_cells() -> None:
     emulator = TerminalEmulator(12, 3)
-    emulator.feed("\x1b[31mred\x1b[0m \x1b[1mbold ✓\x1b[0m\r\n中文 e\u0301x\x1b[5Gy\r\n\x1b[44mwrap around here\x1b[0m".encode())
+    emulator.feed("\x1b[31mred\x1b[0m \x1b[1mbold ✓\x1b[0m\r\n中文 e\u0301x\x1b[5Gy\r\n".encode())
+    emulator.feed(b"\x1b[44mwrap around here\x1b[0m")
     painter = RowPainter(terminal_palette("clauderon-dark"))
     rows = [emulator.screen.buffer[y] for y in range(3)] + emulator.history_rows()
     for row in rows:  # runs, a row expanded to cells, history packed from runs

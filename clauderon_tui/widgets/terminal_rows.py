@@ -42,7 +42,7 @@ class RowPainter:
         return style
 
     def strip(self, line: Any, cols: int) -> Strip:
-        """One row as a Strip of `cols` cells: a screen or history row (its rendered runs), or a list of pyte `Char`s."""
+        """One row as a Strip of `cols` cells: a screen or history row (from its runs), or a list of pyte `Char`s."""
         if not isinstance(line, list):
             spans: list[Segment] = []
             for data, pen in line.spans(cols):
