@@ -180,3 +180,12 @@ def test_runs_match_cells_on_edge_cases(operations: list[bytes | tuple[int, int]
             else:
                 emulator.feed(operation)
     assert full_state(runs) == full_state(cells)
+
+
+def test_colour_change_alone_does_not_create_a_row_like_stock() -> None:
+    # pyte's DL keeps a row whose successor was never created: a bare SGR must not create one.
+    data = b"0000000\x1b[E\x1b[L\x1b[m\x1b[H0000000000\x1b[M00000000"
+    ours, stock = TerminalEmulator(10, 4), pyte.Screen(10, 4)
+    ours.feed(data)
+    pyte.ByteStream(stock).feed(data)
+    assert_same_screen(ours, stock)

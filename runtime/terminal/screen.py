@@ -133,14 +133,18 @@ class EmulatorScreen(pyte.Screen):
         columns = self.columns
         pen = cursor.attrs
         x = cursor.x
-        line = buffer[cursor.y]
-        # Appending at the row's end: the runs are extended in place, the cursor is written back at the end.
-        tail = appending and line.__class__ is RunLine and x == line.end
-        if tail:
-            texts, pens = line.texts, line.pens
-            last = pens[-1] if pens else None
+        # Appending at a row's end: its runs are extended in place, the cursor written back at the end. A row
+        # is looked up only for text (as pyte does: whether a row exists matters to its line insert/delete).
+        line: Line | None = None
+        tail = False
         for text, params in zip(parts[::2], parts[1::2], strict=False):
             if text:
+                if line is None:
+                    line = buffer[cursor.y]
+                    tail = appending and line.__class__ is RunLine and x == line.end
+                    if tail:
+                        texts, pens = line.texts, line.pens
+                        last = pens[-1] if pens else None
                 end = x + len(text)
                 if tail and end <= columns and ((text.isascii() and text.isprintable()) or is_narrow(text)):
                     if last is pen:
@@ -154,11 +158,8 @@ class EmulatorScreen(pyte.Screen):
                     cursor.x, cursor.attrs = x, pen
                     self.draw(text)
                     x = cursor.x
-                    line = buffer[cursor.y]
-                    tail = appending and line.__class__ is RunLine and x == line.end
-                    if tail:
-                        texts, pens = line.texts, line.pens
-                        last = pens[-1] if pens else None
+                    line = None
+                    tail = False
             after = known.get(id(pen))
             new = after.get(params) if after is not None else None
             pen = new if new is not None else self.pen_after(pen, params)
@@ -204,7 +205,9 @@ class EmulatorScreen(pyte.Screen):
     def _wrap(self) -> None:
         """Auto-wrap: the row is marked soft-wrapped and the cursor goes to the start of the next one."""
         y = self.cursor.y
-        self.buffer[y].wrapped = True
+        line = self.buffer.get(y)  # not created if missing: it is blank then, and pyte would not create it
+        if line is not None:
+            line.wrapped = True
         self.dirty.add(y)
         self.carriage_return()
         self.linefeed()
