@@ -183,6 +183,18 @@ def changes_label(session: Session) -> str | None:
     return ", ".join(parts) or None
 
 
+def pr_words(pr: dict[str, Any] | None) -> str | None:
+    """`PR checks failing`: the pull request's state in words, the first that applies (merged, closed, draft,
+    checks failing, changes requested, mergeable, checks passing, open); None without a PR."""
+    if not pr or pr.get("number") is None:
+        return None
+    states = (("merged", pr.get("merged")), ("closed", pr.get("state") == "closed"), ("draft", pr.get("draft")),
+              ("checks failing", pr.get("checks") == "failing"),
+              ("changes requested", pr.get("review") == "changes-requested"),
+              ("mergeable", pr.get("stage") == "ready-to-merge"), ("checks passing", pr.get("checks") == "passing"))
+    return "PR " + next((word for word, applies in states if applies), "open")
+
+
 def pr_badge(pr: dict[str, Any] | None) -> tuple[str, str] | None:
     """`("#12 ✓", "$success")` for a session's stored PR state; None without a PR."""
     if not pr or pr.get("number") is None:

@@ -95,10 +95,25 @@ def test_session_row_shows_what_the_branch_changes() -> None:
 
     seen = {"taken_at": FROZEN_NOW, "uncommitted": ["a.txt", "b.txt"], "ignored": [],
             "committed": {"files": 3, "added": 120, "removed": 14}}
-    assert "3 files +120 −14, 2 uncommitted · clauderon/busy" in second_line(seen)
+    assert second_line(seen).startswith("  10m · 3 files +120 −14, 2 uncommitted · claude")  # first: rows are cut
     one = {**seen, "uncommitted": [], "committed": {"files": 1, "added": 0, "removed": 2}}
-    assert "1 file +0 −2 · clauderon/busy" in second_line(one)
+    assert "· 1 file +0 −2 · claude" in second_line(one)
     assert "file" not in second_line(None)  # nothing seen yet: no figures
+
+
+def test_the_second_line_says_the_pull_requests_state_in_words() -> None:
+    def words(**state) -> str:
+        session = make_session("busy", pr={"number": 12, "state": "open", "stage": "working", **state})
+        return str(session_prompt(session, FROZEN_NOW)).splitlines()[1]
+
+    assert "· PR open · claude" in words()
+    assert "PR checks failing" in words(checks="failing", stage="blocked")
+    assert "PR changes requested" in words(review="changes-requested", checks="passing")
+    assert "PR mergeable" in words(stage="ready-to-merge", checks="passing")
+    assert "PR checks passing" in words(checks="passing", stage="needs-review")
+    assert "PR draft" in words(draft=True, checks="failing")
+    assert "PR merged" in words(merged=True, state="closed", stage="merged")
+    assert "PR" not in str(session_prompt(make_session("plain"), FROZEN_NOW)).splitlines()[1]
 
 
 def test_sidebar_with_pr_stages(snap_compare) -> None:

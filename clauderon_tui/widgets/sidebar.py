@@ -26,6 +26,7 @@ from clauderon_tui.formatting import (
     matches_filter,
     matches_search,
     pr_badge,
+    pr_words,
     print_word,
     sort_key,
 )
@@ -34,8 +35,8 @@ from runtime.models import Session
 
 def session_prompt(session: Session, now: float, marked: bool = False) -> Content:
     """Two lines for one session: status glyph, name, PR badge, agent status (and `!` when it asked for
-    attention and was not viewed since); then age, agent (model, permission mode), backend, the branch's
-    changes (files, +/- lines, uncommitted) and the branch."""
+    attention and was not viewed since); then age, the branch's changes (files, +/- lines, uncommitted), the
+    pull request's state in words, agent (model, permission mode), backend and branch."""
     glyph, colour = STATUS_GLYPHS[session.status]
     word, word_colour = AGENT_WORDS[session.agent_status]
     first = Content.from_markup(f"[{colour}]{glyph}[/] [b]$name[/b]", name=session.name)
@@ -56,12 +57,10 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
     if word:
         first = first + Content.from_markup(f"  [{word_colour}]$word[/]", word=word)
     backend = isolation_label(session)
-    changes = changes_label(session)
-    second = Content.from_markup(
-        "[$text-muted]  $age · $agent · $backend · $branch[/]",
-        agent=agent_label(session), backend=backend, age=format_age(now - session.created_at),
-        branch=f"{changes} · {session.branch}" if changes else session.branch,
-    )
+    # What changed first: the row is cut at the sidebar's width.
+    parts = (format_age(now - session.created_at), changes_label(session), pr_words(session.pr), agent_label(session),
+             backend, session.branch)
+    second = Content.from_markup("[$text-muted]  $line[/]", line=" · ".join(part for part in parts if part))
     return Content("\n").join([first, second])
 
 
