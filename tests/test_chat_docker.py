@@ -58,6 +58,30 @@ def user_texts(request) -> list[str]:
     return [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
 
 
+def user_turn(fake: FakeAnthropic | FakeOpenAI, needle: str, timeout: float = 180) -> dict | None:
+    """The first user message (Anthropic) or input item (OpenAI) the fake received that carries `needle`.
+    A deadline for slow machines, not a speed check."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if isinstance(fake, FakeAnthropic):
+            found = [m for r in fake.conversation_requests() for m in r.json["messages"] if m["role"] == "user"]
+        else:
+            found = [i for r in fake.response_requests() for i in r.json.get("input") or []
+                     if isinstance(i, dict) and i.get("role") == "user"]
+        turn = next((m for m in found if needle in json.dumps(m["content"])), None)
+        if turn is not None:
+            return turn
+        time.sleep(0.3)
+    return None
+
+
+def codex_picture(turn: dict) -> bytes:
+    """The bytes of the first picture in a Codex user turn (its `input_image` data URL)."""
+    pictures = [c for c in turn["content"] if isinstance(c, dict) and c.get("type") == "input_image"]
+    assert pictures, [c.get("text") for c in turn["content"]]
+    return base64.b64decode(pictures[0]["image_url"].split("base64,", 1)[1])
+
+
 def test_transcript_pairs_the_tool_call_and_chat_reaches_the_agent(tmp: Path) -> None:  # noqa: F811
     first_reply = f"FIRST-DONE-{pysecrets.token_hex(3)}"
     chat_text = f"CHAT-MSG-{pysecrets.token_hex(3)}"
@@ -137,12 +161,7 @@ def test_images_given_at_create_reach_the_upstream_in_the_first_user_turn(tmp: P
         created = rig.create(name, prompt, "--skip-permissions", "--image-file", str(image))
         [stored] = created["initial_images"]
         assert stored.startswith("/home/agent/uploads/") and stored.endswith("-diagram.png")
-        deadline = time.monotonic() + 180  # typed once the agent reads its input; a bound, not a speed check
-        turn = None
-        while turn is None and time.monotonic() < deadline:
-            turn = next((m for r in fake.conversation_requests() for m in r.json["messages"]
-                         if m["role"] == "user" and prompt in json.dumps(m["content"])), None)
-            time.sleep(0.3)
+        turn = user_turn(fake, prompt)  # typed in once the agent reads its input
         assert turn is not None, rig.cli("screen", name, check=False).out
         images = [b for b in turn["content"] if isinstance(b, dict) and b.get("type") == "image"]
         assert images and base64.b64decode(images[0]["source"]["data"]) == PNG, turn
@@ -162,17 +181,35 @@ def test_codex_gets_the_images_given_at_create_in_its_first_turn(tmp: Path) -> N
     image.write_bytes(PIXEL_PNG)
     try:
         rig.create(unique("cx"), prompt, "--skip-permissions", "--image-file", str(image), agent="codex")
-        deadline = time.monotonic() + 180  # typed once the agent reads its input; a bound, not a speed check
-        turn = None
-        while turn is None and time.monotonic() < deadline:
-            turn = next((item for r in fake.response_requests() for item in r.json.get("input") or []
-                         if isinstance(item, dict) and item.get("role") == "user"
-                         and prompt in json.dumps(item.get("content"))), None)
-            time.sleep(0.3)
+        turn = user_turn(fake, prompt)
         assert turn is not None, [r.json.get("input") for r in fake.response_requests()]
-        pictures = [c for c in turn["content"] if isinstance(c, dict) and c.get("type") == "input_image"]
-        assert pictures, [c.get("text") for c in turn["content"]]
-        encoded = pictures[0]["image_url"].split("base64,", 1)[1]
-        assert base64.b64decode(encoded) == PIXEL_PNG
+        assert codex_picture(turn) == PIXEL_PNG
+    finally:
+        rig.close()
+
+
+def test_a_chat_image_reaches_codex_in_the_next_user_turn(tmp: Path) -> None:  # noqa: F811
+    chat_text = f"CHAT-MSG-{pysecrets.token_hex(3)}"
+    fake = FakeOpenAI(default_reply="A SQUARE")
+    rig = Rig(tmp, fake, "api.openai.com", ("OPENAI_API_KEY", "sk-proj-"))
+    name = unique("cx")
+    image = tmp / "diagram.png"
+    image.write_bytes(PIXEL_PNG)
+    try:
+        rig.create(name, "hello", "--skip-permissions", agent="codex")
+        rig.watch(name, "waiting-input")
+
+        async def send() -> list[str]:
+            client = EngineClient(Home(rig.home))
+            try:
+                return (await client.chat(name, chat_text, [str(image)]))["images"]
+            finally:
+                await client.close()
+
+        [stored] = asyncio.run(send())
+        turn = user_turn(fake, chat_text)
+        assert turn is not None, rig.cli("screen", name, check=False).out
+        assert codex_picture(turn) == PIXEL_PNG
+        assert stored.startswith("/home/agent/uploads/")
     finally:
         rig.close()

@@ -81,6 +81,7 @@ def newer_image(client: docker.DockerClient, base: str, context: Path) -> str:
     """An image on top of `base` with a marker file: built offline (COPY needs no network)."""
     context.mkdir()
     (context / "marker").write_text("refreshed-v2\n")
+    (context / "marker").chmod(0o644)  # COPY keeps the mode: the agent (not root) reads it, whatever the umask
     (context / "Dockerfile").write_text(f"FROM {base}\nCOPY marker {MARKER}\n")
     image, _ = client.images.build(path=str(context), rm=True)
     return str(image.id)

@@ -112,6 +112,9 @@ class Agent(ABC):
     image_option: ClassVar[str | None] = None
     """The CLI option that attaches an image to the prompt on its command line (Codex's `-i`); None: images given
     at create are typed in with the prompt once the agent reads its input (a pasted path becomes an image)."""
+    pastes_images_apart: ClassVar[bool] = False
+    """Its composer attaches an image only when a paste is that one path (Codex): chat images are pasted one by one
+    before the text."""
     model_option: ClassVar[str | None] = None
     """The CLI option that picks the model (`--model`); None: the agent takes no model (`--model` is refused)."""
     models: ClassVar[tuple[str, ...]] = ()

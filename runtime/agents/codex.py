@@ -99,6 +99,7 @@ class CodexAgent(Agent):
     hook_events: ClassVar[str | None] = "/hooks/codex/notify"
     follows_turns: ClassVar[bool] = True
     image_option: ClassVar[str | None] = "-i"
+    pastes_images_apart: ClassVar[bool] = True
     model_option: ClassVar[str | None] = "-m"
     # The slugs in Codex 0.171.0's bundled model list.
     models: ClassVar[tuple[str, ...]] = ("gpt-5.5", "gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna", "gpt-6-sol",

@@ -316,7 +316,8 @@ class TranscriptRoutes:
             raise
         paths = [u.agent_path for u in uploads]
         async with self.chat_locks.setdefault(session.id, asyncio.Lock()):  # one message's paste and Enter together
-            bracketed = await type_message(stream, text, paths)
+            bracketed = await type_message(stream, text, paths,
+                                           images_apart=agent_named(session.agent).pastes_images_apart)
         return web.json_response({"ok": True, "images": paths, "bracketed": bracketed})
 
 

@@ -31,9 +31,16 @@ def chat_bytes(text: str, image_paths: Sequence[str], bracketed: bool) -> bytes:
     return message.replace("\r\n", "\r").replace("\n", "\r").encode()
 
 
-async def type_message(stream: TerminalStream, text: str, image_paths: Sequence[str]) -> bool:
-    """Paste the message, then Enter; returns whether it went as a bracketed paste."""
+async def type_message(stream: TerminalStream, text: str, image_paths: Sequence[str], *,
+                       images_apart: bool = False) -> bool:
+    """Paste the message, then Enter; returns whether it went as a bracketed paste. `images_apart`: each image
+    path is pasted on its own first (Codex attaches a paste that is one image path, and keeps any other as text)."""
     bracketed = stream.emulator.bracketed_paste
+    if images_apart and bracketed:
+        for path in image_paths:
+            await stream.write(chat_bytes("", [path], bracketed))
+            await asyncio.sleep(ENTER_DELAY_S)
+        image_paths = ()
     await stream.write(chat_bytes(text, image_paths, bracketed))
     await asyncio.sleep(ENTER_DELAY_S)
     await stream.write(b"\r")
