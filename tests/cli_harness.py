@@ -30,6 +30,9 @@ class Cli:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         (home / "config.toml").write_text(
             f'[docker]\nimage = "{image}"\nnetwork = "{network}"\n[engine]\non_exit = "stop"\n'
+            # No title calls: they would take the fake upstreams' scripted replies meant for the agents' turns
+            # (tests/test_titles.py turns them on).
+            '[titles]\nenabled = false\n'
         )
         self.env = {**os.environ, "CLAUDERON_HOME": str(home)}
 
