@@ -250,3 +250,10 @@ def test_string_sequences_never_leak_into_the_screen_text(sequence: bytes) -> No
         term.feed(data[:split])
         term.feed(data[split:])
         assert term.text() == "ab", (split, term.text())
+
+
+def test_sgr_number_too_long_to_parse_is_ignored() -> None:
+    term = TerminalEmulator(10, 2)
+    term.feed(b"\x1b[31mA\x1b[" + b"9" * 5000 + b"mB\x1b[" + b"1" * 5000 + b":2mC")
+    assert term.text() == "ABC"
+    assert [term.buffer[0][x].fg for x in range(3)] == ["red"] * 3

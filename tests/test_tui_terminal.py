@@ -7,7 +7,8 @@ from textual.events import Paste
 
 from clauderon_tui.consoles import FEED_CHUNK, ConsoleChannel
 from clauderon_tui.widgets.terminal import TerminalView
-from clauderon_tui.widgets.terminal_rows import terminal_colour
+from clauderon_tui.widgets.terminal_rows import RowPainter, terminal_colour
+from runtime.terminal import TerminalEmulator
 from tests.fake_engine import fake_app, wait_until
 from themes import terminal_palette
 
@@ -176,6 +177,16 @@ def test_palette_colours_and_true_colour() -> None:
     assert terminal_colour("bfightmagenta", palette) == Color.parse(palette[13])
     assert terminal_colour("ff8000", palette) == Color.parse("#ff8000")
     assert terminal_colour("default", palette) is None
+
+
+def test_rows_painted_from_runs_match_rows_painted_from_cells() -> None:
+    emulator = TerminalEmulator(12, 3)
+    emulator.feed("\x1b[31mred\x1b[0m \x1b[1mbold ✓\x1b[0m\r\n中文 e\u0301x\x1b[5Gy\r\n".encode())
+    emulator.feed(b"\x1b[44mwrap around here\x1b[0m")
+    painter = RowPainter(terminal_palette("clauderon-dark"))
+    rows = [emulator.screen.buffer[y] for y in range(3)] + emulator.history_rows()
+    for row in rows:  # runs, a row expanded to cells, history packed from runs
+        assert list(painter.strip(row, 12)) == list(painter.strip(row.chars(12), 12))
 
 
 async def test_channel_feeds_in_background_when_not_shown() -> None:

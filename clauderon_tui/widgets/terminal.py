@@ -199,7 +199,7 @@ class TerminalView(Widget, can_focus=True):
 
     def _history_rows(self) -> list[Any]:
         if self._history is None:
-            self._history = list(self.emulator.history_lines())
+            self._history = self.emulator.history_rows()
         return self._history
 
     def render_line(self, y: int) -> Strip:

@@ -42,11 +42,20 @@ class RowPainter:
         return style
 
     def strip(self, line: Any, cols: int) -> Strip:
-        """One row (pyte `Char`s indexed 0..cols-1: a buffer row or a history list) as a Strip of `cols` cells."""
+        """One row as a Strip of `cols` cells: a screen or history row (from its runs), or a list of pyte `Char`s."""
+        if not isinstance(line, list):
+            spans: list[Segment] = []
+            for data, pen in line.spans(cols):
+                style = self.style(pen)
+                if spans and spans[-1].style is style:
+                    spans[-1] = Segment(spans[-1].text + data, style)
+                else:
+                    spans.append(Segment(data, style))
+            return Strip(spans).adjust_cell_length(cols)
         segments: list[Segment] = []
         text: list[str] = []
         current: Style | None = None
-        for x in range(min(cols, len(line)) if isinstance(line, list) else cols):
+        for x in range(min(cols, len(line))):
             char = line[x]
             data = char.data
             if data == "":  # the right half of a wide character

@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pyte import modes as mo
 from pyte.screens import Char, Cursor
 
+from runtime.terminal.history import HistoryLine
+from runtime.terminal.line import Line
 from runtime.terminal.parser import TerminalParser
-from runtime.terminal.screen import EmulatorScreen, Line
+from runtime.terminal.screen import EmulatorScreen
 from runtime.terminal.snapshot import encode_snapshot
 
 MOUSE_MODES = (1000, 1002, 1003)
@@ -88,8 +90,7 @@ class TerminalEmulator:
 
     def row_text(self, y: int) -> str:
         """One visible row as text (wide characters once, right-stripped)."""
-        line = self.screen.buffer[y]
-        return "".join(line[x].data for x in range(self.screen.columns)).rstrip()
+        return self.screen.buffer[y].text(self.screen.columns).rstrip()
 
     def text(self) -> str:
         """The visible screen as plain text: lines right-stripped, trailing blank lines dropped."""
@@ -101,7 +102,11 @@ class TerminalEmulator:
     def history_lines(self) -> list[list[Char]]:
         """Scrollback, oldest first, each row as `cols` pyte Chars (for a scroll mode)."""
         cols = self.screen.columns
-        return [[line[x] for x in range(cols)] for line in self.screen.history]
+        return [line.chars(cols) for line in self.screen.history]
+
+    def history_rows(self) -> list[HistoryLine]:
+        """Scrollback, oldest first, as read-only rows (`spans(cols)` renders one without building cells)."""
+        return list(self.screen.history)
 
     @property
     def history_size(self) -> int:

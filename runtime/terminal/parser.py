@@ -7,6 +7,11 @@ or DCS/APC string in one step and dispatch it directly (an incomplete one at the
 is carried over to the next); anything else (charset designations, CSI sequences with
 intermediates or embedded controls) still goes through pyte's generator, so behaviour on
 everything stock pyte understands is unchanged.
+
+Coloured output is text interleaved with SGR sequences: one match takes all of it (up to the next
+control character or other sequence), and one split separates the text runs from the colour changes,
+so the Python loop runs once per run rather than once per token. CR, LF, tab and backspace in plain
+text are dispatched directly, as pyte's generator would in its ground state.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pyte
-from pyte.screens import Char
-
-from runtime.terminal.sgr import flatten_sgr_groups
 
 log = logging.getLogger(__name__)
 
 # A complete CSI sequence with an optional private prefix and (colon-)numeric parameters.
 _CSI = re.compile(r"\x1b\[([?<=>]?)([0-9;:]*)([\x40-\x7e])")
+# SGR without sub-parameters; split on it, styled text alternates text runs and SGR parameters.
+_PLAIN_SGR = r"\x1b\[[0-9;]*m"
+_SGR_SPLIT = re.compile(r"\x1b\[([0-9;]*)m")
+# Controls handled alike in plain text and in pyte's ground state (none of them can raise).
+_CONTROLS = {"\r": "carriage_return", "\n": "linefeed", "\x0b": "linefeed", "\x0c": "linefeed", "\t": "tab",
+             "\x08": "backspace"}
 # What might still become such a sequence once more bytes arrive.
 _CSI_PARTIAL = re.compile(r"\x1b(?:\[[?<=>]?[0-9;:]*)?\Z")
 # DCS, SOS, PM and APC strings (XTGETTCAP/DECRQSS queries, kitty graphics, tmux passthrough): pyte would
@@ -41,8 +49,6 @@ _MAX_STRING_CARRY = 65536
 # Longest unfinished sequence (say an OSC title) remembered for `pending_text`.
 _MAX_PENDING = 4096
 _ESC = "\x1b"
-_MAX_SGR_CACHE = 4096
-_DECSCNM = 5 << 5  # screen-reverse mode changes what SGR 0 resets to
 
 
 class TerminalParser(pyte.Stream):
@@ -61,12 +67,16 @@ class TerminalParser(pyte.Stream):
         super().__init__(screen)
         self._carry = ""
         self._pending: list[str] = []
-        self._sgr_cache: dict[tuple[Char, str, bool], Char] = {}
-        # Plain text (group 1) or a complete CSI sequence (groups 2-4), in one match.
+        # Text with plain SGR sequences (group 1), a complete CSI sequence (groups 2-4) or a run of
+        # controls (group 5), in one match.
         self._token_pattern = re.compile(
-            "(" + self._text_pattern.pattern + ")|" + _CSI.pattern)
+            "((?:" + self._text_pattern.pattern + "|" + _PLAIN_SGR + ")+)|" + _CSI.pattern
+            + "|([" + "".join(_CONTROLS) + "]+)")
         self._csi_handlers: dict[str, Callable[..., None]] = {
             final: getattr(screen, name) for final, name in self.csi.items()
+        }
+        self._controls: dict[str, Callable[[], None]] = {
+            char: getattr(screen, name) for char, name in _CONTROLS.items()
         }
 
     def feed(self, data: str) -> None:
@@ -78,7 +88,7 @@ class TerminalParser(pyte.Stream):
         assert screen is not None
         draw = screen.draw
         match_token = self._token_pattern.match
-        sgr_cache = self._sgr_cache
+        controls = self._controls
         taking_plain_text = self._taking_plain_text
         length = len(data)
         offset = 0
@@ -87,17 +97,18 @@ class TerminalParser(pyte.Stream):
                 match = match_token(data, offset)
                 if match:
                     start, offset = match.span()
-                    if match.lastindex == 1:
-                        draw(data[start:offset])
-                        continue
-                    prefix, params, final = match.group(2, 3, 4)
-                    if final == "m" and not prefix:
-                        # The hottest sequence: a colour change seen before, from this pen.
-                        attrs = sgr_cache.get((screen.cursor.attrs, params, _DECSCNM in screen.mode))
-                        if attrs is not None:
-                            screen.cursor.attrs = attrs
-                            continue
-                    self._dispatch_csi(prefix, params, final)
+                    kind = match.lastindex
+                    if kind == 1:
+                        text = data[start:offset]
+                        if _ESC in text:
+                            screen.draw_styled(_SGR_SPLIT.split(text))
+                        else:
+                            draw(text)
+                    elif kind == 5:
+                        for char in data[start:offset]:
+                            controls[char]()
+                    else:
+                        self._dispatch_csi(*match.group(2, 3, 4))
                     continue
                 if data[offset] == _ESC:
                     string = _STRING.match(data, offset)
@@ -145,19 +156,7 @@ class TerminalParser(pyte.Stream):
             screen.set_title(text)
 
     def _sgr(self, screen: Any, params: str) -> None:
-        # Programs repeat the same few colour changes: remember (pen, parameters) -> new pen.
-        key = (screen.cursor.attrs, params, screen.mode.__contains__(_DECSCNM))
-        attrs = self._sgr_cache.get(key)
-        if attrs is None:
-            if ":" in params:
-                screen.select_graphic_rendition(*flatten_sgr_groups(params))
-            else:
-                screen.select_graphic_rendition(*[min(int(p or 0), 9999) for p in params.split(";")])
-            if len(self._sgr_cache) >= _MAX_SGR_CACHE:
-                self._sgr_cache.clear()
-            self._sgr_cache[key] = screen.cursor.attrs
-        else:
-            screen.cursor.attrs = attrs
+        screen.cursor.attrs = screen.pen_after(screen.cursor.attrs, params)
 
     def _dispatch_csi(self, prefix: str, params: str, final: str) -> None:
         listener: Any = self.listener

@@ -1,9 +1,9 @@
 """`EmulatorScreen`: pyte's `Screen` plus what a real terminal needs and pyte lacks.
 
-Added: a fast `draw` for printable-ASCII runs (same resulting screen as stock pyte, proven by
-a hypothesis test), the alternate screen (1049/1047/47), scrollback of the main screen, answers
-to device status/attribute queries through a callback, and a resize that keeps the cursor on
-screen by scrolling lines into history as xterm does.
+Added: rows kept as runs of text (`runtime.terminal.line`) with a fast `draw` for narrow text (same
+resulting screen as stock pyte, proven by hypothesis tests), the alternate screen (1049/1047/47),
+scrollback of the main screen, answers to device status/attribute queries through a callback, and a
+resize that keeps the cursor on screen by scrolling lines into history as xterm does.
 
 We subclass rather than wrap because pyte's `Stream` binds directly to the screen's event
 methods: overriding them is the only way to change what an escape sequence does.
@@ -15,19 +15,19 @@ import copy
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyte
 from pyte import charsets as cs
 from pyte import modes as mo
-from pyte.screens import Char, Cursor, Margins, StaticDefaultDict, wcwidth
+from pyte.screens import Char, Cursor, Margins, wcwidth
 
 from runtime.terminal.history import History
-from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, sgr_delta
-
-Line = StaticDefaultDict[int, Char]  # one screen row: column -> Char, missing columns read as the default
+from runtime.terminal.line import Glyphs, Line, RunLine, glyphs_for, is_narrow
+from runtime.terminal.pens import PenTransitions
+from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, flatten_sgr_groups, sgr_delta
 
 # Private modes are stored shifted by 5 bits in pyte's `mode` set.
 ALT_SCREEN_MODES = (1049, 1047, 47)
@@ -35,30 +35,13 @@ ALT_SCREEN_FLAGS = frozenset(m << 5 for m in ALT_SCREEN_MODES)
 
 _ASCII_RUN = re.compile(r"[\x20-\x7e]+")
 _OTHER_RUN = re.compile(r"[^\x20-\x7e]+")
-_new_tuple = tuple.__new__
-_MAX_GLYPH_CACHES = 512
-_MAX_GLYPHS = 4096
+
+_MAX_DELTAS = 4096
+_DEFAULT_CHAR = Char(" ")
+_DEFAULT_CHAR_REVERSE = Char(" ", reverse=True)
 
 PRIMARY_DA = "\x1b[?62;22c"  # VT220 with ANSI colour.
 SECONDARY_DA = "\x1b[>1;10;0c"
-
-
-class _Glyphs(dict[str, Char]):
-    """char -> Char for one set of attributes; cells are immutable so rows can share them,
-    which keeps allocations (and garbage-collector work) down for repetitive output."""
-
-    __slots__ = ("rest",)
-
-    def __init__(self, attrs: Char) -> None:
-        super().__init__()
-        self.rest = tuple(attrs)[1:]
-
-    def __missing__(self, char: str) -> Char:
-        if len(self) >= _MAX_GLYPHS:  # CJK text could otherwise grow one cache without bound.
-            self.clear()
-        # tuple.__new__ skips namedtuple._replace's keyword handling (3x faster per cell).
-        glyph = self[char] = _new_tuple(Char, (char, *self.rest))
-        return glyph
 
 
 @dataclass
@@ -71,23 +54,33 @@ class AltScreenState:
 
 
 class EmulatorScreen(pyte.Screen):
-    """A pyte screen with alternate screen, scrollback, query answers and a fast draw."""
+    """A pyte screen with rows as runs, alternate screen, scrollback, query answers and a fast draw."""
+
+    line_class: type[Line] = RunLine
+    """What a blank row starts as. `Line` keeps pyte's cells throughout (the reference the runs are tested against)."""
 
     def __init__(self, columns: int, lines: int, *, scrollback: int = 10000,
                  reply: Callable[[str], None] | None = None) -> None:
         self.reply = reply
         self.history = History(scrollback)
         self.alt: AltScreenState | None = None
-        self._glyphs: dict[Char, _Glyphs] = {}
         self._sgr_deltas: dict[tuple[tuple[int, ...], bool], Delta] = {}
+        self._param_deltas: dict[tuple[str, bool], Delta] = {}
+        self._pens = PenTransitions()
         self._last_attrs: Char | None = None
-        self._last_glyphs = _Glyphs(Char(" "))
+        self._last_glyphs = glyphs_for(Char(" "))
         super().__init__(columns, lines)
+        self.buffer: dict[int, Line] = defaultdict(self._blank_line)  # type: ignore[assignment]
+
+    @property
+    def default_char(self) -> Char:
+        """A blank of the default colours (reverse in screen-reverse mode); one shared object each."""
+        return _DEFAULT_CHAR_REVERSE if mo.DECSCNM in self.mode else _DEFAULT_CHAR
 
     # -- drawing ---------------------------------------------------------------------------
 
     def draw(self, data: str) -> None:
-        """Display text at the cursor; printable-ASCII runs take a fast path.
+        """Display text at the cursor; runs of narrow (one-column) characters take a fast path.
 
         Differs from stock pyte in one deliberate way: a zero-width non-combining or
         unprintable character (ZWJ, VS16, a stray C1 control) is skipped, where stock pyte
@@ -96,48 +89,135 @@ class EmulatorScreen(pyte.Screen):
         charset = self.g1_charset if self.charset else self.g0_charset
         if charset is not cs.LAT1_MAP:  # Latin-1 is the identity map: skip the copy.
             data = data.translate(charset)
-        if data.isascii() and data.isprintable() and mo.IRM not in self.mode:
+        if mo.IRM in self.mode:
+            self._draw_slow(data)  # Insert mode shifts the line per character anyway.
+        elif (data.isascii() and data.isprintable()) or is_narrow(data):
             cursor = self.cursor
             x = cursor.x
             end = x + len(data)
-            if end <= self.columns:  # The commonest case: a plain run that fits on the row.
-                get = self._glyphs_for(cursor.attrs).__getitem__
-                self.buffer[cursor.y].update(zip(range(x, end), map(get, data), strict=False))
+            if end <= self.columns:  # The commonest case: a run that fits on the row.
+                line = self.buffer[cursor.y]
+                if line.__class__ is RunLine:
+                    line.write(x, data, cursor.attrs)
+                else:
+                    get = self._glyphs_for(cursor.attrs).__getitem__
+                    line.update(zip(range(x, end), map(get, data), strict=False))
                 cursor.x = end
             else:
-                self._draw_ascii(data, 0, len(data))
-        elif mo.IRM in self.mode:
-            self._draw_slow(data)  # Insert mode shifts the line per character anyway.
+                self._draw_narrow(data, 0, len(data))
         else:
             i, n = 0, len(data)
             while i < n:
                 match = _ASCII_RUN.match(data, i)
                 if match:
                     j = match.end()
-                    self._draw_ascii(data, i, j)
+                    self._draw_narrow(data, i, j)
                 else:
                     j = _OTHER_RUN.match(data, i).end()  # type: ignore[union-attr]
                     self._draw_slow(data[i:j])
                 i = j
         self.dirty.add(self.cursor.y)
 
-    def _glyphs_for(self, attrs: Char) -> _Glyphs:
-        if attrs is self._last_attrs:
-            return self._last_glyphs
-        glyphs = self._glyphs.get(attrs)
-        if glyphs is None:
-            if len(self._glyphs) >= _MAX_GLYPH_CACHES:
-                self._glyphs.clear()
-            glyphs = self._glyphs[attrs] = _Glyphs(attrs)
-        self._last_attrs, self._last_glyphs = attrs, glyphs
-        return glyphs
+    def draw_styled(self, parts: list[str]) -> None:
+        """Coloured text split on its plain SGR sequences: text runs (``parts[0::2]``) with the
+        parameters of the SGR sequence after each (``parts[1::2]``).
 
-    def _draw_ascii(self, data: str, i: int, j: int) -> None:
+        The same as `draw` and `select_graphic_rendition` in turn, in one loop: a narrow run appended
+        to a row of runs and a colour change seen before cost a few dictionary and list operations.
+        """
+        cursor = self.cursor
+        known = self._pens.table(mo.DECSCNM in self.mode)
+        charset = self.g1_charset if self.charset else self.g0_charset
+        appending = mo.IRM not in self.mode and charset is cs.LAT1_MAP
+        buffer = self.buffer
+        columns = self.columns
+        pen = cursor.attrs
+        x = cursor.x
+        # Appending at a row's end: its runs are extended in place, the cursor written back at the end. A row
+        # is looked up only for text (as pyte does: whether a row exists matters to its line insert/delete).
+        line: Line | None = None
+        tail = False
+        for text, params in zip(parts[::2], parts[1::2], strict=False):
+            if text:
+                if line is None:
+                    line = buffer[cursor.y]
+                    tail = appending and line.__class__ is RunLine and x == line.end
+                    if tail:
+                        texts, pens = line.texts, line.pens
+                        last = pens[-1] if pens else None
+                end = x + len(text)
+                if tail and end <= columns and ((text.isascii() and text.isprintable()) or is_narrow(text)):
+                    if last is pen:
+                        texts[-1] += text
+                    else:
+                        texts.append(text)
+                        pens.append(pen)
+                        last = pen
+                    line.end = x = end
+                else:
+                    cursor.x, cursor.attrs = x, pen
+                    self.draw(text)
+                    x = cursor.x
+                    line = None
+                    tail = False
+            after = known.get(id(pen))
+            new = after.get(params) if after is not None else None
+            pen = new if new is not None else self.pen_after(pen, params)
+        cursor.x, cursor.attrs = x, pen
+        if len(parts) % 2 and parts[-1]:
+            self.draw(parts[-1])
+        self.dirty.add(cursor.y)
+
+    def pen_after(self, pen: Char, params: str) -> Char:
+        """The pen that ``CSI params m`` (colon sub-parameters understood) turns `pen` into."""
+        reverse = mo.DECSCNM in self.mode
+        after = self._pens.table(reverse).get(id(pen))
+        new = after.get(params) if after is not None else None
+        if new is not None:
+            return new
+        delta = self._param_deltas.get((params, reverse))
+        if delta is None:
+            try:
+                attrs = (flatten_sgr_groups(params) if ":" in params
+                         else [min(int(p or 0), 9999) for p in params.split(";")])
+            except ValueError:  # a number too long to parse: ignored, like any malformed sequence
+                return pen
+            if len(self._param_deltas) >= _MAX_DELTAS:
+                self._param_deltas.clear()
+            delta = self._param_deltas[(params, reverse)] = self.graphic_rendition_delta(attrs)
+        return self._pens.learn(pen, params, apply_delta(pen, delta), reverse)
+
+    def _glyphs_for(self, attrs: Char) -> Glyphs:
+        if attrs is not self._last_attrs:
+            self._last_attrs, self._last_glyphs = attrs, glyphs_for(attrs)
+        return self._last_glyphs
+
+    def _put(self, line: Line, x: int, text: str, pen: Char) -> None:
+        """Narrow `text` onto `line` from column x (which it fits)."""
+        if line.__class__ is RunLine:
+            line.write(x, text, pen)
+        elif len(text) == 1:
+            line[x] = self._glyphs_for(pen)[text]
+        else:
+            # Looked up and stored in C; only a new (attributes, char) pair runs Python.
+            line.update(zip(range(x, x + len(text)), map(self._glyphs_for(pen).__getitem__, text), strict=False))
+
+    def _wrap(self) -> None:
+        """Auto-wrap: the row is marked soft-wrapped and the cursor goes to the start of the next one."""
+        y = self.cursor.y
+        line = self.buffer.get(y)  # not created if missing: it is blank then, and pyte would not create it
+        if line is not None:
+            line.wrapped = True
+        self.dirty.add(y)
+        self.carriage_return()
+        self.linefeed()
+
+    def _draw_narrow(self, data: str, i: int, j: int) -> None:
         # Equivalent to stock pyte's per-character loop for width-1 characters without IRM,
         # but writes whole row segments at once.
         cursor = self.cursor
         columns = self.columns
-        get = self._glyphs_for(cursor.attrs).__getitem__
+        pen = cursor.attrs
         while i < j:
             x = cursor.x
             if x >= columns:
@@ -145,40 +225,32 @@ class EmulatorScreen(pyte.Screen):
                     self._draw_slow(data[i:j])
                     return
                 if mo.DECAWM in self.mode:
-                    self.dirty.add(cursor.y)
-                    self.carriage_return()
-                    self.linefeed()
+                    self._wrap()
                     x = cursor.x
                 else:
                     # Without autowrap each character overwrites the last column: last one wins.
-                    self.buffer[cursor.y][columns - 1] = get(data[j - 1])
+                    self._put(self.buffer[cursor.y], columns - 1, data[j - 1], pen)
                     return
             k = min(j - i, columns - x)
-            line = self.buffer[cursor.y]
-            if k == 1:
-                line[x] = get(data[i])
-            else:
-                # Looked up and stored in C; only a new (attributes, char) pair runs Python.
-                line.update(zip(range(x, x + k), map(get, data[i:i + k]), strict=False))
+            self._put(self.buffer[cursor.y], x, data[i:i + k], pen)
             cursor.x = x + k
             i += k
 
     def _draw_slow(self, data: str) -> None:
-        # Stock pyte's loop (minus the translate, already done), character by character.
+        # Stock pyte's loop (minus the translate, already done), character by character. A wide or
+        # combining character turns a row of runs into cells (item assignment expands it).
         for char in data:
             char_width = wcwidth(char)
             if self.cursor.x == self.columns:
                 if mo.DECAWM in self.mode:
-                    self.dirty.add(self.cursor.y)
-                    self.carriage_return()
-                    self.linefeed()
+                    self._wrap()
                 elif char_width > 0:
                     self.cursor.x -= char_width
             if mo.IRM in self.mode and char_width > 0:
                 self.insert_characters(char_width)
             line = self.buffer[self.cursor.y]
             if char_width == 1:
-                line[self.cursor.x] = self._glyphs_for(self.cursor.attrs)[char]
+                self._put(line, self.cursor.x, char, self.cursor.attrs)
             elif char_width == 2:
                 glyphs = self._glyphs_for(self.cursor.attrs)
                 line[self.cursor.x] = glyphs[char]
@@ -198,10 +270,60 @@ class EmulatorScreen(pyte.Screen):
             if char_width > 0:
                 self.cursor.x = min(self.cursor.x + char_width, self.columns)
 
+    # -- erasing: pyte's semantics, on runs where a row has them ---------------------------
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        """EL (cells get the cursor's attributes); erasing the whole row ends its soft wrap."""
+        cursor = self.cursor
+        if how == 0:
+            start, stop = cursor.x, self.columns
+        elif how == 1:
+            start, stop = 0, cursor.x + 1
+        elif how == 2:
+            start, stop = 0, self.columns
+        else:
+            super().erase_in_line(how, private)  # fails as stock pyte does
+            return
+        self.dirty.add(cursor.y)
+        line = self.buffer[cursor.y]
+        if stop > self.columns and line.__class__ is RunLine:
+            line.expand()  # a cell past the margin: keep pyte's exact result
+        line.fill(start, stop, cursor.attrs)
+        if how == 2:
+            line.wrapped = False
+
+    def erase_characters(self, count: int | None = None) -> None:
+        """ECH."""
+        cursor = self.cursor
+        self.dirty.add(cursor.y)
+        self.buffer[cursor.y].fill(cursor.x, min(cursor.x + (count or 1), self.columns), cursor.attrs)
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """ED; ``CSI 3 J`` also clears the scrollback, as in xterm. Erased rows end their soft wrap."""
+        if how == 0:
+            interval = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            interval = range(self.cursor.y)
+        elif how in (2, 3):
+            interval = range(self.lines)
+        else:
+            super().erase_in_display(how, *args, **kwargs)  # fails as stock pyte does
+            return
+        self.dirty.update(interval)
+        pen = self.cursor.attrs
+        for y in interval:
+            line = self.buffer[y]
+            line.blank(pen)  # only the cells written so far, as pyte
+            line.wrapped = False
+        if how in (0, 1):
+            self.erase_in_line(how)
+        if how == 3 and self.alt is None:
+            self.history.clear()
+
     # -- scrolling and scrollback ----------------------------------------------------------
 
     def _blank_line(self) -> Line:
-        return StaticDefaultDict(self.default_char)
+        return self.line_class(self.default_char)
 
     def _keep_in_history(self, row: Line) -> None:
         self.history.keep(row, self.columns)
@@ -222,12 +344,6 @@ class EmulatorScreen(pyte.Screen):
         # not copied, exactly as stock pyte does).
         buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1))), strict=False))
         buffer.pop(bottom, None)
-
-    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
-        """ED; ``CSI 3 J`` also clears the scrollback, as in xterm."""
-        super().erase_in_display(how, *args, **kwargs)
-        if how == 3 and self.alt is None:
-            self.history.clear()
 
     def reset(self) -> None:
         """RIS: also leaves the alternate screen (the main screen is discarded with it)."""
@@ -288,15 +404,20 @@ class EmulatorScreen(pyte.Screen):
         """SGR, as stock pyte; underline colour (58) is dropped rather than misread."""
         if kwargs.get("private"):
             return  # ``CSI ? ... m`` is not SGR (stock pyte raises on it).
+        self.cursor.attrs = apply_delta(self.cursor.attrs, self.graphic_rendition_delta(attrs))
+
+    def graphic_rendition_delta(self, attrs: Sequence[int]) -> Delta:
+        """What SGR `attrs` changes in any pen (it depends on screen-reverse mode only)."""
+        attrs = tuple(attrs)
         if 58 in attrs:
             attrs = tuple(drop_underline_colour(attrs))
         key = (attrs, mo.DECSCNM in self.mode)
         delta = self._sgr_deltas.get(key)
         if delta is None:
-            if len(self._sgr_deltas) >= 4096:
+            if len(self._sgr_deltas) >= _MAX_DELTAS:
                 self._sgr_deltas.clear()
             delta = self._sgr_deltas[key] = sgr_delta(attrs, self.default_char)
-        self.cursor.attrs = apply_delta(self.cursor.attrs, delta)
+        return delta
 
     # -- answers to queries ----------------------------------------------------------------
 
@@ -350,8 +471,7 @@ class EmulatorScreen(pyte.Screen):
         if columns < self.columns:
             for buffer in buffers:
                 for line in buffer.values():
-                    for x in range(columns, self.columns):
-                        line.pop(x, None)
+                    line.truncate(columns, self.columns)
         elif columns > self.columns:
             self.tabstops.update(range(((self.columns + 7) // 8) * 8 or 8, columns, 8))
         self.tabstops = {stop for stop in self.tabstops if stop < columns}

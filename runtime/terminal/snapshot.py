@@ -21,11 +21,12 @@ from pyte.screens import Char, wcwidth
 
 from runtime.terminal.colors import color_to_rgb
 from runtime.terminal.history import CellAttrs
-from runtime.terminal.screen import ALT_SCREEN_FLAGS, EmulatorScreen, Line
+from runtime.terminal.line import Line
+from runtime.terminal.screen import ALT_SCREEN_FLAGS, EmulatorScreen
 
 
 class Row(Protocol):
-    """A row read by column: a live screen row or a `HistoryLine`."""
+    """A row read by column: a list of its cells (`Line.chars`) or a live screen row."""
 
     def __getitem__(self, x: int, /) -> Char: ...
 
@@ -211,12 +212,13 @@ def encode_snapshot(screen: EmulatorScreen, scrollback_lines: int = 200) -> str:
     out.append("\x1b[?7l")  # No autowrap while painting: rows end with explicit CR LF.
     alt = screen.alt
     main = alt.main_buffer if alt is not None else screen.buffer
+    columns = screen.columns
     history = screen.history.tail(scrollback_lines)
     rows = history + [main[y] for y in range(screen.lines)]
     for index, line in enumerate(rows):
         if index:
             out.append("\r\n")
-        writer.row(line)
+        writer.row(line.chars(columns))  # a list: the writer reads each cell several times
 
     if alt is not None:
         saved = alt.saved_cursor
@@ -226,7 +228,7 @@ def encode_snapshot(screen: EmulatorScreen, scrollback_lines: int = 200) -> str:
         out.append(f"\x1b[?{alt.mode}h")
         for y in range(screen.lines):
             out.append(f"\x1b[{y + 1};1H")
-            writer.row(screen.buffer[y])
+            writer.row(screen.buffer[y].chars(columns))
 
     if screen.margins is not None:
         out.append(f"\x1b[{screen.margins.top + 1};{screen.margins.bottom + 1}r")
