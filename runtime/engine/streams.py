@@ -12,6 +12,7 @@ from typing import Any
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.records import SessionRecords
 from runtime.errors import Conflict
+from runtime.gc_policy import release_discarded
 from runtime.models import Session
 from runtime.settings import EngineSettings
 from runtime.terminal import TerminalStream
@@ -95,6 +96,8 @@ class TerminalStreams:
         stream = self.streams.pop(session_id, None)
         if stream is not None:
             stream.close_viewers()
+            del stream
+            release_discarded()
 
     async def stop_all(self) -> None:
         """Detach from every session (they keep running)."""
