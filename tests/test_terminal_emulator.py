@@ -184,7 +184,8 @@ def test_resize_while_in_alt_screen_keeps_main_screen() -> None:
     term.feed(b"a\r\nb\r\nc\r\nd\r\nlong line!\x1b[?1049hALT")
     term.resize(4, 3)
     term.feed(b"\x1b[?1049l")
-    assert term.text() == "c\nd\nlong"
+    assert term.text() == "long\n lin\ne!"  # the main screen underneath reflowed (nothing cut)
+    assert [row.text().rstrip() for row in term.history_rows()] == ["a", "b", "c", "d"]
 
 
 def test_text_strips_trailing_space_and_blank_lines() -> None:

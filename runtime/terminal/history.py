@@ -145,6 +145,14 @@ class History:
     def clear(self) -> None:
         self._rows.clear()
 
+    def rows(self) -> list[Packed]:
+        """Every packed row, oldest first (for a reflow)."""
+        return list(self._rows)
+
+    def replace(self, rows: list[Packed]) -> None:
+        """Hold `rows` instead (the newest `maxlen` of them)."""
+        self._rows = deque(rows, maxlen=self._rows.maxlen)
+
     def __len__(self) -> int:
         return len(self._rows)
 

@@ -27,6 +27,7 @@ from pyte.screens import Char, Cursor, Margins, wcwidth
 from runtime.terminal.history import History
 from runtime.terminal.line import Glyphs, Line, RunLine, glyphs_for, is_narrow
 from runtime.terminal.pens import PenTransitions
+from runtime.terminal.reflow import reflow
 from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, flatten_sgr_groups, sgr_delta
 
 # Private modes are stored shifted by 5 bits in pyte's `mode` set.
@@ -58,6 +59,9 @@ class EmulatorScreen(pyte.Screen):
 
     line_class: type[Line] = RunLine
     """What a blank row starts as. `Line` keeps pyte's cells throughout (the reference the runs are tested against)."""
+    reflows: bool = True
+    """A width change re-wraps soft-wrapped lines (runtime/terminal/reflow.py); off, rows are cut at the new
+    width like stock pyte (the reference the rest of the emulator is tested against)."""
 
     def __init__(self, columns: int, lines: int, *, scrollback: int = 10000,
                  reply: Callable[[str], None] | None = None) -> None:
@@ -451,33 +455,42 @@ class EmulatorScreen(pyte.Screen):
     # -- resize ------------------------------------------------------------------------------
 
     def resize(self, lines: int | None = None, columns: int | None = None) -> None:
-        """Resize; when rows shrink, lines above the cursor scroll into history (as xterm)."""
+        """Resize; when rows shrink, lines above the cursor scroll into history (as xterm). A width change
+        re-wraps the main screen and the scrollback (`reflows`), where stock pyte cuts rows for good."""
         lines = lines or self.lines
         columns = columns or self.columns
         if lines == self.lines and columns == self.columns:
             return
-        buffers = [self.buffer]
+        old_columns = self.columns
+        reflowed = self.reflows and columns != old_columns
+        if reflowed:
+            reflow(self, columns)
+            self.columns = columns  # rows scrolled off below are frozen at the new width
+        # A reflowed cursor may stay just past the last column (a wrap pending): its next character wraps.
+        last_x = columns if reflowed else columns - 1
+        main = self.buffer if self.alt is None else self.alt.main_buffer
         if self.alt is not None:
-            buffers.append(self.alt.main_buffer)
             saved = self.alt.saved_cursor
             main_y = saved.y if saved is not None else self.cursor.y
-            shift = self._shrink_rows(self.alt.main_buffer, lines, main_y, keep=True)
+            shift = self._shrink_rows(main, lines, main_y, keep=True)
             if saved is not None:
                 saved.y = max(0, min(saved.y - shift, lines - 1))
-                saved.x = min(saved.x, columns - 1)
+                saved.x = min(saved.x, last_x)
             self.cursor.y -= self._shrink_rows(self.buffer, lines, self.cursor.y, keep=False)
         else:
-            self.cursor.y -= self._shrink_rows(self.buffer, lines, self.cursor.y, keep=True)
-        if columns < self.columns:
-            for buffer in buffers:
+            self.cursor.y -= self._shrink_rows(main, lines, self.cursor.y, keep=True)
+        if columns < old_columns:
+            for buffer in [self.buffer] if self.alt is None else [self.buffer, main]:
+                if buffer is main and reflowed:
+                    continue
                 for line in buffer.values():
-                    line.truncate(columns, self.columns)
-        elif columns > self.columns:
-            self.tabstops.update(range(((self.columns + 7) // 8) * 8 or 8, columns, 8))
+                    line.truncate(columns, old_columns)
+        elif columns > old_columns:
+            self.tabstops.update(range(((old_columns + 7) // 8) * 8 or 8, columns, 8))
         self.tabstops = {stop for stop in self.tabstops if stop < columns}
         self.lines, self.columns = lines, columns
         self.margins = None
-        self.cursor.x = min(self.cursor.x, columns - 1)
+        self.cursor.x = min(self.cursor.x, last_x if self.alt is None else columns - 1)
         self.cursor.y = max(0, min(self.cursor.y, lines - 1))
         self.dirty.update(range(lines))
 

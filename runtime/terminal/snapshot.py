@@ -185,6 +185,22 @@ def _position(writer: _RowWriter, screen: EmulatorScreen, buffer: dict[int, Line
             out.append(line[last].data)
 
 
+def _soft_wrap(writer: _RowWriter, row: list[Char]) -> str:
+    """Go to the next row the way auto-wrap does, so the rebuilt row is soft-wrapped too (a later resize
+    rejoins it): reprint the last cell to leave a wrap pending, then print a blank with auto-wrap on."""
+    last = writer.columns - 1
+    if _is_stub(row, last):
+        last -= 1
+    if _is_odd(row, last):
+        return "\r\n"  # a crafted cell cannot be reprinted alone; the row stays hard-ended
+    writer.move(last)
+    writer.set_pen(row[last][1:])
+    writer.out.append(row[last].data)
+    writer.set_pen(_DEFAULT_ATTRS)
+    writer.x = 0
+    return "\x1b[?7h \x1b[?7l\r"
+
+
 def _mode_sequences(modes: Iterable[int], enable: bool) -> list[str]:
     out = []
     for mode in sorted(modes):
@@ -215,10 +231,12 @@ def encode_snapshot(screen: EmulatorScreen, scrollback_lines: int = 200) -> str:
     columns = screen.columns
     history = screen.history.tail(scrollback_lines)
     rows = history + [main[y] for y in range(screen.lines)]
+    previous: list[Char] = []
     for index, line in enumerate(rows):
         if index:
-            out.append("\r\n")
-        writer.row(line.chars(columns))  # a list: the writer reads each cell several times
+            out.append(_soft_wrap(writer, previous) if rows[index - 1].wrapped else "\r\n")
+        previous = line.chars(columns)  # a list: the writer reads each cell several times
+        writer.row(previous)
 
     if alt is not None:
         saved = alt.saved_cursor
