@@ -44,6 +44,8 @@ class EngineHealth:
                        "started_at": self.started_at, "sessions": len(self.store.sessions())},
             "proxy": self.egress.health(),
             "backends": self._backends_cache[1],
+            "agents": {name: {"credential_problem": problem}
+                       for name, problem in self.egress.credential_problems().items()},
             "disk": disk_report(self.home.root, self.settings.min_free_space),
         }
 

@@ -236,6 +236,25 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
     return handler
 
 
+def report_missing_credentials(engine: Any) -> None:
+    """A model call the proxy refused for want of a credential (a session created with
+    `--no-credential-check`) sets the session's `agent_status` to `error`, the proxy's words as the reason.
+
+    Call from `Engine.start()`; the proxy calls back on its own loop, which must not wait for the engine's."""
+    loop = asyncio.get_running_loop()
+
+    async def apply(session_id: str, message: str) -> None:
+        try:
+            await engine.apply(session_id, agent_status=AgentStatus.ERROR, agent_detail={"reason": clip(message)})
+        except ClauderonError as exc:  # a session deleted while its sandbox still calls out
+            log.info("missing credential for session %s: %s", session_id, exc)
+
+    def report(session_id: str, message: str) -> None:
+        asyncio.run_coroutine_threadsafe(apply(session_id, message), loop)
+
+    engine.egress.service.set_missing_credential_handler(report)
+
+
 async def watch_transcript_turns(engine: Any, session_id: str, *, interval: float = 1.0) -> None:
     """Follow the newest transcript of a session whose agent `follows_turns` (Codex: no hook for a turn
     starting, its notify program only reports the end) and set `working` when a turn starts and
