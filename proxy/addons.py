@@ -407,9 +407,9 @@ class Injector:
     def _refuse_missing(self, flow: http.HTTPFlow, cfg: SessionProxyConfig, host: str, names: list[str]) -> None:
         message = (f"clauderon holds no {' or '.join(names)} for this session, so {host} was not called: "
                    f"{how_to_provide(names, self.credentials.secrets_dir)}; then create a new session")
-        body, content_type = authentication_error(cfg.traffic.error_shape, message)
+        body, headers = authentication_error(cfg.traffic.error_shape, message)
         refuse(flow, 401, "no_credential", message)
-        flow.response = http.Response.make(401, body, {"Content-Type": content_type})
+        flow.response = http.Response.make(401, body, headers)
         handler = self.on_missing_credential
         if handler is not None:
             try:

@@ -28,12 +28,17 @@ SHAPES: dict[str, Callable[[str], dict[str, Any]]] = {"anthropic": _anthropic, "
 """Error shape name -> the JSON body of an authentication error saying `message`."""
 
 
-def authentication_error(shape: str, message: str) -> tuple[bytes, str]:
-    """The body and content type of a 401 saying `message` in the model API's `shape` (plain text if unknown)."""
+NO_RETRY = {"x-should-retry": "false"}
+"""The APIs' own word that asking again will not help: the Anthropic and OpenAI SDKs, and Claude Code's retry loop
+(which otherwise retries a 401 ten times over minutes before it shows anything), honour it."""
+
+
+def authentication_error(shape: str, message: str) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a 401 saying `message` in the model API's `shape` (plain text if unknown)."""
     build = SHAPES.get(shape)
     if build is None:
-        return f"clauderon proxy: {message}\n".encode(), "text/plain"
-    return json.dumps(build(message)).encode(), "application/json"
+        return f"clauderon proxy: {message}\n".encode(), {"Content-Type": "text/plain", **NO_RETRY}
+    return json.dumps(build(message)).encode(), {"Content-Type": "application/json", **NO_RETRY}
 
 
-__all__ = ["SHAPES", "authentication_error"]
+__all__ = ["NO_RETRY", "SHAPES", "authentication_error"]

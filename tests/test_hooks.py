@@ -165,6 +165,21 @@ def test_good_event_reaches_the_engine_with_its_session() -> None:
                                       "permission_mode": "bypassPermissions"})]
 
 
+def test_an_agents_error_after_a_missing_credential_keeps_the_proxys_reason() -> None:
+    """Claude Code's StopFailure says only `authentication_failed`; the proxy's refusal said what to set."""
+    recorder = Recorder()
+    handler = HooksHandler(recorder)
+    handler.no_credential("s1", "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY")
+    failure = body({"hook_event_name": "StopFailure", "error": "authentication_failed"})
+    handler("s1", "POST", "/hooks/claude/StopFailure", failure)
+    handler("s2", "POST", "/hooks/claude/StopFailure", failure)
+    assert [c["agent_detail"]["reason"] for _, c in recorder.calls] == [
+        "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY", "authentication_failed"]
+    handler.forget("s1")  # restarted: the proxy says it again if the credential is still missing
+    handler("s1", "POST", "/hooks/claude/StopFailure", failure)
+    assert recorder.calls[-1][1]["agent_detail"]["reason"] == "authentication_failed"
+
+
 def test_unknown_session_is_404_and_engine_failure_is_500_not_an_exception() -> None:
     gone = HooksHandler(Recorder(fail=NotFound("no session s1")))("s1", "POST", "/hooks/claude/Stop", b"{}")
     assert gone[0] == 404

@@ -463,6 +463,7 @@ async def test_a_model_call_with_no_credential_is_answered_401_in_the_apis_own_s
         flow = await run(bare, request(host, path, method="POST", auth=auth, body=b"{}"))
     assert flow.response is not None and flow.response.status_code == 401
     assert flow.response.headers["content-type"] == "application/json"
+    assert flow.response.headers["x-should-retry"] == "false"  # asking again will not help
     body = json.loads(flow.response.content or b"")
     message = body[message_at[0]][message_at[1]]
     names = " or ".join(c.name for c in model_credentials_of(agent))
@@ -485,7 +486,8 @@ async def test_the_401_shapes_are_the_ones_the_apis_use() -> None:
     openai = json.loads(authentication_error("openai", "m")[0])["error"]
     assert (openai["message"], openai["type"], openai["code"]) == ("m", "invalid_request_error", "invalid_api_key")
     assert json.loads(authentication_error("google", "m")[0])["error"]["status"] == "UNAUTHENTICATED"
-    assert authentication_error("", "m") == (b"clauderon proxy: m\n", "text/plain")
+    assert authentication_error("", "m") == (b"clauderon proxy: m\n", {"Content-Type": "text/plain",
+                                                                        "x-should-retry": "false"})
 
 
 async def test_a_token_endpoint_and_other_hosts_are_not_refused_for_want_of_a_model_credential(tmp_path: Path) -> None:
