@@ -25,6 +25,8 @@ TEST_GEMINI_IMAGE = "clauderon-test-gemini:latest"  # the Gemini CLI and its Nod
 # default itself remove it (tests/test_cli_config.py).
 DEFAULT_AGENT_ENV = "CLAUDERON_SESSION_AGENT"
 os.environ.setdefault(DEFAULT_AGENT_ENV, "shell")
+SHELL_BY_DEFAULT = {DEFAULT_AGENT_ENV: "shell"}
+"""`environ` for a test's `load_settings` that shuts out the machine's environment but keeps the shell default."""
 
 
 def _snapshot_dirname(cls, *, test_location: PyTestLocation) -> str:
