@@ -71,6 +71,7 @@ __all__ = [
     "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "ENV_NAMES", "HOOKS_HOST", "Injection", "InjectionRule",
     "ModelCall", "ModelCredential", "OnePasswordResolver", "PLACEHOLDERS", "PUBLIC_CERT", "ProxyError", "ProxyService",
     "SecretResolver", "SessionProxyConfig", "atomic_write", "build_rules", "choose_port", "container_env",
-    "credential_store_for", "credentials_report", "default_credential_names", "how_to_provide", "injection_for", "masked",
+    "credential_store_for", "credentials_report", "default_credential_names", "how_to_provide", "injection_for",
+    "masked",
     "new_proxy_password", "placeholder_jwt", "read_audit",
 ]

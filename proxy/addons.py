@@ -1,7 +1,8 @@
 """The mitmproxy addons, one concern each, in the order they run for a request:
 
 ProxyAuth (407, 421) -> Tripwire on path and headers (403) -> AccessPolicy (read-only, egress) -> Router
-(routes, non-public targets, DNS pinning) -> Injector (401 for a model call no credential can go on) -> TokenRefresh -> BodyStreams, all decided from the
+(routes, non-public targets, DNS pinning) -> Injector (401 for a model call no credential can go on) -> TokenRefresh
+-> BodyStreams, all decided from the
 request's headers (`requestheaders`), so that a body can stream upstream as it arrives. What needs the
 whole body runs once it is in (`request`): HooksHost, the Tripwire on a buffered body, TokenRefresh's
 rewrite. Then Streamer and Auditor on the way back. Each hook returns early once the flow is `answered`.

@@ -22,10 +22,12 @@ from runtime.home import Home
 from tests.cli_harness import Cli
 from tests.conftest import DEFAULT_AGENT_ENV, run_git
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.openai import FakeOpenAI
 from tests.secret_scan import env_without_credentials
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture
 
-CLAUDE_NEEDS = "claude needs anthropic_oauth_token or anthropic_api_key: set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY"
+CLAUDE_NEEDS = ("claude needs anthropic_oauth_token or anthropic_api_key: "
+                "set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY")
 
 
 def _bare_cli(home: Path, scratch: Path) -> Cli:
@@ -74,7 +76,35 @@ def test_create_defaults_to_claude_and_refuses_it_without_a_credential_leaving_n
 
 @pytest.mark.docker
 @pytest.mark.timeout(600)
-def test_real_claude_code_without_a_credential_shows_what_to_set_and_the_session_is_in_error(tmp: Path) -> None:
+def test_real_codex_without_a_credential_shows_what_to_set(tmp: Path) -> None:  # noqa: F811
+    """Codex takes its ChatGPT sign-in or an OpenAI API key: without either, its calls get OpenAI's error shape."""
+    fake = FakeOpenAI(default_reply="FAKE-MUST-NOT-ANSWER")
+    rig = Rig(tmp, fake, "api.openai.com", ("OPENAI_API_KEY", "sk-proj-"))
+    rig.cli.env = env_without_credentials(rig.cli.env, tmp)
+    try:
+        refused = rig.cli("create", "--repo", str(rig.repo), "--name", "nocred", "--agent", "codex",
+                          "--prompt", "hello", check=False)
+        assert refused.code == 1 and "codex needs codex_oauth or openai_api_key: sign in with `codex login`" \
+            in refused.err, refused.err
+        session = rig.create(unique("cxnocred"), "say hello", "--skip-permissions", "--no-credential-check",
+                             agent="codex")
+        _, record = rig.watch(session["name"], "error")
+        assert record["agent_detail"]["reason"].startswith(
+            "clauderon holds no codex_oauth or openai_api_key for this session, so api.openai.com was not called")
+        deadline = time.monotonic() + 120
+        shown = ""
+        while time.monotonic() < deadline and "clauderon holds no" not in shown:
+            shown = " ".join(rig.cli("screen", session["name"]).out.split())
+            time.sleep(0.5)
+        assert "clauderon holds no codex_oauth or openai_api_key" in shown, shown
+        assert fake.requests == [], fake.paths()
+    finally:
+        rig.close()
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_real_claude_code_without_a_credential_shows_what_to_set_and_the_session_is_in_error(tmp: Path) -> None:  # noqa: F811
     fake = FakeAnthropic(default_reply="FAKE-MUST-NOT-ANSWER")
     rig = Rig(tmp, fake)
     rig.cli.env = env_without_credentials(rig.cli.env, tmp)  # the Rig's random key goes: the host has none
@@ -87,7 +117,8 @@ def test_real_claude_code_without_a_credential_shows_what_to_set_and_the_session
         _, record = rig.watch(session["name"], "error")
         reason = record["agent_detail"]["reason"]
         assert reason.startswith("clauderon holds no anthropic_oauth_token or anthropic_api_key for this session, "
-                                 "so api.anthropic.com was not called: set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY")
+                                 "so api.anthropic.com was not called: "
+                                 "set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY")
         # Claude Code shows the proxy's message (its words wrap with the terminal: compare without the breaks)
         deadline = time.monotonic() + 120
         shown = ""
@@ -97,7 +128,8 @@ def test_real_claude_code_without_a_credential_shows_what_to_set_and_the_session
         assert "clauderon holds no anthropic_oauth_token or anthropic_api_key" in shown, shown
         assert "CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY" in shown, shown
         assert fake.requests == [], fake.paths()  # the upstream never heard of it
-        audit = [line for line in rig.cli("audit", session["name"], "--json").json() if line["host"] == "api.anthropic.com"]
+        audit = [line for line in rig.cli("audit", session["name"], "--json").json()
+                 if line["host"] == "api.anthropic.com"]
         assert audit and {(line["status"], line["blocked"]) for line in audit} == {(401, "no_credential")}
         # Claude Code's own StopFailure hook ("authentication_failed") came meanwhile: the reason stays the proxy's
         [record] = [s for s in rig.cli("list", "--json").json() if s["name"] == session["name"]]
