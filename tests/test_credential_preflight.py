@@ -3,7 +3,7 @@
 1. `clauderon create` makes a `claude` session by default, and refuses one whose agent has no credential on the
    host with one line naming the credentials (any one will do) and the three ways to provide one, leaving
    nothing behind; a credential file added while the engine runs is found at the next create.
-2. Created anyway (`--no-credential-check`), the REAL Claude Code in a real container gets a 401 from the proxy
+2. Created anyway (`--no-credential-check`), the REAL Claude Code (and Codex, Gemini CLI) in a real container gets a 401 from the proxy
    for its model call, in Anthropic's error shape, and shows its message; the session's agent_status is `error`
    with that reason, and the fake upstream receives nothing.
 """
@@ -20,10 +20,12 @@ import pytest
 from runtime.agents.registry import agent_named
 from runtime.home import Home
 from tests.cli_harness import Cli
-from tests.conftest import DEFAULT_AGENT_ENV, run_git
+from tests.conftest import DEFAULT_AGENT_ENV, TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE, run_git
 from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.gemini import FakeGemini
 from tests.fakes.openai import FakeOpenAI
 from tests.secret_scan import env_without_credentials
+from tests.test_agents_docker import Rig as AllowlistRig
 from tests.test_hooks_docker import Rig, tmp, unique  # noqa: F401 - `tmp` is a fixture
 
 CLAUDE_NEEDS = ("claude needs anthropic_oauth_token or anthropic_api_key: "
@@ -97,6 +99,35 @@ def test_real_codex_without_a_credential_shows_what_to_set(tmp: Path) -> None:  
             shown = " ".join(rig.cli("screen", session["name"]).out.split())
             time.sleep(0.5)
         assert "clauderon holds no codex_oauth or openai_api_key" in shown, shown
+        assert fake.requests == [], fake.paths()
+    finally:
+        rig.close()
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_real_gemini_cli_without_a_credential_shows_what_to_set(short_tmp: Path) -> None:
+    """Google's error shape: the Gemini CLI in its sealed container shows the proxy's words."""
+    fake = FakeGemini(default_reply="FAKE-MUST-NOT-ANSWER")
+    host = agent_named("gemini").traffic.model_hosts[0]
+    rig = AllowlistRig(short_tmp, fake, [host], {})
+    config = rig.home / "config.toml"
+    config.write_text(config.read_text().replace(TEST_AGENT_IMAGE, TEST_GEMINI_IMAGE))
+    try:
+        refused = rig.cli("create", "--repo", str(rig.repo), "--name", "nocred", "--agent", "gemini",
+                          "--prompt", "hello", check=False)
+        assert refused.code == 1 and "gemini needs gemini_api_key: set GEMINI_API_KEY" in refused.err, refused.err
+        rig.cli("create", "--repo", str(rig.repo), "--name", "gm", "--agent", "gemini", "--prompt", "say hello",
+                "--skip-permissions", "--no-credential-check", timeout=180)
+        deadline = time.monotonic() + 180
+        shown = ""
+        while time.monotonic() < deadline and "clauderon holds no" not in shown:
+            shown = " ".join(rig.cli("screen", "gm").out.split())
+            time.sleep(0.5)
+        assert "clauderon holds no gemini_api_key for this session" in shown, shown
+        [record] = rig.cli("list", "--json").json()
+        assert record["agent_status"] == "error", record
+        assert record["agent_detail"]["reason"].startswith("clauderon holds no gemini_api_key for this session")
         assert fake.requests == [], fake.paths()
     finally:
         rig.close()

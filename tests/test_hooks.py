@@ -165,16 +165,22 @@ def test_good_event_reaches_the_engine_with_its_session() -> None:
                                       "permission_mode": "bypassPermissions"})]
 
 
-def test_an_agents_error_after_a_missing_credential_keeps_the_proxys_reason() -> None:
-    """Claude Code's StopFailure says only `authentication_failed`; the proxy's refusal said what to set."""
+def test_after_a_missing_credential_the_agents_reports_keep_the_proxys_reason() -> None:
+    """Claude Code's StopFailure says only `authentication_failed`, and Gemini CLI ends the turn as if answered;
+    the proxy's refusal said what to set. Only the agent's exit is its own."""
     recorder = Recorder()
     handler = HooksHandler(recorder)
-    handler.no_credential("s1", "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY")
+    why = "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY"
+    handler.no_credential("s1", why)
     failure = body({"hook_event_name": "StopFailure", "error": "authentication_failed"})
     handler("s1", "POST", "/hooks/claude/StopFailure", failure)
+    handler("s1", "POST", "/hooks/claude/Stop", body(sample("skip-Stop")))
     handler("s2", "POST", "/hooks/claude/StopFailure", failure)
-    assert [c["agent_detail"]["reason"] for _, c in recorder.calls] == [
-        "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY", "authentication_failed"]
+    assert [(sid, c["agent_status"], c["agent_detail"]) for sid, c in recorder.calls] == [
+        ("s1", AgentStatus.ERROR, {"reason": why}), ("s1", AgentStatus.ERROR, {"reason": why}),
+        ("s2", AgentStatus.ERROR, {"reason": "authentication_failed"})]
+    handler("s1", "POST", "/hooks/claude/SessionEnd", body(sample("skip-SessionEnd")))
+    assert recorder.calls[-1][1]["agent_status"] == AgentStatus.EXITED
     handler.forget("s1")  # restarted: the proxy says it again if the credential is still missing
     handler("s1", "POST", "/hooks/claude/StopFailure", failure)
     assert recorder.calls[-1][1]["agent_detail"]["reason"] == "authentication_failed"

@@ -113,8 +113,9 @@ class HooksHandler:
             return _reply(200, {"ok": True, "forwarded": False, **extra})
         with self._lock:
             no_credential = self._no_credential.get(session_id)
-        if no_credential and change.agent_status == AgentStatus.ERROR:
-            # The agent's own word for it ("authentication_failed") says less than the proxy's: what to set.
+        if no_credential and change.agent_status != AgentStatus.EXITED:
+            # No turn of this session can reach its model: what the agent makes of it (Claude Code's
+            # "authentication_failed", Gemini CLI's turn ending as if answered) says less than the proxy's reason.
             change = StatusChange(AgentStatus.ERROR, {"reason": clip(no_credential)}, change.permission_mode)
         try:
             self.engine_update(session_id, change.changes())
@@ -123,8 +124,8 @@ class HooksHandler:
         return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status), **extra})
 
     def no_credential(self, session_id: str, message: str) -> None:
-        """The proxy refused the session's model calls for want of a credential (`message` says what to set):
-        an error the agent reports afterwards keeps that reason."""
+        """The proxy refused the session's model calls for want of a credential (`message` says what to set): until
+        the session is restarted (`forget`), any status its agent reports but `exited` is that error."""
         with self._lock:
             self._no_credential[session_id] = message
 
