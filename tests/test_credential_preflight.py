@@ -3,9 +3,9 @@
 1. `clauderon create` makes a `claude` session by default, and refuses one whose agent has no credential on the
    host with one line naming the credentials (any one will do) and the three ways to provide one, leaving
    nothing behind; a credential file added while the engine runs is found at the next create.
-2. Created anyway (`--no-credential-check`), the REAL Claude Code (and Codex, Gemini CLI) in a real container gets a 401 from the proxy
-   for its model call, in Anthropic's error shape, and shows its message; the session's agent_status is `error`
-   with that reason, and the fake upstream receives nothing.
+2. Created anyway (`--no-credential-check`), the REAL Claude Code, Codex and Gemini CLI in real containers get a
+   401 from the proxy for their model calls, in their API's error shape, and show its message; the session's
+   agent_status is `error` with that reason, and the fake upstream receives nothing.
 """
 
 from __future__ import annotations
