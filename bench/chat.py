@@ -84,7 +84,7 @@ def main() -> None:
         async def create() -> str:
             client = EngineClient(home)
             try:
-                request = {"repo": str(repo), "name": "bench", "backend": "local"}
+                request = {"repo": str(repo), "name": "bench", "backend": "local", "agent": "shell"}
                 session = await client.create_session(request, wait=True)
             finally:
                 await client.close()

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an image sent with --prompt (repeat for more; PNG, JPEG, GIF or WebP)")
     c.add_argument("--print", action="store_true", help="run --prompt headless to its end, print the final message "
                    "(with --json: name, exit_status, result, transcript); fails when the agent did")
+    c.add_argument("--no-credential-check", action="store_true",
+                   help="create even when the host has no credential for the agent's model")
     c.add_argument("--json", action="store_true")
 
     ls = sub.add_parser("list", help="list sessions")
@@ -190,7 +192,7 @@ def cmd_create(home: Home, args: argparse.Namespace) -> int:
         "access_mode": args.access_mode, "skip_permissions": args.skip_permissions, "cpu": args.cpu,
         "memory": args.memory, "env": parse_env_entries(args.env), "mounts": parse_mount_entries(args.mount),
         "reuse_branch": args.reuse_branch, "model": args.model, "plan_mode": args.plan,
-        "print": args.print or None,
+        "print": args.print or None, "skip_credential_check": args.no_credential_check or None,
         "images": [os.path.abspath(os.path.expanduser(p)) for p in args.image_file],
     }
     request = {k: v for k, v in request.items() if v is not None}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         CredentialStore,
         credential_store_for,
         credentials_report,
+        how_to_provide,
         masked,
     )
     from proxy.errors import ProxyError
@@ -46,7 +47,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("AUDIT_FILE", "AuditLog", "read_audit"), "proxy.audit"),
     **dict.fromkeys(("CA_DIR", "PUBLIC_CERT"), "proxy.ca"),
     **dict.fromkeys(("CODEX_ENV", "CODEX_TOKENS_FILE", "CREDENTIAL_NAMES", "ENV_NAMES", "CredentialStore",
-                     "credential_store_for", "credentials_report", "masked"), "proxy.credentials"),
+                     "credential_store_for", "credentials_report", "how_to_provide", "masked"), "proxy.credentials"),
     "ProxyError": "proxy.errors",
     **dict.fromkeys(("CA_MOUNT_PATH", "HOOKS_HOST", "PLACEHOLDERS", "Injection", "InjectionRule", "build_rules",
                      "container_env", "default_credential_names", "injection_for", "placeholder_jwt"), "proxy.rules"),
@@ -70,6 +71,7 @@ __all__ = [
     "CREDENTIAL_NAMES", "CredentialStore", "DictResolver", "ENV_NAMES", "HOOKS_HOST", "Injection", "InjectionRule",
     "ModelCall", "ModelCredential", "OnePasswordResolver", "PLACEHOLDERS", "PUBLIC_CERT", "ProxyError", "ProxyService",
     "SecretResolver", "SessionProxyConfig", "atomic_write", "build_rules", "choose_port", "container_env",
-    "credential_store_for", "credentials_report", "default_credential_names", "injection_for", "masked",
+    "credential_store_for", "credentials_report", "default_credential_names", "how_to_provide", "injection_for",
+    "masked",
     "new_proxy_password", "placeholder_jwt", "read_audit",
 ]

@@ -1,7 +1,8 @@
 """The mitmproxy addons, one concern each, in the order they run for a request:
 
 ProxyAuth (407, 421) -> Tripwire on path and headers (403) -> AccessPolicy (read-only, egress) -> Router
-(routes, non-public targets, DNS pinning) -> Injector -> TokenRefresh -> BodyStreams, all decided from the
+(routes, non-public targets, DNS pinning) -> Injector (401 for a model call no credential can go on) -> TokenRefresh
+-> BodyStreams, all decided from the
 request's headers (`requestheaders`), so that a body can stream upstream as it arrives. What needs the
 whole body runs once it is in (`request`): HooksHost, the Tripwire on a buffered body, TokenRefresh's
 rewrite. Then Streamer and Auditor on the way back. Each hook returns early once the flow is `answered`.
@@ -23,10 +24,19 @@ from mitmproxy.proxy import server_hooks
 
 from proxy import tripwire
 from proxy.audit import AuditLog
-from proxy.credentials import CODEX_OAUTH, CredentialStore
+from proxy.credentials import CODEX_OAUTH, CredentialStore, how_to_provide
 from proxy.errorpages import REFUSED
+from proxy.model_errors import authentication_error
 from proxy.policy import Blocked, Unresolvable, classify_error, egress_allowed, read_only_allows, resolve_public
-from proxy.rules import HOOKS_HOST, PLACEHOLDERS, TOKEN_ENDPOINTS, InjectionRule, injection_for, placeholder_jwt
+from proxy.rules import (
+    HOOKS_HOST,
+    PLACEHOLDERS,
+    TOKEN_ENDPOINTS,
+    InjectionRule,
+    injection_for,
+    model_credentials_for,
+    placeholder_jwt,
+)
 from proxy.sessions import SessionProxyConfig, SessionRegistry
 from proxy.target import canonical_host, clean_text, same_target
 
@@ -363,24 +373,50 @@ class Router:
             server.address = (ip, port)
 
 
+MissingCredentialHandler = Callable[[str, str], None]
+"""`(session_id, message)`: a session's agent called its model with no credential to put on the call."""
+
+
 class Injector:
-    """Replaces placeholders with real credentials, per the rule table and the session's credential set."""
+    """Replaces placeholders with real credentials, per the rule table and the session's credential set.
+
+    A call to the agent's model API that no credential can go on is answered here with a 401 in the API's own
+    shape naming what to set (the agent's CLI shows it), and reported to `on_missing_credential`: sent on, it
+    would carry only a placeholder and fail upstream in ways agents retry for minutes."""
 
     def __init__(self, credentials: CredentialStore, rules: tuple[InjectionRule, ...]) -> None:
         self.credentials = credentials
         self.rules = rules
+        self.on_missing_credential: MissingCredentialHandler | None = None
+        """Called on the proxy's loop: must not block (the engine hands it to its own loop)."""
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if answered(flow):
             return
-        cfg, headers = session_of(flow), flow.request.headers
-        injection = injection_for(self.rules, self.credentials, flow.metadata[HOST], cfg.credential_names)
+        cfg, headers, host = session_of(flow), flow.request.headers, flow.metadata[HOST]
+        injection = injection_for(self.rules, self.credentials, host, cfg.credential_names)
         if injection is None:
+            names = model_credentials_for(self.rules, cfg.traffic, host)
+            if names:
+                self._refuse_missing(flow, cfg, host, names)
             return
         for name in injection.remove:
             headers.pop(name, None)
         headers.update(injection.headers)
         flow.metadata[CREDENTIAL] = injection.credential
+
+    def _refuse_missing(self, flow: http.HTTPFlow, cfg: SessionProxyConfig, host: str, names: list[str]) -> None:
+        message = (f"clauderon holds no {' or '.join(names)} for this session, so {host} was not called: "
+                   f"{how_to_provide(names, self.credentials.secrets_dir)}; then create a new session")
+        body, headers = authentication_error(cfg.traffic.error_shape, message)
+        refuse(flow, 401, "no_credential", message)
+        flow.response = http.Response.make(401, body, headers)
+        handler = self.on_missing_credential
+        if handler is not None:
+            try:
+                handler(cfg.session_id, message)
+            except Exception:  # engine code: its failure must not take the proxy down
+                logger.exception("missing-credential report for session %s failed", cfg.session_id)
 
 
 class TokenRefresh:

@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,20 @@ CODEX_TOKENS_FILE = "codex-tokens.json"
 CODEX_ENV = ("CODEX_ACCESS_TOKEN", "CODEX_REFRESH_TOKEN", "CODEX_ID_TOKEN", "CODEX_ACCOUNT_ID")
 """The environment variables holding the Codex OAuth token set (access and refresh token both needed)."""
 CREDENTIAL_NAMES: tuple[str, ...] = (*ENV_NAMES, CODEX_OAUTH)
+
+
+def how_to_provide(names: Sequence[str], secrets_dir: Path) -> str:
+    """How a person gives clauderon one of the credentials `names` (alternatives; any one will do), as one
+    clause: Codex's sign-in, the environment, a 1Password reference, or a file in `secrets_dir`."""
+    ways = ["sign in with `codex login` on this machine"] if CODEX_OAUTH in names else []
+    keys = [name for name in names if name in ENV_NAMES]
+    if keys:
+        home = Path.home()
+        shown = Path("~") / secrets_dir.relative_to(home) if secrets_dir.is_relative_to(home) else secrets_dir
+        ways += [f"set {' or '.join(ENV_NAMES[name][0] for name in keys)}",
+                 "add an op:// reference under [onepassword.credentials] in proxy.toml",
+                 f"put it in {shown / keys[-1]} (chmod 600)"]
+    return ", or ".join(ways)
 
 
 def masked(value: str | None) -> str:
@@ -123,6 +137,19 @@ class CredentialStore:
             self._codex = codex
             self._recompute_real_values()
             self._loaded = True
+
+    def load_missing(self) -> None:
+        """Look up again only the credentials this store lacks (one added since the engine started: a
+        `secrets/` file, a `codex login`); a credential it holds is never replaced (Codex's refresh token
+        may have been used up since it was read)."""
+        self._ensure_loaded()
+        found = {name: self._lookup(name) for name, cred in self._creds.items() if not cred.available}
+        codex = self._lookup_codex() if self._codex is None else None
+        with self._lock:
+            self._creds.update({name: cred for name, cred in found.items() if cred.available})
+            if self._codex is None:
+                self._codex = codex
+            self._recompute_real_values()
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:

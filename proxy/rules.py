@@ -146,6 +146,15 @@ def injection_for(rules: tuple[InjectionRule, ...], credentials: CredentialStore
     return None
 
 
+def model_credentials_for(rules: tuple[InjectionRule, ...], traffic: AgentTraffic, host: str) -> list[str]:
+    """The agent's model credentials that a rule puts on requests to `host`, one of its model hosts (none for
+    another host, or for one such as a sign-in's token endpoint that takes no credential)."""
+    if not any(host_matches(host, pattern) for pattern in traffic.model_hosts):
+        return []
+    takers = {rule.credential for rule in rules if rule.matches(host)}
+    return [c.name for c in traffic.model_credentials if c.name in takers]
+
+
 def model_credential(traffic: AgentTraffic, credentials: CredentialStore,
                      names: set[str] | None = None) -> ModelCredential | None:
     """The model credential a session's agent uses: the first of `traffic.model_credentials` that is in

@@ -120,6 +120,7 @@ class ProxyService:
                                  getattr(pcfg, "grafana_host", None))
         """The injection rule table (proxy.toml's rules first, then the built-in ones)."""
         self._hooks = addons.HooksHost()
+        self._injector = addons.Injector(self.credentials, self.rules)
         self._router = addons.Router(dict(settings.routes))
         auditor = addons.Auditor(self.audit)
         auth = addons.ProxyAuth(self.registry, auditor, list(pcfg.allowlist))
@@ -131,7 +132,7 @@ class ProxyService:
             wire,
             addons.AccessPolicy(list(pcfg.allowlist)),
             self._router,
-            addons.Injector(self.credentials, self.rules),
+            self._injector,
             addons.TokenRefresh(self.credentials),
             addons.BodyStreams(wire, pcfg.max_body_bytes),
             addons.Streamer(),
@@ -158,6 +159,11 @@ class ProxyService:
         """`fn(session_id, method, path, body) -> (status, headers, body)` answers `clauderon.internal`;
         it runs in a worker thread. None makes that host answer 404."""
         self._hooks.handler = fn
+
+    def set_missing_credential_handler(self, fn: addons.MissingCredentialHandler | None) -> None:
+        """`fn(session_id, message)` hears of each model call refused for want of a credential (answered 401
+        with `message`); it runs on the proxy's loop and must not block."""
+        self._injector.on_missing_credential = fn
 
     def register_session(self, cfg: SessionProxyConfig) -> None:
         self.registry.register(cfg)

@@ -35,11 +35,15 @@ class AgentTraffic:
     """The writes a read-only session may still make: the model calls (and the sign-in's token refresh)."""
     model_credentials: tuple[ModelCredential, ...] = field(default=())
     """In preference order: the first the host has wins; the last is the fallback when it has none."""
+    error_shape: str = ""
+    """How its model API words an error (`proxy.model_errors.SHAPES`: `anthropic`, `openai`, `google`), so the
+    agent's CLI shows what the proxy answers for it (a missing credential); empty: plain text."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly form (lists for tuples)."""
         return {"model_hosts": list(self.model_hosts), "model_calls": [list(c) for c in self.model_calls],
-                "model_credentials": [{"name": c.name, "env": c.env} for c in self.model_credentials]}
+                "model_credentials": [{"name": c.name, "env": c.env} for c in self.model_credentials],
+                "error_shape": self.error_shape}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AgentTraffic:
@@ -49,6 +53,7 @@ class AgentTraffic:
             model_calls=tuple((str(m), str(h), str(p)) for m, h, p in data.get("model_calls", ())),
             model_credentials=tuple(ModelCredential(c["name"], c.get("env"))
                                     for c in data.get("model_credentials", ())),
+            error_shape=str(data.get("error_shape", "")),
         )
 
 

@@ -81,7 +81,7 @@ class Session(BaseModel):
     be brought back."""
     backend: str = DEFAULT_BACKEND
     backend_id: str | None = None
-    agent: str = "shell"
+    agent: str = "claude"
     image: str | None = None
     network_mode: str = "auto"
     cpu: float | None = None

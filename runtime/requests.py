@@ -47,6 +47,8 @@ class CreateRequest(BaseModel):
     """Run `prompt` headless to the end and keep its result (`runtime.engine.print_runs`)."""
     model: str | None = None
     plan_mode: bool = False
+    skip_credential_check: bool = False
+    """Create even when the host has no credential for the agent's model (`--no-credential-check`)."""
 
     @field_validator("model")
     @classmethod

@@ -20,6 +20,14 @@ TEST_BASE_IMAGE = "clauderon-test-base:bookworm"
 TEST_AGENT_IMAGE = "clauderon-test-agent:latest"
 TEST_GEMINI_IMAGE = "clauderon-test-gemini:latest"  # the Gemini CLI and its Node 20, beside the agent image
 
+# The product's default agent is `claude`; a test that names no agent gets a shell (fast, and needs no model
+# credential): every CLI and engine the tests start reads this override (`[session] agent`). The tests of the
+# default itself remove it (tests/test_cli_config.py).
+DEFAULT_AGENT_ENV = "CLAUDERON_SESSION_AGENT"
+os.environ.setdefault(DEFAULT_AGENT_ENV, "shell")
+SHELL_BY_DEFAULT = {DEFAULT_AGENT_ENV: "shell"}
+"""`environ` for a test's `load_settings` that shuts out the machine's environment but keeps the shell default."""
+
 
 def _snapshot_dirname(cls, *, test_location: PyTestLocation) -> str:
     return str(SNAPSHOT_DIR / Path(test_location.filepath).stem)
@@ -146,7 +154,7 @@ def host(short_tmp: Path):
     from runtime.settings import load_settings
 
     home = Home.open(short_tmp / "h")
-    home.config_file.write_text('[session]\nbackend = "local"\n[engine]\non_exit = "stop"\n')
+    home.config_file.write_text('[session]\nbackend = "local"\nagent = "shell"\n[engine]\non_exit = "stop"\n')
     engine_host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
     engine_host.start()
     yield engine_host

@@ -137,11 +137,13 @@ def test_create_stores_the_model_restart_keeps_it_and_bad_input_leaves_nothing(h
     async def go() -> None:
         client = EngineClient(host.home)
         try:
+            # No model credential here, and none needed: a shell runs instead of the agent's CLI.
             chosen = await client.create_session({"repo": str(repo), "name": "chosen", "agent": "claude",
-                                                  "model": "sonnet", "plan_mode": True}, wait=True)
+                                                  "model": "sonnet", "plan_mode": True, "skip_credential_check": True},
+                                                 wait=True)
             assert (chosen.status, chosen.model, chosen.plan_mode) == ("running", "sonnet", True), chosen.error
-            defaulted = await client.create_session({"repo": str(repo), "name": "defaulted", "agent": "claude"},
-                                                    wait=True)
+            defaulted = await client.create_session({"repo": str(repo), "name": "defaulted", "agent": "claude",
+                                                     "skip_credential_check": True}, wait=True)
             assert defaulted.model == "opus"
             assert launched[0][launched[0].index("--model") + 1] == "sonnet" and "plan" in launched[0]
             assert launched[1][launched[1].index("--model") + 1] == "opus"

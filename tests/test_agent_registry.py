@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy import CREDENTIAL_NAMES, PLACEHOLDERS, CredentialStore, SessionProxyConfig, container_env
+from proxy import CREDENTIAL_NAMES, ENV_NAMES, PLACEHOLDERS, CredentialStore, SessionProxyConfig, container_env
+from proxy.model_errors import SHAPES
 from proxy.policy import egress_allowed, read_only_allows
 from runtime.agents.base import Agent, HookRejected
 from runtime.agents.home import CONTAINER_HOME
@@ -110,7 +111,7 @@ def test_the_session_config_carries_the_agents_traffic_through_a_restart() -> No
 
 
 def test_an_unknown_agent_is_refused_with_the_choices() -> None:
-    with pytest.raises(ClauderonError, match="unknown agent 'aider'; choose one of shell, claude, codex, gemini"):
+    with pytest.raises(ClauderonError, match="unknown agent 'aider'; choose one of claude, codex, gemini, shell"):
         agent_named("aider")
 
 
@@ -133,6 +134,39 @@ def test_each_agent_declares_what_it_is(name: str) -> None:
     # A resumed conversation is not given its first prompt again (an argument may carry it: `--opt=prompt`).
     assert not any("fix it" in arg for arg in resumed.argv)
     assert any("fix it" in arg for arg in command.argv) == agent.takes_prompt
+
+
+@pytest.mark.parametrize("name", agent_names())
+def test_each_agent_says_which_credential_it_needs_and_how_to_provide_one(name: str, tmp_path: Path) -> None:
+    """The preflight of `clauderon create` and the dialog: one line naming the alternatives (any one will do) and
+    the three ways to provide one; nothing for an agent that calls no model, or once the host has one."""
+    agent = agent_named(name)
+    names = [c.name for c in agent.traffic.model_credentials]
+    problem = agent.credential_problem([], tmp_path / "secrets")
+    if not names:
+        assert problem is None
+        return
+    assert agent.traffic.error_shape in SHAPES  # its model API's words reach the CLI (a refused call's 401)
+    assert problem is not None and "\n" not in problem
+    assert problem.startswith(f"{name} needs {' or '.join(names)}: ")
+    keys = [n for n in names if n in ENV_NAMES]
+    for way in (*(ENV_NAMES[n][0] for n in keys), "op://", "[onepassword.credentials]",
+                str(tmp_path / "secrets" / keys[-1])):
+        assert way in problem
+    for have in names:  # any one of them suffices
+        assert agent.credential_problem([have], tmp_path / "secrets") is None
+
+
+def test_the_credential_lines_read_as_a_person_needs_them() -> None:
+    secrets = Path.home() / ".clauderon" / "secrets"
+    assert agent_named("claude").credential_problem(["github_token"], secrets) == (
+        "claude needs anthropic_oauth_token or anthropic_api_key: set CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_API_KEY, "
+        "or add an op:// reference under [onepassword.credentials] in proxy.toml, or put it in "
+        "~/.clauderon/secrets/anthropic_api_key (chmod 600)")
+    assert agent_named("codex").credential_problem([], secrets) == (
+        "codex needs codex_oauth or openai_api_key: sign in with `codex login` on this machine, or set OPENAI_API_KEY, "
+        "or add an op:// reference under [onepassword.credentials] in proxy.toml, or put it in "
+        "~/.clauderon/secrets/openai_api_key (chmod 600)")
 
 
 @pytest.mark.parametrize("name", agent_names())

@@ -10,6 +10,7 @@ from tests.cli_harness import Cli
 
 def test_config_show_names_sources_and_hides_secrets(short_tmp: Path) -> None:
     cli = Cli(short_tmp / "home", image="img:1")
+    cli.env.pop("CLAUDERON_SESSION_AGENT", None)  # the tests' shell default (tests/conftest.py): the product's here
     cli.env["CLAUDERON_SERVE_PASSWORD"] = "hunter2-very-secret"
     cli.env["CLAUDERON_TUI_PREFIX_KEY"] = "ctrl+a"
     table = cli("config", "show").out
@@ -20,7 +21,7 @@ def test_config_show_names_sources_and_hides_secrets(short_tmp: Path) -> None:
                                       "source": "env CLAUDERON_TUI_PREFIX_KEY"}
     assert rows["docker.image"]["source"] == "config.toml" and rows["docker.image"]["value"] == "img:1"
     assert rows["engine.on_exit"]["source"] == "config.toml"
-    assert rows["session.agent"]["source"] == "default"
+    assert (rows["session.agent"]["value"], rows["session.agent"]["source"]) == ("claude", "default")
 
 
 def test_bad_config_is_one_line_exit_1(short_tmp: Path) -> None:

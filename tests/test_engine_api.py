@@ -20,7 +20,7 @@ from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.settings import load_settings
 from runtime.terminal import TerminalEmulator
-from tests.conftest import run_git
+from tests.conftest import SHELL_BY_DEFAULT, run_git
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -114,7 +114,7 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
     secret = "ghp_" + "k" * 36
     monkeypatch.setenv("GITHUB_TOKEN", secret)
     home = Home.open(short_tmp / "h")
-    engine_host = EngineHost(home, load_settings(home, environ={}), try_lock(home))
+    engine_host = EngineHost(home, load_settings(home, environ=SHELL_BY_DEFAULT), try_lock(home))
     engine_host.start()
     client = EngineClient(home)
     try:
@@ -168,7 +168,7 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
 async def test_client_reconnects_to_a_new_engine_from_a_fresh_snapshot(short_tmp: Path, git_repo: Path) -> None:
     home = Home.open(short_tmp / "h")
     home.config_file.write_text('[session]\nbackend = "local"\n')
-    loaded = load_settings(home, environ={})
+    loaded = load_settings(home, environ=SHELL_BY_DEFAULT)
     first = EngineHost(home, loaded, try_lock(home))
     first.start()
     client = EngineClient(home)
@@ -215,7 +215,7 @@ async def test_handoff_to_a_background_engine_keeps_sessions_live(short_tmp: Pat
 
     home = Home.open(short_tmp / "h")
     home.config_file.write_text('[session]\nbackend = "local"\n')
-    in_app = EngineHost(home, load_settings(home, environ={}), try_lock(home))
+    in_app = EngineHost(home, load_settings(home, environ=SHELL_BY_DEFAULT), try_lock(home))
     in_app.start()
     client = EngineClient(home)
     try:

@@ -165,6 +165,27 @@ def test_good_event_reaches_the_engine_with_its_session() -> None:
                                       "permission_mode": "bypassPermissions"})]
 
 
+def test_after_a_missing_credential_the_agents_reports_keep_the_proxys_reason() -> None:
+    """Claude Code's StopFailure says only `authentication_failed`, and Gemini CLI ends the turn as if answered;
+    the proxy's refusal said what to set. Only the agent's exit is its own."""
+    recorder = Recorder()
+    handler = HooksHandler(recorder)
+    why = "clauderon holds no anthropic_api_key for this session: set ANTHROPIC_API_KEY"
+    handler.no_credential("s1", why)
+    failure = body({"hook_event_name": "StopFailure", "error": "authentication_failed"})
+    handler("s1", "POST", "/hooks/claude/StopFailure", failure)
+    handler("s1", "POST", "/hooks/claude/Stop", body(sample("skip-Stop")))
+    handler("s2", "POST", "/hooks/claude/StopFailure", failure)
+    assert [(sid, c["agent_status"], c["agent_detail"]) for sid, c in recorder.calls] == [
+        ("s1", AgentStatus.ERROR, {"reason": why}), ("s1", AgentStatus.ERROR, {"reason": why}),
+        ("s2", AgentStatus.ERROR, {"reason": "authentication_failed"})]
+    handler("s1", "POST", "/hooks/claude/SessionEnd", body(sample("skip-SessionEnd")))
+    assert recorder.calls[-1][1]["agent_status"] == AgentStatus.EXITED
+    handler.forget("s1")  # restarted: the proxy says it again if the credential is still missing
+    handler("s1", "POST", "/hooks/claude/StopFailure", failure)
+    assert recorder.calls[-1][1]["agent_detail"]["reason"] == "authentication_failed"
+
+
 def test_unknown_session_is_404_and_engine_failure_is_500_not_an_exception() -> None:
     gone = HooksHandler(Recorder(fail=NotFound("no session s1")))("s1", "POST", "/hooks/claude/Stop", b"{}")
     assert gone[0] == 404

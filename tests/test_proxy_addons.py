@@ -28,8 +28,9 @@ from proxy import (
     new_proxy_password,
     read_audit,
 )
-from proxy.credentials import CODEX_OAUTH
+from proxy.credentials import CODEX_OAUTH, ENV_NAMES
 from proxy.errorpages import REFUSED
+from proxy.model_errors import authentication_error
 from proxy.policy import Blocked, Unresolvable
 from proxy.rules import DEFAULT_RULES, HOOKS_HOST
 from proxy.sessions import SessionRegistry
@@ -340,7 +341,7 @@ async def test_an_honest_request_passes_the_tripwire(world: World) -> None:
 
 
 async def test_a_read_only_session_may_read_and_call_its_model_but_not_write(world: World) -> None:
-    _, auth = world.session(agent="claude", access_mode="read-only")
+    _, auth = world.session(agent="claude", access_mode="read-only", credential_names={"anthropic_api_key"})
     read = await run(world, request("api.github.com", "/repos/x", auth=auth), upstream=ok())
     model = await run(world, request("api.anthropic.com", "/v1/messages", method="POST", auth=auth, body=b"{}"),
                       upstream=ok())
@@ -353,7 +354,8 @@ async def test_a_read_only_session_may_read_and_call_its_model_but_not_write(wor
 
 
 async def test_an_allowlist_session_reaches_listed_hosts_and_its_model_only(world: World) -> None:
-    _, auth = world.session(agent="claude", egress="allowlist", allowlist=["*.example.com"])
+    _, auth = world.session(agent="claude", egress="allowlist", allowlist=["*.example.com"],
+                            credential_names={"anthropic_api_key"})
     listed = await run(world, request("api.example.com", auth=auth), upstream=ok())
     model = await run(world, request("api.anthropic.com", "/v1/messages", method="POST", auth=auth), upstream=ok())
     unlisted = await run(world, request("example.org", auth=auth), upstream=ok())
@@ -441,6 +443,62 @@ async def test_codex_oauth_carries_its_account_id(world: World) -> None:
                      upstream=ok())
     assert flow.request.headers["authorization"] == f"Bearer {SECRETS['CODEX_ACCESS_TOKEN']}"
     assert flow.request.headers["chatgpt-account-id"] == SECRETS["CODEX_ACCOUNT_ID"]
+
+
+@pytest.mark.parametrize(("agent", "host", "path", "message_at"), [
+    ("claude", "api.anthropic.com", "/v1/messages", ("error", "message")),
+    ("codex", "chatgpt.com", "/backend-api/codex/responses", ("error", "message")),
+    ("gemini", "generativelanguage.googleapis.com", "/v1beta/models/m:streamGenerateContent", ("error", "message")),
+])
+async def test_a_model_call_with_no_credential_is_answered_401_in_the_apis_own_shape(
+        tmp_path: Path, agent: str, host: str, path: str, message_at: tuple[str, str]) -> None:
+    """Nothing goes upstream; the body says what to set, where the agent's CLI reads an error's message, and the
+    engine hears of it for the session's agent status. A session holding the credential is not affected."""
+    bare = World(tmp_path)
+    bare.credentials = bare.injector.credentials = CredentialStore(secrets_dir=tmp_path / "secrets", environ={})
+    heard: list[tuple[str, str]] = []
+    bare.injector.on_missing_credential = lambda session_id, message: heard.append((session_id, message))
+    with taddons.context(*bare.chain):
+        cfg, auth = bare.session(agent=agent, credential_names={c.name for c in model_credentials_of(agent)})
+        flow = await run(bare, request(host, path, method="POST", auth=auth, body=b"{}"))
+    assert flow.response is not None and flow.response.status_code == 401
+    assert flow.response.headers["content-type"] == "application/json"
+    assert flow.response.headers["x-should-retry"] == "false"  # asking again will not help
+    body = json.loads(flow.response.content or b"")
+    message = body[message_at[0]][message_at[1]]
+    names = " or ".join(c.name for c in model_credentials_of(agent))
+    assert message.startswith(f"clauderon holds no {names} for this session, so {host} was not called: ")
+    assert ENV_NAMES[model_credentials_of(agent)[-1].name][0] in message and "op://" in message
+    assert str(tmp_path / "secrets") in message
+    assert heard == [(cfg.session_id, message)]
+    [line] = bare.audit_lines()
+    assert (line["status"], line["blocked"], line["credential"]) == (401, "no_credential", None)
+
+
+def model_credentials_of(agent: str) -> tuple[Any, ...]:
+    """The agent's model credentials, in its order of preference."""
+    return agent_named(agent).traffic.model_credentials
+
+
+async def test_the_401_shapes_are_the_ones_the_apis_use() -> None:
+    assert json.loads(authentication_error("anthropic", "m")[0]) == {
+        "type": "error", "error": {"type": "authentication_error", "message": "m"}}
+    openai = json.loads(authentication_error("openai", "m")[0])["error"]
+    assert (openai["message"], openai["type"], openai["code"]) == ("m", "invalid_request_error", "invalid_api_key")
+    assert json.loads(authentication_error("google", "m")[0])["error"]["status"] == "UNAUTHENTICATED"
+    assert authentication_error("", "m") == (b"clauderon proxy: m\n", {"Content-Type": "text/plain",
+                                                                        "x-should-retry": "false"})
+
+
+async def test_a_token_endpoint_and_other_hosts_are_not_refused_for_want_of_a_model_credential(tmp_path: Path) -> None:
+    bare = World(tmp_path)
+    bare.credentials = bare.injector.credentials = CredentialStore(secrets_dir=tmp_path / "secrets", environ={})
+    with taddons.context(*bare.chain):
+        _, auth = bare.session(agent="codex", credential_names={CODEX_OAUTH})
+        token = await run(bare, request("auth.openai.com", "/oauth/token", method="POST", auth=auth, body=b"{}"),
+                          upstream=ok())
+        other = await run(bare, request("api.github.com", "/user", auth=auth), upstream=ok())
+    assert [f.response.status_code for f in (token, other) if f.response] == [200, 200]
 
 
 # -- TokenRefresh -----------------------------------------------------------------------------------

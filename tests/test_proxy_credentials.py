@@ -127,6 +127,29 @@ def test_codex_tokens_from_auth_json_written_back_on_refresh(home, short_tmp):
     assert "new-" not in json.dumps(dummy)
 
 
+def test_load_missing_finds_new_credentials_and_never_replaces_held_ones(home, short_tmp):
+    """The create preflight looks again for what is missing (a `secrets/` file, a `codex login` made since the
+    engine started); a held credential stays as it is (Codex's env tokens may have been refreshed since)."""
+    auth = short_tmp / "auth.json"
+    env = {"CODEX_ACCESS_TOKEN": "env-access-token-0", "CODEX_REFRESH_TOKEN": "env-refresh-token-0",
+           "CODEX_AUTH_JSON_PATH": str(auth)}
+    store = CredentialStore(home.secrets, environ=env, tokens_file=short_tmp / "codex-tokens.json")
+    assert not store.has("anthropic_api_key")
+    store.update_codex_tokens("refreshed-access-1", "refreshed-refresh-1", None)
+    key = random_secret()
+    write_secret(home, "anthropic_api_key", key)
+    assert not store.has("anthropic_api_key")  # read once; nothing looks again by itself
+    store.load_missing()
+    assert store.get("anthropic_api_key") == key and store.is_real_credential_value(key)
+    assert store.get(CODEX_OAUTH) == "refreshed-access-1"  # not the environment's used-up pair again
+
+    signed_out = CredentialStore(home.secrets, environ={"CODEX_AUTH_JSON_PATH": str(auth)})
+    assert signed_out.codex is None
+    auth.write_text(json.dumps({"tokens": {"access_token": "login-access", "refresh_token": "login-refresh"}}))
+    signed_out.load_missing()  # `codex login` since
+    assert signed_out.get(CODEX_OAUTH) == "login-access"
+
+
 def test_container_env_for_claude_follows_the_host_credential(home):
     oauth = CredentialStore(home.secrets, environ={"CLAUDE_CODE_OAUTH_TOKEN": random_secret(),
                                                    "GITHUB_TOKEN": random_secret()})

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Checkbox, Input, RadioSet, TextArea
+from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, TextArea
 
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
 from clauderon_tui.screens.create import CreateSessionScreen
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import Status
-from tests.fake_engine import FakeEngineClient, fake_app, sample_sessions, wait_until
+from tests.fake_engine import HEALTH_OK, FakeEngineClient, fake_app, sample_sessions, wait_until
 from tests.test_launch_options import BAD_ENV, BAD_ENV_LINE, BAD_MOUNT, BAD_MOUNT_LINE
 
 SIZE = (120, 36)
@@ -25,6 +25,11 @@ async def _open_create(pilot) -> CreateSessionScreen:
     return screen
 
 
+def _pick_agent(screen: CreateSessionScreen, name: str) -> None:
+    [button] = [b for b in screen.query_one("#agent", RadioSet).query(RadioButton) if b.name == name]
+    button.value = True
+
+
 async def test_create_success_selects_and_focuses_the_new_session() -> None:
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -33,8 +38,7 @@ async def test_create_success_selects_and_focuses_the_new_session() -> None:
         screen.query_one("#prompt", TextArea).text = "Fix the flaky login test"
         await wait_until(pilot, lambda: screen.query_one("#name", Input).value == "fix-flaky-login-test",
                          "the suggested name")
-        codex = screen.query_one("#agent", RadioSet).query("RadioButton")[2]
-        codex.value = True
+        _pick_agent(screen, "codex")
         screen.query_one("#env", TextArea).text = "DEBUG=1\nMODE=fast"
         screen.query_one("#mounts", TextArea).text = "/data:/mnt/data:ro"
         await pilot.press("ctrl+s")
@@ -140,7 +144,7 @@ async def test_create_with_a_model_and_plan_mode() -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_create(pilot)
         screen.query_one("#name", Input).value = "planned"
-        screen.query_one("#agent", RadioSet).query("RadioButton")[1].value = True  # claude
+        _pick_agent(screen, "claude")
         model = screen.query_one("#model", Input)
         await wait_until(pilot, lambda: not model.disabled and "opus" in model.placeholder, "claude's models")
         model.focus()
@@ -161,20 +165,68 @@ async def test_a_bad_model_is_refused_inline_and_the_shell_takes_none() -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_create(pilot)
         screen.query_one("#name", Input).value = "ok-name"
-        screen.query_one("#agent", RadioSet).query("RadioButton")[2].value = True  # codex
+        _pick_agent(screen, "codex")
         model = screen.query_one("#model", Input)
-        await wait_until(pilot, lambda: not model.disabled, "the model field")
-        assert screen.query_one("#plan-mode", Checkbox).disabled  # codex has no plan mode
+        # codex has no plan mode (claude, the default, has)
+        await wait_until(pilot, lambda: screen.query_one("#plan-mode", Checkbox).disabled, "codex's options")
+        assert not model.disabled
         model.value = "gpt 5; rm -rf /"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.client.create_requests == []
         assert "is not a model name" in str(screen.query_one("#model-error").render())
-        screen.query_one("#agent", RadioSet).query("RadioButton")[0].value = True  # shell
+        _pick_agent(screen, "shell")
         await wait_until(pilot, lambda: model.disabled, "the model field off for the shell")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.client.create_requests, "the create")
         assert app.client.create_requests[0]["model"] is None
+
+
+async def test_the_dialog_is_claude_by_default_and_says_early_what_a_create_would_be_refused_for() -> None:
+    """The engine's health names each agent's credential problem: the dialog shows it as soon as the agent is
+    chosen, its checkbox sends `skip_credential_check`, and a prompt for the shell is said to be ignored."""
+    problem = ("claude needs anthropic_oauth_token or anthropic_api_key: set CLAUDE_CODE_OAUTH_TOKEN or "
+               "ANTHROPIC_API_KEY, or add an op:// reference under [onepassword.credentials] in proxy.toml, or put "
+               "it in ~/.clauderon/secrets/anthropic_api_key (chmod 600)")
+    health = {**HEALTH_OK, "agents": {"claude": {"credential_problem": problem}, "codex": {"credential_problem": None},
+                                      "gemini": {"credential_problem": None}, "shell": {"credential_problem": None}}}
+    app = fake_app(FakeEngineClient(sample_sessions(), health=health))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.health.get("agents"), "the engine's health")
+        screen = await _open_create(pilot)
+        note = screen.query_one("#agent-note")
+        assert screen.query_one("#agent", RadioSet).pressed_button.name == "claude"
+        await wait_until(pilot, lambda: note.display, "the credential note")
+        assert str(note.render()) == f'{problem}; or tick "skip the credential check" under advanced'
+        _pick_agent(screen, "codex")
+        await wait_until(pilot, lambda: not note.display, "no note for an agent the host has a credential for")
+        _pick_agent(screen, "claude")
+        await wait_until(pilot, lambda: note.display, "the note again")
+        screen.query_one("#skip-credential-check", Checkbox).value = True
+        await wait_until(pilot, lambda: not note.display, "the note gone once the check is skipped")
+        screen.query_one("#name", Input).value = "anyway"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.client.create_requests, "the create")
+        assert app.client.create_requests[0]["skip_credential_check"] is True
+        assert app.client.create_requests[0]["agent"] == "claude"
+
+
+async def test_a_prompt_for_the_shell_is_said_to_be_ignored_in_the_dialog() -> None:
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        note = screen.query_one("#agent-note")
+        _pick_agent(screen, "shell")
+        screen.query_one("#prompt", TextArea).text = "fix the login bug"
+        await wait_until(pilot, lambda: note.display, "the warning")
+        assert str(note.render()) == ("the shell agent ignores the prompt (nothing is typed into its shell); "
+                                      "claude or codex or gemini takes it")
+        _pick_agent(screen, "claude")
+        await wait_until(pilot, lambda: not note.display, "no warning for an agent that takes the prompt")
+        screen.query_one("#name", Input).value = "prompted"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.client.create_requests, "the create")
+        assert "skip_credential_check" not in app.client.create_requests[0]
 
 
 async def test_images_at_create_are_checked_inline_and_sent_as_paths(tmp_path) -> None:

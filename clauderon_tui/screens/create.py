@@ -29,7 +29,7 @@ from textual.widgets import (
 )
 
 from clauderon_tui.pasted import pasted_images
-from runtime.agents.registry import agent_named, agent_names
+from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
 from runtime.errors import ClauderonError
@@ -143,6 +143,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             yield Static(id="name-error", classes="inline-error -hidden")
             yield self._row("agent", RadioSet(*(RadioButton(a, value=a == defaults.agent, name=a) for a in AGENTS),
                                               id="agent", compact=True))
+            yield Static(id="agent-note", classes="inline-error -hidden", markup=False)
             yield self._row("model", Input(id="model", classes="field", compact=True))
             yield Static(id="model-error", classes="inline-error -hidden")
             yield self._row("", Checkbox("start in plan mode (plans first, changes nothing until you switch mode)",
@@ -177,6 +178,8 @@ class CreateSessionScreen(ModalScreen[str | None]):
                 yield self._row("", Static(NETWORK_HELP, id="network-help", classes="field", markup=False))
                 yield self._row("env", TextArea(id="env", classes="field", compact=True))
                 yield self._row("mounts", TextArea(id="mounts", classes="field", compact=True))
+                yield self._row("", Checkbox("skip the credential check (the agent may not reach its model)",
+                                             id="skip-credential-check", compact=True))
             yield Static(id="advanced-error", classes="inline-error -hidden")
             yield Static(id="progress")
             yield Static(id="create-error")
@@ -258,6 +261,20 @@ class CreateSessionScreen(ModalScreen[str | None]):
         if plan.disabled:
             plan.value = False
         self._set_inline("model-error", "")
+        self._note_agent()
+
+    @on(Checkbox.Changed, "#skip-credential-check")
+    def _note_agent(self) -> None:
+        """Before create: a shell ignores the prompt; an agent the host has no credential for will be refused."""
+        agent = agent_named(self._radio("agent") or self.settings.session.agent)
+        note = ""
+        if not agent.takes_prompt and self.query_one("#prompt", TextArea).text.strip():
+            takers = " or ".join(a.name for a in all_agents() if a.takes_prompt)
+            note = f"the {agent.name} agent ignores the prompt (nothing is typed into its shell); {takers} takes it"
+        problem = (self.health.get("agents") or {}).get(agent.name, {}).get("credential_problem")
+        if problem and not self.query_one("#skip-credential-check", Checkbox).value:
+            note = f"{problem}; or tick \"skip the credential check\" under advanced"
+        self._set_inline("agent-note", note)
 
     @on(Input.Changed, "#model")
     def _model_changed(self, event: Input.Changed) -> None:
@@ -274,6 +291,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     @on(TextArea.Changed, "#prompt")
     def _prompt_changed(self, event: TextArea.Changed) -> None:
+        self._note_agent()
         if not self._name_edited:
             self._suggest_name(event.text_area.text)
 
@@ -366,6 +384,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "plan_mode": self.query_one("#plan-mode", Checkbox).value,
             **({"images": list(pasted.paths)} if pasted else {}),
             **({"print": True} if self.query_one("#print", Checkbox).value else {}),
+            **({"skip_credential_check": True} if self.query_one("#skip-credential-check", Checkbox).value else {}),
         }
 
     # -- submit and progress ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import logging
 import tomllib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -128,6 +128,17 @@ class Agent(ABC):
     def command(self, session: Session, *, resume: bool, agent_home: Path | None = None) -> AgentCommand:
         """The command line for `session` (`resume` on restart/unarchive, to continue a conversation);
         `agent_home` is the host path of its agent home, when known."""
+
+    def credential_problem(self, available: Collection[str], secrets_dir: Path) -> str | None:
+        """Why a session of this agent cannot reach its model, as one line naming the credentials it takes (any
+        one will do) and how to provide one; None when `available` (the names the host has) holds one, or the
+        agent calls no model."""
+        from proxy import how_to_provide  # the credential module, only when a check is made
+
+        names = [credential.name for credential in self.traffic.model_credentials]
+        if not names or any(name in available for name in names):
+            return None
+        return f"{self.name} needs {' or '.join(names)}: {how_to_provide(names, secrets_dir)}"
 
     def new_conversation_id(self) -> str | None:
         """The conversation id clauderon fixes at create, or None when the agent picks its own."""

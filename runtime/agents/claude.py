@@ -138,6 +138,7 @@ class ClaudeAgent(Agent):
         # `oauth-2025-04-20` beta) and `ANTHROPIC_API_KEY` as `x-api-key`.
         model_credentials=(ModelCredential("anthropic_oauth_token", "CLAUDE_CODE_OAUTH_TOKEN"),
                            ModelCredential("anthropic_api_key", "ANTHROPIC_API_KEY")),
+        error_shape="anthropic",
     )
     transcript: ClassVar[TranscriptLocation | None] = TranscriptLocation(
         ".claude/projects", "*.jsonl", "{id}.jsonl", depth=1)

@@ -93,6 +93,7 @@ class CodexAgent(Agent):
         # With OAuth Codex reads `auth.json` (no variable); the API key's variable is set for tools in the
         # sandbox, while Codex itself reads the key from `auth.json` too.
         model_credentials=(ModelCredential("codex_oauth"), ModelCredential("openai_api_key", "OPENAI_API_KEY")),
+        error_shape="openai",
     )
     transcript: ClassVar[TranscriptLocation | None] = TranscriptLocation(
         ".codex/sessions", "rollout-*.jsonl", "rollout-*-{id}.jsonl")

@@ -110,6 +110,7 @@ class GeminiAgent(Agent):
         model_hosts=(API_HOST,),
         model_calls=(("POST", API_HOST, "/v1beta/models/"),),
         model_credentials=(ModelCredential("gemini_api_key", "GEMINI_API_KEY"),),
+        error_shape="google",
     )
     transcript: ClassVar[TranscriptLocation | None] = TranscriptLocation(
         ".gemini/tmp", "session-*.jsonl", "session-*-{id}.jsonl", depth=2)

@@ -14,12 +14,13 @@ from runtime.agents.shell import ShellAgent
 from runtime.choices import one_of
 from runtime.errors import ClauderonError
 
-_AGENTS: dict[str, Agent] = {agent.name: agent for agent in (ShellAgent(), ClaudeAgent(), CodexAgent(), GeminiAgent())}
-DEFAULT_AGENT = ShellAgent.name
+# The default first: the product runs coding agents (the shell is a tool for looking around a sandbox).
+_AGENTS: dict[str, Agent] = {agent.name: agent for agent in (ClaudeAgent(), CodexAgent(), GeminiAgent(), ShellAgent())}
+DEFAULT_AGENT = ClaudeAgent.name
 
 
 def agent_names() -> list[str]:
-    """Every agent's name, the default (`shell`) first."""
+    """Every agent's name, the default (`claude`) first."""
     return list(_AGENTS)
 
 

@@ -27,7 +27,7 @@ from runtime.engine.backend_set import BackendSet, default_backends
 from runtime.engine.disk_guard import DiskGuard
 from runtime.engine.egress import Egress
 from runtime.engine.health import EngineHealth
-from runtime.engine.hooks import HooksHandler, install_hooks, watch_transcript_turns
+from runtime.engine.hooks import HooksHandler, install_hooks, report_missing_credentials, watch_transcript_turns
 from runtime.engine.landing import Landing
 from runtime.engine.lifecycle import Lifecycle
 from runtime.engine.reconcile import Reconciler
@@ -86,6 +86,7 @@ class Engine:
         await self._listen_on_bridge()
         await asyncio.to_thread(self.egress.start)
         install_hooks(self)  # agent hooks -> agent_status (runtime/engine/hooks.py)
+        report_missing_credentials(self)  # a model call refused for want of a credential -> agent_status error
         freeze_boot_objects("engine")  # before any session's stream exists: only what lives for good
         await self.reconciler.start()
         await self.lifecycle.print_runs.recover()  # runs the previous engine began are lost: finished as cut off

@@ -18,7 +18,7 @@ from proxy import (
     new_proxy_password,
 )
 from runtime.agents.home import CONTAINER_HOME
-from runtime.agents.registry import agent_named
+from runtime.agents.registry import agent_named, all_agents
 from runtime.backends.registry import capabilities_of
 from runtime.engine.sealed import SealedSockets
 from runtime.errors import ClauderonError
@@ -92,6 +92,26 @@ class Egress:
         names = default_credential_names(agent_named(agent).traffic, self.service.credentials,
                                          self.settings.proxy.credential_set)
         return sorted(names)
+
+    def credential_problem(self, agent: str) -> str | None:
+        """Why a session of `agent` could not reach its model with the credentials this host has, or None."""
+        store = self.service.credentials
+        available = [c.name for c in agent_named(agent).traffic.model_credentials if store.has(c.name)]
+        return agent_named(agent).credential_problem(available, store.secrets_dir)
+
+    def credential_problems(self) -> dict[str, str | None]:
+        """`credential_problem` of every agent (the health report, for the create dialog's early word)."""
+        return {agent.name: self.credential_problem(agent.name) for agent in all_agents()}
+
+    def require_credentials(self, agent: str) -> None:
+        """Refuse a create whose agent has no credential for its model: one line naming what to set. A
+        credential provided since the engine started (a `secrets/` file, a sign-in) is looked for first."""
+        if self.credential_problem(agent) is None:
+            return
+        self.service.credentials.load_missing()
+        problem = self.credential_problem(agent)
+        if problem is not None:
+            raise ClauderonError(f"{problem}; --no-credential-check skips this")
 
     def _config(self, session: Session) -> SessionProxyConfig:
         return SessionProxyConfig(

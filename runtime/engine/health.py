@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -39,11 +40,14 @@ class EngineHealth:
                 backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.capabilities.sandboxed,
                                   "capabilities": backend.capabilities.public()}
             self._backends_cache = (now, backends)
+        # In a thread: a store that never loaded (the proxy failed first) loads on its first question.
+        problems = await asyncio.to_thread(self.egress.credential_problems)
         return {
             "engine": {"pid": os.getpid(), "home": str(self.home.root), "version": __version__,
                        "started_at": self.started_at, "sessions": len(self.store.sessions())},
             "proxy": self.egress.health(),
             "backends": self._backends_cache[1],
+            "agents": {name: {"credential_problem": problem} for name, problem in problems.items()},
             "disk": disk_report(self.home.root, self.settings.min_free_space),
         }
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from runtime.agents.base import MAX_DETAIL_CHARS, HookRejected, LineParser, clip
+from runtime.agents.base import MAX_DETAIL_CHARS, HookRejected, LineParser, StatusChange, clip
 from runtime.agents.registry import agent_named, all_agents
 from runtime.agents.transcripts import TranscriptRefused, last_assistant_in, open_agent_transcript, read_new_entries
 from runtime.errors import ClauderonError
@@ -71,6 +71,7 @@ class HooksHandler:
         self._lock = threading.Lock()
         self._last_at: dict[str, int] = {}
         self._last_tool: dict[str, dict[str, Any]] = {}
+        self._no_credential: dict[str, str] = {}  # session id -> why the proxy refused its model calls
         # The agents with hooks, by the name their hook paths carry.
         self._agents = {agent.name: agent for agent in all_agents() if agent.hook_events}
 
@@ -110,11 +111,23 @@ class HooksHandler:
             return _reply(200, {"ok": True, "forwarded": False, **extra})
         if not self._newer(session_id, sent_at):
             return _reply(200, {"ok": True, "forwarded": False, **extra})
+        with self._lock:
+            no_credential = self._no_credential.get(session_id)
+        if no_credential and change.agent_status != AgentStatus.EXITED:
+            # No turn of this session can reach its model: what the agent makes of it (Claude Code's
+            # "authentication_failed", Gemini CLI's turn ending as if answered) says less than the proxy's reason.
+            change = StatusChange(AgentStatus.ERROR, {"reason": clip(no_credential)}, change.permission_mode)
         try:
             self.engine_update(session_id, change.changes())
         except ClauderonError as exc:  # e.g. a session deleted while its container still runs
             return _reply(404, {"error": str(exc)})
         return _reply(200, {"ok": True, "forwarded": True, "agent_status": str(change.agent_status), **extra})
+
+    def no_credential(self, session_id: str, message: str) -> None:
+        """The proxy refused the session's model calls for want of a credential (`message` says what to set): until
+        the session is restarted (`forget`), any status its agent reports but `exited` is that error."""
+        with self._lock:
+            self._no_credential[session_id] = message
 
     def remember_tool(self, session_id: str, detail: dict[str, Any]) -> None:
         """Keep the tool a session's agent is about to use."""
@@ -177,6 +190,7 @@ class HooksHandler:
         with self._lock:
             self._last_at.pop(session_id, None)
             self._last_tool.pop(session_id, None)
+            self._no_credential.pop(session_id, None)
 
 
 class _SessionHookContext:
@@ -234,6 +248,27 @@ def install_hooks(engine: Any, *, timeout: float = 5.0) -> HooksHandler:
     engine.egress.service.set_hooks_handler(handler)
     engine.hooks = handler
     return handler
+
+
+def report_missing_credentials(engine: Any) -> None:
+    """A model call the proxy refused for want of a credential (a session created with
+    `--no-credential-check`) sets the session's `agent_status` to `error`, the proxy's words as the reason.
+
+    Call from `Engine.start()`; the proxy calls back on its own loop, which must not wait for the engine's."""
+    loop = asyncio.get_running_loop()
+
+    async def apply(session_id: str, message: str) -> None:
+        try:
+            await engine.apply(session_id, agent_status=AgentStatus.ERROR, agent_detail={"reason": clip(message)})
+        except ClauderonError as exc:  # a session deleted while its sandbox still calls out
+            log.info("missing credential for session %s: %s", session_id, exc)
+
+    def report(session_id: str, message: str) -> None:
+        if engine.hooks is not None:
+            engine.hooks.no_credential(session_id, message)
+        asyncio.run_coroutine_threadsafe(apply(session_id, message), loop)
+
+    engine.egress.service.set_missing_credential_handler(report)
 
 
 async def watch_transcript_turns(engine: Any, session_id: str, *, interval: float = 1.0) -> None:

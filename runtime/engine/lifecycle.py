@@ -91,6 +91,8 @@ class Lifecycle:
             raise ClauderonError(f"backend {backend_name} is unavailable: {reason}")
         agent = request.agent or settings.session.agent
         check_agent_options(agent, model=request.model, plan_mode=request.plan_mode)
+        if not request.skip_credential_check:
+            await asyncio.to_thread(self.egress.require_credentials, agent)
         if request.print:
             refuse_print(request.agent or settings.session.agent, request.prompt, backend_name,
                          sandboxed=backend.capabilities.sandboxed, plan_mode=request.plan_mode)
