@@ -79,7 +79,8 @@ def timed_process(argv: list[str], env: dict[str, str]) -> float:
 
 
 def figure(times: list[float]) -> str:
-    return f"median {statistics.median(times) * 1000:5.0f} ms (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})"
+    low, high = min(times) * 1000, max(times) * 1000
+    return f"median {statistics.median(times) * 1000:5.0f} ms (min {low:.0f}, max {high:.0f})"
 
 
 def with_engine(root: Path, fn: Callable[[dict[str, str]], None]) -> None:
