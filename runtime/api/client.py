@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
@@ -491,6 +493,7 @@ class EngineClient(EngineClientProtocol):
     # ------------------------------------------------------------------ streams
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Engine events forever: a snapshot first (and after every reconnect), then changes."""
+        await aiohttp_loaded()
         import aiohttp
 
         announced_down = False
@@ -518,6 +521,7 @@ class EngineClient(EngineClientProtocol):
     async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> ConsoleConnection:
         """A live console. `active` makes this viewer's size the terminal's size before the snapshot
         (an interactive attach); otherwise the size applies once this viewer types or resizes."""
+        await aiohttp_loaded()
         import aiohttp
 
         url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}&active={int(active)}"
@@ -534,6 +538,7 @@ class EngineClient(EngineClientProtocol):
     async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
         """The agent's transcript live: `{"type": "page", ...}` first (and again when the agent starts a
         new transcript), then `{"type": "append", "messages", "malformed"}`; ends when the engine goes."""
+        await aiohttp_loaded()
         import aiohttp
 
         url = f"{BASE}/ws/v1/transcript/{self._ref(ref)}?limit={limit}"
@@ -551,6 +556,13 @@ class EngineClient(EngineClientProtocol):
                 yield _decode_page(json.loads(msg.data))
         finally:
             await ws.close()
+
+
+async def aiohttp_loaded() -> None:
+    """Import aiohttp on a thread the first time a websocket opens: its ~0.1-0.4 s import would otherwise
+    hold the event loop, and with it the app's frame that shows the first session list."""
+    if "aiohttp" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "aiohttp")
 
 
 async def _handshake_error(client: EngineClient, ref: str, exc: aiohttp.WSServerHandshakeError) -> str:
