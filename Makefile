@@ -31,6 +31,7 @@ images: $(STAMP)
 # Benchmarks print each figure beside its baseline from the same run; they are never part of `make test`.
 bench: $(STAMP) images
 	$(BIN)/python bench/create.py
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.terminal
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python -m bench.hooks

@@ -174,7 +174,9 @@ class ClauderonApp(App[None]):
         try:
             if self.engine_ready is not None:
                 await asyncio.to_thread(self.engine_ready)
-            await self.client.connect()
+            # One plain request paints the list; the event stream (a websocket: aiohttp's import) follows.
+            self.sessions = {s.id: s for s in await self.client.list_sessions()}
+            self._sessions_changed()
         except Exception as exc:  # shown; the event stream below keeps trying by itself
             self.notify(str(exc) or exc.__class__.__name__, title="engine", severity="error", timeout=10)
         self._refresh_health()

@@ -147,6 +147,7 @@ async def test_real_credential_in_env_is_refused(short_tmp: Path, git_repo: Path
         assert failed.status == "failed" and "names .env.local, which holds a real credential" in failed.error
         assert "allow_secret_files" in failed.error and secret not in failed.error
         assert not (home.worktrees / "leaky").exists()
+        assert not home.agent_home(failed.id).exists()  # made beside the worktree, gone with it
         assert "clauderon/leaky" not in run_git(git_repo, "branch", "--list")
         # The retry of the same name replaces the failed record, and viewers are told to drop its row.
         (git_repo / ".worktreeinclude").unlink()

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from rich.markdown import Markdown as RichMarkdown
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Collapsible, Static
@@ -79,6 +78,8 @@ class AssistantMessage(Static):
     """
 
     def __init__(self, message: Message) -> None:
+        from rich.markdown import Markdown as RichMarkdown  # markdown-it and its rules: not before the first frame
+
         super().__init__(RichMarkdown(message.text, hyperlinks=False))
         self.message = message
 

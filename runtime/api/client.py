@@ -9,18 +9,23 @@ itself, starting again from a fresh snapshot, so a UI survives the engine moving
 from __future__ import annotations
 
 import asyncio
+import http.client
+import importlib
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import aiohttp
-
 from runtime.agents.transcripts import Message
+from runtime.api.unix_http import unix_request
 from runtime.errors import ClauderonError, EngineUnavailable
 from runtime.home import Home
 from runtime.models import Session
+
+if TYPE_CHECKING:  # imported where a websocket opens: requests never pay for it (runtime/api/unix_http.py)
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +231,9 @@ class ConsoleConnection(ConsoleProtocol):
         self._ws = ws
         self.cols, self.rows, self.snapshot = cols, rows, snapshot
         self._pending_snapshot: tuple[int, int] | None = None
+        from aiohttp import WSMsgType  # loaded already: `ws` is aiohttp's
+
+        self._binary, self._text = WSMsgType.BINARY, WSMsgType.TEXT
 
     async def read(self) -> bytes:
         """Next output bytes; b"" when the console ended. Two markers need action from the caller:
@@ -233,7 +241,7 @@ class ConsoleConnection(ConsoleProtocol):
         fell behind) and `RESIZED` (the terminal is now `self.cols` x `self.rows`)."""
         while True:
             msg = await self._ws.receive()
-            if msg.type == aiohttp.WSMsgType.BINARY:
+            if msg.type == self._binary:
                 if self._pending_snapshot is not None:
                     self.cols, self.rows = self._pending_snapshot
                     self._pending_snapshot = None
@@ -241,7 +249,7 @@ class ConsoleConnection(ConsoleProtocol):
                     return RESYNC
                 output: bytes = msg.data
                 return output
-            if msg.type == aiohttp.WSMsgType.TEXT:
+            if msg.type == self._text:
                 control = json.loads(msg.data)
                 kind = control.get("type")
                 if kind == "snapshot":
@@ -281,6 +289,9 @@ class EngineClient(EngineClientProtocol):
 
     # ------------------------------------------------------------------ plumbing
     def _session(self) -> aiohttp.ClientSession:
+        """The websockets' connection pool (requests go through `unix_request`)."""
+        import aiohttp
+
         if self._http is None or self._http.closed:
             connector = aiohttp.UnixConnector(path=str(self.home.socket_path))
             self._http = aiohttp.ClientSession(connector=connector,
@@ -298,23 +309,29 @@ class EngineClient(EngineClientProtocol):
 
     async def _call(self, method: str, path: str, *, json_body: Any = None, params: dict[str, str] | None = None,
                     timeout: float | None = 60, data: bytes | None = None) -> Any:
+        body, content_type = data, "application/octet-stream"
+        if json_body is not None:
+            body, content_type = json.dumps(json_body).encode(), "application/json"
         try:
-            async with self._session().request(
-                method, f"{BASE}/api/v1{path}", json=json_body, params=params, data=data,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                body = await resp.json(content_type=None)
-                if resp.status >= 400:
-                    message = body.get("error") if isinstance(body, dict) else None
-                    raise ClauderonError(message or f"engine answered HTTP {resp.status}", status=resp.status)
-                return body
-        except (aiohttp.ClientConnectionError, FileNotFoundError, ConnectionRefusedError) as exc:
+            status, raw = await unix_request(str(self.home.socket_path), method, f"/api/v1{path}", params=params,
+                                             body=body, content_type=content_type, timeout=timeout)
+        except TimeoutError as exc:
+            raise EngineUnavailable(f"the engine did not answer {method} {path} within {timeout}s") from exc
+        except (OSError, http.client.HTTPException, asyncio.IncompleteReadError) as exc:
             raise EngineUnavailable(
                 f"no engine is answering at {self.home.socket_path} ({exc.__class__.__name__}); "
                 "start one with `clauderon engine`"
             ) from exc
-        except TimeoutError as exc:
-            raise EngineUnavailable(f"the engine did not answer {method} {path} within {timeout}s") from exc
+        try:
+            answer = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            answer = None
+            if status < 400:
+                raise ClauderonError(f"the engine's answer to {method} {path} is not JSON") from None
+        if status >= 400:
+            message = answer.get("error") if isinstance(answer, dict) else None
+            raise ClauderonError(message or f"engine answered HTTP {status}", status=status)
+        return answer
 
     @staticmethod
     def _ref(ref: str) -> str:
@@ -476,6 +493,9 @@ class EngineClient(EngineClientProtocol):
     # ------------------------------------------------------------------ streams
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Engine events forever: a snapshot first (and after every reconnect), then changes."""
+        await aiohttp_loaded()
+        import aiohttp
+
         announced_down = False
         while not self._closed:
             try:
@@ -501,6 +521,9 @@ class EngineClient(EngineClientProtocol):
     async def console(self, ref: str, cols: int, rows: int, *, active: bool = False) -> ConsoleConnection:
         """A live console. `active` makes this viewer's size the terminal's size before the snapshot
         (an interactive attach); otherwise the size applies once this viewer types or resizes."""
+        await aiohttp_loaded()
+        import aiohttp
+
         url = f"{BASE}/ws/v1/console/{self._ref(ref)}?cols={cols}&rows={rows}&active={int(active)}"
         try:
             ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=16 * 1024 * 1024)
@@ -515,6 +538,9 @@ class EngineClient(EngineClientProtocol):
     async def transcript_live(self, ref: str, limit: int = 200) -> AsyncIterator[dict[str, Any]]:
         """The agent's transcript live: `{"type": "page", ...}` first (and again when the agent starts a
         new transcript), then `{"type": "append", "messages", "malformed"}`; ends when the engine goes."""
+        await aiohttp_loaded()
+        import aiohttp
+
         url = f"{BASE}/ws/v1/transcript/{self._ref(ref)}?limit={limit}"
         try:
             ws = await self._session().ws_connect(url, heartbeat=20, max_msg_size=64 * 1024 * 1024)
@@ -530,6 +556,13 @@ class EngineClient(EngineClientProtocol):
                 yield _decode_page(json.loads(msg.data))
         finally:
             await ws.close()
+
+
+async def aiohttp_loaded() -> None:
+    """Import aiohttp on a thread the first time a websocket opens: its ~0.1-0.4 s import would otherwise
+    hold the event loop, and with it the app's frame that shows the first session list."""
+    if "aiohttp" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "aiohttp")
 
 
 async def _handshake_error(client: EngineClient, ref: str, exc: aiohttp.WSServerHandshakeError) -> str:

@@ -249,21 +249,21 @@ class DockerBackend(Backend):
             raise ClauderonError(f"session {spec.name} has no image: set one in the settings or pass --image")
         if spec.pull_policy not in PULL_POLICIES:
             raise ClauderonError(f"unknown pull policy {spec.pull_policy!r}: use one of {', '.join(PULL_POLICIES)}")
-        owner = await self.owner_of(spec.name)
+        network = await self.resolve_network(spec.network)
+        if network == "sealed" and not spec.proxy_socket_dir:
+            raise ClauderonError("a sealed session needs the engine's proxy socket (internal error)")
+        if network == "sealed":
+            await _report(progress, "preparing the sealed network's relay")
+        # Three independent daemon round trips at once: the name's owner, the image, the relay's image.
+        owner, _, relay = await asyncio.gather(
+            self.owner_of(spec.name), self._ensure_image(spec.image, spec.pull_policy, progress),
+            self._call(ensure_relay_image) if network == "sealed" else _nothing())
         if owner is not None:
             cname = container_name(spec.name)
             if owner != spec.home_id:
                 raise Conflict(f"a container named {cname} belongs to another clauderon home: "
                                "pick another session name or remove it there")
             raise Conflict(f"a container named {cname} already exists in this home: remove the old session first")
-        await self._ensure_image(spec.image, spec.pull_policy, progress)
-        network = await self.resolve_network(spec.network)
-        relay = None
-        if network == "sealed":
-            if not spec.proxy_socket_dir:
-                raise ClauderonError("a sealed session needs the engine's proxy socket (internal error)")
-            await _report(progress, "preparing the sealed network's relay")
-            relay = await self._call(ensure_relay_image)
         await _report(progress, f"creating container {container_name(spec.name)} ({network} network)")
         kwargs = self._create_kwargs(spec, network)
         container_id = await self._call(_create, kwargs)
@@ -665,6 +665,10 @@ def _status_of(state: dict[str, Any]) -> Status:
     if value == "created":
         return Status.CREATING
     return Status.STOPPED
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _report(progress: ProgressFn | None, message: str) -> None:

@@ -185,18 +185,24 @@ class Lifecycle:
         try:
             async with self._operations, self.lock_for(session.id):
                 await self._step(session, 2)
-                info = await asyncio.to_thread(
+                # The worktree and the agent home need nothing of each other: made at once (both git work).
+                info, made_home = await asyncio.gather(asyncio.to_thread(
                     self.worktrees.create, session.repo_path, session.name, session.base_branch,
                     reuse_branch=reuse_branch, own_repository=session.own_repository,
-                    include_check=self.egress.include_check(self.settings.worktree.allow_secret_files))
-                created["worktree"] = info
-                session.included_paths = list(info.included)
-                await self._step(session, 3)
-                await asyncio.to_thread(
+                    include_check=self.egress.include_check(self.settings.worktree.allow_secret_files),
+                ), asyncio.to_thread(
                     prepare_agent_home, self.home, session.id, git_user_name=None, git_user_email=None,
                     repo_path=session.repo_path,
-                )
-                created["agent_home"] = self.home.agent_home(session.id)
+                ), return_exceptions=True)
+                if not isinstance(made_home, BaseException):
+                    created["agent_home"] = made_home
+                if isinstance(info, BaseException):
+                    raise info
+                created["worktree"] = info
+                if isinstance(made_home, BaseException):
+                    raise made_home
+                session.included_paths = list(info.included)
+                await self._step(session, 3)
                 sandboxed = self.backends.of(session).capabilities.sandboxed
                 for image in images:
                     upload = await asyncio.to_thread(store_upload, image, self.home.agent_home(session.id),

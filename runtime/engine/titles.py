@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from proxy import CredentialStore, InjectionRule, injection_for
 from runtime.agents.registry import agent_named
 from runtime.engine.records import SessionRecords
@@ -155,6 +153,8 @@ class TitleMaker:
             base = self.routes.get(provider.host, f"https://{provider.host}")
             url = base + provider.path.format(model=model)
             body = provider.body(model, ASK + session.initial_prompt[:MAX_PROMPT])
+            import aiohttp  # here: the app imports this module for its limits, and its first frame should not wait
+
             timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
             headers = {**provider.headers, **injection.headers}
             if "oauth" in injection.credential:
