@@ -46,13 +46,13 @@
   document.body.append(row);
 
   // Once the app's websocket is open: give the terminal the keys, and have xterm.js measure its cells again.
-  // textual.js passes the font size as a string; setting it as a number re-measures, which also repairs the frame
-  // textual-serve's stock page draws cropped at a device pixel ratio above 1 in headless Chromium (its canvases
-  // keep the CSS size while drawing at the device scale).
+  // Setting the font size again re-measures the cells at the current device pixel ratio: under Chromium's DPR
+  // emulation xterm.js (stock textual-serve page too) keeps canvases of the CSS size while drawing at the device
+  // scale, a cropped frame (docs/serve.md).
   const settle = () => {
     const t = terminal();
     if (!open(t)) {
-      setTimeout(settle, 50);
+      if (!(t && t.socket && t.socket.readyState > WebSocket.OPEN)) setTimeout(settle, 50);  // not once closed
       return;
     }
     const size = Number(t.terminal.options.fontSize) || 16;
