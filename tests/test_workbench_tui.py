@@ -241,3 +241,21 @@ async def test_no_bell_when_bell_is_off(tmp_path: Path) -> None:
         toast = [n for n in app._notifications][-1]
         assert toast.title == "scratch-shell is waiting for input" and toast.message == "Which database?"
         assert rings == []
+
+
+async def test_diff_tab_stacks_its_panes_on_a_narrow_screen(tmp_path: Path) -> None:
+    app = fake_app(workbench_client(tmp_path))
+    async with app.run_test(size=(45, 40)) as pilot:  # a phone's browser at 390 CSS pixels
+        await _ready(pilot, app)
+        app.workbench.show("diff")
+        diff = app.query_one(DiffPane)
+        option_list = diff.query_one(OptionList)
+        await wait_until(pilot, lambda: option_list.option_count == 6 and diff.has_class("-stacked"), "the diff")
+        files, view = option_list.region, diff.query_one("#diff-view").region
+        assert files.width == view.width == diff.region.width  # full width each, the patch below the list
+        assert files.y < view.y and files.bottom <= view.y and view.height > 5
+        await pilot.resize_terminal(*SIZE)
+        await wait_until(pilot, lambda: not diff.has_class("-stacked"), "side by side again")
+        await pilot.pause()
+        files, view = option_list.region, diff.query_one("#diff-view").region
+        assert files.y == view.y and files.right <= view.x

@@ -122,13 +122,15 @@ class ClauderonServer(Server):
     """textual-serve's websocket and download handling, with our page, assets, and login in front."""
 
     def __init__(self, options: ServeOptions, auth: ServeAuth, command: str | None = None,
-                 home: Any = None) -> None:
-        """`home`: the clauderon home whose engine keeps browser uploads (None: uploads are refused)."""
+                 home: Any = None, prefix_key: str = "ctrl+]") -> None:
+        """`home`: the clauderon home whose engine keeps browser uploads (None: uploads are refused).
+        `prefix_key`: the app's terminal prefix key, which the phone key row sends."""
         super().__init__(command or tab_command(), host=options.host, port=options.port, title="clauderon",
                          public_url=options.public_url, templates_path=TEMPLATES)
         self.options = options
         self.auth = auth
         self.home = home
+        self.prefix_key = prefix_key
         self._assets = self._load_assets()
 
     def _load_assets(self) -> dict[str, tuple[bytes, str]]:
@@ -142,6 +144,7 @@ class ClauderonServer(Server):
                 (TEXTUAL_SERVE_STATIC / "fonts/RobotoMono-Italic-VariableFont_wght.ttf", "font/ttf"),
             "clauderon.css": (TEMPLATES / "static/clauderon.css", "text/css"),
             "clauderon-upload.js": (TEMPLATES / "static/clauderon-upload.js", "application/javascript"),
+            "clauderon-keys.js": (TEMPLATES / "static/clauderon-keys.js", "application/javascript"),
         }
         assets = {name: (path.read_bytes(), kind) for name, (path, kind) in files.items()}
         js, kind = assets["js/textual.js"]
@@ -166,6 +169,8 @@ class ClauderonServer(Server):
             "static_url": "/static/",
             "websocket_url": ("wss:" if scheme == "https" else "ws:") + rest + "/ws",
             "font_size": max(8, min(32, _to_int(request.query.get("fontsize", "16"), 16))),
+            "prefix_label": self.prefix_key,
+            "prefix_hex": prefix_hex(self.prefix_key),
         }
         response = aiohttp_jinja2.render_template("index.html", request, context)
         response.headers["Content-Security-Policy"] = (
@@ -232,6 +237,17 @@ class ClauderonServer(Server):
             await runner.cleanup()
             raise ClauderonError(f"cannot listen on {self.options.bind_url}: {exc.strerror or exc}") from exc
         return runner
+
+
+def prefix_hex(prefix_key: str) -> str:
+    """The bytes the prefix key sends, as hex for the page's key row (`ctrl+]` -> `1d`); empty (no prefix button)
+    for a key a terminal cannot send."""
+    from clauderon_tui.keys import key_bytes_for_spec
+
+    try:
+        return key_bytes_for_spec(prefix_key).hex()
+    except ValueError:
+        return ""
 
 
 def _to_int(value: str, default: int) -> int:
@@ -313,7 +329,7 @@ def run_serve(home: Any, loaded: Any, args: Any) -> int:
     auth = make_auth(home, options)
     setup_logging(home, "serve")
     os.environ["CLAUDERON_HOME"] = str(home.root)  # the tabs' app processes inherit it
-    server = ClauderonServer(options, auth, home=home)
+    server = ClauderonServer(options, auth, home=home, prefix_key=loaded.settings.tui.prefix_key)
     host = None
     fd = try_lock(home)
     if fd is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -24,6 +24,8 @@ from clauderon_tui.widgets.session_pane import SessionPane
 from runtime.api.client import EngineClientProtocol
 
 SECTIONS = (("committed", "Committed"), ("uncommitted", "Uncommitted"))
+STACK_BELOW = 70
+"""Columns under which the file list sits above the patch (a phone) rather than beside it."""
 
 
 def file_prompt(change: dict[str, Any]) -> Content:
@@ -60,6 +62,10 @@ class DiffPane(SessionPane):
         #diff-body { padding: 0 1; }
         #diff-body.-error { color: $error; }
         #diff-body.-muted { color: $text-muted; }
+        &.-stacked { layout: vertical; }
+        &.-stacked #diff-files { width: 1fr; min-width: 0; height: 40%; border-right: none;
+                                 border-bottom: tall $panel; }
+        &.-stacked #diff-files:focus { border-right: none; border-bottom: tall $panel; }
     }
     """
 
@@ -74,6 +80,9 @@ class DiffPane(SessionPane):
         with VerticalScroll(id="diff-view"):
             yield Static("", id="diff-title")
             yield Static("", id="diff-body")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < STACK_BELOW, "-stacked")
 
     def action_reload(self) -> None:
         """Compute the diff again."""
