@@ -591,6 +591,17 @@ async def wait_until(pilot: Any, predicate: Any, what: str = "condition", tries:
     raise AssertionError(f"gave up waiting for {what}")
 
 
+async def confirm(pilot: Any) -> None:
+    """Answer the confirmation a key asked for as a person does: tab from Cancel to the action, then Enter."""
+    from clauderon_tui.screens.confirm import ConfirmScreen
+
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#confirm"),
+                     "the confirmation")
+    await pilot.press("tab", "enter")
+    await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the confirmation to close")
+
+
 async def run_from_palette(pilot: Any, app: Any, words: str) -> None:
     """Open the command palette, type `words` and run the first match, as a person would."""
     from textual.command import CommandPalette
