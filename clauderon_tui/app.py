@@ -320,6 +320,8 @@ class ClauderonApp(App[None]):
     # -- selection and the console ---------------------------------------------------------------------------------
     @on(SessionSidebar.Highlighted)
     def _highlighted(self, event: SessionSidebar.Highlighted) -> None:
+        if not self.default_screen.query(Workbench):
+            return  # a deletion read while the app closes: its panes are already gone
         if event.session_id != self.selected_id:
             self.selected_id = event.session_id
             self._show_selected()

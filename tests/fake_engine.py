@@ -230,11 +230,17 @@ class FakeEngineClient(EngineClientProtocol):
         CreateRequest.model_validate(request)  # and pass the engine's door
         self.create_requests.append(request)
         name = request.get("name") or "session"
-        if any(s.name == name for s in self.sessions.values()):
+        existing = next((s for s in self.sessions.values() if s.name == name), None)
+        if existing is not None and existing.status != Status.FAILED:
             raise Conflict(f"a session named {name!r} already exists")
+        if existing is not None:  # as the engine does: a retry replaces the failed record, viewers drop its row
+            del self.sessions[existing.id]
+            self.emit({"type": "deleted", "session_id": existing.id, "name": name})
         session = make_session(name, Status.CREATING, agent=request.get("agent") or "shell",
                                backend=request.get("backend") or "docker",
                                agent_status=AgentStatus.UNKNOWN, age=0, repo=request["repo"])
+        if existing is not None:
+            session.id = f"{session.id[:9]}-{len(self.create_requests)}"  # ids are never reused
         session.progress = Progress(step=0, total=3, message="queued")
         session.model, session.plan_mode = request.get("model"), bool(request.get("plan_mode"))
         self.sessions[session.id] = session
