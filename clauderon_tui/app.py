@@ -448,6 +448,8 @@ class ClauderonApp(App[None]):
         workbench = self.workbench
         workbench.show(pane_id)
         if pane_id == "terminal":
+            if not isinstance(self.focused, TerminalView):
+                self.action_focus_sidebar()  # from another tab: its widget is hidden now
             return
         widget = workbench.panes.get(pane_id)
         if widget is not None:
