@@ -73,6 +73,7 @@ class ClauderonApp(App[None]):
     #compact { display: none; }
     Screen.-narrow #compact { display: block; }
     Screen.-narrow #sidebar { display: none; }
+    Screen.-narrow #workbench { border: none; }
     SessionSwitcher #switcher { max-width: 100%; }
     """
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
@@ -417,7 +418,8 @@ class ClauderonApp(App[None]):
     def action_help(self) -> None:
         """The keys of the focused pane first, then the others."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_sections(self.settings.tui.prefix_key, self._help_context())))
+            self.push_screen(HelpScreen(help_sections(self.settings.tui.prefix_key, self._help_context(),
+                                                      lambda name: self.check_action(name, ()) is not False)))
 
     def _help_context(self) -> str:
         focused = self.focused

@@ -32,7 +32,7 @@ PALETTE_ACTIONS: tuple[PaletteAction, ...] = (
                   "it, the agent resuming (asks first while the agent works)", "refresh"),
     PaletteAction("Resume session", "Thaw the selected session, paused because the disk ran short", "resume"),
     PaletteAction("Delete session", "Delete the selected session (asks)", "delete"),
-    PaletteAction("Archive / unarchive session", "Archive the selected session, or bring it back (asks)", "archive"),
+    PaletteAction("Archive session", "Archive the selected session, or bring an archived one back (asks)", "archive"),
     PaletteAction("Unarchive session", "Bring the selected archived session back", "unarchive"),
     PaletteAction("Toggle access mode", "Switch the selected session between read-write and read-only (asks)",
                   "access_mode"),

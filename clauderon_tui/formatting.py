@@ -116,10 +116,11 @@ def format_age(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def sort_key(session: Session) -> tuple[float, str]:
-    """Creation order, oldest first: a stable list, so `1`-`9` keep meaning the same sessions while new
-    ones are added (attention is a badge and a view, never a reorder)."""
-    return (session.created_at, session.id)
+def sort_key(session: Session) -> tuple[bool, float, str]:
+    """Creation order, oldest first, archived sessions after the others: a stable list, so `1`-`9` keep
+    meaning the same sessions while new ones are added (attention is a badge and a view, never a reorder;
+    only archiving, a person's own act, moves a row)."""
+    return (session.status == Status.ARCHIVED, session.created_at, session.id)
 
 
 def as_session(value: Session | dict[str, Any]) -> Session:
@@ -134,7 +135,7 @@ def not_running_message(session: Session) -> str:
         step = f" ({progress.step}/{progress.total}: {progress.message})" if progress.total else ""
         return f"{session.name} is being created{step}…"
     if session.status == Status.FAILED:
-        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
+        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, x to delete."
     if session.status == Status.ARCHIVED:
         return f"{session.name} is archived. Press a to unarchive it."
     if session.print_run is not None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from clauderon_tui.key_table import DIALOG_KEYS, GLOBAL_KEYS, SCROLL_KEYS, SESSION_KEYS, TAB_KEYS
 
 Section = tuple[str, list[tuple[str, str]]]
 """A heading and its (keys, what they do) rows."""
 
 
-def session_rows(*, in_list: bool) -> list[tuple[str, str]]:
-    """The session keys, one row per meaning (the tabs and `1`-`9` on one row each)."""
+def session_rows(available: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """The session list's keys, one row per meaning (the tabs and `1`-`9` on one row each), leaving out
+    actions the app does not have."""
     rows: list[tuple[str, str]] = []
     tabs = " ".join(spec.keys for spec in TAB_KEYS)
     for spec in SESSION_KEYS:
-        if (spec.list if in_list else spec.prefix and spec.list) is False:
+        if not spec.list or not available(spec.action.split("(")[0]):
             continue
         if spec in TAB_KEYS:
             if rows and rows[-1][0] == tabs:
@@ -28,23 +31,22 @@ def session_rows(*, in_list: bool) -> list[tuple[str, str]]:
 
 def terminal_rows(prefix_key: str) -> list[tuple[str, str]]:
     return [
-        ("any key", "goes to the program: Esc is the agent's interrupt, ctrl+c ctrl+p ctrl+q too"),
-        (prefix_key, "prefix: the next key is a session-list key (the same keys), or:"),
+        ("any key", "to the program (Esc: the agent's interrupt)"),
+        (prefix_key, "then a session-list key, or:"),
         ("  Esc o", "back to the session list"),
         ("  [  y", "scroll mode / copy mode"),
         (f"  {prefix_key}", "send the prefix key itself"),
     ]
 
 
-def help_sections(prefix_key: str, context: str) -> list[Section]:
+def help_sections(prefix_key: str, context: str, available: Callable[[str], bool] = lambda _: True) -> list[Section]:
     """The help screen's sections for the focused pane (`list`, `terminal`, `scroll` or `tab`): its keys
     first, then the global ones, then the other panes'."""
-    session: Section = ("Session list", session_rows(in_list=True))
-    terminal: Section = (f"Terminal (after {prefix_key}: the session-list keys)", terminal_rows(prefix_key))
+    session: Section = ("Session list", session_rows(available))
+    terminal: Section = ("Terminal", terminal_rows(prefix_key))
     scroll: Section = ("Scroll / copy mode", list(SCROLL_KEYS))
-    tab: Section = ("Files, Diff, Info, Chat tabs", [(" ".join(spec.keys for spec in TAB_KEYS), "switch tabs"),
-                                                     ("Esc", "back to the session list"),
-                                                     ("R", "reload (Files, Diff)")])
+    tab: Section = ("Other tabs", [(" ".join(spec.keys for spec in TAB_KEYS), "switch tabs (not in the chat box)"),
+                                   ("Esc", "back to the session list"), ("R", "reload (Files, Diff)")])
     everywhere: Section = ("Everywhere", list(GLOBAL_KEYS))
     dialogs: Section = ("Dialogs", list(DIALOG_KEYS))
     first = {"list": [session], "terminal": [terminal, scroll], "scroll": [scroll, terminal], "tab": [tab]}[context]

@@ -48,54 +48,53 @@ TAB_KEYS: tuple[KeySpec, ...] = tuple(
 """One key per workbench tab (`WORKBENCH_PANES` names them), the same from the list and after the prefix."""
 
 SESSION_KEYS: tuple[KeySpec, ...] = (
-    KeySpec("enter", "focus_terminal", "Open", "type into the selected session's terminal", footer=True,
+    KeySpec("enter", "focus_terminal", "Open", "type into the session's terminal", footer=True,
             prefix=False),
     KeySpec("escape,o", "focus_sidebar", "Leave", "back to the session list", list=False),
     *TAB_KEYS,
-    KeySpec("j,down", "next_session", "Next", "next session in the list", shown_keys="j ↓"),
-    KeySpec("k,up", "previous_session", "Previous", "previous session in the list", shown_keys="k ↑"),
-    KeySpec("g", "first_session", "First", "first session in the list"),
-    KeySpec("G", "last_session", "Last", "last session in the list"),
+    KeySpec("j,down", "next_session", "Next", "next session", shown_keys="j ↓"),
+    KeySpec("k,up", "previous_session", "Previous", "previous session", shown_keys="k ↑"),
+    KeySpec("g", "first_session", "First", "first session"),
+    KeySpec("G", "last_session", "Last", "last session"),
     *(KeySpec(str(n), f"jump({n})", f"Session {n}", "session N of the list", shown_keys="1-9") for n in range(1, 10)),
-    KeySpec("s", "switcher", "Switch", "fuzzy session switcher (type a few letters, Enter)"),
-    KeySpec("slash", "search", "Search", "search the session list (Esc clears it)", footer=True),
-    KeySpec("v", "cycle_filter", "View", "next list view: all / running / attention / archived", footer=True),
+    KeySpec("s", "switcher", "Switch", "find a session by name (fuzzy)"),
+    KeySpec("slash", "search", "Search", "search the list (Esc clears it)", footer=True),
+    KeySpec("v", "cycle_filter", "View", "view: all, running, attention, archived", footer=True),
     KeySpec("n", "new_session", "New", "create a session", footer=True),
-    KeySpec("e", "rename", "Title", "edit the session's title and description (a dialog)"),
+    KeySpec("e", "rename", "Title", "edit the title and description"),
     KeySpec("left_square_bracket", "scroll_mode", "Scroll", "scroll the terminal's history", list=False),
     KeySpec("y", "copy_mode", "Copy", "select terminal lines and copy them", list=False),
     KeySpec("b", "toggle_sidebar", "Sidebar", "show or hide the session list"),
-    KeySpec("a", "archive", "Archive", "archive the session, or bring an archived one back (asks)", changes=True),
-    KeySpec("r", "restart", "Restart", "restart the session's sandbox and agent (asks)", changes=True),
+    KeySpec("a", "archive", "Archive", "archive, or bring back (asks)", changes=True),
+    KeySpec("r", "restart", "Restart", "restart sandbox and agent (asks)", changes=True),
     KeySpec("x", "delete", "Delete", "delete the session (asks)", footer=True, changes=True),
-    KeySpec("m", "access_mode", "Access", "toggle read-write / read-only (asks)", changes=True),
-    KeySpec("p", "cycle_mode", "Mode", "the agent's next permission mode, as shift+tab (asks)", changes=True),
-    KeySpec("U", "push", "Push", "push the session's branch to GitHub (asks)", changes=True),
-    KeySpec("P", "open_pr", "Open PR", "push and open a pull request (asks: draft or not)", changes=True),
-    KeySpec("M", "merge", "Merge", "merge the session's pull request (asks how)", changes=True),
-    KeySpec("q", "quit", "Quit", "quit (sessions keep running in the engine; the quit line says so)",
+    KeySpec("m", "access_mode", "Access", "read-write / read-only (asks)", changes=True),
+    KeySpec("p", "cycle_mode", "Mode", "next permission mode: shift+tab (asks)", changes=True),
+    KeySpec("U", "push", "Push", "push the branch to GitHub (asks)", changes=True),
+    KeySpec("P", "open_pr", "Open PR", "push and open a pull request (asks)", changes=True),
+    KeySpec("M", "merge", "Merge", "merge its pull request (asks how)", changes=True),
+    KeySpec("q", "quit", "Quit", "quit; sessions keep running",
             footer=True),
-    KeySpec("question_mark", "help", "Help", "this help"),
+    KeySpec("question_mark", "help", "Help", "this help", footer=True),
 )
 """Every session key, in the order help lists them."""
 
 GLOBAL_KEYS: tuple[tuple[str, str], ...] = (
-    ("?", "help for the focused pane (in the terminal: prefix then ?)"),
-    ("ctrl+p", "command palette: every action, its key, and every session (not while typing in a terminal)"),
-    ("ctrl+q", "quit (not while typing in a terminal)"),
-    ("Esc", "back toward the session list: from dialogs, the chat box, other tabs and scroll mode"),
-    ("tab", "next pane"),
+    ("?", "this help (terminal: prefix then ?)"),
+    ("ctrl+p", "palette: every action and its key"),
+    ("ctrl+q", "quit (not in a terminal)"),
+    ("Esc", "back toward the list (dialogs, tabs)"),
 )
+"""Keys that work from every pane but the terminal (whose keys are the program's)."""
 SCROLL_KEYS: tuple[tuple[str, str], ...] = (
-    ("k j ↑ ↓", "move a line (pgup pgdn: a page)"),
+    ("k j ↑ ↓", "a line (pgup pgdn: a page)"),
     ("g G", "oldest line / live screen"),
-    ("v space", "start / stop selecting lines"),
-    ("y enter", "copy the selection (OSC 52) and leave"),
+    ("v space", "start / stop selecting"),
+    ("y enter", "copy the selection and leave"),
     ("q Esc", "leave scroll mode"),
 )
 DIALOG_KEYS: tuple[tuple[str, str], ...] = (
-    ("Esc", "cancel"),
-    ("tab enter", "Cancel has the focus: tab to the action, then Enter"),
+    ("tab ⏎", "Cancel has the focus: tab, then Enter"),
 )
 
 TABLE_ACTIONS: frozenset[str] = frozenset(spec.action.split("(")[0] for spec in SESSION_KEYS)

@@ -67,12 +67,11 @@ class Workbench(Vertical):
         & ContentSwitcher { height: 1fr; }
         & TabPane { padding: 0; height: 1fr; }
     }
-    Screen.-narrow Workbench { border: none; }
     """
 
     BINDINGS = [
         *(Binding(spec.key, f"app.show_tab('{spec.id}')", spec.title, show=False) for spec in WORKBENCH_PANES),
-        Binding("escape", "app.focus_sidebar", "Back", tooltip="Back to the session list"),
+        Binding("escape", "back", "Back", tooltip="Back to the session list"),
     ]
 
     session: reactive[Session | None] = reactive(None, always_update=True)
@@ -113,6 +112,16 @@ class Workbench(Vertical):
         """Bring a pane to the front."""
         if pane_id in self.panes:
             self.tabs.active = f"tab-{pane_id}"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc in the terminal is the agent's (its interrupt): no "Back" while the terminal has the keys."""
+        focused = self.app.focused
+        in_terminal = focused is not None and self._terminal in focused.ancestors_with_self
+        return not (action == "back" and in_terminal)
+
+    async def action_back(self) -> None:
+        """Back to the session list."""
+        await self.app.run_action("focus_sidebar")
 
     def watch_session(self, session: Session | None) -> None:
         for widget in self.panes.values():
