@@ -8,8 +8,8 @@ from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.switcher import SessionSwitcher
 from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.terminal import TerminalView
-from runtime.models import AgentStatus, Status
 from clauderon_tui.widgets.terminal_pane import PREFIX_HINT
+from runtime.models import AgentStatus, Status
 from tests.fake_engine import (
     FakeEngineClient,
     confirm,

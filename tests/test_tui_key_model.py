@@ -62,7 +62,8 @@ def test_one_meaning_per_key_and_tabs_are_the_same_letters_everywhere() -> None:
     for spec in SESSION_KEYS:
         if spec.changes:
             assert not set(spec.keys.split(",")) & tab_letters, spec
-    assert prefix_action("q") == "quit" and prefix_action("j") == "next_session" and prefix_action("o") == "focus_sidebar"
+    assert prefix_action("q") == "quit" and prefix_action("j") == "next_session"
+    assert prefix_action("o") == prefix_action("escape") == "focus_sidebar"
 
 
 def test_every_table_action_exists_but_the_reserved_sidebar_toggle() -> None:
@@ -325,3 +326,12 @@ async def test_the_real_engine_retry_of_a_failed_create_leaves_one_row(host: Any
         assert app.screen.session.id == again.id
         await pilot.click("#delete")
         await wait_until(pilot, lambda: not app.sessions and not app.sidebar.shown_ids, "an empty list", tries=2000)
+
+
+def test_the_quit_line_says_where_the_sessions_keep_running() -> None:
+    from clauderon_tui.cli_format import quit_line
+
+    assert quit_line(3, 4242) == ("3 sessions keep running in the background engine (pid 4242); "
+                                  "`clauderon` brings them back")
+    assert quit_line(1, None) == "1 session keeps running in the background engine; `clauderon` brings them back"
+    assert quit_line(0, 4242) == "no session is running"
