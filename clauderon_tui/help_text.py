@@ -46,7 +46,8 @@ def help_sections(prefix_key: str, context: str, available: Callable[[str], bool
     terminal: Section = ("Terminal", terminal_rows(prefix_key))
     scroll: Section = ("Scroll / copy mode", list(SCROLL_KEYS))
     tab: Section = ("Other tabs", [(" ".join(spec.keys for spec in TAB_KEYS), "switch tabs (not in the chat box)"),
-                                   ("Esc", "back to the session list"), ("R", "reload (Files, Diff)")])
+                                   ("j k g G", "move in the tab's list"), ("Esc", "back to the session list"),
+                                   ("R", "reload (Files, Diff)")])
     everywhere: Section = ("Everywhere", list(GLOBAL_KEYS))
     dialogs: Section = ("Dialogs", list(DIALOG_KEYS))
     first = {"list": [session], "terminal": [terminal, scroll], "scroll": [scroll, terminal], "tab": [tab]}[context]

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import OptionList, TabbedContent, TabPane, Tree
 
 from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.diff import DiffPane
@@ -72,7 +72,10 @@ class Workbench(Vertical):
     BINDINGS = [
         *(Binding(spec.key, f"app.show_tab('{spec.id}')", spec.title, show=False) for spec in WORKBENCH_PANES),
         Binding("escape", "back", "Back", tooltip="Back to the session list"),
+        *(Binding(key, f"move('{where}')", where, show=False)
+          for key, where in (("j", "down"), ("k", "up"), ("g", "first"), ("G", "last"))),
     ]
+    """Tab keys, Esc, and the session list's j/k/g/G in a tab's list (the Files tree, the Diff's files)."""
 
     session: reactive[Session | None] = reactive(None, always_update=True)
     """The selected session, handed to every pane."""
@@ -118,6 +121,18 @@ class Workbench(Vertical):
         focused = self.app.focused
         in_terminal = focused is not None and self._terminal in focused.ancestors_with_self
         return not (action == "back" and in_terminal)
+
+    def action_move(self, where: str) -> None:
+        """j/k/g/G in the focused list of a tab, as in the session list."""
+        focused = self.app.focused
+        if isinstance(focused, OptionList):
+            {"down": focused.action_cursor_down, "up": focused.action_cursor_up, "first": focused.action_first,
+             "last": focused.action_last}[where]()
+        elif isinstance(focused, Tree):
+            if where in ("down", "up"):
+                (focused.action_cursor_down if where == "down" else focused.action_cursor_up)()
+            else:
+                focused.cursor_line = 0 if where == "first" else focused.last_line
 
     async def action_back(self) -> None:
         """Back to the session list."""

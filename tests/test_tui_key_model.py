@@ -4,12 +4,13 @@ into the list never changes a session without a confirmation; Esc goes back; a s
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from textual.widgets import Input
+from textual.widgets import Input, OptionList, Tree
 
 from clauderon_tui.app import ClauderonApp
 from clauderon_tui.commands import PALETTE_ACTIONS, with_key
@@ -24,6 +25,7 @@ from clauderon_tui.widgets.terminal import TerminalView
 from clauderon_tui.workbench import WORKBENCH_PANES
 from runtime.models import AgentStatus, Status
 from tests.fake_engine import FakeEngineClient, confirm, fake_app, make_session, sample_sessions, wait_until
+from tests.workbench_fixtures import workbench_client
 
 SIZE = (120, 36)
 PREFIX = "ctrl+right_square_bracket"
@@ -178,6 +180,31 @@ async def test_tab_keys_from_the_list_a_tab_and_after_the_prefix() -> None:
         await pilot.press(PREFIX, "f")
         await wait_until(pilot, lambda: app.workbench.shown == "files", "files after the prefix")
         assert bytes(app.client.console_for("fix-login-bug").received) == b""
+
+
+async def test_j_k_g_G_move_in_a_tabs_list_too(tmp_path: Path) -> None:
+    app = fake_app(workbench_client(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sessions and app.selected_id is not None, "the first snapshot")
+        app.show_session("id-fix-login")
+        await pilot.pause()
+        await pilot.press("f")
+        await wait_until(pilot, lambda: isinstance(app.focused, Tree) and app.focused.last_line > 2, "the files")
+        tree = app.focused
+        await pilot.press("g", "j", "j", "k")
+        assert tree.cursor_line == 1
+        await pilot.press("G")
+        assert tree.cursor_line == tree.last_line
+        await pilot.press("g")
+        assert tree.cursor_line == 0
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.focused, OptionList) and app.focused.option_count > 2,
+                         "the diff's files")
+        files = app.focused
+        await pilot.press("G")
+        assert files.highlighted == files.option_count - 1
+        await pilot.press("k")
+        assert files.highlighted == files.option_count - 2
 
 
 async def test_esc_goes_back_from_the_chat_box_and_dialogs_but_belongs_to_the_agent_in_the_terminal() -> None:
