@@ -132,7 +132,7 @@ def prefix_action(key: str) -> str | None:
 def prefix_hint() -> str:
     """One line saying what the keys after the prefix do (the terminal's title shows it while armed)."""
     tabs = " ".join(spec.keys for spec in TAB_KEYS)
-    return f"{tabs} tabs · j/k next/prev · 1-9 · s switch · o leave · [ scroll · y copy · x a r m… ask · ? help"
+    return f"{tabs} tabs · j/k · 1-9 · s find · o leave · [ scroll · y copy · ? all keys"
 
 
 def changing_actions() -> set[str]:
