@@ -7,6 +7,7 @@ the one `EngineClient`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from textual import on, work
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,7 +27,8 @@ from clauderon_tui.cli_format import refresh_line
 from clauderon_tui.commands import ClauderonCommands
 from clauderon_tui.consoles import ConsolePool
 from clauderon_tui.formatting import MODE_WORDS, as_session, needs_attention, not_running_message, sort_key
-from clauderon_tui.help_text import binding_rows
+from clauderon_tui.help_text import help_sections
+from clauderon_tui.key_table import TABLE_ACTIONS, prefix_action
 from clauderon_tui.notifications import Attention, event_attention, session_attention
 from clauderon_tui.screens.confirm import ConfirmScreen
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
@@ -40,7 +43,7 @@ from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.sidebar import SessionSidebar
 from clauderon_tui.widgets.terminal import TerminalView
 from clauderon_tui.widgets.terminal_pane import TerminalPane
-from clauderon_tui.workbench import WORKBENCH_PANES, Workbench, pane_for_key
+from clauderon_tui.workbench import Workbench
 from runtime.api.client import EngineClientProtocol
 from runtime.errors import ClauderonError
 from runtime.gc_policy import freeze_boot_objects
@@ -70,14 +73,13 @@ class ClauderonApp(App[None]):
     #compact { display: none; }
     Screen.-narrow #compact { display: block; }
     Screen.-narrow #sidebar { display: none; }
+    Screen.-narrow #workbench { border: none; }
     SessionSwitcher #switcher { max-width: 100%; }
     """
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     COMMANDS = App.COMMANDS | {ClauderonCommands}
     BINDINGS = [
-        Binding("question_mark", "help", "Help", tooltip="Every key binding"),
-        *(Binding(spec.key.upper(), f"show_tab('{spec.id}')", spec.title, show=False,
-                  tooltip=f"Show the {spec.title} tab") for spec in WORKBENCH_PANES),
+        Binding("question_mark", "help", "Help", tooltip="The keys of the focused pane, then the others"),
     ]
 
     def __init__(self, client: EngineClientProtocol, settings: Settings, *, clock: Callable[[], float] | None = None,
@@ -99,6 +101,8 @@ class ClauderonApp(App[None]):
         self.persist_theme = persist_theme
         self.marked: set[str] = set()
         """Sessions that asked for attention and were not viewed since (shown with `!` in the sidebar)."""
+        self.gone: set[str] = set()
+        """Ids the engine deleted: a late event about one never brings its row back (ids are never reused)."""
         for theme in load_themes():
             self.register_theme(theme)
         user_themes, self.theme_problems = load_user_themes(themes_dir) if themes_dir else ([], [])
@@ -164,9 +168,12 @@ class ClauderonApp(App[None]):
 
     # -- the terminal keeps every key but the prefix ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """App priority bindings (quit, palette) would steal ctrl+q / ctrl+p from the program: not while typing."""
+        """App priority bindings (quit, palette) would steal ctrl+q / ctrl+p from the program: not while typing.
+        A key-table action this app does not have (yet) is off rather than an error."""
+        if action in TABLE_ACTIONS and not hasattr(self, f"action_{action}"):
+            return False
         typing = isinstance(self.focused, TerminalView)
-        return not (typing and action in ("quit", "command_palette", "help", "show_tab"))
+        return not (typing and action in ("quit", "command_palette"))
 
     # -- engine events -----------------------------------------------------------------------------------------
     @work(exclusive=True, group="engine-events")
@@ -208,11 +215,16 @@ class ClauderonApp(App[None]):
         health_bar = self.query_one(HealthBar)
         if kind == "snapshot":
             self.sessions = {s.id: s for s in map(as_session, event.get("sessions", []))}
+            self.gone -= self.sessions.keys()
             health_bar.connection = "connected"
             self._sessions_changed()
             self._retry_console()  # consoles die with the engine connection: reopen the shown one
         elif kind == "session":
             session = as_session(event["session"])
+            if session.id in self.gone:
+                return  # announced before its deletion, read after it
+            for stale in [s.id for s in self.sessions.values() if s.name == session.name and s.id != session.id]:
+                self._forget(stale)  # the engine keeps names unique: a new id of a name replaces the old row
             previous = self.sessions.get(session.id)
             self.sessions[session.id] = session
             attention = session_attention(previous, session)
@@ -232,9 +244,7 @@ class ClauderonApp(App[None]):
                 elif session.status != Status.RUNNING:
                     self.pane.message = not_running_message(session)  # creation progress
         elif kind == "deleted":
-            session_id = event.get("session_id", "")
-            self.sessions.pop(session_id, None)
-            self.run_worker(self.consoles.drop(session_id))
+            self._forget(event.get("session_id", ""))
             self._sessions_changed()
         elif kind == "connection":
             health_bar.connection = event.get("state", "reconnecting")
@@ -249,6 +259,13 @@ class ClauderonApp(App[None]):
                 self._attention(attention)
         elif kind == "upload" and self.is_web:
             self._attach_browser_upload(str(event.get("path", "")), str(event.get("name", "image")))
+
+    def _forget(self, session_id: str) -> None:
+        """Drop a deleted session's row, console and attention mark."""
+        self.gone.add(session_id)
+        self.sessions.pop(session_id, None)
+        self.marked.discard(session_id)
+        self.run_worker(self.consoles.drop(session_id))
 
     def _attach_browser_upload(self, path: str, name: str) -> None:
         """An image a browser tab uploaded (picker, paste, drop) goes with the next chat message of the shown
@@ -306,6 +323,8 @@ class ClauderonApp(App[None]):
     # -- selection and the console ---------------------------------------------------------------------------------
     @on(SessionSidebar.Highlighted)
     def _highlighted(self, event: SessionSidebar.Highlighted) -> None:
+        if not self.default_screen.query(Workbench):
+            return  # a deletion read while the app closes: its panes are already gone
         if event.session_id != self.selected_id:
             self.selected_id = event.session_id
             self._show_selected()
@@ -346,19 +365,19 @@ class ClauderonApp(App[None]):
 
     @on(TerminalView.Command)
     def _terminal_command(self, event: TerminalView.Command) -> None:
-        """Prefix commands (synchronously via `command_handler`, or as messages)."""
-        if event.name == "jump" and event.index is not None:
-            self.action_jump(event.index)
-        else:
-            handlers = {"leave": self.action_focus_sidebar, "next": self.action_next_session,
-                        "previous": self.action_previous_session, "switcher": self.action_switcher,
-                        "help": self.action_help}
-            handler = handlers.get(event.name)
-            if handler is not None:
-                handler()
-            elif event.name == "other" and event.key and (spec := pane_for_key(event.key)) is not None \
-                    and event.key == spec.key:
-                self.action_show_tab(spec.id)
+        """A key after the prefix (synchronously via `command_handler`, or as a message): the key table's
+        action for it, the same as in the session list."""
+        action = prefix_action(event.key)
+        if action is None:
+            return
+        _, name, parameters = parse_action(action)
+        if self.check_action(name, parameters) is False:
+            return
+        # At once, not through `run_action` (a coroutine, run later): keys typed right after the command
+        # belong to where it leads (the list after `o`, another session after `j`).
+        done = getattr(self, f"action_{name}")(*parameters)
+        if inspect.isawaitable(done):
+            self.run_worker(done)
 
     @on(Workbench.Shown)
     def _tab_shown(self, event: Workbench.Shown) -> None:
@@ -399,9 +418,18 @@ class ClauderonApp(App[None]):
         return session
 
     def action_help(self) -> None:
-        """Show every key binding."""
+        """The keys of the focused pane first, then the others."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(binding_rows(self.settings.tui.prefix_key)))
+            self.push_screen(HelpScreen(help_sections(self.settings.tui.prefix_key, self._help_context(),
+                                                      lambda name: self.check_action(name, ()) is not False)))
+
+    def _help_context(self) -> str:
+        focused = self.focused
+        if isinstance(focused, TerminalView):
+            return "scroll" if focused.scroll_mode else "terminal"
+        if focused is not None and self.sidebar in focused.ancestors_with_self:
+            return "list"
+        return "tab"
 
     def action_focus_terminal(self) -> None:
         """Type into the selected session (only when it runs)."""
@@ -418,13 +446,14 @@ class ClauderonApp(App[None]):
             self.notify(not_running_message(session), severity="warning")
 
     def action_show_tab(self, pane_id: str) -> None:
-        """Bring a workbench tab (terminal, files, diff, info, ...) to the front and focus it."""
+        """Bring a workbench tab (terminal, files, diff, info, ...) to the front and focus it. The terminal
+        takes the keys only when it already had them (after the prefix): from the list, Enter opens it, so a
+        `t` typed by mistake never sends the rest of the typing to the agent."""
         workbench = self.workbench
         workbench.show(pane_id)
         if pane_id == "terminal":
-            session = self.sessions.get(self.selected_id) if self.selected_id else None
-            if session is not None and session.status == Status.RUNNING:
-                self.call_after_refresh(self.terminal.focus)
+            if not isinstance(self.focused, TerminalView):
+                self.action_focus_sidebar()  # from another tab: its widget is hidden now
             return
         widget = workbench.panes.get(pane_id)
         if widget is not None:
@@ -442,6 +471,16 @@ class ClauderonApp(App[None]):
             return
         index = shown.index(self.selected_id) if self.selected_id in shown else -delta
         self.show_session(shown[(index + delta) % len(shown)])
+
+    def action_first_session(self) -> None:
+        """Show the first session in the list."""
+        if self.sidebar.shown_ids:
+            self.show_session(self.sidebar.shown_ids[0])
+
+    def action_last_session(self) -> None:
+        """Show the last session in the list."""
+        if self.sidebar.shown_ids:
+            self.show_session(self.sidebar.shown_ids[-1])
 
     def action_next_session(self) -> None:
         """Show the next session in the list."""
@@ -515,9 +554,24 @@ class ClauderonApp(App[None]):
                 self.notify(f"deleted {session.name}{kept}")
         self.push_screen(ConfirmDeleteScreen(self.client, session), deleted)
 
+    def _ask(self, session: Session, question: str, body: str, confirm: str, then: Callable[[], object]) -> None:
+        """Every key that changes a session asks first (Cancel has the focus, so typing cannot confirm)."""
+        if session.agent_status == AgentStatus.WORKING:
+            body = f"Its agent is working. {body}"
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+        self.push_screen(ConfirmScreen(session, question, body, confirm), answered)
+
     def action_restart(self) -> None:
-        """Restart the selected session."""
-        self._life_cycle("restart_session", "restarting")
+        """Ask, then restart the selected session."""
+        session = self._selected()
+        if session is None:
+            return
+        self._ask(session, f"Restart {session.name}?",
+                  "Its sandbox and agent start again (the agent resumes its conversation); whatever runs in its "
+                  "terminal now is stopped. The worktree and branch stay.", "Restart",
+                  lambda: self._call_engine("restarting", session, "restart_session"))
 
     def action_refresh(self) -> None:
         """Pull the newest image for the selected session and recreate its sandbox on it; asks first when the
@@ -565,29 +619,43 @@ class ClauderonApp(App[None]):
         self._life_cycle("resume_session", "resuming")
 
     def action_archive(self) -> None:
-        """Archive the selected session (or unarchive it if archived)."""
+        """Ask, then archive the selected session (or bring it back if archived)."""
         session = self._selected()
-        if session is not None and session.status == Status.ARCHIVED:
-            self._life_cycle("unarchive_session", "unarchiving")
+        if session is None:
+            return
+        if session.status == Status.ARCHIVED:
+            self._ask(session, f"Bring {session.name} back?", "It comes back stopped; `r` starts it.", "Unarchive",
+                      lambda: self._call_engine("unarchiving", session, "unarchive_session"))
         else:
-            self._life_cycle("archive_session", "archiving")
+            self._ask(session, f"Archive {session.name}?",
+                      "Its sandbox stops (what runs in its terminal ends); the worktree and branch stay, it shows "
+                      "dimmed in the list, and `a` brings it back.", "Archive",
+                      lambda: self._call_engine("archiving", session, "archive_session"))
 
     def action_unarchive(self) -> None:
         """Bring an archived session back."""
         self._life_cycle("unarchive_session", "unarchiving")
 
     def action_access_mode(self) -> None:
-        """Toggle read-write / read-only for the selected session."""
+        """Ask, then toggle read-write / read-only for the selected session."""
         session = self._selected()
-        if session is not None:
-            mode = "read-only" if session.access_mode == "read-write" else "read-write"
-            self._call_engine(f"access mode {mode}", session, "set_access_mode", mode)
+        if session is None:
+            return
+        mode = "read-only" if session.access_mode == "read-write" else "read-write"
+        effect = ("the proxy refuses its write requests (a push, a comment) from the next one" if mode == "read-only"
+                  else "the proxy lets its write requests through again")
+        self._ask(session, f"Make {session.name} {mode}?", f"It is {session.access_mode}; {effect}.",
+                  mode.capitalize(), lambda: self._call_engine(f"access mode {mode}", session, "set_access_mode", mode))
 
     def action_cycle_mode(self) -> None:
-        """Shift+tab to the selected session's agent: its next permission mode (Claude Code: plan, ...)."""
+        """Ask, then shift+tab to the selected session's agent: its next permission mode (Claude Code: plan, ...)."""
         session = self._selected()
-        if session is not None:
-            self._cycle_mode(session)
+        if session is None:
+            return
+        current = MODE_WORDS.get(session.permission_mode or "", "no mode shown yet")
+        self._ask(session, f"Next permission mode for {session.name}?",
+                  f"Sends shift+tab to its agent (now: {current}), as typing it in the terminal does.", "Next mode",
+                  lambda: self._cycle_mode(session))
 
     @work(group="life-cycle")
     async def _cycle_mode(self, session: Session) -> None:
@@ -600,10 +668,11 @@ class ClauderonApp(App[None]):
         self.notify(f"{session.name}: {mode}", title="permission mode", timeout=3)
 
     def action_push(self) -> None:
-        """Push the selected session's branch to GitHub."""
+        """Ask, then push the selected session's branch to GitHub."""
         session = self._selected()
         if session is not None:
-            self._land(session, "push", "pushing", {})
+            self._ask(session, f"Push {session.name}?", f"Pushes {session.branch} to GitHub.", "Push",
+                      lambda: self._land(session, "push", "pushing", {}))
 
     def action_open_pr(self) -> None:
         """Ask draft or not, then push and open a pull request for the selected session."""

@@ -58,7 +58,7 @@ def agent_label(session: Session) -> str:
 
 
 class SessionFilter(StrEnum):
-    """The sidebar's filters, in the order `f` cycles through them."""
+    """The sidebar's views, in the order `v` cycles through them ("all" is every session, archived dimmed)."""
 
     ALL = "all"
     RUNNING = "running"
@@ -74,15 +74,13 @@ def needs_attention(session: Session) -> bool:
 
 
 def matches_filter(session: Session, which: SessionFilter) -> bool:
-    """Whether a session shows under a filter ("all" hides archived sessions)."""
+    """Whether a session shows under a filter ("all" shows every session, archived ones too)."""
     if which == SessionFilter.ARCHIVED:
         return session.status == Status.ARCHIVED
-    if session.status == Status.ARCHIVED:
-        return False
     if which == SessionFilter.RUNNING:
         return session.status == Status.RUNNING
     if which == SessionFilter.ATTENTION:
-        return needs_attention(session)
+        return needs_attention(session) and session.status != Status.ARCHIVED
     return True
 
 
@@ -118,9 +116,11 @@ def format_age(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def sort_key(session: Session) -> tuple[int, float]:
-    """Sessions needing attention first, then newest first."""
-    return (0 if needs_attention(session) else 1, -session.created_at)
+def sort_key(session: Session) -> tuple[bool, float, str]:
+    """Creation order, oldest first, archived sessions after the others: a stable list, so `1`-`9` keep
+    meaning the same sessions while new ones are added (attention is a badge and a view, never a reorder;
+    only archiving, a person's own act, moves a row)."""
+    return (session.status == Status.ARCHIVED, session.created_at, session.id)
 
 
 def as_session(value: Session | dict[str, Any]) -> Session:
@@ -135,7 +135,7 @@ def not_running_message(session: Session) -> str:
         step = f" ({progress.step}/{progress.total}: {progress.message})" if progress.total else ""
         return f"{session.name} is being created{step}…"
     if session.status == Status.FAILED:
-        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, d to delete."
+        return f"{session.name} failed: {session.error or 'unknown error'}\n\nPress r to retry, x to delete."
     if session.status == Status.ARCHIVED:
         return f"{session.name} is archived. Press a to unarchive it."
     if session.print_run is not None:

@@ -1,51 +1,55 @@
-"""The rows of the help screen: every binding, where it applies and what it does."""
+"""What the help screen says: the keys of the focused pane first, then the others, all from the key table."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
-from textual.keys import format_key
+from collections.abc import Callable
 
-PREFIX_HELP: tuple[tuple[str, str], ...] = (
-    ("esc, o", "leave the terminal (focus the session list)"),
-    ("n / p", "next / previous session"),
-    ("1-9", "show session N of the list"),
-    ("s", "fuzzy session switcher (type a few letters, Enter)"),
-    ("[", "scroll mode"),
-    ("y, c", "copy mode"),
-    ("?", "help"),
-    ("the prefix again", "send the prefix key itself to the program"),
-)
-SCROLL_HELP: tuple[tuple[str, str], ...] = (
-    ("↑ ↓ / k j", "move a line"),
-    ("pgup pgdn", "move a page"),
-    ("g / G", "oldest line / live screen"),
-    ("v, space", "start / stop selecting lines"),
-    ("y, enter", "copy the selection (OSC 52) and leave"),
-    ("q, esc", "leave scroll mode"),
-)
+from clauderon_tui.key_table import DIALOG_KEYS, GLOBAL_KEYS, SCROLL_KEYS, SESSION_KEYS, TAB_KEYS
+
+Section = tuple[str, list[tuple[str, str]]]
+"""A heading and its (keys, what they do) rows."""
 
 
-
-def binding_rows(prefix_key: str) -> list[tuple[str, str, str]]:
-    """(where, key, what) for every binding, for the help screen."""
-    from clauderon_tui.widgets.sidebar import SessionSidebar
-
-    rows: list[tuple[str, str, str]] = [
-        ("anywhere", "ctrl+q", "quit (not while typing in a terminal)"),
-        ("anywhere", "ctrl+p", "command palette (not while typing in a terminal)"),
-        ("anywhere", "?", "this help (not while typing in a terminal)"),
-    ]
-    for binding in SessionSidebar.BINDINGS:
-        assert isinstance(binding, Binding)
-        keys = ", ".join(format_key(k) for k in binding.key.split(","))
-        rows.append(("session list", keys, binding.tooltip or binding.description))
-    rows.append(("session list", "↑ ↓", "select a session"))
-    rows.append(("terminal", "any key", "goes to the program (ctrl+c, ctrl+p, ctrl+q, esc too)"))
-    rows.append(("terminal", prefix_key, "prefix: the next key is a command"))
-    rows.extend(("after prefix", key, what) for key, what in PREFIX_HELP)
-    from clauderon_tui.workbench import WORKBENCH_PANES
-
-    rows.extend(("after prefix", spec.key, f"show the {spec.title} tab") for spec in WORKBENCH_PANES)
-    rows.extend(("session list", spec.key.upper(), f"show the {spec.title} tab") for spec in WORKBENCH_PANES)
-    rows.extend(("scroll / copy", key, what) for key, what in SCROLL_HELP)
+def session_rows(available: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """The session list's keys, one row per meaning (the tabs and `1`-`9` on one row each), leaving out
+    actions the app does not have."""
+    rows: list[tuple[str, str]] = []
+    tabs = " ".join(spec.keys for spec in TAB_KEYS)
+    for spec in SESSION_KEYS:
+        if not spec.list or not available(spec.action.split("(")[0]):
+            continue
+        if spec in TAB_KEYS:
+            if rows and rows[-1][0] == tabs:
+                continue
+            row = (tabs, "tabs: " + " ".join(tab.title for tab in TAB_KEYS))
+        else:
+            row = (spec.display, spec.help)
+        if row not in rows:
+            rows.append(row)
     return rows
+
+
+def terminal_rows(prefix_key: str) -> list[tuple[str, str]]:
+    return [
+        ("any key", "to the program (Esc: the agent's interrupt)"),
+        (prefix_key, "then a session-list key, or:"),
+        ("  Esc o", "back to the session list"),
+        ("  [  y", "scroll mode / copy mode"),
+        (f"  {prefix_key}", "send the prefix key itself"),
+    ]
+
+
+def help_sections(prefix_key: str, context: str, available: Callable[[str], bool] = lambda _: True) -> list[Section]:
+    """The help screen's sections for the focused pane (`list`, `terminal`, `scroll` or `tab`): its keys
+    first, then the global ones, then the other panes'."""
+    session: Section = ("Session list", session_rows(available))
+    terminal: Section = ("Terminal", terminal_rows(prefix_key))
+    scroll: Section = ("Scroll / copy mode", list(SCROLL_KEYS))
+    tab: Section = ("Other tabs", [(" ".join(spec.keys for spec in TAB_KEYS), "switch tabs (not in the chat box)"),
+                                   ("j k g G", "move in the tab's list"), ("Esc", "back to the session list"),
+                                   ("R", "reload (Files, Diff)")])
+    everywhere: Section = ("Everywhere", list(GLOBAL_KEYS))
+    dialogs: Section = ("Dialogs", list(DIALOG_KEYS))
+    first = {"list": [session], "terminal": [terminal, scroll], "scroll": [scroll, terminal], "tab": [tab]}[context]
+    rest = [s for s in (session, terminal, scroll, tab) if s not in first]
+    return [*first, everywhere, dialogs, *rest]

@@ -3,7 +3,8 @@
 Panes plug in through `WORKBENCH_PANES`: one `PaneSpec` per tab. A pane is any widget built by
 `factory(client)`; the workbench sets its `session` attribute (the selected `Session` or None) whenever
 the selection changes, and its `active` attribute (True while its tab is shown) if it has one. The tab's
-key works after the terminal's prefix key (lower case) and from the session list (upper case).
+key is the same letter everywhere: in the session list, in a tab, and after the terminal's prefix key
+(`clauderon_tui.key_table` lists it with every other key).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import OptionList, TabbedContent, TabPane, Tree
 
 from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.diff import DiffPane
@@ -43,28 +45,37 @@ WORKBENCH_PANES: list[PaneSpec] = [
     PaneSpec("files", "Files", "f", FilesPane),
     PaneSpec("diff", "Diff", "d", DiffPane),
     PaneSpec("info", "Info", "i", InfoPane),
-    PaneSpec("chat", "Chat", "a", ChatPane),
+    PaneSpec("chat", "Chat", "c", ChatPane),
 ]
-"""Every tab, in order. Add a pane with one line, e.g. `PaneSpec("chat", "Chat", "a", ChatPane)`."""
-
-
-def pane_for_key(key: str) -> PaneSpec | None:
-    """The tab a key shows (lower case after the prefix, upper case from the session list)."""
-    return next((spec for spec in WORKBENCH_PANES if key in (spec.key, spec.key.upper())), None)
+"""Every tab, in order. Add a pane with one line, e.g. `PaneSpec("chat", "Chat", "c", ChatPane)`; its key
+must be one no other entry of the key table uses (tests/test_key_table.py checks)."""
 
 
 class Workbench(Vertical):
-    """A `TabbedContent` with one tab per `PaneSpec`; the terminal tab holds the widget the app passes in."""
+    """A `TabbedContent` with one tab per `PaneSpec`; the terminal tab holds the widget the app passes in.
+
+    In a tab other than the terminal (whose every key belongs to the program), the tab keys switch tabs and
+    Esc goes back to the session list."""
 
     DEFAULT_CSS = """
     Workbench {
         width: 1fr;
         height: 1fr;
+        border: round $panel;
+        &:focus-within { border: round $accent; }
         & > TabbedContent { height: 1fr; }
         & ContentSwitcher { height: 1fr; }
         & TabPane { padding: 0; height: 1fr; }
     }
     """
+
+    BINDINGS = [
+        *(Binding(spec.key, f"app.show_tab('{spec.id}')", spec.title, show=False) for spec in WORKBENCH_PANES),
+        Binding("escape", "back", "Back", tooltip="Back to the session list"),
+        *(Binding(key, f"move('{where}')", where, show=False)
+          for key, where in (("j", "down"), ("k", "up"), ("g", "first"), ("G", "last"))),
+    ]
+    """Tab keys, Esc, and the session list's j/k/g/G in a tab's list (the Files tree, the Diff's files)."""
 
     session: reactive[Session | None] = reactive(None, always_update=True)
     """The selected session, handed to every pane."""
@@ -104,6 +115,28 @@ class Workbench(Vertical):
         """Bring a pane to the front."""
         if pane_id in self.panes:
             self.tabs.active = f"tab-{pane_id}"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc in the terminal is the agent's (its interrupt): no "Back" while the terminal has the keys."""
+        focused = self.app.focused
+        in_terminal = focused is not None and self._terminal in focused.ancestors_with_self
+        return not (action == "back" and in_terminal)
+
+    def action_move(self, where: str) -> None:
+        """j/k/g/G in the focused list of a tab, as in the session list."""
+        focused = self.app.focused
+        if isinstance(focused, OptionList):
+            {"down": focused.action_cursor_down, "up": focused.action_cursor_up, "first": focused.action_first,
+             "last": focused.action_last}[where]()
+        elif isinstance(focused, Tree):
+            if where in ("down", "up"):
+                (focused.action_cursor_down if where == "down" else focused.action_cursor_up)()
+            else:
+                focused.cursor_line = 0 if where == "first" else focused.last_line
+
+    async def action_back(self) -> None:
+        """Back to the session list."""
+        await self.app.run_action("focus_sidebar")
 
     def watch_session(self, session: Session | None) -> None:
         for widget in self.panes.values():

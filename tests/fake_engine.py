@@ -230,11 +230,17 @@ class FakeEngineClient(EngineClientProtocol):
         CreateRequest.model_validate(request)  # and pass the engine's door
         self.create_requests.append(request)
         name = request.get("name") or "session"
-        if any(s.name == name for s in self.sessions.values()):
+        existing = next((s for s in self.sessions.values() if s.name == name), None)
+        if existing is not None and existing.status != Status.FAILED:
             raise Conflict(f"a session named {name!r} already exists")
+        if existing is not None:  # as the engine does: a retry replaces the failed record, viewers drop its row
+            del self.sessions[existing.id]
+            self.emit({"type": "deleted", "session_id": existing.id, "name": name})
         session = make_session(name, Status.CREATING, agent=request.get("agent") or "shell",
                                backend=request.get("backend") or "docker",
                                agent_status=AgentStatus.UNKNOWN, age=0, repo=request["repo"])
+        if existing is not None:
+            session.id = f"{session.id[:9]}-{len(self.create_requests)}"  # ids are never reused
         session.progress = Progress(step=0, total=3, message="queued")
         session.model, session.plan_mode = request.get("model"), bool(request.get("plan_mode"))
         self.sessions[session.id] = session
@@ -589,6 +595,17 @@ async def wait_until(pilot: Any, predicate: Any, what: str = "condition", tries:
             return
         await pilot.pause(0.01)
     raise AssertionError(f"gave up waiting for {what}")
+
+
+async def confirm(pilot: Any) -> None:
+    """Answer the confirmation a key asked for as a person does: tab from Cancel to the action, then Enter."""
+    from clauderon_tui.screens.confirm import ConfirmScreen
+
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.query("#confirm"),
+                     "the confirmation")
+    await pilot.press("tab", "enter")
+    await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the confirmation to close")
 
 
 async def run_from_palette(pilot: Any, app: Any, words: str) -> None:

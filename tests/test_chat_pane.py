@@ -303,7 +303,7 @@ async def test_the_workbench_chat_tab_follows_the_selected_session(tmp_path: Pat
         app.show_session(client._find("fix-login-bug").id)
         await pilot.pause()
         pane = app.query_one(ChatPane)
-        await pilot.press("A")  # from the session list
+        await pilot.press("c")  # from the session list
         await wait_until(pilot, lambda: app.workbench.shown == "chat", "the chat tab")
         await shown(pilot, pane, 7)
         assert pane.session_ref == client._find("fix-login-bug").id

@@ -254,7 +254,7 @@ async def test_delete_confirm_deletes() -> None:
         await wait_until(pilot, lambda: app.sessions, "snapshot")
         app.show_session("id-refactor-")
         await pilot.pause()
-        await pilot.press("d")
+        await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
         assert "branch" in str(app.screen.query("Static")[1].render())
         await pilot.click("#delete")
@@ -266,7 +266,7 @@ async def test_delete_cancel_keeps_the_session() -> None:
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: app.sessions, "snapshot")
-        await pilot.press("d")
+        await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDeleteScreen), "cancel")
@@ -281,7 +281,7 @@ async def test_delete_refused_offers_force() -> None:
         await wait_until(pilot, lambda: app.sessions, "snapshot")
         app.show_session("id-refactor-")
         await pilot.pause()
-        await pilot.press("d")
+        await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteScreen), "the confirmation")
         screen = app.screen
         assert not screen.query_one("#force").display

@@ -87,12 +87,12 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         # A second session; the prefix key switches to it and back, each screen appearing at once.
         cli("create", "--repo", str(git_repo), "--name", "e2e-two", "--agent", "shell", timeout=180)
         app.wait_for("e2e-two")
-        app.keys("C-]", "1")  # the sidebar lists the newest first
+        app.keys("C-]", "2")  # the list keeps creation order: the new session is second
         app.wait_for("e2e-two  clauderon/e2e-two")
         app.type("echo second-$((2*21))")
         app.keys("Enter")
         app.wait_for("second-42")
-        app.keys("C-]", "n")
+        app.keys("C-]", "k")  # the previous session, as k does in the list
         app.wait_for("e2e-shell  clauderon/e2e-shell")
         app.wait_for("after-2")
         assert "second-42" in cli("screen", "e2e-two").out
@@ -100,12 +100,12 @@ def test_shell_session_in_the_real_app(cli: Cli, git_repo: Path) -> None:
         # The prefix key then o leaves the terminal; ? then opens help (proof that the sidebar has the keys).
         app.keys("C-]", "o")
         app.keys("?")
-        app.wait_for("every binding")
+        app.wait_for("Session list first")
         app.keys("Escape")
         # The same screen seen through the engine: the app's typing really reached the session.
         assert "one-42" in cli("screen", "e2e-shell").out
         # Quitting says what becomes of the agents: they keep running in the engine it hands over to.
-        app.keys("C-q")
+        app.keys("q")  # from the list, q quits
         app.wait_exit()
         said = app.wait_for("2 sessions keep running in the background engine (pid ")
         pid = int(said.split("(pid ", 1)[1].split(")", 1)[0])

@@ -8,8 +8,17 @@ from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.switcher import SessionSwitcher
 from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.terminal import TerminalView
+from clauderon_tui.widgets.terminal_pane import PREFIX_HINT
 from runtime.models import AgentStatus, Status
-from tests.fake_engine import FakeEngineClient, fake_app, make_session, run_from_palette, sample_sessions, wait_until
+from tests.fake_engine import (
+    FakeEngineClient,
+    confirm,
+    fake_app,
+    make_session,
+    run_from_palette,
+    sample_sessions,
+    wait_until,
+)
 
 SIZE = (120, 36)
 PREFIX = "ctrl+right_square_bracket"
@@ -96,11 +105,12 @@ async def test_prefix_leave_next_previous_and_jump() -> None:
         await pilot.press(PREFIX)
         assert app.terminal.prefix_pending
         title = str(app.query_one("#pane-title").render())
-        assert "PREFIX" in title and "[ scroll" in title and "[[" not in title
-        await pilot.press("n")
+        assert title.split("  ", 1)[1] == f" PREFIX  {PREFIX_HINT}"  # every `[` shown, none eaten as markup
+        assert "[ scroll" in PREFIX_HINT and "t f d i c tabs" in PREFIX_HINT
+        await pilot.press("j")
         assert not app.terminal.prefix_pending
         assert app.selected_id == shown[index + 1]
-        await pilot.press(PREFIX, "p", PREFIX, "p")
+        await pilot.press(PREFIX, "k", PREFIX, "k")
         assert app.selected_id == shown[index - 1]
         await pilot.press(PREFIX, "1")
         assert app.selected_id == shown[0]
@@ -174,21 +184,30 @@ async def test_palette_runs_an_action() -> None:
         await _ready(pilot)
         app.show_session("id-fix-login")
         await run_from_palette(pilot, app, "restart session")
+        await confirm(pilot)  # the palette runs the key's action: it asks too
         await wait_until(pilot, lambda: ("restart", "id-fix-login") in app.client.calls, "the restart call")
 
 
-async def test_help_lists_every_binding() -> None:
+async def test_help_is_contextual_and_lists_the_key_table() -> None:
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
-        rows = app.screen._rows
-        keys = {row[1] for row in rows}
-        for key in ("n", "r", "d", "a", "m", "f", "/", "ctrl+]", "esc, o", "n / p", "1-9", "s", "[", "y, c", "F"):
+        sections = app.screen.sections
+        assert [heading for heading, _ in sections][:2] == ["Session list", "Everywhere"]
+        keys = {key for _, rows in sections for key, _ in rows}
+        for key in ("n", "r", "x", "a", "m", "p", "v", "/", "j ↓", "g", "G", "q", "1-9", "s", "t f d i c",
+                    "ctrl+]", "  Esc o", "  [  y"):
             assert key in keys, key
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
+        # From the terminal (prefix then ?), the terminal's keys come first.
+        await _open_terminal(pilot, "fix-login-bug")
+        await pilot.press(PREFIX, "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help from the terminal")
+        assert app.screen.sections[0][0].startswith("Terminal")
+        await pilot.press("escape")
 
 
 async def test_filters_and_search() -> None:
@@ -196,19 +215,19 @@ async def test_filters_and_search() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
         names = lambda: [app.sessions[i].name for i in app.sidebar.shown_ids]  # noqa: E731
-        assert "old-experiment" not in names()
-        await pilot.press("f")
+        assert "old-experiment" in names() and len(names()) == 7  # "all" is all: archived ones dimmed
+        await pilot.press("v")
         assert sorted(names()) == ["add-dark-mode", "fix-login-bug", "scratch-shell"]
-        await pilot.press("f")
+        await pilot.press("v")
         assert sorted(names()) == ["add-dark-mode", "broken-build"]
-        await pilot.press("f")
+        await pilot.press("v")
         assert names() == ["old-experiment"]
-        await pilot.press("f")
-        assert len(names()) == 6
+        await pilot.press("v")
+        assert len(names()) == 7
         await pilot.press("slash", "d", "b")
         assert names() == ["refactor-db"]
         await pilot.press("escape")
-        assert len(names()) == 6
+        assert len(names()) == 7
 
 
 async def test_life_cycle_keys() -> None:
@@ -218,17 +237,20 @@ async def test_life_cycle_keys() -> None:
         app.show_session("id-refactor-")
         await pilot.pause()
         await pilot.press("r")
+        await confirm(pilot)
         await wait_until(pilot, lambda: ("restart", "id-refactor-") in app.client.calls, "restart")
         await wait_until(pilot, lambda: app.sessions["id-refactor-"].status == Status.RUNNING, "running")
         await pilot.press("m")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.sessions["id-refactor-"].access_mode == "read-only", "read-only")
         await pilot.press("a")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.sessions["id-refactor-"].status == Status.ARCHIVED, "archived")
-        # Archived sessions leave the "all" list; find it under "archived" and bring it back.
-        app.show_session("id-refactor-")
-        await pilot.pause()
-        assert app.sidebar.session_filter == "archived"
+        # Archived sessions stay in the "all" list, dimmed, in their place; `a` brings one back.
+        assert "id-refactor-" in app.sidebar.shown_ids and app.selected_id == "id-refactor-"
+        assert app.sidebar.session_filter == "all"
         await pilot.press("a")
+        await confirm(pilot)
         await wait_until(pilot, lambda: ("unarchive", "id-refactor-") in app.client.calls, "unarchive")
 
 
@@ -241,7 +263,8 @@ async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_sh
         app.show_session("id-fix-login")
         app.sidebar.session_list.focus()
         await pilot.pause()
-        await pilot.press("c")
+        await pilot.press("p")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.sessions["id-fix-login"].permission_mode == "plan", "plan mode")
         assert ("cycle_permission_mode", "id-fix-login") in app.client.calls
         line = str(app.sidebar.session_list.get_option("id-fix-login").prompt).splitlines()[1]
@@ -257,7 +280,8 @@ async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_sh
         await wait_until(pilot, lambda: any("plan mode" in n.message for n in app._notifications), "the toast")
         app.show_session("id-scratch-s")
         await pilot.pause()
-        await pilot.press("c")
+        await pilot.press("p")
+        await confirm(pilot)
         await wait_until(pilot, lambda: any("no permission modes" in n.message for n in app._notifications),
                          "the shell's refusal")
 
@@ -304,6 +328,7 @@ async def test_engine_errors_are_shown_not_raised() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
         await pilot.press("r")
+        await confirm(pilot)
         await wait_until(pilot, lambda: any("docker daemon" in str(n.message) for n in app._notifications),
                          "the error notification")
         assert app.is_running
@@ -341,7 +366,7 @@ async def test_live_session_events() -> None:
         app.client.update(session)
         await wait_until(pilot, lambda: app.sessions["id-fix-login"].agent_status == AgentStatus.WAITING_INPUT,
                          "the update")
-        await pilot.press("f", "f")  # needs attention
+        await pilot.press("v", "v")  # needs attention
         assert "id-fix-login" in app.sidebar.shown_ids
         app.client.update(make_session("brand-new", agent_status=AgentStatus.NEEDS_PERMISSION, age=1))
         await wait_until(pilot, lambda: "id-brand-new" in app.sidebar.shown_ids, "the new session")

@@ -16,6 +16,7 @@ from runtime.models import AgentStatus
 from tests.fake_engine import (
     FROZEN_NOW,
     FakeEngineClient,
+    confirm,
     fake_app,
     make_session,
     run_from_palette,
@@ -145,7 +146,7 @@ async def test_info_tab_pull_request_section() -> None:
     app = fake_app(client)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, blocked.id)
-        await pilot.press("I")
+        await pilot.press("i")
         section = app.query_one(InfoPane).query_one("#info-pr", Static)
         await wait_until(pilot, lambda: "README.md" in str(section.content), "the local conflicts")
         text = str(section.content)
@@ -171,7 +172,7 @@ async def test_info_tab_shows_other_pr_state_errors() -> None:
     app = fake_app(client)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
-        await pilot.press("I")
+        await pilot.press("i")
         section = app.query_one(InfoPane).query_one("#info-pr", Static)
         await wait_until(pilot, lambda: "github_token refused" in str(section.content), "the error")
         assert app.is_running
@@ -183,6 +184,7 @@ async def test_push_key() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot)
         await pilot.press("U")
+        await confirm(pilot)
         await wait_until(pilot, lambda: ("push", (FIX, False)) in app.client.calls, "the push")
         await wait_until(pilot, lambda: "pushed clauderon/fix-login-bug (0123456)" in _toasts(app), "the result")
 
@@ -204,7 +206,10 @@ async def test_open_pr_key_asks_draft_or_not() -> None:
                                             for t in _toasts(app)), "the URL")
         # The engine's session event brings the badge.
         await wait_until(pilot, lambda: "#12 ●" in str(app.sidebar.session_list.get_option(FIX).prompt), "the badge")
-        await pilot.press("P", "enter")  # Open (not draft) has the focus
+        await pilot.press("P", "enter")  # Cancel has the focus: a typed Enter opens nothing
+        await wait_until(pilot, lambda: not isinstance(app.screen, OpenPrScreen), "cancelled by Enter")
+        assert ("open_pr", (FIX, False)) not in app.client.calls
+        await pilot.press("P", "tab", "tab", "enter")  # Cancel, Draft, then Open
         await wait_until(pilot, lambda: ("open_pr", (FIX, False)) in app.client.calls, "the ready PR")
 
 
@@ -246,6 +251,7 @@ async def test_read_only_session_shows_the_engines_refusal() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, "id-locked")
         await pilot.press("U")
+        await confirm(pilot)
         await wait_until(pilot, lambda: any("is read-only" in t for t in _toasts(app)), "the refusal")
         assert ("push", ("id-locked", False)) in app.client.calls
         assert app.is_running
@@ -257,8 +263,8 @@ async def test_palette_and_help_list_the_landing_actions() -> None:
         await _ready(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
-        keys = {row[1]: row[2] for row in app.screen._rows if row[0] == "session list"}
-        assert "pull request" in keys["P"] and "Push" in keys["U"] and "Merge" in keys["M"]
+        keys = dict(app.screen.sections[0][1])
+        assert "pull request" in keys["P"] and "push" in keys["U"] and "merge" in keys["M"]
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help to close")
         await run_from_palette(pilot, app, "merge pull")

@@ -41,7 +41,7 @@ def test_empty_state(snap_compare) -> None:
 
 def test_main_screen_sessions(snap_compare) -> None:
     async def run_before(pilot) -> None:
-        await wait_until(pilot, lambda: len(pilot.app.sidebar.shown_ids) == 6, "the sessions")
+        await wait_until(pilot, lambda: len(pilot.app.sidebar.shown_ids) == 7, "the sessions")
         await pilot.pause()
 
     assert snap_compare(fake_app(), terminal_size=SIZE, run_before=run_before)

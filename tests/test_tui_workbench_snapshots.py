@@ -29,7 +29,7 @@ async def _select(pilot) -> None:
 def test_files_tab(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:
         await _select(pilot)
-        await pilot.press("F")
+        await pilot.press("f")
         files = pilot.app.query_one(FilesPane)
         await wait_until(pilot, lambda: len(files.file_tree.root.children) >= 5, "the listing")
         src = next(node for node in files.file_tree.root.children if node.data and node.data["name"] == "src")
@@ -45,7 +45,7 @@ def test_files_tab(snap_compare, tmp_path: Path) -> None:
 def test_diff_tab(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:
         await _select(pilot)
-        await pilot.press("D")
+        await pilot.press("d")
         diff = pilot.app.query_one(DiffPane)
         option_list = diff.query_one(OptionList)
         await wait_until(pilot, lambda: option_list.option_count == 6 and option_list.highlighted == 1, "the diff")
@@ -57,7 +57,7 @@ def test_diff_tab(snap_compare, tmp_path: Path) -> None:
 def test_info_tab(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:
         await _select(pilot)
-        await pilot.press("I")
+        await pilot.press("i")
         info = pilot.app.query_one(InfoPane)
         await wait_until(pilot, lambda: len(info.cpu_history) == 1, "the first sample")
         info.active = False  # stop the timer: the rest of the history is fed by hand, deterministically

@@ -50,24 +50,24 @@ async def test_tabs_switch_from_the_sidebar_the_prefix_and_the_palette(tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
         assert app.workbench.shown == "terminal"
-        await pilot.press("F")
+        await pilot.press("f")
         await wait_until(pilot, lambda: app.workbench.shown == "files", "the files tab")
         files = app.query_one(FilesPane)
         await wait_until(pilot, lambda: "M src/" in _tree_labels(files.file_tree), "the listing")
         assert ("list_files", (SESSION_ID, "")) in app.client.calls
-        await pilot.press("D")
+        await pilot.press("d")
         await wait_until(pilot, lambda: app.workbench.shown == "diff", "the diff tab")
-        await pilot.press("I")
+        await pilot.press("i")
         await wait_until(pilot, lambda: app.workbench.shown == "info", "the info tab")
-        await pilot.press("T")
+        await pilot.press("t")
         await wait_until(pilot, lambda: app.workbench.shown == "terminal", "the terminal tab")
 
         # From the terminal: the prefix, then the tab's key; plain keys still reach the program.
         app.action_focus_terminal()
         await wait_until(pilot, lambda: isinstance(app.focused, TerminalView) and app.terminal.channel is not None
                          and app.terminal.channel.state == "live", "the terminal")
-        await pilot.press("D")  # typed: a capital D for the program, not a tab switch
-        await wait_until(pilot, lambda: b"D" in app.client.console_for("fix-login-bug").received, "the typing")
+        await pilot.press("d")  # typed: a d for the program, not a tab switch
+        await wait_until(pilot, lambda: b"d" in app.client.console_for("fix-login-bug").received, "the typing")
         assert app.workbench.shown == "terminal"
         await pilot.press("ctrl+right_square_bracket", "d")
         await wait_until(pilot, lambda: app.workbench.shown == "diff", "prefix d")
@@ -82,7 +82,7 @@ async def test_files_tab_shows_marks_highlighted_text_and_binary(tmp_path: Path)
     app = fake_app(workbench_client(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
-        await pilot.press("F")
+        await pilot.press("f")
         files = app.query_one(FilesPane)
         await wait_until(pilot, lambda: "M src/" in _tree_labels(files.file_tree), "the listing")
         labels = _tree_labels(files.file_tree)
@@ -109,7 +109,7 @@ async def test_a_planted_link_to_a_host_file_shows_an_error_not_the_file(tmp_pat
     app = fake_app(client)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
-        await pilot.press("F")
+        await pilot.press("f")
         files = app.query_one(FilesPane)
         await wait_until(pilot, lambda: any("innocent.txt" in row for row in _tree_labels(files.file_tree)),
                          "the listing")
@@ -124,7 +124,7 @@ async def test_diff_tab_lists_committed_and_uncommitted_apart(tmp_path: Path) ->
     app = fake_app(workbench_client(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
-        await pilot.press("D")
+        await pilot.press("d")
         diff = app.query_one(DiffPane)
         option_list = diff.query_one(OptionList)
         await wait_until(pilot, lambda: option_list.option_count == 6, "the diff")
@@ -140,13 +140,13 @@ async def test_info_tab_samples_while_shown(tmp_path: Path) -> None:
     app = fake_app(workbench_client(tmp_path))
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, app)
-        await pilot.press("I")
+        await pilot.press("i")
         info = app.query_one(InfoPane)
         await wait_until(pilot, lambda: len(info.cpu_history) == 1, "the first sample")
         assert "CPU 2.0%" in _text(info.query_one("#info-cpu-line", Static))
         await wait_until(pilot, lambda: info.query_one("#info-container", Static).visual is not None, "the container")
         calls = sum(1 for c in app.client.calls if c[0] == "session_info")
-        await pilot.press("T")  # hidden: no more samples
+        await pilot.press("t")  # hidden: no more samples
         await wait_until(pilot, lambda: not info.active, "hidden")
         info._sample()
         await pilot.pause()
@@ -218,11 +218,11 @@ async def test_attention_toast_bell_and_sidebar_mark_until_viewed(tmp_path: Path
         assert toast.message == "checks failing, changes requested"
 
         # Selected with the Files tab in front is not "viewed"; the terminal tab in front is.
-        await pilot.press("F")
+        await pilot.press("f")
         app.show_session("id-scratch-s")
         await pilot.pause()
         assert "id-scratch-s" in app.marked
-        await pilot.press("T")
+        await pilot.press("t")
         await wait_until(pilot, lambda: "id-scratch-s" not in app.marked, "the mark to clear")
         prompt = str(app.sidebar.session_list.get_option("id-scratch-s").prompt)
         assert not prompt.startswith("! ")

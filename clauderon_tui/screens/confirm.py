@@ -25,12 +25,14 @@ class ConfirmScreen(SessionDialog[bool | None]):
         with Vertical(id="dialog"):
             yield Static(Content(self._question), id="title")
             yield Static(Content(self._explanation))
+            yield Static(Content.from_markup("[$text-muted]Esc cancels · tab then Enter: $label[/]",
+                                             label=self._confirm_label), id="confirm-hint")
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm_label, id="confirm", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        self.query_one("#cancel", Button).focus()  # no typed key confirms: tab to the action, then Enter
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

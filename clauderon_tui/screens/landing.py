@@ -61,7 +61,7 @@ class OpenPrScreen(SessionDialog[bool | None]):
                 yield Button("Open", id="open", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#open", Button).focus()
+        self.query_one("#cancel", Button).focus()  # typing never opens a pull request: tab to Open first
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -30,6 +30,7 @@ from clauderon_tui.formatting import (
     print_word,
     sort_key,
 )
+from clauderon_tui.key_table import list_bindings
 from runtime.models import Session
 
 
@@ -61,7 +62,8 @@ def session_prompt(session: Session, now: float, marked: bool = False) -> Conten
     parts = (format_age(now - session.created_at), changes_label(session), pr_words(session.pr), agent_label(session),
              backend, session.branch)
     second = Content.from_markup("[$text-muted]  $line[/]", line=" · ".join(part for part in parts if part))
-    return Content("\n").join([first, second])
+    prompt = Content("\n").join([first, second])
+    return prompt.stylize("dim") if session.status.value == "archived" else prompt
 
 
 class SessionList(OptionList):
@@ -89,7 +91,8 @@ class SessionSidebar(Vertical):
         width: 44;
         height: 1fr;
         background: $surface;
-        border-right: tall $panel;
+        border: round $panel;
+        &:focus-within { border: round $accent; }
         #filter-bar { height: 1; padding: 0 1; color: $text-muted; }
         #search { height: 1; border: none; padding: 0 1; margin: 0; background: $panel; }
         #search.-hidden { display: none; }
@@ -99,23 +102,10 @@ class SessionSidebar(Vertical):
     """
 
     BINDINGS = [
-        Binding("n", "app.new_session", "New", tooltip="Create a session"),
-        Binding("enter", "app.focus_terminal", "Open", tooltip="Type into the selected session's terminal"),
-        Binding("r", "app.restart", "Restart", tooltip="Restart the selected session"),
-        Binding("d", "app.delete", "Delete", tooltip="Delete the selected session (asks first)"),
-        Binding("a", "app.archive", "Archive", tooltip="Archive / unarchive the selected session"),
-        Binding("m", "app.access_mode", "Access", tooltip="Toggle read-write / read-only"),
-        Binding("e", "app.rename", "Title", show=False, tooltip="Edit the session's title and description"),
-        Binding("c", "app.cycle_mode", "Mode", show=False,
-                tooltip="Cycle the agent's permission mode (Claude Code: plan, accept edits, ...), as shift+tab does"),
-        Binding("P", "app.open_pr", "Open PR", show=False, tooltip="Push and open a pull request (asks: draft or not)"),
-        Binding("U", "app.push", "Push", show=False, tooltip="Push the session's branch to GitHub"),
-        Binding("M", "app.merge", "Merge", show=False, tooltip="Merge the session's pull request (asks how)"),
-        Binding("s", "app.switcher", "Switch", show=False, tooltip="Fuzzy-find a session by name"),
-        Binding("f", "cycle_filter", "Filter", tooltip="Cycle all / running / needs attention / archived"),
-        Binding("slash", "search", "Search", tooltip="Filter the list by text"),
+        *list_bindings(),
         Binding("escape", "clear_search", "Clear search", show=False, tooltip="Clear the search"),
     ]
+    """Every key of the one key table that works in the list (`clauderon_tui.key_table`)."""
 
     session_filter: reactive[SessionFilter] = reactive(SessionFilter.ALL)
     """Which sessions show."""
@@ -178,10 +168,9 @@ class SessionSidebar(Vertical):
         self._initialised = True
 
     def select(self, session_id: str) -> None:
-        """Highlight one session (widening the filter if it is hidden)."""
+        """Highlight one session (widening the view to "all" if it is hidden)."""
         if session_id not in self._shown:
-            archived = self._sessions[session_id].status == "archived"
-            self.session_filter = SessionFilter.ARCHIVED if archived else SessionFilter.ALL
+            self.session_filter = SessionFilter.ALL
             self.search_text = ""
             self._rebuild()
         if session_id in self._shown:
@@ -225,7 +214,7 @@ class SessionSidebar(Vertical):
             ))
         else:
             empty.update(Content.from_markup(
-                "No session matches [b]$filter[/]$search.\n\nPress [b $accent]f[/] to change the filter.",
+                "No session matches [b]$filter[/]$search.\n\nPress [b $accent]v[/] to change the view.",
                 filter=self.session_filter.value, search=f" and “{self.search_text}”" if self.search_text else "",
             ))
         empty.remove_class("-hidden")
@@ -249,7 +238,7 @@ class SessionSidebar(Vertical):
             self._rebuild()
 
     def action_cycle_filter(self) -> None:
-        """Next filter: all, running, needs attention, archived."""
+        """Next view: all, running, needs attention, archived."""
         order = list(SessionFilter)
         self.session_filter = order[(order.index(self.session_filter) + 1) % len(order)]
 

@@ -30,12 +30,9 @@ RESIZE_DEBOUNCE = 0.1
 FRAME_INTERVAL = 1 / 60
 """Seconds between feed-and-refresh ticks while output is queued."""
 
-PREFIX_COMMANDS: dict[str, str] = {
-    "escape": "leave", "o": "leave", "n": "next", "p": "previous", "s": "switcher",
-    "left_square_bracket": "scroll", "y": "copy", "c": "copy", "question_mark": "help",
-}
-"""What the key after the prefix does (plus `1`-`9`: show session N; any other key is posted as `other`,
-which the app maps to a workbench tab)."""
+PREFIX_COMMANDS: dict[str, str] = {"left_square_bracket": "scroll", "y": "copy"}
+"""What the key after the prefix does in this widget; any other key goes to the app as a `Command`, which
+runs the key table's action for it (`clauderon_tui.key_table`: the same keys as the session list)."""
 
 class TerminalView(Widget, can_focus=True):
     """Shows one `ConsoleChannel` and forwards input to it; in scroll mode, walks its history and copies lines."""
@@ -59,13 +56,11 @@ class TerminalView(Widget, can_focus=True):
     """Copy mode: lines between the anchor and the scroll cursor are selected."""
 
     class Command(Message):
-        """A prefix command the app handles: leave, next, previous, switcher, help, jump (`index`), or
-        `other` (`key`: a key this widget gives no meaning, such as a workbench tab's)."""
+        """A key pressed after the prefix that this widget gives no meaning; the app looks it up in the key
+        table."""
 
-        def __init__(self, name: str, index: int | None = None, key: str | None = None) -> None:
+        def __init__(self, key: str) -> None:
             super().__init__()
-            self.name = name
-            self.index = index
             self.key = key
 
     class ConsoleEnded(Message):
@@ -88,8 +83,9 @@ class TerminalView(Widget, can_focus=True):
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.prefix_key = textual_key_name(prefix_key)
-        # Shown in the footer; the key itself is handled in `on_key` before any binding could run.
+        # Shown in the footer; the keys themselves are handled in `on_key` before any binding could run.
         self._bindings.bind(self.prefix_key, "prefix", "Prefix", key_display=prefix_key)
+        self._bindings.bind("question_mark", "app.help", "Help", key_display=f"{prefix_key} ?")
         self.prefix_bytes = key_bytes_for_spec(prefix_key)
         self._painter = RowPainter(terminal_palette(theme_name))
         self.channel: ConsoleChannel | None = None
@@ -380,18 +376,13 @@ class TerminalView(Widget, can_focus=True):
         if key == self.prefix_key:
             self.send(self.prefix_bytes)
             return
-        if len(key) == 1 and key.isdigit() and key != "0":
-            self._command(self.Command("jump", int(key)))
-            return
         command = PREFIX_COMMANDS.get(key)
         if command == "scroll":
             self.enter_scroll_mode()
         elif command == "copy":
             self.enter_scroll_mode(select=True)
-        elif command is not None:
-            self._command(self.Command(command))
         else:
-            self._command(self.Command("other", key=key))
+            self._command(self.Command(key))
 
     def _command(self, command: Command) -> None:
         # Synchronously when the app gave a handler: a posted message would arrive after keys already

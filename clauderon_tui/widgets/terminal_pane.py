@@ -9,11 +9,13 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from clauderon_tui.formatting import AGENT_WORDS, STATUS_GLYPHS
+from clauderon_tui.key_table import prefix_hint
 from clauderon_tui.widgets.terminal import TerminalView
 from runtime.models import Session, Status
 
-PREFIX_HINT = "n/p next/prev · 1-9 · s switch · o leave · [ scroll · y copy · ? help"
-"""What the keys after the prefix do (a value, not markup: `[` would open a tag)."""
+PREFIX_HINT = prefix_hint()
+"""What the keys after the prefix do: substituted into the title as a value, never parsed as markup (Rich
+markup would take `[ scroll` for a tag)."""
 
 
 class TerminalPane(Vertical):
