@@ -22,7 +22,7 @@ from typing import Any
 import pyte
 from pyte import charsets as cs
 from pyte import modes as mo
-from pyte.screens import Char, Cursor, Margins, wcwidth
+from pyte.screens import Char, Cursor, wcwidth
 
 from runtime.terminal.history import History
 from runtime.terminal.line import Glyphs, Line, RunLine, glyphs_for, is_narrow
@@ -339,13 +339,14 @@ class EmulatorScreen(pyte.Screen):
     def index(self) -> None:
         """Move down one line, scrolling the region at its bottom; full-screen scrolls of the
         main screen keep the line that leaves the top in `history`."""
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        margins = self.margins  # read without building a Margins per line feed
+        top, bottom = (0, self.lines - 1) if margins is None else margins
         if self.cursor.y != bottom:
             self.cursor_down()
             return
         buffer = self.buffer
         if top == 0 and self.alt is None:
-            self._keep_in_history(buffer[0])
+            self.history.keep(buffer[0], self.columns)
         # Only the scrolled region changes (stock pyte marks every row dirty).
         self.dirty.update(range(top, bottom + 1))
         # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
