@@ -349,9 +349,9 @@ class EmulatorScreen(pyte.Screen):
             self.history.keep(buffer[0], self.columns)
         # Only the scrolled region changes (stock pyte marks every row dirty).
         self.dirty.update(range(top, bottom + 1))
-        # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
-        # not copied, exactly as stock pyte does).
-        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1))), strict=False))
+        # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared, not copied, exactly as
+        # stock pyte does). Each row is read before its own slot is written, so no list of the rows is needed.
+        buffer.update(zip(range(top, bottom), map(buffer.__getitem__, range(top + 1, bottom + 1))))
         buffer.pop(bottom, None)
 
     def reset(self) -> None:
