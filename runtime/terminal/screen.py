@@ -351,7 +351,7 @@ class EmulatorScreen(pyte.Screen):
         self.dirty.update(range(top, bottom + 1))
         # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared, not copied, exactly as
         # stock pyte does). Each row is read before its own slot is written, so no list of the rows is needed.
-        buffer.update(zip(range(top, bottom), map(buffer.__getitem__, range(top + 1, bottom + 1))))
+        buffer.update(zip(range(top, bottom), map(buffer.__getitem__, range(top + 1, bottom + 1)), strict=True))
         buffer.pop(bottom, None)
 
     def reset(self) -> None:
