@@ -189,3 +189,39 @@ def test_colour_change_alone_does_not_create_a_row_like_stock() -> None:
     ours.feed(data)
     pyte.ByteStream(stock).feed(data)
     assert_same_screen(ours, stock)
+
+
+@pytest.mark.parametrize("data", [
+    # A scroll region over rows never created (index() shifts them in place, reading each row before its slot is
+    # written), then lines deleted, whose result depends on which rows exist.
+    b"\x1b[2;5r\x1b[5;1Hab\n\n\ncd\x1b[3;1H\x1b[M\x1b[r\x1b[Hx",
+    b"\x1b[3;6r\x1b[6;1H" + b"\x1b[31mr\x1b[0m\n" * 9 + b"\x1b[1;1H\x1b[2M",
+    b"top\r\n\x1b[1;3r\x1b[3;1H" + b"line\r\n" * 5 + b"\x1b[r\x1b[6;1Hend",
+])
+def test_region_scrolls_over_missing_rows_like_stock(data: bytes) -> None:
+    ours, stock = TerminalEmulator(10, 6), pyte.Screen(10, 6)
+    ours.feed(data)
+    pyte.ByteStream(stock).feed(data)
+    assert_same_screen(ours, stock)
+
+
+def test_a_coloured_token_with_a_wide_run_draws_every_run_like_stock() -> None:
+    # draw_styled checks the whole token for narrow text once; one wide run sends every run of it the slow way.
+    data = "\x1b[32mok \x1b[33m宽字\x1b[0m plain \x1b[1mbold\x1b[0m tail".encode() * 7
+    ours, stock = TerminalEmulator(13, 5), pyte.Screen(13, 5)
+    ours.feed(data)
+    pyte.ByteStream(stock).feed(data)
+    assert_same_screen(ours, stock)
+
+
+def test_screens_sharing_sgr_transitions_keep_their_own_pens() -> None:
+    # One transition table serves every screen of the process; screen-reverse mode keys its own table.
+    data = b"\x1b[31mred\x1b[1mbold\x1b[0mplain\x1b[38;5;100mx\x1b[m"
+    normal, reverse = TerminalEmulator(20, 2), TerminalEmulator(20, 2)
+    reverse.feed(b"\x1b[?5h")
+    stocks = pyte.Screen(20, 2), pyte.Screen(20, 2)
+    pyte.ByteStream(stocks[1]).feed(b"\x1b[?5h")
+    for ours, stock in zip((normal, reverse, normal), (stocks[0], stocks[1], stocks[0]), strict=True):
+        ours.feed(data)
+        pyte.ByteStream(stock).feed(data)
+        assert_same_screen(ours, stock)

@@ -135,3 +135,14 @@ def test_the_alternate_screen_is_cut_and_the_main_screen_underneath_reflows() ->
     assert emulator.row_text(0) == "z" * 10  # a full-screen program redraws on SIGWINCH
     emulator.feed(b"\x1b[?1049l")
     assert logical_lines(emulator) == ["y" * 30, "$ vim"]
+
+
+def test_a_prompts_trailing_space_survives_a_resize_before_typing() -> None:
+    """A trailing blank before the cursor is not trimmed away by the reflow (hypothesis found ':::::::::q')."""
+    emulator = TerminalEmulator(30, 5, scrollback=1000)
+    emulator.feed(b"first line\r\n::::::::: ")
+    emulator.resize(2, 1)
+    emulator.feed(b"q")
+    assert logical_lines(emulator)[-1] == "::::::::: q"
+    emulator.resize(30, 5)
+    assert logical_lines(emulator)[-1] == "::::::::: q"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any
 
 from pyte.screens import Char
@@ -56,7 +57,9 @@ def freeze(row: Any, columns: int) -> Packed:
         pens: list[Any] = row.pens
         if None in pens:  # never-written gaps read as the default
             pens = [row.default if pen is None else pen for pen in pens]
-        return "".join(row.texts), row.run_ends(), tuple(map(_attrs_of.__getitem__, pens)), default, row.wrapped
+        texts = row.texts
+        return ("".join(texts), tuple(accumulate(map(len, texts))), tuple(map(_attrs_of.__getitem__, pens)), default,
+                row.wrapped)
     width = columns
     while width and width - 1 not in row:
         width -= 1

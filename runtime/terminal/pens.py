@@ -5,13 +5,17 @@ strings recur. Equal pens are made one object, so a row joins runs of one pen by
 transition (pen, SGR parameters) -> pen is looked up by the interned pen's id and the parameter string:
 no tuple to build or hash on the hot path. An id stays valid because the interned pen is kept alive
 here; everything is dropped at once when the table is full, so no id outlives its pen.
+
+A transition is a pure function of the pen, the parameters and screen-reverse mode, so one table (`SHARED`) serves
+every screen of a process: a coloured log's few hundred pens times few hundred parameter strings ran to about 90,000
+transitions in 20 MB, and a table per screen cleared at 16,384 relearned one SGR sequence in three.
 """
 
 from __future__ import annotations
 
 from pyte.screens import Char
 
-_MAX_TRANSITIONS = 16384
+_MAX_TRANSITIONS = 65536
 
 
 class PenTransitions:
@@ -40,3 +44,7 @@ class PenTransitions:
         self.table(reverse).setdefault(id(source), {})[params] = new
         self._count += 1
         return new
+
+
+SHARED = PenTransitions()
+"""The transitions every screen of this process uses (bounded by `_MAX_TRANSITIONS`)."""

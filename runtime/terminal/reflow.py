@@ -175,11 +175,23 @@ class _LogicalLine:
         """The content index of column x of the line's row `index`."""
         return sum(_extent(row) for row in self.rows[:index]) + x
 
+    def _keep_blanks_before(self, offset: int) -> None:
+        """Put back the trailing blanks `_trim` dropped before the cursor (a prompt's space): text typed next
+        follows them, as it would have without the resize."""
+        if self.narrow:
+            missing = offset - sum(len(text) for text, _ in self.content)
+            if missing > 0:
+                self.content.append((" " * missing, self.default[1:]))
+        else:
+            self.content += [self.default] * (offset - len(self.content))
+
     def wrap(self, columns: int, cursor_offset: int | None = None,
              pending: bool = False) -> tuple[list[Any], tuple[int, int] | None]:
         """The new rows' contents, and the cursor's (row, x) among them when it is on this line.
 
         `pending`: the cursor sat past the last column (a wrap pending), and stays so if it ends a row."""
+        if cursor_offset is not None:
+            self._keep_blanks_before(min(cursor_offset, self.offset_of(len(self.rows), 0)))
         split = _split_runs if self.narrow else _split_cells
         rows, starts = split(self.content, columns)
         if cursor_offset is None:

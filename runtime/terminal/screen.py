@@ -22,11 +22,11 @@ from typing import Any
 import pyte
 from pyte import charsets as cs
 from pyte import modes as mo
-from pyte.screens import Char, Cursor, Margins, wcwidth
+from pyte.screens import Char, Cursor, wcwidth
 
 from runtime.terminal.history import History
 from runtime.terminal.line import Glyphs, Line, RunLine, glyphs_for, is_narrow
-from runtime.terminal.pens import PenTransitions
+from runtime.terminal.pens import SHARED as SHARED_PENS
 from runtime.terminal.reflow import reflow
 from runtime.terminal.sgr import Delta, apply_delta, drop_underline_colour, flatten_sgr_groups, sgr_delta
 
@@ -70,7 +70,7 @@ class EmulatorScreen(pyte.Screen):
         self.alt: AltScreenState | None = None
         self._sgr_deltas: dict[tuple[tuple[int, ...], bool], Delta] = {}
         self._param_deltas: dict[tuple[str, bool], Delta] = {}
-        self._pens = PenTransitions()
+        self._pens = SHARED_PENS
         self._last_attrs: Char | None = None
         self._last_glyphs = glyphs_for(Char(" "))
         super().__init__(columns, lines)
@@ -132,7 +132,11 @@ class EmulatorScreen(pyte.Screen):
         cursor = self.cursor
         known = self._pens.table(mo.DECSCNM in self.mode)
         charset = self.g1_charset if self.charset else self.g0_charset
-        appending = mo.IRM not in self.mode and charset is cs.LAT1_MAP
+        texts = parts[::2]
+        # Whether every text run is narrow, checked once for the whole token rather than per run.
+        joined = "".join(texts)
+        appending = (mo.IRM not in self.mode and charset is cs.LAT1_MAP
+                     and ((joined.isascii() and joined.isprintable()) or is_narrow(joined)))
         buffer = self.buffer
         columns = self.columns
         pen = cursor.attrs
@@ -141,21 +145,21 @@ class EmulatorScreen(pyte.Screen):
         # is looked up only for text (as pyte does: whether a row exists matters to its line insert/delete).
         line: Line | None = None
         tail = False
-        for text, params in zip(parts[::2], parts[1::2], strict=False):
+        for text, params in zip(texts, parts[1::2], strict=False):
             if text:
                 if line is None:
                     line = buffer[cursor.y]
                     tail = appending and line.__class__ is RunLine and x == line.end
                     if tail:
-                        texts, pens = line.texts, line.pens
-                        last = pens[-1] if pens else None
+                        line_texts, line_pens = line.texts, line.pens
+                        last = line_pens[-1] if line_pens else None
                 end = x + len(text)
-                if tail and end <= columns and ((text.isascii() and text.isprintable()) or is_narrow(text)):
+                if tail and end <= columns:
                     if last is pen:
-                        texts[-1] += text
+                        line_texts[-1] += text
                     else:
-                        texts.append(text)
-                        pens.append(pen)
+                        line_texts.append(text)
+                        line_pens.append(pen)
                         last = pen
                     line.end = x = end
                 else:
@@ -335,18 +339,19 @@ class EmulatorScreen(pyte.Screen):
     def index(self) -> None:
         """Move down one line, scrolling the region at its bottom; full-screen scrolls of the
         main screen keep the line that leaves the top in `history`."""
-        top, bottom = self.margins or Margins(0, self.lines - 1)
+        margins = self.margins  # read without building a Margins per line feed
+        top, bottom = (0, self.lines - 1) if margins is None else margins
         if self.cursor.y != bottom:
             self.cursor_down()
             return
         buffer = self.buffer
         if top == 0 and self.alt is None:
-            self._keep_in_history(buffer[0])
+            self.history.keep(buffer[0], self.columns)
         # Only the scrolled region changes (stock pyte marks every row dirty).
         self.dirty.update(range(top, bottom + 1))
-        # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared,
-        # not copied, exactly as stock pyte does).
-        buffer.update(zip(range(top, bottom), list(map(buffer.__getitem__, range(top + 1, bottom + 1))), strict=False))
+        # buffer[y] = buffer[y + 1] for each row of the region, done in C (rows are shared, not copied, exactly as
+        # stock pyte does). Each row is read before its own slot is written, so no list of the rows is needed.
+        buffer.update(zip(range(top, bottom), map(buffer.__getitem__, range(top + 1, bottom + 1)), strict=True))
         buffer.pop(bottom, None)
 
     def reset(self) -> None:
