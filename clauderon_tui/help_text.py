@@ -10,6 +10,7 @@ PREFIX_HELP: tuple[tuple[str, str], ...] = (
     ("n / p", "next / previous session"),
     ("1-9", "show session N of the list"),
     ("s", "fuzzy session switcher (type a few letters, Enter)"),
+    ("b", "hide / show the session sidebar"),
     ("[", "scroll mode"),
     ("y, c", "copy mode"),
     ("?", "help"),

@@ -112,6 +112,7 @@ class SessionSidebar(Vertical):
         Binding("U", "app.push", "Push", show=False, tooltip="Push the session's branch to GitHub"),
         Binding("M", "app.merge", "Merge", show=False, tooltip="Merge the session's pull request (asks how)"),
         Binding("s", "app.switcher", "Switch", show=False, tooltip="Fuzzy-find a session by name"),
+        Binding("b", "app.toggle_sidebar", "Sidebar", show=False, tooltip="Hide / show the session sidebar"),
         Binding("f", "cycle_filter", "Filter", tooltip="Cycle all / running / needs attention / archived"),
         Binding("slash", "search", "Search", tooltip="Filter the list by text"),
         Binding("escape", "clear_search", "Clear search", show=False, tooltip="Clear the search"),

@@ -33,6 +33,7 @@ FRAME_INTERVAL = 1 / 60
 PREFIX_COMMANDS: dict[str, str] = {
     "escape": "leave", "o": "leave", "n": "next", "p": "previous", "s": "switcher",
     "left_square_bracket": "scroll", "y": "copy", "c": "copy", "question_mark": "help",
+    "b": "sidebar",
 }
 """What the key after the prefix does (plus `1`-`9`: show session N; any other key is posted as `other`,
 which the app maps to a workbench tab)."""
