@@ -76,6 +76,15 @@ class ClauderonApp(App[None]):
     Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border-right: tall $panel; }
     Screen.-narrow.-sidebar-on #compact { display: none; }
     SessionSwitcher #switcher { max-width: 100%; }
+    /* WCAG AA everywhere (tests/test_theme_contrast.py): Textual's half-transparent inactive tabs and modal
+       backdrops blend text below 4.5:1, so tabs use $text-muted and a dialog hides the screen behind it. */
+    Tab { color: $text-muted; }
+    Tab.-active, Tab:hover { color: $foreground; }
+    ModalScreen { background: $background; }
+    Input > .input--placeholder, Input > .input--suggestion { color: $text-muted; }
+    SelectCurrent Static#label, SelectCurrent .arrow { color: $text-muted; }
+    SelectCurrent.-has-value Static#label { color: $foreground; }
+    ToggleButton > .toggle--button { color: $panel; }  /* an unchecked box is empty, not a faint X */
     """
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (101, "-medium"), (120, "-wide")]
     COMMANDS = App.COMMANDS | {ClauderonCommands}
