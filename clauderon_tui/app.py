@@ -75,7 +75,7 @@ class ClauderonApp(App[None]):
     Screen.-narrow #sidebar, Screen.-sidebar-off #sidebar { max-width: 0; min-width: 0; border-right: none; }
     Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border-right: tall $panel; }
     Screen.-narrow.-sidebar-on #compact { display: none; }
-    SessionSwitcher #switcher { max-width: 100%; }
+    SessionSwitcher #switcher, HelpScreen #help-body { max-width: 100%; }
     /* WCAG AA everywhere (tests/test_theme_contrast.py): Textual's half-transparent inactive tabs and modal
        backdrops blend text below 4.5:1, so tabs use $text-muted and a dialog hides the screen behind it. */
     Tab { color: $text-muted; }
@@ -85,6 +85,7 @@ class ClauderonApp(App[None]):
     SelectCurrent Static#label, SelectCurrent .arrow { color: $text-muted; }
     SelectCurrent.-has-value Static#label { color: $foreground; }
     ToggleButton > .toggle--button { color: $panel; }  /* an unchecked box is empty, not a faint X */
+    ToggleButton.-on > .toggle--button { color: $text-success; }
     """
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (101, "-medium"), (120, "-wide")]
     COMMANDS = App.COMMANDS | {ClauderonCommands}
