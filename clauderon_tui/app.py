@@ -69,14 +69,29 @@ class ClauderonApp(App[None]):
     CSS = """
     Screen { layout: vertical; }
     #main { height: 1fr; }
-    /* Narrow screens (a phone's browser): a one-line session bar instead of the sidebar. */
+    /* Up to 100 columns (a phone's browser, an 80x24 terminal): a one-line session bar instead of the sidebar;
+       below 120 the sidebar takes at most a third. `b` hides or shows it (-sidebar-off / -sidebar-on). */
     #compact { display: none; }
-    Screen.-narrow #compact { display: block; }
-    Screen.-narrow #sidebar { display: none; }
+    Screen.-narrow #compact, Screen.-sidebar-off #compact { display: block; }
+    Screen.-narrow #sidebar, Screen.-medium #sidebar { max-width: 33%; }
+    /* Hidden by width, not display: its list keeps the focus and its keys (n, enter, j/k move the bar's session). */
+    Screen.-narrow #sidebar, Screen.-sidebar-off #sidebar { max-width: 0; min-width: 0; border-right: none; }
+    Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border-right: tall $panel; }
+    Screen.-narrow.-sidebar-on #compact { display: none; }
     Screen.-narrow #workbench { border: none; }
-    SessionSwitcher #switcher { max-width: 100%; }
+    SessionSwitcher #switcher, HelpScreen #help-body { max-width: 100%; }
+    /* WCAG AA everywhere (tests/test_theme_contrast.py): Textual's half-transparent inactive tabs and modal
+       backdrops blend text below 4.5:1, so tabs use $text-muted and a dialog hides the screen behind it. */
+    Tab { color: $text-muted; }
+    Tab.-active, Tab:hover { color: $foreground; }
+    ModalScreen { background: $background; }
+    Input > .input--placeholder, Input > .input--suggestion { color: $text-muted; }
+    SelectCurrent Static#label, SelectCurrent .arrow { color: $text-muted; }
+    SelectCurrent.-has-value Static#label { color: $foreground; }
+    ToggleButton > .toggle--button { color: $panel; }  /* an unchecked box is empty, not a faint X */
+    ToggleButton.-on > .toggle--button { color: $text-success; }
     """
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (101, "-medium"), (120, "-wide")]
     COMMANDS = App.COMMANDS | {ClauderonCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", tooltip="The keys of the focused pane, then the others"),
@@ -464,6 +479,13 @@ class ClauderonApp(App[None]):
     def action_focus_sidebar(self) -> None:
         """Back to the session list (at once: `Widget.focus` defers, and keys already queued must follow)."""
         self.set_focus(self.sidebar.session_list)
+
+    def action_toggle_sidebar(self) -> None:
+        """Hide or show the session sidebar (the one-line session bar stands in while it is hidden)."""
+        screen, sidebar = self.sidebar.screen, self.sidebar
+        showing = sidebar.region.width == 0
+        screen.set_class(showing, "-sidebar-on")
+        screen.set_class(not showing, "-sidebar-off")
 
     def _step(self, delta: int) -> None:
         shown = self.sidebar.shown_ids

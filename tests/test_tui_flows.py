@@ -275,8 +275,8 @@ async def test_the_mode_key_cycles_the_agents_permission_mode_and_the_sidebar_sh
 
         console = Console(width=200, record=True, color_system=None)  # the Info tab's field table
         console.print(field_table(app.sessions["id-fix-login"].public()))
-        info = {line.split()[0]: line.split()[1:] for line in console.export_text().splitlines() if line.strip()}
-        assert info["model"] == ["sonnet"] and info["permission_mode"] == ["plan"]
+        info = {line[:16].strip(): line[16:].strip() for line in console.export_text().splitlines() if line.strip()}
+        assert info["model"] == "sonnet" and info["permission mode"] == "plan"
         await wait_until(pilot, lambda: any("plan mode" in n.message for n in app._notifications), "the toast")
         app.show_session("id-scratch-s")
         await pilot.pause()
@@ -554,3 +554,21 @@ async def test_a_paused_session_is_flagged_toasted_and_resumed_from_the_palette(
         await run_from_palette(pilot, app, "resume session")
         await wait_until(pilot, lambda: ("resume", "id-fix-login") in app.client.calls, "the resume call")
         await wait_until(pilot, lambda: app.sessions["id-fix-login"].paused is None, "thawed")
+
+
+def test_info_groups_the_fields_and_marks_the_network() -> None:
+    from clauderon_tui.widgets.info import field_groups, network_mark
+
+    sealed = make_session("sealed").model_copy(update={"model": "sonnet"}).public()
+    groups = field_groups({**sealed, "from_a_newer_engine": "x"})
+    titles = [title for title, _ in groups]
+    assert titles == ["Session", "Sandbox", "Network", "Agent", "Landing", "Other"]
+    rows = {title: dict(rows) for title, rows in groups}
+    assert rows["Session"]["name"] == "sealed" and rows["Agent"]["model"] == "sonnet"
+    assert rows["Landing"]["base"] == sealed["base_branch"] and rows["Landing"]["branch sync"].startswith("not yet")
+    assert rows["Other"] == {"from a newer engine": "x"} and "title" not in rows["Session"]  # unset: no row
+    assert network_mark(sealed) == ("sealed", "$success") and "sealed" in rows["Network"]["network mode"]
+    opened = make_session("opened").model_copy(update={"network_mode": "host"}).public()
+    assert network_mark(opened)[0] == "open"
+    assert "open network" in dict(field_groups(opened)[2][1])["network mode"]
+    assert network_mark(make_session("here", backend="local").public())[0].endswith("unsandboxed")

@@ -1,5 +1,5 @@
-"""The Info tab: every field of the session, its container's CPU and memory over the last minutes, its
-mounts and network mode, and the proxy's last audit lines for it.
+"""The Info tab: the session's fields in sections (session, sandbox, network with its open/sealed mark, agent,
+landing), its container's CPU and memory beside their sparklines, its mounts, and the proxy's last audit lines.
 
 Samples are taken (by the engine, from `docker stats`) every `SAMPLE_SECONDS` only while the tab is in front.
 """
@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Sparkline, Static
@@ -23,6 +23,7 @@ from textual.widgets import Sparkline, Static
 from clauderon_tui.formatting import PR_STAGES, on_open_network
 from clauderon_tui.widgets.session_pane import SessionPane
 from runtime.api.client import EngineClientProtocol
+from runtime.backends.registry import capabilities_of, is_backend
 from runtime.textsafe import display_text
 
 SAMPLE_SECONDS = 3.0
@@ -43,25 +44,83 @@ def human_bytes(size: float | int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-def field_table(fields: dict[str, Any]) -> Table:
-    """Two columns, field and value, for every session field."""
+FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Session", ("name", "title", "description", "id", "status", "error", "paused", "progress", "created_at",
+                 "updated_at")),
+    ("Sandbox", ("backend", "backend_id", "image", "cpu", "memory", "access_mode", "disk_bytes", "repo_path",
+                 "subdir", "worktree_path", "own_repository", "included_paths", "mounts", "env")),
+    ("Network", ("network_mode", "egress", "credential_names")),
+    ("Agent", ("agent", "model", "permission_mode", "plan_mode", "skip_permissions", "agent_status", "agent_detail",
+               "agent_session_id", "print_run", "initial_prompt", "initial_images")),
+    ("Landing", ("branch", "base_branch", "sandbox_changes")),
+)
+"""The Info tab's field sections, in order; a field in none of them (a newer engine's) shows under Other.
+`pr` has its own section (Pull request) under Landing."""
+LABELS = {"disk_bytes": "disk use", "sandbox_changes": "branch sync", "print_run": "print run",
+          "credential_names": "credentials", "backend_id": "backend id", "created_at": "created",
+          "updated_at": "updated", "base_branch": "base", "network_mode": "network mode"}
+
+
+def network_mark(fields: dict[str, Any]) -> tuple[str, str]:
+    """(word, colour) for the Network heading: `open` when the sandbox has a way out besides the proxy, `host`
+    for an unsandboxed backend, `sealed` when the proxy is the only way out."""
+    backend = fields.get("backend")
+    if backend is not None and is_backend(backend) and not capabilities_of(backend).sandboxed:
+        return "host network: unsandboxed", "$warning"
+    if on_open_network(backend, str(fields.get("network_mode") or "")):
+        return "open", "$warning"
+    return "sealed", "$success"
+
+
+def field_value(key: str, value: Any, fields: dict[str, Any]) -> str | None:
+    """One field as a person reads it (None: not worth a row)."""
+    if key == "sandbox_changes":
+        return sync_summary(value)
+    if key == "print_run":
+        return None if value is None else print_run_summary(value)  # None: an interactive session
+    if key == "disk_bytes":
+        return human_bytes(value) if value is not None else "not measured yet"
+    if key == "network_mode":
+        if on_open_network(fields.get("backend"), value):
+            return f"{value} (open network: the proxy is a way out, not the only one)"
+        if network_mark(fields)[0] == "sealed":
+            return f"{value} (sealed: the proxy is the only way out)"
+    if key in ("created_at", "updated_at") and isinstance(value, (int, float)):
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+    if key == "progress" and isinstance(value, dict):
+        return f"step {value.get('step', 0)} of {value.get('total', 0)}" + \
+            (f": {value['message']}" if value.get("message") else "") if value.get("total") else None
+    if value in (None, "", [], {}) and key not in ("status", "agent_status"):
+        return None  # an unset optional field: no row
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def field_groups(fields: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section, [(label, value)]) for every section with a field to show, Other last."""
+    placed = {key for _, keys in FIELD_GROUPS for key in keys} | {"pr"}
+    groups = [*FIELD_GROUPS, ("Other", tuple(key for key in fields if key not in placed))]
+    shown = []
+    for title, keys in groups:
+        rows = [(LABELS.get(key, key.replace("_", " ")), value) for key in keys if key in fields
+                and (value := field_value(key, fields[key], fields)) is not None]
+        if rows:
+            shown.append((title, rows))
+    return shown
+
+
+def rows_table(rows: list[tuple[str, str]]) -> Table:
+    """Two columns, label and value; values can be agent-written, so never markup."""
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
+    table.add_column(style="bold", no_wrap=True, min_width=14)
     table.add_column(overflow="fold")
-    for key, value in fields.items():
-        if key == "sandbox_changes":
-            key, value = "branch sync", sync_summary(value)
-        elif key == "print_run":
-            if value is None:
-                continue  # an interactive session
-            key, value = "print run", print_run_summary(value)
-        elif key == "disk_bytes":
-            key, value = "disk use", human_bytes(value) if value is not None else "not measured yet"
-        elif key == "network_mode" and on_open_network(fields.get("backend"), value):
-            value = f"{value} (open network: the proxy is a way out, not the only one)"
-        shown = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else str(value))
-        table.add_row(key, Text(display_text(shown)))  # values can be agent-written: never markup
+    for label, value in rows:
+        table.add_row(label, Text(display_text(value)))
     return table
+
+
+def field_table(fields: dict[str, Any]) -> Table:
+    """Every field to show, labelled, section after section (the CLI-free way tests read the Info tab)."""
+    return rows_table([row for _, rows in field_groups(fields) for row in rows])
 
 
 def print_run_summary(run: dict[str, Any]) -> str:
@@ -141,16 +200,20 @@ def pr_section(pr: dict[str, Any] | None, local_conflicts: list[str] | None, bas
 
 
 class InfoPane(SessionPane):
-    """Session fields, CPU/memory sparklines, container mounts and network, audit tail."""
+    """Session fields in sections, CPU/memory beside their sparklines, container mounts, audit tail."""
 
     DEFAULT_CSS = """
     InfoPane {
         #info-scroll { height: 1fr; padding: 0 1; }
         .info-heading { height: 1; margin-top: 1; color: $accent; text-style: bold; }
-        #info-cpu-line, #info-mem-line { height: 1; }
-        Sparkline { height: 2; margin-bottom: 1; }
+        .info-subheading { height: 1; margin-top: 1; text-style: bold; }
+        .info-figure { height: 2; }
+        #info-cpu-line, #info-mem-line { width: 24; height: 2; }
+        Sparkline { width: 1fr; height: 2; }
         #info-reason { color: $text-muted; }
+        #info-reason.-empty { display: none; }
         #info-audit { color: $text-muted; }
+        .-empty-group { display: none; }
     }
     """
 
@@ -168,20 +231,32 @@ class InfoPane(SessionPane):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="info-scroll"):
-            yield Static("Pull request", classes="info-heading")
-            yield Static("", id="info-pr")
+            yield from self._group("Session")
             yield Static("Resources", classes="info-heading")
-            yield Static("", id="info-reason")
-            yield Static("", id="info-cpu-line")
-            yield Sparkline([], id="info-cpu")
-            yield Static("", id="info-mem-line")
-            yield Sparkline([], id="info-mem")
-            yield Static("Container", classes="info-heading")
+            yield Static("", id="info-reason", classes="-empty")
+            with Horizontal(classes="info-figure"):
+                yield Static("", id="info-cpu-line")
+                yield Sparkline([], id="info-cpu")
+            with Horizontal(classes="info-figure"):
+                yield Static("", id="info-mem-line")
+                yield Sparkline([], id="info-mem")
+            yield from self._group("Sandbox")
+            yield Static("Container", classes="info-subheading")
             yield Static("", id="info-container")
-            yield Static("Proxy audit (latest)", classes="info-heading")
+            yield from self._group("Network")
+            yield Static("Proxy audit (latest)", classes="info-subheading")
             yield Static("", id="info-audit")
-            yield Static("Session", classes="info-heading")
-            yield Static("", id="info-fields")
+            yield from self._group("Agent")
+            yield from self._group("Landing")
+            yield Static("Pull request", classes="info-subheading")
+            yield Static("", id="info-pr")
+            yield from self._group("Other")
+
+    @staticmethod
+    def _group(title: str) -> ComposeResult:
+        slug = title.lower()
+        yield Static(title, id=f"info-head-{slug}", classes="info-heading")
+        yield Static("", id=f"info-{slug}")
 
     def watch_session(self, old: Any, new: Any) -> None:
         if (old.id if old else None) != (new.id if new else None):
@@ -209,8 +284,21 @@ class InfoPane(SessionPane):
 
     def _show_fields(self) -> None:
         session = self.session
-        fields = self.query_one("#info-fields", Static)
-        fields.update(field_table(session.public()) if session is not None else Text("No session selected."))
+        fields = session.public() if session is not None else {}
+        groups = dict(field_groups(fields))
+        for title in [title for title, _ in FIELD_GROUPS] + ["Other"]:
+            slug = title.lower()
+            body, rows = self.query_one(f"#info-{slug}", Static), groups.get(title, [])
+            body.update(rows_table(rows) if rows else "")
+            empty = not rows and title == "Other"  # the fixed sections stay, so the tab keeps its shape
+            body.set_class(empty, "-empty-group")
+            self.query_one(f"#info-head-{slug}", Static).set_class(empty, "-empty-group")
+        if session is None:
+            self.query_one("#info-session", Static).update(Text("No session selected."))
+        else:
+            word, colour = network_mark(fields)
+            self.query_one("#info-head-network", Static).update(
+                Content.from_markup(f"Network [{colour}]$word[/]", word=word))
         self._show_pr()
 
     def _show_pr(self) -> None:
@@ -264,16 +352,19 @@ class InfoPane(SessionPane):
         if stats:
             self.cpu_history.append(float(stats.get("cpu_percent") or 0))
             self.memory_history.append(float(stats.get("memory_bytes") or 0))
-        self.query_one("#info-reason", Static).update(Text(info.get("reason") or ""))
+        reason = self.query_one("#info-reason", Static)
+        reason.update(Text(info.get("reason") or ""))
+        reason.set_class(not info.get("reason"), "-empty")
         cpu_line = self.query_one("#info-cpu-line", Static)
         mem_line = self.query_one("#info-mem-line", Static)
         if self.cpu_history:
             limit = (stats or {}).get("memory_limit")
-            cpu_line.update(Content.from_markup("CPU [b]$cpu%[/] [$text-muted]($n samples, every $s s)[/]",
+            cpu_line.update(Content.from_markup("CPU [b]$cpu%[/]\n[$text-muted]$n samples, every $s s[/]",
                                                 cpu=f"{self.cpu_history[-1]:.1f}", n=str(len(self.cpu_history)),
                                                 s=f"{SAMPLE_SECONDS:g}"))
-            mem_line.update(Content.from_markup("Memory [b]$used[/]$limit", used=human_bytes(self.memory_history[-1]),
-                                                limit=f" of {human_bytes(limit)}" if limit else ""))
+            mem_line.update(Content.from_markup("Memory [b]$used[/]\n[$text-muted]$limit[/]",
+                                                used=human_bytes(self.memory_history[-1]),
+                                                limit=f"of {human_bytes(limit)}" if limit else "no limit"))
         else:
             cpu_line.update("")
             mem_line.update("")
@@ -282,14 +373,11 @@ class InfoPane(SessionPane):
         container = info.get("container")
         body = self.query_one("#info-container", Static)
         if container:
-            table = Table.grid(padding=(0, 2))
-            table.add_column(style="bold", no_wrap=True)
-            table.add_column(overflow="fold")
-            for key in ("id", "name", "image", "state", "network_mode"):
-                table.add_row(key.replace("_", " "), str(container.get(key) or ""))
-            for mount in container.get("mounts", []):
-                table.add_row("mount", f"{mount['source']} → {mount['destination']} ({'rw' if mount['rw'] else 'ro'})")
-            body.update(table)
+            rows = [(key.replace("_", " "), str(container.get(key) or ""))
+                    for key in ("id", "name", "image", "state", "network_mode")]
+            rows += [("mount", f"{mount['source']} → {mount['destination']} ({'rw' if mount['rw'] else 'ro'})")
+                     for mount in container.get("mounts", [])]
+            body.update(rows_table(rows))
         else:
             body.update(Text("no container details", style="dim"))
         audit = info.get("audit") or []
