@@ -75,8 +75,8 @@ class ClauderonApp(App[None]):
     Screen.-narrow #compact, Screen.-sidebar-off #compact { display: block; }
     Screen.-narrow #sidebar, Screen.-medium #sidebar { max-width: 33%; }
     /* Hidden by width, not display: its list keeps the focus and its keys (n, enter, j/k move the bar's session). */
-    Screen.-narrow #sidebar, Screen.-sidebar-off #sidebar { max-width: 0; min-width: 0; border-right: none; }
-    Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border-right: tall $panel; }
+    Screen.-narrow #sidebar, Screen.-sidebar-off #sidebar { max-width: 0; min-width: 0; border: none; }
+    Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border: round $panel; }
     Screen.-narrow.-sidebar-on #compact { display: none; }
     Screen.-narrow #workbench { border: none; }
     SessionSwitcher #switcher, HelpScreen #help-body { max-width: 100%; }
