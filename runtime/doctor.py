@@ -20,12 +20,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     from runtime.backends.docker import DockerBackend
 
     settings = loaded.settings
-    checks = []
-    mode = stat.S_IMODE(os.stat(home.root).st_mode)
-    checks.append(_check("home", "ok" if mode == 0o700 else "fail", f"{home.root} (mode {mode:o})",
-                         f"chmod 700 {home.root}"))
-    checks.append(_check("git", "ok" if shutil.which("git") else "fail",
-                         shutil.which("git") or "git not found", "apt-get install git"))
+    checks = [_home_check(home), _git_check()]
     docker = DockerBackend(base_url=settings.docker.base_url)
     ok, reason = await docker.available()
     checks.append(_check(docker.name, "ok" if ok else "fail", reason,
@@ -33,10 +28,7 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     if ok:
         checks.append(_check("network", "ok", await docker.network_report()))
         checks.append(await _relay_check(docker))
-        has_image = await docker.image_present(settings.docker.image)
-        checks.append(_check("agent image", "ok" if has_image else "warn",
-                             f"{settings.docker.image} {'present' if has_image else 'missing'}",
-                             "clauderon image build"))
+        checks.append(await _image_check(docker, settings.docker.image))
     checks.append(_check("local backend", "ok",
                          "available, unsandboxed: agents run on this host with your permissions"))
     from runtime.backends.kubernetes import KubernetesBackend
@@ -61,6 +53,32 @@ async def run_checks(home: Home, loaded: LoadedSettings) -> list[dict[str, Any]]
     state = "running" if running else "not running (starts on demand)"
     checks.append(_check("engine", "ok", f"{state}; socket {home.socket_path}"))
     return checks
+
+
+async def header_warnings(home: Home, image: str, docker: Any | None) -> list[dict[str, Any]]:
+    """The doctor checks that are off and that the app's header shows until they are fixed: the ones about
+    this machine, not about which backends it has (the header marks those already). `docker` is the engine's
+    Docker backend when it is reachable."""
+    checks = [_home_check(home), _git_check(), _audit_check(home)]
+    if docker is not None:
+        checks += [await _relay_check(docker), await _image_check(docker, image)]
+    return [check for check in checks if check["status"] != "ok"]
+
+
+def _home_check(home: Home) -> dict[str, Any]:
+    mode = stat.S_IMODE(os.stat(home.root).st_mode)
+    return _check("home", "ok" if mode == 0o700 else "fail", f"{home.root} (mode {mode:o})", f"chmod 700 {home.root}")
+
+
+def _git_check() -> dict[str, Any]:
+    git = shutil.which("git")
+    return _check("git", "ok" if git else "fail", git or "git not found", "apt-get install git")
+
+
+async def _image_check(docker: Any, image: str) -> dict[str, Any]:
+    present = await docker.image_present(image)
+    return _check("agent image", "ok" if present else "warn", f"{image} {'present' if present else 'missing'}",
+                  "`clauderon image build`, or \"build it now\" in the app's create dialog (n)")
 
 
 def _audit_check(home: Home) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The top bar: engine and proxy health, backends, and the connection state while the client reconnects."""
+"""The top bar: engine and proxy health, backends, `clauderon doctor`'s warnings until they are fixed, and the
+connection state while the client reconnects."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from textual.widgets import Static
 
 
 class HealthBar(Static):
-    """One line: app name, engine, proxy, backends; "reconnecting" while the engine is out of reach."""
+    """One line: app name, engine, proxy, backends, doctor warnings; "reconnecting" while the engine is out of
+    reach."""
 
     DEFAULT_CSS = """
     HealthBar {
@@ -59,4 +61,8 @@ class HealthBar(Static):
                 for name, info in backends.items()
             ]
             parts.append(Content(" ").join(marks))
+        for warning in health.get("warnings") or ():  # the engine drops each once `doctor` finds it fixed
+            colour = "$error" if warning.get("status") == "fail" else "$warning"
+            parts.append(Content.from_markup(f"[{colour}]⚠ $name: $detail[/]", name=str(warning.get("name", "")),
+                                             detail=str(warning.get("detail", ""))))
         return Content.from_markup("[$text-muted] · [/]").join(parts)
