@@ -82,7 +82,7 @@ class AgentImages:
         self.builds: dict[str, ImageBuild] = {}
 
     async def listing(self) -> dict[str, Any]:
-        """`{"default", "docker", "images": [{"ref", "present", "default", "agent"}], "last_by_repo", "build"}`."""
+        """`{"default", "build_base", "docker", "images": [{"ref", "present", "default", "agent"}], "last_by_repo", "build"}`."""
         default = self.settings.image
         docker = self.backends.get("docker")
         available, reason = await docker.available() if docker is not None else (False, "no docker backend")
@@ -92,7 +92,7 @@ class AgentImages:
         images += [{"ref": image["ref"], "present": True, "default": False, "agent": image["agent"]}
                    for image in sorted(local, key=lambda i: not i["agent"]) if image["ref"] != default]
         build = self.builds.get(default)
-        return {"default": default, "docker": {"available": available, "reason": reason}, "images": images,
+        return {"default": default, "build_base": self.settings.build_base, "docker": {"available": available, "reason": reason}, "images": images,
                 "last_by_repo": await asyncio.to_thread(self.store.last_images),
                 "build": build.public() if build else None}
 
