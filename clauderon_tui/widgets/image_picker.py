@@ -45,7 +45,7 @@ class ImagePicker(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("image", classes="field-label")
-            yield Select([(self.default, self.default)], value=self.default, allow_blank=False, id="image",
+            yield Select([(f"{self.default}  (default)", self.default)], value=self.default, allow_blank=False, id="image",
                          classes="field", compact=True)
         with Horizontal(id="image-missing", classes="-hidden"):
             yield Static(id="image-note")
