@@ -359,8 +359,8 @@ class Store:
         """`path` is the newest recent repository; `image`, when given, the last image a session used on it."""
         with self.transaction() as db:
             table = db.table("recent_repos")
-            previous = table.get(Query().path == path)
-            image = image or (previous or {}).get("image")
+            previous = table.search(Query().path == path)
+            image = image or next((row["image"] for row in previous if isinstance(row.get("image"), str)), None)
             table.remove(Query().path == path)
             table.insert({"path": path, "used_at": time.time(), **({"image": image} if image else {})})
             rows = sorted(table.all(), key=lambda r: r["used_at"], reverse=True)

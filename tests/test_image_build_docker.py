@@ -4,6 +4,7 @@ live, and every failure is one line. The debootstrapped test base stands in for 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -35,10 +36,8 @@ def _docker():
 def _remove(tag: str) -> None:
     import docker.errors
 
-    try:
+    with contextlib.suppress(docker.errors.ImageNotFound):
         _docker().images.remove(tag, force=True)
-    except docker.errors.ImageNotFound:
-        pass
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ class ImagePicker(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("image", classes="field-label")
-            yield Select([(f"{self.default}  (default)", self.default)], value=self.default, allow_blank=False, id="image",
-                         classes="field", compact=True)
+            yield Select([(f"{self.default}  (default)", self.default)], value=self.default, allow_blank=False,
+                         id="image", classes="field", compact=True)
         with Horizontal(id="image-missing", classes="-hidden"):
             yield Static(id="image-note")
             yield Button("build it now", id="build-image", variant="warning", compact=True)

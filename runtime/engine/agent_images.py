@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +54,7 @@ class ImageBuild:
         return {"tag": self.tag, "base": self.base, "state": self.state, "lines": list(self.lines),
                 "error": self.error, "image_id": self.image_id}
 
-    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+    async def follow(self) -> AsyncGenerator[dict[str, Any], None]:
         """`{"line"}` for every line from the first, then `{"state", "error", "image_id"}` once it ended."""
         sent = 0
         while True:
@@ -82,7 +82,8 @@ class AgentImages:
         self.builds: dict[str, ImageBuild] = {}
 
     async def listing(self) -> dict[str, Any]:
-        """`{"default", "build_base", "docker", "images": [{"ref", "present", "default", "agent"}], "last_by_repo", "build"}`."""
+        """`{"default", "build_base", "docker", "images": [{"ref", "present", "default", "agent"}],
+        "last_by_repo", "build"}` (docs/api.md)."""
         default = self.settings.image
         docker = self.backends.get("docker")
         available, reason = await docker.available() if docker is not None else (False, "no docker backend")
@@ -92,7 +93,8 @@ class AgentImages:
         images += [{"ref": image["ref"], "present": True, "default": False, "agent": image["agent"]}
                    for image in sorted(local, key=lambda i: not i["agent"]) if image["ref"] != default]
         build = self.builds.get(default)
-        return {"default": default, "build_base": self.settings.build_base, "docker": {"available": available, "reason": reason}, "images": images,
+        return {"default": default, "build_base": self.settings.build_base,
+                "docker": {"available": available, "reason": reason}, "images": images,
                 "last_by_repo": await asyncio.to_thread(self.store.last_images),
                 "build": build.public() if build else None}
 

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from runtime import __version__
-from runtime.doctor import header_warnings
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import Egress
 from runtime.home import Home, disk_report
+from runtime.machine_checks import header_warnings
 from runtime.settings import Settings
 from runtime.store import Store
 
