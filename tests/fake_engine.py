@@ -191,6 +191,8 @@ class FakeEngineClient(EngineClientProtocol):
         """What `images()` answers (as the engine's `GET /images`)."""
         self.image_build_lines: list[str] = ["fetching the agents with npm", "Step 1/6 : FROM base"]
         self.image_build_error = ""
+        self.image_build_gate: asyncio.Event | None = None
+        """When set, the build waits for it after its lines, before it ends (a build under way)."""
         """The lines `build_image()` streams, then its end: failed with this error when set, else done (and the
         default image is present from then on)."""
         self.engine_hosted_by_app = False
@@ -572,6 +574,8 @@ class FakeEngineClient(EngineClientProtocol):
         for line in self.image_build_lines:
             yield {"line": line}
             await asyncio.sleep(0)
+        if self.image_build_gate is not None:
+            await self.image_build_gate.wait()
         if self.image_build_error:
             yield {"state": "failed", "error": self.image_build_error, "image_id": ""}
             return

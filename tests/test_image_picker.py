@@ -3,6 +3,8 @@ side: tests/test_image_build_docker.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Button, Input, Select
 
 from clauderon_tui.screens.create import CreateSessionScreen
@@ -39,6 +41,8 @@ async def test_the_default_is_listed_first_and_marked_missing_and_create_is_refu
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_create(pilot)
         assert _options(screen) == ["clauderon-agent:latest  (default, missing)", "my-agent:dev"]
+        shown = screen.query_one("#image", Select).query_one("SelectCurrent #label")
+        assert str(shown.render()) == "clauderon-agent:latest  (default, missing)"  # the selector itself says so
         assert not screen.query_one("#image-missing").has_class("-hidden")
         assert "from buildpack-deps:bookworm-scm" in str(screen.query_one("#image-note").render())
         screen.query_one("#name", Input).value = "needs-image"
@@ -51,10 +55,15 @@ async def test_the_default_is_listed_first_and_marked_missing_and_create_is_refu
 async def test_build_it_now_shows_the_engines_lines_then_the_default_is_present_and_create_goes() -> None:
     client = _missing_default(FakeEngineClient(sample_sessions()))
     client.image_build_lines = [f"line {n}" for n in range(1, 7)]
+    client.image_build_gate = asyncio.Event()
     app = fake_app(client)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_create(pilot)
-        await pilot.click("#build-image")
+        await pilot.press("ctrl+g")  # the dialog's key for "build it now"
+        progress = screen.query_one("#image-progress")
+        await wait_until(pilot, lambda: str(progress.render()) == "line 3\nline 4\nline 5\nline 6", "live lines")
+        assert screen.query_one("#build-image", Button).disabled  # while it runs
+        client.image_build_gate.set()
         await wait_until(pilot, lambda: "built clauderon-agent:latest" in str(screen.query_one("#image-progress")
                                                                               .render()), "the build's end")
         assert ("build_image", (None, None)) in client.calls

@@ -112,6 +112,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Create"),
+        Binding("ctrl+g", "build_image", "Build image"),
     ]
 
     def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None) -> None:
@@ -387,6 +388,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
+
+    def action_build_image(self) -> None:
+        """Build the default image in the engine, its lines shown under the image selector."""
+        self.query_one(ImagePicker).build()
 
     def action_cancel(self) -> None:
         """Close without creating (a create already sent keeps going in the engine)."""

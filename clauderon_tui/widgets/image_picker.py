@@ -81,12 +81,13 @@ class ImagePicker(Vertical):
         select.set_options((self._label(image), image["ref"]) for image in self.listing["images"])
         refs = [image["ref"] for image in self.listing["images"]]
         select.value = chosen if chosen in refs else self.listing["default"]
+        select.mutate_reactive(Select.value)  # the shown label changes even when the value does not
         self.watch_repo(self.repo)
         default = self.listing["images"][0]
         missing = not default["present"] and self.listing["docker"]["available"]
         self.query_one("#image-missing").set_class(not missing, "-hidden")
         self.query_one("#image-note", Static).update(
-            f"{default['ref']} is not built yet: build it here from {self.listing.get('build_base', 'its base')}")
+            f"{default['ref']} is not built yet: build it here (ctrl+g) from {self.listing.get('build_base', 'its base')}")
         build = self.listing.get("build") or {}
         if build.get("state") == "running":  # a build started earlier (another dialog): follow it
             self._build()
@@ -108,6 +109,10 @@ class ImagePicker(Vertical):
     @on(Button.Pressed, "#build-image")
     def _build_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        self.build()
+
+    def build(self) -> None:
+        """Build the default image in the engine (or follow its build already running), progress shown live."""
         self._build()
 
     @work(exclusive=True, group="image-build")
