@@ -86,8 +86,9 @@ class ImagePicker(Vertical):
         default = self.listing["images"][0]
         missing = not default["present"] and self.listing["docker"]["available"]
         self.query_one("#image-missing").set_class(not missing, "-hidden")
-        self.query_one("#image-note", Static).update(
-            f"{default['ref']} is not built yet: build it here (ctrl+g) from {self.listing.get('build_base', 'its base')}")
+        base = self.listing.get("build_base", "its base")
+        self.query_one("#image-note", Static).update(f"{default['ref']} is not built yet: build it here (ctrl+g) "
+                                                     f"from {base}")
         build = self.listing.get("build") or {}
         if build.get("state") == "running":  # a build started earlier (another dialog): follow it
             self._build()
