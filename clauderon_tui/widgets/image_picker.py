@@ -81,7 +81,7 @@ class ImagePicker(Vertical):
         select.set_options((self._label(image), image["ref"]) for image in self.listing["images"])
         refs = [image["ref"] for image in self.listing["images"]]
         select.value = chosen if chosen in refs else self.listing["default"]
-        select.mutate_reactive(Select.value)  # the shown label changes even when the value does not
+        select.mutate_reactive(Select.value)  # type: ignore[misc]  # the label changes though the value may not
         self.watch_repo(self.repo)
         default = self.listing["images"][0]
         missing = not default["present"] and self.listing["docker"]["available"]
