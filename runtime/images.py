@@ -210,7 +210,7 @@ def _ensure_base(client: DockerClient, base: str, progress: ImageProgress | None
                 f"where a registry is reachable, or pass --base with a local image that has {BASE_NEEDS}"
             ) from None
     try:
-        lacking = client.containers.run(base, ["sh", "-c", _BASE_TOOLS_PROBE], entrypoint=[], network_mode="none",
+        lacking = client.containers.run(base, entrypoint=["sh", "-c", _BASE_TOOLS_PROBE], network_mode="none",
                                         remove=True, user="0").decode().split()
     except docker.errors.DockerException as exc:
         reason = str(getattr(exc, "explanation", None) or exc).strip().splitlines()[0]

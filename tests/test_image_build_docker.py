@@ -118,6 +118,9 @@ def test_a_base_without_git_or_curl_is_refused_in_one_line_before_anything_is_bu
     dockerfile = f"FROM {TEST_BASE_IMAGE}\nRUN rm -f /usr/bin/git /usr/bin/curl\n"
     _docker().images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=NO_TOOLS, network_mode="none", rm=True)
     try:
+        probe = subprocess.run(["docker", "run", "--rm", "--network", "none", NO_TOOLS, "sh", "-c",
+                                "command -v git curl"], capture_output=True, text=True, timeout=60)
+        assert probe.stdout == "", f"{NO_TOOLS} still has {probe.stdout}"  # the premise, before the claim
         with pytest.raises(ClauderonError) as caught:
             build_agent_image(base=NO_TOOLS, tag="clauderon-test-unused:never", agents=("claude",))
         assert str(caught.value) == (

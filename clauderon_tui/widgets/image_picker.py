@@ -78,7 +78,8 @@ class ImagePicker(Vertical):
             return
         select: Select[str] = self.query_one("#image", Select)
         chosen = self.value
-        select.set_options((self._label(image), image["ref"]) for image in self.listing["images"])
+        docker_up = bool(self.listing["docker"]["available"])  # with Docker down, nothing is known missing
+        select.set_options((self._label(image, docker_up), image["ref"]) for image in self.listing["images"])
         refs = [image["ref"] for image in self.listing["images"]]
         select.value = chosen if chosen in refs else self.listing["default"]
         select.mutate_reactive(Select.value)  # type: ignore[misc]  # the label changes though the value may not
@@ -94,8 +95,9 @@ class ImagePicker(Vertical):
             self._build()
 
     @staticmethod
-    def _label(image: dict[str, Any]) -> str:
-        notes = [note for note, on in (("default", image["default"]), ("missing", not image["present"])) if on]
+    def _label(image: dict[str, Any], docker_up: bool) -> str:
+        notes = [note for note, on in (("default", image["default"]), ("missing", docker_up and not image["present"]))
+                 if on]
         return f"{image['ref']}  ({', '.join(notes)})" if notes else image["ref"]
 
     def watch_repo(self, repo: str) -> None:
