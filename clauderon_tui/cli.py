@@ -156,9 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--json", action="store_true")
 
     img = sub.add_parser("image", help="agent images")
-    img.add_argument("action", choices=["build"])
-    img.add_argument("--base", default="debian:bookworm-slim")
-    img.add_argument("--tag", default=None)
+    img.add_argument("action", choices=["build"], help="build: the agent image, its CLIs fetched on this host")
+    img.add_argument("--base", help="base image with bash, git, curl and ca-certificates, e.g. "
+                     "buildpack-deps:bookworm-scm (pulled if missing) or a debootstrapped one; debian:bookworm-slim "
+                     "lacks git and curl (default: [docker] build_base)")
+    img.add_argument("--tag", help="name of the built image (default: [docker] image, what new sessions use)")
+    img.add_argument("--agent", action="append", dest="agents", metavar="NAME",
+                     help="an agent whose CLI goes in (repeat for more; default: [docker] build_agents, else all)")
     return p
 
 
@@ -405,8 +409,11 @@ def cmd_doctor(home: Home, loaded: LoadedSettings, args: argparse.Namespace) -> 
 def cmd_image(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     from runtime.images import build_agent_image
 
-    tag = args.tag or loaded.settings.docker.image
-    build_agent_image(base=args.base, tag=tag, progress=lambda m: print(m, file=sys.stderr))
+    docker = loaded.settings.docker
+    tag = args.tag or docker.image
+    agents = tuple(args.agents or docker.build_agents) or None
+    build_agent_image(base=args.base or docker.build_base, tag=tag, agents=agents, base_url=docker.base_url,
+                      progress=lambda m: print(m, file=sys.stderr))
     print(f"built {tag}")
     return 0
 

@@ -25,9 +25,11 @@ Image layout:
     /usr/local/bin/codex  -> /opt/clauderon/npm/node_modules/@openai/codex/bin/codex.js
     /workspace, /etc/clauderon/
 
-The base must already contain bash, git, curl and ca-certificates: a debootstrap base built with
-`--include=bash,curl,git,ca-certificates,procps` does; `debian:bookworm-slim` does not ship git or curl,
-and since the build cannot fetch, use a base that has them (or add them to it beforehand).
+The base must already contain bash, git, curl and ca-certificates (checked before the build, one line
+naming what is missing): the default, `buildpack-deps:bookworm-scm` (Debian bookworm with git, curl and
+ca-certificates), does, and so does a debootstrap base built with `--include=bash,curl,git,ca-certificates,procps`
+(the tests' stand-in offline); `debian:bookworm-slim` does not ship git or curl. A base missing locally is
+pulled once; with no registry in reach that is one line too.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ log = logging.getLogger(__name__)
 ImageProgress = Callable[[str], None]
 
 NPM_PREFIX_IN_IMAGE = "/opt/clauderon/npm"
+DEFAULT_BASE = "buildpack-deps:bookworm-scm"
+"""Debian bookworm with bash, git, curl and ca-certificates: everything the agents need from a base."""
+BASE_NEEDS = "git, curl and ca-certificates"
+# Prints what the base lacks (nothing when it has it all); runs with no network, so it is quick and offline.
+_BASE_TOOLS_PROBE = ("for t in bash git curl; do command -v $t >/dev/null || printf '%s ' $t; done; "
+                     "test -s /etc/ssl/certs/ca-certificates.crt || printf 'ca-certificates '")
+_NPM_NETWORK_ERRORS = ("ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH",
+                       "EHOSTUNREACH", "network")
 
 _DOCKERFILE = """\
 FROM {base}
@@ -109,8 +119,7 @@ def fetch_agents(agents: tuple[str, ...], progress: ImageProgress | None = None)
             capture_output=True, text=True,
         )
         if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise ClauderonError(f"npm install of the agent CLIs failed: {last}")
+            raise ClauderonError(_npm_failure(result.stderr, npm))
         (staging / ".complete").write_text("\n".join(packages) + "\n")
         shutil.rmtree(prefix, ignore_errors=True)
         staging.rename(prefix)
@@ -118,6 +127,19 @@ def fetch_agents(agents: tuple[str, ...], progress: ImageProgress | None = None)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return prefix
+
+
+def _npm_failure(stderr: str, npm: str) -> str:
+    """One line for a failed `npm install`: an unreachable registry says which and how to point npm elsewhere."""
+    lines = [line.removeprefix("npm error").strip() for line in stderr.strip().splitlines()]
+    lines = [line for line in lines if line]
+    if any(code in stderr for code in _NPM_NETWORK_ERRORS):
+        registry = subprocess.run([npm, "config", "get", "registry"], capture_output=True, text=True).stdout.strip()
+        reason = next((line for line in lines if "reason:" in line), lines[0] if lines else "no answer")
+        return (f"cannot fetch the agent CLIs: the npm registry {registry or '(unknown)'} is unreachable "
+                f"({reason.split('reason:', 1)[-1].strip()}); connect to the network, or point npm at a reachable "
+                "registry (`npm config set registry URL`)")
+    return f"npm install of the agent CLIs failed: {lines[-1] if lines else '(no output)'}"
 
 
 def node_binary(npm_dir: Path, agents: list[Agent]) -> Path:
@@ -171,8 +193,39 @@ def _docker_client(base_url: str | None) -> DockerClient:
         ) from exc
 
 
+def _ensure_base(client: DockerClient, base: str, progress: ImageProgress | None) -> None:
+    """The base image, pulled when it is not here; then checked for what the agents need (one line if not)."""
+    import docker.errors
+
+    try:
+        client.images.get(base)
+    except docker.errors.ImageNotFound:
+        _say(progress, f"pulling the base image {base}")
+        try:
+            client.images.pull(base)
+        except docker.errors.APIError as exc:
+            reason = str(exc.explanation or exc).strip().splitlines()[0]
+            raise ClauderonError(
+                f"base image {base} not found locally and it could not be pulled ({reason}): `docker pull {base}` "
+                f"where a registry is reachable, or pass --base with a local image that has {BASE_NEEDS}"
+            ) from None
+    try:
+        lacking = client.containers.run(base, entrypoint=["sh", "-c", _BASE_TOOLS_PROBE], network_mode="none",
+                                        remove=True, user="0").decode().split()
+    except docker.errors.DockerException as exc:
+        reason = str(getattr(exc, "explanation", None) or exc).strip().splitlines()[0]
+        raise ClauderonError(f"base image {base} cannot run a shell ({reason}): use a Debian-like base with "
+                             f"{BASE_NEEDS}, such as {DEFAULT_BASE}") from None
+    if lacking:
+        raise ClauderonError(
+            f"base image {base} lacks {', '.join(lacking)} (the build cannot install packages: it may have no "
+            f"network): use a base with {BASE_NEEDS}, such as {DEFAULT_BASE}, or one built FROM {base} with "
+            "`apt-get install -y git curl ca-certificates`"
+        )
+
+
 def build_agent_image(
-    base: str = "debian:bookworm-slim",
+    base: str = DEFAULT_BASE,
     tag: str = "clauderon-agent:latest",
     agents: tuple[str, ...] | None = None,
     progress: ImageProgress | None = None,
@@ -183,15 +236,8 @@ def build_agent_image(
 
     Blocking (npm and docker build): call it from a thread when on an event loop.
     """
-    import docker.errors
-
     client = _docker_client(base_url)
-    try:
-        client.images.get(base)
-    except docker.errors.ImageNotFound:
-        raise ClauderonError(
-            f"base image {base} not found locally: `docker pull {base}` or pass --base with a local image"
-        ) from None
+    _ensure_base(client, base, progress)
     installable = installable_agents()
     agents = tuple(installable) if agents is None else agents
     npm_dir = fetch_agents(agents, progress)

@@ -81,6 +81,11 @@ class AgentSettings(Section):
 class DockerSettings(Section):
     image: str = "clauderon-agent:latest"
     """Image for new docker sessions (`clauderon image build` makes it)."""
+    build_base: str = "buildpack-deps:bookworm-scm"
+    """Base of the agent image `clauderon image build` and the create dialog build: a local image (or one
+    to pull) that has bash, git, curl and ca-certificates (the build itself installs no packages)."""
+    build_agents: list[AgentName] = []
+    """Agents whose CLIs go into a built agent image (empty: every agent installed from npm)."""
     pull_policy: Literal["missing", "always", "never"] = "never"
     """When to pull the image before creating a container."""
     network: Literal["auto", "sealed", "bridge", "host"] = "auto"

@@ -355,11 +355,14 @@ class Store:
             return db.table("tombstones").contains(Query().id == session_id)
 
     # recent repos ---------------------------------------------------------------------------------
-    def add_recent_repo(self, path: str) -> None:
+    def add_recent_repo(self, path: str, image: str | None = None) -> None:
+        """`path` is the newest recent repository; `image`, when given, the last image a session used on it."""
         with self.transaction() as db:
             table = db.table("recent_repos")
+            previous = table.search(Query().path == path)
+            image = image or next((row["image"] for row in previous if isinstance(row.get("image"), str)), None)
             table.remove(Query().path == path)
-            table.insert({"path": path, "used_at": time.time()})
+            table.insert({"path": path, "used_at": time.time(), **({"image": image} if image else {})})
             rows = sorted(table.all(), key=lambda r: r["used_at"], reverse=True)
             for stale in rows[RECENT_REPOS_KEPT:]:
                 table.remove(Query().path == stale["path"])
@@ -368,3 +371,9 @@ class Store:
         with self.transaction() as db:
             rows = db.table("recent_repos").all()
         return [r["path"] for r in sorted(rows, key=lambda r: r["used_at"], reverse=True)]
+
+    def last_images(self) -> dict[str, str]:
+        """The image the last session of each recent repository used, by repository path."""
+        with self.transaction() as db:
+            rows = db.table("recent_repos").all()
+        return {r["path"]: r["image"] for r in rows if isinstance(r.get("image"), str)}

@@ -8,6 +8,7 @@ Tests script events with `emit()`; creation progress is driven by the test throu
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -181,6 +182,19 @@ class FakeEngineClient(EngineClientProtocol):
         """What `credentials()` answers (rows as the engine's `/credentials`: never a value)."""
         self.audit_records: list[dict[str, Any]] = []
         """What `audit()` filters, oldest first (records as the proxy's audit log holds them)."""
+        self.image_listing: dict[str, Any] = {
+            "default": "clauderon-agent:latest", "build_base": "buildpack-deps:bookworm-scm",
+            "docker": {"available": True, "reason": "docker 27"},
+            "images": [{"ref": "clauderon-agent:latest", "present": True, "default": True, "agent": True},
+                       {"ref": "my-agent:dev", "present": True, "default": False, "agent": True}],
+            "last_by_repo": {}, "build": None}
+        """What `images()` answers (as the engine's `GET /images`)."""
+        self.image_build_lines: list[str] = ["fetching the agents with npm", "Step 1/6 : FROM base"]
+        self.image_build_error = ""
+        self.image_build_gate: asyncio.Event | None = None
+        """When set, the build waits for it after its lines, before it ends (a build under way)."""
+        """The lines `build_image()` streams, then its end: failed with this error when set, else done (and the
+        default image is present from then on)."""
         self.engine_hosted_by_app = False
         """When set, `stop_engine()` is refused as the engine refuses it when an app hosts it."""
         self.stop_requested = False
@@ -557,6 +571,23 @@ class FakeEngineClient(EngineClientProtocol):
 
     async def recent_repos(self) -> list[str]:
         return list(self.repos)
+
+    async def images(self) -> dict[str, Any]:
+        return copy.deepcopy(self.image_listing)
+
+    async def build_image(self, tag: str | None = None, base: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        self.calls.append(("build_image", (tag, base)))
+        for line in self.image_build_lines:
+            yield {"line": line}
+            await asyncio.sleep(0)
+        if self.image_build_gate is not None:
+            await self.image_build_gate.wait()
+        if self.image_build_error:
+            yield {"state": "failed", "error": self.image_build_error, "image_id": ""}
+            return
+        for image in self.image_listing["images"]:
+            image["present"] = image["present"] or image["default"]
+        yield {"state": "done", "error": "", "image_id": "sha256:" + "ab" * 32}
 
     async def suggest_name(self, prompt: str) -> str:
         from runtime.names import suggest_name

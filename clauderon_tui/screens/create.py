@@ -29,6 +29,7 @@ from textual.widgets import (
 )
 
 from clauderon_tui.pasted import pasted_images
+from clauderon_tui.widgets.image_picker import ImagePicker
 from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClientProtocol
 from runtime.backends.registry import backend_names
@@ -111,6 +112,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Create"),
+        Binding("ctrl+g", "build_image", "Build image"),
     ]
 
     def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None) -> None:
@@ -159,7 +161,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
                 backend_buttons.append(RadioButton(label, value=name == defaults.backend and available, name=name,
                                                    disabled=not available))
             yield self._row("backend", RadioSet(*backend_buttons, id="backend", compact=True))
-            yield self._row("image", Input(value=self.settings.docker.image, id="image", classes="field", compact=True))
+            yield ImagePicker(self.client, self.settings.docker.image, id="image-picker")
             yield self._row("base branch", Select([], id="base-branch", classes="field", allow_blank=True,
                                                   prompt="default branch", compact=True))
             yield self._row("access", RadioSet(*(RadioButton(m, value=m == defaults.access_mode, name=m)
@@ -191,6 +193,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one("#repo", Input).focus()
         self._offer_agent_options(self._radio("agent"))
+        self._backend_changed()
         self._load_recent()
 
     # -- data from the engine -------------------------------------------------------------------------------
@@ -236,6 +239,11 @@ class CreateSessionScreen(ModalScreen[str | None]):
     def _repo_changed(self, event: Input.Changed) -> None:
         self._set_inline("repo-error", "")
         self._load_branches(event.value)
+        self.query_one(ImagePicker).repo = event.value.strip()
+
+    @on(RadioSet.Changed, "#backend")
+    def _backend_changed(self) -> None:
+        self.query_one(ImagePicker).disabled = self._radio("backend") != "docker"  # others: their [backend] image
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
@@ -361,6 +369,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
         if backend is None:
             self._show_error("no backend is available (see the health bar)")
             ok = False
+        picker = self.query_one(ImagePicker)
+        if backend == "docker" and picker.problem():
+            self._show_error(picker.problem())
+            ok = False
         if not ok or advanced:
             return None
         branch_select: Select[str] = self.query_one("#base-branch", Select)
@@ -369,7 +381,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "name": name,
             "agent": self._radio("agent"),
             "backend": backend,
-            "image": self.query_one("#image", Input).value.strip() or None,
+            "image": picker.value if backend == "docker" else None,
             "network": self._radio("network"),
             "base_branch": None if branch_select.is_blank() else branch_select.value,
             "prompt": self.query_one("#prompt", TextArea).text,
@@ -395,6 +407,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:
         self.action_cancel()
+
+    def action_build_image(self) -> None:
+        """Build the default image in the engine, its lines shown under the image selector."""
+        self.query_one(ImagePicker).build()
 
     def action_cancel(self) -> None:
         """Close without creating (a create already sent keeps going in the engine)."""

@@ -1,4 +1,5 @@
-"""The top bar: engine and proxy health, backends, and the connection state while the client reconnects."""
+"""The top bar: engine and proxy health, backends, `clauderon doctor`'s warnings until they are fixed, and the
+connection state while the client reconnects."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from textual.widgets import Static
 
 
 class HealthBar(Static):
-    """One line: app name, engine, proxy, backends; "reconnecting" while the engine is out of reach."""
+    """One line: app name, engine, doctor warnings (the engine drops each once fixed), disk, proxy, backends;
+    "reconnecting" while the engine is out of reach."""
 
     DEFAULT_CSS = """
     HealthBar {
@@ -42,6 +44,10 @@ class HealthBar(Static):
                 "engine [$success]●[/] v$version pid $pid", version=str(engine.get("version", "?")),
                 pid=str(engine.get("pid", "?")),
             ))
+        for warning in health.get("warnings") or ():  # first: a narrow header still shows them
+            colour = "$error" if warning.get("status") == "fail" else "$warning"
+            parts.append(Content.from_markup(f"[{colour}]⚠ $name: $detail[/]", name=str(warning.get("name", "")),
+                                             detail=str(warning.get("detail", ""))))
         disk = health.get("disk") or {}
         if disk and not disk.get("ok"):  # said only when it matters: the bar stays short otherwise
             parts.append(Content.from_markup("disk [$error]✖ $short[/]", short=str(disk.get("short", "low"))))

@@ -97,6 +97,16 @@ class EngineClientProtocol(Protocol):
         """A free session name drawn from a prompt."""
         ...
 
+    async def images(self) -> dict[str, Any]:
+        """The images a docker session can use: `{"default", "docker", "images": [{"ref", "present", "default",
+        "agent"}], "last_by_repo", "build"}`, the default first (`present` false when it is missing)."""
+        ...
+
+    def build_image(self, tag: str | None = None, base: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Build the agent image `tag` (default: the sessions' image) in the engine, or join the build of it
+        already running: `{"line"}` per progress line from the first, then `{"state", "error", "image_id"}`."""
+        ...
+
     async def credentials(self) -> list[dict[str, Any]]:
         """One row a credential: `{"name", "available", "source", "masked", "error"?}` (never a value)."""
         ...
@@ -364,6 +374,25 @@ class EngineClient(EngineClientProtocol):
     async def suggest_name(self, prompt: str) -> str:
         name: str = (await self._call("GET", "/names/suggest", params={"prompt": prompt}))["name"]
         return name
+
+    async def images(self) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._call("GET", "/images", timeout=30)
+        return answer
+
+    async def build_image(self, tag: str | None = None, base: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        build = await self._call("POST", "/images/build", json_body={"tag": tag, "base": base})
+        url = f"{BASE}/ws/v1/images/build?tag={quote(build['tag'], safe='')}"
+        try:
+            ws = await self._session().ws_connect(url, heartbeat=20)
+        except (aiohttp.ClientError, OSError) as exc:
+            raise EngineUnavailable(f"lost the engine while following the build of {build['tag']}") from exc
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                yield json.loads(msg.data)
+        finally:
+            await ws.close()
 
     async def credentials(self) -> list[dict[str, Any]]:
         answer: list[dict[str, Any]] = await self._call("GET", "/credentials")

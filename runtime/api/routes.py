@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from proxy import read_audit
 from runtime.api.http import API, OpenSockets, cancel_quietly, flag, read_json
+from runtime.api.images import ImageRoutes
 from runtime.api.transcript import TranscriptRoutes
 from runtime.api.workbench import WorkbenchRoutes
 from runtime.engine.agent_mode import cycle_permission_mode
@@ -342,6 +343,7 @@ def route_table(engine: Engine, sockets: OpenSockets, on_stop_request: Callable[
         *LandingRoutes(engine).routes(),
         *TerminalRoutes(engine, sockets).routes(),
         *RepoRoutes(engine).routes(),
+        *ImageRoutes(engine, sockets).routes(),
         *TranscriptRoutes(engine, sockets).routes(),
         *WorkbenchRoutes(engine).routes(),
     ]

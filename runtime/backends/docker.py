@@ -338,6 +338,16 @@ class DockerBackend(Backend):
 
         return await self._call(present)
 
+    async def local_images(self) -> list[dict[str, Any]]:
+        """Every tagged local image, newest first: `{"ref", "agent"}` (`agent`: built by `clauderon image build`)."""
+
+        def listing(client: DockerClient) -> list[dict[str, Any]]:
+            images = sorted(client.images.list(), key=lambda i: str(i.attrs.get("Created", "")), reverse=True)
+            return [{"ref": tag, "agent": (image.labels or {}).get("clauderon.image") == "agent"}
+                    for image in images for tag in image.tags]
+
+        return await self._call(listing)
+
     async def pull_image(self, image: str) -> ImagePull:
         """Pull `image` again from the registry it came from. An image built here (no registry digest) has
         nowhere to come from: that is said, and nothing is pulled."""

@@ -10,7 +10,7 @@ built with only what they use:
 - `Lifecycle` (`lifecycle.py`): create, delete, archive, restart and the other session operations;
 - `Reconciler` (`reconcile.py`): adopting sandboxes at start, unreachable backends, restarts;
 - `Landing` (`landing.py`), `BranchSync` (`runtime/git/branch_sync.py`), `DiskGuard` (`disk_guard.py`),
-  `EngineHealth` (`health.py`), and the agent hooks (`hooks.py`).
+  `EngineHealth` (`health.py`), `AgentImages` (`agent_images.py`), and the agent hooks (`hooks.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from runtime.agents.registry import agent_named
 from runtime.backends.base import Backend
+from runtime.engine.agent_images import AgentImages
 from runtime.engine.agent_mode import watch_permission_mode
 from runtime.engine.backend_set import BackendSet, default_backends
 from runtime.engine.disk_guard import DiskGuard
@@ -72,11 +73,12 @@ class Engine:
         self.lifecycle = Lifecycle(self.home, settings, self.records, self.backends, self.worktrees, self.egress,
                                    self.streams, self.branches, self.tasks, follow_agent=self.follow_agent,
                                    forget_agent_status=self._forget_agent_status)
-        self._health = EngineHealth(home, settings.engine, self.store, self.backends, self.egress)
+        self._health = EngineHealth(home, settings, self.store, self.backends, self.egress)
         self.reconciler = Reconciler(home, settings.engine, self.records, self.backends, self.egress, self.streams,
                                      self.lifecycle, self.tasks, self._health, follow_agent=self.follow_agent)
         self.landing = Landing(settings.github, self.records, self.branches, github_token=self._github_token)
         self.disk = DiskGuard(home, settings.engine, self.records, self.backends)
+        self.images = AgentImages(settings.docker, self.store, self.backends, self.tasks, on_built=self._image_built)
 
     # ------------------------------------------------------------------ start / stop
     async def start(self) -> None:
@@ -177,3 +179,8 @@ class Engine:
 
     def forget_health(self) -> None:
         self._health.forget()
+
+    async def _image_built(self) -> None:
+        """A built agent image: viewers' headers drop "agent image missing" now, not at their next refresh."""
+        self.forget_health()
+        self.events.publish({"type": "health", "health": await self.health()})

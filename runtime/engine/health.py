@@ -11,7 +11,8 @@ from runtime import __version__
 from runtime.engine.backend_set import BackendSet
 from runtime.engine.egress import Egress
 from runtime.home import Home, disk_report
-from runtime.settings import EngineSettings
+from runtime.machine_checks import header_warnings
+from runtime.settings import Settings
 from runtime.store import Store
 
 HEALTH_TTL_S = 10.0
@@ -21,15 +22,18 @@ HEALTH_TTL_S = 10.0
 class EngineHealth:
     """What `GET /health` and the event stream's health message say."""
 
-    def __init__(self, home: Home, settings: EngineSettings, store: Store, backends: BackendSet,
+    def __init__(self, home: Home, settings: Settings, store: Store, backends: BackendSet,
                  egress: Egress) -> None:
         self.home = home
-        self.settings = settings
+        self.settings = settings.engine
+        self.image = settings.docker.image
         self.store = store
         self.backends = backends
         self.egress = egress
         self.started_at = time.time()
         self._backends_cache: tuple[float, dict[str, Any]] | None = None
+        self._warnings: list[dict[str, Any]] = []
+        """`clauderon doctor`'s checks that are off (`doctor.header_warnings`), asked with the backends."""
 
     async def report(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -39,6 +43,8 @@ class EngineHealth:
                 ok, reason = await backend.available()
                 backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.capabilities.sandboxed,
                                   "capabilities": backend.capabilities.public()}
+            docker = self.backends.get("docker") if backends.get("docker", {}).get("available") else None
+            self._warnings = await header_warnings(self.home, self.image, docker)
             self._backends_cache = (now, backends)
         # In a thread: a store that never loaded (the proxy failed first) loads on its first question.
         problems = await asyncio.to_thread(self.egress.credential_problems)
@@ -49,6 +55,7 @@ class EngineHealth:
             "backends": self._backends_cache[1],
             "agents": {name: {"credential_problem": problem} for name, problem in problems.items()},
             "disk": disk_report(self.home.root, self.settings.min_free_space),
+            "warnings": self._warnings,
         }
 
     def forget(self) -> None:

@@ -141,7 +141,7 @@ class Lifecycle:
             )
             session.agent_session_id = agent_named(session.agent).new_conversation_id()
             await self.records.save(session)
-            await self.records.write(self.store.add_recent_repo, str(repo_root))
+            await self.records.write(self.store.add_recent_repo, str(repo_root), session.image)
         self._settled[session.id] = asyncio.Event()
         self.titles.schedule(session, settled=lambda: self.wait_settled(session.id))
         self.tasks.spawn(self._create_work(session, request.reuse_branch, request.images))
