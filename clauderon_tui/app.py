@@ -114,6 +114,8 @@ class ClauderonApp(App[None]):
         self.health: dict[str, Any] | None = None
         self.consoles = ConsolePool(client, scrollback=max(10000, settings.engine.scrollback_lines))
         self.persist_theme = persist_theme
+        self.default_repo: str | None = None
+        """The repository the create dialog starts with (the one the app was started in)."""
         self.marked: set[str] = set()
         """Sessions that asked for attention and were not viewed since (shown with `!` in the sidebar)."""
         self.gone: set[str] = set()
@@ -563,7 +565,7 @@ class ClauderonApp(App[None]):
             if session_id:
                 self.show_session(session_id)
                 self.action_focus_terminal()
-        self.push_screen(CreateSessionScreen(self.client, self.settings, self.health), created)
+        self.push_screen(CreateSessionScreen(self.client, self.settings, self.health, self.default_repo), created)
 
     def action_delete(self) -> None:
         """Ask, then delete the selected session."""
@@ -772,5 +774,6 @@ async def run_app(client: EngineClientProtocol, settings: Settings, *, themes_di
     """
     app = ClauderonApp(client, settings, themes_dir=themes_dir, persist_theme=persist_theme,
                        engine_ready=engine_ready)
+    app.default_repo = repository_here()  # started inside a repository: the create dialog offers it
     await app.run_async()
     return sum(s.status == Status.RUNNING for s in app.sessions.values())

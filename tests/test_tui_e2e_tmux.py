@@ -19,10 +19,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 class Tmux:
     """One detached tmux server running one command, driven with send-keys and read with capture-pane."""
 
-    def __init__(self, command: str, env: dict[str, str], cols: int = 140, rows: int = 40) -> None:
+    def __init__(self, command: str, env: dict[str, str], cols: int = 140, rows: int = 40,
+                 cwd: Path | None = None) -> None:
         self.socket = f"clauderon-e2e-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        self._run("new-session", "-d", "-s", "app", "-x", str(cols), "-y", str(rows),
+        start = ("-c", str(cwd)) if cwd else ()
+        self._run("new-session", "-d", "-s", "app", "-x", str(cols), "-y", str(rows), *start,
                   f"env {exports} TERM=xterm-256color {command}; echo APP-EXITED-$?; sleep 120")
         self._run("resize-window", "-t", "app", "-x", str(cols), "-y", str(rows))
 

@@ -115,8 +115,11 @@ class CreateSessionScreen(ModalScreen[str | None]):
         Binding("ctrl+g", "build_image", "Build image"),
     ]
 
-    def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None) -> None:
+    def __init__(self, client: EngineClientProtocol, settings: Settings, health: dict[str, Any] | None,
+                 default_repo: str | None = None) -> None:
         super().__init__()
+        self.default_repo = default_repo
+        """Filled in when the repository field would start empty (the directory `clauderon` was started in)."""
         self.client = client
         self.settings = settings
         self.health = health or {}
@@ -191,7 +194,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#repo", Input).focus()
+        repo = self.query_one("#repo", Input)
+        if not repo.value and self.default_repo:
+            repo.value = self.default_repo
+        repo.focus()
         self._offer_agent_options(self._radio("agent"))
         self._backend_changed()
         self._load_recent()
@@ -316,7 +322,10 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     def _show_error(self, text: str) -> None:
         shown = Content.from_markup("[b]✖[/b] $error", error=text) if text else ""
-        self.query_one("#create-error", Static).update(shown)
+        error = self.query_one("#create-error", Static)
+        error.update(shown)
+        if text:
+            self.call_after_refresh(error.scroll_visible)  # below the fold on a short terminal
 
     def _radio(self, widget_id: str) -> str | None:
         pressed = self.query_one(f"#{widget_id}", RadioSet).pressed_button
@@ -461,3 +470,9 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
 def _opt(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def repository_here() -> str | None:
+    """The current directory when it lies inside a git repository (a newcomer runs `clauderon` in one)."""
+    here = Path.cwd()
+    return str(here) if any((folder / ".git").exists() for folder in (here, *here.parents)) else None
