@@ -32,7 +32,7 @@ from clauderon_tui.key_table import TABLE_ACTIONS, prefix_action
 from clauderon_tui.notifications import Attention, event_attention, session_attention
 from clauderon_tui.screens.confirm import ConfirmScreen
 from clauderon_tui.screens.confirm_delete import ConfirmDeleteScreen
-from clauderon_tui.screens.create import CreateSessionScreen
+from clauderon_tui.screens.create import CreateSessionScreen, repository_here
 from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.landing import MergeChoice, MergeScreen, OpenPrScreen
 from clauderon_tui.screens.rename import RenameScreen
