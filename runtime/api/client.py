@@ -382,6 +382,9 @@ class EngineClient(EngineClientProtocol):
     async def build_image(self, tag: str | None = None, base: str | None = None) -> AsyncIterator[dict[str, Any]]:
         build = await self._call("POST", "/images/build", json_body={"tag": tag, "base": base})
         url = f"{BASE}/ws/v1/images/build?tag={quote(build['tag'], safe='')}"
+        await aiohttp_loaded()
+        import aiohttp
+
         try:
             ws = await self._session().ws_connect(url, heartbeat=20)
         except (aiohttp.ClientError, OSError) as exc:
