@@ -77,6 +77,7 @@ def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
 
         # A claude session with no credential anywhere: refused, saying what to set and where.
         app.keys("Escape")
+        time.sleep(0.5)  # Esc then n at once is alt+n to a terminal program
         app.keys("n")
         app.wait_for(str(repo))  # the repository `clauderon` was started in
         app.keys("Tab")
