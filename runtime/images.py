@@ -179,6 +179,19 @@ def _link_tree(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, symlinks=True)
 
 
+def _readable_by_everyone(root: Path) -> None:
+    """Directories 0755, files readable (and executable where anyone could run them) by every user: `COPY` keeps
+    modes, and the agent runs as an unprivileged user. An engine's umask 077 (or npm's) made the CLIs' tree 0700,
+    and such an image's agent exited at once with "Permission denied"."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o444 | (0o111 if mode & 0o111 else 0))
+
+
 def _docker_client(base_url: str | None) -> DockerClient:
     import docker
 
@@ -247,6 +260,7 @@ def build_agent_image(
         context = Path(tmp)
         _link_tree(npm_dir, context / "npm")
         shutil.copy2(node, context / "node")
+        _readable_by_everyone(context)
         (context / "Dockerfile").write_text(_DOCKERFILE.format(base=base, prefix=NPM_PREFIX_IN_IMAGE, links=links))
         _say(progress, f"building {tag} from {base}")
         image_id = _docker_build(client, context, tag, progress)

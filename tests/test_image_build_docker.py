@@ -78,7 +78,9 @@ async def test_the_engine_lists_the_missing_default_builds_it_live_and_remembers
         assert f"building {BUILT} from {TEST_BASE_IMAGE}" in lines
         assert any(line.startswith("Step 1/") for line in lines), lines
         assert updates[-1]["state"] == "done" and updates[-1]["image_id"].startswith("sha256:"), updates[-1]
-        ran = subprocess.run(["docker", "run", "--rm", "--network", "none", BUILT, "claude", "--version"],
+        # as an unprivileged user, as sessions run (an engine's umask 077 once left the CLIs unreadable)
+        ran = subprocess.run(["docker", "run", "--rm", "--network", "none", "--user", "1000:1000", "-e", "HOME=/tmp",
+                              BUILT, "claude", "--version"],
                              capture_output=True, text=True, timeout=120)
         assert "(Claude Code)" in ran.stdout, ran.stderr
 

@@ -35,6 +35,15 @@ def _remove_built() -> None:
         docker.from_env().images.remove(BUILT, force=True)
 
 
+def _wait_for_a_suggested_name(app: Tmux) -> None:
+    """The dialog names the session from its prompt (a request to the engine): wait until the name field holds
+    one rather than its placeholder (a deadline for slow machines, not a speed check)."""
+    deadline = time.monotonic() + 30
+    while "lowercase-with-dashes" in app.screen() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "lowercase-with-dashes" not in app.screen(), app.screen()
+
+
 def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
     """Fresh home, `clauderon` in a repository, `n`: the default image is missing and is built from the dialog;
     a claude session without a credential is refused with the three ways to give one; with the secret file it
@@ -80,11 +89,13 @@ def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
         time.sleep(0.5)  # Esc then n at once is alt+n to a terminal program
         app.keys("n")
         app.wait_for(str(repo))  # the repository `clauderon` was started in
+        time.sleep(1)  # the dialog focuses its first field once mounted
         app.keys("Tab")
         app.type("say hello")
+        _wait_for_a_suggested_name(app)
         app.keys("C-s")
-        shown = app.wait_for("--no-credential-check skips this")
-        flat = " ".join(shown.split())
+        shown = app.wait_for("✖ claude needs")  # the refusal, beside the same line shown under the agent early
+        flat = " ".join(shown.replace("│", " ").split())
         assert "claude needs anthropic_oauth_token or anthropic_api_key" in flat
         assert "ANTHROPIC_API_KEY" in flat and "op://" in flat and "anthropic_api_key (chmod 600)" in flat
         assert cli("list", "--json").json() == []
@@ -94,15 +105,21 @@ def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
         secret.write_text("sk-ant-api03-" + secrets.token_urlsafe(40))
         secret.chmod(0o600)
         app.keys("C-s")
-        app.wait_for(reply, timeout=300)
+        try:
+            app.wait_for(reply, timeout=300)
+        except AssertionError as exc:
+            logs = "\n".join(p.read_text()[-3000:] for p in (cli.home / "logs").glob("*.log"))
+            raise AssertionError(f"{exc}\n{cli('list', '--json').out}\n{logs}") from None
         [first] = cli("list", "--json").json()
 
         # A second session from the keyboard: prefix, then o to the list, n, a prompt, create.
         app.keys("C-]", "o")
         app.keys("n")
         app.wait_for("New session")
+        time.sleep(1)
         app.keys("Tab")
         app.type("second one")
+        _wait_for_a_suggested_name(app)
         app.keys("C-s")
         deadline = time.monotonic() + 180
         while len(cli("list", "--json").json()) < 2 and time.monotonic() < deadline:
