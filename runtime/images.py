@@ -183,7 +183,7 @@ def _readable_by_everyone(root: Path) -> None:
     """Directories 0755, files readable (and executable where anyone could run them) by every user: `COPY` keeps
     modes, and the agent runs as an unprivileged user. An engine's umask 077 (or npm's) made the CLIs' tree 0700,
     and such an image's agent exited at once with "Permission denied"."""
-    for folder, dirs, files in os.walk(root):
+    for folder, _dirs, files in os.walk(root):
         os.chmod(folder, 0o755)
         for name in files:
             path = os.path.join(folder, name)
