@@ -22,6 +22,8 @@ class Tmux:
     def __init__(self, command: str, env: dict[str, str], cols: int = 140, rows: int = 40,
                  cwd: Path | None = None) -> None:
         self.socket = f"clauderon-e2e-{uuid.uuid4().hex[:8]}"
+        # pytest's environment holds COLUMNS/LINES (80x24), which the app would take over the pane's size
+        env = {"COLUMNS": str(cols), "LINES": str(rows), **env}
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         start = ("-c", str(cwd)) if cwd else ()
         self._run("new-session", "-d", "-s", "app", "-x", str(cols), "-y", str(rows), *start,
