@@ -79,6 +79,10 @@ class ClauderonApp(App[None]):
     Screen.-narrow.-sidebar-on #sidebar { max-width: 33%; border: round $panel; }
     Screen.-narrow.-sidebar-on #compact { display: none; }
     Screen.-narrow #workbench { border: none; }
+    /* The create dialog's labels go above their fields at 100 columns and less (the fields keep their width). */
+    CreateSessionScreen.-narrow .row { layout: vertical; }
+    CreateSessionScreen.-narrow .field-label { width: 1fr; }
+    CreateSessionScreen.-narrow .inline-error { padding-left: 0; margin-top: 0; }
     SessionSwitcher #switcher, HelpScreen #help-body { max-width: 100%; }
     /* WCAG AA everywhere (tests/test_theme_contrast.py): Textual's half-transparent inactive tabs and modal
        backdrops blend text below 4.5:1, so tabs use $text-muted and a dialog hides the screen behind it. */
