@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import seed_home  # noqa: E402 - after the path is set
+
 RUNS = 5
 MINIMAL_APP = ("from textual.app import App\nfrom textual.widgets import Static\n"
                "class A(App):\n    def compose(self):\n        yield Static('minimal-ready')\nA().run()\n")
@@ -34,24 +36,6 @@ class Unix(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
 c = Unix("clauderon"); c.request("GET", "/api/v1/sessions?all=1"); print(len(c.getresponse().read()))
 """
-
-
-def seed_home(root: Path, count: int) -> None:
-    """A CLAUDERON_HOME with `count` stopped/archived docker sessions (no containers needed)."""
-    from runtime.home import Home
-    from runtime.models import Session, Status
-    from runtime.store import Store
-
-    home = Home.open(root)
-    home.config_file.write_text('[engine]\non_exit = "stop"\n[titles]\nenabled = false\n')
-    store = Store(home)
-    now = time.time()
-    for i in range(count):
-        name = f"bench-{i:03d}"
-        store.put(Session(name=name, repo_path="/tmp/nowhere", base_branch="main", branch=f"clauderon/{name}",
-                          worktree_path=str(home.worktree(name)), backend="docker", agent="claude",
-                          status=Status.ARCHIVED if i % 4 == 3 else Status.STOPPED,
-                          created_at=now - i * 60, updated_at=now - i * 60))
 
 
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}

@@ -27,6 +27,7 @@ from typing import Any
 
 import pyte
 
+from bench.common import seed_home
 from clauderon_tui.consoles import FEED_CHUNK as FEED_CHUNK_UI
 from runtime.terminal import TerminalEmulator
 
@@ -336,24 +337,6 @@ def run_ui(size: int, seconds: float) -> list[str]:
 
 
 # -- first frame: `clauderon` start to the session list on screen ------------------------------------------------
-def _seed_home(root: Path, count: int) -> None:
-    """A CLAUDERON_HOME with `count` stopped/archived docker sessions (no containers needed)."""
-    from runtime.home import Home
-    from runtime.models import Session, Status
-    from runtime.store import Store
-
-    home = Home.open(root)
-    home.config_file.write_text('[engine]\non_exit = "stop"\n')
-    store = Store(home)
-    now = time.time()
-    for i in range(count):
-        name = f"bench-{i:03d}"
-        store.put(Session(name=name, repo_path="/tmp/nowhere", base_branch="main", branch=f"clauderon/{name}",
-                          worktree_path=str(home.worktree(name)), backend="docker", agent="claude",
-                          status=Status.ARCHIVED if i % 4 == 3 else Status.STOPPED,
-                          created_at=now - i * 60, updated_at=now - i * 60))
-
-
 def _tmux_first_frame(command: str, ready: Callable[[str], bool], *, timeout: float = 30.0,
                       home: Path | None = None) -> tuple[float | None, float | None]:
     """Seconds from starting `command` in a 200x50 tmux pane until the pane first shows anything, and
@@ -413,7 +396,7 @@ def run_first_frame(counts: list[int], repeats: int = 3) -> list[str]:
         for _ in range(repeats):
             with tempfile.TemporaryDirectory(prefix="cl-f-", dir="/tmp") as tmp:
                 root = Path(tmp) / "h"
-                _seed_home(root, count)
+                seed_home(root, count)
                 first = "bench-000"
 
                 def ready(pane: str, first: str = first, count: int = count) -> bool:
