@@ -223,6 +223,20 @@ def _logical_lines(rows: list[Row], packed: bool = False) -> list[list[Row]]:
     return groups
 
 
+def _rewrapped_history(history: list[Packed], columns: int) -> list[Packed]:
+    """Scrollback rows (ending a logical line) wrapped again at `columns`."""
+    rows: list[Packed] = []
+    for group in _logical_lines(history, packed=True):
+        if len(group) == 1 and len(group[0][0]) <= columns:  # most of a long scrollback: kept as it is
+            rows.append(group[0])
+            continue
+        line = _LogicalLine(group)
+        contents, _ = line.wrap(columns)
+        rows += [_packed_row(content, line.default, line.narrow, index < len(contents) - 1, columns)
+                 for index, content in enumerate(contents)]
+    return rows
+
+
 def reflow(screen: Any, columns: int) -> None:
     """Wrap the scrollback and the main screen of `screen` (an `EmulatorScreen` still `screen.columns` wide)
     again at `columns`, moving the main screen's cursor with its text. Rows the screen no longer holds scroll
@@ -235,16 +249,7 @@ def reflow(screen: Any, columns: int) -> None:
     while carried and history[carried - 1][4]:  # the screen's first line began in the scrollback
         carried -= 1
 
-    new_history: list[Packed] = []
-    for group in _logical_lines(history[:carried], packed=True):
-        if len(group) == 1 and len(group[0][0]) <= columns:  # most of a long scrollback: kept as it is
-            new_history.append(group[0])
-            continue
-        line = _LogicalLine(group)
-        contents, _ = line.wrap(columns)
-        new_history += [_packed_row(content, line.default, line.narrow, index < len(contents) - 1, columns)
-                        for index, content in enumerate(contents)]
-
+    new_history = _rewrapped_history(history[:carried], columns)
     last = max((y for y, row in buffer.items() if _extent(row)), default=-1)
     if cursor is not None:
         last = max(last, cursor.y)
