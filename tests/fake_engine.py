@@ -184,7 +184,7 @@ class FakeEngineClient(EngineClientProtocol):
         """What `audit()` filters, oldest first (records as the proxy's audit log holds them)."""
         self.image_listing: dict[str, Any] = {
             "default": "clauderon-agent:latest", "build_base": "buildpack-deps:bookworm-scm",
-            "docker": {"available": True, "reason": "docker 27"},
+            "builder": {"available": True, "reason": "docker 27"},
             "images": [{"ref": "clauderon-agent:latest", "present": True, "default": True, "agent": True},
                        {"ref": "my-agent:dev", "present": True, "default": False, "agent": True}],
             "last_by_repo": {}, "build": None}

@@ -32,7 +32,7 @@ from clauderon_tui.pasted import pasted_images
 from clauderon_tui.widgets.image_picker import ImagePicker
 from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClientProtocol
-from runtime.backends.registry import backend_names
+from runtime.backends.registry import backend_names, capabilities_of
 from runtime.errors import ClauderonError
 from runtime.models import Session, Status
 from runtime.names import NAME_RE
@@ -249,7 +249,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
 
     @on(RadioSet.Changed, "#backend")
     def _backend_changed(self) -> None:
-        self.query_one(ImagePicker).disabled = self._radio("backend") != "docker"  # others: their [backend] image
+        self.query_one(ImagePicker).disabled = not self._builds_images()  # others: their [backend] image
 
     @on(Input.Changed, "#name")
     def _name_changed(self, event: Input.Changed) -> None:
@@ -327,6 +327,11 @@ class CreateSessionScreen(ModalScreen[str | None]):
         if text:
             self.call_after_refresh(error.scroll_visible)  # below the fold on a short terminal
 
+    def _builds_images(self) -> bool:
+        """Whether the chosen backend runs the images the picker offers (the others use their own setting)."""
+        backend = self._radio("backend")
+        return backend is not None and capabilities_of(backend).builds_images
+
     def _radio(self, widget_id: str) -> str | None:
         pressed = self.query_one(f"#{widget_id}", RadioSet).pressed_button
         return None if pressed is None else pressed.name
@@ -379,7 +384,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             self._show_error("no backend is available (see the health bar)")
             ok = False
         picker = self.query_one(ImagePicker)
-        if backend == "docker" and picker.problem():
+        if self._builds_images() and picker.problem():
             self._show_error(picker.problem())
             ok = False
         if not ok or advanced:
@@ -390,7 +395,7 @@ class CreateSessionScreen(ModalScreen[str | None]):
             "name": name,
             "agent": self._radio("agent"),
             "backend": backend,
-            "image": picker.value if backend == "docker" else None,
+            "image": picker.value if self._builds_images() else None,
             "network": self._radio("network"),
             "base_branch": None if branch_select.is_blank() else branch_select.value,
             "prompt": self.query_one("#prompt", TextArea).text,

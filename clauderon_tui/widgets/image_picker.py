@@ -64,7 +64,7 @@ class ImagePicker(Vertical):
     def problem(self) -> str:
         """Why the chosen image cannot start a session ("" when it can, or when the images are unknown)."""
         image = next((i for i in self.listing.get("images", ()) if i["ref"] == self.value), None)
-        if image is None or image["present"] or not self.listing.get("docker", {}).get("available"):
+        if image is None or image["present"] or not self.listing.get("builder", {}).get("available"):
             return ""
         return f"{self.value} is missing: press \"build it now\" or choose another image"
 
@@ -78,14 +78,14 @@ class ImagePicker(Vertical):
             return
         select: Select[str] = self.query_one("#image", Select)
         chosen = self.value
-        docker_up = bool(self.listing["docker"]["available"])  # with Docker down, nothing is known missing
+        docker_up = bool(self.listing["builder"]["available"])  # with Docker down, nothing is known missing
         select.set_options((self._label(image, docker_up), image["ref"]) for image in self.listing["images"])
         refs = [image["ref"] for image in self.listing["images"]]
         select.value = chosen if chosen in refs else self.listing["default"]
         select.mutate_reactive(Select.value)  # type: ignore[misc]  # the label changes though the value may not
         self.watch_repo(self.repo)
         default = self.listing["images"][0]
-        missing = not default["present"] and self.listing["docker"]["available"]
+        missing = not default["present"] and self.listing["builder"]["available"]
         self.query_one("#image-missing").set_class(not missing, "-hidden")
         base = self.listing.get("build_base", "its base")
         self.query_one("#image-note", Static).update(f"{default['ref']} is not built yet: build it here (ctrl+g) "

@@ -192,6 +192,10 @@ class Backend(abc.ABC):
         """The image a new session runs when its request names none; None for a backend that runs no image."""
         return None
 
+    async def local_images(self) -> list[dict[str, Any]]:
+        """For a backend that `builds_images`: every tagged local image, `{"ref", "agent"}`."""
+        return []
+
     async def pull_image(self, image: str) -> ImagePull:
         """For a backend that `pulls_images`: pull the newest `image` from its registry (raises with one
         line when it has none or cannot be reached; nothing changes then)."""

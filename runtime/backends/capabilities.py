@@ -24,6 +24,9 @@ class BackendCapabilities:
     pulls_images: bool = False
     """The engine pulls the sandbox's image itself (`pull_image`), so `refresh` can bring a newer one; a
     cluster's nodes pull for its pods, and a host process runs no image."""
+    builds_images: bool = False
+    """Agent images are built for it on this machine (`local_images`, `clauderon image build`): the create
+    dialog's image picker and the header's "agent image missing" apply to its sessions."""
     network_modes: tuple[str, ...] = ("auto",)
     """The `network_mode` values the backend acts on; with only `auto` the sandbox's network is not chosen."""
     open_networks: frozenset[str] = field(default_factory=frozenset)

@@ -22,7 +22,7 @@ from runtime.errors import ClauderonError
 
 _CAPABILITIES: dict[str, BackendCapabilities] = {
     "docker": BackendCapabilities(
-        sandboxed=True, copies_workspace=False, has_exec=True, has_stats=True, pulls_images=True,
+        sandboxed=True, copies_workspace=False, has_exec=True, has_stats=True, pulls_images=True, builds_images=True,
         network_modes=("auto", "sealed", "host", "bridge"), open_networks=frozenset({"host", "bridge"}),
     ),
     "local": BackendCapabilities(sandboxed=False, copies_workspace=False, has_exec=False, has_stats=False),

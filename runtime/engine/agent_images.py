@@ -82,19 +82,19 @@ class AgentImages:
         self.builds: dict[str, ImageBuild] = {}
 
     async def listing(self) -> dict[str, Any]:
-        """`{"default", "build_base", "docker", "images": [{"ref", "present", "default", "agent"}],
+        """`{"default", "build_base", "builder", "images": [{"ref", "present", "default", "agent"}],
         "last_by_repo", "build"}` (docs/api.md)."""
         default = self.settings.image
-        docker = self.backends.get("docker")
-        available, reason = await docker.available() if docker is not None else (False, "no docker backend")
-        local = await docker.local_images() if docker is not None and available else []  # type: ignore[attr-defined]
+        builder = next((b for b in self.backends.values() if b.capabilities.builds_images), None)
+        available, reason = await builder.available() if builder is not None else (False, "no image backend")
+        local = await builder.local_images() if builder is not None and available else []
         present = {image["ref"] for image in local}
         images = [{"ref": default, "present": default in present, "default": True, "agent": True}]
         images += [{"ref": image["ref"], "present": True, "default": False, "agent": image["agent"]}
                    for image in sorted(local, key=lambda i: not i["agent"]) if image["ref"] != default]
         build = self.builds.get(default)
         return {"default": default, "build_base": self.settings.build_base,
-                "docker": {"available": available, "reason": reason}, "images": images,
+                "builder": {"available": available, "reason": reason}, "images": images,
                 "last_by_repo": await asyncio.to_thread(self.store.last_images),
                 "build": build.public() if build else None}
 
