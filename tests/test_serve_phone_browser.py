@@ -71,7 +71,7 @@ async def test_phone_key_row_switches_sessions_and_types_into_a_shell(short_tmp:
             shown = "beta" if "beta running" in await screen_text(page) else "alpha"
             other = "alpha" if shown == "beta" else "beta"
             await tap_key(page, "prefix")
-            await page.keyboard.press("n")  # prefix then n: the next session
+            await page.keyboard.press("j")  # prefix then j: the next session (the key table's, as in the list)
             await wait_text(page, f"{other} running")
             await page.keyboard.type("echo phone-$((6*7))")
             await page.keyboard.press("Enter")
