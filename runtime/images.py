@@ -223,8 +223,15 @@ def _ensure_base(client: DockerClient, base: str, progress: ImageProgress | None
                 f"where a registry is reachable, or pass --base with a local image that has {BASE_NEEDS}"
             ) from None
     try:
-        lacking = client.containers.run(base, entrypoint=["sh", "-c", _BASE_TOOLS_PROBE], network_mode="none",
-                                        remove=True, user="0").decode().split()
+        # Not `run(remove=True)`: its output is read after the container ends, racing the removal (an empty
+        # answer let a base without git through, now and then).
+        probe = client.containers.run(base, entrypoint=["sh", "-c", _BASE_TOOLS_PROBE], network_mode="none",
+                                      user="0", detach=True)
+        try:
+            probe.wait(timeout=120)
+            lacking = probe.logs(stdout=True, stderr=False).decode().split()
+        finally:
+            probe.remove(force=True)
     except docker.errors.DockerException as exc:
         reason = str(getattr(exc, "explanation", None) or exc).strip().splitlines()[0]
         raise ClauderonError(f"base image {base} cannot run a shell ({reason}): use a Debian-like base with "

@@ -102,8 +102,8 @@ def test_an_unknown_backend_is_refused_with_the_choices() -> None:
 def test_capabilities_as_json() -> None:
     public = capabilities_of("docker").public()
     assert public == {"sandboxed": True, "copies_workspace": False, "has_exec": True, "has_stats": True,
-                      "pulls_images": True, "builds_images": True, "network_modes": ["auto", "sealed", "host", "bridge"],
-                      "open_networks": ["bridge", "host"]}
+                      "pulls_images": True, "builds_images": True,
+                      "network_modes": ["auto", "sealed", "host", "bridge"], "open_networks": ["bridge", "host"]}
 
 
 def _session(backend: str, network_mode: str = "auto") -> Session:

@@ -86,7 +86,7 @@ async def test_resize_reaches_console_debounced() -> None:
                          "the new size")
         cols, rows = console.resizes[-1]
         assert (terminal.emulator.cols, terminal.emulator.rows) == (cols, rows)
-        assert cols < 90 and rows < 28
+        assert cols <= 90 and rows < 28  # at 90 columns the session bar stands in for the sidebar
         assert len(console.resizes) > count
 
 
