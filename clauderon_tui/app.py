@@ -124,6 +124,11 @@ class ClauderonApp(App[None]):
         """Sessions that asked for attention and were not viewed since (shown with `!` in the sidebar)."""
         self.gone: set[str] = set()
         """Ids the engine deleted: a late event about one never brings its row back (ids are never reused)."""
+        self.started_at = time.time()
+        self.seen_uploads: set[str] = set()
+        """Browser uploads this app took (the snapshot repeats the recent ones on every connect)."""
+        self.pending_uploads: list[dict[str, Any]] = []
+        """Browser uploads waiting for a session to be shown (one can arrive before the first is selected)."""
         for theme in load_themes():
             self.register_theme(theme)
         user_themes, self.theme_problems = load_user_themes(themes_dir) if themes_dir else ([], [])
@@ -239,6 +244,9 @@ class ClauderonApp(App[None]):
             self.gone -= self.sessions.keys()
             health_bar.connection = "connected"
             self._sessions_changed()
+            for upload in event.get("uploads", []):  # picked before this app's stream connected
+                if upload.get("at", 0) >= self.started_at:
+                    self._attach_browser_upload(upload)
             self._retry_console()  # consoles die with the engine connection: reopen the shown one
         elif kind == "session":
             session = as_session(event["session"])
@@ -278,8 +286,8 @@ class ClauderonApp(App[None]):
             attention = event_attention(event, self.sessions)
             if attention is not None:
                 self._attention(attention)
-        elif kind == "upload" and self.is_web:
-            self._attach_browser_upload(str(event.get("path", "")), str(event.get("name", "image")))
+        elif kind == "upload":
+            self._attach_browser_upload(event)
 
     def _forget(self, session_id: str) -> None:
         """Drop a deleted session's row, console and attention mark."""
@@ -288,15 +296,25 @@ class ClauderonApp(App[None]):
         self.marked.discard(session_id)
         self.run_worker(self.consoles.drop(session_id))
 
-    def _attach_browser_upload(self, path: str, name: str) -> None:
+    def _attach_browser_upload(self, upload: dict[str, Any]) -> None:
         """An image a browser tab uploaded (picker, paste, drop) goes with the next chat message of the shown
         session. Uploads reach every browser tab's app; each attaches it (docs/serve.md)."""
-        chat = self.workbench.panes.get("chat")
-        if not isinstance(chat, ChatPane) or self.selected_id is None or not path:
+        path = str(upload.get("path", ""))
+        if not self.is_web or not path or path in self.seen_uploads:
             return
-        chat.attach_upload(path)
+        self.seen_uploads.add(path)
+        self.pending_uploads.append(upload)
+        self._attach_pending_uploads()
+
+    def _attach_pending_uploads(self) -> None:
+        chat = self.workbench.panes.get("chat")
+        if not self.pending_uploads or not isinstance(chat, ChatPane) or self.selected_id is None:
+            return
+        for upload in self.pending_uploads:
+            chat.attach_upload(str(upload["path"]))
+            self.notify(f"{upload.get('name', 'image')} attached to your next message", title="image", timeout=4)
+        self.pending_uploads.clear()
         self.workbench.show("chat")
-        self.notify(f"{name} attached to your next message", title="image", timeout=4)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -383,6 +401,7 @@ class ClauderonApp(App[None]):
             return
         pane.message = ""
         self.terminal.attach(self.consoles.channel(session.id, *self.terminal.terminal_size()))
+        self._attach_pending_uploads()
 
     @on(TerminalView.Command)
     def _terminal_command(self, event: TerminalView.Command) -> None:

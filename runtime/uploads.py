@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import deque
 import re
 import secrets
 import stat
@@ -160,6 +161,25 @@ def save_incoming(incoming: Path, data: bytes, filename: str) -> dict[str, objec
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     return {"path": str(path), "name": filename or name, "size": len(data), "kind": kind}
+
+
+class RecentUploads:
+    """The last uploads the engine announced, stamped with when: an event stream that connects (a browser tab's
+    app starting) gets them in its snapshot, so an image picked before the app listened is not lost."""
+
+    KEEP_S = 120.0
+
+    def __init__(self) -> None:
+        self._uploads: deque[dict[str, object]] = deque(maxlen=16)
+
+    def add(self, saved: dict[str, object]) -> dict[str, object]:
+        stamped = {**saved, "at": time.time()}
+        self._uploads.append(stamped)
+        return stamped
+
+    def recent(self) -> list[dict[str, object]]:
+        cutoff = time.time() - self.KEEP_S
+        return [u for u in self._uploads if float(u["at"]) >= cutoff]  # type: ignore[arg-type]
 
 
 def _give_to_agent(fd: int, owner_fd: int) -> None:

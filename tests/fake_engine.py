@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from runtime.api.client import RESIZED, ConsoleProtocol, EngineClientProtocol
 from runtime.errors import ClauderonError, Conflict, NotFound
 from runtime.models import AgentStatus, Progress, Session, Status
+from runtime.uploads import RecentUploads
 
 FROZEN_NOW = 1_790_000_000.0
 """The fixed "now" snapshot tests give the app's clock."""
@@ -144,6 +145,7 @@ class FakeEngineClient(EngineClientProtocol):
         self.echo = echo
         self.consoles: dict[str, FakeConsole] = {}
         self.calls: list[tuple[str, Any]] = []
+        self.uploads = RecentUploads()
         self.create_requests: list[dict[str, Any]] = []
         self.fail_next_create: str | None = None
         """When set, the next create ends "failed" with this error after one progress step."""
@@ -471,7 +473,7 @@ class FakeEngineClient(EngineClientProtocol):
             raise ClauderonError("FakeEngineClient.agent_home_root is not set")
         saved = save_incoming(self.agent_home_root / "incoming", data, name)
         self.calls.append(("upload", name))
-        self.emit({"type": "upload", **saved})
+        self.emit({"type": "upload", **self.uploads.add(saved)})
         return saved
 
     # -- workbench: files read with the engine's own confined reader -----------------------------------------
@@ -598,7 +600,7 @@ class FakeEngineClient(EngineClientProtocol):
         return list(self.branch_names)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        yield {"type": "snapshot", "sessions": list(self.sessions.values())}
+        yield {"type": "snapshot", "sessions": list(self.sessions.values()), "uploads": self.uploads.recent()}
         while True:
             yield await self._queue.get()
 

@@ -273,6 +273,20 @@ def test_gemini_resume_continues_its_conversation_when_written(tmp_path: Path) -
     assert agent_named("gemini").find_transcripts(tmp_path, SID)[0].name.endswith(f"-{SID[:8]}.jsonl")
 
 
+def test_a_gemini_conversation_is_its_first_file_not_the_one_a_resume_opens(tmp_path: Path) -> None:
+    """`--resume` in a later minute leaves a second file (metadata only) beside the one it goes on in."""
+    chats = tmp_path / ".gemini" / "tmp" / "workspace" / "chats"
+    chats.mkdir(parents=True)
+    original = chats / f"session-2026-12-04T10-45-{SID[:8]}.jsonl"
+    original.write_text("{}\n")
+    (chats / f"session-2026-12-04T11-02-{SID[:8]}.jsonl").write_text("{}\n")  # written last: the newest
+    other = chats / "session-2026-12-04T11-03-0123abcd.jsonl"
+    other.write_text("{}\n")
+    gemini = agent_named("gemini")
+    assert gemini.find_transcripts(tmp_path, SID) == [original]
+    assert gemini.find_transcripts(tmp_path) == [original, other]
+
+
 def test_gemini_settings_skip_every_first_run_question_and_keep_the_users(tmp_path: Path) -> None:
     (tmp_path / ".gemini").mkdir()
     (tmp_path / ".gemini" / "settings.json").write_text(json.dumps({

@@ -294,6 +294,15 @@ async def test_uploaded_image_bytes_are_kept_0600_announced_and_sent_with_a_chat
         while (event := await asyncio.wait_for(anext(events), 10)).get("type") != "upload":
             pass
         assert event["path"] == saved["path"]
+        # A stream that connects later (a browser tab's app still starting) finds it in its snapshot.
+        late = EngineClient(host.home)
+        try:
+            async for snapshot in late.events():
+                if snapshot["type"] == "snapshot":
+                    break
+        finally:
+            await late.close()
+        assert [(u["path"], u["at"]) for u in snapshot["uploads"]] == [(saved["path"], event["at"])]
         answer = await client.chat("pic", "look", [saved["path"]])
         [copy] = answer["images"]
         assert Path(copy).read_bytes() == png and Path(copy).parent.name == "uploads"

@@ -259,3 +259,27 @@ async def test_diff_tab_stacks_its_panes_on_a_narrow_screen(tmp_path: Path) -> N
         await pilot.pause()
         files, view = option_list.region, diff.query_one("#diff-view").region
         assert files.y == view.y and files.right <= view.x
+
+
+async def test_a_browser_upload_sent_before_the_app_listened_is_attached_once(tmp_path: Path, monkeypatch) -> None:
+    """A served page can send an image before its app's event stream connects: the snapshot repeats the recent
+    uploads; those since this app started are attached, once, however often the stream reconnects."""
+    from clauderon_tui.widgets.chat import ChatPane
+
+    monkeypatch.setattr(ClauderonApp, "is_web", property(lambda app: True))
+    client = workbench_client(tmp_path)
+    client.uploads.add({"path": "/incoming/other-tab.png", "name": "other-tab.png"})  # before this app
+    app = fake_app(client)
+    client.uploads.add({"path": "/incoming/mine.png", "name": "mine.png"})
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, app)
+        chat = app.workbench.panes["chat"]
+        assert isinstance(chat, ChatPane)
+        await wait_until(pilot, lambda: chat.attachments == ("/incoming/mine.png",), "the upload attached")
+        assert app.workbench.shown == "chat"
+        chat.attachments = ()  # sent with a message
+        client.emit({"type": "snapshot", "sessions": list(client.sessions.values()),
+                     "uploads": client.uploads.recent()})  # a reconnect
+        client.emit({"type": "upload", "path": "/incoming/mine.png", "name": "mine.png"})
+        await pilot.pause(0.3)
+        assert chat.attachments == ()

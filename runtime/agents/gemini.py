@@ -29,6 +29,8 @@ message, `lastUpdated`); the others are messages `{"id", "timestamp", "type", "c
 `user` (text parts, or `functionResponse` parts: tool results), `gemini` (`content` text, `thoughts`,
 `toolCalls` with `id`, `name`, `args`, `status`), `error`, `info`, `warning`. A `gemini` message is written
 again with its `toolCalls` once the tools ran (the same `id`): its text is taken from the first write only.
+`--resume` appends to the conversation's first file, but first opens a fresh one named by the current minute
+(metadata and the `<session_context>` only): from the next minute on, a conversation has two files.
 """
 
 from __future__ import annotations
@@ -173,8 +175,14 @@ class GeminiAgent(Agent):
         return {"GEMINI_API_KEY": placeholder}
 
     def find_transcripts(self, agent_home: Path, conversation_id: str | None = None) -> list[Path]:
-        """The CLI names a transcript by the first 8 characters of its conversation id."""
-        return super().find_transcripts(agent_home, conversation_id[:8] if conversation_id else None)
+        """The CLI names a transcript by the first 8 characters of its conversation id. A conversation's first
+        file is the one it goes on in: the later ones a resumed start leaves beside it are left out."""
+        found = super().find_transcripts(agent_home, conversation_id[:8] if conversation_id else None)
+        first: dict[tuple[Path, str], Path] = {}
+        for path in sorted(found, key=lambda p: p.name, reverse=True):  # the name starts with the minute
+            first[path.parent, path.stem[-8:]] = path
+        kept = set(first.values())
+        return [path for path in found if path in kept]
 
     def install_hooks(self, agent_home: Path, *, home_in_agent: str) -> list[Path]:
         """`~/.clauderon/gemini-hook.sh` and a hook per status event in `~/.gemini/settings.json`."""

@@ -89,14 +89,16 @@ class EngineRoutes:
         return web.json_response({"actions": [a.public() for a in actions]})
 
     async def events(self, request: web.Request) -> web.WebSocketResponse:
-        """A snapshot of the sessions and the health, then every engine event until either side closes."""
+        """A snapshot of the sessions (and the uploads of the last minutes) and the health, then every engine
+        event until either side closes."""
         engine = self.engine
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         self.sockets.track(ws)
         queue = engine.events.subscribe()
         try:
-            await ws.send_json({"type": "snapshot", "sessions": [s.public() for s in engine.store.sessions()]})
+            await ws.send_json({"type": "snapshot", "sessions": [s.public() for s in engine.store.sessions()],
+                                "uploads": engine.uploads.recent()})
             await ws.send_json({"type": "health", "health": await engine.health()})
             reader = asyncio.ensure_future(ws.receive())
             while True:

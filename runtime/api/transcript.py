@@ -296,7 +296,7 @@ class TranscriptRoutes:
             chunks.append(chunk)
         data = b"".join(chunks)
         saved = await asyncio.to_thread(save_incoming, self.engine.home.incoming, data, name)
-        self.engine.events.publish({"type": "upload", **saved})
+        self.engine.events.publish({"type": "upload", **self.engine.uploads.add(saved)})
         return web.json_response(saved, status=201)
 
     async def chat(self, request: web.Request) -> web.Response:

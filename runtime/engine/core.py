@@ -44,6 +44,7 @@ from runtime.models import Session
 from runtime.settings import LoadedSettings
 from runtime.store import Store
 from runtime.terminal import TerminalStream
+from runtime.uploads import RecentUploads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class Engine:
         self.settings = settings = loaded.settings
         self.store = Store(home, backup_count=settings.engine.backup_count)
         self.events = EventBus()
+        self.uploads = RecentUploads()
         self.records = SessionRecords(self.store, self.events)
         self.worktrees = WorktreeManager(home)
         self.egress = Egress(home, settings)
