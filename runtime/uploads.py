@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import deque
 import re
 import secrets
 import stat
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -89,7 +89,6 @@ def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
         time.sleep(0.5)  # Esc then n at once is alt+n to a terminal program
         app.keys("n")
         app.wait_for(str(repo))  # the repository `clauderon` was started in
-        time.sleep(1)  # the dialog focuses its first field once mounted
         app.keys("Tab")
         app.type("say hello")
         _wait_for_a_suggested_name(app)
@@ -116,7 +115,7 @@ def test_a_newcomers_first_five_minutes(short_tmp: Path) -> None:
         app.keys("C-]", "o")
         app.keys("n")
         app.wait_for("New session")
-        time.sleep(1)
+        app.wait_for(str(repo))  # the dialog has mounted (it fills the repository in), focused on it
         app.keys("Tab")
         app.type("second one")
         _wait_for_a_suggested_name(app)

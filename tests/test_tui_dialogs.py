@@ -56,6 +56,25 @@ async def test_create_success_selects_and_focuses_the_new_session() -> None:
         await wait_until(pilot, lambda: isinstance(app.focused, TerminalView), "the terminal focus")
 
 
+async def test_a_quick_typists_tab_and_words_land_in_the_next_field() -> None:
+    """Tab and words queued together, as a quick typist on a slow machine sends them: the Tab moves the focus
+    before the words are handed out, so they land in the prompt, not the repository field."""
+    from textual import events
+
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_create(pilot)
+        repo, prompt = screen.query_one("#repo", Input), screen.query_one("#prompt", TextArea)
+        await wait_until(pilot, lambda: app.focused is repo, "the repository field focused as the dialog opens")
+        for key in ["tab", "f", "i", "x"]:
+            app.post_message(events.Key(key, None if key == "tab" else key))
+        await wait_until(pilot, lambda: prompt.text == "fix", "the words in the prompt")
+        assert repo.value == "/home/dev/src/webapp"
+        for key in ["shift+tab", "!"]:
+            app.post_message(events.Key(key, None if key == "shift+tab" else key))
+        await wait_until(pilot, lambda: repo.value.endswith("!"), "back in the repository field")
+
+
 async def test_create_failure_stays_open_with_the_error() -> None:
     client = FakeEngineClient(sample_sessions())
     client.fail_next_create = "image clauderon-agent:latest not found; run `clauderon image build`"

@@ -25,6 +25,7 @@ class SessionDeleter(Protocol):
 
 class ConfirmDeleteScreen(ModalScreen[dict[str, Any] | None]):
     """Dismisses with the engine's answer (`branch_kept`, `reason`) once deleted, or None when cancelled."""
+    AUTO_FOCUS = "#cancel"
 
     DEFAULT_CSS = """
     ConfirmDeleteScreen {
@@ -60,9 +61,6 @@ class ConfirmDeleteScreen(ModalScreen[dict[str, Any] | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Force delete", id="force", variant="error", classes="-hidden")
                 yield Button("Delete", id="delete", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

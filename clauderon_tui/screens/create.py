@@ -12,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.suggester import Suggester, SuggestFromList
 from textual.widgets import (
     Button,
@@ -29,6 +28,7 @@ from textual.widgets import (
 )
 
 from clauderon_tui.pasted import pasted_images
+from clauderon_tui.screens.field_dialog import FieldDialog
 from clauderon_tui.widgets.image_picker import ImagePicker
 from runtime.agents.registry import agent_named, agent_names, all_agents
 from runtime.api.client import EngineClientProtocol
@@ -80,8 +80,9 @@ class RepoSuggester(Suggester):
         return value[: len(value) - len(stem)] + names[0] + "/"
 
 
-class CreateSessionScreen(ModalScreen[str | None]):
+class CreateSessionScreen(FieldDialog[str | None]):
     """Dismisses with the new session's id once it runs, or None when cancelled."""
+    AUTO_FOCUS = "#repo"  # focused as it opens, so keys typed right after it land here
 
     DEFAULT_CSS = """
     CreateSessionScreen {
@@ -197,7 +198,6 @@ class CreateSessionScreen(ModalScreen[str | None]):
         repo = self.query_one("#repo", Input)
         if not repo.value and self.default_repo:
             repo.value = self.default_repo
-        repo.focus()
         self._offer_agent_options(self._radio("agent"))
         self._backend_changed()
         self._load_recent()

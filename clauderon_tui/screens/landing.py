@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, RadioButton, RadioSet, Static
 
+from clauderon_tui.screens.field_dialog import FieldDialog
 from runtime.models import Session
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ LANDING_CSS = """
 """
 
 
-class SessionDialog(ModalScreen[T]):
+class SessionDialog(FieldDialog[T]):
     """A modal question about one session; escape cancels (dismisses with None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -44,6 +44,7 @@ class SessionDialog(ModalScreen[T]):
 
 class OpenPrScreen(SessionDialog[bool | None]):
     """Dismisses with `draft` (True for a draft pull request), or None when cancelled."""
+    AUTO_FOCUS = "#cancel"  # typing never opens a pull request: tab to Open first
 
     DEFAULT_CSS = "OpenPrScreen {" + LANDING_CSS + "}"
 
@@ -60,9 +61,6 @@ class OpenPrScreen(SessionDialog[bool | None]):
                 yield Button("Draft", id="draft")
                 yield Button("Open", id="open", variant="primary")
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()  # typing never opens a pull request: tab to Open first
-
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None if event.button.id == "cancel" else event.button.id == "draft")
@@ -78,6 +76,7 @@ class MergeChoice:
 
 class MergeScreen(SessionDialog[MergeChoice | None]):
     """Asks how to merge; dismisses with a `MergeChoice`, or None when cancelled."""
+    AUTO_FOCUS = "RadioSet"
 
     DEFAULT_CSS = "MergeScreen {" + LANDING_CSS + "RadioSet { width: 100%; margin-bottom: 1; } }"
 
@@ -94,9 +93,6 @@ class MergeScreen(SessionDialog[MergeChoice | None]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Merge", id="merge", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one(RadioSet).focus()
 
     @property
     def choice(self) -> MergeChoice:

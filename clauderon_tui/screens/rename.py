@@ -14,6 +14,7 @@ from runtime.engine.titles import MAX_DESCRIPTION, MAX_TITLE
 
 class RenameScreen(SessionDialog[tuple[str, str] | None]):
     """Dismisses with (title, description); an empty field clears it. Escape or Cancel: None."""
+    AUTO_FOCUS = "#rename-title"
 
     DEFAULT_CSS = "RenameScreen {" + LANDING_CSS + "Input { margin-bottom: 1; } }"
 
@@ -28,9 +29,6 @@ class RenameScreen(SessionDialog[tuple[str, str] | None]):
             with Horizontal(id="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save", id="save", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#rename-title", Input).focus()
 
     def _save(self) -> None:
         self.dismiss((self.query_one("#rename-title", Input).value,

@@ -17,6 +17,7 @@ from runtime.models import Session
 
 class SessionSwitcher(ModalScreen[str | None]):
     """Dismisses with the chosen session id, or None."""
+    AUTO_FOCUS = "Input"
 
     DEFAULT_CSS = """
     SessionSwitcher {
@@ -46,7 +47,6 @@ class SessionSwitcher(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self._fill("")
-        self.query_one(Input).focus()
 
     def _fill(self, query: str) -> None:
         scored = [(fuzzy_score(query, s.name), s) for s in self.sessions]
