@@ -108,7 +108,7 @@ def main() -> None:
                           flush=True)
 
                 def ready(pane: str) -> bool:
-                    return ("No sessions yet" in pane) if count == 0 else "bench-000" in pane
+                    return ("No sessions yet" in pane) if count == 0 else " bench-" in pane  # a row of the list
 
                 command = f"cd {ROOT} && CLAUDERON_HOME={root} {python} -m clauderon_tui.cli"
                 tmux_first_frame(command, ready)  # warm-up

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runtime.agents.home import CONTAINER_HOME
 from runtime.errors import ClauderonError
@@ -170,16 +171,16 @@ class RecentUploads:
     KEEP_S = 120.0
 
     def __init__(self) -> None:
-        self._uploads: deque[dict[str, object]] = deque(maxlen=16)
+        self._uploads: deque[dict[str, Any]] = deque(maxlen=16)
 
-    def add(self, saved: dict[str, object]) -> dict[str, object]:
+    def add(self, saved: dict[str, Any]) -> dict[str, Any]:
         stamped = {**saved, "at": time.time()}
         self._uploads.append(stamped)
         return stamped
 
-    def recent(self) -> list[dict[str, object]]:
+    def recent(self) -> list[dict[str, Any]]:
         cutoff = time.time() - self.KEEP_S
-        return [u for u in self._uploads if float(u["at"]) >= cutoff]  # type: ignore[arg-type]
+        return [upload for upload in self._uploads if upload["at"] >= cutoff]
 
 
 def _give_to_agent(fd: int, owner_fd: int) -> None:
