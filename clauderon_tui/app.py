@@ -37,7 +37,6 @@ from clauderon_tui.screens.help import HelpScreen
 from clauderon_tui.screens.landing import MergeChoice, MergeScreen, OpenPrScreen
 from clauderon_tui.screens.rename import RenameScreen
 from clauderon_tui.screens.switcher import SessionSwitcher
-from clauderon_tui.widgets.chat import ChatPane
 from clauderon_tui.widgets.compact_bar import CompactBar
 from clauderon_tui.widgets.health_bar import HealthBar
 from clauderon_tui.widgets.sidebar import SessionSidebar
@@ -306,15 +305,19 @@ class ClauderonApp(App[None]):
         self.pending_uploads.append(upload)
         self._attach_pending_uploads()
 
-    def _attach_pending_uploads(self) -> None:
-        chat = self.workbench.panes.get("chat")
-        if not self.pending_uploads or not isinstance(chat, ChatPane) or self.selected_id is None:
+    @work(group="uploads")
+    async def _attach_pending_uploads(self) -> None:
+        if not self.pending_uploads or self.selected_id is None:
+            return
+        from clauderon_tui.widgets.chat import ChatPane  # loaded by now: the tab was just built
+
+        chat = await self.workbench.show("chat")
+        if not isinstance(chat, ChatPane):
             return
         for upload in self.pending_uploads:
             chat.attach_upload(str(upload["path"]))
             self.notify(f"{upload.get('name', 'image')} attached to your next message", title="image", timeout=4)
         self.pending_uploads.clear()
-        self.workbench.show("chat")
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -485,21 +488,19 @@ class ClauderonApp(App[None]):
         else:
             self.notify(not_running_message(session), severity="warning")
 
-    def action_show_tab(self, pane_id: str) -> None:
+    async def action_show_tab(self, pane_id: str) -> None:
         """Bring a workbench tab (terminal, files, diff, info, ...) to the front and focus it. The terminal
         takes the keys only when it already had them (after the prefix): from the list, Enter opens it, so a
         `t` typed by mistake never sends the rest of the typing to the agent."""
-        workbench = self.workbench
-        workbench.show(pane_id)
+        widget = await self.workbench.show(pane_id)
         if pane_id == "terminal":
             if not isinstance(self.focused, TerminalView):
                 self.action_focus_sidebar()  # from another tab: its widget is hidden now
             return
-        widget = workbench.panes.get(pane_id)
         if widget is not None:
             focusable = next((w for w in widget.query("*") if w.focusable), None)
             if focusable is not None:
-                self.call_after_refresh(focusable.focus)
+                self.set_focus(focusable)  # at once: the tab hid what had the focus, and the next key needs one
 
     def action_focus_sidebar(self) -> None:
         """Back to the session list (at once: `Widget.focus` defers, and keys already queued must follow)."""

@@ -1,14 +1,16 @@
 """The workbench: tabs beside the sidebar (Terminal, Files, Diff, Info, ...) for the selected session.
 
 Panes plug in through `WORKBENCH_PANES`: one `PaneSpec` per tab. A pane is any widget built by
-`factory(client)`; the workbench sets its `session` attribute (the selected `Session` or None) whenever
-the selection changes, and its `active` attribute (True while its tab is shown) if it has one. The tab's
+`factory(client)` the first time its tab is shown (hidden tabs cost the app's start nothing); the workbench
+sets its `session` attribute (the selected `Session` or None) then and whenever the selection changes, and its
+`active` attribute (True while its tab is shown) if it has one. The tab's
 key is the same letter everywhere: in the session list, in a tab, and after the terminal's prefix key
 (`clauderon_tui.key_table` lists it with every other key).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +24,6 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import OptionList, TabbedContent, TabPane, Tree
 
-from clauderon_tui.widgets.chat import ChatPane
-from clauderon_tui.widgets.diff import DiffPane
-from clauderon_tui.widgets.files import FilesPane
-from clauderon_tui.widgets.info import InfoPane
 from runtime.api.client import EngineClientProtocol
 from runtime.models import Session
 
@@ -40,15 +38,23 @@ class PaneSpec:
     factory: Callable[[Any], Widget] | None
 
 
+def imported(module: str, widget_class: str) -> Callable[[Any], Widget]:
+    """A factory that imports its widget's module when first called: a tab never shown costs nothing."""
+    def build(client: Any) -> Widget:
+        widget: Widget = getattr(importlib.import_module(module), widget_class)(client)
+        return widget
+    return build
+
+
 WORKBENCH_PANES: list[PaneSpec] = [
     PaneSpec("terminal", "Terminal", "t", None),
-    PaneSpec("files", "Files", "f", FilesPane),
-    PaneSpec("diff", "Diff", "d", DiffPane),
-    PaneSpec("info", "Info", "i", InfoPane),
-    PaneSpec("chat", "Chat", "c", ChatPane),
+    PaneSpec("files", "Files", "f", imported("clauderon_tui.widgets.files", "FilesPane")),
+    PaneSpec("diff", "Diff", "d", imported("clauderon_tui.widgets.diff", "DiffPane")),
+    PaneSpec("info", "Info", "i", imported("clauderon_tui.widgets.info", "InfoPane")),
+    PaneSpec("chat", "Chat", "c", imported("clauderon_tui.widgets.chat", "ChatPane")),
 ]
-"""Every tab, in order. Add a pane with one line, e.g. `PaneSpec("chat", "Chat", "c", ChatPane)`; its key
-must be one no other entry of the key table uses (tests/test_key_table.py checks)."""
+"""Every tab, in order. Add a pane with one line, e.g. `PaneSpec("chat", "Chat", "c", imported(module, class))`;
+its key must be one no other entry of the key table uses (tests/test_tui_key_model.py checks)."""
 
 
 class Workbench(Vertical):
@@ -91,16 +97,29 @@ class Workbench(Vertical):
         super().__init__(id=id)
         self._client = client
         self._terminal = terminal
-        self.panes: dict[str, Widget] = {}
-        """Pane widgets by pane id."""
+        self.panes: dict[str, Widget] = {"terminal": terminal}
+        """Pane widgets by pane id, once built (`pane()`)."""
 
     def compose(self) -> ComposeResult:
         with TabbedContent(initial="tab-terminal"):
             for spec in WORKBENCH_PANES:
-                widget = self._terminal if spec.factory is None else spec.factory(self._client)
-                self.panes[spec.id] = widget
                 with TabPane(spec.title, id=f"tab-{spec.id}"):
-                    yield widget
+                    if spec.factory is None:
+                        yield self._terminal
+
+    async def pane(self, pane_id: str) -> Widget | None:
+        """The pane's widget, built and mounted in its tab the first time it is asked for."""
+        widget = self.panes.get(pane_id)
+        spec = next((s for s in WORKBENCH_PANES if s.id == pane_id), None)
+        if widget is not None or spec is None or spec.factory is None:
+            return widget
+        widget = self.panes[pane_id] = spec.factory(self._client)
+        await self.query_one(f"#tab-{pane_id}", TabPane).mount(widget)
+        if hasattr(widget, "session"):
+            widget.session = self.session
+        if hasattr(widget, "active"):
+            widget.active = self.shown == pane_id
+        return widget
 
     @property
     def tabs(self) -> TabbedContent:
@@ -111,10 +130,12 @@ class Workbench(Vertical):
         """Id of the pane in front."""
         return (self.tabs.active or "tab-terminal").removeprefix("tab-")
 
-    def show(self, pane_id: str) -> None:
-        """Bring a pane to the front."""
-        if pane_id in self.panes:
+    async def show(self, pane_id: str) -> Widget | None:
+        """Bring a pane to the front (built first, the first time); its widget."""
+        widget = await self.pane(pane_id)
+        if widget is not None:
             self.tabs.active = f"tab-{pane_id}"
+        return widget
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Esc in the terminal is the agent's (its interrupt): no "Back" while the terminal has the keys."""
@@ -144,9 +165,10 @@ class Workbench(Vertical):
                 widget.session = session
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         event.stop()
         shown = self.shown
+        await self.pane(shown)  # a tab clicked: built now
         for pane_id, widget in self.panes.items():
             if hasattr(widget, "active"):
                 widget.active = pane_id == shown

@@ -302,9 +302,10 @@ async def test_the_workbench_chat_tab_follows_the_selected_session(tmp_path: Pat
         await wait_until(pilot, lambda: app.sessions and app.selected_id, "snapshot")
         app.show_session(client._find("fix-login-bug").id)
         await pilot.pause()
-        pane = app.query_one(ChatPane)
+        assert not app.query(ChatPane)  # built when its tab is first shown
         await pilot.press("c")  # from the session list
         await wait_until(pilot, lambda: app.workbench.shown == "chat", "the chat tab")
+        pane = app.query_one(ChatPane)
         await shown(pilot, pane, 7)
         assert pane.session_ref == client._find("fix-login-bug").id
         await wait_until(pilot, lambda: isinstance(app.focused, ChatInput), "the message box focused")

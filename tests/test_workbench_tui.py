@@ -247,7 +247,7 @@ async def test_diff_tab_stacks_its_panes_on_a_narrow_screen(tmp_path: Path) -> N
     app = fake_app(workbench_client(tmp_path))
     async with app.run_test(size=(45, 40)) as pilot:  # a phone's browser at 390 CSS pixels
         await _ready(pilot, app)
-        app.workbench.show("diff")
+        await app.workbench.show("diff")
         diff = app.query_one(DiffPane)
         option_list = diff.query_one(OptionList)
         await wait_until(pilot, lambda: option_list.option_count == 6 and diff.has_class("-stacked"), "the diff")
