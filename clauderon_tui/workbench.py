@@ -109,10 +109,11 @@ class Workbench(Vertical):
 
     async def pane(self, pane_id: str) -> Widget | None:
         """The pane's widget, built and mounted in its tab the first time it is asked for."""
-        widget = self.panes.get(pane_id)
+        if pane_id in self.panes:
+            return self.panes[pane_id]
         spec = next((s for s in WORKBENCH_PANES if s.id == pane_id), None)
-        if widget is not None or spec is None or spec.factory is None:
-            return widget
+        if spec is None or spec.factory is None:
+            return None
         widget = self.panes[pane_id] = spec.factory(self._client)
         await self.query_one(f"#tab-{pane_id}", TabPane).mount(widget)
         if hasattr(widget, "session"):

@@ -85,7 +85,7 @@ class AgentImages:
         """`{"default", "build_base", "builder", "images": [{"ref", "present", "default", "agent"}],
         "last_by_repo", "build"}` (docs/api.md)."""
         default = self.settings.image
-        builder = next((b for b in self.backends.values() if b.capabilities.builds_images), None)
+        builder = self.backends.image_builder()
         available, reason = await builder.available() if builder is not None else (False, "no image backend")
         local = await builder.local_images() if builder is not None and available else []
         present = {image["ref"] for image in local}

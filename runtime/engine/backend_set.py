@@ -19,6 +19,10 @@ class BackendSet(dict[str, Backend]):
         except KeyError:
             raise ClauderonError(f"backend {session.backend!r} is not available in this engine") from None
 
+    def image_builder(self) -> Backend | None:
+        """The backend agent images are built for on this machine (`builds_images`), if this engine has one."""
+        return next((backend for backend in self.values() if backend.capabilities.builds_images), None)
+
 
 def default_backends(home: Home, loaded: LoadedSettings, ca_cert_pem: bytes) -> BackendSet:
     """Every backend this engine knows, configured from the settings (imported here: they are heavy)."""

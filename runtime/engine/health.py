@@ -43,9 +43,9 @@ class EngineHealth:
                 ok, reason = await backend.available()
                 backends[name] = {"available": ok, "reason": reason, "sandboxed": backend.capabilities.sandboxed,
                                   "capabilities": backend.capabilities.public()}
-            builder = next((backend for name, backend in self.backends.items()
-                            if backend.capabilities.builds_images and backends[name]["available"]), None)
-            self._warnings = await header_warnings(self.home, self.image, builder)
+            builder = self.backends.image_builder()
+            usable = builder if builder is not None and backends[builder.name]["available"] else None
+            self._warnings = await header_warnings(self.home, self.image, usable)
             self._backends_cache = (now, backends)
         # In a thread: a store that never loaded (the proxy failed first) loads on its first question.
         problems = await asyncio.to_thread(self.egress.credential_problems)
